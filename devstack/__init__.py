@@ -1,0 +1,1 @@
+"""Local development stack: Keycloak from its Maven distribution, SMTP sink, demo data (no Docker)."""

@@ -1,0 +1,295 @@
+"""A local Keycloak without Docker: fetch the distribution with Maven, unpack, run `kc.sh start-dev`.
+
+One distribution zip is cached outside the work tree (MCP_CACHE_DIR) and unpacked once; each named
+instance ("demo" for README command 1, "test" for the test run) is a copy of it under MCP_STATE_DIR
+with our theme and realm file installed, its own H2 database, ports, PID file and log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from devstack.jdk import find_jdk
+from devstack.paths import CACHE_DIR, REPO_ROOT, STATE_DIR
+
+KEYCLOAK_VERSION = os.environ.get("MCP_KEYCLOAK_VERSION", "26.7.3")
+REALM = "mon-compte-partenaire"
+THEME = "mon-compte-partenaire"
+
+
+class KeycloakError(RuntimeError):
+    """Keycloak could not be fetched, started or stopped; the message says why."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    http_port: int
+    management_port: int
+    admin_user: str = "admin"
+    admin_password: str = "admin"
+    version: str = KEYCLOAK_VERSION
+    state_dir: Path = STATE_DIR
+    cache_dir: Path = CACHE_DIR
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def home(self) -> Path:
+        return self.state_dir / f"keycloak-{self.name}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / f"keycloak-{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / f"keycloak-{self.name}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.http_port}"
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://localhost:{self.management_port}/health/ready"
+
+
+def demo_instance() -> Instance:
+    return Instance(
+        name="demo",
+        http_port=int(os.environ.get("MCP_KEYCLOAK_PORT", "8080")),
+        management_port=int(os.environ.get("MCP_KEYCLOAK_MANAGEMENT_PORT", "9000")),
+        admin_user=os.environ.get("MCP_KEYCLOAK_ADMIN", "admin"),
+        admin_password=os.environ.get("MCP_KEYCLOAK_ADMIN_PASSWORD", "admin"),
+    )
+
+
+def test_instance() -> Instance:
+    return Instance(
+        name="test",
+        http_port=int(os.environ.get("MCP_TEST_KEYCLOAK_PORT", "8180")),
+        management_port=int(os.environ.get("MCP_TEST_KEYCLOAK_MANAGEMENT_PORT", "9100")),
+        admin_user="admin",
+        admin_password="test-admin-password",
+    )
+
+
+# --- distribution -------------------------------------------------------------------------------
+
+def distribution_zip(version: str = KEYCLOAK_VERSION, cache_dir: Path = CACHE_DIR) -> Path:
+    """The zip of org.keycloak:keycloak-quarkus-dist, fetched once through Maven's own settings."""
+    target = cache_dir / f"keycloak-quarkus-dist-{version}.zip"
+    if target.exists():
+        return target
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise KeycloakError("Maven (mvn) is needed to fetch Keycloak: apt-get install maven")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [mvn, "-q", "-B", "dependency:copy",
+           f"-Dartifact=org.keycloak:keycloak-quarkus-dist:{version}:zip",
+           f"-DoutputDirectory={cache_dir}"]
+    print(f"[keycloak] fetching keycloak-quarkus-dist {version} with Maven…", flush=True)
+    done = subprocess.run(cmd, cwd=cache_dir, capture_output=True, text=True)
+    if done.returncode != 0 or not target.exists():
+        raise KeycloakError(f"mvn could not fetch Keycloak {version}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return target
+
+
+def pristine_distribution(version: str = KEYCLOAK_VERSION, cache_dir: Path = CACHE_DIR) -> Path:
+    home = cache_dir / "dist" / f"keycloak-{version}"
+    if (home / "bin" / "kc.sh").exists():
+        return home
+    archive = distribution_zip(version, cache_dir)
+    tmp = cache_dir / "dist" / f".unpack-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(tmp)
+    (tmp / f"keycloak-{version}" / "bin" / "kc.sh").chmod(0o755)
+    for script in (tmp / f"keycloak-{version}" / "bin").glob("*.sh"):
+        script.chmod(0o755)
+    shutil.rmtree(home, ignore_errors=True)
+    (tmp / f"keycloak-{version}").rename(home)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return home
+
+
+def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
+    """Copy the distribution for this instance (once), then (re)install theme and realm file."""
+    home = instance.home
+    if not (home / "bin" / "kc.sh").exists():
+        instance.state_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(pristine_distribution(instance.version, instance.cache_dir), home, symlinks=True)
+    if fresh_data:
+        shutil.rmtree(home / "data", ignore_errors=True)
+    theme_dst = home / "themes" / THEME
+    shutil.rmtree(theme_dst, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "keycloak-theme" / THEME, theme_dst)
+    import_dir = home / "data" / "import"
+    shutil.rmtree(import_dir, ignore_errors=True)
+    import_dir.mkdir(parents=True)
+    for realm_file in (REPO_ROOT / "realm-config").glob("*.json"):
+        shutil.copy2(realm_file, import_dir / realm_file.name)
+    return home
+
+
+# --- process ------------------------------------------------------------------------------------
+
+def _read_pid(instance: Instance) -> int | None:
+    try:
+        return int(instance.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _is_ours(pid: int, instance: Instance) -> bool:
+    """True when process group `pid` is alive and runs this instance (guards against PID reuse)."""
+    for member in _group_members(pid):
+        try:
+            cmdline = Path(f"/proc/{member}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(instance.home) in cmdline:
+            return True
+    return False
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group: kc.sh and the JVM it launches."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def running_pid(instance: Instance) -> int | None:
+    pid = _read_pid(instance)
+    if pid is not None and _is_ours(pid, instance):
+        return pid
+    return None
+
+
+def is_ready(instance: Instance, timeout: float = 2.0) -> bool:
+    try:
+        return requests.get(instance.ready_url, timeout=timeout).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _port_busy(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def log_tail(instance: Instance, lines: int = 60) -> str:
+    try:
+        text = instance.log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def start(instance: Instance, *, fresh_data: bool = False, timeout: float = 300.0) -> str:
+    """Start (or reuse) the instance and wait until it is ready. Returns 'started' or 'reused'."""
+    pid = running_pid(instance)
+    if pid is not None:
+        if fresh_data:
+            stop(instance)
+        else:
+            wait_ready(instance, pid, timeout)
+            return "reused"
+    for port in (instance.http_port, instance.management_port):
+        if _port_busy(port):
+            raise KeycloakError(
+                f"port {port} is already in use by another process; stop it or choose other ports "
+                f"(MCP_KEYCLOAK_PORT / MCP_KEYCLOAK_MANAGEMENT_PORT)")
+    jdk = find_jdk()
+    home = prepare(instance, fresh_data=fresh_data)
+    env = {**os.environ, **instance.extra_env,
+           "JAVA_HOME": str(jdk.home),
+           "KC_BOOTSTRAP_ADMIN_USERNAME": instance.admin_user,
+           "KC_BOOTSTRAP_ADMIN_PASSWORD": instance.admin_password}
+    cmd = [str(home / "bin" / "kc.sh"), "start-dev",
+           f"--http-port={instance.http_port}",
+           f"--http-management-port={instance.management_port}",
+           "--health-enabled=true",
+           "--import-realm"]
+    instance.state_dir.mkdir(parents=True, exist_ok=True)
+    log = open(instance.log_file, "ab")
+    log.write(f"\n=== {time.strftime('%F %T')} start-dev on Java {jdk.major} ({jdk.home})\n".encode())
+    log.flush()
+    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    log.close()
+    instance.pid_file.write_text(str(proc.pid))
+    try:
+        wait_ready(instance, proc.pid, timeout)
+    except KeycloakError:
+        stop(instance)
+        raise
+    return "started"
+
+
+def wait_ready(instance: Instance, pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_ready(instance):
+            return
+        if not _group_members(pid):
+            raise KeycloakError(f"Keycloak '{instance.name}' exited while starting. Last log lines:\n"
+                                + log_tail(instance))
+        time.sleep(1.0)
+    raise KeycloakError(f"Keycloak '{instance.name}' not ready after {timeout:.0f} s "
+                        f"({instance.ready_url}). Last log lines:\n" + log_tail(instance))
+
+
+def stop(instance: Instance, timeout: float = 40.0) -> bool:
+    """Stop this instance's own process group (never anything else). True if something was stopped."""
+    pid = running_pid(instance)
+    if pid is None:
+        instance.pid_file.unlink(missing_ok=True)
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)  # our Popen made pid a session/group leader
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + timeout
+    _reap(pid)
+    # kc.sh dies at once; the JVM may still be flushing H2: wait for the whole group to be gone
+    while time.monotonic() < deadline and _group_members(pid):
+        time.sleep(0.3)
+    if _group_members(pid):
+        os.killpg(pid, signal.SIGKILL)
+        time.sleep(1)
+    _reap(pid)
+    instance.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:  # collect the exit status if it is our child, so it does not linger as a zombie
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def reset(instance: Instance) -> None:
+    """Stop and delete the instance (database included); the cached distribution stays."""
+    stop(instance)
+    shutil.rmtree(instance.home, ignore_errors=True)
+    instance.log_file.unlink(missing_ok=True)

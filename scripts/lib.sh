@@ -1,0 +1,78 @@
+# Shared bootstrap for scripts/up.sh and scripts/test.sh: system packages, then the Python venv.
+# Idempotent: a second run installs nothing and takes a second or two.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MCP_VENV:-$ROOT/.venv}"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "error: need root (or sudo) to run: $*" >&2; return 1; fi
+}
+
+# ensure_packages CMD:PKG ... installs the Debian package PKG when command CMD is missing.
+ensure_packages() {
+  local missing=() pair
+  for pair in "$@"; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    echo "error: please install: ${missing[*]}" >&2; return 1
+  fi
+  log "installing ${missing[*]} (apt-get)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ensure_debs PKG ... installs the Debian packages that dpkg does not list as installed.
+ensure_debs() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} (apt-get)"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_java() {
+  # Keycloak 26.7 runs on JDK 17, 21 or 25; devstack/jdk.py prefers 25 when present.
+  if ! ls /usr/lib/jvm/*/bin/java >/dev/null 2>&1 && ! command -v java >/dev/null; then
+    ensure_packages "javac:openjdk-17-jdk-headless"
+  fi
+}
+
+ensure_python() {
+  local py="${MCP_PYTHON:-python3}"
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "error: Python >= 3.11 is needed (set MCP_PYTHON to its path)" >&2; return 1
+  fi
+  "$py" -c 'import venv, ensurepip' 2>/dev/null || ensure_debs python3-venv
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating virtual environment $VENV"
+    "$py" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.mcp-installed" want
+  want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python dependencies into $VENV"
+    "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+    "$VENV/bin/pip" install -q -e "$ROOT[test]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+bootstrap_runtime() {
+  ensure_packages "mvn:maven" "curl:curl" "unzip:unzip"
+  ensure_java
+  ensure_python
+}
+
+bootstrap_tests() {
+  bootstrap_runtime
+  ensure_packages "chromium:chromium" "chromedriver:chromium-driver"
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ensure_debs postgresql
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, then run every test (unit, integration, browser).
+# Integration tests start their own Keycloak (ports 8180/9100) unless KEYCLOAK_URL is set.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+bootstrap_tests
+cd "$ROOT"
+exec "$VENV/bin/python" -m pytest "$@"

@@ -1,0 +1,117 @@
+"""Shared fixtures. `keycloak` yields a running Keycloak for the whole test run:
+
+- KEYCLOAK_URL set: that server (admin from KEYCLOAK_ADMIN / KEYCLOAK_ADMIN_PASSWORD); the realm must exist;
+- MCP_KEYCLOAK_BACKEND=testcontainers and a Docker engine answering: a container (optional, for Docker users);
+- otherwise: the local distribution's "test" instance (ports 8180/9100), started once with a fresh
+  database so the current realm file is the one imported, and stopped at the end.
+
+When no Keycloak can be had, every test needing it fails with the reason: never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from devstack import keycloak as kc
+from devstack.admin import AdminSession
+
+REALM = kc.REALM
+
+
+@dataclass(frozen=True)
+class KeycloakServer:
+    url: str
+    admin_user: str
+    admin_password: str
+    realm: str = REALM
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{self.realm}"
+
+    def admin(self) -> AdminSession:
+        return AdminSession(self.url, self.admin_user, self.admin_password, realm=self.realm)
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # noqa: PLC0415 (optional dependency)
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def keycloak():
+    if os.environ.get("KEYCLOAK_URL"):
+        server = KeycloakServer(os.environ["KEYCLOAK_URL"].rstrip("/"),
+                                os.environ.get("KEYCLOAK_ADMIN", "admin"),
+                                os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "admin"))
+        r = requests.get(server.issuer + "/.well-known/openid-configuration", timeout=10)
+        if r.status_code != 200:
+            pytest.fail(f"KEYCLOAK_URL={server.url} has no realm {REALM} (HTTP {r.status_code})")
+        yield server
+        return
+    if os.environ.get("MCP_KEYCLOAK_BACKEND") == "testcontainers":
+        if not _docker_answers():
+            pytest.fail("MCP_KEYCLOAK_BACKEND=testcontainers but no Docker engine answers")
+        yield from _testcontainers_keycloak()
+        return
+    inst = kc.test_instance()
+    try:
+        kc.start(inst, fresh_data=True)
+    except Exception as e:  # noqa: BLE001 (the reason is the message)
+        pytest.fail(f"could not start the local Keycloak for the tests: {e}", pytrace=False)
+    try:
+        yield KeycloakServer(inst.url, inst.admin_user, inst.admin_password)
+    finally:
+        kc.stop(inst)
+
+
+def _testcontainers_keycloak():
+    from pathlib import Path  # noqa: PLC0415
+
+    from testcontainers.keycloak import KeycloakContainer  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parent.parent
+    container = (KeycloakContainer(f"quay.io/keycloak/keycloak:{kc.KEYCLOAK_VERSION}")
+                 .with_volume_mapping(str(root / "realm-config"), "/opt/keycloak/data/import")
+                 .with_volume_mapping(str(root / "keycloak-theme" / kc.THEME), f"/opt/keycloak/themes/{kc.THEME}")
+                 .with_command("start-dev --import-realm"))
+    with container:
+        yield KeycloakServer(container.get_url(), container.username, container.password)
+
+
+@pytest.fixture
+def kc_admin(keycloak) -> AdminSession:
+    return keycloak.admin()
+
+
+@pytest.fixture
+def make_user(kc_admin):
+    """Create throwaway users in the realm; they are deleted after the test."""
+    created: list[str] = []
+
+    def make(password: str = "Correct-Horse-42!", *, temporary: bool = False,
+             required_actions: list[str] | None = None, **kw) -> tuple[str, str]:
+        username = f"t-{uuid.uuid4().hex[:10]}"
+        uid = kc_admin.create_user(username, password, temporary=temporary,
+                                   required_actions=required_actions, **kw)
+        created.append(uid)
+        return username, uid
+
+    yield make
+    for uid in created:
+        kc_admin.delete(f"/users/{uid}")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/integration" in str(item.fspath) or "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
