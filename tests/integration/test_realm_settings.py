@@ -121,7 +121,7 @@ def test_provisioning_service_account_holds_only_what_it_needs(kc_admin):
     rm = kc_admin.client("realm-management")
     granted = {r["name"] for r in kc_admin.get(f"/users/{sa['id']}/role-mappings/clients/{rm['id']}")}
     assert granted == {"manage-users", "view-users", "query-users", "query-groups", "view-clients",
-                       "query-clients", "view-events", "manage-organizations", "view-organizations",
+                       "query-clients", "view-events", "view-realm", "manage-organizations", "view-organizations",
                        "query-organizations"}
     assert not granted & {"realm-admin", "manage-realm", "manage-clients", "impersonation"}
     realm_roles = {r["name"] for r in kc_admin.get(f"/users/{sa['id']}/role-mappings/realm")}

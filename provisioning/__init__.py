@@ -1,0 +1,1 @@
+"""Provisioning: the Caf's convention registry, its habilitation rules, and the reconciler into Keycloak."""

@@ -1,0 +1,291 @@
+"""The desired-state YAML file a Caf keeps in git (format documented in the README and in
+examples/desired-state.yaml). Parsing keeps each node's line so every fault points at its line."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from provisioning.domain.model import (
+    Bulletin, Caf, CafAdministrator, Contact, Convention, ConventionStatus, Equipment, EquipmentType, Group, Member,
+    Partner, Profile, Registry, Service, ServiceContract, Settings, StatusChange, User,
+)
+from provisioning.domain.rules import validate
+from provisioning.errors import ValidationFailed, Violation
+
+FORMAT_VERSION = 1
+
+
+def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out = {}
+        for k, v in node.value:
+            key = str(k.value)
+            out[key] = _to_python(v, f"{path}.{key}" if path else key, lines)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(v, f"{path}[{i}]", lines) for i, v in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+class _Reader:
+    """Builds domain objects from plain data, collecting schema violations instead of stopping."""
+
+    def __init__(self) -> None:
+        self.violations: list[Violation] = []
+
+    def fault(self, code: str, message: str, path: str) -> None:
+        self.violations.append(Violation(code, message, path))
+
+    def field(self, d: Any, key: str, path: str, *, required: bool = True, default: Any = None, kind: type = str) -> Any:
+        if not isinstance(d, dict):
+            self.fault("SCHEMA_TYPE", "Un objet (clé: valeur) est attendu ici.", path)
+            return default
+        if key not in d or d[key] is None:
+            if required:
+                self.fault("SCHEMA_CHAMP_MANQUANT", f"Le champ « {key} » est obligatoire.", path)
+            return default
+        v = d[key]
+        if kind is str and isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = str(v)  # SIRET or Caf codes written without quotes
+        if kind is list and not isinstance(v, list):
+            self.fault("SCHEMA_TYPE", f"« {key} » doit être une liste.", f"{path}.{key}")
+            return default
+        if kind is str and not isinstance(v, str):
+            self.fault("SCHEMA_TYPE", f"« {key} » doit être un texte.", f"{path}.{key}")
+            return default
+        return v
+
+    def enum(self, cls, value: Any, path: str):
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(e.value for e in cls)
+            self.fault("SCHEMA_VALEUR", f"« {value} » n'est pas une valeur permise (permises : {allowed}).", path)
+            return None
+
+    def known_keys(self, d: Any, keys: set[str], path: str) -> None:
+        if isinstance(d, dict):
+            for k in d:
+                if k not in keys:
+                    self.fault("SCHEMA_CHAMP_INCONNU", f"Le champ « {k} » est inconnu.", f"{path}.{k}" if path else k)
+
+    def contact(self, d: Any, path: str) -> Contact | None:
+        if d is None:
+            return None
+        self.known_keys(d, {"name", "email", "phone"}, path)
+        return Contact(self.field(d, "name", path, default=""), self.field(d, "email", path, required=False, default=""),
+                       self.field(d, "phone", path, required=False, default=""))
+
+    def registry(self, data: Any) -> Registry:
+        self.known_keys(data, {"version", "settings", "cafs", "partners"}, "")
+        if not isinstance(data, dict):
+            self.fault("SCHEMA_TYPE", "Le fichier doit décrire un objet (version, cafs, partners).", "")
+            return Registry()
+        if data.get("version") != FORMAT_VERSION:
+            self.fault("SCHEMA_VERSION", f"« version: {FORMAT_VERSION} » est attendu.", "version")
+        settings = Settings()
+        st = data.get("settings") or {}
+        self.known_keys(st, {"afas_habiliter_opening"}, "settings")
+        if "afas_habiliter_opening" in st:
+            v = st["afas_habiliter_opening"]
+            if isinstance(v, date):
+                settings.afas_habiliter_opening = v
+            else:
+                self.fault("SCHEMA_DATE", "Une date AAAA-MM-JJ est attendue.", "settings.afas_habiliter_opening")
+        cafs = [self.caf(c, f"cafs[{i}]") for i, c in enumerate(self.field(data, "cafs", "", kind=list, default=[]))]
+        partners = [self.partner(p, f"partners[{i}]")
+                    for i, p in enumerate(self.field(data, "partners", "", required=False, kind=list, default=[]))]
+        return Registry(cafs, partners, settings)
+
+    def caf(self, d: Any, path: str) -> Caf:
+        self.known_keys(d, {"code", "name", "habilitation_mailbox", "administrators"}, path)
+        admins = []
+        for i, a in enumerate(self.field(d, "administrators", path, required=False, kind=list, default=[])):
+            p = f"{path}.administrators[{i}]"
+            self.known_keys(a, {"identifiant", "first_name", "last_name", "email"}, p)
+            admins.append(CafAdministrator(self.field(a, "identifiant", p, default=""), self.field(a, "first_name", p, default=""),
+                                           self.field(a, "last_name", p, default=""), self.field(a, "email", p, default="")))
+        return Caf(self.field(d, "code", path, default=""), self.field(d, "name", path, default=""),
+                   self.field(d, "habilitation_mailbox", path, default=""), admins)
+
+    def partner(self, d: Any, path: str) -> Partner:
+        self.known_keys(d, {"siret", "name", "caf", "administrator", "delegates", "users", "equipments", "conventions"}, path)
+        users = []
+        for i, u in enumerate(self.field(d, "users", path, required=False, kind=list, default=[])):
+            p = f"{path}.users[{i}]"
+            self.known_keys(u, {"identifiant", "first_name", "last_name", "email", "suspended"}, p)
+            users.append(User(self.field(u, "identifiant", p, default=""), self.field(u, "first_name", p, default=""),
+                              self.field(u, "last_name", p, default=""), self.field(u, "email", p, default=""),
+                              bool(u.get("suspended", False)) if isinstance(u, dict) else False))
+        equipments = [self.equipment(e, f"{path}.equipments[{i}]")
+                      for i, e in enumerate(self.field(d, "equipments", path, required=False, kind=list, default=[]))]
+        conventions = [self.convention(c, f"{path}.conventions[{i}]")
+                       for i, c in enumerate(self.field(d, "conventions", path, required=False, kind=list, default=[]))]
+        return Partner(self.field(d, "siret", path, default=""), self.field(d, "name", path, default=""),
+                       self.field(d, "caf", path, default=""), self.field(d, "administrator", path, required=False),
+                       [str(x) for x in self.field(d, "delegates", path, required=False, kind=list, default=[])],
+                       users, equipments, conventions)
+
+    def equipment(self, d: Any, path: str) -> Equipment:
+        self.known_keys(d, {"code", "name", "type", "site", "assignments"}, path)
+        assignments: dict[Profile, list[str]] = {}
+        raw = d.get("assignments") or {} if isinstance(d, dict) else {}
+        for k, v in raw.items():
+            prof = self.enum(Profile, k, f"{path}.assignments.{k}")
+            if prof:
+                assignments[prof] = [str(x) for x in (v or [])]
+        etype = self.enum(EquipmentType, self.field(d, "type", path, default="ALSH"), f"{path}.type")
+        return Equipment(self.field(d, "code", path, default=""), self.field(d, "name", path, default=""),
+                         etype or EquipmentType.ALSH, self.field(d, "site", path, required=False, default=""), assignments)
+
+    def convention(self, d: Any, path: str) -> Convention:
+        self.known_keys(d, {"number", "status", "history", "contract", "bulletins", "suspended_services"}, path)
+        status = self.enum(ConventionStatus, self.field(d, "status", path, default="requested"), f"{path}.status")
+        contract = ServiceContract()
+        c = d.get("contract") if isinstance(d, dict) else None
+        if c is not None:
+            cp = f"{path}.contract"
+            roles = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
+            self.known_keys(c, {*roles, "incident_procedure"}, cp)
+            contract = ServiceContract(**{r: self.contact(c.get(r), f"{cp}.{r}") for r in roles},
+                                       incident_procedure=self.field(c, "incident_procedure", cp, required=False, default=""))
+        history = []
+        for i, h in enumerate(self.field(d, "history", path, required=False, kind=list, default=[])):
+            hp = f"{path}.history[{i}]"
+            hs = self.enum(ConventionStatus, self.field(h, "status", hp, default="requested"), f"{hp}.status")
+            at = h.get("at") if isinstance(h, dict) else None
+            if isinstance(at, date) and not isinstance(at, datetime):
+                at = datetime(at.year, at.month, at.day)
+            if not isinstance(at, datetime):
+                self.fault("SCHEMA_DATE", "Une date est attendue.", f"{hp}.at")
+                continue
+            history.append(StatusChange(hs or ConventionStatus.REQUESTED, at, self.field(h, "actor", hp, default="")))
+        bulletins = []
+        for i, b in enumerate(self.field(d, "bulletins", path, required=False, kind=list, default=[])):
+            bp = f"{path}.bulletins[{i}]"
+            self.known_keys(b, {"service", "members"}, bp)
+            service = self.enum(Service, self.field(b, "service", bp, default=""), f"{bp}.service")
+            members = []
+            for j, m in enumerate(self.field(b, "members", bp, required=False, kind=list, default=[])):
+                mp = f"{bp}.members[{j}]"
+                self.known_keys(m, {"identifiant", "groups", "profiles"}, mp)
+                groups = {g for k, x in enumerate(self.field(m, "groups", mp, kind=list, default=[]))
+                          if (g := self.enum(Group, x, f"{mp}.groups[{k}]"))}
+                profiles = {p for k, x in enumerate(self.field(m, "profiles", mp, required=False, kind=list, default=[]))
+                            if (p := self.enum(Profile, x, f"{mp}.profiles[{k}]"))}
+                members.append(Member(self.field(m, "identifiant", mp, default=""), groups, profiles))
+            if service:
+                bulletins.append(Bulletin(service, members))
+        suspended = {s for k, x in enumerate(self.field(d, "suspended_services", path, required=False, kind=list, default=[]))
+                     if (s := self.enum(Service, x, f"{path}.suspended_services[{k}]"))}
+        return Convention(self.field(d, "number", path, default=""), status or ConventionStatus.REQUESTED, history,
+                          contract, bulletins, suspended)
+
+
+def _line_for(path: str, lines: dict[str, int]) -> int | None:
+    p = path
+    while p:
+        if p in lines:
+            return lines[p]
+        cut = max(p.rfind("."), p.rfind("["))
+        p = p[:cut] if cut > 0 else ""
+    return None
+
+
+def load(text: str, today: date) -> Registry:
+    """Parse, check the schema, then every rule; raise ValidationFailed listing every fault with its line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ValidationFailed([Violation("YAML_INVALIDE", f"YAML illisible : {getattr(e, 'problem', e)}", "",
+                                          mark.line + 1 if mark else None)],
+                               "Le fichier d'état désiré est illisible.") from e
+    lines: dict[str, int] = {}
+    data = _to_python(root, "", lines) if root is not None else None
+    reader = _Reader()
+    reg = reader.registry(data)
+    # schema faults first; rule faults too, except under a place the schema already refused
+    broken = [v.path for v in reader.violations]
+    violations = reader.violations + [v for v in validate(reg, today)
+                                      if not any(v.path.startswith(b) for b in broken if b)]
+    if violations:
+        raise ValidationFailed([Violation(v.code, v.message, v.path, _line_for(v.path, lines)) for v in violations],
+                               "Le fichier d'état désiré enfreint des règles ; rien n'a été appliqué.")
+    return reg
+
+
+def dump(reg: Registry) -> str:
+    return yaml.safe_dump(registry_to_dict(reg), allow_unicode=True, sort_keys=False)
+
+
+def registry_to_dict(reg: Registry) -> dict:
+    return {"version": FORMAT_VERSION,
+            "settings": {"afas_habiliter_opening": reg.settings.afas_habiliter_opening},
+            "cafs": [caf_to_dict(c) for c in reg.cafs],
+            "partners": [partner_to_dict(p) for p in reg.partners]}
+
+
+def caf_to_dict(c: Caf) -> dict:
+    return {"code": c.code, "name": c.name, "habilitation_mailbox": c.habilitation_mailbox,
+            "administrators": [vars(a).copy() for a in c.administrators]}
+
+
+def _contact(c: Contact | None) -> dict | None:
+    return None if c is None else {k: v for k, v in vars(c).items() if v}
+
+
+def partner_to_dict(p: Partner) -> dict:
+    """Plain data in the file's own format (also what the store keeps)."""
+    return {
+        "siret": p.siret, "name": p.name, "caf": p.caf, "administrator": p.administrator,
+        "delegates": list(p.delegates),
+        "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
+                   "email": u.email, **({"suspended": True} if u.suspended else {})} for u in p.users],
+        "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "site": e.site,
+                        "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],
+        "conventions": [{
+            "number": c.number, "status": c.status.value,
+            "history": [{"status": h.status.value, "at": h.at, "actor": h.actor} for h in c.history],
+            "contract": {**{k: _contact(getattr(c.contract, k)) for k in ServiceContract.__dataclass_fields__
+                            if k != "incident_procedure" and getattr(c.contract, k)},
+                         "incident_procedure": c.contract.incident_procedure},
+            "bulletins": [{"service": b.service.value, "members": [
+                {"identifiant": m.identifiant, "groups": sorted(g.value for g in m.groups),
+                 "profiles": sorted(x.value for x in m.profiles)} for m in b.members]} for b in c.bulletins],
+            "suspended_services": sorted(s.value for s in c.suspended_services),
+        } for c in p.conventions],
+    }
+
+
+def partner_from_dict(d: dict) -> Partner:
+    r = _Reader()
+    p = r.partner(d, "")
+    if r.violations:
+        raise ValueError(f"stored partner document is malformed: {r.violations}")
+    return p
+
+
+def caf_from_dict(d: dict) -> Caf:
+    r = _Reader()
+    c = r.caf(d, "")
+    if r.violations:
+        raise ValueError(f"stored Caf document is malformed: {r.violations}")
+    return c
+
+
+def load_file(path: str, today: date) -> Registry:
+    with open(path, encoding="utf-8") as f:
+        return load(f.read(), today)

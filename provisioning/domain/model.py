@@ -1,0 +1,224 @@
+"""The registry of partners, conventions, contrats de service and bulletins d'adhésion (BRIEF R3–R12).
+
+Pure Python: no Flask, SQLAlchemy or Keycloak here. A Partner is the aggregate: its users, equipments,
+conventions (each with its contract and its bulletins) live inside it and are stored together.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class Service(str, enum.Enum):
+    CDAP = "CDAP"  # consultation des données allocataires (replaces CAFPRO)
+    AFAS = "AFAS"  # télédéclaration des données d'activité et financières
+
+
+class Group(str, enum.Enum):
+    """Habilitation groups a bulletin can place a member in (R10 for AFAS)."""
+    CDAP_CONSULTER = "CDAP Consulter"
+    AFAS_DECLARER = "AFAS Déclarer"
+    AFAS_HABILITER = "AFAS Habiliter"
+
+    @property
+    def service(self) -> Service:
+        return Service.CDAP if self is Group.CDAP_CONSULTER else Service.AFAS
+
+
+class Profile(str, enum.Enum):
+    """AFAS profiles (R7)."""
+    ACTIVITE = "fournisseur-donnees-activite"
+    FINANCIER = "fournisseur-donnees-financieres"
+    APPROBATEUR = "approbateur"
+
+
+class EquipmentType(str, enum.Enum):
+    ALSH = "ALSH"  # accueil de loisirs sans hébergement: the only type declared in AFAS at first (R2)
+    EAJE = "EAJE"  # établissement d'accueil du jeune enfant
+
+
+class ConventionStatus(str, enum.Enum):
+    REQUESTED = "requested"
+    PREPARED = "prepared"
+    SIGNED_BY_PARTNER = "signed_by_partner"
+    SIGNED_BY_CAF = "signed_by_caf"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+# The convention lifecycle (R3): the Caf prepares after the partner's request, both co-sign, then it is
+# activated; the Caf may suspend (R18) and reactivate; any convention not yet terminated may be terminated.
+TRANSITIONS: dict[ConventionStatus, frozenset[ConventionStatus]] = {
+    ConventionStatus.REQUESTED: frozenset({ConventionStatus.PREPARED, ConventionStatus.TERMINATED}),
+    ConventionStatus.PREPARED: frozenset({ConventionStatus.SIGNED_BY_PARTNER, ConventionStatus.TERMINATED}),
+    ConventionStatus.SIGNED_BY_PARTNER: frozenset({ConventionStatus.SIGNED_BY_CAF, ConventionStatus.TERMINATED}),
+    ConventionStatus.SIGNED_BY_CAF: frozenset({ConventionStatus.ACTIVE, ConventionStatus.TERMINATED}),
+    ConventionStatus.ACTIVE: frozenset({ConventionStatus.SUSPENDED, ConventionStatus.TERMINATED}),
+    ConventionStatus.SUSPENDED: frozenset({ConventionStatus.ACTIVE, ConventionStatus.TERMINATED}),
+    ConventionStatus.TERMINATED: frozenset(),
+}
+
+
+@dataclass
+class StatusChange:
+    status: ConventionStatus
+    at: datetime
+    actor: str
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass
+class ServiceContract:
+    """Contrat de service (R4): contacts on both sides and the incident procedure."""
+    partner_administrator: Contact | None = None
+    partner_security_officer: Contact | None = None
+    partner_cnil_referent: Contact | None = None
+    caf_administrator: Contact | None = None
+    caf_portal_manager: Contact | None = None  # responsable « Mon compte partenaire »
+    caf_security_officer: Contact | None = None
+    caf_cnil_referent: Contact | None = None
+    incident_procedure: str = ""
+
+
+@dataclass
+class Member:
+    """A user listed on a bulletin, with the groups and (AFAS) profiles granted to them."""
+    identifiant: str
+    groups: set[Group] = field(default_factory=set)
+    profiles: set[Profile] = field(default_factory=set)
+
+
+@dataclass
+class Bulletin:
+    """Bulletin d'adhésion (R5): one per service per convention."""
+    service: Service
+    members: list[Member] = field(default_factory=list)
+
+    def member(self, identifiant: str) -> Member | None:
+        return next((m for m in self.members if m.identifiant == identifiant), None)
+
+
+@dataclass
+class Convention:
+    number: str
+    status: ConventionStatus = ConventionStatus.REQUESTED
+    history: list[StatusChange] = field(default_factory=list)
+    contract: ServiceContract = field(default_factory=ServiceContract)
+    bulletins: list[Bulletin] = field(default_factory=list)
+    suspended_services: set[Service] = field(default_factory=set)
+
+    def bulletin(self, service: Service) -> Bulletin | None:
+        return next((b for b in self.bulletins if b.service is service), None)
+
+    def grants(self, service: Service) -> bool:
+        """Only an active convention holding a bulletin for the service grants it."""
+        return (self.status is ConventionStatus.ACTIVE and self.bulletin(service) is not None
+                and service not in self.suspended_services)
+
+
+@dataclass
+class User:
+    identifiant: str
+    first_name: str
+    last_name: str
+    email: str
+    suspended: bool = False
+
+
+@dataclass
+class Equipment:
+    code: str
+    name: str
+    type: EquipmentType
+    site: str = ""
+    assignments: dict[Profile, list[str]] = field(default_factory=dict)  # profile -> identifiants
+
+
+@dataclass
+class Partner:
+    siret: str
+    name: str
+    caf: str
+    administrator: str | None = None  # identifiant of the administrateur partenaire (R12)
+    delegates: list[str] = field(default_factory=list)  # responsables des habilitations
+    users: list[User] = field(default_factory=list)
+    equipments: list[Equipment] = field(default_factory=list)
+    conventions: list[Convention] = field(default_factory=list)
+
+    def user(self, identifiant: str) -> User | None:
+        return next((u for u in self.users if u.identifiant == identifiant), None)
+
+    def convention(self, number: str) -> Convention | None:
+        return next((c for c in self.conventions if c.number == number), None)
+
+    def granted_groups(self, identifiant: str) -> set[Group]:
+        """Groups the user holds through active conventions (R6: only through assigned profiles)."""
+        user = self.user(identifiant)
+        if user is None or user.suspended:
+            return set()
+        out: set[Group] = set()
+        for conv in self.conventions:
+            for b in conv.bulletins:
+                m = b.member(identifiant)
+                if m and conv.grants(b.service):
+                    out |= {g for g in m.groups if g.service is b.service}
+        return out
+
+    def granted_profiles(self, identifiant: str) -> set[Profile]:
+        user = self.user(identifiant)
+        if user is None or user.suspended or Group.AFAS_DECLARER not in self.granted_groups(identifiant):
+            return set()
+        out: set[Profile] = set()
+        for conv in self.conventions:
+            b = conv.bulletin(Service.AFAS)
+            m = b.member(identifiant) if b else None
+            if m and conv.grants(Service.AFAS):
+                out |= m.profiles
+        return out
+
+
+@dataclass
+class CafAdministrator:
+    identifiant: str
+    first_name: str
+    last_name: str
+    email: str
+
+
+@dataclass
+class Caf:
+    code: str
+    name: str
+    habilitation_mailbox: str  # where every change of user or role is reported (R9)
+    administrators: list[CafAdministrator] = field(default_factory=list)
+
+
+@dataclass
+class Settings:
+    afas_habiliter_opening: date = date(2018, 4, 1)  # R10: "deuxième trimestre 2018", configurable
+
+
+@dataclass
+class Registry:
+    """The whole desired state: what the Caf has agreed with its partners."""
+    cafs: list[Caf] = field(default_factory=list)
+    partners: list[Partner] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+
+    def partner(self, siret: str) -> Partner | None:
+        return next((p for p in self.partners if p.siret == siret), None)
+
+    def caf(self, code: str) -> Caf | None:
+        return next((c for c in self.cafs if c.code == code), None)
+
+    def partner_of(self, identifiant: str) -> Partner | None:
+        return next((p for p in self.partners if p.user(identifiant)), None)

@@ -1,0 +1,256 @@
+"""Habilitation rules. Each rule is a named function returning every violation it finds (stable code,
+French message, path in the registry); `validate` runs them all so a request is refused whole."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+
+from provisioning.domain.model import (
+    TRANSITIONS, Convention, ConventionStatus, EquipmentType, Group, Partner, Profile, Registry, Service,
+    StatusChange,
+)
+from provisioning.errors import Violation
+
+MAX_PROFILES_PER_PERSON = 3
+CAPS = {Profile.ACTIVITE: 2, Profile.FINANCIER: 2, Profile.APPROBATEUR: 1}  # R8
+PROFILE_LABELS = {
+    Profile.ACTIVITE: "fournisseur de données d'activité",
+    Profile.FINANCIER: "fournisseur de données financières",
+    Profile.APPROBATEUR: "approbateur",
+}
+CAP_CODES = {Profile.ACTIVITE: "AFAS_TROP_DE_FOURNISSEURS_ACTIVITE",
+             Profile.FINANCIER: "AFAS_TROP_DE_FOURNISSEURS_FINANCIERS",
+             Profile.APPROBATEUR: "AFAS_TROP_D_APPROBATEURS"}
+
+IDENTIFIANT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SIRET_RE = re.compile(r"^\d{14}$")
+
+Rule = Callable[[Registry, date], Iterator[Violation]]
+
+
+def _p(i: int, *rest: str) -> str:
+    return ".".join([f"partners[{i}]", *rest])
+
+
+def _people(reg: Registry) -> Iterator[tuple[str, str, str]]:
+    """(identifiant, email, path) of every partner user and Caf administrator."""
+    for ci, caf in enumerate(reg.cafs):
+        for ai, a in enumerate(caf.administrators):
+            yield a.identifiant, a.email, f"cafs[{ci}].administrators[{ai}]"
+    for pi, p in enumerate(reg.partners):
+        for ui, u in enumerate(p.users):
+            yield u.identifiant, u.email, _p(pi, f"users[{ui}]")
+
+
+def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
+    for ident, email, path in _people(reg):
+        if not IDENTIFIANT_RE.match(ident):
+            yield Violation("IDENTIFIANT_INVALIDE", f"L'identifiant « {ident} » doit faire 3 à 64 caractères "
+                            "parmi minuscules, chiffres, point, tiret et souligné.", path + ".identifiant")
+        if not EMAIL_RE.match(email or ""):
+            yield Violation("COURRIEL_INVALIDE", f"L'adresse de courriel « {email} » n'est pas valide.", path + ".email")
+    for pi, p in enumerate(reg.partners):
+        if not SIRET_RE.match(p.siret):
+            yield Violation("SIRET_INVALIDE", f"Le SIRET « {p.siret} » doit compter 14 chiffres.", _p(pi, "siret"))
+    for ci, caf in enumerate(reg.cafs):
+        if not EMAIL_RE.match(caf.habilitation_mailbox or ""):
+            yield Violation("COURRIEL_INVALIDE", f"La boîte des habilitations de la Caf {caf.code} n'est pas valide.",
+                            f"cafs[{ci}].habilitation_mailbox")
+
+
+def identifiants_and_emails_are_unique(reg: Registry, today: date) -> Iterator[Violation]:
+    """A user belongs to exactly one partner: an identifiant may appear only once in the whole registry."""
+    seen_id: dict[str, str] = {}
+    seen_mail: dict[str, str] = {}
+    for ident, email, path in _people(reg):
+        if ident in seen_id:
+            yield Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {ident} » est déjà utilisé ({seen_id[ident]}) : "
+                            "un utilisateur appartient à un seul partenaire.", path + ".identifiant")
+        else:
+            seen_id[ident] = path
+        key = (email or "").lower()
+        if key in seen_mail:
+            yield Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée ({seen_mail[key]}).",
+                            path + ".email")
+        elif key:
+            seen_mail[key] = path
+    for what, keys in (("SIRET", [p.siret for p in reg.partners]), ("code Caf", [c.code for c in reg.cafs])):
+        for k, n in Counter(keys).items():
+            if n > 1:
+                yield Violation("DOUBLON", f"Le {what} « {k} » figure {n} fois.", "")
+    for pi, p in enumerate(reg.partners):
+        for number, n in Counter(c.number for c in p.conventions).items():
+            if n > 1:
+                yield Violation("CONVENTION_EN_DOUBLE", f"La convention {number} figure {n} fois.", _p(pi, "conventions"))
+
+
+def references_exist(reg: Registry, today: date) -> Iterator[Violation]:
+    """Caf, administrator, delegates, bulletin members and equipment assignees must exist in the partner."""
+    for pi, p in enumerate(reg.partners):
+        if reg.caf(p.caf) is None:
+            yield Violation("CAF_INCONNUE", f"La Caf « {p.caf} » n'existe pas.", _p(pi, "caf"))
+        if p.administrator and p.user(p.administrator) is None:
+            yield Violation("ADMINISTRATEUR_INCONNU", f"L'administrateur « {p.administrator} » n'est pas un utilisateur "
+                            f"de {p.name}.", _p(pi, "administrator"))
+        for di, d in enumerate(p.delegates):
+            if p.user(d) is None:
+                yield Violation("DELEGUE_HORS_PARTENAIRE", f"Le responsable des habilitations « {d} » n'est pas un "
+                                f"utilisateur de {p.name} : une délégation reste dans le partenaire qui l'accorde.",
+                                _p(pi, f"delegates[{di}]"))
+        for ci, c in enumerate(p.conventions):
+            for bi, b in enumerate(c.bulletins):
+                for mi, m in enumerate(b.members):
+                    if p.user(m.identifiant) is None:
+                        owner = reg.partner_of(m.identifiant)
+                        detail = f" (il appartient à {owner.name})" if owner else ""
+                        yield Violation("MEMBRE_HORS_PARTENAIRE", f"« {m.identifiant} » n'est pas un utilisateur de "
+                                        f"{p.name}{detail}.",
+                                        _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", f"members[{mi}]", "identifiant"))
+        for ei, e in enumerate(p.equipments):
+            for prof, idents in e.assignments.items():
+                for ident in idents:
+                    if p.user(ident) is None:
+                        yield Violation("MEMBRE_HORS_PARTENAIRE", f"« {ident} » n'est pas un utilisateur de {p.name}.",
+                                        _p(pi, f"equipments[{ei}]", "assignments", prof.value))
+
+
+def one_bulletin_per_service(reg: Registry, today: date) -> Iterator[Violation]:
+    for pi, p in enumerate(reg.partners):
+        for ci, c in enumerate(p.conventions):
+            for service, n in Counter(b.service for b in c.bulletins).items():
+                if n > 1:
+                    yield Violation("BULLETIN_EN_DOUBLE", f"La convention {c.number} porte {n} bulletins "
+                                    f"d'adhésion {service.value} : un seul par service.", _p(pi, f"conventions[{ci}]", "bulletins"))
+
+
+def groups_and_profiles_fit_the_bulletin(reg: Registry, today: date) -> Iterator[Violation]:
+    """R6/R7/R8: groups belong to the bulletin's service; an AFAS Déclarer member holds 1 to 3 profiles;
+    profiles only come with AFAS Déclarer."""
+    for pi, p in enumerate(reg.partners):
+        for ci, c in enumerate(p.conventions):
+            for bi, b in enumerate(c.bulletins):
+                for mi, m in enumerate(b.members):
+                    path = _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", f"members[{mi}]")
+                    for g in sorted(m.groups):
+                        if g.service is not b.service:
+                            yield Violation("GROUPE_HORS_SERVICE", f"Le groupe « {g.value} » n'appartient pas au "
+                                            f"service {b.service.value}.", path + ".groups")
+                    if not m.groups:
+                        yield Violation("MEMBRE_SANS_GROUPE", f"« {m.identifiant} » figure au bulletin {b.service.value} "
+                                        "sans groupe.", path + ".groups")
+                    if b.service is Service.CDAP and m.profiles:
+                        yield Violation("PROFIL_HORS_SERVICE", "Les profils AFAS ne s'attribuent pas sur le bulletin CDAP.",
+                                        path + ".profiles")
+                    if b.service is Service.AFAS:
+                        declarer = Group.AFAS_DECLARER in m.groups
+                        if m.profiles and not declarer:
+                            yield Violation("PROFIL_SANS_GROUPE_DECLARER", f"« {m.identifiant} » a des profils AFAS sans "
+                                            "appartenir au groupe « AFAS Déclarer ».", path + ".profiles")
+                        if declarer and not 1 <= len(m.profiles) <= MAX_PROFILES_PER_PERSON:
+                            yield Violation("AFAS_NOMBRE_DE_PROFILS", f"« {m.identifiant} » détient {len(m.profiles)} "
+                                            "profil(s) AFAS : une personne en détient de 1 à 3.", path + ".profiles")
+
+
+def _cap_violations(counts: dict[Profile, list[str]], where: str, path: str) -> Iterator[Violation]:
+    for prof, cap in CAPS.items():
+        holders = counts.get(prof, [])
+        if len(holders) > cap:
+            people = "personne" if cap == 1 else "personnes"
+            yield Violation(CAP_CODES[prof], f"{where} : le profil {PROFILE_LABELS[prof]} est attribué à "
+                            f"{len(holders)} personnes ({', '.join(holders)}) ; il ne peut l'être qu'à {cap} {people} au plus.",
+                            path)
+
+
+def afas_profile_caps(reg: Registry, today: date) -> Iterator[Violation]:
+    """R8: at most 2 activity providers, 2 financial providers and 1 approver per AFAS bulletin and per equipment."""
+    for pi, p in enumerate(reg.partners):
+        for ci, c in enumerate(p.conventions):
+            for bi, b in enumerate(c.bulletins):
+                if b.service is not Service.AFAS:
+                    continue
+                counts: dict[Profile, list[str]] = defaultdict(list)
+                for m in b.members:
+                    for prof in m.profiles:
+                        counts[prof].append(m.identifiant)
+                yield from _cap_violations(counts, f"Bulletin AFAS de la convention {c.number}",
+                                           _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", "members"))
+        for ei, e in enumerate(p.equipments):
+            yield from _cap_violations(dict(e.assignments), f"Équipement {e.code}", _p(pi, f"equipments[{ei}]", "assignments"))
+
+
+def equipment_assignments_follow_profiles(reg: Registry, today: date) -> Iterator[Violation]:
+    """Only ALSH equipments declare in AFAS (R2); an assignee must hold that profile on an AFAS bulletin."""
+    for pi, p in enumerate(reg.partners):
+        held: dict[str, set[Profile]] = defaultdict(set)
+        for c in p.conventions:
+            b = c.bulletin(Service.AFAS)
+            for m in (b.members if b else []):
+                held[m.identifiant] |= m.profiles
+        for ei, e in enumerate(p.equipments):
+            path = _p(pi, f"equipments[{ei}]", "assignments")
+            if e.assignments and e.type is not EquipmentType.ALSH:
+                yield Violation("EQUIPEMENT_HORS_AFAS", f"L'équipement {e.code} est de type {e.type.value} : seuls les "
+                                "accueils de loisirs (ALSH) déclarent dans AFAS.", path)
+            for prof, idents in e.assignments.items():
+                for ident in idents:
+                    if p.user(ident) and prof not in held[ident]:
+                        yield Violation("ASSOCIATION_SANS_PROFIL", f"« {ident} » est associé à {e.code} comme "
+                                        f"{PROFILE_LABELS[prof]} sans détenir ce profil au bulletin AFAS.", path)
+
+
+def afas_habiliter_only_from_opening(reg: Registry, today: date) -> Iterator[Violation]:
+    """R10: the AFAS Habiliter group can be created only from its configured opening date."""
+    opening = reg.settings.afas_habiliter_opening
+    if today >= opening:
+        return
+    for pi, p in enumerate(reg.partners):
+        for ci, c in enumerate(p.conventions):
+            for bi, b in enumerate(c.bulletins):
+                for mi, m in enumerate(b.members):
+                    if Group.AFAS_HABILITER in m.groups:
+                        yield Violation("AFAS_HABILITER_PAS_ENCORE_OUVERT", "Le groupe « AFAS Habiliter » ne pourra être "
+                                        f"créé qu'à partir du {opening:%d/%m/%Y}.",
+                                        _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", f"members[{mi}]", "groups"))
+
+
+RULES: tuple[Rule, ...] = (
+    formats_are_valid,
+    identifiants_and_emails_are_unique,
+    references_exist,
+    one_bulletin_per_service,
+    groups_and_profiles_fit_the_bulletin,
+    afas_profile_caps,
+    equipment_assignments_follow_profiles,
+    afas_habiliter_only_from_opening,
+)
+
+
+def validate(reg: Registry, today: date) -> list[Violation]:
+    """Every violation of every rule, in a stable order."""
+    return [v for rule in RULES for v in rule(reg, today)]
+
+
+# --- rules applied to a single request ------------------------------------------------------------
+
+def service_is_convened(partner: Partner, service: Service, convention: Convention | None = None) -> list[Violation]:
+    """A service is granted only under an active convention holding a bulletin for that service."""
+    convs = [convention] if convention else partner.conventions
+    if any(c.grants(service) for c in convs):
+        return []
+    return [Violation("SERVICE_NON_CONVENTIONNE", f"{partner.name} n'a pas de convention active comportant un bulletin "
+                      f"d'adhésion {service.value} : ce service ne peut pas être attribué.")]
+
+
+def transition(conv: Convention, to: ConventionStatus, actor: str, at: datetime) -> list[Violation]:
+    """Move a convention along its lifecycle, dated with its actor; an illegal move changes nothing."""
+    if to not in TRANSITIONS[conv.status]:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[conv.status])) or "aucune"
+        return [Violation("TRANSITION_INTERDITE", f"La convention {conv.number} est « {conv.status.value} » : "
+                          f"elle ne peut pas passer à « {to.value} » (possibles : {allowed}).")]
+    conv.status = to
+    conv.history.append(StatusChange(to, at, actor))
+    return []

@@ -1,0 +1,141 @@
+"""An in-memory Keycloak for unit tests: the same Gateway interface, plus hooks to simulate hand edits."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import replace
+
+from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, State, UserSpec
+
+
+class FakeGateway:
+    def __init__(self) -> None:
+        self.state = State()
+        self._ids = (f"id-{i}" for i in itertools.count(1))
+        self.calls: list[str] = []
+        self.passwords: dict[str, str] = {}
+        self.logged_out: list[str] = []
+        self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
+
+    def _hit(self, name: str) -> None:
+        self.calls.append(name)
+        if self.fail_on == name:
+            from provisioning.errors import Transient
+            raise Transient(f"simulated failure in {name}")
+
+    def _user(self, user_id: str) -> UserSpec:
+        return next(u for u in self.state.users.values() if u.id == user_id)
+
+    def _group(self, group_id: str) -> GroupSpec:
+        return next(g for g in self.state.groups.values() if g.id == group_id)
+
+    def _org(self, org_id: str) -> OrgSpec:
+        return next(o for o in self.state.orgs.values() if o.id == org_id)
+
+    def observe(self) -> State:
+        self.calls.append("observe")
+        return copy.deepcopy(self.state)
+
+    def create_org(self, spec: OrgSpec) -> str:
+        self._hit("create_org")
+        oid = next(self._ids)
+        self.state.orgs[spec.alias] = replace(spec, id=oid, managed=True)
+        self.state.org_members[spec.alias] = set()
+        return oid
+
+    def update_org(self, org_id: str, spec: OrgSpec) -> None:
+        self._hit("update_org")
+        self.state.orgs[spec.alias] = replace(spec, id=org_id, managed=True)
+
+    def delete_org(self, org_id: str) -> None:
+        self._hit("delete_org")
+        alias = self._org(org_id).alias
+        del self.state.orgs[alias]
+        self.state.org_members.pop(alias, None)
+
+    def add_org_member(self, org_id: str, user_id: str) -> None:
+        self._hit("add_org_member")
+        self.state.org_members.setdefault(self._org(org_id).alias, set()).add(self._user(user_id).username)
+
+    def remove_org_member(self, org_id: str, user_id: str) -> None:
+        self._hit("remove_org_member")
+        self.state.org_members[self._org(org_id).alias].discard(self._user(user_id).username)
+
+    def create_group(self, spec: GroupSpec, parent_id: str | None) -> str:
+        self._hit("create_group")
+        if spec.parent and (spec.parent not in self.state.groups or self.state.groups[spec.parent].id != parent_id):
+            raise AssertionError(f"parent of {spec.path} must exist first")
+        gid = next(self._ids)
+        self.state.groups[spec.path] = replace(spec, id=gid, managed=True)
+        if spec.roles:
+            self.state.members[spec.path] = set()
+        return gid
+
+    def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None:
+        self._hit("change_group_roles")
+        g = self._group(group_id)
+        self.state.groups[g.path] = replace(g, roles=(g.roles | set(add)) - set(remove))
+
+    def delete_group(self, group_id: str) -> None:
+        self._hit("delete_group")
+        path = self._group(group_id).path
+        for p in [p for p in self.state.groups if p == path or p.startswith(path + "/")]:
+            del self.state.groups[p]
+            self.state.members.pop(p, None)
+
+    def create_user(self, spec: UserSpec, temporary_password: str | None) -> str:
+        self._hit("create_user")
+        if spec.username in self.state.users:
+            raise AssertionError(f"user {spec.username} exists")
+        uid = next(self._ids)
+        self.state.users[spec.username] = replace(spec, id=uid, managed=True)
+        if temporary_password:
+            self.passwords[spec.username] = temporary_password
+        return uid
+
+    def update_user(self, user_id: str, spec: UserSpec) -> None:
+        self._hit("update_user")
+        u = self._user(user_id)
+        self.state.users[u.username] = replace(u, first_name=spec.first_name, last_name=spec.last_name,
+                                               email=spec.email, attributes=spec.attributes)
+
+    def set_enabled(self, user_id: str, enabled: bool) -> None:
+        self._hit("set_enabled")
+        u = self._user(user_id)
+        self.state.users[u.username] = replace(u, enabled=enabled)
+        if not enabled:
+            self.logged_out.append(u.username)
+
+    def add_member(self, user_id: str, group_id: str) -> None:
+        self._hit("add_member")
+        self.state.members.setdefault(self._group(group_id).path, set()).add(self._user(user_id).username)
+
+    def remove_member(self, user_id: str, group_id: str) -> None:
+        self._hit("remove_member")
+        self.state.members[self._group(group_id).path].discard(self._user(user_id).username)
+
+    def remove_direct_role(self, user_id: str, role: RoleRef) -> None:
+        self._hit("remove_direct_role")
+        self.state.direct_roles.discard((self._user(user_id).username, role))
+
+    def logout_user(self, user_id: str) -> None:
+        self._hit("logout_user")
+        self.logged_out.append(self._user(user_id).username)
+
+    def user_id(self, username: str) -> str | None:
+        u = self.state.users.get(username)
+        return u.id if u else None
+
+    # --- simulate what people do by hand in the admin console ---------------------------------------
+    def hand_add_user(self, username: str, **kw) -> str:
+        uid = next(self._ids)
+        self.state.users[username] = UserSpec(username, kw.get("first", "X"), kw.get("last", "Y"),
+                                              kw.get("email", f"{username}@ext.example"), True, (), uid, False)
+        return uid
+
+    def hand_add_member(self, username: str, path: str) -> None:
+        self.state.members.setdefault(path, set()).add(username)
+
+    def hand_grant_role(self, username: str, role: RoleRef) -> None:
+        self.state.direct_roles.add((username, role))

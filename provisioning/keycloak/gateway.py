@@ -1,0 +1,276 @@
+"""The one module that talks to Keycloak (python-keycloak inside, our dataclasses outside).
+
+Observation is bulk: users and groups come in pages, groups with their hierarchy and role mappings in one
+query on our ownership marker, direct role grants per role; only group and organisation member lists
+are read per group/organisation (never per user), concurrently.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol
+
+from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
+from keycloak.exceptions import KeycloakError, KeycloakGetError, KeycloakPostError
+
+from provisioning.domain import naming as n
+from provisioning.errors import Transient
+from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, State, UserSpec
+
+log = logging.getLogger(__name__)
+PAGE = 500
+KEPT_ATTRS = {n.PARTNER_ATTR, n.CAF_ATTR, n.KIND_ATTR}
+
+
+class Gateway(Protocol):
+    def observe(self) -> State: ...
+    def create_org(self, spec: OrgSpec) -> str: ...
+    def update_org(self, org_id: str, spec: OrgSpec) -> None: ...
+    def delete_org(self, org_id: str) -> None: ...
+    def add_org_member(self, org_id: str, user_id: str) -> None: ...
+    def remove_org_member(self, org_id: str, user_id: str) -> None: ...
+    def create_group(self, spec: GroupSpec, parent_id: str | None) -> str: ...
+    def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None: ...
+    def delete_group(self, group_id: str) -> None: ...
+    def create_user(self, spec: UserSpec, temporary_password: str | None) -> str: ...
+    def update_user(self, user_id: str, spec: UserSpec) -> None: ...
+    def set_enabled(self, user_id: str, enabled: bool) -> None: ...
+    def add_member(self, user_id: str, group_id: str) -> None: ...
+    def remove_member(self, user_id: str, group_id: str) -> None: ...
+    def remove_direct_role(self, user_id: str, role: RoleRef) -> None: ...
+    def logout_user(self, user_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class KeycloakConfig:
+    server_url: str
+    realm: str = "mon-compte-partenaire"
+    client_id: str = "provisioning"
+    client_secret: str = ""
+    verify: bool | str = True
+
+
+def _attrs(raw: dict | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v[0]) for k, v in (raw or {}).items() if k in KEPT_ATTRS and v))
+
+
+def _managed(raw: dict | None) -> bool:
+    return (raw or {}).get(n.MANAGED_BY_ATTR) == [n.MANAGED_BY]
+
+
+def _wire_attrs(attributes: tuple[tuple[str, str], ...], managed: bool) -> dict[str, list[str]]:
+    out = {k: [v] for k, v in attributes}
+    if managed:
+        out[n.MANAGED_BY_ATTR] = [n.MANAGED_BY]
+    return out
+
+
+class KeycloakGateway:
+    def __init__(self, cfg: KeycloakConfig, workers: int = 8):
+        conn = KeycloakOpenIDConnection(server_url=cfg.server_url, realm_name=cfg.realm, user_realm_name=cfg.realm,
+                                        client_id=cfg.client_id, client_secret_key=cfg.client_secret,
+                                        verify=cfg.verify, timeout=30)
+        self.kc = KeycloakAdmin(connection=conn)
+        self.realm = cfg.realm
+        self.workers = workers
+        self._client_ids: dict[str, str] = {}
+        self._roles: dict[RoleRef, dict] = {}
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _call(self, what: str, fn, *args, **kw):
+        try:
+            return fn(*args, **kw)
+        except KeycloakError as e:
+            raise Transient(f"Keycloak a refusé « {what} » : {e.response_code} {e.error_message}") from e
+        except OSError as e:  # connection refused, DNS, timeouts
+            raise Transient(f"Keycloak injoignable pendant « {what} » : {e}") from e
+
+    def _raw_get(self, path: str, **params) -> list | dict:
+        url = f"admin/realms/{self.realm}{path}"
+        r = self._call(f"GET {path}", self.kc.connection.raw_get, url, **params)
+        if r.status_code >= 400:
+            raise Transient(f"Keycloak a refusé « GET {path} » : {r.status_code} {r.text[:200]}")
+        return r.json()
+
+    def _paged(self, path: str, **params) -> list[dict]:
+        out, first = [], 0
+        while True:
+            page = self._raw_get(path, first=first, max=PAGE, **params)
+            out.extend(page)
+            if len(page) < PAGE:
+                return out
+            first += PAGE
+
+    def _client_uuid(self, client_id: str) -> str:
+        if client_id not in self._client_ids:
+            self._client_ids[client_id] = self._call("client", self.kc.get_client_id, client_id)
+        return self._client_ids[client_id]
+
+    def _role(self, ref: RoleRef) -> dict:
+        if ref not in self._roles:
+            client, name = ref
+            rep = (self._call("role", self.kc.get_client_role, self._client_uuid(client), name) if client
+                   else self._call("role", self.kc.get_realm_role, name))
+            self._roles[ref] = {"id": rep["id"], "name": rep["name"]}
+        return self._roles[ref]
+
+    # --- observation -------------------------------------------------------------------------------
+    def observe(self) -> State:
+        s = State()
+        for u in self._paged("/users", briefRepresentation="false"):
+            s.users[u["username"]] = UserSpec(
+                u["username"], u.get("firstName", ""), u.get("lastName", ""), u.get("email", ""),
+                u.get("enabled", True), _attrs(u.get("attributes")), u["id"], _managed(u.get("attributes")))
+
+        def walk(g: dict) -> None:
+            roles = {(None, r) for r in g.get("realmRoles", [])}
+            roles |= {(c, r) for c, rs in (g.get("clientRoles") or {}).items() for r in rs}
+            s.groups[g["path"]] = GroupSpec(g["path"], _attrs(g.get("attributes")), frozenset(roles), g["id"],
+                                            _managed(g.get("attributes")))
+            for child in g.get("subGroups", []):
+                walk(child)
+
+        for top in self._paged("/groups", q=f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}", briefRepresentation="false",
+                               populateHierarchy="true"):
+            walk(top)
+        # the query returns ancestors of matches too; keep what belongs to our trees only
+        s.groups = {p: g for p, g in s.groups.items()
+                    if p.split("/")[1] in (n.PARTNERS_ROOT, n.CAFS_ROOT) or g.managed}
+        by_id = {u.id: u.username for u in s.users.values()}
+
+        def members(g: GroupSpec) -> tuple[str, set[str]]:
+            rows = self._paged(f"/groups/{g.id}/members", briefRepresentation="true")
+            return g.path, {by_id.get(r["id"], r["username"]) for r in rows}
+
+        orgs = self._paged("/organizations", briefRepresentation="false")
+        for o in orgs:
+            s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],
+                                         _managed(o.get("attributes")))
+
+        def org_members(o: OrgSpec) -> tuple[str, set[str]]:
+            rows = self._paged(f"/organizations/{o.id}/members", briefRepresentation="true")
+            return o.alias, {r["username"] for r in rows}
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            s.members = dict(pool.map(members, [g for g in s.groups.values() if g.roles]))
+            s.org_members = dict(pool.map(org_members, s.orgs.values()))
+
+        for client, role in sorted(n.MANAGED_CLIENT_ROLES, key=str):
+            for u in self._paged(f"/clients/{self._client_uuid(client)}/roles/{role}/users",
+                                 briefRepresentation="true"):
+                s.direct_roles.add((u["username"], (client, role)))
+        for role in sorted(n.MANAGED_REALM_ROLES):
+            for u in self._paged(f"/roles/{role}/users", briefRepresentation="true"):
+                s.direct_roles.add((u["username"], (None, role)))
+        return s
+
+    # --- organisations ------------------------------------------------------------------------------
+    def create_org(self, spec: OrgSpec) -> str:
+        payload = {"name": spec.name, "alias": spec.alias, "enabled": True,
+                   "attributes": _wire_attrs(spec.attributes, True)}
+        try:
+            return self.kc.create_organization(payload)
+        except KeycloakPostError as e:
+            if e.response_code == 409:  # created by an interrupted run: adopt only if it carries our marker
+                for o in self._paged("/organizations", search=spec.alias, briefRepresentation="false"):
+                    if o["alias"] == spec.alias and _managed(o.get("attributes")):
+                        return o["id"]
+            raise Transient(f"Création de l'organisation {spec.alias} refusée : {e.error_message}") from e
+
+    def update_org(self, org_id: str, spec: OrgSpec) -> None:
+        self._call("update organisation", self.kc.update_organization, org_id,
+                   {"id": org_id, "name": spec.name, "alias": spec.alias, "enabled": True,
+                    "attributes": _wire_attrs(spec.attributes, True)})
+
+    def delete_org(self, org_id: str) -> None:
+        self._call("delete organisation", self.kc.delete_organization, org_id)
+
+    def add_org_member(self, org_id: str, user_id: str) -> None:
+        try:
+            self.kc.organization_user_add(user_id, org_id)
+        except KeycloakPostError as e:
+            if e.response_code != 409:  # already a member
+                raise Transient(f"Ajout à l'organisation refusé : {e.error_message}") from e
+
+    def remove_org_member(self, org_id: str, user_id: str) -> None:
+        self._call("remove organisation member", self.kc.organization_user_remove, user_id, org_id)
+
+    # --- groups ---------------------------------------------------------------------------------------
+    def create_group(self, spec: GroupSpec, parent_id: str | None) -> str:
+        payload = {"name": spec.name, "attributes": _wire_attrs(spec.attributes, True)}
+        try:
+            gid = self.kc.create_group(payload, parent=parent_id, skip_exists=False)
+        except KeycloakPostError as e:
+            if e.response_code != 409:
+                raise Transient(f"Création du groupe {spec.path} refusée : {e.error_message}") from e
+            gid = self._call("group by path", self.kc.get_group_by_path, spec.path)["id"]
+        self.change_group_roles(gid, sorted(spec.roles, key=str), [])
+        return gid
+
+    def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None:
+        for refs, realm_fn, client_fn in ((add, self.kc.assign_group_realm_roles, self.kc.assign_group_client_roles),
+                                          (remove, self.kc.delete_group_realm_roles, self.kc.delete_group_client_roles)):
+            for ref in refs:
+                role = self._role(ref)
+                if ref[0]:
+                    self._call("group client role", client_fn, group_id, self._client_uuid(ref[0]), [role])
+                else:
+                    self._call("group realm role", realm_fn, group_id, [role])
+
+    def delete_group(self, group_id: str) -> None:
+        try:
+            self.kc.delete_group(group_id)
+        except KeycloakError as e:
+            if e.response_code != 404:
+                raise Transient(f"Suppression du groupe refusée : {e.error_message}") from e
+
+    # --- users ------------------------------------------------------------------------------------------
+    def create_user(self, spec: UserSpec, temporary_password: str | None) -> str:
+        payload = {"username": spec.username, "firstName": spec.first_name, "lastName": spec.last_name,
+                   "email": spec.email, "emailVerified": True, "enabled": spec.enabled,
+                   "attributes": _wire_attrs(spec.attributes, True),
+                   "requiredActions": ["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"]}
+        if temporary_password:
+            payload["credentials"] = [{"type": "password", "value": temporary_password, "temporary": True}]
+        return self._call("create user", self.kc.create_user, payload, exist_ok=False)
+
+    def update_user(self, user_id: str, spec: UserSpec) -> None:
+        current = self._call("get user", self.kc.get_user, user_id)
+        attrs = dict(current.get("attributes") or {})
+        for k in KEPT_ATTRS - {n.KIND_ATTR}:
+            attrs.pop(k, None)
+        attrs.update({k: [v] for k, v in spec.attributes})
+        self._call("update user", self.kc.update_user, user_id,
+                   {"firstName": spec.first_name, "lastName": spec.last_name, "email": spec.email,
+                    "attributes": attrs})
+
+    def set_enabled(self, user_id: str, enabled: bool) -> None:
+        self._call("enable user", self.kc.update_user, user_id, {"enabled": enabled})
+        if not enabled:
+            self.logout_user(user_id)
+
+    def add_member(self, user_id: str, group_id: str) -> None:
+        self._call("add member", self.kc.group_user_add, user_id, group_id)
+
+    def remove_member(self, user_id: str, group_id: str) -> None:
+        self._call("remove member", self.kc.group_user_remove, user_id, group_id)
+
+    def remove_direct_role(self, user_id: str, role: RoleRef) -> None:
+        rep = self._role(role)
+        if role[0]:
+            self._call("remove client role", self.kc.delete_client_roles_of_user, user_id,
+                       self._client_uuid(role[0]), [rep])
+        else:
+            self._call("remove realm role", self.kc.delete_realm_roles_of_user, user_id, [rep])
+
+    def logout_user(self, user_id: str) -> None:
+        self._call("logout user", self.kc.user_logout, user_id)
+
+    # --- small reads used by services -------------------------------------------------------------------
+    def user_id(self, username: str) -> str | None:
+        try:
+            return self.kc.get_user_id(username)
+        except KeycloakGetError:
+            return None

@@ -1,0 +1,87 @@
+"""Registry -> desired Keycloak state (pure). The mapping is documented in the README:
+
+- one organisation per partner (alias p-<SIRET>), every partner user a member;
+- groups /partenaires/<SIRET>/<habilitation>, each holding exactly one role (naming.PARTNER_GROUPS);
+  service groups exist once a convention (not terminated) carries a bulletin for the service;
+  memberships only while a convention is active and the service not suspended;
+- /cafs/<code>/Administrateurs Caf holds realm role caf-administrateur;
+- users carry attribute `partner` (SIRET) or `caf` (code); suspended users are disabled.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from provisioning.domain import naming as n
+from provisioning.domain.model import ConventionStatus, Group, Partner, Registry, Service
+from provisioning.reconcile.state import GroupSpec, OrgSpec, State, UserSpec
+
+SERVICE_GROUP_KEYS = {
+    Service.CDAP: ["cdap-consulter"],
+    Service.AFAS: ["afas-declarer", "afas-habiliter", "afas-activite", "afas-financier", "afas-approbateur"],
+}
+
+
+def _group(path: str, key: str, **attrs: str) -> GroupSpec:
+    name, client, role = n.PARTNER_GROUPS[key] if key in n.PARTNER_GROUPS else n.CAF_ADMIN_GROUP
+    return GroupSpec(path=path, attributes=tuple(sorted({n.KIND_ATTR: key, **attrs}.items())),
+                     roles=frozenset({(client, role)}))
+
+
+def _container(path: str, kind: str, **attrs: str) -> GroupSpec:
+    return GroupSpec(path=path, attributes=tuple(sorted({n.KIND_ATTR: kind, **attrs}.items())))
+
+
+def _services_with_groups(p: Partner) -> set[Service]:
+    return {b.service for c in p.conventions if c.status is not ConventionStatus.TERMINATED for b in c.bulletins}
+
+
+def desired_state(reg: Registry, today: date) -> State:
+    s = State()
+    habiliter_open = today >= reg.settings.afas_habiliter_opening
+
+    def add_group(g: GroupSpec, members: set[str] | None = None) -> None:
+        s.groups[g.path] = g
+        if g.roles:
+            s.members[g.path] = set(members or ())
+
+    add_group(_container(f"/{n.CAFS_ROOT}", "root"))
+    add_group(_container(f"/{n.PARTNERS_ROOT}", "root"))
+
+    for caf in reg.cafs:
+        base = f"/{n.CAFS_ROOT}/{caf.code}"
+        add_group(_container(base, "caf", **{n.CAF_ATTR: caf.code}))
+        add_group(_group(f"{base}/{n.CAF_ADMIN_GROUP[0]}", "caf-admin", **{n.CAF_ATTR: caf.code}),
+                  {a.identifiant for a in caf.administrators})
+        for a in caf.administrators:
+            s.users[a.identifiant] = UserSpec(a.identifiant, a.first_name, a.last_name, a.email, True,
+                                              ((n.CAF_ATTR, caf.code),))
+
+    for p in reg.partners:
+        alias = n.org_alias(p.siret)
+        s.orgs[alias] = OrgSpec(alias, f"{p.name} ({p.siret})", ((n.PARTNER_ATTR, p.siret),))
+        s.org_members[alias] = {u.identifiant for u in p.users}
+        base = n.partner_group_path(p.siret)
+        attrs = {n.PARTNER_ATTR: p.siret}
+        add_group(_container(base, "partner", **attrs))
+        for u in p.users:
+            s.users[u.identifiant] = UserSpec(u.identifiant, u.first_name, u.last_name, u.email,
+                                              not u.suspended, ((n.PARTNER_ATTR, p.siret),))
+        active = {u.identifiant for u in p.users if not u.suspended}
+        add_group(_group(f"{base}/{n.PARTNER_GROUPS['administrateur'][0]}", "administrateur", **attrs),
+                  {p.administrator} & active if p.administrator else set())
+        add_group(_group(f"{base}/{n.PARTNER_GROUPS['delegues'][0]}", "delegues", **attrs), set(p.delegates) & active)
+
+        # R12: the administrator gets service roles only through explicit bulletin membership, like anyone.
+        holders: dict[str, set[str]] = {}
+        for u in p.users:
+            for g in p.granted_groups(u.identifiant):
+                holders.setdefault(n.GROUP_KEY[g], set()).add(u.identifiant)
+            for prof in p.granted_profiles(u.identifiant):
+                holders.setdefault(n.PROFILE_KEY[prof], set()).add(u.identifiant)
+        for service in sorted(_services_with_groups(p)):
+            for key in SERVICE_GROUP_KEYS[service]:
+                if key == n.GROUP_KEY[Group.AFAS_HABILITER] and not habiliter_open:
+                    continue  # R10: not before its opening date
+                add_group(_group(f"{base}/{n.PARTNER_GROUPS[key][0]}", key, **attrs), holders.get(key, set()))
+    return s

@@ -1,0 +1,113 @@
+"""plan(desired, observed) -> [Change]: pure data, each change with its reason. After apply, plan is empty.
+
+Ownership: we create, update and delete only objects carrying our marker (spec.managed); a user already
+in Keycloak that we did not create is reused: added to groups, never re-created, never given credentials
+(R13), never deleted. Users we created and the registry no longer lists are disabled, not deleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provisioning.reconcile.state import RoleRef, State
+
+# Order of execution: parents before children, creations before memberships, removals last.
+ORDER = ["create:organisation", "update:organisation", "create:group", "update:group-roles", "create:user",
+         "update:user", "enable:user", "add:org-member", "add:member", "remove:member", "remove:direct-role",
+         "remove:org-member", "disable:user", "delete:group", "delete:organisation"]
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str   # create | update | delete | add | remove | enable | disable
+    kind: str     # organisation | group | group-roles | user | member | org-member | direct-role
+    target: str   # what it acts on: alias, group path, username, "user -> group"
+    reason: str   # why, in French, for people reading a plan
+    data: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __str__(self) -> str:
+        sign = {"create": "+", "add": "+", "enable": "+", "update": "~", "remove": "-", "delete": "-",
+                "disable": "-"}[self.action]
+        return f"{sign} {self.action} {self.kind} {self.target}  ({self.reason})"
+
+    def as_dict(self) -> dict:
+        return {"action": self.action, "kind": self.kind, "target": self.target, "reason": self.reason}
+
+
+def _role_label(r: RoleRef) -> str:
+    return f"{r[0]}:{r[1]}" if r[0] else r[1]
+
+
+def plan(desired: State, observed: State) -> list[Change]:
+    out: list[Change] = []
+
+    for alias, want in desired.orgs.items():
+        have = observed.orgs.get(alias)
+        if have is None:
+            out.append(Change("create", "organisation", alias, "partenaire du registre sans organisation",
+                              {"spec": want}))
+        elif have.managed and (have.name, have.attributes) != (want.name, want.attributes):
+            out.append(Change("update", "organisation", alias, "nom ou attributs différents du registre",
+                              {"spec": want, "id": have.id}))
+    for alias, have in observed.orgs.items():
+        if have.managed and alias not in desired.orgs:
+            out.append(Change("delete", "organisation", alias, "partenaire retiré du registre", {"id": have.id}))
+
+    for path, want in sorted(desired.groups.items(), key=lambda kv: kv[1].depth):
+        have = observed.groups.get(path)
+        if have is None:
+            out.append(Change("create", "group", path, "habilitation prévue par le registre", {"spec": want}))
+        elif have.managed and have.roles != want.roles:
+            out.append(Change("update", "group-roles", path,
+                              "rôles du groupe modifiés hors registre (dérive) : attendu "
+                              + ", ".join(sorted(map(_role_label, want.roles))),
+                              {"id": have.id, "add": sorted(want.roles - have.roles, key=str),
+                               "remove": sorted(have.roles - want.roles, key=str)}))
+    for path, have in sorted(observed.groups.items(), key=lambda kv: -kv[1].depth):
+        if have.managed and path not in desired.groups:
+            out.append(Change("delete", "group", path, "habilitation plus prévue par le registre", {"id": have.id}))
+
+    for name, want in desired.users.items():
+        have = observed.users.get(name)
+        if have is None:
+            out.append(Change("create", "user", name, "nouvel utilisateur : identifiant et mot de passe provisoire",
+                              {"spec": want}))
+            continue
+        if have.profile() != want.profile():
+            out.append(Change("update", "user", name, "nom, courriel ou rattachement différents du registre",
+                              {"spec": want, "id": have.id}))
+        if want.enabled and not have.enabled:
+            out.append(Change("enable", "user", name, "utilisateur actif au registre", {"id": have.id}))
+        elif not want.enabled and have.enabled:
+            out.append(Change("disable", "user", name, "utilisateur suspendu", {"id": have.id}))
+    for name, have in observed.users.items():
+        if have.managed and have.enabled and name not in desired.users:
+            out.append(Change("disable", "user", name, "utilisateur retiré du registre", {"id": have.id}))
+
+    for alias, want_members in desired.org_members.items():
+        have_members = observed.org_members.get(alias, set())
+        for u in sorted(want_members - have_members):
+            out.append(Change("add", "org-member", f"{u} -> {alias}", "utilisateur du partenaire",
+                              {"user": u, "org": alias}))
+        if observed.orgs.get(alias, None) is None or observed.orgs[alias].managed:
+            for u in sorted(have_members - want_members):
+                out.append(Change("remove", "org-member", f"{u} -> {alias}", "n'est pas un utilisateur de ce partenaire",
+                                  {"user": u, "org": alias}))
+
+    for path, want_members in desired.members.items():
+        have_members = observed.members.get(path, set())
+        for u in sorted(want_members - have_members):
+            out.append(Change("add", "member", f"{u} -> {path}", "habilitation accordée au registre",
+                              {"user": u, "group": path}))
+        for u in sorted(have_members - want_members):
+            out.append(Change("remove", "member", f"{u} -> {path}",
+                              "membre absent du registre (retrait, suspension ou ajout hors registre)",
+                              {"user": u, "group": path}))
+
+    for user, role in sorted(observed.direct_roles, key=str):
+        if user in desired.users:
+            out.append(Change("remove", "direct-role", f"{user} -> {_role_label(role)}",
+                              "rôle attribué directement hors groupe (dérive) : les rôles passent par les groupes",
+                              {"user": user, "role": role}))
+
+    return sorted(out, key=lambda c: ORDER.index(f"{c.action}:{c.kind}"))

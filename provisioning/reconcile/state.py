@@ -1,0 +1,64 @@
+"""Keycloak state as plain data, the same shape for what we want (desired) and what is there (observed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RoleRef = tuple[str | None, str]  # (client id, role name); client None = realm role
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    alias: str
+    name: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    id: str | None = None
+    managed: bool = True
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    path: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    roles: frozenset[RoleRef] = frozenset()
+    id: str | None = None
+    managed: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[1]
+
+    @property
+    def parent(self) -> str | None:
+        head = self.path.rsplit("/", 1)[0]
+        return head or None
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/")
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    enabled: bool = True
+    attributes: tuple[tuple[str, str], ...] = ()
+    id: str | None = None
+    managed: bool = True
+
+    def profile(self) -> tuple:
+        """What the reconciler keeps in line with the registry (never credentials)."""
+        return (self.first_name, self.last_name, (self.email or "").lower(), self.attributes)
+
+
+@dataclass
+class State:
+    orgs: dict[str, OrgSpec] = field(default_factory=dict)          # alias -> org
+    groups: dict[str, GroupSpec] = field(default_factory=dict)      # path -> group
+    users: dict[str, UserSpec] = field(default_factory=dict)        # username -> user
+    members: dict[str, set[str]] = field(default_factory=dict)      # group path -> usernames
+    org_members: dict[str, set[str]] = field(default_factory=dict)  # org alias -> usernames
+    direct_roles: set[tuple[str, RoleRef]] = field(default_factory=set)  # (username, role) outside groups
