@@ -1,0 +1,139 @@
+"""plan() is pure data; apply() on the fake gateway converges, reruns safely, corrects drift, owns only its objects."""
+
+import copy
+from dataclasses import replace
+
+import pytest
+
+from provisioning.domain.model import ConventionStatus
+from provisioning.keycloak.fake import FakeGateway
+from provisioning.errors import Transient
+from provisioning.reconcile.apply import apply
+from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.plan import plan
+from provisioning.reconcile.state import State, UserSpec
+from tests.unit.factories import TODAY, example_data, registry, second_partner
+
+HIR = "/partenaires/12345678900017"
+
+
+def converge(reg, gw, today=TODAY):
+    return apply(desired_state(reg, today), gw, new_password=lambda: "Provisoire-Test-2026!")
+
+
+def test_plan_from_empty_creates_the_mapped_objects():
+    changes = plan(desired_state(registry(), TODAY), State())
+    kinds = {(c.action, c.kind) for c in changes}
+    assert ("create", "organisation") in kinds and ("create", "user") in kinds
+    created_groups = {c.target for c in changes if c.kind == "group"}
+    assert f"{HIR}/AFAS Déclarer" in created_groups and f"{HIR}/CDAP Consulter" in created_groups
+    assert all(c.reason for c in changes)
+
+
+def test_after_apply_a_second_plan_is_empty_and_apply_is_idempotent():
+    gw = FakeGateway()
+    reg = registry()
+    first = converge(reg, gw)
+    assert {u.username for u in first.created_users} == {"caf.admin", "jeanne.dupont", "marc.martin",
+                                                         "lea.petit", "paul.bernard"}
+    assert plan(desired_state(reg, TODAY), gw.observe()) == []
+    assert converge(reg, gw).empty
+
+
+def test_partner_administrator_has_no_service_role_by_default():
+    gw = FakeGateway()
+    converge(registry(), gw)
+    holding = {p for p, members in gw.state.members.items() if "jeanne.dupont" in members}
+    assert holding == {f"{HIR}/Administrateur partenaire"}
+
+
+def test_drift_by_hand_shows_in_plan_and_apply_corrects_it():
+    gw = FakeGateway()
+    reg = registry()
+    converge(reg, gw)
+    gw.hand_add_member("jeanne.dupont", f"{HIR}/AFAS Approbateur")
+    gw.hand_grant_role("paul.bernard", ("afas", "approbateur"))
+    drift = plan(desired_state(reg, TODAY), gw.observe())
+    assert [(c.action, c.kind, c.target) for c in drift] == [
+        ("remove", "member", f"jeanne.dupont -> {HIR}/AFAS Approbateur"),
+        ("remove", "direct-role", "paul.bernard -> afas:approbateur"),
+    ]
+    converge(reg, gw)
+    assert plan(desired_state(reg, TODAY), gw.observe()) == []
+
+
+def test_removed_member_loses_access():
+    gw = FakeGateway()
+    data = example_data()
+    converge(registry(data), gw)
+    cdap = data["partners"][0]["conventions"][0]["bulletins"][1]
+    cdap["members"] = []
+    changes = plan(desired_state(registry(data), TODAY), gw.observe())
+    assert [(c.action, c.target) for c in changes] == [("remove", f"lea.petit -> {HIR}/CDAP Consulter")]
+
+
+def test_suspended_convention_removes_memberships_but_keeps_groups():
+    gw = FakeGateway()
+    reg = registry()
+    converge(reg, gw)
+    reg.partners[0].conventions[0].status = ConventionStatus.SUSPENDED
+    changes = plan(desired_state(reg, TODAY), gw.observe())
+    assert changes and all(c.action == "remove" and c.kind == "member" for c in changes)
+    assert all("Administrateur" not in c.target and "Responsables" not in c.target for c in changes)
+
+
+def test_existing_keycloak_user_is_reused_without_new_credentials():
+    gw = FakeGateway()
+    gw.hand_add_user("lea.petit", first="Léa", last="Petit", email="lea.petit@hirondelles.example")
+    report = converge(registry(), gw)
+    assert "lea.petit" not in {u.username for u in report.created_users}
+    assert "lea.petit" not in gw.passwords
+    assert "lea.petit" in gw.state.members[f"{HIR}/CDAP Consulter"]
+
+
+def test_never_deletes_what_it_did_not_create():
+    gw = FakeGateway()
+    gw.hand_add_user("stranger")
+    gw.state.groups["/autre"] = replace(desired_state(registry(), TODAY).groups["/partenaires"], path="/autre",
+                                        managed=False, id="g-x")
+    converge(registry(), gw)
+    data = example_data()
+    data["partners"] = []
+    data["cafs"][0]["administrators"] = []
+    changes = plan(desired_state(registry(data), TODAY), gw.observe())
+    targets = {c.target for c in changes}
+    assert "stranger" not in targets and "/autre" not in targets
+    assert ("disable", "user", "lea.petit") in {(c.action, c.kind, c.target) for c in changes}
+    assert ("delete", "organisation", "p-12345678900017") in {(c.action, c.kind, c.target) for c in changes}
+
+
+def test_interrupted_apply_resumes_where_it_stopped():
+    gw = FakeGateway()
+    reg = registry()
+    gw.fail_on = "add_member"
+    with pytest.raises(Transient):
+        converge(reg, gw)
+    gw.fail_on = None
+    report = converge(reg, gw)
+    assert not any(c.action == "create" for c in report.applied)  # nothing created twice
+    assert plan(desired_state(reg, TODAY), gw.observe()) == []
+
+
+def test_suspended_user_is_disabled_and_logged_out():
+    gw = FakeGateway()
+    reg = registry()
+    converge(reg, gw)
+    reg.partners[0].user("lea.petit").suspended = True
+    converge(reg, gw)
+    assert gw.state.users["lea.petit"].enabled is False
+    assert "lea.petit" in gw.logged_out
+    assert all("lea.petit" not in m for m in gw.state.members.values())
+
+
+def test_partners_are_isolated_in_their_own_groups():
+    gw = FakeGateway()
+    data = example_data()
+    second_partner(data)
+    converge(registry(data), gw)
+    b_groups = [p for p, m in gw.state.members.items() if any(u.startswith("b.") for u in m)]
+    assert b_groups and all(p.startswith("/partenaires/98765432100019/") for p in b_groups)

@@ -1,0 +1,160 @@
+"""Each habilitation rule: its stable code, and that the example registry breaks none."""
+
+from datetime import date, datetime
+
+import pytest
+
+from provisioning.domain.model import ConventionStatus, Convention
+from provisioning.domain.rules import service_is_convened, transition
+from provisioning.domain.model import Service
+from provisioning.errors import ValidationFailed
+from tests.unit.factories import TODAY, add_user, afas_members, example_data, registry, second_partner
+
+
+def codes(data, today=TODAY) -> list[str]:
+    with pytest.raises(ValidationFailed) as e:
+        registry(data, today)
+    return [v.code for v in e.value.violations]
+
+
+def test_the_example_registry_is_valid():
+    reg = registry()
+    assert reg.partners[0].name == "Centre de loisirs Les Hirondelles"
+
+
+def test_three_activity_providers_on_a_bulletin_are_refused():
+    d = example_data()
+    for who in ("x.un", "x.deux"):
+        add_user(d, who)
+        afas_members(d).append({"identifiant": who, "groups": ["AFAS Déclarer"],
+                                "profiles": ["fournisseur-donnees-activite"]})
+    assert codes(d) == ["AFAS_TROP_DE_FOURNISSEURS_ACTIVITE"]
+
+
+def test_two_approvers_are_refused_but_two_financial_providers_are_fine():
+    d = example_data()
+    add_user(d, "x.fin")
+    afas_members(d).append({"identifiant": "x.fin", "groups": ["AFAS Déclarer"],
+                            "profiles": ["fournisseur-donnees-financieres"]})
+    registry(d)  # 2 financial providers: allowed
+    add_user(d, "x.appro")
+    afas_members(d).append({"identifiant": "x.appro", "groups": ["AFAS Déclarer"], "profiles": ["approbateur"]})
+    assert codes(d) == ["AFAS_TROP_D_APPROBATEURS"]
+
+
+def test_caps_also_hold_per_equipment():
+    d = example_data()
+    d["partners"][0]["equipments"][0]["assignments"]["approbateur"] = ["marc.martin", "lea.petit"]
+    assert "AFAS_TROP_D_APPROBATEURS" in codes(d)
+
+
+def test_assignment_to_equipment_needs_the_profile_on_the_bulletin():
+    d = example_data()
+    d["partners"][0]["equipments"][0]["assignments"]["fournisseur-donnees-activite"].append("paul.bernard")
+    assert codes(d) == ["ASSOCIATION_SANS_PROFIL"]
+
+
+def test_only_alsh_declare_in_afas():
+    d = example_data()
+    d["partners"][0]["equipments"][0]["type"] = "EAJE"
+    assert codes(d) == ["EQUIPEMENT_HORS_AFAS"]
+
+
+def test_a_person_holds_one_to_three_profiles():
+    d = example_data()
+    afas_members(d)[0]["profiles"] = []
+    # lea.petit also stays assigned to the equipment as activity provider, which she no longer is
+    assert codes(d) == ["AFAS_NOMBRE_DE_PROFILS", "ASSOCIATION_SANS_PROFIL"]
+
+
+def test_profiles_need_the_declarer_group():
+    d = example_data()
+    afas_members(d)[0]["groups"] = ["AFAS Habiliter"]
+    assert "PROFIL_SANS_GROUPE_DECLARER" in codes(d)
+
+
+def test_habiliter_only_from_its_opening_date():
+    d = example_data()
+    d["settings"]["afas_habiliter_opening"] = date(2027, 1, 1)
+    assert codes(d) == ["AFAS_HABILITER_PAS_ENCORE_OUVERT"]
+    registry(d, today=date(2027, 1, 1))  # from that day on it is allowed
+
+
+def test_a_user_belongs_to_one_partner_only():
+    d = example_data()
+    p2 = second_partner(d)
+    p2["users"].append(dict(d["partners"][0]["users"][2], email="autre@x.example"))
+    assert codes(d) == ["IDENTIFIANT_EN_DOUBLE"]
+
+
+def test_bulletin_members_must_be_users_of_the_partner():
+    d = example_data()
+    second_partner(d)
+    afas_members(d)[0]["identifiant"] = "b.lea.petit"
+    found = codes(d)
+    assert "MEMBRE_HORS_PARTENAIRE" in found
+
+
+def test_a_delegate_acts_only_within_the_partner_that_delegated():
+    d = example_data()
+    second_partner(d)
+    d["partners"][0]["delegates"] = ["b.marc.martin"]
+    assert codes(d) == ["DELEGUE_HORS_PARTENAIRE"]
+
+
+def test_emails_are_unique():
+    d = example_data()
+    d["partners"][0]["users"][1]["email"] = d["partners"][0]["users"][0]["email"].upper()
+    assert codes(d) == ["COURRIEL_EN_DOUBLE"]
+
+
+def test_one_bulletin_per_service_per_convention():
+    d = example_data()
+    conv = d["partners"][0]["conventions"][0]
+    conv["bulletins"].append({"service": "CDAP", "members": []})
+    assert codes(d) == ["BULLETIN_EN_DOUBLE"]
+
+
+def test_every_violation_is_reported_at_once_with_its_line():
+    d = example_data()
+    d["partners"][0]["siret"] = "123"
+    afas_members(d)[0]["profiles"] = []
+    d["partners"][0]["users"][0]["email"] = "pas-un-courriel"
+    with pytest.raises(ValidationFailed) as e:
+        registry(d)
+    found = {v.code for v in e.value.violations}
+    assert {"SIRET_INVALIDE", "AFAS_NOMBRE_DE_PROFILS", "COURRIEL_INVALIDE"} <= found
+    assert all(v.line for v in e.value.violations)
+
+
+def test_schema_faults_point_at_their_line():
+    text = "version: 1\ncafs: []\npartners:\n  - siret: '12345678900017'\n    name: X\n    caf: '751'\n    colour: blue\n"
+    with pytest.raises(ValidationFailed) as e:
+        from provisioning.desired_file import load
+        load(text, TODAY)
+    unknown = [v for v in e.value.violations if v.code == "SCHEMA_CHAMP_INCONNU"]
+    assert unknown and unknown[0].line == 7
+
+
+def test_service_needs_an_active_convention_with_its_bulletin():
+    reg = registry()
+    p = reg.partners[0]
+    assert service_is_convened(p, Service.AFAS) == []
+    p.conventions[0].status = ConventionStatus.SUSPENDED
+    assert [v.code for v in service_is_convened(p, Service.AFAS)] == ["SERVICE_NON_CONVENTIONNE"]
+    p.conventions[0].status = ConventionStatus.ACTIVE
+    p.conventions[0].bulletins = [b for b in p.conventions[0].bulletins if b.service is not Service.CDAP]
+    assert [v.code for v in service_is_convened(p, Service.CDAP)] == ["SERVICE_NON_CONVENTIONNE"]
+
+
+def test_convention_lifecycle_is_dated_and_refuses_illegal_moves():
+    c = Convention("C-1")
+    at = datetime(2026, 11, 27, 10, 0)
+    assert transition(c, ConventionStatus.ACTIVE, "caf.admin", at)[0].code == "TRANSITION_INTERDITE"
+    assert c.status is ConventionStatus.REQUESTED and c.history == []
+    for step in (ConventionStatus.PREPARED, ConventionStatus.SIGNED_BY_PARTNER, ConventionStatus.SIGNED_BY_CAF,
+                 ConventionStatus.ACTIVE, ConventionStatus.SUSPENDED, ConventionStatus.ACTIVE,
+                 ConventionStatus.TERMINATED):
+        assert transition(c, step, "caf.admin", at) == []
+    assert [h.status for h in c.history][-1] is ConventionStatus.TERMINATED
+    assert transition(c, ConventionStatus.ACTIVE, "caf.admin", at)[0].code == "TRANSITION_INTERDITE"
