@@ -166,6 +166,11 @@ class _Reader:
             hp = f"{path}.history[{i}]"
             hs = self.enum(ConventionStatus, self.field(h, "status", hp, default="requested"), f"{hp}.status")
             at = h.get("at") if isinstance(h, dict) else None
+            if isinstance(at, str):
+                try:
+                    at = datetime.fromisoformat(at)
+                except ValueError:
+                    pass
             if isinstance(at, date) and not isinstance(at, datetime):
                 at = datetime(at.year, at.month, at.day)
             if not isinstance(at, datetime):

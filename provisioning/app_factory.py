@@ -1,0 +1,17 @@
+"""Wires the real adapters from Config: database, Keycloak gateway, SMTP notifier."""
+
+from __future__ import annotations
+
+from provisioning.config import Config
+from provisioning.keycloak.gateway import KeycloakGateway
+from provisioning.notify.notifier import SmtpNotifier
+from provisioning.services import Provisioning
+from provisioning.store.uow import make_engine, migrate
+
+
+def build(cfg: Config | None = None) -> Provisioning:
+    cfg = cfg or Config.from_env()
+    engine = make_engine(cfg.database_url)
+    migrate(engine)
+    return Provisioning(engine, lambda: KeycloakGateway(cfg.keycloak), SmtpNotifier(cfg.smtp),
+                        portal_url=cfg.portal_url)

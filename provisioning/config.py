@@ -1,0 +1,60 @@
+"""Configuration from the environment (secrets also from *_FILE paths outside git). Defaults = local demo."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provisioning.keycloak.gateway import KeycloakConfig
+from provisioning.notify.notifier import SmtpConfig
+
+log = logging.getLogger(__name__)
+DEMO_PROVISIONING_SECRET = "demo-only-provisioning-secret"
+
+
+def secret(name: str, default: str = "") -> str:
+    """NAME from the environment, or the content of the file named by NAME_FILE."""
+    if os.environ.get(f"{name}_FILE"):
+        return Path(os.environ[f"{name}_FILE"]).read_text().strip()
+    return os.environ.get(name, default)
+
+
+def _default_db() -> str:
+    state = Path(os.environ.get("MCP_STATE_DIR", Path.cwd() / ".run"))
+    state.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{state / 'provisioning.sqlite'}"
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = field(default_factory=_default_db)
+    keycloak: KeycloakConfig = field(default_factory=lambda: KeycloakConfig("http://localhost:8080"))
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    portal_url: str = "http://localhost:8081"
+    api_audience: str = "provisioning-api"
+    public_keycloak_url: str = "http://localhost:8080"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.public_keycloak_url}/realms/{self.keycloak.realm}"
+
+    @classmethod
+    def from_env(cls) -> "Config":
+        e = os.environ.get
+        kc_url = e("KEYCLOAK_URL", "http://localhost:8080").rstrip("/")
+        client_secret = secret("MCP_PROVISIONING_CLIENT_SECRET", DEMO_PROVISIONING_SECRET)
+        if client_secret == DEMO_PROVISIONING_SECRET:
+            log.warning("using the demo-only provisioning client secret; set MCP_PROVISIONING_CLIENT_SECRET")
+        return cls(
+            database_url=e("MCP_DATABASE_URL") or _default_db(),
+            keycloak=KeycloakConfig(kc_url, e("MCP_REALM", "mon-compte-partenaire"),
+                                    e("MCP_PROVISIONING_CLIENT_ID", "provisioning"), client_secret),
+            smtp=SmtpConfig(e("MCP_SMTP_HOST", "localhost"), int(e("MCP_SMTP_PORT", "1025")),
+                            e("MCP_SMTP_SECURITY", "none"), e("MCP_SMTP_USERNAME", ""),
+                            secret("MCP_SMTP_PASSWORD"), e("MCP_SMTP_SENDER", SmtpConfig.sender)),
+            portal_url=e("MCP_PORTAIL_URL", "http://localhost:8081"),
+            api_audience=e("MCP_API_AUDIENCE", "provisioning-api"),
+            public_keycloak_url=e("MCP_PUBLIC_KEYCLOAK_URL", kc_url).rstrip("/"),
+        )

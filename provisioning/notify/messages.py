@@ -1,0 +1,45 @@
+"""Texts of the mails, in French, in the seed's voice."""
+
+from __future__ import annotations
+
+from provisioning.reconcile.state import UserSpec
+
+PORTAL = "« Mon Compte Partenaire »"
+
+
+def identifiant_mail(user: UserSpec, portal_url: str) -> tuple[str, str]:
+    """First of the two separate mails (R13): the identifiant only."""
+    return (f"{PORTAL} : votre identifiant", "\n".join([
+        f"Bonjour {user.first_name} {user.last_name},",
+        "",
+        f"Un compte vous a été ouvert sur {PORTAL}.",
+        f"Votre identifiant : {user.username}",
+        "",
+        "Votre mot de passe provisoire vous parvient dans un courriel distinct. Il est valable 24 heures :",
+        "connectez-vous dans ce délai, acceptez les règles d'usage puis choisissez votre mot de passe personnel.",
+        f"Adresse de connexion : {portal_url}",
+        "",
+        "Ne communiquez jamais votre identifiant ni votre mot de passe.",
+    ]))
+
+
+def password_mail(user: UserSpec, password: str) -> tuple[str, str]:
+    """Second mail (R13): the provisional password only, never with the identifiant."""
+    return (f"{PORTAL} : votre mot de passe provisoire", "\n".join([
+        f"Bonjour {user.first_name} {user.last_name},",
+        "",
+        f"Votre mot de passe provisoire : {password}",
+        "",
+        "Il est valable 24 heures. À la première connexion, vous devrez accepter les règles d'usage,",
+        "puis saisir et confirmer votre mot de passe personnel.",
+        "En cas de perte ou de vol, signalez-le immédiatement à votre administrateur.",
+    ]))
+
+
+def change_report(caf_name: str, actor: str, lines: list[str]) -> tuple[str, str]:
+    """R9: every change of user or role is reported to the Caf."""
+    return (f"{PORTAL} : changement d'habilitations signalé à la {caf_name}", "\n".join([
+        f"Changement effectué par : {actor}",
+        "",
+        *[f"- {line}" for line in lines],
+    ]))

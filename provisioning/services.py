@@ -1,0 +1,294 @@
+"""Use cases shared by the CLI, the REST API and the consoles. A mutation is checked for rights, applied to
+a copy of the registry, validated whole, then stored with its audit entry and its R9 report in one
+transaction, then reconciled into Keycloak. A refused mutation changes nothing anywhere."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from provisioning.desired_file import partner_to_dict
+from provisioning.domain import rules
+from provisioning.domain.model import (
+    Caf, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, User,
+)
+from provisioning.errors import Forbidden, NotFound, Transient, ValidationFailed, Violation
+from provisioning.keycloak.gateway import Gateway
+from provisioning.notify import messages
+from provisioning.notify.notifier import Notifier
+from provisioning.reconcile.apply import ApplyReport, Progress, apply
+from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.plan import Change, plan
+from provisioning.reconcile.state import UserSpec
+from provisioning.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+CAF_ADMIN, PARTNER_ADMIN, DELEGATE = "caf-administrateur", "administrateur-partenaire", "responsable-habilitations"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: from a verified token (API, consoles) or the operator of the CLI (system)."""
+    username: str
+    roles: frozenset[str] = frozenset()
+    partner: str | None = None
+    caf: str | None = None
+    system: bool = False
+
+    def can_manage_partner(self, p: Partner) -> bool:
+        if self.system or (CAF_ADMIN in self.roles and self.caf == p.caf):
+            return True
+        return bool(self.partner == p.siret and self.roles & {PARTNER_ADMIN, DELEGATE})
+
+    def is_caf_admin_of(self, caf_code: str) -> bool:
+        return self.system or (CAF_ADMIN in self.roles and self.caf == caf_code)
+
+
+def generate_password(length: int = 16) -> str:
+    """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
+    classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
+    chars = [secrets.choice(c) for c in classes]
+    alphabet = "".join(classes)
+    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+@dataclass
+class MutationResult:
+    partner: Partner
+    reconciled: bool
+    reconcile_error: str | None = None
+    applied: list[Change] = field(default_factory=list)
+
+
+class Provisioning:
+    def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
+                 portal_url: str = "http://localhost:8081", today: Callable[[], date] = date.today):
+        self.engine = engine
+        self.gateway = gateway
+        self.notifier = notifier
+        self.portal_url = portal_url
+        self.today = today
+
+    # --- reads -------------------------------------------------------------------------------------
+    def registry(self) -> Registry:
+        with UnitOfWork(self.engine) as uow:
+            return uow.registry.load()
+
+    def partner(self, actor: Actor, siret: str) -> Partner:
+        p = self.registry().partner(siret)
+        if p is None:
+            raise NotFound(f"Partenaire {siret} inconnu.")
+        if not actor.can_manage_partner(p):
+            raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+        return p
+
+    def partners(self, actor: Actor) -> list[Partner]:
+        return [p for p in self.registry().partners if actor.can_manage_partner(p)]
+
+    def audit(self, actor: Actor, siret: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        if siret:
+            self.partner(actor, siret)
+            with UnitOfWork(self.engine) as uow:
+                return uow.audit.list(partner=siret, limit=limit, offset=offset)
+        if actor.system:
+            with UnitOfWork(self.engine) as uow:
+                return uow.audit.list(limit=limit, offset=offset)
+        if CAF_ADMIN in actor.roles and actor.caf:
+            with UnitOfWork(self.engine) as uow:
+                return uow.audit.list(caf=actor.caf, limit=limit, offset=offset)
+        raise Forbidden()
+
+    def notifications(self, actor: Actor) -> list[dict]:
+        if not (actor.system or CAF_ADMIN in actor.roles):
+            raise Forbidden()
+        with UnitOfWork(self.engine) as uow:
+            return uow.outbox.list(caf=None if actor.system else actor.caf)
+
+    # --- desired-state file --------------------------------------------------------------------------
+    def import_registry(self, actor: Actor, reg: Registry) -> None:
+        """Store a validated desired-state file as the registry (audited per partner, reported to each Caf)."""
+        violations = rules.validate(reg, self.today())
+        if violations:
+            raise ValidationFailed(violations)
+        with UnitOfWork(self.engine) as uow:
+            old = uow.registry.load()
+            uow.registry.replace_all(reg)
+            for p in reg.partners:
+                before = old.partner(p.siret)
+                b, a = (partner_to_dict(before) if before else None), partner_to_dict(p)
+                if b != a:
+                    uow.audit.record(actor.username, "import", f"partner:{p.siret}", b, a, partner=p.siret, caf=p.caf)
+                    self._report(uow, reg, p.caf, actor, [f"{p.name} : mis à jour depuis l'état désiré"])
+            for p in old.partners:
+                if reg.partner(p.siret) is None:
+                    uow.audit.record(actor.username, "delete", f"partner:{p.siret}", partner_to_dict(p), None,
+                                     partner=p.siret, caf=p.caf)
+            uow.commit()
+
+    # --- reconciliation --------------------------------------------------------------------------------
+    def plan(self) -> list[Change]:
+        reg = self.registry()
+        return plan(desired_state(reg, self.today()), self.gateway().observe())
+
+    def reconcile(self, actor: Actor, progress: Progress | None = None) -> ApplyReport:
+        reg = self.registry()
+        gw = self.gateway()
+        mail_failures: list[str] = []
+
+        def onboard(user: UserSpec, password: str) -> None:
+            # R13: identifiant and provisional password in two separate mails
+            try:
+                for subject, body in (messages.identifiant_mail(user, self.portal_url),
+                                      messages.password_mail(user, password)):
+                    self.notifier.send(user.email, subject, body)
+            except Transient as e:
+                mail_failures.append(f"{user.username}: {e.description}")
+
+        report = apply(desired_state(reg, self.today()), gw, new_password=generate_password,
+                       on_user_created=onboard, progress=progress)
+        if report.applied:
+            with UnitOfWork(self.engine) as uow:
+                for ch in report.applied:
+                    uow.audit.record(actor.username, f"keycloak:{ch.action}:{ch.kind}", ch.target,
+                                     None, {"reason": ch.reason})
+                uow.commit()
+        if mail_failures:
+            log.error("onboarding mails not sent: %s", mail_failures)
+        self.deliver_notifications()
+        return report
+
+    def deliver_notifications(self) -> int:
+        sent = 0
+        with UnitOfWork(self.engine) as uow:
+            for msg in uow.outbox.pending():
+                try:
+                    self.notifier.send(msg.recipient, msg.subject, msg.body)
+                    uow.outbox.mark(msg.id)
+                    sent += 1
+                except Transient as e:
+                    uow.outbox.mark(msg.id, error=e.description)
+            uow.commit()
+        return sent
+
+    # --- mutations ------------------------------------------------------------------------------------
+    def _report(self, uow: UnitOfWork, reg: Registry, caf_code: str, actor: Actor, lines: list[str]) -> None:
+        caf = reg.caf(caf_code)
+        if caf:
+            subject, body = messages.change_report(caf.name, actor.username, lines)
+            uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
+
+    def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
+                change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True) -> MutationResult:
+        with UnitOfWork(self.engine) as uow:
+            reg = uow.registry.load()
+            p = reg.partner(siret)
+            if p is None:
+                raise NotFound(f"Partenaire {siret} inconnu.")
+            if not actor.can_manage_partner(p):
+                raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+            before = partner_to_dict(p)
+            violations = change(reg, p)
+            violations += rules.validate(reg, self.today())
+            if violations:
+                raise ValidationFailed(violations)
+            uow.registry.save_partner(p)
+            uow.audit.record(actor.username, action, f"partner:{siret}", before, partner_to_dict(p),
+                             partner=siret, caf=p.caf)
+            self._report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
+            uow.commit()
+        result = MutationResult(p, reconciled=False)
+        if reconcile:
+            try:
+                result.applied = self.reconcile(actor).applied
+                result.reconciled = True
+            except Transient as e:  # stored and audited; the next reconcile converges
+                result.reconcile_error = e.description
+                log.warning("reconcile after %s deferred: %s", action, e.description)
+        return result
+
+    def create_user(self, actor: Actor, siret: str, user: User) -> MutationResult:
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            if reg.partner_of(user.identifiant) or any(a.identifiant == user.identifiant
+                                                        for c in reg.cafs for a in c.administrators):
+                return [Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {user.identifiant} » existe déjà.",
+                                  "identifiant")]
+            p.users.append(user)
+            return []
+        return self._mutate(actor, siret, "create-user", f"création de l'utilisateur {user.identifiant}", change)
+
+    def set_membership(self, actor: Actor, siret: str, convention: str, service: Service, identifiant: str,
+                       groups: set[Group], profiles: set[Profile]) -> MutationResult:
+        """Grant (or change) what a user holds on a bulletin; empty groups revoke."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            conv = p.convention(convention)
+            if conv is None:
+                return [Violation("CONVENTION_INCONNUE", f"La convention {convention} n'existe pas pour {p.name}.",
+                                  "convention")]
+            if p.user(identifiant) is None:
+                return [Violation("MEMBRE_HORS_PARTENAIRE", f"« {identifiant} » n'est pas un utilisateur de {p.name}.",
+                                  "identifiant")]
+            b = conv.bulletin(service)
+            if groups:
+                out = rules.service_is_convened(p, service, conv)
+                if out:
+                    return out
+            if b is None:
+                return []
+            b.members = [m for m in b.members if m.identifiant != identifiant]
+            if groups:
+                b.members.append(Member(identifiant, set(groups), set(profiles)))
+            return []
+        what = (f"{identifiant} : {service.value} " + (", ".join(sorted(g.value for g in groups)) or "retiré")
+                + (f" ; profils {', '.join(sorted(x.value for x in profiles))}" if profiles else ""))
+        return self._mutate(actor, siret, "set-membership", what, change)
+
+    def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool) -> MutationResult:
+        if not (actor.system or CAF_ADMIN in actor.roles or PARTNER_ADMIN in actor.roles):
+            raise Forbidden("Seul l'administrateur partenaire délègue ou révoque les responsables des habilitations.")
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            if PARTNER_ADMIN in actor.roles and not actor.system and p.administrator != actor.username:
+                return [Violation("ADMINISTRATEUR_SEULEMENT", "Seul l'administrateur de ce partenaire délègue.")]
+            p.delegates = [d for d in p.delegates if d != identifiant] + ([identifiant] if delegate else [])
+            return []
+        return self._mutate(actor, siret, "delegate" if delegate else "revoke-delegate",
+                            f"{identifiant} {'désigné' if delegate else 'n’est plus'} responsable des habilitations",
+                            change)
+
+    def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool) -> MutationResult:
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            u = p.user(identifiant)
+            if u is None:
+                return [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.")]
+            u.suspended = suspended
+            return []
+        return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
+                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change)
+
+    def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus) -> MutationResult:
+        reg = self.registry()
+        p = reg.partner(siret)
+        if p is not None and not actor.is_caf_admin_of(p.caf):
+            raise Forbidden("Seule la Caf du partenaire fait évoluer ses conventions.")
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            conv = p.convention(number)
+            if conv is None:
+                return [Violation("CONVENTION_INCONNUE", f"La convention {number} n'existe pas pour {p.name}.")]
+            return rules.transition(conv, to, actor.username, datetime.now(timezone.utc))
+        return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change)
+
+
+def add_caf(engine, actor: Actor, caf: Caf) -> None:
+    with UnitOfWork(engine) as uow:
+        uow.registry.save_caf(caf)
+        uow.audit.record(actor.username, "save-caf", f"caf:{caf.code}", None, {"name": caf.name}, caf=caf.code)
+        uow.commit()
+

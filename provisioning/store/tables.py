@@ -1,0 +1,62 @@
+"""SQLAlchemy tables. A Partner aggregate is one JSON document (users, equipments, conventions, bulletins)
+with indexed columns for lookups; user_index enforces unique identifiants and emails across partners."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+cafs = sa.Table(
+    "cafs", metadata,
+    sa.Column("code", sa.String(16), primary_key=True),
+    sa.Column("document", sa.JSON, nullable=False),
+)
+
+partners = sa.Table(
+    "partners", metadata,
+    sa.Column("siret", sa.String(14), primary_key=True),
+    sa.Column("caf_code", sa.String(16), sa.ForeignKey("cafs.code"), nullable=False, index=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False, default=1),  # optimistic locking
+)
+
+user_index = sa.Table(
+    "user_index", metadata,
+    sa.Column("identifiant", sa.String(64), primary_key=True),
+    sa.Column("email", sa.String(255), nullable=False, unique=True),
+    sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"), nullable=True),
+    sa.Column("caf_code", sa.String(16), nullable=True),
+)
+
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("object", sa.String(255), nullable=False, index=True),
+    sa.Column("partner_siret", sa.String(14), nullable=True, index=True),
+    sa.Column("caf_code", sa.String(16), nullable=True, index=True),
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recipient", sa.String(255), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("caf_code", sa.String(16), nullable=True, index=True),
+    sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)

@@ -1,0 +1,185 @@
+"""Unit of work over SQLAlchemy Core: SQLite by default, PostgreSQL by URL, nothing else differs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine
+
+from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
+from provisioning.domain.model import Caf, Partner, Registry, Settings
+from provisioning.errors import Conflict
+from provisioning.store import tables as t
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> Engine:
+    engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        @sa.event.listens_for(engine, "connect")
+        def _fk_on(dbapi_conn, _):  # SQLite ignores foreign keys unless asked
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    return v
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RegistryRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def load(self) -> Registry:
+        cafs = [caf_from_dict(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
+        partners = [partner_from_dict(r.document)
+                    for r in self.conn.execute(sa.select(t.partners).order_by(t.partners.c.siret))]
+        s = Settings()
+        row = self.conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "afas_habiliter_opening")).first()
+        if row:
+            s.afas_habiliter_opening = date.fromisoformat(row.value)
+        return Registry(cafs, partners, s)
+
+    def save_settings(self, s: Settings) -> None:
+        self.conn.execute(sa.delete(t.settings).where(t.settings.c.key == "afas_habiliter_opening"))
+        self.conn.execute(sa.insert(t.settings).values(key="afas_habiliter_opening",
+                                                       value=s.afas_habiliter_opening.isoformat()))
+
+    def save_caf(self, c: Caf) -> None:
+        doc = _jsonable(caf_to_dict(c))
+        if self.conn.execute(sa.select(t.cafs.c.code).where(t.cafs.c.code == c.code)).first():
+            self.conn.execute(sa.update(t.cafs).where(t.cafs.c.code == c.code).values(document=doc))
+        else:
+            self.conn.execute(sa.insert(t.cafs).values(code=c.code, document=doc))
+        self.conn.execute(sa.delete(t.user_index).where(t.user_index.c.caf_code == c.code))
+        for a in c.administrators:
+            self._index(a.identifiant, a.email, caf=c.code)
+
+    def save_partner(self, p: Partner) -> None:
+        doc = _jsonable(partner_to_dict(p))
+        row = self.conn.execute(sa.select(t.partners.c.version).where(t.partners.c.siret == p.siret)).first()
+        if row:
+            self.conn.execute(sa.update(t.partners).where(t.partners.c.siret == p.siret)
+                              .values(caf_code=p.caf, name=p.name, document=doc, version=row.version + 1))
+        else:
+            self.conn.execute(sa.insert(t.partners).values(siret=p.siret, caf_code=p.caf, name=p.name,
+                                                           document=doc, version=1))
+        self.conn.execute(sa.delete(t.user_index).where(t.user_index.c.partner_siret == p.siret))
+        for u in p.users:
+            self._index(u.identifiant, u.email, partner=p.siret)
+
+    def delete_partner(self, siret: str) -> None:
+        self.conn.execute(sa.delete(t.user_index).where(t.user_index.c.partner_siret == siret))
+        self.conn.execute(sa.delete(t.partners).where(t.partners.c.siret == siret))
+
+    def replace_all(self, reg: Registry) -> None:
+        """Make the store hold exactly this registry (desired-state file applied)."""
+        keep = {p.siret for p in reg.partners}
+        for (siret,) in self.conn.execute(sa.select(t.partners.c.siret)).all():
+            if siret not in keep:
+                self.delete_partner(siret)
+        self.conn.execute(sa.delete(t.user_index))  # re-indexed below, so moves between partners never clash
+        for c in reg.cafs:
+            self.save_caf(c)
+        for p in reg.partners:
+            self.save_partner(p)
+        self.save_settings(reg.settings)
+
+    def _index(self, identifiant: str, email: str, partner: str | None = None, caf: str | None = None) -> None:
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(sa.insert(t.user_index).values(identifiant=identifiant, email=email.lower(),
+                                                                 partner_siret=partner, caf_code=caf))
+        except sa.exc.IntegrityError as e:
+            raise Conflict(f"L'identifiant « {identifiant} » ou le courriel « {email} » est déjà utilisé.") from e
+
+
+class AuditRepository:
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def record(self, actor: str, action: str, obj: str, before: Any = None, after: Any = None, *,
+               partner: str | None = None, caf: str | None = None) -> None:
+        self.conn.execute(sa.insert(t.audit_log).values(at=now(), actor=actor, action=action, object=obj,
+                                                        partner_siret=partner, caf_code=caf,
+                                                        before=_jsonable(before), after=_jsonable(after)))
+
+    def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        q = sa.select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit).offset(offset)
+        if partner:
+            q = q.where(t.audit_log.c.partner_siret == partner)
+        if caf:
+            q = q.where(t.audit_log.c.caf_code == caf)
+        return [{**r._asdict(), "at": r.at.isoformat()} for r in self.conn.execute(q)]
+
+
+class Outbox:
+    """Notifications are written in the same transaction as the change, then delivered (R9)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def put(self, recipient: str, subject: str, body: str, caf: str | None = None) -> None:
+        self.conn.execute(sa.insert(t.outbox).values(at=now(), recipient=recipient, subject=subject, body=body,
+                                                     caf_code=caf))
+
+    def pending(self) -> list[Any]:
+        return list(self.conn.execute(sa.select(t.outbox).where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.id)))
+
+    def mark(self, msg_id: int, error: str | None = None) -> None:
+        values = {"error": error} if error else {"sent_at": now(), "error": None}
+        self.conn.execute(sa.update(t.outbox).where(t.outbox.c.id == msg_id).values(**values))
+
+    def list(self, caf: str | None = None, limit: int = 100) -> list[dict]:
+        q = sa.select(t.outbox).order_by(t.outbox.c.id.desc()).limit(limit)
+        if caf:
+            q = q.where(t.outbox.c.caf_code == caf)
+        return [{**r._asdict(), "at": r.at.isoformat(), "sent_at": r.sent_at.isoformat() if r.sent_at else None}
+                for r in self.conn.execute(q)]
+
+
+class UnitOfWork:
+    """`with UnitOfWork(engine) as uow: ...; uow.commit()` — anything not committed is rolled back."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def __enter__(self) -> "UnitOfWork":
+        self.conn = self.engine.connect()
+        self.tx = self.conn.begin()
+        self.registry = RegistryRepository(self.conn)
+        self.audit = AuditRepository(self.conn)
+        self.outbox = Outbox(self.conn)
+        return self
+
+    def commit(self) -> None:
+        self.tx.commit()
+
+    def __exit__(self, *exc) -> None:
+        if self.tx.is_active:
+            self.tx.rollback()
+        self.conn.close()
