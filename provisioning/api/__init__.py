@@ -1,0 +1,59 @@
+"""REST API (Flask app factory). Every route goes through services.Provisioning, so the API, the CLI and
+the consoles obey the same rules; errors are JSON {error, error_description, violations[]}."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, g, jsonify, request
+
+from provisioning.api.auth import TokenVerifier
+from provisioning.errors import ProvisioningError
+from provisioning.services import Provisioning
+
+
+def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
+    app = Flask(__name__)
+    app.config["JSON_AS_ASCII"] = False
+    app.extensions["provisioning"] = service
+    app.extensions["verifier"] = verifier
+
+    from provisioning.api import audit, meta, partners  # noqa: PLC0415
+    app.register_blueprint(meta.bp)
+    app.register_blueprint(partners.bp)
+    app.register_blueprint(audit.bp)
+
+    @app.before_request
+    def authenticate():
+        if request.endpoint in meta.PUBLIC_ENDPOINTS:
+            return None
+        g.actor = verifier.verify(request.headers.get("Authorization"))
+        return None
+
+    @app.errorhandler(ProvisioningError)
+    def on_error(e: ProvisioningError):
+        resp = jsonify(e.as_dict())
+        resp.status_code = e.status
+        if e.status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="mon-compte-partenaire"'
+        return resp
+
+    @app.after_request
+    def headers(resp):
+        resp.headers.setdefault("Cache-Control", "no-store")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return resp
+
+    return app
+
+
+def serve() -> None:
+    """`mcp-provisioning-api`: the API on MCP_API_PORT (default 8090) with the configured adapters."""
+    from provisioning.app_factory import build  # noqa: PLC0415
+    from provisioning.config import Config  # noqa: PLC0415
+
+    cfg = Config.from_env()
+    app = create_app(build(cfg), TokenVerifier(cfg.issuer, cfg.api_audience,
+                                               jwks_url=f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}"
+                                                        "/protocol/openid-connect/certs"))
+    app.run(host=os.environ.get("MCP_API_HOST", "127.0.0.1"), port=int(os.environ.get("MCP_API_PORT", "8090")))

@@ -1,0 +1,21 @@
+"""Audit trail and the R9 change reports sent to the Caf."""
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+bp = Blueprint("audit", __name__, url_prefix="/api/v1")
+
+
+def _svc():
+    return current_app.extensions["provisioning"]
+
+
+@bp.get("/audit")
+def audit():
+    limit = min(int(request.args.get("limit", 100)), 500)
+    offset = max(int(request.args.get("offset", 0)), 0)
+    return jsonify(_svc().audit(g.actor, request.args.get("partner"), limit, offset))
+
+
+@bp.get("/notifications")
+def notifications():
+    return jsonify(_svc().notifications(g.actor))

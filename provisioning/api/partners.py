@@ -1,0 +1,130 @@
+"""Partners, their users, bulletin memberships, delegates, suspensions and convention lifecycle."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from provisioning.desired_file import partner_to_dict
+from provisioning.domain.model import ConventionStatus, Group, Profile, Service, User
+from provisioning.errors import NotFound, ValidationFailed, Violation
+from provisioning.services import MutationResult
+
+bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
+
+
+def _svc():
+    return current_app.extensions["provisioning"]
+
+
+def _body(required: dict[str, type]) -> dict:
+    """The JSON body with every required field present and typed; all faults reported at once."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed([Violation("CORPS_INVALIDE", "Un objet JSON est attendu.")])
+    faults = [Violation("CHAMP_MANQUANT", f"Le champ « {k} » est obligatoire.", k)
+              for k, t in required.items() if k not in body]
+    faults += [Violation("CHAMP_TYPE", f"Le champ « {k} » n'a pas le bon type.", k)
+               for k, t in required.items() if k in body and not isinstance(body[k], t)]
+    if faults:
+        raise ValidationFailed(faults)
+    return body
+
+
+def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
+    out, faults = set(), []
+    for v in values:
+        try:
+            out.add(cls(v))
+        except ValueError:
+            faults.append(Violation("VALEUR_INCONNUE", f"« {v} » n'est pas une valeur permise.", field))
+    return out, faults
+
+
+def _result(r: MutationResult, status: int = 200):
+    body = {"partner": partner_to_dict(r.partner), "reconciled": r.reconciled,
+            "changes": [c.as_dict() for c in r.applied]}
+    if r.reconcile_error:
+        body["reconcile_error"] = r.reconcile_error
+    return jsonify(body), status
+
+
+@bp.get("")
+def list_partners():
+    return jsonify([{"siret": p.siret, "name": p.name, "caf": p.caf} for p in _svc().partners(g.actor)])
+
+
+@bp.get("/<siret>")
+def get_partner(siret: str):
+    return jsonify(partner_to_dict(_svc().partner(g.actor, siret)))
+
+
+@bp.get("/<siret>/users")
+def list_users(siret: str):
+    p = _svc().partner(g.actor, siret)
+    return jsonify([{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
+                     "email": u.email, "suspended": u.suspended,
+                     "groups": sorted(x.value for x in p.granted_groups(u.identifiant)),
+                     "profiles": sorted(x.value for x in p.granted_profiles(u.identifiant)),
+                     "administrator": p.administrator == u.identifiant,
+                     "delegate": u.identifiant in p.delegates} for u in p.users])
+
+
+@bp.post("/<siret>/users")
+def create_user(siret: str):
+    b = _body({"identifiant": str, "first_name": str, "last_name": str, "email": str})
+    user = User(b["identifiant"].strip().lower(), b["first_name"].strip(), b["last_name"].strip(), b["email"].strip())
+    return _result(_svc().create_user(g.actor, siret, user), 201)
+
+
+@bp.put("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
+def set_membership(siret: str, number: str, service: str, identifiant: str):
+    b = _body({"groups": list})
+    svc_enum, faults = _enum_list(Service, [service], "service")
+    groups, f2 = _enum_list(Group, b["groups"], "groups")
+    profiles, f3 = _enum_list(Profile, b.get("profiles", []), "profiles")
+    if faults or f2 or f3:
+        raise ValidationFailed(faults + f2 + f3)
+    return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, groups, profiles))
+
+
+@bp.delete("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
+def revoke_membership(siret: str, number: str, service: str, identifiant: str):
+    svc_enum, faults = _enum_list(Service, [service], "service")
+    if faults:
+        raise ValidationFailed(faults)
+    return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, set(), set()))
+
+
+@bp.put("/<siret>/delegates/<identifiant>")
+def add_delegate(siret: str, identifiant: str):
+    return _result(_svc().set_delegate(g.actor, siret, identifiant, True))
+
+
+@bp.delete("/<siret>/delegates/<identifiant>")
+def remove_delegate(siret: str, identifiant: str):
+    return _result(_svc().set_delegate(g.actor, siret, identifiant, False))
+
+
+@bp.post("/<siret>/users/<identifiant>/suspension")
+def suspend(siret: str, identifiant: str):
+    return _result(_svc().suspend_user(g.actor, siret, identifiant, True))
+
+
+@bp.delete("/<siret>/users/<identifiant>/suspension")
+def reactivate(siret: str, identifiant: str):
+    return _result(_svc().suspend_user(g.actor, siret, identifiant, False))
+
+
+@bp.post("/<siret>/conventions/<number>/transitions")
+def transition(siret: str, number: str):
+    b = _body({"to": str})
+    try:
+        to = ConventionStatus(b["to"])
+    except ValueError as e:
+        raise ValidationFailed([Violation("VALEUR_INCONNUE", f"« {b['to']} » n'est pas un état de convention.", "to")]) from e
+    return _result(_svc().transition_convention(g.actor, siret, number, to))
+
+
+@bp.errorhandler(404)
+def not_found(_e):
+    raise NotFound("Ressource inconnue.")

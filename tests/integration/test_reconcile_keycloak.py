@@ -1,0 +1,117 @@
+"""The reconciler against the real Keycloak: apply from empty, empty second plan, drift, reuse (R13), R9."""
+
+from provisioning.domain import naming
+from tests.integration.conftest import OPERATOR
+from tests.unit.factories import registry
+
+SIRET = "12345678900017"
+BASE = f"/partenaires/{SIRET}"
+
+
+def _group(kc_admin, path):
+    return kc_admin.get(f"/group-by-path{path}")
+
+
+def _members(kc_admin, path):
+    return {u["username"] for u in kc_admin.get(f"/groups/{_group(kc_admin, path)['id']}/members")}
+
+
+def test_apply_from_empty_creates_exactly_the_mapped_objects(provisioning, kc_admin, smtp):
+    provisioning.import_registry(OPERATOR, registry())
+    report = provisioning.reconcile(OPERATOR)
+    assert report.applied
+
+    [org] = [o for o in kc_admin.get("/organizations", params={"briefRepresentation": "false"})
+             if o["alias"] == f"p-{SIRET}"]
+    assert org["attributes"][naming.MANAGED_BY_ATTR] == [naming.MANAGED_BY]
+    org_members = {m["username"] for m in kc_admin.get(f"/organizations/{org['id']}/members")}
+    assert org_members == {"jeanne.dupont", "marc.martin", "lea.petit", "paul.bernard"}
+
+    children = {g["name"]: g for g in kc_admin.get(f"/groups/{_group(kc_admin, BASE)['id']}/children",
+                                                    params={"briefRepresentation": "false"})}
+    assert set(children) == {name for name, _, _ in naming.PARTNER_GROUPS.values()}
+    afas = kc_admin.client("afas")
+    roles = kc_admin.get(f"/groups/{children['AFAS Déclarer']['id']}/role-mappings/clients/{afas['id']}")
+    assert [r["name"] for r in roles] == ["AFAS-Déclarer"]
+
+    assert _members(kc_admin, f"{BASE}/AFAS Déclarer") == {"lea.petit", "paul.bernard", "marc.martin"}
+    assert _members(kc_admin, f"{BASE}/AFAS Approbateur") == {"marc.martin"}
+    assert _members(kc_admin, f"{BASE}/CDAP Consulter") == {"lea.petit"}
+    assert _members(kc_admin, f"{BASE}/Administrateur partenaire") == {"jeanne.dupont"}
+
+    lea = kc_admin.user_by_username("lea.petit")
+    assert lea["attributes"]["partner"] == [SIRET]
+    effective = {r["name"] for r in kc_admin.get(f"/users/{lea['id']}/role-mappings/clients/{afas['id']}/composite")}
+    assert effective == {"AFAS-Déclarer", "fournisseur-donnees-activite"}
+    # R12: the partner administrator holds no service role
+    jeanne = kc_admin.user_by_username("jeanne.dupont")
+    assert kc_admin.get(f"/users/{jeanne['id']}/role-mappings/clients/{afas['id']}/composite") == []
+
+    # R13: identifiant and provisional password in two separate mails
+    mails = smtp.to("lea.petit@hirondelles.example")
+    assert len(mails) == 2
+    ident_mail = next(m for m in mails if "identifiant" in m.subject)
+    pass_mail = next(m for m in mails if "mot de passe" in m.subject)
+    assert "lea.petit" in ident_mail.body and "mot de passe provisoire :" not in ident_mail.body
+    assert "lea.petit" not in pass_mail.body.replace("Bonjour Léa Petit", "")
+    assert lea["requiredActions"] == ["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"] or \
+        set(lea["requiredActions"]) == {"TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"}
+
+
+def test_after_apply_a_second_plan_is_empty(provisioning):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    assert provisioning.plan() == []
+    assert provisioning.reconcile(OPERATOR).applied == []
+
+
+def test_drift_by_hand_shows_in_plan_then_apply_corrects_it(provisioning, kc_admin):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    jeanne = kc_admin.user_by_username("jeanne.dupont")
+    paul = kc_admin.user_by_username("paul.bernard")
+    appro = _group(kc_admin, f"{BASE}/AFAS Approbateur")
+    kc_admin.put(f"/users/{jeanne['id']}/groups/{appro['id']}")  # as in the admin console
+    afas = kc_admin.client("afas")
+    role = kc_admin.get(f"/clients/{afas['id']}/roles/approbateur")
+    kc_admin.post(f"/users/{paul['id']}/role-mappings/clients/{afas['id']}", json=[role])
+
+    drift = provisioning.plan()
+    assert [(c.action, c.kind, c.target) for c in drift] == [
+        ("remove", "member", f"jeanne.dupont -> {BASE}/AFAS Approbateur"),
+        ("remove", "direct-role", "paul.bernard -> afas:approbateur"),
+    ]
+    provisioning.reconcile(OPERATOR)
+    assert provisioning.plan() == []
+    assert _members(kc_admin, f"{BASE}/AFAS Approbateur") == {"marc.martin"}
+    assert kc_admin.get(f"/users/{paul['id']}/role-mappings/clients/{afas['id']}") == []
+
+
+def test_user_already_in_keycloak_is_reused_without_new_credentials(provisioning, kc_admin, smtp):
+    uid = kc_admin.create_user("lea.petit", "Deja-La-Depuis-2020!", temporary=False, first="Léa", last="Petit",
+                               email="lea.petit@hirondelles.example", required_actions=[])
+    try:
+        provisioning.import_registry(OPERATOR, registry())
+        report = provisioning.reconcile(OPERATOR)
+        assert "lea.petit" not in {u.username for u in report.created_users}
+        assert smtp.to("lea.petit@hirondelles.example") == []  # no identifiant, no password
+        assert len(smtp.to("paul.bernard@hirondelles.example")) == 2  # new users still get theirs
+        assert kc_admin.user_by_username("lea.petit")["id"] == uid
+        creds = kc_admin.get(f"/users/{uid}/credentials")
+        assert len(creds) == 1 and kc_admin.get(f"/users/{uid}")["requiredActions"] == []
+        assert "lea.petit" in _members(kc_admin, f"{BASE}/CDAP Consulter")
+    finally:
+        kc_admin.delete(f"/users/{uid}")
+
+
+def test_every_change_is_reported_to_the_caf_mailbox(provisioning, smtp):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    provisioning.suspend_user(OPERATOR, SIRET, "paul.bernard", True)
+    reports = smtp.to("habilitations@caf75.example")
+    assert any("paul.bernard suspendu" in m.body for m in reports)
+    audit = provisioning.audit(OPERATOR, SIRET)
+    assert audit[0]["action"] == "suspend-user" and audit[0]["actor"] == OPERATOR.username
+    paul_before = next(u for u in audit[0]["before"]["users"] if u["identifiant"] == "paul.bernard")
+    paul_after = next(u for u in audit[0]["after"]["users"] if u["identifiant"] == "paul.bernard")
+    assert "suspended" not in paul_before and paul_after["suspended"] is True
