@@ -24,7 +24,9 @@ def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
         out = {}
         for k, v in node.value:
             key = str(k.value)
-            out[key] = _to_python(v, f"{path}.{key}" if path else key, lines)
+            child = f"{path}.{key}" if path else key
+            out[key] = _to_python(v, child, lines)
+            lines[child] = k.start_mark.line + 1  # point at the key, where a reader looks
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(v, f"{path}[{i}]", lines) for i, v in enumerate(node.value)]

@@ -17,7 +17,8 @@ def rp(keycloak):
 def test_code_flow_with_pkce_returns_a_verified_id_token(rp, make_user):
     username, uid = make_user(required_actions=[])
     req, page = rp.authorize()
-    assert isinstance(page, Page) and page.has_input("username"), "expected the login form"
+    # one page with identifiant and password, as the seed shows (no identity-first step)
+    assert isinstance(page, Page) and page.has_input("username") and page.has_input("password")
     result = rp.login(page, username, "Correct-Horse-42!")
     assert isinstance(result, Redirect), result.text()[:500]
     assert result.params["state"] == req.state

@@ -1,0 +1,131 @@
+"""The REST API with real Keycloak bearer tokens (obtained through the real login form), real store and SMTP."""
+
+import pytest
+
+from provisioning.api import create_app
+from provisioning.api.auth import TokenVerifier
+from tests.integration.conftest import OPERATOR
+from tests.unit.factories import example_data, registry, second_partner
+
+A, B = "12345678900017", "98765432100019"
+CONV_A = "CONV-751-2026-0001"
+
+
+@pytest.fixture
+def api(provisioning, keycloak):
+    data = example_data()
+    b = second_partner(data)
+    b["conventions"][0]["bulletins"] = [x for x in b["conventions"][0]["bulletins"] if x["service"] == "AFAS"]
+    provisioning.import_registry(OPERATOR, registry(data))
+    provisioning.reconcile(OPERATOR)
+    app = create_app(provisioning, TokenVerifier(keycloak.issuer, "provisioning-api"))
+    return app.test_client()
+
+
+def _h(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_openapi_is_served_and_everything_else_needs_a_token(api):
+    spec = api.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.") and "/api/v1/partners" in spec["paths"]
+    r = api.get("/api/v1/partners")
+    assert r.status_code == 401 and r.get_json()["error"] == "unauthorized"
+    assert api.get("/api/v1/partners", headers=_h("not.a.jwt")).status_code == 401
+
+
+def test_token_for_another_audience_is_refused(api, keycloak, user_token):
+    # a token minted for the provisioning service account has no provisioning-api audience
+    import requests
+    t = requests.post(keycloak.issuer + "/protocol/openid-connect/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": "provisioning",
+        "client_secret": "demo-only-provisioning-secret"}).json()["access_token"]
+    assert api.get("/api/v1/partners", headers=_h(t)).status_code == 401
+
+
+def test_partner_admin_sees_only_their_partner(api, user_token):
+    t = user_token("jeanne.dupont")
+    assert [p["siret"] for p in api.get("/api/v1/partners", headers=_h(t)).get_json()] == [A]
+    assert api.get(f"/api/v1/partners/{A}/users", headers=_h(t)).status_code == 200
+    r = api.get(f"/api/v1/partners/{B}", headers=_h(t))
+    assert r.status_code == 403 and r.get_json()["error"] == "forbidden"
+    assert api.get(f"/api/v1/partners/{B}/users", headers=_h(t)).status_code == 403
+    r = api.post(f"/api/v1/partners/{B}/users", headers=_h(t), json={
+        "identifiant": "intrus", "first_name": "I", "last_name": "N", "email": "intrus@x.example"})
+    assert r.status_code == 403
+    assert api.get(f"/api/v1/audit?partner={B}", headers=_h(t)).status_code == 403
+
+
+def test_two_approvers_are_refused_with_the_rule_code_and_nothing_changes(api, user_token, provisioning, kc_admin):
+    t = user_token("jeanne.dupont")
+    before = provisioning.registry()
+    audit_before = provisioning.audit(OPERATOR, A)
+    r = api.put(f"/api/v1/partners/{A}/conventions/{CONV_A}/bulletins/AFAS/members/paul.bernard", headers=_h(t),
+                json={"groups": ["AFAS Déclarer"], "profiles": ["fournisseur-donnees-financieres", "approbateur"]})
+    assert r.status_code == 422
+    body = r.get_json()
+    assert body["error"] == "validation_failed"
+    assert [v["code"] for v in body["violations"]] == ["AFAS_TROP_D_APPROBATEURS"]
+    assert provisioning.registry() == before
+    assert provisioning.audit(OPERATOR, A) == audit_before
+    assert provisioning.plan() == []  # Keycloak untouched too
+    grp = kc_admin.get("/group-by-path/partenaires/12345678900017/AFAS Approbateur")
+    assert {u["username"] for u in kc_admin.get(f"/groups/{grp['id']}/members")} == {"marc.martin"}
+
+
+def test_partner_admin_cannot_grant_a_service_the_convention_lacks(api, user_token, provisioning):
+    t = user_token("b.jeanne.dupont")
+    r = api.put(f"/api/v1/partners/{B}/conventions/CONV-751-2026-0002/bulletins/CDAP/members/b.lea.petit",
+                headers=_h(t), json={"groups": ["CDAP Consulter"]})
+    assert r.status_code == 422
+    assert [v["code"] for v in r.get_json()["violations"]] == ["SERVICE_NON_CONVENTIONNE"]
+
+
+def test_every_fault_of_a_request_is_listed(api, user_token):
+    t = user_token("jeanne.dupont")
+    r = api.post(f"/api/v1/partners/{A}/users", headers=_h(t), json={"identifiant": 42})
+    assert r.status_code == 422
+    codes = [(v["code"], v.get("path")) for v in r.get_json()["violations"]]
+    assert ("CHAMP_TYPE", "identifiant") in codes
+    assert {("CHAMP_MANQUANT", f) for f in ("first_name", "last_name", "email")} <= set(codes)
+
+
+def test_partner_admin_creates_a_user_who_gets_two_mails_and_the_caf_is_told(api, user_token, smtp, kc_admin):
+    t = user_token("jeanne.dupont")
+    r = api.post(f"/api/v1/partners/{A}/users", headers=_h(t), json={
+        "identifiant": "nina.roux", "first_name": "Nina", "last_name": "Roux", "email": "nina.roux@hirondelles.example"})
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["reconciled"] is True
+    user = kc_admin.user_by_username("nina.roux")
+    assert user["attributes"]["partner"] == [A]
+    assert len(smtp.to("nina.roux@hirondelles.example")) == 2
+    assert any("nina.roux" in m.body for m in smtp.to("habilitations@caf75.example"))
+    # R14: created but in no group
+    assert kc_admin.get(f"/users/{user['id']}/groups") == []
+
+
+def test_administrator_delegates_and_a_delegate_cannot_delegate(api, user_token):
+    admin = user_token("jeanne.dupont")
+    r = api.put(f"/api/v1/partners/{A}/delegates/lea.petit", headers=_h(admin))
+    assert r.status_code == 200 and "lea.petit" in r.get_json()["partner"]["delegates"]
+    delegate = user_token("marc.martin")
+    assert api.put(f"/api/v1/partners/{A}/delegates/paul.bernard", headers=_h(delegate)).status_code == 403
+    # but a delegate manages users of the partner
+    r = api.put(f"/api/v1/partners/{A}/conventions/{CONV_A}/bulletins/CDAP/members/paul.bernard",
+                headers=_h(delegate), json={"groups": ["CDAP Consulter"]})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_caf_admin_manages_partners_of_its_caf_and_conventions(api, user_token, provisioning):
+    t = user_token("caf.admin")
+    assert {p["siret"] for p in api.get("/api/v1/partners", headers=_h(t)).get_json()} == {A, B}
+    r = api.post(f"/api/v1/partners/{A}/conventions/{CONV_A}/transitions", headers=_h(t), json={"to": "prepared"})
+    assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "TRANSITION_INTERDITE"
+    r = api.post(f"/api/v1/partners/{A}/conventions/{CONV_A}/transitions", headers=_h(t), json={"to": "suspended"})
+    assert r.status_code == 200
+    users = {u["identifiant"]: u for u in api.get(f"/api/v1/partners/{A}/users", headers=_h(t)).get_json()}
+    assert users["lea.petit"]["groups"] == []  # suspended convention: no service
+    partner_admin = user_token("jeanne.dupont")
+    r = api.post(f"/api/v1/partners/{A}/conventions/{CONV_A}/transitions", headers=_h(partner_admin),
+                 json={"to": "active"})
+    assert r.status_code == 403
