@@ -1,13 +1,36 @@
-"""`mcp-dev up | down | status | reset`: the local stack on embedded defaults, without Docker."""
+"""`mcp-dev up | down | status`: the whole local stack on embedded defaults, without Docker.
+
+Keycloak (dev-file H2) on 8080, SMTP sink on 1025 with its web page on 8025, provisioning API on 8090,
+registry in .run/provisioning.sqlite, demo partner seeded through the provisioning service.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
 from devstack import keycloak as kc
-from devstack.seed import DEMO_ACCOUNTS, seed_demo
+from devstack import processes
+from devstack.paths import STATE_DIR
+
+SMTP_PORT = int(os.environ.get("MCP_SMTP_PORT", "1025"))
+MAIL_WEB_PORT = int(os.environ.get("MCP_MAIL_WEB_PORT", "8025"))
+API_PORT = int(os.environ.get("MCP_API_PORT", "8090"))
+
+SMTP_SINK = processes.Helper("smtp-sink", "devstack.smtp_sink",
+                             ("--smtp-port", str(SMTP_PORT), "--web-port", str(MAIL_WEB_PORT),
+                              "--store", str(STATE_DIR / "mails.jsonl")), MAIL_WEB_PORT)
+API = processes.Helper("provisioning-api", "provisioning.api.serve", (), API_PORT)
+HELPERS = (SMTP_SINK, API)
+
+
+def _stack_env(inst: kc.Instance) -> dict[str, str]:
+    """The provisioning settings the demo stack uses (environment wins where set)."""
+    defaults = {"KEYCLOAK_URL": inst.url, "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(SMTP_PORT),
+                "MCP_DATABASE_URL": f"sqlite:///{STATE_DIR / 'provisioning.sqlite'}", "MCP_API_PORT": str(API_PORT)}
+    return {k: os.environ.get(k, v) for k, v in defaults.items()}
 
 
 def _up(_args) -> int:
@@ -15,24 +38,42 @@ def _up(_args) -> int:
     t0 = time.monotonic()
     how = kc.start(inst)
     print(f"[keycloak] {how} in {time.monotonic() - t0:.0f} s: {inst.url}", flush=True)
-    seed_demo(inst)
+    env = _stack_env(inst)
+    os.environ.update(env)
+    print(f"[smtp-sink] {processes.start(SMTP_SINK)}: smtp://127.0.0.1:{SMTP_PORT}, http://localhost:{MAIL_WEB_PORT}/")
+    from devstack.seed import seed_demo  # noqa: PLC0415 (needs the environment above)
+    from provisioning.app_factory import build  # noqa: PLC0415
+    changes = seed_demo(build())
+    print(f"[seed] demo partner reconciled into Keycloak ({changes} change(s))")
+    print(f"[api] {processes.start(API, env)}: http://localhost:{API_PORT}/openapi.json")
     print()
-    print("Mon Compte Partenaire est prêt / is up:")
-    print(f"  Keycloak admin console  {inst.url}/admin/  ({inst.admin_user} / {inst.admin_password}, demo only)")
-    print(f"  Realm                   {inst.url}/realms/{kc.REALM}/.well-known/openid-configuration")
-    print(f"  Account console (login) {inst.url}/realms/{kc.REALM}/account/")
-    print("Demo accounts (demo only):")
-    for acc in DEMO_ACCOUNTS:
-        print(f"  {acc.username:<24} {acc.password:<24} {acc.note}")
-    print(f"Logs: {inst.log_file}   Stop: ./scripts/down.sh   Reset: ./scripts/down.sh --reset")
+    print("Mon Compte Partenaire est prêt :")
+    print(f"  Courriels reçus (identifiants et mots de passe provisoires)  http://localhost:{MAIL_WEB_PORT}/")
+    print(f"  Connexion (compte utilisateur Keycloak)                      {inst.url}/realms/{kc.REALM}/account/")
+    print(f"  Console d'administration Keycloak                            {inst.url}/admin/  "
+          f"({inst.admin_user} / {inst.admin_password}, démo seulement)")
+    print(f"  API de provisionnement                                       http://localhost:{API_PORT}/openapi.json")
+    print("Comptes de démonstration (partenaire « Centre de loisirs Les Hirondelles », Caf de Paris) :")
+    for ident, role in (("caf.admin", "administratrice Caf"), ("jeanne.dupont", "administratrice partenaire"),
+                        ("marc.martin", "responsable des habilitations, approbateur AFAS"),
+                        ("lea.petit", "fournisseuse de données d'activité AFAS, CDAP"),
+                        ("paul.bernard", "fournisseur de données financières AFAS")):
+        print(f"  {ident:<14} {role}")
+    print("  Mot de passe provisoire de chacun : dans le second courriel reçu (page des courriels ci-dessus).")
+    print("Arrêt : ./scripts/down.sh    Remise à zéro : ./scripts/down.sh --reset")
     return 0
 
 
 def _down(args) -> int:
     inst = kc.demo_instance()
+    for h in HELPERS:
+        if processes.stop(h):
+            print(f"[{h.name}] stopped")
     if args.reset:
         kc.reset(inst)
-        print("[keycloak] stopped and reset (database deleted)")
+        (STATE_DIR / "provisioning.sqlite").unlink(missing_ok=True)
+        (STATE_DIR / "mails.jsonl").unlink(missing_ok=True)
+        print("[keycloak] stopped and reset (Keycloak database and registry deleted)")
     else:
         print("[keycloak] stopped" if kc.stop(inst) else "[keycloak] was not running")
     return 0
@@ -40,23 +81,25 @@ def _down(args) -> int:
 
 def _status(_args) -> int:
     inst = kc.demo_instance()
-    pid = kc.running_pid(inst)
     ready = kc.is_ready(inst)
-    print(f"keycloak: {'running pid ' + str(pid) if pid else 'stopped'}; ready={ready}; {inst.url}")
+    print(f"keycloak: {'ready' if ready else 'not ready'} at {inst.url}")
+    for h in HELPERS:
+        print(f"{h.name}: {'running' if processes.running_pid(h) else 'stopped'}")
     return 0 if ready else 1
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="mcp-dev", description=__doc__)
+    p = argparse.ArgumentParser(prog="mcp-dev", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("up", help="start everything on embedded defaults and seed the demo")
+    sub.add_parser("up", help="start everything on embedded defaults and seed the demo partner")
     d = sub.add_parser("down", help="stop the local stack")
-    d.add_argument("--reset", action="store_true", help="also delete local data (Keycloak H2)")
+    d.add_argument("--reset", action="store_true", help="also delete local data (Keycloak H2, registry)")
     sub.add_parser("status", help="is the local stack up?")
     args = p.parse_args(argv)
     try:
         return {"up": _up, "down": _down, "status": _status}[args.cmd](args)
-    except kc.KeycloakError as e:
+    except (kc.KeycloakError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
 

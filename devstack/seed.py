@@ -1,31 +1,19 @@
-"""Demo data for README command 1 (demo-only credentials, never for production)."""
+"""Demo data for README command 1, seeded through the provisioning service itself (demo only)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from datetime import date
 
-from devstack.admin import AdminSession
-from devstack.keycloak import REALM, Instance
+from devstack.paths import REPO_ROOT
+from provisioning.desired_file import load_file
+from provisioning.services import Actor, Provisioning
 
-
-@dataclass(frozen=True)
-class DemoAccount:
-    username: str
-    password: str
-    first: str
-    last: str
-    note: str
+DEMO_FILE = REPO_ROOT / "examples" / "desired-state.yaml"
 
 
-DEMO_ACCOUNTS = (
-    DemoAccount("demo.utilisateur", "Provisoire-Demo-2026!", "Marguerite", "Duras",
-                "mot de passe provisoire : règles d'usage puis mot de passe personnel"),
-)
-
-
-def seed_demo(inst: Instance) -> None:
-    admin = AdminSession(inst.url, inst.admin_user, inst.admin_password, realm=REALM)
-    for acc in DEMO_ACCOUNTS:
-        if admin.user_by_username(acc.username) is None:
-            admin.create_user(acc.username, acc.password, temporary=True, first=acc.first, last=acc.last)
-            print(f"[seed] created demo user {acc.username}")
+def seed_demo(svc: Provisioning) -> int:
+    """Store the example registry and reconcile Keycloak; returns the number of changes applied."""
+    reg = load_file(str(DEMO_FILE), date.today())
+    actor = Actor("mcp-dev:seed", system=True)
+    svc.import_registry(actor, reg)
+    return len(svc.reconcile(actor).applied)

@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -33,17 +34,24 @@ class MailSink:
     host: str = "127.0.0.1"
     port: int = 0  # 0: pick a free port
     mails: list[Mail] = field(default_factory=list)
+    store: Path | None = None  # JSON-lines file so mails survive a restart of the sink
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._controller: Controller | None = None
+        if self.store and self.store.exists():
+            self.mails = [Mail(**json.loads(line)) for line in self.store.read_text().splitlines() if line]
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         part = msg.get_body(preferencelist=("plain", "html"))
+        mail = Mail(envelope.mail_from, list(envelope.rcpt_tos), str(msg["Subject"] or ""),
+                    part.get_content() if part else "", time.time())
         with self._lock:
-            self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), str(msg["Subject"] or ""),
-                                   part.get_content() if part else "", time.time()))
+            self.mails.append(mail)
+            if self.store:
+                with self.store.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(mail.__dict__, ensure_ascii=False) + "\n")
         return "250 Message accepted"
 
     def start(self) -> "MailSink":
@@ -102,8 +110,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description="local SMTP sink with a web page")
     p.add_argument("--smtp-port", type=int, default=1025)
     p.add_argument("--web-port", type=int, default=8025)
+    p.add_argument("--store", type=Path, help="JSON-lines file keeping the mails across restarts")
     a = p.parse_args()
-    sink = MailSink(port=a.smtp_port).start()
+    sink = MailSink(port=a.smtp_port, store=a.store).start()
     print(f"SMTP sink on 127.0.0.1:{a.smtp_port}, mails at http://localhost:{a.web_port}/", flush=True)
     try:
         _web(sink, a.web_port).serve_forever()

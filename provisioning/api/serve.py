@@ -1,0 +1,5 @@
+"""`python -m provisioning.api.serve`: run the API with the configured adapters."""
+
+from provisioning.api import serve
+
+serve()
