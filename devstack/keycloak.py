@@ -74,6 +74,10 @@ def demo_instance() -> Instance:
     )
 
 
+# The test run's applications listen on their own ports, so tests never collide with the demo stack.
+TEST_APP_PORTS = {"portail": 18081, "cdap": 18082, "afas": 18083}
+
+
 def test_instance() -> Instance:
     return Instance(
         name="test",
@@ -81,6 +85,7 @@ def test_instance() -> Instance:
         management_port=int(os.environ.get("MCP_TEST_KEYCLOAK_MANAGEMENT_PORT", "9100")),
         admin_user="admin",
         admin_password="test-admin-password",
+        extra_env={f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
     )
 
 

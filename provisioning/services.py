@@ -39,11 +39,16 @@ class Actor:
     partner: str | None = None
     caf: str | None = None
     system: bool = False
+    sub: str | None = None       # Keycloak user id
+    session: str | None = None   # Keycloak SSO session id of the token
 
     def can_manage_partner(self, p: Partner) -> bool:
         if self.system or (CAF_ADMIN in self.roles and self.caf == p.caf):
             return True
         return bool(self.partner == p.siret and self.roles & {PARTNER_ADMIN, DELEGATE})
+
+    def is_member_of(self, p: Partner) -> bool:
+        return self.partner == p.siret
 
     def is_caf_admin_of(self, caf_code: str) -> bool:
         return self.system or (CAF_ADMIN in self.roles and self.caf == caf_code)
@@ -110,6 +115,12 @@ class Provisioning:
             raise Forbidden()
         with UnitOfWork(self.engine) as uow:
             return uow.outbox.list(caf=None if actor.system else actor.caf)
+
+    def previous_login(self, actor: Actor) -> datetime | None:
+        """R17: date and time of the previous successful connection (None: first connection)."""
+        if not actor.sub:
+            raise Forbidden()
+        return self.gateway().previous_login(actor.sub, actor.session)
 
     # --- desired-state file --------------------------------------------------------------------------
     def import_registry(self, actor: Actor, reg: Registry) -> None:
@@ -185,13 +196,14 @@ class Provisioning:
             uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
 
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
-                change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True) -> MutationResult:
+                change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
+                allowed: Callable[[Actor, Partner], bool] | None = None) -> MutationResult:
         with UnitOfWork(self.engine) as uow:
             reg = uow.registry.load()
             p = reg.partner(siret)
             if p is None:
                 raise NotFound(f"Partenaire {siret} inconnu.")
-            if not actor.can_manage_partner(p):
+            if not (allowed or Actor.can_manage_partner)(actor, p):
                 raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
             before = partner_to_dict(p)
             violations = change(reg, p)
@@ -212,6 +224,34 @@ class Provisioning:
                 result.reconcile_error = e.description
                 log.warning("reconcile after %s deferred: %s", action, e.description)
         return result
+
+    def equipments(self, actor: Actor, siret: str) -> tuple[Partner, dict[Profile, list[str]]]:
+        """The partner's equipments for its own staff (AFAS), with who may be associated to each profile."""
+        p = self.registry().partner(siret)
+        if p is None:
+            raise NotFound(f"Partenaire {siret} inconnu.")
+        if not (actor.is_member_of(p) or actor.can_manage_partner(p)):
+            raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+        candidates: dict[Profile, list[str]] = {prof: [] for prof in Profile}
+        for u in p.users:
+            for prof in p.granted_profiles(u.identifiant):
+                candidates[prof].append(u.identifiant)
+        return p, candidates
+
+    def set_assignments(self, actor: Actor, siret: str, code: str, assignments: dict[Profile, list[str]]) -> MutationResult:
+        """AFAS Habiliter (R10): associate providers and the approver to an equipment, within the caps (R8)."""
+        if not (actor.system or (actor.partner == siret and "afas:AFAS-Habiliter" in actor.roles)):
+            raise Forbidden("L'association aux équipements est réservée aux membres du groupe « AFAS Habiliter ».")
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            e = next((x for x in p.equipments if x.code == code), None)
+            if e is None:
+                return [Violation("EQUIPEMENT_INCONNU", f"L'équipement {code} n'existe pas pour {p.name}.", "code")]
+            e.assignments = {prof: list(dict.fromkeys(ids)) for prof, ids in assignments.items() if ids}
+            return []
+        what = f"équipement {code} : " + "; ".join(f"{k.value} = {', '.join(v) or '—'}" for k, v in assignments.items())
+        return self._mutate(actor, siret, "set-assignments", what, change,
+                            allowed=lambda a, p: a.system or (a.is_member_of(p) and "afas:AFAS-Habiliter" in a.roles))
 
     def create_user(self, actor: Actor, siret: str, user: User) -> MutationResult:
         def change(reg: Registry, p: Partner) -> list[Violation]:

@@ -29,6 +29,11 @@ class KeycloakServer:
     admin_user: str
     admin_password: str
     realm: str = REALM
+    app_ports: tuple[tuple[str, int], ...] = (("portail", 8081), ("cdap", 8082), ("afas", 8083))
+
+    def app_url(self, client_id: str) -> str:
+        """Base URL the realm registered for this application (its redirect and logout URIs hang off it)."""
+        return f"http://localhost:{dict(self.app_ports)[client_id]}"
 
     @property
     def issuer(self) -> str:
@@ -69,7 +74,8 @@ def keycloak():
     except Exception as e:  # noqa: BLE001 (the reason is the message)
         pytest.fail(f"could not start the local Keycloak for the tests: {e}", pytrace=False)
     try:
-        yield KeycloakServer(inst.url, inst.admin_user, inst.admin_password)
+        yield KeycloakServer(inst.url, inst.admin_user, inst.admin_password,
+                             app_ports=tuple(kc.TEST_APP_PORTS.items()))
     finally:
         kc.stop(inst)
 

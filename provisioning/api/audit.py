@@ -16,6 +16,13 @@ def audit():
     return jsonify(_svc().audit(g.actor, request.args.get("partner"), limit, offset))
 
 
+@bp.get("/me")
+def me():
+    prev = _svc().previous_login(g.actor)
+    return jsonify({"username": g.actor.username, "partner": g.actor.partner, "caf": g.actor.caf,
+                    "previous_login": prev.isoformat() if prev else None})
+
+
 @bp.get("/notifications")
 def notifications():
     return jsonify(_svc().notifications(g.actor))

@@ -50,5 +50,9 @@ class TokenVerifier:
         c = token.claims
         if c.get("typ", "Bearer") != "Bearer":
             raise Unauthorized("Un jeton d'accès est attendu.")
-        roles = frozenset((c.get("realm_access") or {}).get("roles", []))
-        return Actor(c.get("preferred_username") or c["sub"], roles, c.get("partner"), c.get("caf"))
+        roles = set((c.get("realm_access") or {}).get("roles", []))
+        for client, access in (c.get("resource_access") or {}).items():
+            roles |= {f"{client}:{r}" for r in access.get("roles", [])}  # e.g. afas:AFAS-Habiliter
+        roles = frozenset(roles)
+        return Actor(c.get("preferred_username") or c["sub"], roles, c.get("partner"), c.get("caf"),
+                     sub=c.get("sub"), session=c.get("sid"))

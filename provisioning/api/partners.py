@@ -95,6 +95,31 @@ def revoke_membership(siret: str, number: str, service: str, identifiant: str):
     return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, set(), set()))
 
 
+@bp.get("/<siret>/equipments")
+def list_equipments(siret: str):
+    p, candidates = _svc().equipments(g.actor, siret)
+    return jsonify({"equipments": partner_to_dict(p)["equipments"],
+                    "candidates": {k.value: v for k, v in candidates.items()}})
+
+
+@bp.put("/<siret>/equipments/<code>/assignments")
+def set_assignments(siret: str, code: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationFailed([Violation("CORPS_INVALIDE", "Un objet JSON {profil: [identifiants]} est attendu.")])
+    assignments, faults = {}, []
+    for k, v in body.items():
+        prof, f = _enum_list(Profile, [k], k)
+        faults += f
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            faults.append(Violation("CHAMP_TYPE", f"« {k} » doit être une liste d'identifiants.", k))
+        elif prof:
+            assignments[prof.pop()] = v
+    if faults:
+        raise ValidationFailed(faults)
+    return _result(_svc().set_assignments(g.actor, siret, code, assignments))
+
+
 @bp.put("/<siret>/delegates/<identifiant>")
 def add_delegate(siret: str, identifiant: str):
     return _result(_svc().set_delegate(g.actor, siret, identifiant, True))

@@ -16,6 +16,7 @@ class FakeGateway:
         self.calls: list[str] = []
         self.passwords: dict[str, str] = {}
         self.logged_out: list[str] = []
+        self.logins: dict = {}
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
 
     def _hit(self, name: str) -> None:
@@ -122,6 +123,9 @@ class FakeGateway:
     def logout_user(self, user_id: str) -> None:
         self._hit("logout_user")
         self.logged_out.append(self._user(user_id).username)
+
+    def previous_login(self, user_id: str, current_session: str | None):
+        return self.logins.get(user_id)
 
     def user_id(self, username: str) -> str | None:
         u = self.state.users.get(username)

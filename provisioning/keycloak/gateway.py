@@ -8,6 +8,7 @@ are read per group/organisation (never per user), concurrently.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +42,7 @@ class Gateway(Protocol):
     def remove_member(self, user_id: str, group_id: str) -> None: ...
     def remove_direct_role(self, user_id: str, role: RoleRef) -> None: ...
     def logout_user(self, user_id: str) -> None: ...
+    def previous_login(self, user_id: str, current_session: str | None) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -269,6 +271,14 @@ class KeycloakGateway:
         self._call("logout user", self.kc.user_logout, user_id)
 
     # --- small reads used by services -------------------------------------------------------------------
+    def previous_login(self, user_id: str, current_session: str | None) -> datetime | None:
+        """Keycloak keeps no last-login (#52319): the newest stored LOGIN event of another session."""
+        events = self._raw_get("/events", type="LOGIN", user=user_id, max=50)
+        for e in sorted(events, key=lambda e: e["time"], reverse=True):
+            if e.get("sessionId") != current_session:
+                return datetime.fromtimestamp(e["time"] / 1000, tz=timezone.utc)
+        return None
+
     def user_id(self, username: str) -> str | None:
         try:
             return self.kc.get_user_id(username)

@@ -94,7 +94,7 @@ def gateway(keycloak):
 def provisioning(keycloak, kc_admin, smtp, sqlite_engine, gateway):
     clean_managed(kc_admin)
     svc = Provisioning(sqlite_engine, lambda: gateway,
-                       SmtpNotifier(SmtpConfig("127.0.0.1", smtp.port)), portal_url="http://localhost:8081")
+                       SmtpNotifier(SmtpConfig("127.0.0.1", smtp.port)), portal_url=keycloak.app_url("portail"))
     yield svc
     clean_managed(kc_admin)
 
@@ -107,7 +107,7 @@ def user_token(keycloak, kc_admin):
         kc_admin.put(f"/users/{user['id']}/reset-password",
                      json={"type": "password", "value": "Jeton-De-Test-2026!", "temporary": False})
         kc_admin.put(f"/users/{user['id']}", json={"requiredActions": []})
-        rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", "http://localhost:8081/auth/callback")
+        rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
         req, page = rp.authorize()
         result = rp.login(page, username, "Jeton-De-Test-2026!")
         assert isinstance(result, Redirect), result.text()[:300]

@@ -11,7 +11,7 @@ PORTAIL_SECRET = "demo-only-portail-secret"
 
 @pytest.fixture
 def rp(keycloak):
-    return Rp(keycloak.issuer, "portail", PORTAIL_SECRET, "http://localhost:8081/auth/callback")
+    return Rp(keycloak.issuer, "portail", PORTAIL_SECRET, keycloak.app_url("portail") + "/auth/callback")
 
 
 def test_code_flow_with_pkce_returns_a_verified_id_token(rp, make_user):
@@ -47,7 +47,7 @@ def test_authorization_request_without_pkce_is_refused(rp):
 
 
 def test_unregistered_redirect_uri_is_refused(keycloak):
-    rogue = Rp(keycloak.issuer, "portail", PORTAIL_SECRET, "http://localhost:8081/auth/callback-evil")
+    rogue = Rp(keycloak.issuer, "portail", PORTAIL_SECRET, keycloak.app_url("portail") + "/auth/callback-evil")
     _, result = rogue.authorize()
     assert isinstance(result, Page) and result.status == 400
 

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-SERVICE_CLIENTS = {"portail": 8081, "cdap": 8082, "afas": 8083}
+SERVICE_CLIENTS = ("portail", "cdap", "afas")
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +85,10 @@ def test_organizations_enabled(realm):
     assert realm["organizationsEnabled"] is True
 
 
-@pytest.mark.parametrize("client_id,port", SERVICE_CLIENTS.items())
-def test_service_clients_are_confidential_code_only_with_pkce_and_backchannel_logout(kc_admin, client_id, port):
+@pytest.mark.parametrize("client_id", SERVICE_CLIENTS)
+def test_service_clients_are_confidential_code_only_with_pkce_and_backchannel_logout(keycloak, kc_admin, client_id):
     c = kc_admin.client(client_id)
-    base = f"http://localhost:{port}"
+    base = keycloak.app_url(client_id)
     assert c["publicClient"] is False and c["clientAuthenticatorType"] == "client-secret"
     assert c["standardFlowEnabled"] is True
     assert c["implicitFlowEnabled"] is False

@@ -1,0 +1,287 @@
+"""AFAS (demo with real rules): equipments, yearly activity and financial data by their providers, automated
+consistency checks to justify, dashboard, approval and transmission by the approver, association of
+providers to equipments by AFAS Habiliter through the provisioning API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+
+from sso_demo import apiclient
+from sso_demo.afas import rules
+from sso_demo.auth import current_principal, init_auth, require_role
+from sso_demo.config import AppConfig
+from sso_demo.journal import engine_for
+
+DECLARER, HABILITER = "afas:AFAS-Déclarer", "afas:AFAS-Habiliter"
+
+meta = sa.MetaData()
+declarations = sa.Table(
+    "afas_declarations", meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("partner", sa.String(14), nullable=False),
+    sa.Column("equipment", sa.String(64), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("activity", sa.JSON, nullable=True),
+    sa.Column("financial", sa.JSON, nullable=True),
+    sa.Column("transmitted_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("transmitted_by", sa.String(64), nullable=True),
+    sa.UniqueConstraint("partner", "equipment", "year"),
+)
+anomalies = sa.Table(
+    "afas_anomalies", meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("declaration_id", sa.Integer, sa.ForeignKey("afas_declarations.id"), nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("justification", sa.Text, nullable=True),
+    sa.Column("justified_by", sa.String(64), nullable=True),
+    sa.Column("justified_at", sa.DateTime(timezone=True), nullable=True),
+)
+history = sa.Table(
+    "afas_history", meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("declaration_id", sa.Integer, sa.ForeignKey("afas_declarations.id"), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(255), nullable=False),
+)
+
+bp = Blueprint("afas", __name__)
+
+
+def _db() -> sa.Engine:
+    return current_app.extensions["afas_db"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _equipments() -> tuple[list[dict], dict]:
+    """The partner's equipments from the provisioning API, with the user's own token (API rules apply)."""
+    p = current_principal()
+    if not p.partner:
+        abort(403)
+    try:
+        r = apiclient.call("GET", f"/api/v1/partners/{p.partner}/equipments")
+    except apiclient.ApiUnavailable:
+        abort(503)
+    if r.status_code == 403:
+        abort(403)
+    if r.status_code != 200:
+        abort(503)
+    body = r.json()
+    return [e for e in body["equipments"] if e["type"] == "ALSH"], body["candidates"]
+
+
+def _equipment(code: str) -> dict:
+    e = next((x for x in _equipments()[0] if x["code"] == code), None)
+    if e is None:
+        abort(404)
+    return e
+
+
+def _declaration(c, code: str, year: int, create: bool = False):
+    p = current_principal()
+    q = sa.select(declarations).where(declarations.c.partner == p.partner, declarations.c.equipment == code,
+                                      declarations.c.year == year)
+    row = c.execute(q).first()
+    if row is None and create:
+        c.execute(sa.insert(declarations).values(partner=p.partner, equipment=code, year=year))
+        row = c.execute(q).first()
+    return row
+
+
+def _log(c, decl_id: int, action: str) -> None:
+    c.execute(sa.insert(history).values(declaration_id=decl_id, at=_now(), username=current_principal().username,
+                                        action=action))
+
+
+def _refresh_anomalies(c, decl) -> None:
+    """Recompute checks; a justification survives only while its anomaly still stands unchanged."""
+    found = {a.code: a for a in rules.consistency_checks(decl.activity, decl.financial)}
+    existing = {r.code: r for r in c.execute(sa.select(anomalies).where(anomalies.c.declaration_id == decl.id))}
+    for code, row in existing.items():
+        if code not in found or found[code].message != row.message:
+            c.execute(sa.delete(anomalies).where(anomalies.c.id == row.id))
+    for code, a in found.items():
+        if code not in existing or existing[code].message != a.message:
+            c.execute(sa.insert(anomalies).values(declaration_id=decl.id, code=code, message=a.message))
+
+
+def _view(code: str, year: int, errors: dict | None = None, form: dict | None = None, status: int = 200,
+          notice: str | None = None, refusals: list[str] | None = None):
+    p = current_principal()
+    e = _equipment(code)
+    with _db().connect() as c:
+        decl = _declaration(c, code, year)
+        rows = list(c.execute(sa.select(anomalies).where(anomalies.c.declaration_id == decl.id))) if decl else []
+        hist = list(c.execute(sa.select(history).where(history.c.declaration_id == decl.id)
+                              .order_by(history.c.id))) if decl else []
+    transmitted = bool(decl and decl.transmitted_at)
+    a = e.get("assignments", {})
+    can = {
+        "activity": not transmitted and rules.may_act(p.roles, p.username, rules.ROLE_ACTIVITY, a),
+        "financial": not transmitted and rules.may_act(p.roles, p.username, rules.ROLE_FINANCIAL, a),
+        "approve": not transmitted and rules.may_act(p.roles, p.username, rules.ROLE_APPROVER, a),
+    }
+    unjustified = sum(1 for r in rows if not r.justification)
+    if refusals is None and decl is not None:
+        refusals = rules.approval_refusals(decl.activity, decl.financial, unjustified, transmitted)
+    return render_template("afas/declaration.html", e=e, year=year, decl=decl, anomalies=rows, history=hist,
+                           can=can, transmitted=transmitted, errors=errors or {}, form=form or {},
+                           activity_fields=rules.ACTIVITY_FIELDS, financial_fields=rules.FINANCIAL_FIELDS,
+                           notice=notice, refusals=refusals or []), status
+
+
+@bp.get("/")
+@require_role(DECLARER, HABILITER)
+def index():
+    equipments, _ = _equipments()
+    year = _now().year - 1  # declarations concern the past year
+    p = current_principal()
+    with _db().connect() as c:
+        rows = {r.equipment: r for r in c.execute(sa.select(declarations).where(
+            declarations.c.partner == p.partner, declarations.c.year == year))}
+    return render_template("afas/index.html", equipments=equipments, year=year, rows=rows,
+                           can_declare=p.has(DECLARER), can_habiliter=p.has(HABILITER))
+
+
+@bp.get("/equipements/<code>/<int:year>")
+@require_role(DECLARER)
+def declaration(code: str, year: int):
+    return _view(code, year)
+
+
+def _save(code: str, year: int, role: str, fields: dict, column: str, label: str):
+    p = current_principal()
+    e = _equipment(code)
+    if not rules.may_act(p.roles, p.username, role, e.get("assignments", {})):
+        abort(403)
+    values, errors = rules.parse(fields, request.form)
+    if errors:
+        return _view(code, year, errors=errors, form=request.form, status=422)
+    with _db().begin() as c:
+        decl = _declaration(c, code, year, create=True)
+        if decl.transmitted_at:
+            return _view(code, year, status=409, notice="La déclaration est transmise : elle n'est plus modifiable.")
+        c.execute(sa.update(declarations).where(declarations.c.id == decl.id).values(**{column: values}))
+        _log(c, decl.id, f"saisie des {label}")
+        _refresh_anomalies(c, _declaration(c, code, year))
+    return redirect(url_for("afas.declaration", code=code, year=year))
+
+
+@bp.post("/equipements/<code>/<int:year>/activite")
+@require_role(DECLARER)
+def save_activity(code: str, year: int):
+    return _save(code, year, rules.ROLE_ACTIVITY, rules.ACTIVITY_FIELDS, "activity", "données d'activité")
+
+
+@bp.post("/equipements/<code>/<int:year>/financier")
+@require_role(DECLARER)
+def save_financial(code: str, year: int):
+    return _save(code, year, rules.ROLE_FINANCIAL, rules.FINANCIAL_FIELDS, "financial", "données financières")
+
+
+@bp.post("/equipements/<code>/<int:year>/anomalies/<int:anomaly_id>")
+@require_role(DECLARER)
+def justify(code: str, year: int, anomaly_id: int):
+    p = current_principal()
+    e = _equipment(code)
+    text = (request.form.get("justification") or "").strip()
+    with _db().begin() as c:
+        decl = _declaration(c, code, year)
+        row = c.execute(sa.select(anomalies).where(anomalies.c.id == anomaly_id,
+                                                   anomalies.c.declaration_id == (decl.id if decl else -1))).first()
+        if row is None:
+            abort(404)
+        role = rules.ROLE_ACTIVITY if row.code.startswith("ACT_") else rules.ROLE_FINANCIAL
+        if not rules.may_act(p.roles, p.username, role, e.get("assignments", {})):
+            abort(403)
+        if decl.transmitted_at:
+            return _view(code, year, status=409, notice="La déclaration est transmise : elle n'est plus modifiable.")
+        if len(text) < 10:
+            return _view(code, year, errors={f"anomalie-{anomaly_id}": "Justifiez l'anomalie en 10 caractères au moins."},
+                         form=request.form, status=422)
+        c.execute(sa.update(anomalies).where(anomalies.c.id == anomaly_id)
+                  .values(justification=text, justified_by=p.username, justified_at=_now()))
+        _log(c, decl.id, f"justification de l'anomalie {row.code}")
+    return redirect(url_for("afas.declaration", code=code, year=year))
+
+
+@bp.post("/equipements/<code>/<int:year>/transmission")
+@require_role(DECLARER)
+def transmit(code: str, year: int):
+    p = current_principal()
+    e = _equipment(code)
+    if not rules.may_act(p.roles, p.username, rules.ROLE_APPROVER, e.get("assignments", {})):
+        abort(403)
+    with _db().begin() as c:
+        decl = _declaration(c, code, year)
+        if decl is None:
+            return _view(code, year, status=422, refusals=rules.approval_refusals(None, None, 0, False))
+        unjustified = c.execute(sa.select(sa.func.count()).select_from(anomalies).where(
+            anomalies.c.declaration_id == decl.id, anomalies.c.justification.is_(None))).scalar_one()
+        refusals = rules.approval_refusals(decl.activity, decl.financial, unjustified, bool(decl.transmitted_at))
+        if refusals:
+            _log(c, decl.id, "approbation refusée : " + " ".join(refusals))
+        else:
+            c.execute(sa.update(declarations).where(declarations.c.id == decl.id)
+                      .values(transmitted_at=_now(), transmitted_by=p.username))
+            _log(c, decl.id, "approbation et transmission à la Caf")
+    if refusals:
+        return _view(code, year, status=422, refusals=refusals,
+                     notice="Approbation impossible : " + " ".join(refusals))
+    return redirect(url_for("afas.declaration", code=code, year=year))
+
+
+@bp.get("/tableau-de-bord")
+@require_role(DECLARER)
+def dashboard():
+    p = current_principal()
+    with _db().connect() as c:
+        rows = list(c.execute(sa.select(declarations).where(declarations.c.partner == p.partner)
+                              .order_by(declarations.c.year.desc(), declarations.c.equipment)))
+    return render_template("afas/dashboard.html", rows=rows)
+
+
+@bp.route("/habilitations", methods=["GET", "POST"])
+@require_role(HABILITER)
+def habilitations():
+    """R10: associate providers and the approver to equipments, through the provisioning API (caps R8)."""
+    p = current_principal()
+    equipments, candidates = _equipments()
+    errors, notice, status = [], None, 200
+    if request.method == "POST":
+        code = request.form.get("equipment", "")
+        body = {prof: request.form.getlist(prof) for prof in rules.PROFILE_OF_ROLE.values()}
+        r = apiclient.call("PUT", f"/api/v1/partners/{p.partner}/equipments/{code}/assignments", json=body)
+        if r.status_code == 200:
+            notice = f"Associations de l'équipement {code} enregistrées."
+            equipments, candidates = _equipments()
+        elif r.status_code in (403, 422):
+            payload = r.json()
+            errors = [v["message"] for v in payload.get("violations", [])] or [payload.get("error_description", "")]
+            status = r.status_code
+        else:
+            abort(503)
+    return render_template("afas/habilitations.html", equipments=equipments, candidates=candidates,
+                           profiles=list(rules.PROFILE_OF_ROLE.values()), errors=errors, notice=notice), status
+
+
+def create_app(cfg: AppConfig | None = None) -> Flask:
+    cfg = cfg or AppConfig.from_env("afas")
+    app = Flask(__name__, template_folder="../templates", static_folder="../static")
+    init_auth(app, cfg)
+    app.extensions["afas_db"] = engine_for("afas", cfg.data_dir)
+    meta.create_all(app.extensions["afas_db"])
+    app.register_blueprint(bp)
+
+    @app.errorhandler(503)
+    def unavailable(_e):
+        return render_template("errors/400.html", message="Le service de provisionnement est momentanément "
+                               "indisponible ; réessayez dans quelques instants."), 503
+    return app

@@ -1,0 +1,23 @@
+"""Calls to the provisioning API on the user's behalf (their own token: the API applies its own rules)."""
+
+from __future__ import annotations
+
+import requests
+from flask import current_app
+
+from sso_demo.auth import user_access_token
+
+
+class ApiUnavailable(Exception):
+    pass
+
+
+def call(method: str, path: str, **kw) -> requests.Response:
+    token = user_access_token()
+    if token is None:
+        raise ApiUnavailable("session expirée")
+    try:
+        return requests.request(method, current_app.config["MCP"].api_url + path, timeout=15,
+                                headers={"Authorization": f"Bearer {token}"}, **kw)
+    except requests.RequestException as e:
+        raise ApiUnavailable(str(e)) from e

@@ -1,0 +1,255 @@
+"""OIDC for the three applications (Authlib): code flow with PKCE S256, state and nonce; ID-token signature,
+issuer, audience and nonce checked; server-side sessions with a 30-minute idle limit; RP-initiated logout
+by POST (no token in a URL) and back-channel logout by Keycloak's session id."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+import time
+from dataclasses import dataclass
+
+import requests
+from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import (
+    Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for,
+)
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from sso_demo.config import AppConfig
+from sso_demo.sessions import SessionStore
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    username: str
+    first_name: str
+    last_name: str
+    partner: str | None
+    caf: str | None
+    roles: frozenset[str]  # realm roles as is, client roles as "client:role"
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.username
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path: never an absolute URL or a scheme-relative one (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _cfg() -> AppConfig:
+    return current_app.config["MCP"]
+
+
+def _store() -> SessionStore:
+    return current_app.extensions["mcp_sessions"]
+
+
+def _client():
+    return current_app.extensions["mcp_oauth"].keycloak
+
+
+def _roles(access_token: str, keys: KeySet) -> tuple[frozenset[str], dict]:
+    claims = jwt.decode(access_token, keys, algorithms=["RS256", "PS256", "ES256"]).claims
+    roles = set((claims.get("realm_access") or {}).get("roles", []))
+    for client, access in (claims.get("resource_access") or {}).items():
+        roles |= {f"{client}:{r}" for r in access.get("roles", [])}
+    return frozenset(roles), claims
+
+
+def current_principal() -> Principal | None:
+    return getattr(g, "principal", None)
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_principal() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def require_role(*roles: str):
+    """Server-side check on every protected route (menus are only a convenience)."""
+    def deco(view):
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not any(current_principal().has(r) for r in roles):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return deco
+
+
+def init_auth(app: Flask, cfg: AppConfig) -> None:
+    app.config["MCP"] = cfg
+    app.secret_key = cfg.secret_key
+    app.config.update(SESSION_COOKIE_NAME=cfg.cookie_name, SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SECURE=cfg.secure_cookies, SESSION_COOKIE_SAMESITE="Lax",
+                      PERMANENT_SESSION_LIFETIME=cfg.idle_timeout)
+    oauth = OAuth(app)
+    oauth.register("keycloak", client_id=cfg.client_id, client_secret=cfg.client_secret,
+                   server_metadata_url=cfg.metadata_url,
+                   client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"})
+    app.extensions["mcp_oauth"] = oauth
+    app.extensions["mcp_sessions"] = SessionStore(cfg.idle_timeout)
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def load_principal():
+        g.principal = None
+        g.app_session = None
+        s = _store().get(session.get("sid"))
+        if s is None:
+            if session.get("sid"):
+                session.pop("sid", None)
+                g.session_expired = True
+        else:
+            g.app_session = s
+            g.principal = Principal(**s.user)
+        if request.method == "POST" and request.endpoint != "auth.backchannel_logout":
+            sent = request.form.get("csrf_token", "")
+            expected = session.get("csrf_token", "")
+            if not expected or not secrets.compare_digest(sent, expected):
+                abort(400, description="Jeton anti-falsification (CSRF) absent ou invalide.")
+
+    @app.context_processor
+    def inject():
+        if "csrf_token" not in session:
+            session["csrf_token"] = secrets.token_urlsafe(32)
+        return {"principal": current_principal(), "csrf_token": session["csrf_token"], "cfg": cfg,
+                "idle_minutes": cfg.idle_timeout // 60}
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; frame-ancestors 'none'; form-action 'self' "
+                                + cfg.issuer.split("/realms/")[0])
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.errorhandler(403)
+    def forbidden(_e):
+        return render_template("errors/403.html"), 403
+
+    @app.errorhandler(400)
+    def bad_request(e):
+        return render_template("errors/400.html", message=getattr(e, "description", "")), 400
+
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+
+@bp.get("/login")
+def login():
+    session["next"] = safe_next(request.args.get("next"))
+    return _client().authorize_redirect(_cfg().base_url + "/auth/callback")
+
+
+@bp.get("/callback")
+def callback():
+    if request.args.get("error") == "access_denied":
+        return render_template("errors/rules_refused.html"), 403  # R15: refusing the usage rules means no access
+    cfg = _cfg()
+    try:
+        token = _client().authorize_access_token(claims_options={
+            "iss": {"essential": True, "value": cfg.issuer},
+            "aud": {"essential": True, "value": cfg.client_id},
+        })
+    except (OAuthError, JoseError) as e:
+        return render_template("errors/login_failed.html", reason=getattr(e, "error", e.__class__.__name__)), 400
+    info = token["userinfo"]
+    keys = KeySet.import_key_set(_client().fetch_jwk_set())
+    roles, access = _roles(token["access_token"], keys)
+    user = dict(sub=info["sub"], username=info.get("preferred_username", info["sub"]),
+                first_name=info.get("given_name", ""), last_name=info.get("family_name", ""),
+                partner=access.get("partner"), caf=access.get("caf"), roles=roles)
+    old = session.get("sid")
+    if old:
+        _store().drop(old)
+    s = _store().create(user=user, kc_sid=info.get("sid", ""), id_token=token["id_token"],
+                        access_token=token["access_token"], refresh_token=token.get("refresh_token", ""),
+                        access_expires=time.time() + int(token.get("expires_in", 60)))
+    nxt = session.get("next", "/")
+    session.clear()  # new session identity after login (no fixation)
+    session["sid"] = s.id
+    session["csrf_token"] = secrets.token_urlsafe(32)
+    session.permanent = True
+    return redirect(safe_next(nxt))
+
+
+@bp.post("/logout")
+def logout():
+    """Ends this app's session, then Keycloak's SSO session (which back-channel logs out the others)."""
+    s = g.app_session
+    session.clear()
+    if s is None:
+        return redirect(url_for("auth.logged_out"))
+    _store().drop(s.id)
+    meta = _client().load_server_metadata()
+    return render_template("auth/end_session.html", action=meta["end_session_endpoint"], id_token=s.id_token,
+                           post_logout=_cfg().base_url + "/auth/logged-out", client_id=_cfg().client_id)
+
+
+@bp.get("/logged-out")
+def logged_out():
+    return render_template("auth/logged_out.html")
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout():
+    raw = request.form.get("logout_token", "")
+    cfg = _cfg()
+    try:
+        keys = KeySet.import_key_set(_client().fetch_jwk_set())
+        token = jwt.decode(raw, keys, algorithms=["RS256", "PS256", "ES256"])
+        jwt.JWTClaimsRegistry(leeway=30, iss={"essential": True, "value": cfg.issuer},
+                              aud={"essential": True, "value": cfg.client_id}).validate(token.claims)
+    except (JoseError, ValueError):
+        return {"error": "invalid_request"}, 400
+    c = token.claims
+    if BACKCHANNEL_EVENT not in (c.get("events") or {}) or "nonce" in c or not (c.get("sid") or c.get("sub")):
+        return {"error": "invalid_request"}, 400
+    _store().drop_kc_session(c.get("sid"), c.get("sub"))
+    return "", 200
+
+
+def user_access_token() -> str | None:
+    """The user's access token for the provisioning API, refreshed when it is about to expire."""
+    s = g.app_session
+    if s is None:
+        return None
+    if time.time() > s.access_expires - 20 and s.refresh_token:
+        meta = _client().load_server_metadata()
+        r = requests.post(meta["token_endpoint"], timeout=10, data={
+            "grant_type": "refresh_token", "refresh_token": s.refresh_token,
+            "client_id": _cfg().client_id, "client_secret": _cfg().client_secret})
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        s.access_token, s.refresh_token = body["access_token"], body.get("refresh_token", s.refresh_token)
+        s.access_expires = time.time() + int(body.get("expires_in", 60))
+    return s.access_token
+
+
+def session_age() -> float:
+    s = g.app_session
+    return time.time() - s.created if s else 0.0

@@ -1,0 +1,52 @@
+"""Settings of one application, from the environment; defaults are the local demo."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+
+DEFAULT_PORTS = {"portail": 8081, "cdap": 8082, "afas": 8083}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    client_id: str
+    client_secret: str
+    base_url: str                      # where the browser reaches this app
+    issuer: str                        # realm issuer as browsers see it
+    internal_keycloak: str = ""        # how this server reaches Keycloak (defaults to the issuer's host)
+    idle_timeout: int = 1800           # R17: 30 minutes without activity
+    secure_cookies: bool = True        # relaxed only for plain-http local demos and tests
+    secret_key: str = ""
+    portal_url: str = "http://localhost:8081"
+    cdap_url: str = "http://localhost:8082"
+    afas_url: str = "http://localhost:8083"
+    api_url: str = "http://localhost:8090"  # provisioning API
+    data_dir: str = ".run"
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.issuer}/.well-known/openid-configuration"
+
+    @property
+    def cookie_name(self) -> str:
+        return f"mcp_{self.client_id}"
+
+    @classmethod
+    def from_env(cls, client_id: str, **overrides) -> "AppConfig":
+        e = os.environ.get
+        kc = e("MCP_PUBLIC_KEYCLOAK_URL", e("KEYCLOAK_URL", "http://localhost:8080")).rstrip("/")
+        realm = e("MCP_REALM", "mon-compte-partenaire")
+        urls = {name: e(f"MCP_{name.upper()}_URL", f"http://localhost:{port}") for name, port in DEFAULT_PORTS.items()}
+        secret = e(f"MCP_{client_id.upper()}_CLIENT_SECRET", f"demo-only-{client_id}-secret")
+        values = dict(
+            client_id=client_id, client_secret=secret, base_url=urls[client_id], issuer=f"{kc}/realms/{realm}",
+            idle_timeout=int(e("MCP_IDLE_TIMEOUT", "1800")),
+            secure_cookies=e("MCP_INSECURE_COOKIES", "") != "1",
+            secret_key=e(f"MCP_{client_id.upper()}_SESSION_KEY", "") or secrets.token_hex(32),
+            portal_url=urls["portail"], cdap_url=urls["cdap"], afas_url=urls["afas"],
+            api_url=e("MCP_API_URL", "http://localhost:8090"), data_dir=e("MCP_STATE_DIR", ".run"),
+        )
+        values.update(overrides)
+        return cls(**values)

@@ -1,0 +1,41 @@
+"""Security page (R17) and the user's services."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, render_template
+
+from sso_demo import apiclient
+from sso_demo.auth import current_principal, login_required
+
+bp = Blueprint("home", __name__)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _previous_login() -> tuple[str, datetime | None]:
+    """('first' | 'known' | 'unknown', when)."""
+    try:
+        r = apiclient.call("GET", "/api/v1/me")
+    except apiclient.ApiUnavailable:
+        return "unknown", None
+    if r.status_code != 200:
+        return "unknown", None
+    prev = r.json().get("previous_login")
+    return ("known", datetime.fromisoformat(prev).astimezone(PARIS)) if prev else ("first", None)
+
+
+@bp.get("/")
+@login_required
+def index():
+    p = current_principal()
+    services = []
+    if p.has("cdap:CDAP-Consulter"):
+        services.append(("CDAP", "Consultation des données allocataires", "cdap_url"))
+    if p.has("afas:AFAS-Déclarer") or p.has("afas:AFAS-Habiliter"):
+        services.append(("AFAS", "Aides financières d'action sociale : télédéclaration", "afas_url"))
+    state, when = _previous_login()
+    return render_template("portal/index.html", services=services, previous_state=state, previous=when,
+                           is_admin=p.has("administrateur-partenaire") or p.has("responsable-habilitations"),
+                           is_caf_admin=p.has("caf-administrateur"))
