@@ -23,7 +23,8 @@ SMTP_SINK = processes.Helper("smtp-sink", "devstack.smtp_sink",
                              ("--smtp-port", str(SMTP_PORT), "--web-port", str(MAIL_WEB_PORT),
                               "--store", str(STATE_DIR / "mails.jsonl")), MAIL_WEB_PORT)
 API = processes.Helper("provisioning-api", "provisioning.api.serve", (), API_PORT)
-HELPERS = (SMTP_SINK, API)
+APPS = processes.Helper("sso-demo", "sso_demo", (), int(os.environ.get("MCP_PORTAIL_PORT", "8081")))
+HELPERS = (SMTP_SINK, API, APPS)
 
 
 def _stack_env(inst: kc.Instance) -> dict[str, str]:
@@ -46,8 +47,11 @@ def _up(_args) -> int:
     changes = seed_demo(build())
     print(f"[seed] demo partner reconciled into Keycloak ({changes} change(s))")
     print(f"[api] {processes.start(API, env)}: http://localhost:{API_PORT}/openapi.json")
+    apps_env = {**env, "MCP_API_URL": f"http://localhost:{API_PORT}", "MCP_STATE_DIR": str(STATE_DIR)}
+    print(f"[apps] {processes.start(APPS, apps_env)}: portail http://localhost:8081/, cdap :8082, afas :8083")
     print()
     print("Mon Compte Partenaire est prêt :")
+    print("  Portail (connexion unique, puis CDAP et AFAS)                http://localhost:8081/")
     print(f"  Courriels reçus (identifiants et mots de passe provisoires)  http://localhost:{MAIL_WEB_PORT}/")
     print(f"  Connexion (compte utilisateur Keycloak)                      {inst.url}/realms/{kc.REALM}/account/")
     print(f"  Console d'administration Keycloak                            {inst.url}/admin/  "

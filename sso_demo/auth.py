@@ -19,6 +19,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from sso_demo import logs
 from sso_demo.config import AppConfig
 from sso_demo.sessions import SessionStore
 
@@ -97,6 +98,7 @@ def require_role(*roles: str):
 
 
 def init_auth(app: Flask, cfg: AppConfig) -> None:
+    logs.install()
     app.config["MCP"] = cfg
     app.secret_key = cfg.secret_key
     app.config.update(SESSION_COOKIE_NAME=cfg.cookie_name, SESSION_COOKIE_HTTPONLY=True,

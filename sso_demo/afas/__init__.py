@@ -222,7 +222,9 @@ def transmit(code: str, year: int):
     with _db().begin() as c:
         decl = _declaration(c, code, year)
         if decl is None:
-            return _view(code, year, status=422, refusals=rules.approval_refusals(None, None, 0, False))
+            refusals = rules.approval_refusals(None, None, 0, False)
+            return _view(code, year, status=422, refusals=refusals,
+                         notice="Approbation impossible : " + " ".join(refusals))
         unjustified = c.execute(sa.select(sa.func.count()).select_from(anomalies).where(
             anomalies.c.declaration_id == decl.id, anomalies.c.justification.is_(None))).scalar_one()
         refusals = rules.approval_refusals(decl.activity, decl.financial, unjustified, bool(decl.transmitted_at))

@@ -1,0 +1,123 @@
+"""The whole system for browser stories: real Keycloak, provisioning API (real server thread), the portal,
+CDAP and AFAS (real servers on the ports the test realm registered), a real SMTP server, headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from devstack.smtp_sink import MailSink
+from provisioning.api import create_app as create_api
+from provisioning.api.auth import TokenVerifier
+from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
+from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
+from provisioning.services import Actor, Provisioning
+from provisioning.store.uow import make_engine, migrate
+from sso_demo import afas, cdap, portal
+from sso_demo.config import AppConfig
+from tests.integration.conftest import clean_managed
+from tests.unit.factories import registry
+
+OPERATOR = Actor("cli:browser-tests", system=True)
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PASSWORD = "Navigateur-Test-2026!"
+
+
+@dataclass
+class Stack:
+    provisioning: Provisioning
+    smtp: MailSink
+    urls: dict[str, str]
+    apps: dict
+    kc_admin: object
+    _ready: set = None
+
+    def ready_user(self, username: str, password: str = PASSWORD) -> str:
+        """A provisioned user who has done first login already: known password, no required action.
+        Done once per user: the realm's password history refuses setting the same password again."""
+        self._ready = self._ready or set()
+        if username in self._ready:
+            return password
+        self._ready.add(username)
+        u = self.kc_admin.user_by_username(username)
+        self.kc_admin.put(f"/users/{u['id']}/reset-password",
+                          json={"type": "password", "value": password, "temporary": False})
+        self.kc_admin.put(f"/users/{u['id']}", json={"requiredActions": []})
+        return password
+
+    def provisional_password(self, email: str) -> str:
+        mail = next(m for m in reversed(self.smtp.mails) if email in m.recipients and "mot de passe" in m.subject)
+        return re.search(r"provisoire : (\S+)", mail.body).group(1)
+
+
+def _serve(app, port: int):
+    srv = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+@pytest.fixture(scope="package")
+def stack(keycloak, tmp_path_factory):
+    admin = keycloak.admin()
+    clean_managed(admin)
+    sink = MailSink().start()
+    state = tmp_path_factory.mktemp("stack")
+    engine = make_engine(f"sqlite:///{state / 'registry.sqlite'}")
+    migrate(engine)
+    gw = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret="demo-only-provisioning-secret"))
+    svc = Provisioning(engine, lambda: gw, SmtpNotifier(SmtpConfig("127.0.0.1", sink.port)),
+                       portal_url=keycloak.app_url("portail"))
+    api = _serve(create_api(svc, TokenVerifier(keycloak.issuer, "provisioning-api")), 0)
+    api_url = f"http://127.0.0.1:{api.server_port}"
+    urls = {c: keycloak.app_url(c) for c in ("portail", "cdap", "afas")}
+    apps, servers = {}, [api]
+    for client_id, factory in (("portail", portal.create_app), ("cdap", cdap.create_app), ("afas", afas.create_app)):
+        cfg = AppConfig(client_id=client_id, client_secret=f"demo-only-{client_id}-secret", base_url=urls[client_id],
+                        issuer=keycloak.issuer, secret_key=f"test-{client_id}", portal_url=urls["portail"],
+                        cdap_url=urls["cdap"], afas_url=urls["afas"], api_url=api_url, data_dir=str(state))
+        apps[client_id] = factory(cfg)
+        servers.append(_serve(apps[client_id], int(urls[client_id].rsplit(":", 1)[1])))
+    svc.import_registry(OPERATOR, registry())
+    svc.reconcile(OPERATOR)
+    yield Stack(svc, sink, urls, apps, admin)
+    for s in servers:
+        s.shutdown()
+    sink.stop()
+    clean_managed(admin)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(chromium):
+    """A fresh browser profile per person (own cookies), French first like our users."""
+    contexts = []
+
+    def make():
+        ctx = chromium.new_context(locale="fr-FR")
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(20_000)
+        return page
+    yield make
+    for c in contexts:
+        c.close()
+
+
+def login(page, url: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(url)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#kc-login")
+    page.wait_for_load_state()
