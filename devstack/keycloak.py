@@ -136,6 +136,7 @@ def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
         shutil.copytree(pristine_distribution(instance.version, instance.cache_dir), home, symlinks=True)
     if fresh_data:
         shutil.rmtree(home / "data", ignore_errors=True)
+    install_extension(home)
     theme_dst = home / "themes" / THEME
     shutil.rmtree(theme_dst, ignore_errors=True)
     shutil.copytree(REPO_ROOT / "keycloak-theme" / THEME, theme_dst)
@@ -145,6 +146,32 @@ def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
     for realm_file in (REPO_ROOT / "realm-config").glob("*.json"):
         shutil.copy2(realm_file, import_dir / realm_file.name)
     return home
+
+
+def install_extension(home: Path) -> Path:
+    """Compile keycloak-extension/ against this distribution's own jars (no download) into providers/."""
+    src = REPO_ROOT / "keycloak-extension" / "src" / "main"
+    jar = home / "providers" / "mcp-keycloak-extension.jar"
+    sources = sorted((src / "java").rglob("*.java")) + sorted((src / "resources").rglob("*"))
+    newest = max((f.stat().st_mtime for f in sources if f.is_file()), default=0)
+    if jar.exists() and jar.stat().st_mtime >= newest:
+        return jar
+    jdk = find_jdk()
+    build = home / "providers" / ".build"
+    shutil.rmtree(build, ignore_errors=True)
+    build.mkdir(parents=True)
+    javac = [str(jdk.home / "bin" / "javac"), "--release", "17", "-nowarn", "-cp", str(home / "lib" / "lib" / "main" / "*"),
+             "-d", str(build), *[str(f) for f in sources if f.suffix == ".java"]]
+    done = subprocess.run(javac, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise KeycloakError(f"keycloak-extension does not compile:\n{done.stdout}{done.stderr}")
+    shutil.copytree(src / "resources", build, dirs_exist_ok=True)
+    done = subprocess.run([str(jdk.home / "bin" / "jar"), "--create", "--file", str(jar), "-C", str(build), "."],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise KeycloakError(f"could not package keycloak-extension:\n{done.stderr}")
+    shutil.rmtree(build, ignore_errors=True)
+    return jar
 
 
 # --- process ------------------------------------------------------------------------------------

@@ -127,10 +127,11 @@ class _Reader:
         users = []
         for i, u in enumerate(self.field(d, "users", path, required=False, kind=list, default=[])):
             p = f"{path}.users[{i}]"
-            self.known_keys(u, {"identifiant", "first_name", "last_name", "email", "suspended"}, p)
+            self.known_keys(u, {"identifiant", "first_name", "last_name", "email", "suspended", "locked"}, p)
             users.append(User(self.field(u, "identifiant", p, default=""), self.field(u, "first_name", p, default=""),
                               self.field(u, "last_name", p, default=""), self.field(u, "email", p, default=""),
-                              bool(u.get("suspended", False)) if isinstance(u, dict) else False))
+                              bool(u.get("suspended", False)) if isinstance(u, dict) else False,
+                              bool(u.get("locked", False)) if isinstance(u, dict) else False))
         equipments = [self.equipment(e, f"{path}.equipments[{i}]")
                       for i, e in enumerate(self.field(d, "equipments", path, required=False, kind=list, default=[]))]
         conventions = [self.convention(c, f"{path}.conventions[{i}]")
@@ -260,7 +261,8 @@ def partner_to_dict(p: Partner) -> dict:
         "siret": p.siret, "name": p.name, "caf": p.caf, "administrator": p.administrator,
         "delegates": list(p.delegates),
         "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
-                   "email": u.email, **({"suspended": True} if u.suspended else {})} for u in p.users],
+                   "email": u.email, **({"suspended": True} if u.suspended else {}),
+                   **({"locked": True} if u.locked else {})} for u in p.users],
         "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "site": e.site,
                         "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],
         "conventions": [{

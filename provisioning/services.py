@@ -9,7 +9,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import rules
@@ -74,12 +74,19 @@ class MutationResult:
 
 class Provisioning:
     def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
-                 portal_url: str = "http://localhost:8081", today: Callable[[], date] = date.today):
+                 portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
+                 now: Callable[[], datetime] | None = None, provisional_hours: int = 24):
         self.engine = engine
         self.gateway = gateway
         self.notifier = notifier
         self.portal_url = portal_url
-        self.today = today
+        self.now = now or (lambda: datetime.now(timezone.utc))  # injectable clock (tests of the 24 h rule)
+        self.today = today or (lambda: self.now().date())
+        self.provisional_hours = provisional_hours
+
+    def provisional_deadline(self) -> int:
+        """R13: a provisional password is valid 24 hours from now."""
+        return int(self.now().timestamp()) + self.provisional_hours * 3600
 
     # --- reads -------------------------------------------------------------------------------------
     def registry(self) -> Registry:
@@ -163,7 +170,7 @@ class Provisioning:
                 mail_failures.append(f"{user.username}: {e.description}")
 
         report = apply(desired_state(reg, self.today()), gw, new_password=generate_password,
-                       on_user_created=onboard, progress=progress)
+                       on_user_created=onboard, progress=progress, provisional_deadline=self.provisional_deadline)
         if report.applied:
             with UnitOfWork(self.engine) as uow:
                 for ch in report.applied:
@@ -197,7 +204,9 @@ class Provisioning:
 
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
-                allowed: Callable[[Actor, Partner], bool] | None = None) -> MutationResult:
+                allowed: Callable[[Actor, Partner], bool] | None = None,
+                inform: tuple[list[str], str, bool] | None = None) -> MutationResult:
+        """`inform`: (identifiants, what, suspended) — mail those users about a suspension or its end (R18)."""
         with UnitOfWork(self.engine) as uow:
             reg = uow.registry.load()
             p = reg.partner(siret)
@@ -214,6 +223,14 @@ class Provisioning:
             uow.audit.record(actor.username, action, f"partner:{siret}", before, partner_to_dict(p),
                              partner=siret, caf=p.caf)
             self._report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
+            if inform:
+                idents, what, suspended = inform
+                for ident in dict.fromkeys(idents):
+                    u = p.user(ident)
+                    if u:
+                        mail = messages.suspension_mail if suspended else messages.reactivation_mail
+                        subject, body = mail(u.first_name, u.last_name, what)
+                        uow.outbox.put(u.email, subject, body, caf=p.caf)
             uow.commit()
         result = MutationResult(p, reconciled=False)
         if reconcile:
@@ -303,6 +320,11 @@ class Provisioning:
                             change)
 
     def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool) -> MutationResult:
+        """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
+        p0 = self.registry().partner(siret)
+        if p0 is not None and not actor.is_caf_admin_of(p0.caf):
+            raise Forbidden("Seule la Caf suspend ou rétablit des habilitations.")
+
         def change(reg: Registry, p: Partner) -> list[Violation]:
             u = p.user(identifiant)
             if u is None:
@@ -310,7 +332,94 @@ class Provisioning:
             u.suspended = suspended
             return []
         return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
-                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change)
+                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change,
+                            inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended))
+
+    def suspend_service(self, actor: Actor, siret: str, number: str, service: Service,
+                        suspended: bool) -> MutationResult:
+        """R18: suspend one service of a convention (every member loses it at once) or reactivate it."""
+        p0 = self.registry().partner(siret)
+        if p0 is not None and not actor.is_caf_admin_of(p0.caf):
+            raise Forbidden("Seule la Caf suspend ou rétablit un service.")
+        members: list[str] = []
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            conv = p.convention(number)
+            if conv is None or conv.bulletin(service) is None:
+                return [Violation("BULLETIN_INCONNU", f"La convention {number} n'a pas de bulletin {service.value}.")]
+            members.extend(m.identifiant for m in conv.bulletin(service).members)
+            conv.suspended_services = (conv.suspended_services | {service}) if suspended \
+                else (conv.suspended_services - {service})
+            return []
+        return self._mutate(actor, siret, "suspend-service" if suspended else "reactivate-service",
+                            f"service {service.value} de la convention {number} "
+                            f"{'suspendu' if suspended else 'rétabli'}", change,
+                            inform=(members, f"votre accès au service {service.value}", suspended))
+
+    def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
+        """R18: lost or stolen credentials are locked at once (disabled, sessions ended); re-issue unlocks."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            u = p.user(identifiant)
+            if u is None:
+                return [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.")]
+            u.locked = True
+            return []
+        return self._mutate(actor, siret, "report-lost-credentials",
+                            f"codes de {identifiant} déclarés perdus ou volés : compte verrouillé", change)
+
+    def reissue_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
+        """A new pair of mails (identifiant, then a new provisional password valid 24 h); the old one is dead."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            u = p.user(identifiant)
+            if u is None:
+                return [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.")]
+            if u.suspended:
+                return [Violation("UTILISATEUR_SUSPENDU", f"« {identifiant} » est suspendu par la Caf : "
+                                  "rétablissez-le avant de réémettre ses codes.")]
+            u.locked = False
+            return []
+        result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change)
+        if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
+            return result  # just created: its first mails are on their way
+        gw = self.gateway()
+        user_id = gw.user_id(identifiant)
+        if user_id is None:
+            raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
+        password = generate_password()
+        gw.reset_provisional(user_id, password, self.provisional_deadline())
+        u = result.partner.user(identifiant)
+        spec = UserSpec(u.identifiant, u.first_name, u.last_name, u.email)
+        for subject, body in (messages.identifiant_mail(spec, self.portal_url), messages.password_mail(spec, password)):
+            self.notifier.send(u.email, subject, body)
+        return result
+
+    def suspend_inactive(self, actor: Actor, days: int) -> list[str]:
+        """R18: suspend users with no login for `days` days (accounts younger than that are spared)."""
+        if not actor.system:
+            raise Forbidden()
+        cutoff = self.now() - timedelta(days=days)
+        gw = self.gateway()
+        logged_in = gw.logins_since(cutoff)
+        created = {u["username"]: (u["id"], u["created"]) for u in gw.users_with_attributes()}
+        reg = self.registry()
+        doomed: dict[str, list[str]] = {}
+        for p in reg.partners:
+            for u in p.users:
+                uid, created_at = created.get(u.identifiant, (None, None))
+                if u.suspended or uid is None or uid in logged_in or created_at > cutoff.timestamp():
+                    continue
+                doomed.setdefault(p.siret, []).append(u.identifiant)
+        for siret, idents in doomed.items():
+            def change(reg: Registry, p: Partner, idents=idents) -> list[Violation]:
+                for ident in idents:
+                    p.user(ident).suspended = True
+                return []
+            self._mutate(actor, siret, "suspend-inactive", f"suspension après {days} jours sans connexion : "
+                         + ", ".join(idents), change, reconcile=False,
+                         inform=(idents, f"votre compte (aucune connexion depuis {days} jours)", True))
+        if doomed:
+            self.reconcile(actor)
+        return sorted(i for idents in doomed.values() for i in idents)
 
     def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus) -> MutationResult:
         reg = self.registry()

@@ -131,7 +131,12 @@ class User:
     first_name: str
     last_name: str
     email: str
-    suspended: bool = False
+    suspended: bool = False   # by the Caf (R18), e.g. prolonged non-use
+    locked: bool = False      # credentials reported lost or stolen: locked until re-issued (R18)
+
+    @property
+    def active(self) -> bool:
+        return not (self.suspended or self.locked)
 
 
 @dataclass
@@ -163,7 +168,7 @@ class Partner:
     def granted_groups(self, identifiant: str) -> set[Group]:
         """Groups the user holds through active conventions (R6: only through assigned profiles)."""
         user = self.user(identifiant)
-        if user is None or user.suspended:
+        if user is None or not user.active:
             return set()
         out: set[Group] = set()
         for conv in self.conventions:
@@ -175,7 +180,7 @@ class Partner:
 
     def granted_profiles(self, identifiant: str) -> set[Profile]:
         user = self.user(identifiant)
-        if user is None or user.suspended or Group.AFAS_DECLARER not in self.granted_groups(identifiant):
+        if user is None or not user.active or Group.AFAS_DECLARER not in self.granted_groups(identifiant):
             return set()
         out: set[Profile] = set()
         for conv in self.conventions:

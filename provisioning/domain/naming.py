@@ -10,6 +10,9 @@ KIND_ATTR = "mcp.kind"
 PARTNER_ATTR = "partner"  # user and group attribute: the partner's SIRET (also a token claim)
 CAF_ATTR = "caf"
 
+PROVISIONAL_EXPIRES_ATTR = "mcp.provisional-expires-at"  # read by the Keycloak extension FirstLoginGuard
+TERMS_ATTR = "terms_and_conditions"  # set by Keycloak when the usage rules are accepted (epoch seconds)
+
 PARTNERS_ROOT = "partenaires"
 CAFS_ROOT = "cafs"
 

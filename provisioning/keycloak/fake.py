@@ -17,6 +17,9 @@ class FakeGateway:
         self.passwords: dict[str, str] = {}
         self.logged_out: list[str] = []
         self.logins: dict = {}
+        self.deadlines: dict[str, int | None] = {}
+        self.login_ids: set[str] = set()
+        self.created_at: dict[str, float] = {}
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
 
     def _hit(self, name: str) -> None:
@@ -85,8 +88,9 @@ class FakeGateway:
             del self.state.groups[p]
             self.state.members.pop(p, None)
 
-    def create_user(self, spec: UserSpec, temporary_password: str | None) -> str:
+    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str:
         self._hit("create_user")
+        self.deadlines[spec.username] = expires_at
         if spec.username in self.state.users:
             raise AssertionError(f"user {spec.username} exists")
         uid = next(self._ids)
@@ -126,6 +130,20 @@ class FakeGateway:
 
     def previous_login(self, user_id: str, current_session: str | None):
         return self.logins.get(user_id)
+
+    def reset_provisional(self, user_id: str, password: str, expires_at: int) -> None:
+        self._hit("reset_provisional")
+        u = self._user(user_id)
+        self.passwords[u.username] = password
+        self.deadlines[u.username] = expires_at
+        self.logged_out.append(u.username)
+
+    def users_with_attributes(self) -> list[dict]:
+        return [{"id": u.id, "username": u.username, "created": self.created_at.get(u.username, 0.0),
+                 "attributes": {}} for u in self.state.users.values()]
+
+    def logins_since(self, since) -> set[str]:
+        return set(self.login_ids)
 
     def user_id(self, username: str) -> str | None:
         u = self.state.users.get(username)

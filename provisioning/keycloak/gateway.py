@@ -35,7 +35,10 @@ class Gateway(Protocol):
     def create_group(self, spec: GroupSpec, parent_id: str | None) -> str: ...
     def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None: ...
     def delete_group(self, group_id: str) -> None: ...
-    def create_user(self, spec: UserSpec, temporary_password: str | None) -> str: ...
+    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str: ...
+    def reset_provisional(self, user_id: str, password: str, expires_at: int) -> None: ...
+    def users_with_attributes(self) -> list[dict]: ...
+    def logins_since(self, since: datetime) -> set[str]: ...
     def update_user(self, user_id: str, spec: UserSpec) -> None: ...
     def set_enabled(self, user_id: str, enabled: bool) -> None: ...
     def add_member(self, user_id: str, group_id: str) -> None: ...
@@ -229,14 +232,44 @@ class KeycloakGateway:
                 raise Transient(f"Suppression du groupe refusée : {e.error_message}") from e
 
     # --- users ------------------------------------------------------------------------------------------
-    def create_user(self, spec: UserSpec, temporary_password: str | None) -> str:
+    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str:
+        attributes = _wire_attrs(spec.attributes, True)
+        if expires_at:
+            attributes[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
         payload = {"username": spec.username, "firstName": spec.first_name, "lastName": spec.last_name,
                    "email": spec.email, "emailVerified": True, "enabled": spec.enabled,
-                   "attributes": _wire_attrs(spec.attributes, True),
-                   "requiredActions": ["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"]}
+                   "attributes": attributes, "requiredActions": ["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"]}
         if temporary_password:
             payload["credentials"] = [{"type": "password", "value": temporary_password, "temporary": True}]
         return self._call("create user", self.kc.create_user, payload, exist_ok=False)
+
+    def reset_provisional(self, user_id: str, password: str, expires_at: int) -> None:
+        """Re-issue (R13, R18): the old password dies, a new provisional one with a new 24 h deadline."""
+        self._call("reset password", self.kc.set_user_password, user_id, password, temporary=True)
+        current = self._call("get user", self.kc.get_user, user_id)
+        attrs = dict(current.get("attributes") or {})
+        attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
+        actions = sorted(set(current.get("requiredActions") or []) | {"UPDATE_PASSWORD"})
+        self._call("update user", self.kc.update_user, user_id,
+                   {"attributes": attrs, "requiredActions": actions, "enabled": True})
+        self.logout_user(user_id)
+
+    def users_with_attributes(self) -> list[dict]:
+        """Every user with id, username, creation time and attributes (one paged read)."""
+        return [{"id": u["id"], "username": u["username"], "created": u.get("createdTimestamp", 0) / 1000,
+                 "attributes": u.get("attributes") or {}}
+                for u in self._paged("/users", briefRepresentation="false")]
+
+    def logins_since(self, since: datetime) -> set[str]:
+        """Ids of users with a stored LOGIN event since `since` (one paged read of the event store)."""
+        out, first = set(), 0
+        while True:
+            page = self._raw_get("/events", type="LOGIN", dateFrom=since.strftime("%Y-%m-%d"),
+                                 first=first, max=PAGE)
+            out |= {e["userId"] for e in page if e.get("userId") and e["time"] / 1000 >= since.timestamp()}
+            if len(page) < PAGE:
+                return out
+            first += PAGE
 
     def update_user(self, user_id: str, spec: UserSpec) -> None:
         current = self._call("get user", self.kc.get_user, user_id)

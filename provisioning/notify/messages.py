@@ -43,3 +43,21 @@ def change_report(caf_name: str, actor: str, lines: list[str]) -> tuple[str, str
         "",
         *[f"- {line}" for line in lines],
     ]))
+
+
+def suspension_mail(first: str, last: str, what: str) -> tuple[str, str]:
+    """R18: users are informed of suspensions."""
+    return (f"{PORTAL} : suspension de vos habilitations", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"La Caf a suspendu {what}.",
+        "Les habilitations peuvent être suspendues sans notification préalable, notamment en cas de risque pour la",
+        "sécurité des systèmes ou des données (absence d'utilisation prolongée, accès non autorisé).",
+        "Pour toute question, adressez-vous à votre administrateur partenaire.",
+    ]))
+
+
+def reactivation_mail(first: str, last: str, what: str) -> tuple[str, str]:
+    return (f"{PORTAL} : rétablissement de vos habilitations", "\n".join([
+        f"Bonjour {first} {last},", "", f"La Caf a rétabli {what}.",
+    ]))

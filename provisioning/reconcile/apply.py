@@ -25,7 +25,9 @@ class ApplyReport:
 
 def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str],
           on_user_created: Callable[[UserSpec, str], None] | None = None,
-          progress: Progress | None = None) -> ApplyReport:
+          progress: Progress | None = None, provisional_deadline: Callable[[], int] | None = None) -> ApplyReport:
+    """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
+    refused (Keycloak extension FirstLoginGuard); None: no deadline."""
     observed = gateway.observe()
     changes = plan(desired, observed)
     users = {name: u.id for name, u in observed.users.items()}
@@ -50,7 +52,8 @@ def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str],
                 gateway.delete_group(d["id"])
             case ("create", "user"):
                 password = new_password()
-                users[ch.target] = gateway.create_user(d["spec"], password)
+                users[ch.target] = gateway.create_user(d["spec"], password,
+                                                       provisional_deadline() if provisional_deadline else None)
                 report.created_users.append(d["spec"])
                 if on_user_created:
                     on_user_created(d["spec"], password)

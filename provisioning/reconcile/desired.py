@@ -66,8 +66,8 @@ def desired_state(reg: Registry, today: date) -> State:
         add_group(_container(base, "partner", **attrs))
         for u in p.users:
             s.users[u.identifiant] = UserSpec(u.identifiant, u.first_name, u.last_name, u.email,
-                                              not u.suspended, ((n.PARTNER_ATTR, p.siret),))
-        active = {u.identifiant for u in p.users if not u.suspended}
+                                              u.active, ((n.PARTNER_ATTR, p.siret),))
+        active = {u.identifiant for u in p.users if u.active}
         add_group(_group(f"{base}/{n.PARTNER_GROUPS['administrateur'][0]}", "administrateur", **attrs),
                   {p.administrator} & active if p.administrator else set())
         add_group(_group(f"{base}/{n.PARTNER_GROUPS['delegues'][0]}", "delegues", **attrs), set(p.delegates) & active)

@@ -1,0 +1,80 @@
+package fr.caf.mcp.keycloak;
+
+import java.util.List;
+import org.keycloak.Config;
+import org.keycloak.authentication.Authenticator;
+import org.keycloak.authentication.AuthenticatorFactory;
+import org.keycloak.models.AuthenticationExecutionModel;
+import org.keycloak.models.KeycloakSession;
+import org.keycloak.models.KeycloakSessionFactory;
+import org.keycloak.provider.ProviderConfigProperty;
+
+public class FirstLoginGuardFactory implements AuthenticatorFactory {
+
+    public static final String ID = "mcp-first-login-guard";
+    private static final FirstLoginGuard SINGLETON = new FirstLoginGuard();
+
+    @Override
+    public String getId() {
+        return ID;
+    }
+
+    @Override
+    public String getDisplayType() {
+        return "Mon Compte Partenaire: provisional password expiry and usage-rules version";
+    }
+
+    @Override
+    public String getHelpText() {
+        return "Refuses a provisional password older than its deadline (mcp.provisional-expires-at) and requires "
+                + "the usage rules again when a newer version was published.";
+    }
+
+    @Override
+    public String getReferenceCategory() {
+        return null;
+    }
+
+    @Override
+    public boolean isConfigurable() {
+        return true;
+    }
+
+    @Override
+    public AuthenticationExecutionModel.Requirement[] getRequirementChoices() {
+        return new AuthenticationExecutionModel.Requirement[] {
+            AuthenticationExecutionModel.Requirement.REQUIRED, AuthenticationExecutionModel.Requirement.DISABLED};
+    }
+
+    @Override
+    public boolean isUserSetupAllowed() {
+        return false;
+    }
+
+    @Override
+    public List<ProviderConfigProperty> getConfigProperties() {
+        ProviderConfigProperty version = new ProviderConfigProperty("usageRulesVersion", "Usage rules version",
+                "Label of the current version of the usage rules.", ProviderConfigProperty.STRING_TYPE, "");
+        ProviderConfigProperty published = new ProviderConfigProperty(FirstLoginGuard.PUBLISHED_AT,
+                "Published at (epoch seconds)", "Users who accepted before this time accept again.",
+                ProviderConfigProperty.STRING_TYPE, "0");
+        return List.of(version, published);
+    }
+
+    @Override
+    public Authenticator create(KeycloakSession session) {
+        return SINGLETON;
+    }
+
+    @Override
+    public void init(Config.Scope config) {
+    }
+
+    @Override
+    public void postInit(KeycloakSessionFactory factory) {
+    }
+
+    @Override
+    public void close() {
+    }
+}

@@ -1,0 +1,149 @@
+"""R13–R18 against the real Keycloak (with our extension) and a real SMTP server: 24-hour provisional
+password (injectable clock), re-issue, lost credentials, suspensions and reactivation, inactivity."""
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from provisioning.domain.model import Service
+from tests.integration.conftest import OPERATOR
+from tests.support.oidc import Page, Redirect, Rp
+from tests.unit.factories import registry
+
+SIRET = "12345678900017"
+CONV = "CONV-751-2026-0001"
+
+
+def _password(smtp, email):
+    mail = [m for m in smtp.to(email) if "mot de passe" in m.subject][-1]
+    return re.search(r"provisoire : (\S+)", mail.body).group(1)
+
+
+@pytest.fixture
+def rp(keycloak):
+    return Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
+
+
+def _login(rp, username, password):
+    _, page = rp.authorize()
+    return rp.login(page, username, password)
+
+
+def test_provisional_password_older_than_24_hours_opens_no_session(provisioning, smtp, kc_admin, rp):
+    provisioning.now = lambda: datetime.now(timezone.utc) - timedelta(hours=24, minutes=1)  # created yesterday
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    page = _login(rp, "lea.petit", _password(smtp, "lea.petit@hirondelles.example"))
+    assert isinstance(page, Page)
+    assert "mot de passe provisoire a expiré" in page.text() and "administrateur" in page.text()
+    uid = kc_admin.user_by_username("lea.petit")["id"]
+    assert kc_admin.get(f"/users/{uid}/sessions") == []
+    # a fresh Rp (new browser): still no way in
+    assert not isinstance(_login(Rp(rp.issuer, rp.client_id, rp.client_secret, rp.redirect_uri), "lea.petit",
+                                 _password(smtp, "lea.petit@hirondelles.example")), Redirect)
+
+
+def test_provisional_password_within_24_hours_leads_to_the_usage_rules(provisioning, smtp, rp):
+    provisioning.now = lambda: datetime.now(timezone.utc) - timedelta(hours=23, minutes=50)
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    page = _login(rp, "lea.petit", _password(smtp, "lea.petit@hirondelles.example"))
+    assert isinstance(page, Page) and page.soup.find(id="kc-accept")
+    assert "Règles d" in page.text() and "Vos engagements" in page.text()
+
+
+def test_reissue_sends_a_new_pair_and_kills_the_old_password(provisioning, smtp, rp, kc_admin):
+    provisioning.now = lambda: datetime.now(timezone.utc) - timedelta(hours=30)
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    old = _password(smtp, "lea.petit@hirondelles.example")
+    provisioning.now = lambda: datetime.now(timezone.utc)
+    smtp.clear()
+    provisioning.reissue_credentials(OPERATOR, SIRET, "lea.petit")
+    mails = smtp.to("lea.petit@hirondelles.example")
+    assert sorted(m.subject for m in mails) == sorted([
+        "« Mon Compte Partenaire » : votre identifiant", "« Mon Compte Partenaire » : votre mot de passe provisoire"])
+    new = _password(smtp, "lea.petit@hirondelles.example")
+    assert new != old
+    assert not isinstance(_login(rp, "lea.petit", old), Redirect)
+    fresh = Rp(rp.issuer, rp.client_id, rp.client_secret, rp.redirect_uri)
+    page = _login(fresh, "lea.petit", new)
+    assert isinstance(page, Page) and page.soup.find(id="kc-accept")  # usage rules, then personal password
+
+
+def test_lost_credentials_lock_at_once_and_reissue_unlocks(provisioning, smtp, kc_admin):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    uid = kc_admin.user_by_username("paul.bernard")["id"]
+    provisioning.report_lost_credentials(OPERATOR, SIRET, "paul.bernard")
+    assert kc_admin.get(f"/users/{uid}")["enabled"] is False
+    provisioning.reissue_credentials(OPERATOR, SIRET, "paul.bernard")
+    user = kc_admin.get(f"/users/{uid}")
+    assert user["enabled"] is True and "UPDATE_PASSWORD" in user["requiredActions"]
+    # and his habilitations are back exactly
+    groups = {g["path"] for g in kc_admin.get(f"/users/{uid}/groups")}
+    assert groups == {f"/partenaires/{SIRET}/AFAS Déclarer",
+                      f"/partenaires/{SIRET}/AFAS Fournisseurs de données financières"}
+
+
+def _paths(kc_admin, username):
+    uid = kc_admin.user_by_username(username)["id"]
+    return {g["path"] for g in kc_admin.get(f"/users/{uid}/groups")}
+
+
+def test_suspending_a_service_removes_it_at_once_informs_users_and_reactivation_restores(provisioning, smtp,
+                                                                                             kc_admin):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    before = _paths(kc_admin, "lea.petit")
+    smtp.clear()
+    provisioning.suspend_service(OPERATOR, SIRET, CONV, Service.CDAP, True)
+    assert f"/partenaires/{SIRET}/CDAP Consulter" not in _paths(kc_admin, "lea.petit")
+    assert any("CDAP" in m.body and "suspendu" in m.body for m in smtp.to("lea.petit@hirondelles.example"))
+    provisioning.suspend_service(OPERATOR, SIRET, CONV, Service.CDAP, False)
+    assert _paths(kc_admin, "lea.petit") == before
+
+
+def test_suspending_a_user_ends_live_sessions(provisioning, smtp, kc_admin, rp):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    uid = kc_admin.user_by_username("paul.bernard")["id"]
+    kc_admin.put(f"/users/{uid}/reset-password", json={"type": "password", "value": "Session-Vive-2026!",
+                                                       "temporary": False})
+    kc_admin.put(f"/users/{uid}", json={"requiredActions": []})
+    assert isinstance(_login(rp, "paul.bernard", "Session-Vive-2026!"), Redirect)
+    assert len(kc_admin.get(f"/users/{uid}/sessions")) == 1
+    provisioning.suspend_user(OPERATOR, SIRET, "paul.bernard", True)
+    assert kc_admin.get(f"/users/{uid}/sessions") == []
+    assert kc_admin.get(f"/users/{uid}")["enabled"] is False
+    assert any("suspendu" in m.body for m in smtp.to("paul.bernard@hirondelles.example"))
+    provisioning.suspend_user(OPERATOR, SIRET, "paul.bernard", False)
+    assert kc_admin.get(f"/users/{uid}")["enabled"] is True
+    assert _paths(kc_admin, "paul.bernard") == {f"/partenaires/{SIRET}/AFAS Déclarer",
+                                                f"/partenaires/{SIRET}/AFAS Fournisseurs de données financières"}
+
+
+def test_users_without_login_for_n_days_are_suspended(provisioning, smtp, kc_admin, rp):
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    created = datetime.now(timezone.utc)
+    time.sleep(2)
+    uid = kc_admin.user_by_username("paul.bernard")["id"]
+    kc_admin.put(f"/users/{uid}/reset-password", json={"type": "password", "value": "Actif-Recemment-2026!",
+                                                       "temporary": False})
+    kc_admin.put(f"/users/{uid}", json={"requiredActions": []})
+    assert isinstance(_login(rp, "paul.bernard", "Actif-Recemment-2026!"), Redirect)
+    # one day later, with a one-day window that starts just after the accounts were created:
+    # only paul.bernard logged in inside it
+    provisioning.now = lambda: created + timedelta(days=1, seconds=1)
+    smtp.clear()
+    suspended = provisioning.suspend_inactive(OPERATOR, days=1)
+    assert suspended == ["jeanne.dupont", "lea.petit", "marc.martin"]
+    assert kc_admin.user_by_username("lea.petit")["enabled"] is False
+    assert kc_admin.get(f"/users/{uid}")["enabled"] is True
+    assert any("aucune connexion depuis 1 jours" in m.body for m in smtp.to("lea.petit@hirondelles.example"))
+    # accounts younger than the window are spared
+    provisioning.now = lambda: created + timedelta(days=1, seconds=1)
+    assert provisioning.suspend_inactive(OPERATOR, days=2) == []
