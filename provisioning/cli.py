@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections import Counter
 from datetime import date
@@ -109,6 +110,39 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_suspend_inactive(args) -> int:
+    names = _service().suspend_inactive(_actor(), args.days)
+    print(f"{len(names)} utilisateur(s) suspendu(s) après {args.days} jours sans connexion"
+          + (" : " + ", ".join(names) if names else "."))
+    return 0
+
+
+def cmd_usage_rules(args) -> int:
+    svc = _service()
+    if args.action == "publish":
+        from provisioning.config import Config, secret  # noqa: PLC0415
+        from provisioning.keycloak.gateway import UsageRulesPublisher  # noqa: PLC0415
+        cfg = Config.from_env()
+        password = secret("MCP_KEYCLOAK_REALM_ADMIN_PASSWORD")
+        if not password or not args.version:
+            print("[configuration] publish VERSION needs a realm administrator: MCP_KEYCLOAK_REALM_ADMIN and "
+                  "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD (or _FILE).", file=sys.stderr)
+            return 1
+        publisher = UsageRulesPublisher(cfg.keycloak.server_url, cfg.keycloak.realm,
+                                        os.environ.get("MCP_KEYCLOAK_REALM_ADMIN", "admin"), password)
+        at = svc.publish_usage_rules(_actor(), args.version, publisher)
+        print(f"Version {args.version} publiée le {at:%d/%m/%Y à %H:%M} UTC : chaque utilisateur l'acceptera à sa "
+              "prochaine connexion.")
+        return 0
+    rows = svc.usage_rules_acceptances(_actor())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['partner']}  {r['identifiant']:<20} {r['version'] or 'non acceptées':<14} {r['accepted_at'] or ''}")
+    return 0
+
+
 def cmd_notify(args) -> int:
     print(f"{_service().deliver_notifications()} notification(s) envoyée(s).")
     return 0
@@ -131,9 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
     sub.add_parser("notify", help="send pending change reports (R9) to the Caf mailboxes")
+    ur = sub.add_parser("usage-rules", help="publish a version of the usage rules, or list acceptances")
+    ur.add_argument("action", choices=["publish", "acceptances"])
+    ur.add_argument("version", nargs="?")
+    ur.add_argument("--json", action="store_true")
+    si = sub.add_parser("suspend-inactive", help="suspend users without login for N days (R18; run it daily)")
+    si.add_argument("--days", type=int, default=int(os.environ.get("MCP_INACTIVITY_DAYS", "90")))
     args = p.parse_args(argv)
     handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "status": cmd_status,
-                "notify": cmd_notify}
+                "notify": cmd_notify, "suspend-inactive": cmd_suspend_inactive,
+                "usage-rules": cmd_usage_rules}
     try:
         return handlers[args.cmd](args)
     except ValidationFailed as e:

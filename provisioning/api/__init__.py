@@ -52,8 +52,12 @@ def serve() -> None:
     from provisioning.app_factory import build  # noqa: PLC0415
     from provisioning.config import Config  # noqa: PLC0415
 
+    from provisioning.jobs import start_daily  # noqa: PLC0415
+
     cfg = Config.from_env()
-    app = create_app(build(cfg), TokenVerifier(cfg.issuer, cfg.api_audience,
+    svc = build(cfg)
+    start_daily(svc)
+    app = create_app(svc, TokenVerifier(cfg.issuer, cfg.api_audience,
                                                jwks_url=f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}"
                                                         "/protocol/openid-connect/certs"))
     app.run(host=os.environ.get("MCP_API_HOST", "127.0.0.1"), port=int(os.environ.get("MCP_API_PORT", "8090")))

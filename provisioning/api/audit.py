@@ -23,6 +23,12 @@ def me():
                     "previous_login": prev.isoformat() if prev else None})
 
 
+@bp.get("/usage-rules/acceptances")
+def acceptances():
+    """R15: who accepted which version of the usage rules, and when (Caf administrators)."""
+    return jsonify(_svc().usage_rules_acceptances(g.actor))
+
+
 @bp.get("/notifications")
 def notifications():
     return jsonify(_svc().notifications(g.actor))

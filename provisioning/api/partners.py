@@ -140,6 +140,33 @@ def reactivate(siret: str, identifiant: str):
     return _result(_svc().suspend_user(g.actor, siret, identifiant, False))
 
 
+@bp.post("/<siret>/users/<identifiant>/credentials")
+def reissue(siret: str, identifiant: str):
+    """Re-issue: a new pair of mails, a new 24 h provisional password; unlocks lost credentials."""
+    return _result(_svc().reissue_credentials(g.actor, siret, identifiant))
+
+
+@bp.post("/<siret>/users/<identifiant>/lost-credentials")
+def lost(siret: str, identifiant: str):
+    return _result(_svc().report_lost_credentials(g.actor, siret, identifiant))
+
+
+@bp.post("/<siret>/conventions/<number>/services/<service>/suspension")
+def suspend_service(siret: str, number: str, service: str):
+    svc_enum, faults = _enum_list(Service, [service], "service")
+    if faults:
+        raise ValidationFailed(faults)
+    return _result(_svc().suspend_service(g.actor, siret, number, svc_enum.pop(), True))
+
+
+@bp.delete("/<siret>/conventions/<number>/services/<service>/suspension")
+def reactivate_service(siret: str, number: str, service: str):
+    svc_enum, faults = _enum_list(Service, [service], "service")
+    if faults:
+        raise ValidationFailed(faults)
+    return _result(_svc().suspend_service(g.actor, siret, number, svc_enum.pop(), False))
+
+
 @bp.post("/<siret>/conventions/<number>/transitions")
 def transition(siret: str, number: str):
     b = _body({"to": str})

@@ -7,6 +7,7 @@ are read per group/organisation (never per user), concurrently.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
@@ -317,3 +318,28 @@ class KeycloakGateway:
             return self.kc.get_user_id(username)
         except KeycloakGetError:
             return None
+
+
+class UsageRulesPublisher:
+    """Publishing a version of the usage rules changes the realm's authentication configuration, which the
+    least-privilege provisioning account may not do: it takes a realm administrator's credentials."""
+
+    GUARD = "mcp-first-login-guard"
+
+    def __init__(self, server_url: str, realm: str, username: str, password: str, admin_realm: str = "master"):
+        self.realm = realm
+        self.kc = KeycloakAdmin(server_url=server_url, username=username, password=password, realm_name=realm,
+                                user_realm_name=admin_realm, timeout=30)
+
+    def publish(self, version: str, published_at: int) -> None:
+        base = f"admin/realms/{self.realm}/authentication"
+        try:
+            execs = self.kc.connection.raw_get(f"{base}/flows/forms/executions").json()
+            guard = next(e for e in execs if e.get("providerId") == self.GUARD)
+            body = {"id": guard["authenticationConfig"], "alias": self.GUARD,
+                    "config": {"usageRulesVersion": version, "usageRulesPublishedAt": str(published_at)}}
+            r = self.kc.connection.raw_put(f"{base}/config/{guard['authenticationConfig']}", data=json.dumps(body))
+        except (KeycloakError, OSError, StopIteration, KeyError) as e:
+            raise Transient(f"Publication des règles d'usage dans Keycloak impossible : {e}") from e
+        if r.status_code >= 300:
+            raise Transient(f"Keycloak a refusé la publication : {r.status_code} {r.text[:200]}")

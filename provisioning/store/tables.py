@@ -60,3 +60,10 @@ outbox = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
 )
+
+usage_rules_versions = sa.Table(
+    "usage_rules_versions", metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("published_by", sa.String(128), nullable=False),
+)

@@ -162,6 +162,27 @@ class Outbox:
                 for r in self.conn.execute(q)]
 
 
+class UsageRulesRepository:
+    """Published versions of the usage rules (the first, 20 June 2016, is the seed's)."""
+
+    FIRST = ("2016-06-20", datetime(1970, 1, 1, tzinfo=timezone.utc))
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def versions(self) -> list[tuple[str, datetime]]:
+        rows = self.conn.execute(sa.select(t.usage_rules_versions).order_by(t.usage_rules_versions.c.published_at))
+        out = [(r.version, r.published_at if r.published_at.tzinfo else r.published_at.replace(tzinfo=timezone.utc))
+               for r in rows]
+        return out or [self.FIRST]
+
+    def publish(self, version: str, at: datetime, by: str) -> None:
+        if self.conn.execute(sa.select(t.usage_rules_versions.c.version)
+                             .where(t.usage_rules_versions.c.version == version)).first():
+            raise Conflict(f"La version « {version} » des règles d'usage est déjà publiée.")
+        self.conn.execute(sa.insert(t.usage_rules_versions).values(version=version, published_at=at, published_by=by))
+
+
 class UnitOfWork:
     """`with UnitOfWork(engine) as uow: ...; uow.commit()` — anything not committed is rolled back."""
 
@@ -174,6 +195,7 @@ class UnitOfWork:
         self.registry = RegistryRepository(self.conn)
         self.audit = AuditRepository(self.conn)
         self.outbox = Outbox(self.conn)
+        self.usage_rules = UsageRulesRepository(self.conn)
         return self
 
     def commit(self) -> None:

@@ -147,3 +147,31 @@ def test_users_without_login_for_n_days_are_suspended(provisioning, smtp, kc_adm
     # accounts younger than the window are spared
     provisioning.now = lambda: created + timedelta(days=1, seconds=1)
     assert provisioning.suspend_inactive(OPERATOR, days=2) == []
+
+
+def test_a_new_usage_rules_version_is_accepted_again_and_listed(provisioning, keycloak, kc_admin, smtp, rp):
+    from provisioning.keycloak.gateway import UsageRulesPublisher
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    # first connection: rules accepted, personal password set
+    page = _login(rp, "lea.petit", _password(smtp, "lea.petit@hirondelles.example"))
+    page = rp.submit(page, {"accept": "Accepter"})
+    assert isinstance(rp.submit(page, {"password-new": "Perso-Lea-2026!!", "password-confirm": "Perso-Lea-2026!!"}),
+                      Redirect)
+    [row] = [r for r in provisioning.usage_rules_acceptances(OPERATOR) if r["identifiant"] == "lea.petit"]
+    assert row["version"] == "2016-06-20" and row["accepted_at"] and row["current"]
+    assert next(r for r in provisioning.usage_rules_acceptances(OPERATOR)
+                if r["identifiant"] == "paul.bernard")["version"] is None
+
+    time.sleep(1)
+    publisher = UsageRulesPublisher(keycloak.url, keycloak.realm, keycloak.admin_user, keycloak.admin_password)
+    try:
+        provisioning.publish_usage_rules(OPERATOR, "2026-12-01", publisher)
+        again = Rp(rp.issuer, rp.client_id, rp.client_secret, rp.redirect_uri)
+        page = _login(again, "lea.petit", "Perso-Lea-2026!!")
+        assert isinstance(page, Page) and page.soup.find(id="kc-accept"), "new version: accept again"
+        assert isinstance(again.submit(page, {"accept": "Accepter"}), Redirect)  # no new password this time
+        [row] = [r for r in provisioning.usage_rules_acceptances(OPERATOR) if r["identifiant"] == "lea.petit"]
+        assert row["version"] == "2026-12-01" and row["current"]
+    finally:
+        publisher.publish("2016-06-20", 0)  # the shared test realm goes back to the first version
