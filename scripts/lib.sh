@@ -73,6 +73,10 @@ bootstrap_runtime() {
 
 bootstrap_tests() {
   bootstrap_runtime
-  ensure_packages "chromium:chromium" "chromedriver:chromium-driver"
+  ensure_packages "chromium:chromium" "chromedriver:chromium-driver" "npm:npm"
+  if [ ! -f "$ROOT/node_modules/axe-core/axe.min.js" ]; then
+    log "installing axe-core (npm ci)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ensure_debs postgresql
 }

@@ -104,8 +104,9 @@ def new_page(chromium):
     """A fresh browser profile per person (own cookies), French first like our users."""
     contexts = []
 
-    def make():
-        ctx = chromium.new_context(locale="fr-FR")
+    def make(**options):
+        # bypass_csp=True only where axe-core must be injected into the page
+        ctx = chromium.new_context(locale="fr-FR", **options)
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(20_000)
