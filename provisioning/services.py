@@ -14,7 +14,8 @@ from datetime import date, datetime, timedelta, timezone
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import naming, rules
 from provisioning.domain.model import (
-    Caf, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, User,
+    Bulletin, Caf, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, ServiceContract,
+    StatusChange, User,
 )
 from provisioning.errors import Forbidden, NotFound, Transient, ValidationFailed, Violation
 from provisioning.keycloak.gateway import Gateway
@@ -460,6 +461,67 @@ class Provisioning:
         if doomed:
             self.reconcile(actor)
         return sorted(i for idents in doomed.values() for i in idents)
+
+    def create_partner(self, actor: Actor, partner: Partner) -> Partner:
+        """R11: a Caf administrator registers a partner of its own Caf (administrator user included)."""
+        if not actor.is_caf_admin_of(partner.caf):
+            raise Forbidden("Un partenaire ne peut être créé que par un administrateur de sa Caf.")
+        with UnitOfWork(self.engine) as uow:
+            reg = uow.registry.load()
+            if reg.partner(partner.siret):
+                raise ValidationFailed([Violation("PARTENAIRE_EXISTANT", f"Le SIRET {partner.siret} est déjà enregistré.",
+                                                  "siret")])
+            reg.partners.append(partner)
+            violations = rules.validate(reg, self.today())
+            if violations:
+                raise ValidationFailed(violations)
+            uow.registry.save_partner(partner)
+            uow.audit.record(actor.username, "create-partner", f"partner:{partner.siret}", None,
+                             partner_to_dict(partner), partner=partner.siret, caf=partner.caf)
+            self._report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
+            uow.commit()
+        try:
+            self.reconcile(actor)
+        except Transient as e:
+            log.warning("reconcile after create-partner deferred: %s", e.description)
+        return partner
+
+    def prepare_convention(self, actor: Actor, siret: str, number: str, contract: ServiceContract,
+                           services: list[Service]) -> MutationResult:
+        """R3–R5: after the partner's request the Caf prepares the convention, its contract and its bulletins."""
+        p0 = self.registry().partner(siret)
+        if p0 is not None and not actor.is_caf_admin_of(p0.caf):
+            raise Forbidden("Seule la Caf du partenaire prépare ses conventions.")
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            if p.convention(number):
+                return [Violation("CONVENTION_EXISTANTE", f"La convention {number} existe déjà.", "number")]
+            if not services:
+                return [Violation("BULLETIN_MANQUANT", "Choisissez au moins un service (un bulletin d'adhésion par "
+                                  "service).", "services")]
+            at = self.now()
+            conv = Convention(number, ConventionStatus.PREPARED,
+                              [StatusChange(ConventionStatus.REQUESTED, at, p.administrator or actor.username),
+                               StatusChange(ConventionStatus.PREPARED, at, actor.username)],
+                              contract, [Bulletin(svc) for svc in dict.fromkeys(services)])
+            p.conventions.append(conv)
+            return []
+        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change)
+
+    def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict]:
+        """R13: the attachment of the bulletin sent to the Caf — who holds what on it."""
+        p = self.partner(actor, siret)
+        conv = p.convention(number)
+        b = conv.bulletin(service) if conv else None
+        if b is None:
+            raise NotFound(f"Pas de bulletin {service.value} pour la convention {number}.")
+        rows = []
+        for m in b.members:
+            u = p.user(m.identifiant)
+            rows.append({"identifiant": m.identifiant, "nom": u.last_name if u else "", "prenom": u.first_name if u else "",
+                         "courriel": u.email if u else "", "groupes": " + ".join(sorted(g.value for g in m.groups)),
+                         "profils": " + ".join(sorted(x.value for x in m.profiles))})
+        return rows
 
     def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus) -> MutationResult:
         reg = self.registry()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+import csv
+import io
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain.model import ConventionStatus, Group, Profile, Service, User
+from provisioning.domain.model import (
+    Contact, ConventionStatus, Group, Partner, Profile, Service, ServiceContract, User,
+)
 from provisioning.errors import NotFound, ValidationFailed, Violation
 from provisioning.services import MutationResult
 
@@ -51,6 +56,61 @@ def _result(r: MutationResult, status: int = 200):
 @bp.get("")
 def list_partners():
     return jsonify([{"siret": p.siret, "name": p.name, "caf": p.caf} for p in _svc().partners(g.actor)])
+
+
+@bp.post("")
+def create_partner(siret: str | None = None):
+    b = _body({"siret": str, "name": str, "caf": str, "administrator": dict})
+    a = b["administrator"]
+    faults = [Violation("CHAMP_MANQUANT", f"Le champ « administrator.{k} » est obligatoire.", f"administrator.{k}")
+              for k in ("identifiant", "first_name", "last_name", "email") if not isinstance(a.get(k), str) or not a[k]]
+    if faults:
+        raise ValidationFailed(faults)
+    admin = User(a["identifiant"].strip().lower(), a["first_name"].strip(), a["last_name"].strip(), a["email"].strip())
+    partner = Partner(b["siret"].strip(), b["name"].strip(), b["caf"].strip(), admin.identifiant, [], [admin])
+    _svc().create_partner(g.actor, partner)
+    return jsonify(partner_to_dict(partner)), 201
+
+
+@bp.post("/<siret>/conventions")
+def prepare_convention(siret: str):
+    b = _body({"number": str, "services": list})
+    services, faults = _enum_list(Service, b["services"], "services")
+    contract_raw = b.get("contract") or {}
+    if not isinstance(contract_raw, dict):
+        faults.append(Violation("CHAMP_TYPE", "« contract » doit être un objet.", "contract"))
+        contract_raw = {}
+    roles = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
+    contacts = {}
+    for role in roles:
+        c = contract_raw.get(role)
+        if c is None:
+            continue
+        if not isinstance(c, dict) or not c.get("name"):
+            faults.append(Violation("CHAMP_MANQUANT", f"Le contact « {role} » doit avoir un nom.", f"contract.{role}"))
+            continue
+        contacts[role] = Contact(c["name"], c.get("email", ""), c.get("phone", ""))
+    unknown = set(contract_raw) - set(roles) - {"incident_procedure"}
+    faults += [Violation("CHAMP_INCONNU", f"Le champ « contract.{k} » est inconnu.", f"contract.{k}") for k in unknown]
+    if faults:
+        raise ValidationFailed(faults)
+    contract = ServiceContract(**contacts, incident_procedure=str(contract_raw.get("incident_procedure", "")))
+    order = [s for s in Service if s in services]
+    return _result(_svc().prepare_convention(g.actor, siret, b["number"].strip(), contract, order), 201)
+
+
+@bp.get("/<siret>/conventions/<number>/bulletins/<service>/identifiants.csv")
+def bulletin_csv(siret: str, number: str, service: str):
+    svc_enum, faults = _enum_list(Service, [service], "service")
+    if faults:
+        raise ValidationFailed(faults)
+    rows = _svc().bulletin_identifiants(g.actor, siret, number, svc_enum.pop())
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["identifiant", "nom", "prenom", "courriel", "groupes", "profils"], delimiter=";")
+    w.writeheader()
+    w.writerows(rows)
+    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="bulletin-{service}-{number}.csv"'})
 
 
 @bp.get("/<siret>")

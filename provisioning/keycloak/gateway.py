@@ -248,12 +248,17 @@ class KeycloakGateway:
         """Re-issue (R13, R18): the old password dies, a new provisional one with a new 24 h deadline."""
         self._call("reset password", self.kc.set_user_password, user_id, password, temporary=True)
         current = self._call("get user", self.kc.get_user, user_id)
-        attrs = dict(current.get("attributes") or {})
-        attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
-        actions = sorted(set(current.get("requiredActions") or []) | {"UPDATE_PASSWORD"})
-        self._call("update user", self.kc.update_user, user_id,
-                   {"attributes": attrs, "requiredActions": actions, "enabled": True})
+        current.setdefault("attributes", {})[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
+        current["requiredActions"] = sorted(set(current.get("requiredActions") or []) | {"UPDATE_PASSWORD"})
+        current["enabled"] = True
+        self._put_user(user_id, current)
         self.logout_user(user_id)
+
+    def _put_user(self, user_id: str, rep: dict) -> None:
+        """Always the whole representation: with the declarative user profile, a partial one that carries
+        `attributes` drops the names and email it does not repeat."""
+        rep = {k: v for k, v in rep.items() if k not in ("access", "credentials")}
+        self._call("update user", self.kc.update_user, user_id, rep)
 
     def users_with_attributes(self) -> list[dict]:
         """Every user with id, username, creation time and attributes (one paged read)."""
@@ -278,12 +283,13 @@ class KeycloakGateway:
         for k in KEPT_ATTRS - {n.KIND_ATTR}:
             attrs.pop(k, None)
         attrs.update({k: [v] for k, v in spec.attributes})
-        self._call("update user", self.kc.update_user, user_id,
-                   {"firstName": spec.first_name, "lastName": spec.last_name, "email": spec.email,
-                    "attributes": attrs})
+        current.update(firstName=spec.first_name, lastName=spec.last_name, email=spec.email, attributes=attrs)
+        self._put_user(user_id, current)
 
     def set_enabled(self, user_id: str, enabled: bool) -> None:
-        self._call("enable user", self.kc.update_user, user_id, {"enabled": enabled})
+        current = self._call("get user", self.kc.get_user, user_id)
+        current["enabled"] = enabled
+        self._put_user(user_id, current)
         if not enabled:
             self.logout_user(user_id)
 

@@ -21,11 +21,12 @@ from provisioning.store.uow import make_engine, migrate
 from sso_demo import afas, cdap, portal
 from sso_demo.config import AppConfig
 from tests.integration.conftest import clean_managed
-from tests.unit.factories import registry
+from tests.browser.helpers import PASSWORDS, RESETS
+from tests.unit.factories import example_data, registry, second_partner
 
 OPERATOR = Actor("cli:browser-tests", system=True)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PASSWORD = "Navigateur-Test-2026!"
+
 
 
 @dataclass
@@ -35,20 +36,25 @@ class Stack:
     urls: dict[str, str]
     apps: dict
     kc_admin: object
-    _ready: set = None
 
-    def ready_user(self, username: str, password: str = PASSWORD) -> str:
+    def ready_user(self, username: str) -> str:
         """A provisioned user who has done first login already: known password, no required action.
-        Done once per user: the realm's password history refuses setting the same password again."""
-        self._ready = self._ready or set()
-        if username in self._ready:
-            return password
-        self._ready.add(username)
+        Done once per user (until `forget`): the realm's password history refuses a password used before,
+        so each reset uses a new one, remembered for `login`."""
+        if username in PASSWORDS:
+            return PASSWORDS[username]
+        password = f"Navigateur-{len(PASSWORDS) + sum(RESETS.values())}-{RESETS.get(username, 0)}-Test!"
+        PASSWORDS[username] = password
         u = self.kc_admin.user_by_username(username)
         self.kc_admin.put(f"/users/{u['id']}/reset-password",
                           json={"type": "password", "value": password, "temporary": False})
         self.kc_admin.put(f"/users/{u['id']}", json={"requiredActions": []})
         return password
+
+    def forget(self, username: str) -> None:
+        """The user's password changed outside the tests' knowledge (re-issue): reset it next time."""
+        PASSWORDS.pop(username, None)
+        RESETS[username] = RESETS.get(username, 0) + 1
 
     def provisional_password(self, email: str) -> str:
         mail = next(m for m in reversed(self.smtp.mails) if email in m.recipients and "mot de passe" in m.subject)
@@ -82,7 +88,10 @@ def stack(keycloak, tmp_path_factory):
                         cdap_url=urls["cdap"], afas_url=urls["afas"], api_url=api_url, data_dir=str(state))
         apps[client_id] = factory(cfg)
         servers.append(_serve(apps[client_id], int(urls[client_id].rsplit(":", 1)[1])))
-    svc.import_registry(OPERATOR, registry())
+    data = example_data()
+    b = second_partner(data)  # partner B (same Caf), AFAS only: for tenant isolation
+    b["conventions"][0]["bulletins"] = [x for x in b["conventions"][0]["bulletins"] if x["service"] == "AFAS"]
+    svc.import_registry(OPERATOR, registry(data))
     svc.reconcile(OPERATOR)
     yield Stack(svc, sink, urls, apps, admin)
     for s in servers:
@@ -114,11 +123,3 @@ def new_page(chromium):
     yield make
     for c in contexts:
         c.close()
-
-
-def login(page, url: str, username: str, password: str = PASSWORD) -> None:
-    page.goto(url)
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#kc-login")
-    page.wait_for_load_state()

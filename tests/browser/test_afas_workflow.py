@@ -1,6 +1,6 @@
 """The AFAS declaration end to end, three people holding the three profiles (R7), in headless Chromium."""
 
-from tests.browser.conftest import login
+from tests.browser.helpers import login
 
 YEAR = 2025
 

@@ -123,7 +123,7 @@ def test_application_pages_are_accessible(stack, new_page):
     page = new_page(bypass_csp=True)
     page.goto(stack.urls["afas"] + "/")
     page.fill("#username", "marc.martin")
-    page.fill("#password", "Navigateur-Test-2026!")
+    page.fill("#password", stack.ready_user("marc.martin"))
     page.click("#kc-login")
     page.wait_for_url(stack.urls["afas"] + "/")
     for url in (stack.urls["afas"] + "/", stack.urls["afas"] + "/equipements/ALSH-0001/2024",

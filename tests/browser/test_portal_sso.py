@@ -3,7 +3,7 @@ server-side 403s, single logout through back-channel logout, idle expiry."""
 
 import time
 
-from tests.browser.conftest import login
+from tests.browser.helpers import login
 
 
 def _nav_links(page) -> set[str]:

@@ -82,6 +82,8 @@ def test_lost_credentials_lock_at_once_and_reissue_unlocks(provisioning, smtp, k
     provisioning.reissue_credentials(OPERATOR, SIRET, "paul.bernard")
     user = kc_admin.get(f"/users/{uid}")
     assert user["enabled"] is True and "UPDATE_PASSWORD" in user["requiredActions"]
+    assert (user["firstName"], user["lastName"], user["email"]) == ("Paul", "Bernard", "paul.bernard@hirondelles.example")
+    assert user["attributes"]["partner"] == [SIRET]
     # and his habilitations are back exactly
     groups = {g["path"] for g in kc_admin.get(f"/users/{uid}/groups")}
     assert groups == {f"/partenaires/{SIRET}/AFAS Déclarer",

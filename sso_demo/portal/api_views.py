@@ -1,0 +1,48 @@
+"""Helpers for the consoles: every action goes through the provisioning API with the user's own token,
+so the consoles obey exactly the API's rules (rights, validation, audit, R9 reports)."""
+
+from __future__ import annotations
+
+from flask import abort
+
+from sso_demo import apiclient
+
+PAGE_SIZE = 20
+
+
+def call(method: str, path: str, *, ok=(200, 201), refusals=(422,), **kw):
+    """The response when it succeeded or was refused with explanations; 403/404 become error pages."""
+    try:
+        r = apiclient.call(method, path, **kw)
+    except apiclient.ApiUnavailable:
+        abort(503)
+    if r.status_code in ok or r.status_code in refusals:
+        return r
+    if r.status_code in (401, 403):
+        abort(403)
+    if r.status_code == 404:
+        abort(404)
+    abort(503)
+
+
+def errors_of(r) -> tuple[dict[str, str], list[str]]:
+    """Violations next to their field (by the last part of their path), the others as a list."""
+    fields: dict[str, str] = {}
+    general: list[str] = []
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    for v in body.get("violations", []):
+        key = (v.get("path") or "").split(".")[-1].split("[")[0]
+        text = f"{v['message']} [{v['code']}]"
+        if key and key not in fields:
+            fields[key] = text
+        else:
+            general.append(text)
+    if not body.get("violations") and body.get("error_description"):
+        general.append(body["error_description"])
+    return fields, general
+
+
+def paginate(rows: list, page: int) -> tuple[list, int, int]:
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    return rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], page, pages

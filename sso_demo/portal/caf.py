@@ -1,0 +1,156 @@
+"""Caf console (issue 6): partners and conventions of the administrator's own Caf (R11): register a partner,
+prepare a convention with its contrat de service and bulletins, record signatures, activate, suspend and
+reactivate a user, a service or a whole convention, see R9 reports and the audit, export a bulletin (R13)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+from sso_demo.auth import current_principal, require_role
+from sso_demo.portal.api_views import call, errors_of, paginate
+
+bp = Blueprint("caf", __name__, url_prefix="/caf")
+CAF_ADMIN = "caf-administrateur"
+CONTACTS = [("partner_administrator", "Administrateur du partenaire"),
+            ("partner_security_officer", "Responsable sécurité du partenaire"),
+            ("partner_cnil_referent", "Référent Cnil du partenaire"),
+            ("caf_administrator", "Administrateur Caf"),
+            ("caf_portal_manager", "Responsable « Mon compte partenaire » de la Caf"),
+            ("caf_security_officer", "Responsable sécurité de la Caf"),
+            ("caf_cnil_referent", "Référent Cnil de la Caf")]
+NEXT_STEPS = {  # status -> buttons (target, label)
+    "requested": [("prepared", "Préparer")],
+    "prepared": [("signed_by_partner", "Enregistrer la signature du partenaire"), ("terminated", "Résilier")],
+    "signed_by_partner": [("signed_by_caf", "Enregistrer la signature de la Caf"), ("terminated", "Résilier")],
+    "signed_by_caf": [("active", "Activer"), ("terminated", "Résilier")],
+    "active": [("suspended", "Suspendre la convention"), ("terminated", "Résilier")],
+    "suspended": [("active", "Rétablir la convention"), ("terminated", "Résilier")],
+    "terminated": [],
+}
+STATUS_LABELS = {"requested": "demandée", "prepared": "préparée", "signed_by_partner": "signée par le partenaire",
+                 "signed_by_caf": "signée par la Caf", "active": "active", "suspended": "suspendue",
+                 "terminated": "résiliée"}
+
+
+@bp.app_context_processor
+def labels():
+    return {"status_labels": STATUS_LABELS}
+
+
+@bp.get("/")
+@require_role(CAF_ADMIN)
+def home():
+    rows = call("GET", "/api/v1/partners").json()
+    q = request.args.get("q", "").strip().lower()
+    if q:
+        rows = [r for r in rows if q in f"{r['siret']} {r['name']}".lower()]
+    shown, page, pages = paginate(rows, request.args.get("page", 1, type=int))
+    return render_template("portal/caf/home.html", rows=shown, q=q, page=page, pages=pages)
+
+
+@bp.route("/partenaires/nouveau", methods=["GET", "POST"])
+@require_role(CAF_ADMIN)
+def new_partner():
+    form, fields, general, status = {}, {}, [], 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in
+                ("siret", "name", "identifiant", "first_name", "last_name", "email")}
+        body = {"siret": form["siret"], "name": form["name"], "caf": current_principal().caf or "",
+                "administrator": {k: form[k] for k in ("identifiant", "first_name", "last_name", "email")}}
+        r = call("POST", "/api/v1/partners", json=body)
+        if r.status_code == 201:
+            flash(f"Partenaire {form['name']} enregistré ; son administrateur reçoit ses codes.")
+            return redirect(url_for("caf.partner", siret=form["siret"]))
+        fields, general = errors_of(r)
+        status = 422
+    return render_template("portal/caf/new_partner.html", form=form, fields=fields, general=general), status
+
+
+@bp.get("/partenaires/<siret>")
+@require_role(CAF_ADMIN)
+def partner(siret: str):
+    p = call("GET", f"/api/v1/partners/{siret}").json()
+    return render_template("portal/caf/partner.html", p=p, next_steps=NEXT_STEPS, contacts=dict(CONTACTS))
+
+
+@bp.route("/partenaires/<siret>/conventions/nouvelle", methods=["GET", "POST"])
+@require_role(CAF_ADMIN)
+def new_convention(siret: str):
+    p = call("GET", f"/api/v1/partners/{siret}").json()
+    form, fields, general, status = {}, {}, [], 200
+    if request.method == "POST":
+        form = request.form.to_dict()
+        form["services"] = request.form.getlist("services")
+        contract = {"incident_procedure": form.get("incident_procedure", "")}
+        for key, _ in CONTACTS:
+            name = form.get(f"{key}_name", "").strip()
+            if name:
+                contract[key] = {"name": name, "email": form.get(f"{key}_email", "").strip()}
+        r = call("POST", f"/api/v1/partners/{siret}/conventions", ok=(201,),
+                 json={"number": form.get("number", "").strip(), "services": form["services"], "contract": contract})
+        if r.status_code == 201:
+            flash(f"Convention {form['number']} préparée.")
+            return redirect(url_for("caf.partner", siret=siret))
+        fields, general = errors_of(r)
+        status = 422
+    return render_template("portal/caf/new_convention.html", p=p, form=form, fields=fields, general=general,
+                           contacts=CONTACTS), status
+
+
+def _act(r, done: str) -> None:
+    if r.status_code == 200:
+        body = r.json()
+        flash(done + ("" if body.get("reconciled") else " (Keycloak sera mis à jour à la prochaine réconciliation)"))
+    else:
+        fields, general = errors_of(r)
+        flash("Refusé : " + " ".join(general + list(fields.values())), "erreur")
+
+
+@bp.post("/partenaires/<siret>/conventions/<number>/etat")
+@require_role(CAF_ADMIN)
+def transition(siret: str, number: str):
+    to = request.form.get("to", "")
+    _act(call("POST", f"/api/v1/partners/{siret}/conventions/{number}/transitions", json={"to": to}),
+         f"Convention {number} : {STATUS_LABELS.get(to, to)}.")
+    return redirect(url_for("caf.partner", siret=siret))
+
+
+@bp.post("/partenaires/<siret>/conventions/<number>/services/<service>")
+@require_role(CAF_ADMIN)
+def service_suspension(siret: str, number: str, service: str):
+    suspend = request.form.get("suspend") == "1"
+    _act(call("POST" if suspend else "DELETE",
+              f"/api/v1/partners/{siret}/conventions/{number}/services/{service}/suspension"),
+         f"Service {service} {'suspendu' if suspend else 'rétabli'}.")
+    return redirect(url_for("caf.partner", siret=siret))
+
+
+@bp.post("/partenaires/<siret>/utilisateurs/<ident>/suspension")
+@require_role(CAF_ADMIN)
+def user_suspension(siret: str, ident: str):
+    suspend = request.form.get("suspend") == "1"
+    _act(call("POST" if suspend else "DELETE", f"/api/v1/partners/{siret}/users/{ident}/suspension"),
+         f"{ident} {'suspendu' if suspend else 'rétabli'}.")
+    return redirect(url_for("caf.partner", siret=siret))
+
+
+@bp.get("/partenaires/<siret>/conventions/<number>/bulletins/<service>.csv")
+@require_role(CAF_ADMIN)
+def bulletin_csv(siret: str, number: str, service: str):
+    r = call("GET", f"/api/v1/partners/{siret}/conventions/{number}/bulletins/{service}/identifiants.csv")
+    return Response(r.content, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": r.headers.get("Content-Disposition", "attachment")})
+
+
+@bp.get("/notifications")
+@require_role(CAF_ADMIN)
+def notifications():
+    return render_template("portal/caf/notifications.html", rows=call("GET", "/api/v1/notifications").json())
+
+
+@bp.get("/journal")
+@require_role(CAF_ADMIN)
+def audit():
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows = call("GET", f"/api/v1/audit?limit=21&offset={(page - 1) * 20}").json()
+    return render_template("portal/caf/audit.html", rows=rows[:20], page=page, has_next=len(rows) > 20)

@@ -1,0 +1,141 @@
+"""Partner console (issue 6): the administrator partenaire and the responsables des habilitations manage
+the users of their own partner: create, grant within the convention (caps shown and enforced), delegate,
+report lost credentials, re-issue, read the audit trail."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from sso_demo.auth import current_principal, require_role
+from sso_demo.portal.api_views import call, errors_of, paginate
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
+CAPS = {"fournisseur-donnees-activite": 2, "fournisseur-donnees-financieres": 2, "approbateur": 1}
+GROUPS = {"AFAS": ["AFAS Déclarer", "AFAS Habiliter"], "CDAP": ["CDAP Consulter"]}
+PROFILES = list(CAPS)
+
+
+def _own(siret: str) -> None:
+    """Server-side tenant check (the API checks again): a partner's console is for its own staff only."""
+    if current_principal().partner != siret:
+        abort(403)
+
+
+def _partner(siret: str) -> dict:
+    return call("GET", f"/api/v1/partners/{siret}").json()
+
+
+def _caps(partner: dict) -> list[dict]:
+    """Per active AFAS bulletin: how many hold each profile, against the cap (R8)."""
+    out = []
+    for c in partner["conventions"]:
+        for b in c["bulletins"]:
+            if b["service"] == "AFAS":
+                counts = {p: sum(p in m["profiles"] for m in b["members"]) for p in PROFILES}
+                out.append({"convention": c["number"], "counts": counts})
+    return out
+
+
+@bp.get("/")
+@require_role(ADMIN, DELEGATE)
+def home():
+    return redirect(url_for("console.users", siret=current_principal().partner))
+
+
+@bp.get("/<siret>/utilisateurs")
+@require_role(ADMIN, DELEGATE)
+def users(siret: str):
+    _own(siret)
+    rows = call("GET", f"/api/v1/partners/{siret}/users").json()
+    q = request.args.get("q", "").strip().lower()
+    if q:
+        rows = [r for r in rows if q in f"{r['identifiant']} {r['first_name']} {r['last_name']} {r['email']}".lower()]
+    shown, page, pages = paginate(rows, request.args.get("page", 1, type=int))
+    partner = _partner(siret)
+    return render_template("portal/console/users.html", siret=siret, partner=partner, rows=shown, q=q,
+                           page=page, pages=pages, caps=_caps(partner), cap_limits=CAPS)
+
+
+@bp.route("/<siret>/utilisateurs/nouveau", methods=["GET", "POST"])
+@require_role(ADMIN, DELEGATE)
+def new_user(siret: str):
+    _own(siret)
+    form, fields, general, status = {}, {}, [], 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in ("identifiant", "first_name", "last_name", "email")}
+        r = call("POST", f"/api/v1/partners/{siret}/users", json=form)
+        if r.status_code == 201:
+            flash(f"Utilisateur {form['identifiant']} créé : son identifiant et son mot de passe provisoire lui sont "
+                  "envoyés dans deux courriels distincts.")
+            return redirect(url_for("console.users", siret=siret))
+        fields, general = errors_of(r)
+        status = 422
+    return render_template("portal/console/new_user.html", siret=siret, form=form, fields=fields,
+                           general=general), status
+
+
+@bp.route("/<siret>/utilisateurs/<ident>", methods=["GET", "POST"])
+@require_role(ADMIN, DELEGATE)
+def user(siret: str, ident: str):
+    _own(siret)
+    partner = _partner(siret)
+    u = next((x for x in partner["users"] if x["identifiant"] == ident), None)
+    if u is None:
+        abort(404)
+    fields, general, status, typed = {}, [], 200, None
+    if request.method == "POST":
+        number, service = request.form["convention"], request.form["service"]
+        body = {"groups": request.form.getlist("groups"), "profiles": request.form.getlist("profiles")}
+        path = f"/api/v1/partners/{siret}/conventions/{number}/bulletins/{service}/members/{ident}"
+        r = call("PUT", path, json=body) if body["groups"] else call("DELETE", path)
+        if r.status_code == 200:
+            flash(f"Habilitations {service} de {ident} enregistrées.")
+            return redirect(url_for("console.user", siret=siret, ident=ident))
+        fields, general = errors_of(r)
+        general = general + list(fields.values())
+        status, typed = 422, {"convention": number, "service": service, **body}
+    bulletins = []
+    for c in partner["conventions"]:
+        for b in c["bulletins"]:
+            m = next((x for x in b["members"] if x["identifiant"] == ident), None)
+            held = typed if typed and typed["convention"] == c["number"] and typed["service"] == b["service"] else \
+                {"groups": m["groups"] if m else [], "profiles": m["profiles"] if m else []}
+            bulletins.append({"convention": c["number"], "status": c["status"], "service": b["service"],
+                              "groups": GROUPS[b["service"]], "held": held})
+    return render_template("portal/console/user.html", siret=siret, partner=partner, u=u, bulletins=bulletins,
+                           profiles=PROFILES, general=general, caps=_caps(partner), cap_limits=CAPS,
+                           is_admin=current_principal().has(ADMIN)), status
+
+
+@bp.post("/<siret>/utilisateurs/<ident>/<action>")
+@require_role(ADMIN, DELEGATE)
+def user_action(siret: str, ident: str, action: str):
+    _own(siret)
+    routes = {
+        "deleguer": ("PUT", f"/api/v1/partners/{siret}/delegates/{ident}", "désigné responsable des habilitations"),
+        "revoquer": ("DELETE", f"/api/v1/partners/{siret}/delegates/{ident}", "n'est plus responsable des habilitations"),
+        "codes-perdus": ("POST", f"/api/v1/partners/{siret}/users/{ident}/lost-credentials",
+                         "verrouillé : codes déclarés perdus ou volés"),
+        "reemission": ("POST", f"/api/v1/partners/{siret}/users/{ident}/credentials",
+                       "a reçu de nouveaux codes (deux courriels, valables 24 heures)"),
+    }
+    if action not in routes:
+        abort(404)
+    method, path, done = routes[action]
+    r = call(method, path)
+    if r.status_code == 200:
+        flash(f"{ident} {done}.")
+    else:
+        flash("Refusé : " + " ".join(errors_of(r)[1] or list(errors_of(r)[0].values())), "erreur")
+    return redirect(url_for("console.user", siret=siret, ident=ident))
+
+
+@bp.get("/<siret>/journal")
+@require_role(ADMIN, DELEGATE)
+def audit(siret: str):
+    _own(siret)
+    page = max(request.args.get("page", 1, type=int), 1)
+    rows = call("GET", f"/api/v1/audit?partner={siret}&limit=21&offset={(page - 1) * 20}").json()
+    return render_template("portal/console/audit.html", siret=siret, rows=rows[:20], page=page,
+                           has_next=len(rows) > 20)

@@ -1,0 +1,14 @@
+"""Shared state and steps of the browser stories (a plain module, so tests and fixtures share one copy)."""
+
+from __future__ import annotations
+
+PASSWORDS: dict[str, str] = {}  # username -> the password the tests set
+RESETS: dict[str, int] = {}
+
+
+def login(page, url: str, username: str, password: str | None = None) -> None:
+    page.goto(url)
+    page.fill("#username", username)
+    page.fill("#password", password or PASSWORDS[username])
+    page.click("#kc-login")
+    page.wait_for_load_state()

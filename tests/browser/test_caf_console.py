@@ -1,0 +1,98 @@
+"""Issue 6, Caf console in headless Chromium: partners of its Caf, a new partner and its convention from
+preparation to activation, suspensions, R9 reports, audit, CSV export of a bulletin; axe-core clean."""
+
+import csv
+import io
+
+from tests.browser.axe import violations
+from tests.browser.helpers import login
+
+A, B, C = "12345678900017", "98765432100019", "55566677700018"
+
+
+def _caf(stack, new_page):
+    stack.ready_user("caf.admin")
+    page = new_page(bypass_csp=True)
+    login(page, stack.urls["portail"] + "/", "caf.admin")
+    page.click("#lien-caf")
+    page.wait_for_url(stack.urls["portail"] + "/caf/")
+    return page
+
+
+def test_partners_of_the_caf_and_csv_export_of_a_bulletin(stack, new_page):
+    page = _caf(stack, new_page)
+    table = page.inner_text("#partenaires")
+    assert A in table and B in table
+    assert violations(page) == []
+    page.click("text=Centre de loisirs Les Hirondelles")
+    assert "Convention CONV-751-2026-0001 — active" in page.inner_text("main")
+    assert violations(page) == []
+    with page.expect_download() as dl:
+        page.click("#convention-CONV-751-2026-0001 >> text=exporter les identifiants (CSV) >> nth=0")
+    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8-sig").read()), delimiter=";"))
+    assert {r["identifiant"] for r in rows} >= {"lea.petit", "paul.bernard", "marc.martin"}
+    assert next(r for r in rows if r["identifiant"] == "marc.martin")["profils"] == "approbateur"
+
+
+def test_new_partner_and_its_convention_from_preparation_to_activation(stack, new_page):
+    page = _caf(stack, new_page)
+    page.click("text=Nouveau partenaire")
+    for field, value in (("siret", "123"), ("name", "Association Les Lucioles"), ("identifiant", "sam.perrin"),
+                         ("first_name", "Sam"), ("last_name", "Perrin"), ("email", "sam.perrin@lucioles.example")):
+        page.fill(f"#{field}", value)
+    page.click("form[novalidate] button")
+    assert "14 chiffres" in page.inner_text("#siret-erreur")
+    assert page.input_value("#name") == "Association Les Lucioles"
+    assert violations(page) == []
+    page.fill("#siret", C)
+    page.click("form[novalidate] button")
+    page.wait_for_url(f"{stack.urls['portail']}/caf/partenaires/{C}")
+    assert len([m for m in stack.smtp.mails if "sam.perrin@lucioles.example" in m.recipients]) == 2
+
+    page.click("text=Préparer une convention")
+    page.click("form[novalidate] button")  # nothing filled: every fault listed
+    assert page.query_selector("#erreurs") or page.query_selector(".erreur-champ")
+    page.fill("#number", "CONV-751-2026-0003")
+    page.check("input[name=services][value=AFAS]")
+    page.fill("#partner_administrator_name", "Sam Perrin")
+    page.fill("#caf_administrator_name", "Claire Fontaine")
+    page.fill("#incident_procedure", "Appeler la Caf dans l'heure.")
+    assert violations(page) == []
+    page.click("form[novalidate] button")
+    page.wait_for_url(f"{stack.urls['portail']}/caf/partenaires/{C}")
+    section = "#convention-CONV-751-2026-0003"
+    assert "préparée" in page.inner_text(f"{section} .etat")
+    for label, state in (("Enregistrer la signature du partenaire", "signée par le partenaire"),
+                         ("Enregistrer la signature de la Caf", "signée par la Caf"), ("Activer", "active")):
+        page.click(f"{section} >> text={label}")
+        page.wait_for_load_state()
+        assert page.inner_text(f"{section} .etat") == state
+    history = page.inner_text(f"{section} .historique")
+    assert "signée par la Caf" in history and "caf.admin" in history
+    assert "Claire Fontaine" in page.inner_text(section)
+
+
+def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
+    page = _caf(stack, new_page)
+    page.goto(f"{stack.urls['portail']}/caf/partenaires/{A}")
+    page.click("#convention-CONV-751-2026-0001 >> text=Suspendre le service CDAP")
+    assert "(service suspendu)" in page.inner_text("#convention-CONV-751-2026-0001")
+    lea = stack.kc_admin.user_by_username("lea.petit")["id"]
+    assert f"/partenaires/{A}/CDAP Consulter" not in {g["path"] for g in stack.kc_admin.get(f"/users/{lea}/groups")}
+    page.click("#convention-CONV-751-2026-0001 >> text=Rétablir le service CDAP")
+    assert f"/partenaires/{A}/CDAP Consulter" in {g["path"] for g in stack.kc_admin.get(f"/users/{lea}/groups")}
+
+    page.click("#suspension-paul\\.bernard")
+    assert "paul.bernard suspendu" in page.inner_text("main")
+    paul = stack.kc_admin.user_by_username("paul.bernard")["id"]
+    assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is False
+    page.click("#suspension-paul\\.bernard")
+    assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is True
+
+    page.click("text=Signalements")
+    reports = page.inner_text("#signalements")
+    assert "habilitations@caf75.example" in reports and "paul.bernard suspendu" in reports
+    assert violations(page) == []
+    page.click("text=Journal")
+    assert "suspend-service" in page.inner_text("#journal") and "caf.admin" in page.inner_text("#journal")
+    assert violations(page) == []

@@ -1,0 +1,112 @@
+"""Issue 6, partner console in headless Chromium: users, creation, grants within the caps, delegation,
+lost credentials and re-issue, audit; tenant isolation; axe-core clean."""
+
+from provisioning.domain.model import User
+from tests.browser.axe import violations
+from tests.browser.conftest import OPERATOR
+from tests.browser.helpers import login
+
+A, B = "12345678900017", "98765432100019"
+
+
+def _console(stack, new_page, user="jeanne.dupont"):
+    stack.ready_user(user)
+    page = new_page(bypass_csp=True)
+    login(page, stack.urls["portail"] + "/", user)
+    page.click("#lien-console")
+    page.wait_for_url(f"{stack.urls['portail']}/console/{A}/utilisateurs")
+    return page
+
+
+def test_users_list_shows_groups_and_profiles_and_only_this_partner(stack, new_page):
+    page = _console(stack, new_page)
+    table = page.inner_text("#utilisateurs")
+    assert "lea.petit" in table and "AFAS Déclarer" in table and "fournisseur-donnees-activite" in table
+    assert "b.lea.petit" not in table and "Mairie" not in page.inner_text("main")
+    row = next(r.inner_text() for r in page.query_selector_all("#utilisateurs tbody tr") if "jeanne.dupont" in r.inner_text())
+    assert "aucun" in row and "administrateur" in row  # R12: no service role by default
+    assert violations(page) == []
+    page.fill("#q", "bernard")
+    page.click("form[role=search] button")
+    assert [r.inner_text().split()[0] for r in page.query_selector_all("#utilisateurs tbody tr")] == ["paul.bernard"]
+
+
+def test_create_user_keeps_what_was_typed_on_refusal(stack, new_page):
+    page = _console(stack, new_page)
+    page.click("text=Créer un utilisateur")
+    page.fill("#identifiant", "zoe.lambert")
+    page.fill("#first_name", "Zoé")
+    page.fill("#last_name", "Lambert")
+    page.fill("#email", "pas-un-courriel")
+    page.click("form[novalidate] button")
+    assert "n'est pas valide" in page.inner_text("#email-erreur")
+    assert page.input_value("#first_name") == "Zoé" and page.input_value("#identifiant") == "zoe.lambert"
+    assert violations(page) == []
+    assert stack.kc_admin.user_by_username("zoe.lambert") is None
+    page.fill("#email", "zoe.lambert@hirondelles.example")
+    page.click("form[novalidate] button")
+    page.wait_for_url(f"{stack.urls['portail']}/console/{A}/utilisateurs")
+    assert "deux courriels distincts" in page.inner_text("main")
+    assert len([m for m in stack.smtp.mails if "zoe.lambert@hirondelles.example" in m.recipients]) == 2
+
+
+def test_grant_within_caps_and_a_third_activity_provider_is_refused(stack, new_page):
+    for ident in ("tom.girard", "ana.blanc"):
+        stack.provisioning.create_user(OPERATOR, A, User(ident, ident.split(".")[0].title(), "Test",
+                                                          f"{ident}@hirondelles.example"))
+    page = _console(stack, new_page)
+
+    def grant(ident):
+        page.goto(f"{stack.urls['portail']}/console/{A}/utilisateurs/{ident}")
+        form = page.locator("#bulletin-AFAS-CONV-751-2026-0001")
+        form.locator("input[value='AFAS Déclarer']").check()
+        form.locator("input[value='fournisseur-donnees-activite']").check()
+        form.locator("button").click()
+        page.wait_for_load_state()
+
+    grant("tom.girard")  # second activity provider: allowed
+    assert "Habilitations AFAS de tom.girard enregistrées" in page.inner_text("main")
+    groups = {g["path"] for g in stack.kc_admin.get(
+        f"/users/{stack.kc_admin.user_by_username('tom.girard')['id']}/groups")}
+    assert f"/partenaires/{A}/AFAS Fournisseurs de données d'activité" in groups
+    assert "2 personne(s)" in page.inner_text("#plafonds-CONV-751-2026-0001")
+
+    grant("ana.blanc")  # third: refused with the rule's message, nothing changed
+    assert "AFAS_TROP_DE_FOURNISSEURS_ACTIVITE" in page.inner_text("#erreurs")
+    assert page.locator("#bulletin-AFAS-CONV-751-2026-0001 input[value='fournisseur-donnees-activite']").is_checked()
+    assert stack.kc_admin.get(f"/users/{stack.kc_admin.user_by_username('ana.blanc')['id']}/groups") == []
+    assert violations(page) == []
+
+
+def test_delegate_lost_credentials_reissue_and_audit(stack, new_page):
+    page = _console(stack, new_page)
+    page.goto(f"{stack.urls['portail']}/console/{A}/utilisateurs/lea.petit")
+    page.click("#delegation")
+    assert "désigné responsable des habilitations" in page.inner_text("main")
+    page.click("#delegation")
+    assert "n'est plus responsable" in page.inner_text("main")
+    page.click("#codes-perdus")
+    assert "verrouillé" in page.inner_text("main")
+    uid = stack.kc_admin.user_by_username("lea.petit")["id"]
+    assert stack.kc_admin.get(f"/users/{uid}")["enabled"] is False
+    page.click("#reemission")
+    assert "nouveaux codes" in page.inner_text("main")
+    assert stack.kc_admin.get(f"/users/{uid}")["enabled"] is True
+    stack.forget("lea.petit")  # re-issued: later stories set a known password again
+    page.click("text=Journal")
+    journal = page.inner_text("#journal")
+    for action in ("delegate", "revoke-delegate", "report-lost-credentials", "reissue-credentials"):
+        assert action in journal
+    assert "jeanne.dupont" in journal
+    assert violations(page) == []
+
+
+def test_partner_b_urls_typed_by_partner_a_admin_are_forbidden(stack, new_page):
+    page = _console(stack, new_page)
+    for url in (f"/console/{B}/utilisateurs", f"/console/{B}/utilisateurs/b.lea.petit", f"/console/{B}/journal",
+                f"/caf/partenaires/{B}", f"/caf/partenaires/{B}/conventions/CONV-751-2026-0002/bulletins/AFAS.csv",
+                "/caf/"):
+        resp = page.goto(stack.urls["portail"] + url)
+        assert resp.status == 403, url
+        assert "Accès refusé" in page.inner_text("h1")
+        assert "b.lea.petit" not in page.content()
