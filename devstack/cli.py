@@ -83,6 +83,14 @@ def _down(args) -> int:
     return 0
 
 
+def _build_extension(_args) -> int:
+    """For Docker users: build/mcp-keycloak-extension.jar, mounted by docker-compose.yml."""
+    from devstack.paths import REPO_ROOT  # noqa: PLC0415
+    jar = kc.install_extension(kc.pristine_distribution(), REPO_ROOT / "build" / "mcp-keycloak-extension.jar")
+    print(f"[keycloak-extension] {jar}")
+    return 0
+
+
 def _status(_args) -> int:
     inst = kc.demo_instance()
     ready = kc.is_ready(inst)
@@ -100,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("down", help="stop the local stack")
     d.add_argument("--reset", action="store_true", help="also delete local data (Keycloak H2, registry)")
     sub.add_parser("status", help="is the local stack up?")
+    sub.add_parser("build-extension", help="build the Keycloak extension jar into build/ (for Docker users)")
     args = p.parse_args(argv)
     try:
-        return {"up": _up, "down": _down, "status": _status}[args.cmd](args)
+        return {"up": _up, "down": _down, "status": _status, "build-extension": _build_extension}[args.cmd](args)
     except (kc.KeycloakError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -148,16 +148,17 @@ def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
     return home
 
 
-def install_extension(home: Path) -> Path:
+def install_extension(home: Path, jar: Path | None = None) -> Path:
     """Compile keycloak-extension/ against this distribution's own jars (no download) into providers/."""
     src = REPO_ROOT / "keycloak-extension" / "src" / "main"
-    jar = home / "providers" / "mcp-keycloak-extension.jar"
+    jar = jar or home / "providers" / "mcp-keycloak-extension.jar"
     sources = sorted((src / "java").rglob("*.java")) + sorted((src / "resources").rglob("*"))
     newest = max((f.stat().st_mtime for f in sources if f.is_file()), default=0)
     if jar.exists() and jar.stat().st_mtime >= newest:
         return jar
     jdk = find_jdk()
-    build = home / "providers" / ".build"
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    build = jar.parent / ".build"
     shutil.rmtree(build, ignore_errors=True)
     build.mkdir(parents=True)
     javac = [str(jdk.home / "bin" / "javac"), "--release", "17", "-nowarn", "-cp", str(home / "lib" / "lib" / "main" / "*"),

@@ -143,6 +143,17 @@ def cmd_usage_rules(args) -> int:
     return 0
 
 
+def cmd_reissue(args) -> int:
+    svc = _service()
+    partner = svc.registry().partner_of(args.identifiant)
+    if partner is None:
+        print(f"[not_found] « {args.identifiant} » n'est l'utilisateur d'aucun partenaire du registre.", file=sys.stderr)
+        return 1
+    svc.reissue_credentials(_actor(), partner.siret, args.identifiant)
+    print(f"Nouveaux codes envoyés à {args.identifiant} (deux courriels ; mot de passe provisoire valable 24 heures).")
+    return 0
+
+
 def cmd_notify(args) -> int:
     print(f"{_service().deliver_notifications()} notification(s) envoyée(s).")
     return 0
@@ -165,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
     sub.add_parser("notify", help="send pending change reports (R9) to the Caf mailboxes")
+    ri = sub.add_parser("reissue", help="send a user a new identifiant mail and provisional password (24 h)")
+    ri.add_argument("identifiant")
     ur = sub.add_parser("usage-rules", help="publish a version of the usage rules, or list acceptances")
     ur.add_argument("action", choices=["publish", "acceptances"])
     ur.add_argument("version", nargs="?")
@@ -174,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "status": cmd_status,
                 "notify": cmd_notify, "suspend-inactive": cmd_suspend_inactive,
-                "usage-rules": cmd_usage_rules}
+                "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:
         return handlers[args.cmd](args)
     except ValidationFailed as e:

@@ -3,6 +3,7 @@ CDAP and AFAS (real servers on the ports the test realm registered), a real SMTP
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from tests.unit.factories import example_data, registry, second_partner
 OPERATOR = Actor("cli:browser-tests", system=True)
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines would drown the test report
 
 
 @dataclass
