@@ -55,6 +55,19 @@ class Actor:
         return self.system or (CAF_ADMIN in self.roles and self.caf == caf_code)
 
 
+# Conventions, services and suspensions are the Caf's (R11, R18): only an administrator of the partner's Caf.
+CAF_ONLY = {"allowed": lambda a, p: a.is_caf_admin_of(p.caf),
+            "refused": "Seule la Caf du partenaire peut faire cette opération."}
+
+
+def _user(p: Partner, identifiant: str) -> tuple[User | None, list[Violation]]:
+    u = p.user(identifiant)
+    if u is None:
+        return None, [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.",
+                                "identifiant")]
+    return u, []
+
+
 def generate_password(length: int = 16) -> str:
     """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
     classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
@@ -245,7 +258,7 @@ class Provisioning:
 
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
-                allowed: Callable[[Actor, Partner], bool] | None = None,
+                allowed: Callable[[Actor, Partner], bool] | None = None, refused: str = "",
                 inform: tuple[list[str], str, bool] | None = None) -> MutationResult:
         """`inform`: (identifiants, what, suspended) — mail those users about a suspension or its end (R18)."""
         with UnitOfWork(self.engine) as uow:
@@ -254,7 +267,7 @@ class Provisioning:
             if p is None:
                 raise NotFound(f"Partenaire {siret} inconnu.")
             if not (allowed or Actor.can_manage_partner)(actor, p):
-                raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+                raise Forbidden(refused or "Ce partenaire ne relève pas de votre périmètre.")
             before = partner_to_dict(p)
             violations = change(reg, p)
             violations += rules.validate(reg, self.today())
@@ -362,26 +375,20 @@ class Provisioning:
 
     def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool) -> MutationResult:
         """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
-        p0 = self.registry().partner(siret)
-        if p0 is not None and not actor.is_caf_admin_of(p0.caf):
-            raise Forbidden("Seule la Caf suspend ou rétablit des habilitations.")
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
-            u = p.user(identifiant)
-            if u is None:
-                return [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.")]
+            u, missing = _user(p, identifiant)
+            if missing:
+                return missing
             u.suspended = suspended
             return []
         return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
-                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change,
+                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change, **CAF_ONLY,
                             inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended))
 
     def suspend_service(self, actor: Actor, siret: str, number: str, service: Service,
                         suspended: bool) -> MutationResult:
         """R18: suspend one service of a convention (every member loses it at once) or reactivate it."""
-        p0 = self.registry().partner(siret)
-        if p0 is not None and not actor.is_caf_admin_of(p0.caf):
-            raise Forbidden("Seule la Caf suspend ou rétablit un service.")
         members: list[str] = []
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
@@ -394,15 +401,15 @@ class Provisioning:
             return []
         return self._mutate(actor, siret, "suspend-service" if suspended else "reactivate-service",
                             f"service {service.value} de la convention {number} "
-                            f"{'suspendu' if suspended else 'rétabli'}", change,
+                            f"{'suspendu' if suspended else 'rétabli'}", change, **CAF_ONLY,
                             inform=(members, f"votre accès au service {service.value}", suspended))
 
     def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
         """R18: lost or stolen credentials are locked at once (disabled, sessions ended); re-issue unlocks."""
         def change(reg: Registry, p: Partner) -> list[Violation]:
-            u = p.user(identifiant)
-            if u is None:
-                return [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.")]
+            u, missing = _user(p, identifiant)
+            if missing:
+                return missing
             u.locked = True
             return []
         return self._mutate(actor, siret, "report-lost-credentials",
@@ -411,9 +418,9 @@ class Provisioning:
     def reissue_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
         """A new pair of mails (identifiant, then a new provisional password valid 24 h); the old one is dead."""
         def change(reg: Registry, p: Partner) -> list[Violation]:
-            u = p.user(identifiant)
-            if u is None:
-                return [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.")]
+            u, missing = _user(p, identifiant)
+            if missing:
+                return missing
             if u.suspended:
                 return [Violation("UTILISATEUR_SUSPENDU", f"« {identifiant} » est suspendu par la Caf : "
                                   "rétablissez-le avant de réémettre ses codes.")]
@@ -489,9 +496,6 @@ class Provisioning:
     def prepare_convention(self, actor: Actor, siret: str, number: str, contract: ServiceContract,
                            services: list[Service]) -> MutationResult:
         """R3–R5: after the partner's request the Caf prepares the convention, its contract and its bulletins."""
-        p0 = self.registry().partner(siret)
-        if p0 is not None and not actor.is_caf_admin_of(p0.caf):
-            raise Forbidden("Seule la Caf du partenaire prépare ses conventions.")
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
             if p.convention(number):
@@ -506,7 +510,7 @@ class Provisioning:
                               contract, [Bulletin(svc) for svc in dict.fromkeys(services)])
             p.conventions.append(conv)
             return []
-        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change)
+        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change, **CAF_ONLY)
 
     def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict]:
         """R13: the attachment of the bulletin sent to the Caf — who holds what on it."""
@@ -524,17 +528,14 @@ class Provisioning:
         return rows
 
     def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus) -> MutationResult:
-        reg = self.registry()
-        p = reg.partner(siret)
-        if p is not None and not actor.is_caf_admin_of(p.caf):
-            raise Forbidden("Seule la Caf du partenaire fait évoluer ses conventions.")
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
             conv = p.convention(number)
             if conv is None:
                 return [Violation("CONVENTION_INCONNUE", f"La convention {number} n'existe pas pour {p.name}.")]
             return rules.transition(conv, to, actor.username, datetime.now(timezone.utc))
-        return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change)
+        return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change,
+                            **CAF_ONLY)
 
 
 def add_caf(engine, actor: Actor, caf: Caf) -> None:

@@ -11,7 +11,8 @@ from flask import Blueprint, Flask, abort, current_app, redirect, render_templat
 
 from sso_demo import apiclient
 from sso_demo.afas import rules
-from sso_demo.auth import current_principal, init_auth, require_role
+from sso_demo.app_factory import make_app
+from sso_demo.auth import current_principal, require_role
 from sso_demo.config import AppConfig
 from sso_demo.journal import engine_for
 
@@ -275,15 +276,7 @@ def habilitations():
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
-    cfg = cfg or AppConfig.from_env("afas")
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
-    init_auth(app, cfg)
-    app.extensions["afas_db"] = engine_for("afas", cfg.data_dir)
+    app = make_app("afas", cfg, bp)
+    app.extensions["afas_db"] = engine_for("afas", app.config["MCP"].data_dir)
     meta.create_all(app.extensions["afas_db"])
-    app.register_blueprint(bp)
-
-    @app.errorhandler(503)
-    def unavailable(_e):
-        return render_template("errors/400.html", message="Le service de provisionnement est momentanément "
-                               "indisponible ; réessayez dans quelques instants."), 503
     return app

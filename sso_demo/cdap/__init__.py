@@ -9,7 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 
-from sso_demo.auth import current_principal, init_auth, require_role
+from sso_demo.app_factory import make_app
+from sso_demo.auth import current_principal, require_role
 from sso_demo.config import AppConfig
 from sso_demo.journal import engine_for
 
@@ -78,10 +79,7 @@ def journal():
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
-    cfg = cfg or AppConfig.from_env("cdap")
-    app = Flask(__name__, template_folder="../templates", static_folder="../static")
-    init_auth(app, cfg)
-    app.extensions["cdap_db"] = engine_for("cdap", cfg.data_dir)
+    app = make_app("cdap", cfg, bp)
+    app.extensions["cdap_db"] = engine_for("cdap", app.config["MCP"].data_dir)
     meta.create_all(app.extensions["cdap_db"])
-    app.register_blueprint(bp)
     return app
