@@ -24,7 +24,7 @@ from provisioning.notify.notifier import Notifier
 from provisioning.reconcile.apply import ApplyReport, Progress, apply
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import Change, plan
-from provisioning.reconcile.state import UserSpec
+from provisioning.reconcile.state import Scope, UserSpec
 from provisioning.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -209,9 +209,13 @@ class Provisioning:
         reg = self.registry()
         return plan(desired_state(reg, self.today()), self.gateway().observe())
 
-    def reconcile(self, actor: Actor, progress: Progress | None = None) -> ApplyReport:
+    def reconcile(self, actor: Actor, progress: Progress | None = None, partner: str | None = None) -> ApplyReport:
+        """Make Keycloak match the registry: all of it, or one partner's slice (API mutations)."""
         reg = self.registry()
         gw = self.gateway()
+        scope = None
+        if partner is not None and reg.partner(partner) is not None:
+            scope = Scope(partner, frozenset(u.identifiant for u in reg.partner(partner).users))
         mail_failures: list[str] = []
 
         def onboard(user: UserSpec, password: str) -> None:
@@ -224,7 +228,8 @@ class Provisioning:
                 mail_failures.append(f"{user.username}: {e.description}")
 
         report = apply(desired_state(reg, self.today()), gw, new_password=generate_password,
-                       on_user_created=onboard, progress=progress, provisional_deadline=self.provisional_deadline)
+                       on_user_created=onboard, progress=progress, provisional_deadline=self.provisional_deadline,
+                       scope=scope)
         if report.applied:
             with UnitOfWork(self.engine) as uow:
                 for ch in report.applied:
@@ -289,7 +294,7 @@ class Provisioning:
         result = MutationResult(p, reconciled=False)
         if reconcile:
             try:
-                result.applied = self.reconcile(actor).applied
+                result.applied = self.reconcile(actor, partner=siret).applied
                 result.reconciled = True
             except Transient as e:  # stored and audited; the next reconcile converges
                 result.reconcile_error = e.description
@@ -488,7 +493,7 @@ class Provisioning:
             self._report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
             uow.commit()
         try:
-            self.reconcile(actor)
+            self.reconcile(actor, partner=partner.siret)
         except Transient as e:
             log.warning("reconcile after create-partner deferred: %s", e.description)
         return partner

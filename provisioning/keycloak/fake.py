@@ -6,7 +6,7 @@ import copy
 import itertools
 from dataclasses import replace
 
-from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, State, UserSpec
+from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 
 class FakeGateway:
@@ -37,9 +37,17 @@ class FakeGateway:
     def _org(self, org_id: str) -> OrgSpec:
         return next(o for o in self.state.orgs.values() if o.id == org_id)
 
-    def observe(self) -> State:
-        self.calls.append("observe")
-        return copy.deepcopy(self.state)
+    def observe(self, scope: Scope | None = None) -> State:
+        self.calls.append("observe" if scope is None else f"observe:{scope.siret}")
+        st = copy.deepcopy(self.state)
+        if scope is None:
+            return st
+        out = scope.slice(st)
+        for name in scope.usernames - set(out.users):  # adopted users found by username, as Keycloak does
+            if name in st.users:
+                out.users[name] = st.users[name]
+        out.direct_roles = {(u, r) for u, r in st.direct_roles if u in out.users}
+        return out
 
     def create_org(self, spec: OrgSpec) -> str:
         self._hit("create_org")

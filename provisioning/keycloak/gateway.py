@@ -19,7 +19,7 @@ from keycloak.exceptions import KeycloakError, KeycloakGetError, KeycloakPostErr
 
 from provisioning.domain import naming as n
 from provisioning.errors import Transient
-from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, State, UserSpec
+from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 log = logging.getLogger(__name__)
 PAGE = 500
@@ -27,7 +27,7 @@ KEPT_ATTRS = {n.PARTNER_ATTR, n.CAF_ATTR, n.KIND_ATTR}
 
 
 class Gateway(Protocol):
-    def observe(self) -> State: ...
+    def observe(self, scope: Scope | None = None) -> State: ...
     def create_org(self, spec: OrgSpec) -> str: ...
     def update_org(self, org_id: str, spec: OrgSpec) -> None: ...
     def delete_org(self, org_id: str) -> None: ...
@@ -123,9 +123,19 @@ class KeycloakGateway:
         return self._roles[ref]
 
     # --- observation -------------------------------------------------------------------------------
-    def observe(self) -> State:
+    def observe(self, scope: Scope | None = None) -> State:
+        """What Keycloak holds. With a scope (one partner, for API mutations) only that partner's objects
+        are read: its users by attribute query, its groups and organisation by attribute query."""
         s = State()
-        for u in self._paged("/users", briefRepresentation="false"):
+        if scope is None:
+            users = self._paged("/users", briefRepresentation="false")
+        else:
+            users = self._paged("/users", q=f"{n.PARTNER_ATTR}:{scope.siret}", briefRepresentation="false")
+            found = {u["username"] for u in users}
+            for name in sorted(scope.usernames - found):  # new users, or users adopted without our attribute
+                users += [u for u in self._raw_get("/users", username=name, exact="true", briefRepresentation="false")
+                          if u["username"] == name]
+        for u in users:
             s.users[u["username"]] = UserSpec(
                 u["username"], u.get("firstName", ""), u.get("lastName", ""), u.get("email", ""),
                 u.get("enabled", True), _attrs(u.get("attributes")), u["id"], _managed(u.get("attributes")))
@@ -138,20 +148,28 @@ class KeycloakGateway:
             for child in g.get("subGroups", []):
                 walk(child)
 
-        for top in self._paged("/groups", q=f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}", briefRepresentation="false",
-                               populateHierarchy="true"):
+        query = f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}" if scope is None else f"{n.PARTNER_ATTR}:{scope.siret}"
+        for top in self._paged("/groups", q=query, briefRepresentation="false", populateHierarchy="true"):
             walk(top)
-        # the query returns ancestors of matches too; keep what belongs to our trees only
-        s.groups = {p: g for p, g in s.groups.items()
-                    if p.split("/")[1] in (n.PARTNERS_ROOT, n.CAFS_ROOT) or g.managed}
+        if scope is None:  # the query returns ancestors of matches too; keep what belongs to our trees
+            s.groups = {p: g for p, g in s.groups.items()
+                        if p.split("/")[1] in (n.PARTNERS_ROOT, n.CAFS_ROOT) or g.managed}
+        else:
+            s.groups = {p: g for p, g in s.groups.items() if scope.covers_group(p)}
+            if f"/{n.PARTNERS_ROOT}" not in s.groups:  # a partner without groups yet: its parent still counts
+                try:
+                    root = self.kc.get_group_by_path(f"/{n.PARTNERS_ROOT}")
+                    walk({**root, "subGroups": []})
+                except KeycloakGetError:
+                    pass
         by_id = {u.id: u.username for u in s.users.values()}
 
         def members(g: GroupSpec) -> tuple[str, set[str]]:
             rows = self._paged(f"/groups/{g.id}/members", briefRepresentation="true")
             return g.path, {by_id.get(r["id"], r["username"]) for r in rows}
 
-        orgs = self._paged("/organizations", briefRepresentation="false")
-        for o in orgs:
+        org_query = {} if scope is None else {"q": f"{n.PARTNER_ATTR}:{scope.siret}"}
+        for o in self._paged("/organizations", briefRepresentation="false", **org_query):
             s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],
                                          _managed(o.get("attributes")))
 
@@ -163,13 +181,12 @@ class KeycloakGateway:
             s.members = dict(pool.map(members, [g for g in s.groups.values() if g.roles]))
             s.org_members = dict(pool.map(org_members, s.orgs.values()))
 
-        for client, role in sorted(n.MANAGED_CLIENT_ROLES, key=str):
-            for u in self._paged(f"/clients/{self._client_uuid(client)}/roles/{role}/users",
-                                 briefRepresentation="true"):
-                s.direct_roles.add((u["username"], (client, role)))
-        for role in sorted(n.MANAGED_REALM_ROLES):
-            for u in self._paged(f"/roles/{role}/users", briefRepresentation="true"):
-                s.direct_roles.add((u["username"], (None, role)))
+        holders = [(None, r) for r in sorted(n.MANAGED_REALM_ROLES)] + sorted(n.MANAGED_CLIENT_ROLES, key=str)
+        for client, role in holders:
+            path = f"/clients/{self._client_uuid(client)}/roles/{role}/users" if client else f"/roles/{role}/users"
+            for u in self._paged(path, briefRepresentation="true"):
+                if scope is None or u["username"] in s.users:
+                    s.direct_roles.add((u["username"], (client, role)))
         return s
 
     # --- organisations ------------------------------------------------------------------------------

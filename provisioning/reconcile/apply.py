@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.plan import Change, plan
-from provisioning.reconcile.state import State, UserSpec
+from provisioning.reconcile.state import Scope, State, UserSpec
 
 Progress = Callable[[int, int, Change], None]
 
@@ -25,10 +25,14 @@ class ApplyReport:
 
 def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str],
           on_user_created: Callable[[UserSpec, str], None] | None = None,
-          progress: Progress | None = None, provisional_deadline: Callable[[], int] | None = None) -> ApplyReport:
+          progress: Progress | None = None, provisional_deadline: Callable[[], int] | None = None,
+          scope: Scope | None = None) -> ApplyReport:
     """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
-    refused (Keycloak extension FirstLoginGuard); None: no deadline."""
-    observed = gateway.observe()
+    refused (Keycloak extension FirstLoginGuard); None: no deadline. With a `scope`, only that partner's
+    slice is observed and reconciled (the API's mutations touch one partner)."""
+    if scope is not None:
+        desired = scope.slice(desired)
+    observed = gateway.observe(scope)
     changes = plan(desired, observed)
     users = {name: u.id for name, u in observed.users.items()}
     groups = {path: g.id for path, g in observed.groups.items()}

@@ -62,3 +62,30 @@ class State:
     members: dict[str, set[str]] = field(default_factory=dict)      # group path -> usernames
     org_members: dict[str, set[str]] = field(default_factory=dict)  # org alias -> usernames
     direct_roles: set[tuple[str, RoleRef]] = field(default_factory=set)  # (username, role) outside groups
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One partner's slice of the state: what an API mutation needs to reconcile, and nothing else."""
+    siret: str
+    usernames: frozenset[str] = frozenset()
+
+    @property
+    def group_prefix(self) -> str:
+        return f"/partenaires/{self.siret}"
+
+    def covers_group(self, path: str) -> bool:
+        return path == "/partenaires" or path == self.group_prefix or path.startswith(self.group_prefix + "/")
+
+    def slice(self, state: State) -> State:
+        """The part of a (desired) state that belongs to this partner, plus the root its groups hang from."""
+        alias = f"p-{self.siret}"
+        users = {k: v for k, v in state.users.items() if ("partner", self.siret) in v.attributes}
+        return State(
+            orgs={k: v for k, v in state.orgs.items() if k == alias},
+            groups={k: v for k, v in state.groups.items() if self.covers_group(k)},
+            users=users,
+            members={k: set(v) for k, v in state.members.items() if self.covers_group(k)},
+            org_members={k: set(v) for k, v in state.org_members.items() if k == alias},
+            direct_roles={(u, r) for u, r in state.direct_roles if u in users},
+        )

@@ -137,3 +137,35 @@ def test_partners_are_isolated_in_their_own_groups():
     converge(registry(data), gw)
     b_groups = [p for p, m in gw.state.members.items() if any(u.startswith("b.") for u in m)]
     assert b_groups and all(p.startswith("/partenaires/98765432100019/") for p in b_groups)
+
+
+def test_scoped_apply_reconciles_one_partner_and_leaves_the_others_alone():
+    from provisioning.reconcile.state import Scope
+    gw = FakeGateway()
+    data = example_data()
+    second_partner(data)
+    reg = registry(data)
+    converge(reg, gw)
+    gw.hand_add_member("b.jeanne.dupont", "/partenaires/98765432100019/AFAS Approbateur")  # drift in B
+    reg.partners[0].user("paul.bernard").suspended = True                                 # change in A
+    scope = Scope("12345678900017", frozenset(u.identifiant for u in reg.partners[0].users))
+    report = apply(desired_state(reg, TODAY), gw, new_password=lambda: "x", scope=scope)
+    assert gw.calls.count("observe") == 1 and "observe:12345678900017" in gw.calls  # one full read: the first
+    assert {c.target.split(" -> ")[0] for c in report.applied} == {"paul.bernard"}
+    assert "b.jeanne.dupont" in gw.state.members["/partenaires/98765432100019/AFAS Approbateur"]
+    full = plan(desired_state(reg, TODAY), gw.observe())
+    assert [(c.action, c.target) for c in full] == [
+        ("remove", "b.jeanne.dupont -> /partenaires/98765432100019/AFAS Approbateur")]
+
+
+def test_scoped_apply_creates_a_new_partner_under_the_existing_root():
+    from provisioning.reconcile.state import Scope
+    gw = FakeGateway()
+    data = example_data()
+    converge(registry(data), gw)
+    second_partner(data)
+    reg = registry(data)
+    b = reg.partners[1]
+    apply(desired_state(reg, TODAY), gw, new_password=lambda: "x",
+          scope=Scope(b.siret, frozenset(u.identifiant for u in b.users)))
+    assert plan(desired_state(reg, TODAY), gw.observe()) == []
