@@ -74,13 +74,14 @@ def _wire_attrs(attributes: tuple[tuple[str, str], ...], managed: bool) -> dict[
 
 
 class KeycloakGateway:
-    def __init__(self, cfg: KeycloakConfig, workers: int = 8):
+    def __init__(self, cfg: KeycloakConfig, workers: int = 8, page_size: int = PAGE):
         conn = KeycloakOpenIDConnection(server_url=cfg.server_url, realm_name=cfg.realm, user_realm_name=cfg.realm,
                                         client_id=cfg.client_id, client_secret_key=cfg.client_secret,
                                         verify=cfg.verify, timeout=30)
         self.kc = KeycloakAdmin(connection=conn)
         self.realm = cfg.realm
         self.workers = workers
+        self.page_size = page_size
         self._client_ids: dict[str, str] = {}
         self._roles: dict[RoleRef, dict] = {}
 
@@ -103,11 +104,11 @@ class KeycloakGateway:
     def _paged(self, path: str, **params) -> list[dict]:
         out, first = [], 0
         while True:
-            page = self._raw_get(path, first=first, max=PAGE, **params)
+            page = self._raw_get(path, first=first, max=self.page_size, **params)
             out.extend(page)
-            if len(page) < PAGE:
+            if len(page) < self.page_size:
                 return out
-            first += PAGE
+            first += self.page_size
 
     def _client_uuid(self, client_id: str) -> str:
         if client_id not in self._client_ids:
@@ -145,7 +146,12 @@ class KeycloakGateway:
             roles |= {(c, r) for c, rs in (g.get("clientRoles") or {}).items() for r in rs}
             s.groups[g["path"]] = GroupSpec(g["path"], _attrs(g.get("attributes")), frozenset(roles), g["id"],
                                             _managed(g.get("attributes")))
-            for child in g.get("subGroups", []):
+            children = g.get("subGroups") or []
+            in_scope = scope is None or (scope.covers_group(g["path"]) and g["path"] != f"/{n.PARTNERS_ROOT}")
+            if in_scope and g.get("subGroupCount", 0) > len(children):
+                # search results carry a truncated hierarchy on large realms: read the rest, a page at a time
+                children = self._paged(f"/groups/{g['id']}/children", briefRepresentation="false")
+            for child in children:
                 walk(child)
 
         query = f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}" if scope is None else f"{n.PARTNER_ATTR}:{scope.siret}"
@@ -288,11 +294,11 @@ class KeycloakGateway:
         out, first = set(), 0
         while True:
             page = self._raw_get("/events", type="LOGIN", dateFrom=since.strftime("%Y-%m-%d"),
-                                 first=first, max=PAGE)
+                                 first=first, max=self.page_size)
             out |= {e["userId"] for e in page if e.get("userId") and e["time"] / 1000 >= since.timestamp()}
-            if len(page) < PAGE:
+            if len(page) < self.page_size:
                 return out
-            first += PAGE
+            first += self.page_size
 
     def update_user(self, user_id: str, spec: UserSpec) -> None:
         current = self._call("get user", self.kc.get_user, user_id)

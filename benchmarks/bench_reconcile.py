@@ -1,0 +1,97 @@
+"""Benchmark: how observation and planning scale with the number of partners (not a test; run by hand).
+
+    KEYCLOAK_URL=http://localhost:8080 .venv/bin/python benchmarks/bench_reconcile.py --partners 100
+
+Creates N synthetic partners (4 users each, AFAS + CDAP bulletins) in the realm through the reconciler,
+then measures a full plan, a scoped plan (one partner, what an API mutation does) and counts the HTTP
+requests each makes. `--cleanup` removes them afterwards (they carry the ownership marker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from datetime import date
+
+from pathlib import Path
+
+from provisioning.desired_file import load_file
+from provisioning.domain.model import (
+    Bulletin, Caf, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, User,
+)
+from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
+from provisioning.reconcile.apply import apply
+from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.plan import plan
+from provisioning.reconcile.state import Scope
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "desired-state.yaml"
+
+
+def synthetic(n: int) -> Registry:
+    caf = Caf("999", "Caf de test", "habilitations@bench.example")
+    partners = []
+    for i in range(n):
+        siret = f"{90000000000000 + i:014d}"
+        users = [User(f"bench{i}.u{j}", "Prénom", f"Nom{j}", f"bench{i}.u{j}@bench.example") for j in range(4)]
+        afas = Bulletin(Service.AFAS, [Member(users[1].identifiant, {Group.AFAS_DECLARER}, {Profile.ACTIVITE}),
+                                       Member(users[2].identifiant, {Group.AFAS_DECLARER}, {Profile.FINANCIER}),
+                                       Member(users[3].identifiant, {Group.AFAS_DECLARER}, {Profile.APPROBATEUR})])
+        cdap = Bulletin(Service.CDAP, [Member(users[1].identifiant, {Group.CDAP_CONSULTER})])
+        partners.append(Partner(siret, f"Partenaire {i}", "999", users[0].identifiant, [], users, [],
+                                [Convention(f"B-{i}", ConventionStatus.ACTIVE, bulletins=[afas, cdap])]))
+    return Registry([caf], partners)
+
+
+def counting(gw: KeycloakGateway) -> Counter:
+    calls: Counter = Counter()
+    gw.kc.connection._s.hooks["response"].append(lambda r, *a, **k: calls.update([r.request.method]))
+    return calls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--partners", type=int, default=50)
+    ap.add_argument("--cleanup", action="store_true")
+    args = ap.parse_args()
+    url = os.environ.get("KEYCLOAK_URL", "http://localhost:8080")
+    gw = KeycloakGateway(KeycloakConfig(url, client_secret=os.environ.get("MCP_PROVISIONING_CLIENT_SECRET",
+                                                                          "demo-only-provisioning-secret")))
+    calls = counting(gw)
+    base = load_file(str(EXAMPLE), date.today())  # the demo seed stays as it is
+    reg = synthetic(args.partners)
+    reg.cafs += base.cafs
+    reg.partners += base.partners
+    desired = desired_state(reg, date.today())
+
+    t = time.perf_counter()
+    report = apply(desired, gw, new_password=lambda: "Bench-Provisoire-2026!")
+    print(f"apply ({args.partners} partners): {len(report.applied)} changes in {time.perf_counter() - t:.1f} s, "
+          f"{sum(calls.values())} requests")
+
+    calls.clear()
+    t = time.perf_counter()
+    changes = plan(desired, gw.observe())
+    print(f"full plan: {len(changes)} changes in {time.perf_counter() - t:.2f} s, {sum(calls.values())} requests")
+
+    p = reg.partners[args.partners // 2]
+    scope = Scope(p.siret, frozenset(u.identifiant for u in p.users))
+    calls.clear()
+    t = time.perf_counter()
+    changes = plan(scope.slice(desired), gw.observe(scope))
+    print(f"scoped plan (1 partner): {len(changes)} changes in {time.perf_counter() - t:.2f} s, "
+          f"{sum(calls.values())} requests")
+
+    if args.cleanup:  # back to the demo seed: bench groups and organisations deleted, bench users disabled
+        apply(desired_state(base, date.today()), gw, new_password=lambda: "x")
+        for u in gw.observe().users.values():
+            if u.managed and u.username.startswith("bench"):
+                gw.kc.delete_user(u.id)
+        print("cleaned up")
+
+
+if __name__ == "__main__":
+    main()
