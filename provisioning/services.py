@@ -264,8 +264,9 @@ class Provisioning:
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
                 allowed: Callable[[Actor, Partner], bool] | None = None, refused: str = "",
-                inform: tuple[list[str], str, bool] | None = None) -> MutationResult:
-        """`inform`: (identifiants, what, suspended) — mail those users about a suspension or its end (R18)."""
+                inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None) -> MutationResult:
+        """`inform`: (identifiants, what, suspended), or a function giving it once the change is made —
+        mail those users about a suspension or its end (R18)."""
         with UnitOfWork(self.engine) as uow:
             reg = uow.registry.load()
             p = reg.partner(siret)
@@ -282,6 +283,8 @@ class Provisioning:
             uow.audit.record(actor.username, action, f"partner:{siret}", before, partner_to_dict(p),
                              partner=siret, caf=p.caf)
             self._report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
+            if callable(inform):
+                inform = inform()
             if inform:
                 idents, what, suspended = inform
                 for ident in dict.fromkeys(idents):
@@ -533,14 +536,23 @@ class Provisioning:
         return rows
 
     def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus) -> MutationResult:
+        """The lifecycle, dated with its actor; suspending or reactivating an active convention tells its users."""
+        members: list[str] = []
+        before: list[ConventionStatus] = []
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
             conv = p.convention(number)
             if conv is None:
                 return [Violation("CONVENTION_INCONNUE", f"La convention {number} n'existe pas pour {p.name}.")]
-            return rules.transition(conv, to, actor.username, datetime.now(timezone.utc))
+            before.append(conv.status)
+            members.extend(m.identifiant for b in conv.bulletins for m in b.members)
+            return rules.transition(conv, to, actor.username, self.now())
+        def inform() -> tuple[list[str], str, bool] | None:  # evaluated once the change is made
+            if to is ConventionStatus.SUSPENDED or (to is ConventionStatus.ACTIVE and before == [ConventionStatus.SUSPENDED]):
+                return members, f"vos habilitations au titre de la convention {number}", to is ConventionStatus.SUSPENDED
+            return None
         return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change,
-                            **CAF_ONLY)
+                            **CAF_ONLY, inform=inform)
 
 
 def add_caf(engine, actor: Actor, caf: Caf) -> None:

@@ -148,6 +148,14 @@ def notifications():
     return render_template("portal/caf/notifications.html", rows=call("GET", "/api/v1/notifications").json())
 
 
+@bp.get("/regles-d-usage")
+@require_role(CAF_ADMIN)
+def acceptances():
+    """R15: who accepted which version of the usage rules, and when."""
+    return render_template("portal/caf/acceptances.html",
+                           rows=call("GET", "/api/v1/usage-rules/acceptances").json())
+
+
 @bp.get("/journal")
 @require_role(CAF_ADMIN)
 def audit():

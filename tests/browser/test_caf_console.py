@@ -96,3 +96,14 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     page.click("text=Journal")
     assert "suspend-service" in page.inner_text("#journal") and "caf.admin" in page.inner_text("#journal")
     assert violations(page) == []
+
+
+def test_the_caf_sees_who_accepted_the_usage_rules(stack, new_page):
+    page = _caf(stack, new_page)
+    page.click("text=Règles d'usage")
+    table = page.inner_text("#acceptations")
+    # the story's newcomer accepted during the first-connection story (if it ran first) or not yet:
+    # either way every user of the Caf's partners is listed, with a version or "pas encore acceptées"
+    assert "lea.petit" in table and "b.lea.petit" in table
+    assert "pas encore acceptées" in table
+    assert violations(page) == []

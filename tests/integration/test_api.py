@@ -129,3 +129,24 @@ def test_caf_admin_manages_partners_of_its_caf_and_conventions(api, user_token, 
     r = api.post(f"/api/v1/partners/{A}/conventions/{CONV_A}/transitions", headers=_h(partner_admin),
                  json={"to": "active"})
     assert r.status_code == 403
+
+
+def test_afas_habiliter_associates_providers_to_equipments_within_the_rules(api, user_token, provisioning):
+    path = f"/api/v1/partners/{A}/equipments/ALSH-0001/assignments"
+    marc = user_token("marc.martin")  # AFAS Habiliter
+    r = api.get(f"/api/v1/partners/{A}/equipments", headers=_h(marc))
+    assert r.status_code == 200 and r.get_json()["candidates"]["approbateur"] == ["marc.martin"]
+    r = api.put(path, headers=_h(marc), json={"approbateur": ["marc.martin", "lea.petit"]})
+    assert r.status_code == 422
+    assert {v["code"] for v in r.get_json()["violations"]} == {"AFAS_TROP_D_APPROBATEURS", "ASSOCIATION_SANS_PROFIL"}
+    r = api.put(path, headers=_h(marc), json={"fournisseur-donnees-activite": ["lea.petit"],
+                                              "fournisseur-donnees-financieres": [], "approbateur": ["marc.martin"]})
+    assert r.status_code == 200
+    [e] = provisioning.registry().partner(A).equipments
+    assert {k.value: v for k, v in e.assignments.items()} == {"fournisseur-donnees-activite": ["lea.petit"],
+                                                              "approbateur": ["marc.martin"]}
+    lea = user_token("lea.petit")  # not AFAS Habiliter
+    assert api.put(path, headers=_h(lea), json={"approbateur": ["marc.martin"]}).status_code == 403
+    b_admin = user_token("b.marc.martin")  # AFAS Habiliter, but of partner B
+    assert api.put(path, headers=_h(b_admin), json={"approbateur": ["marc.martin"]}).status_code == 403
+    assert api.get(f"/api/v1/partners/{A}/equipments", headers=_h(b_admin)).status_code == 403

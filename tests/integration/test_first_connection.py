@@ -177,3 +177,18 @@ def test_a_new_usage_rules_version_is_accepted_again_and_listed(provisioning, ke
         assert row["version"] == "2026-12-01" and row["current"]
     finally:
         publisher.publish("2016-06-20", 0)  # the shared test realm goes back to the first version
+
+
+def test_suspending_a_convention_informs_its_users_and_reactivation_restores(provisioning, smtp, kc_admin):
+    from provisioning.domain.model import ConventionStatus
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    before = _paths(kc_admin, "marc.martin")
+    smtp.clear()
+    provisioning.transition_convention(OPERATOR, SIRET, CONV, ConventionStatus.SUSPENDED)
+    assert _paths(kc_admin, "marc.martin") == {f"/partenaires/{SIRET}/Responsables des habilitations"}
+    for who in ("lea.petit", "paul.bernard", "marc.martin"):
+        assert any(f"convention {CONV}" in m.body and "suspendu" in m.body for m in smtp.to(f"{who}@hirondelles.example"))
+    provisioning.transition_convention(OPERATOR, SIRET, CONV, ConventionStatus.ACTIVE)
+    assert _paths(kc_admin, "marc.martin") == before
+    assert any("rétabli" in m.body for m in smtp.to("lea.petit@hirondelles.example"))
