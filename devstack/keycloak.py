@@ -76,6 +76,7 @@ def demo_instance() -> Instance:
 
 # The test run's applications listen on their own ports, so tests never collide with the demo stack.
 TEST_APP_PORTS = {"portail": 18081, "cdap": 18082, "afas": 18083}
+TEST_KEYCLOAK_SMTP_PORT = 11025  # where the test Keycloak sends its own mails (action links)
 
 
 def test_instance() -> Instance:
@@ -85,7 +86,8 @@ def test_instance() -> Instance:
         management_port=int(os.environ.get("MCP_TEST_KEYCLOAK_MANAGEMENT_PORT", "9100")),
         admin_user="admin",
         admin_password="test-admin-password",
-        extra_env={f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
+        extra_env={**{f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
+                   "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT)},
     )
 
 

@@ -35,6 +35,7 @@ class Config:
     portal_url: str = "http://localhost:8081"
     api_audience: str = "provisioning-api"
     public_keycloak_url: str = "http://localhost:8080"
+    onboarding: str = "password"  # or "action-link": Keycloak mails a 24 h link, no password in mail
 
     @property
     def issuer(self) -> str:
@@ -57,4 +58,5 @@ class Config:
             portal_url=e("MCP_PORTAIL_URL", "http://localhost:8081"),
             api_audience=e("MCP_API_AUDIENCE", "provisioning-api"),
             public_keycloak_url=e("MCP_PUBLIC_KEYCLOAK_URL", kc_url).rstrip("/"),
+            onboarding=e("MCP_ONBOARDING", "password"),
         )

@@ -89,7 +89,8 @@ class MutationResult:
 class Provisioning:
     def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
-                 now: Callable[[], datetime] | None = None, provisional_hours: int = 24):
+                 now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
+                 onboarding: str = "password"):
         self.engine = engine
         self.gateway = gateway
         self.notifier = notifier
@@ -97,6 +98,9 @@ class Provisioning:
         self.now = now or (lambda: datetime.now(timezone.utc))  # injectable clock (tests of the 24 h rule)
         self.today = today or (lambda: self.now().date())
         self.provisional_hours = provisional_hours
+        if onboarding not in ("password", "action-link"):
+            raise ValueError(f"onboarding mode {onboarding!r}: expected 'password' or 'action-link'")
+        self.onboarding = onboarding  # action-link: Keycloak mails a 24 h link instead of a password
 
     def provisional_deadline(self) -> int:
         """R13: a provisional password is valid 24 hours from now."""
@@ -218,18 +222,17 @@ class Provisioning:
             scope = Scope(partner, frozenset(u.identifiant for u in reg.partner(partner).users))
         mail_failures: list[str] = []
 
-        def onboard(user: UserSpec, password: str) -> None:
-            # R13: identifiant and provisional password in two separate mails
+        def onboard(user: UserSpec, password: str | None, user_id: str) -> None:
             try:
-                for subject, body in (messages.identifiant_mail(user, self.portal_url),
-                                      messages.password_mail(user, password)):
-                    self.notifier.send(user.email, subject, body)
-            except Transient as e:
+                self._send_credentials(gw, user, user_id, password)
+            except Transient as e:  # the account exists: `reissue` sends the codes again
                 mail_failures.append(f"{user.username}: {e.description}")
 
-        report = apply(desired_state(reg, self.today()), gw, new_password=generate_password,
-                       on_user_created=onboard, progress=progress, provisional_deadline=self.provisional_deadline,
-                       scope=scope)
+        by_password = self.onboarding == "password"
+        report = apply(desired_state(reg, self.today()), gw,
+                       new_password=generate_password if by_password else (lambda: None),
+                       on_user_created=onboard, progress=progress,
+                       provisional_deadline=self.provisional_deadline if by_password else None, scope=scope)
         if report.applied:
             with UnitOfWork(self.engine) as uow:
                 for ch in report.applied:
@@ -240,6 +243,18 @@ class Provisioning:
             log.error("onboarding mails not sent: %s", mail_failures)
         self.deliver_notifications()
         return report
+
+    def _send_credentials(self, gw: Gateway, user: UserSpec, user_id: str, password: str | None) -> None:
+        """R13: the identifiant, then in a separate mail the provisional password — or, in action-link mode,
+        Keycloak's own mail with a link valid 24 hours."""
+        link = self.onboarding == "action-link"
+        subject, body = messages.identifiant_mail(user, self.portal_url, action_link=link)
+        self.notifier.send(user.email, subject, body)
+        if link:
+            gw.send_action_link(user_id, self.provisional_hours * 3600, "portail")
+        else:
+            subject, body = messages.password_mail(user, password)
+            self.notifier.send(user.email, subject, body)
 
     def deliver_notifications(self) -> int:
         sent = 0
@@ -441,12 +456,11 @@ class Provisioning:
         user_id = gw.user_id(identifiant)
         if user_id is None:
             raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
-        password = generate_password()
-        gw.reset_provisional(user_id, password, self.provisional_deadline())
+        by_password = self.onboarding == "password"
+        password = generate_password() if by_password else None
+        gw.reset_provisional(user_id, password, self.provisional_deadline() if by_password else None)
         u = result.partner.user(identifiant)
-        spec = UserSpec(u.identifiant, u.first_name, u.last_name, u.email)
-        for subject, body in (messages.identifiant_mail(spec, self.portal_url), messages.password_mail(spec, password)):
-            self.notifier.send(u.email, subject, body)
+        self._send_credentials(gw, UserSpec(u.identifiant, u.first_name, u.last_name, u.email), user_id, password)
         return result
 
     def suspend_inactive(self, actor: Actor, days: int) -> list[str]:

@@ -18,6 +18,7 @@ class FakeGateway:
         self.logged_out: list[str] = []
         self.logins: dict = {}
         self.deadlines: dict[str, int | None] = {}
+        self.action_links: list[tuple[str, int]] = []
         self.login_ids: set[str] = set()
         self.created_at: dict[str, float] = {}
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
@@ -139,12 +140,16 @@ class FakeGateway:
     def previous_login(self, user_id: str, current_session: str | None):
         return self.logins.get(user_id)
 
-    def reset_provisional(self, user_id: str, password: str, expires_at: int) -> None:
+    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None:
         self._hit("reset_provisional")
         u = self._user(user_id)
         self.passwords[u.username] = password
         self.deadlines[u.username] = expires_at
         self.logged_out.append(u.username)
+
+    def send_action_link(self, user_id: str, lifespan: int, client_id: str) -> None:
+        self._hit("send_action_link")
+        self.action_links.append((self._user(user_id).username, lifespan))
 
     def users_with_attributes(self) -> list[dict]:
         return [{"id": u.id, "username": u.username, "created": self.created_at.get(u.username, 0.0),

@@ -37,8 +37,9 @@ class Gateway(Protocol):
     def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None: ...
     def delete_group(self, group_id: str) -> None: ...
     def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str: ...
-    def reset_provisional(self, user_id: str, password: str, expires_at: int) -> None: ...
+    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None: ...
     def users_with_attributes(self) -> list[dict]: ...
+    def send_action_link(self, user_id: str, lifespan: int, client_id: str) -> None: ...
     def logins_since(self, since: datetime) -> set[str]: ...
     def update_user(self, user_id: str, spec: UserSpec) -> None: ...
     def set_enabled(self, user_id: str, enabled: bool) -> None: ...
@@ -267,11 +268,21 @@ class KeycloakGateway:
             payload["credentials"] = [{"type": "password", "value": temporary_password, "temporary": True}]
         return self._call("create user", self.kc.create_user, payload, exist_ok=False)
 
-    def reset_provisional(self, user_id: str, password: str, expires_at: int) -> None:
-        """Re-issue (R13, R18): the old password dies, a new provisional one with a new 24 h deadline."""
-        self._call("reset password", self.kc.set_user_password, user_id, password, temporary=True)
+    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None:
+        """Re-issue (R13, R18): the old password dies; a new provisional one with a new 24 h deadline, or
+        none at all in action-link mode (the link sets it)."""
+        if password:
+            self._call("reset password", self.kc.set_user_password, user_id, password, temporary=True)
+        else:
+            for cred in self._call("credentials", self.kc.get_credentials, user_id):
+                if cred.get("type") == "password":
+                    self._call("delete credential", self.kc.delete_credential, user_id, cred["id"])
         current = self._call("get user", self.kc.get_user, user_id)
-        current.setdefault("attributes", {})[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
+        attrs = current.setdefault("attributes", {})
+        if expires_at:
+            attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
+        else:
+            attrs.pop(n.PROVISIONAL_EXPIRES_ATTR, None)
         current["requiredActions"] = sorted(set(current.get("requiredActions") or []) | {"UPDATE_PASSWORD"})
         current["enabled"] = True
         self._put_user(user_id, current)
@@ -282,6 +293,17 @@ class KeycloakGateway:
         `attributes` drops the names and email it does not repeat."""
         rep = {k: v for k, v in rep.items() if k not in ("access", "credentials")}
         self._call("update user", self.kc.update_user, user_id, rep)
+
+    def send_action_link(self, user_id: str, lifespan: int, client_id: str) -> None:
+        """Action-link onboarding: Keycloak mails a link (valid `lifespan` s) to accept the usage rules and
+        choose a password; no password ever travels by mail. Keycloak's final page links back to the
+        client's base URL (no extra redirect URI to register)."""
+        url = f"admin/realms/{self.realm}/users/{user_id}/execute-actions-email"
+        r = self._call("execute-actions-email", self.kc.connection.raw_put, url,
+                       data=json.dumps(["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"]),
+                       lifespan=lifespan, client_id=client_id)
+        if r.status_code >= 300:
+            raise Transient(f"Keycloak n'a pas envoyé le lien d'activation : {r.status_code} {r.text[:200]}")
 
     def users_with_attributes(self) -> list[dict]:
         """Every user with id, username, creation time and attributes (one paged read)."""

@@ -7,16 +7,19 @@ from provisioning.reconcile.state import UserSpec
 PORTAL = "« Mon Compte Partenaire »"
 
 
-def identifiant_mail(user: UserSpec, portal_url: str) -> tuple[str, str]:
+def identifiant_mail(user: UserSpec, portal_url: str, action_link: bool = False) -> tuple[str, str]:
     """First of the two separate mails (R13): the identifiant only."""
+    second = ("Un lien pour accepter les règles d'usage et choisir votre mot de passe vous parvient dans un",
+              "courriel distinct. Il est valable 24 heures.") if action_link else (
+              "Votre mot de passe provisoire vous parvient dans un courriel distinct. Il est valable 24 heures :",
+              "connectez-vous dans ce délai, acceptez les règles d'usage puis choisissez votre mot de passe personnel.")
     return (f"{PORTAL} : votre identifiant", "\n".join([
         f"Bonjour {user.first_name} {user.last_name},",
         "",
         f"Un compte vous a été ouvert sur {PORTAL}.",
         f"Votre identifiant : {user.username}",
         "",
-        "Votre mot de passe provisoire vous parvient dans un courriel distinct. Il est valable 24 heures :",
-        "connectez-vous dans ce délai, acceptez les règles d'usage puis choisissez votre mot de passe personnel.",
+        *second,
         f"Adresse de connexion : {portal_url}",
         "",
         "Ne communiquez jamais votre identifiant ni votre mot de passe.",

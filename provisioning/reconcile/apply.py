@@ -23,8 +23,8 @@ class ApplyReport:
         return not self.applied
 
 
-def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str],
-          on_user_created: Callable[[UserSpec, str], None] | None = None,
+def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str | None],
+          on_user_created: Callable[[UserSpec, str | None, str], None] | None = None,
           progress: Progress | None = None, provisional_deadline: Callable[[], int] | None = None,
           scope: Scope | None = None) -> ApplyReport:
     """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
@@ -60,7 +60,7 @@ def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str],
                                                        provisional_deadline() if provisional_deadline else None)
                 report.created_users.append(d["spec"])
                 if on_user_created:
-                    on_user_created(d["spec"], password)
+                    on_user_created(d["spec"], password, users[ch.target])
             case ("update", "user"):
                 gateway.update_user(d["id"], d["spec"])
             case ("enable", "user"):

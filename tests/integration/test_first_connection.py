@@ -192,3 +192,42 @@ def test_suspending_a_convention_informs_its_users_and_reactivation_restores(pro
     provisioning.transition_convention(OPERATOR, SIRET, CONV, ConventionStatus.ACTIVE)
     assert _paths(kc_admin, "marc.martin") == before
     assert any("rétabli" in m.body for m in smtp.to("lea.petit@hirondelles.example"))
+
+
+def test_action_link_mode_mails_a_24_hour_link_and_never_a_password(provisioning, keycloak, kc_admin, rp):
+    """For organisations that refuse passwords in mail: Keycloak's execute-actions mail, lifespan 24 h."""
+    import base64
+    import json
+    from urllib.parse import parse_qs, urljoin, urlparse
+
+    from devstack.keycloak import TEST_KEYCLOAK_SMTP_PORT
+    from devstack.smtp_sink import MailSink
+    from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
+    sink = MailSink(port=TEST_KEYCLOAK_SMTP_PORT).start()  # where the test Keycloak sends its own mails
+    try:
+        provisioning.onboarding = "action-link"
+        provisioning.notifier = SmtpNotifier(SmtpConfig("127.0.0.1", sink.port))
+        provisioning.import_registry(OPERATOR, registry())
+        provisioning.reconcile(OPERATOR)
+        mails = sink.to("lea.petit@hirondelles.example")
+        assert len(mails) == 2 and not any("provisoire :" in m.body for m in mails)
+        uid = kc_admin.user_by_username("lea.petit")["id"]
+        assert [c for c in kc_admin.get(f"/users/{uid}/credentials") if c["type"] == "password"] == []
+        link_mail = next(m for m in mails if "identifiant" not in m.subject)
+        link = re.search(r"(http://\S+/login-actions/action-token\?\S+)", link_mail.body).group(1)
+        key = parse_qs(urlparse(link).query)["key"][0]
+        claims = json.loads(base64.urlsafe_b64decode(key.split(".")[1] + "=="))
+        assert abs(claims["exp"] - time.time() - 24 * 3600) < 300  # valid 24 hours
+
+        page = rp._follow(rp.http.get(link, allow_redirects=False, timeout=30))
+        assert "Accepter les règles d’usage" in page.text()  # the actions are named in French first
+        proceed = page.soup.find("a", href=re.compile("action-token"))
+        result = rp._follow(rp.http.get(urljoin(page.url, proceed["href"]), allow_redirects=False, timeout=30))
+        assert isinstance(result, Page) and result.soup.find(id="kc-accept"), result.text()[:300]
+        result = rp.submit(result, {"accept": "Accepter"})
+        assert isinstance(result, Page) and result.has_input("password-new")
+        rp.submit(result, {"password-new": "Lien-Active-2026!!", "password-confirm": "Lien-Active-2026!!"})
+        fresh = Rp(rp.issuer, rp.client_id, rp.client_secret, rp.redirect_uri)
+        assert isinstance(_login(fresh, "lea.petit", "Lien-Active-2026!!"), Redirect)
+    finally:
+        sink.stop()
