@@ -18,27 +18,20 @@ from provisioning.errors import ValidationFailed, Violation
 FORMAT_VERSION = 1
 
 
-def _to_python(node: yaml.Node, path: str, lines: dict[str, int]) -> Any:
+def _to_python(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.SafeLoader) -> Any:
+    """Plain data from the YAML node tree, recording the line of every path (keys point at their key)."""
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out = {}
         for k, v in node.value:
             key = str(k.value)
             child = f"{path}.{key}" if path else key
-            out[key] = _to_python(v, child, lines)
+            out[key] = _to_python(v, child, lines, loader)
             lines[child] = k.start_mark.line + 1  # point at the key, where a reader looks
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, f"{path}[{i}]", lines) for i, v in enumerate(node.value)]
-    return _scalar(node)
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    loader = yaml.SafeLoader("")
-    try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        return [_to_python(v, f"{path}[{i}]", lines, loader) for i, v in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
 
 
 class _Reader:
@@ -222,7 +215,11 @@ def load(text: str, today: date) -> Registry:
                                           mark.line + 1 if mark else None)],
                                "Le fichier d'état désiré est illisible.") from e
     lines: dict[str, int] = {}
-    data = _to_python(root, "", lines) if root is not None else None
+    loader = yaml.SafeLoader("")  # one constructor for every scalar (dates, numbers, booleans)
+    try:
+        data = _to_python(root, "", lines, loader) if root is not None else None
+    finally:
+        loader.dispose()
     reader = _Reader()
     reg = reader.registry(data)
     # schema faults first; rule faults too, except under a place the schema already refused

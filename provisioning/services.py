@@ -111,8 +111,12 @@ class Provisioning:
         with UnitOfWork(self.engine) as uow:
             return uow.registry.load()
 
+    def _load_partner(self, siret: str) -> Partner | None:
+        with UnitOfWork(self.engine) as uow:
+            return uow.registry.partner(siret)
+
     def partner(self, actor: Actor, siret: str) -> Partner:
-        p = self.registry().partner(siret)
+        p = self._load_partner(siret)
         if p is None:
             raise NotFound(f"Partenaire {siret} inconnu.")
         if not actor.can_manage_partner(p):
@@ -120,6 +124,12 @@ class Provisioning:
         return p
 
     def partners(self, actor: Actor) -> list[Partner]:
+        if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
+            with UnitOfWork(self.engine) as uow:
+                return uow.registry.partners_of_caf(actor.caf)
+        if not actor.system and actor.partner:
+            p = self._load_partner(actor.partner)
+            return [p] if p and actor.can_manage_partner(p) else []
         return [p for p in self.registry().partners if actor.can_manage_partner(p)]
 
     def audit(self, actor: Actor, siret: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
@@ -321,7 +331,7 @@ class Provisioning:
 
     def equipments(self, actor: Actor, siret: str) -> tuple[Partner, dict[Profile, list[str]]]:
         """The partner's equipments for its own staff (AFAS), with who may be associated to each profile."""
-        p = self.registry().partner(siret)
+        p = self._load_partner(siret)
         if p is None:
             raise NotFound(f"Partenaire {siret} inconnu.")
         if not (actor.is_member_of(p) or actor.can_manage_partner(p)):

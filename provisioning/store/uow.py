@@ -64,6 +64,16 @@ class RegistryRepository:
             s.afas_habiliter_opening = date.fromisoformat(row.value)
         return Registry(cafs, partners, s)
 
+    def partner(self, siret: str) -> Partner | None:
+        """One partner, without reading the others (API reads)."""
+        row = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret == siret)).first()
+        return partner_from_dict(row.document) if row else None
+
+    def partners_of_caf(self, caf: str) -> list[Partner]:
+        rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.caf_code == caf)
+                                 .order_by(t.partners.c.siret))
+        return [partner_from_dict(r.document) for r in rows]
+
     def save_settings(self, s: Settings) -> None:
         self.conn.execute(sa.delete(t.settings).where(t.settings.c.key == "afas_habiliter_opening"))
         self.conn.execute(sa.insert(t.settings).values(key="afas_habiliter_opening",
