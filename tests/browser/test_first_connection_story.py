@@ -118,6 +118,15 @@ def test_expired_provisional_password_page_is_french_and_accessible(stack, new_p
     _assert_accessible(page, "expired page")
 
 
+def test_keycloak_error_page_is_french_and_accessible(stack, keycloak, new_page):
+    page = new_page(bypass_csp=True)
+    page.goto(f"{keycloak.issuer}/protocol/openid-connect/auth?client_id=inconnu&response_type=code"
+              "&scope=openid&redirect_uri=http://localhost:18081/auth/callback")
+    assert page.get_attribute("html", "lang") == "fr"
+    assert "Client non trouvé." in page.inner_text("body")
+    _assert_accessible(page, "error page")
+
+
 def test_application_pages_are_accessible(stack, new_page):
     stack.ready_user("marc.martin")
     page = new_page(bypass_csp=True)

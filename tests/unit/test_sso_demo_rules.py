@@ -1,0 +1,62 @@
+"""Pure parts of the applications: AFAS checks and rights, redirect safety, idle sessions."""
+
+import time
+
+from sso_demo.afas import rules
+from sso_demo.auth import safe_next
+from sso_demo.sessions import SessionStore
+
+ACT = {"jours_ouverture": 200, "capacite": 20, "enfants_inscrits": 60, "heures_realisees": 30000}
+FIN = {"charges": 300000, "produits": 310000, "participations_familles": 40000}
+
+
+def test_consistent_figures_raise_no_anomaly():
+    assert rules.consistency_checks(ACT, FIN) == []
+
+
+def test_each_check_names_its_anomaly():
+    assert [a.code for a in rules.consistency_checks({**ACT, "heures_realisees": 40001}, None)] == \
+        ["ACT_HEURES_SUPERIEURES_CAPACITE"]
+    assert [a.code for a in rules.consistency_checks(None, {**FIN, "participations_familles": 310001})] == \
+        ["FIN_PARTICIPATIONS_SUPERIEURES_PRODUITS"]
+    assert [a.code for a in rules.consistency_checks(ACT, {**FIN, "charges": 30000})] == ["FIN_COUT_HORAIRE_ATYPIQUE"]
+    assert rules.consistency_checks(ACT, {**FIN, "charges": 30000})[0].domain == "financier"
+
+
+def test_parse_reports_every_field_at_once():
+    values, errors = rules.parse(rules.ACTIVITY_FIELDS, {"jours_ouverture": "400", "capacite": "x", "enfants_inscrits": "3"})
+    assert set(errors) == {"jours_ouverture", "capacite", "heures_realisees"}
+    assert values["enfants_inscrits"] == 3
+
+
+def test_profile_and_equipment_association_decide_who_may_act():
+    roles = frozenset({rules.ROLE_ACTIVITY})
+    assert rules.may_act(roles, "lea", rules.ROLE_ACTIVITY, {})  # nobody associated yet: any holder
+    assert rules.may_act(roles, "lea", rules.ROLE_ACTIVITY, {"fournisseur-donnees-activite": ["lea"]})
+    assert not rules.may_act(roles, "tom", rules.ROLE_ACTIVITY, {"fournisseur-donnees-activite": ["lea"]})
+    assert not rules.may_act(roles, "lea", rules.ROLE_FINANCIAL, {})  # without the profile, never
+
+
+def test_approval_needs_both_data_sets_and_every_anomaly_justified():
+    assert rules.approval_refusals(ACT, FIN, 0, False) == []
+    assert len(rules.approval_refusals(None, None, 2, False)) == 3
+    assert rules.approval_refusals(ACT, FIN, 0, True) == ["La déclaration a déjà été transmise à la Caf."]
+
+
+def test_only_local_paths_are_followed_after_login():
+    for bad in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", None):
+        assert safe_next(bad) == "/"
+    assert safe_next("/equipements/ALSH-0001/2025?x=1") == "/equipements/ALSH-0001/2025?x=1"
+
+
+def test_sessions_end_after_the_idle_timeout_and_by_keycloak_session():
+    store = SessionStore(idle_timeout=1)
+    s = store.create(user={"sub": "u1"}, kc_sid="kc-1", id_token="t", access_token="a")
+    assert store.get(s.id) is s
+    s.last_seen = time.time() - 2
+    assert store.get(s.id) is None and store.get(s.id) is None
+    s2 = store.create(user={"sub": "u1"}, kc_sid="kc-2", id_token="t", access_token="a")
+    s3 = store.create(user={"sub": "u2"}, kc_sid="kc-3", id_token="t", access_token="a")
+    assert store.drop_kc_session("kc-2") == 1
+    assert store.get(s2.id) is None and store.get(s3.id) is s3
+    assert store.drop_kc_session(None, "u2") == 1
