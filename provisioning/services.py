@@ -224,12 +224,19 @@ class Provisioning:
         return plan(desired_state(reg, self.today()), self.gateway().observe())
 
     def reconcile(self, actor: Actor, progress: Progress | None = None, partner: str | None = None) -> ApplyReport:
-        """Make Keycloak match the registry: all of it, or one partner's slice (API mutations)."""
-        reg = self.registry()
+        """Make Keycloak match the registry: all of it, or one partner's slice (API mutations: only that
+        partner is read from the store and from Keycloak, whatever the size of the realm)."""
         gw = self.gateway()
         scope = None
-        if partner is not None and reg.partner(partner) is not None:
-            scope = Scope(partner, frozenset(u.identifiant for u in reg.partner(partner).users))
+        if partner is None:
+            reg = self.registry()
+        else:
+            with UnitOfWork(self.engine) as uow:
+                p, settings = uow.registry.partner(partner), uow.registry.settings()
+            if p is None:
+                raise NotFound(f"Partenaire {partner} inconnu.")
+            reg = Registry([], [p], settings)
+            scope = Scope(partner, frozenset(u.identifiant for u in p.users))
         mail_failures: list[str] = []
 
         def onboard(user: UserSpec, password: str | None, user_id: str) -> None:

@@ -58,11 +58,14 @@ class RegistryRepository:
         cafs = [caf_from_dict(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
         partners = [partner_from_dict(r.document)
                     for r in self.conn.execute(sa.select(t.partners).order_by(t.partners.c.siret))]
+        return Registry(cafs, partners, self.settings())
+
+    def settings(self) -> Settings:
         s = Settings()
         row = self.conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == "afas_habiliter_opening")).first()
         if row:
             s.afas_habiliter_opening = date.fromisoformat(row.value)
-        return Registry(cafs, partners, s)
+        return s
 
     def partner(self, siret: str) -> Partner | None:
         """One partner, without reading the others (API reads)."""
