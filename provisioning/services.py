@@ -157,6 +157,35 @@ class Provisioning:
             raise Forbidden()
         return self.gateway().previous_login(actor.sub, actor.session)
 
+    # --- security incidents (R18, R19) ---------------------------------------------------------------------
+    INCIDENT_KINDS = {"incident": "incident ou défaut de sécurité", "perte": "perte ou vol de codes personnels"}
+
+    def report_incident(self, actor: Actor, kind: str, description: str) -> int:
+        """R19: any habilitated person reports a security incident (or R18: lost credentials) to the
+        habilitation manager of their Caf; the report is audited and mailed. Returns its reference."""
+        faults = []
+        if kind not in self.INCIDENT_KINDS:
+            faults.append(Violation("VALEUR_INCONNUE", "Choisissez le type de signalement.", "kind"))
+        if len(description.strip()) < 20:
+            faults.append(Violation("DESCRIPTION_TROP_COURTE", "Décrivez ce qui s'est passé (20 caractères au moins).",
+                                    "description"))
+        if faults:
+            raise ValidationFailed(faults)
+        p = self._load_partner(actor.partner) if actor.partner else None
+        if p is None:
+            raise Forbidden("Seules les personnes habilitées d'un partenaire font un signalement.")
+        with UnitOfWork(self.engine) as uow:
+            reg_caf = uow.registry.load_caf(p.caf)
+            ref = uow.audit.record(actor.username, "report-incident", f"partner:{p.siret}", None,
+                                   {"kind": kind, "description": description.strip()}, partner=p.siret, caf=p.caf)
+            if reg_caf:
+                subject, body = messages.incident_mail(ref, self.INCIDENT_KINDS[kind], actor.username, p.name,
+                                                       self.now(), description.strip())
+                uow.outbox.put(reg_caf.habilitation_mailbox, subject, body, caf=p.caf)
+            uow.commit()
+        self.deliver_notifications()
+        return ref
+
     # --- usage rules (R15) ----------------------------------------------------------------------------
     def publish_usage_rules(self, actor: Actor, version: str, publisher) -> datetime:
         """Every user accepts again at their next login (FirstLoginGuard compares acceptance times)."""

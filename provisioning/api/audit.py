@@ -29,6 +29,14 @@ def acceptances():
     return jsonify(_svc().usage_rules_acceptances(g.actor))
 
 
+@bp.post("/incidents")
+def incidents():
+    """R19: report a security incident, or lost credentials, to the Caf's habilitation manager."""
+    body = request.get_json(silent=True) or {}
+    ref = _svc().report_incident(g.actor, str(body.get("kind", "")), str(body.get("description", "")))
+    return jsonify({"reference": ref}), 201
+
+
 @bp.get("/notifications")
 def notifications():
     return jsonify(_svc().notifications(g.actor))

@@ -64,3 +64,14 @@ def reactivation_mail(first: str, last: str, what: str) -> tuple[str, str]:
     return (f"{PORTAL} : rétablissement de vos habilitations", "\n".join([
         f"Bonjour {first} {last},", "", f"La Caf a rétabli {what}.",
     ]))
+
+
+def incident_mail(ref: int, kind: str, who: str, partner: str, at, description: str) -> tuple[str, str]:
+    """R19: to the habilitation manager of the Caf."""
+    return (f"{PORTAL} : signalement n° {ref} — {kind}", "\n".join([
+        f"Signalement n° {ref} : {kind}",
+        f"Par : {who} ({partner})",
+        f"Le : {at:%d/%m/%Y à %H:%M} (UTC)",
+        "",
+        description,
+    ]))

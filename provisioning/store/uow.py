@@ -67,6 +67,10 @@ class RegistryRepository:
             s.afas_habiliter_opening = date.fromisoformat(row.value)
         return s
 
+    def load_caf(self, code: str) -> Caf | None:
+        row = self.conn.execute(sa.select(t.cafs.c.document).where(t.cafs.c.code == code)).first()
+        return caf_from_dict(row.document) if row else None
+
     def partner(self, siret: str) -> Partner | None:
         """One partner, without reading the others (API reads)."""
         row = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret == siret)).first()
@@ -136,10 +140,12 @@ class AuditRepository:
         self.conn = conn
 
     def record(self, actor: str, action: str, obj: str, before: Any = None, after: Any = None, *,
-               partner: str | None = None, caf: str | None = None) -> None:
-        self.conn.execute(sa.insert(t.audit_log).values(at=now(), actor=actor, action=action, object=obj,
-                                                        partner_siret=partner, caf_code=caf,
-                                                        before=_jsonable(before), after=_jsonable(after)))
+               partner: str | None = None, caf: str | None = None) -> int:
+        """Append one entry; returns its number (a reference people can quote)."""
+        result = self.conn.execute(sa.insert(t.audit_log).values(at=now(), actor=actor, action=action, object=obj,
+                                                                 partner_siret=partner, caf_code=caf,
+                                                                 before=_jsonable(before), after=_jsonable(after)))
+        return result.inserted_primary_key[0]
 
     def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
         q = sa.select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit).offset(offset)

@@ -9,5 +9,5 @@ from sso_demo.config import AppConfig
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
-    from sso_demo.portal import caf, console, home  # noqa: PLC0415
-    return make_app("portail", cfg, home.bp, console.bp, caf.bp)
+    from sso_demo.portal import caf, console, home, incident  # noqa: PLC0415
+    return make_app("portail", cfg, home.bp, console.bp, caf.bp, incident.bp)

@@ -96,3 +96,23 @@ def test_cdap_consultation_is_scoped_to_the_partner_and_logged(stack, new_page):
     page.goto(stack.urls["cdap"] + "/journal")
     journal = page.inner_text("table")
     assert journal.count("lea.petit") >= 2 and "Instruction d'un dossier d'aide" in journal
+
+
+def test_a_security_incident_reaches_the_caf_habilitation_manager(stack, new_page):
+    from tests.browser.axe import violations
+    stack.ready_user("paul.bernard")
+    page = new_page(bypass_csp=True)
+    login(page, stack.urls["portail"] + "/", "paul.bernard")
+    page.click("#lien-signalement")
+    page.select_option("#kind", "incident")
+    page.fill("#description", "court")
+    page.click("form[novalidate] button")
+    assert "20 caractères" in page.inner_text("#description-erreur")
+    assert page.input_value("#description") == "court"
+    assert violations(page) == []
+    page.fill("#description", "Un message se faisant passer pour la Caf m'a demandé mon mot de passe.")
+    page.click("form[novalidate] button")
+    ref = page.inner_text("#confirmation").split("n° ")[1].split(" ")[0]
+    mail = next(m for m in reversed(stack.smtp.mails) if "habilitations@caf75.example" in m.recipients
+                and f"signalement n° {ref}" in m.subject)
+    assert "paul.bernard" in mail.body and "se faisant passer pour la Caf" in mail.body

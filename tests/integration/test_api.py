@@ -150,3 +150,19 @@ def test_afas_habiliter_associates_providers_to_equipments_within_the_rules(api,
     b_admin = user_token("b.marc.martin")  # AFAS Habiliter, but of partner B
     assert api.put(path, headers=_h(b_admin), json={"approbateur": ["marc.martin"]}).status_code == 403
     assert api.get(f"/api/v1/partners/{A}/equipments", headers=_h(b_admin)).status_code == 403
+
+
+def test_incident_reports_are_validated_audited_and_mailed_to_the_caf(api, user_token, smtp, provisioning):
+    lea = user_token("lea.petit")
+    r = api.post("/api/v1/incidents", headers=_h(lea), json={"kind": "autre", "description": "bref"})
+    assert r.status_code == 422
+    assert {v["code"] for v in r.get_json()["violations"]} == {"VALEUR_INCONNUE", "DESCRIPTION_TROP_COURTE"}
+    r = api.post("/api/v1/incidents", headers=_h(lea), json={"kind": "perte", "description": "J'ai perdu le carnet "
+                                                                                             "où je notais mes codes."})
+    assert r.status_code == 201
+    ref = r.get_json()["reference"]
+    assert any(f"signalement n° {ref}" in m.subject for m in smtp.to("habilitations@caf75.example"))
+    assert provisioning.audit(OPERATOR, A)[0]["action"] == "report-incident"
+    caf = user_token("caf.admin")  # no partner: not a partner's habilitated person
+    assert api.post("/api/v1/incidents", headers=_h(caf), json={"kind": "incident",
+                                                                 "description": "x" * 30}).status_code == 403
