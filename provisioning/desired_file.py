@@ -276,20 +276,21 @@ def partner_to_dict(p: Partner) -> dict:
     }
 
 
-def partner_from_dict(d: dict) -> Partner:
+def _stored(read: str, d: dict):
+    """A document the store wrote: any fault is a bug, not a user's mistake."""
     r = _Reader()
-    p = r.partner(d, "")
+    obj = getattr(r, read)(d, "")
     if r.violations:
-        raise ValueError(f"stored partner document is malformed: {r.violations}")
-    return p
+        raise ValueError(f"stored {read} document is malformed: {r.violations}")
+    return obj
+
+
+def partner_from_dict(d: dict) -> Partner:
+    return _stored("partner", d)
 
 
 def caf_from_dict(d: dict) -> Caf:
-    r = _Reader()
-    c = r.caf(d, "")
-    if r.violations:
-        raise ValueError(f"stored Caf document is malformed: {r.violations}")
-    return c
+    return _stored("caf", d)
 
 
 def load_file(path: str, today: date) -> Registry:

@@ -68,6 +68,16 @@ def _user(p: Partner, identifiant: str) -> tuple[User | None, list[Violation]]:
     return u, []
 
 
+def _on_user(identifiant: str, edit: Callable[[User], None]) -> Callable[[Registry, Partner], list[Violation]]:
+    """A registry change that edits one user of the partner (refused when there is no such user)."""
+    def change(reg: Registry, p: Partner) -> list[Violation]:
+        u, missing = _user(p, identifiant)
+        if not missing:
+            edit(u)
+        return missing
+    return change
+
+
 def generate_password(length: int = 16) -> str:
     """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
     classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
@@ -444,13 +454,7 @@ class Provisioning:
 
     def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool) -> MutationResult:
         """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
-
-        def change(reg: Registry, p: Partner) -> list[Violation]:
-            u, missing = _user(p, identifiant)
-            if missing:
-                return missing
-            u.suspended = suspended
-            return []
+        change = _on_user(identifiant, lambda u: setattr(u, "suspended", suspended))
         return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
                             f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change, **CAF_ONLY,
                             inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended))
@@ -475,12 +479,7 @@ class Provisioning:
 
     def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
         """R18: lost or stolen credentials are locked at once (disabled, sessions ended); re-issue unlocks."""
-        def change(reg: Registry, p: Partner) -> list[Violation]:
-            u, missing = _user(p, identifiant)
-            if missing:
-                return missing
-            u.locked = True
-            return []
+        change = _on_user(identifiant, lambda u: setattr(u, "locked", True))
         return self._mutate(actor, siret, "report-lost-credentials",
                             f"codes de {identifiant} déclarés perdus ou volés : compte verrouillé", change)
 
