@@ -45,7 +45,7 @@ def _candidates() -> list[Path]:
             homes.append(Path(os.environ[var]))
     jvm = Path("/usr/lib/jvm")
     if jvm.is_dir():
-        homes.extend(sorted(p for p in jvm.iterdir() if (p / "bin" / "java").exists()))
+        homes.extend(sorted(p for p in jvm.iterdir() if (p / "bin" / "javac").exists()))
     on_path = shutil.which("java")
     if on_path:
         homes.append(Path(on_path).resolve().parent.parent)
@@ -61,7 +61,7 @@ def find_jdk() -> Jdk:
         if home in seen:
             continue
         major = java_major(home / "bin" / "java")
-        if major is None:
+        if major is None or not (home / "bin" / "javac").exists():  # a JRE cannot build keycloak-extension/
             continue
         seen[home] = major
         if forced and home == Path(forced).resolve():
@@ -72,7 +72,7 @@ def find_jdk() -> Jdk:
     if not usable:
         found = ", ".join(f"{h} (Java {m})" for h, m in seen.items()) or "none"
         raise NoSuitableJdk(
-            "No JDK 25, 21 or 17 found for Keycloak (found: " + found + "). "
+            "No JDK 25, 21 or 17 (with javac) found for Keycloak (found: " + found + "). "
             "Install one (e.g. `apt-get install openjdk-17-jdk-headless`) or set MCP_JAVA_HOME."
         )
     return min(usable, key=lambda j: SUPPORTED.index(j.major))  # SUPPORTED is in preference order

@@ -23,7 +23,7 @@ ensure_packages() {
   fi
   log "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # ensure_debs PKG ... installs the Debian packages that dpkg does not list as installed.
@@ -35,13 +35,14 @@ ensure_debs() {
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing ${missing[*]} (apt-get)"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 ensure_java() {
-  # Keycloak 26.7 runs on JDK 17, 21 or 25; devstack/jdk.py prefers 25 when present.
-  if ! ls /usr/lib/jvm/*/bin/java >/dev/null 2>&1 && ! command -v java >/dev/null; then
-    ensure_packages "javac:openjdk-17-jdk-headless"
+  # Keycloak 26.7 runs on JDK 17, 21 or 25 (devstack/jdk.py prefers 25); a JDK, not a JRE, because
+  # keycloak-extension/ is compiled at start.
+  if ! ls /usr/lib/jvm/*/bin/javac >/dev/null 2>&1 && ! command -v javac >/dev/null; then
+    ensure_debs openjdk-17-jdk-headless
   fi
 }
 
