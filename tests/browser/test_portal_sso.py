@@ -116,3 +116,26 @@ def test_a_security_incident_reaches_the_caf_habilitation_manager(stack, new_pag
     mail = next(m for m in reversed(stack.smtp.mails) if "habilitations@caf75.example" in m.recipients
                 and f"signalement n° {ref}" in m.subject)
     assert "paul.bernard" in mail.body and "se faisant passer pour la Caf" in mail.body
+
+
+def test_after_the_idle_time_keycloak_too_asks_to_log_in_again(stack, new_page):
+    """The whole mechanism with short timeouts: the application ends its session, and Keycloak's SSO
+    session has expired too (Keycloak adds a fixed 120-second grace window to its idle timeout, hence the
+    two-minute wait). The shipped values (1800 s) are asserted by the realm and application tests."""
+    stack.ready_user("marc.martin")
+    page = new_page()
+    store = stack.apps["afas"].extensions["mcp_sessions"]
+    short, shipped = ({"ssoSessionIdleTimeout": 5, "clientSessionIdleTimeout": 5},
+                      {"ssoSessionIdleTimeout": 1800, "clientSessionIdleTimeout": 1800})
+    stack.kc_admin.put("", json=short)  # client sessions may not outlive the SSO session
+    try:
+        login(page, stack.urls["afas"] + "/", "marc.martin")
+        assert page.url.startswith(stack.urls["afas"])
+        store.idle_timeout = 5
+        time.sleep(5 + 120 + 5)
+        page.goto(stack.urls["afas"] + "/")
+        assert page.query_selector("#kc-login"), "Keycloak should ask for the password again"
+    finally:
+        store.idle_timeout = 1800
+        stack.kc_admin.put("", json=shipped)
+    assert stack.kc_admin.get("")["ssoSessionIdleTimeout"] == 1800

@@ -166,3 +166,20 @@ def test_incident_reports_are_validated_audited_and_mailed_to_the_caf(api, user_
     caf = user_token("caf.admin")  # no partner: not a partner's habilitated person
     assert api.post("/api/v1/incidents", headers=_h(caf), json={"kind": "incident",
                                                                  "description": "x" * 30}).status_code == 403
+
+
+def test_a_caf_administrator_sees_only_the_partners_of_its_own_caf(provisioning, keycloak, user_token):
+    data = example_data()
+    data["cafs"].append({"code": "692", "name": "Caf du Rhône", "habilitation_mailbox": "habilitations@caf69.example",
+                         "administrators": [{"identifiant": "caf.lyon", "first_name": "Louis", "last_name": "Roche",
+                                             "email": "louis.roche@caf69.example"}]})
+    provisioning.import_registry(OPERATOR, registry(data))
+    provisioning.reconcile(OPERATOR)
+    app = create_app(provisioning, TokenVerifier(keycloak.issuer, "provisioning-api")).test_client()
+    lyon = user_token("caf.lyon")
+    assert app.get("/api/v1/partners", headers=_h(lyon)).get_json() == []
+    assert app.get(f"/api/v1/partners/{A}", headers=_h(lyon)).status_code == 403
+    r = app.post(f"/api/v1/partners/{A}/conventions/{CONV_A}/transitions", headers=_h(lyon), json={"to": "suspended"})
+    assert r.status_code == 403
+    assert app.get("/api/v1/audit", headers=_h(lyon)).get_json() == []
+    assert app.get("/api/v1/usage-rules/acceptances", headers=_h(lyon)).get_json() == []
