@@ -93,7 +93,7 @@ def user(siret: str, ident: str):
             flash(f"Habilitations {service} de {ident} enregistrées.")
             return redirect(url_for("console.user", siret=siret, ident=ident))
         fields, general = errors_of(r)
-        general = general + list(fields.values())
+        general = general + list(fields.values())  # shown inside the bulletin's own form, next to its boxes
         status, typed = 422, {"convention": number, "service": service, **body}
     bulletins = []
     for c in partner["conventions"]:
@@ -101,10 +101,11 @@ def user(siret: str, ident: str):
             m = next((x for x in b["members"] if x["identifiant"] == ident), None)
             held = typed if typed and typed["convention"] == c["number"] and typed["service"] == b["service"] else \
                 {"groups": m["groups"] if m else [], "profiles": m["profiles"] if m else []}
+            refused = bool(typed) and typed["convention"] == c["number"] and typed["service"] == b["service"]
             bulletins.append({"convention": c["number"], "status": c["status"], "service": b["service"],
-                              "groups": GROUPS[b["service"]], "held": held})
+                              "groups": GROUPS[b["service"]], "held": held, "errors": general if refused else []})
     return render_template("portal/console/user.html", siret=siret, partner=partner, u=u, bulletins=bulletins,
-                           profiles=PROFILES, general=general, caps=_caps(partner), cap_limits=CAPS,
+                           profiles=PROFILES, caps=_caps(partner), cap_limits=CAPS,
                            is_admin=current_principal().has(ADMIN)), status
 
 

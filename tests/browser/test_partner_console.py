@@ -72,7 +72,7 @@ def test_grant_within_caps_and_a_third_activity_provider_is_refused(stack, new_p
     assert "2 personne(s)" in page.inner_text("#plafonds-CONV-751-2026-0001")
 
     grant("ana.blanc")  # third: refused with the rule's message, nothing changed
-    assert "AFAS_TROP_DE_FOURNISSEURS_ACTIVITE" in page.inner_text("#erreurs")
+    assert "AFAS_TROP_DE_FOURNISSEURS_ACTIVITE" in page.inner_text("#bulletin-AFAS-CONV-751-2026-0001 #erreurs")
     assert page.locator("#bulletin-AFAS-CONV-751-2026-0001 input[value='fournisseur-donnees-activite']").is_checked()
     assert stack.kc_admin.get(f"/users/{stack.kc_admin.user_by_username('ana.blanc')['id']}/groups") == []
     assert violations(page) == []
