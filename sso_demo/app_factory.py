@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, render_template
@@ -18,6 +19,15 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     init_auth(app, cfg)
     for bp in blueprints:
         app.register_blueprint(bp)
+
+    @app.template_filter("date_fr")
+    def date_fr(value) -> str:
+        """ISO date or date-time from the API → 21/09/2026 (or 21/09/2026 à 10h05 when it has a time)."""
+        try:
+            d = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        return d.strftime("%d/%m/%Y") if (d.hour, d.minute) == (0, 0) else d.strftime("%d/%m/%Y à %Hh%M")
 
     @app.errorhandler(404)
     def not_found(_e):

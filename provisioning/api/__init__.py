@@ -4,17 +4,30 @@ the consoles obey the same rules; errors are JSON {error, error_description, vio
 from __future__ import annotations
 
 import os
+from datetime import date, datetime
 
 from flask import Flask, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from provisioning.api.auth import TokenVerifier
 from provisioning.errors import ProvisioningError
 from provisioning.services import Provisioning
 
 
+class IsoJSON(DefaultJSONProvider):
+    """Dates as ISO 8601 (Flask's default is the HTTP date format)."""
+    ensure_ascii = False
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, (date, datetime)):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
     app = Flask(__name__)
-    app.config["JSON_AS_ASCII"] = False
+    app.json = IsoJSON(app)
     app.extensions["provisioning"] = service
     app.extensions["verifier"] = verifier
 

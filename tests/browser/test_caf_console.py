@@ -3,6 +3,7 @@ preparation to activation, suspensions, R9 reports, audit, CSV export of a bulle
 
 import csv
 import io
+import re
 
 from tests.browser.axe import violations
 from tests.browser.helpers import login
@@ -69,6 +70,7 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
         assert page.inner_text(f"{section} .etat") == state
     history = page.inner_text(f"{section} .historique")
     assert "signée par la Caf" in history and "caf.admin" in history
+    assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4}", history), history  # French dates
     assert "Claire Fontaine" in page.inner_text(section)
 
 
