@@ -91,6 +91,8 @@ class KeycloakGateway:
         try:
             return fn(*args, **kw)
         except KeycloakError as e:
+            if e.response_code is None:  # no answer at all
+                raise Transient(f"Keycloak injoignable pendant « {what} » : {e.error_message}") from e
             raise Transient(f"Keycloak a refusé « {what} » : {e.response_code} {e.error_message}") from e
         except OSError as e:  # connection refused, DNS, timeouts
             raise Transient(f"Keycloak injoignable pendant « {what} » : {e}") from e
