@@ -4,7 +4,7 @@ reactivate a user, a service or a whole convention, see R9 reports and the audit
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal.api_views import call, errors_of, paginate

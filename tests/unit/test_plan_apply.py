@@ -1,6 +1,5 @@
 """plan() is pure data; apply() on the fake gateway converges, reruns safely, corrects drift, owns only its objects."""
 
-import copy
 from dataclasses import replace
 
 import pytest
@@ -11,7 +10,7 @@ from provisioning.errors import Transient
 from provisioning.reconcile.apply import apply
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import plan
-from provisioning.reconcile.state import State, UserSpec
+from provisioning.reconcile.state import State
 from tests.unit.factories import TODAY, example_data, registry, second_partner
 
 HIR = "/partenaires/12345678900017"
