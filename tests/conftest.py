@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from urllib.parse import urlparse
 
 from devstack import keycloak as kc
 from devstack.admin import AdminSession
@@ -61,7 +62,10 @@ def keycloak():
         r = requests.get(server.issuer + "/.well-known/openid-configuration", timeout=10)
         if r.status_code != 200:
             pytest.fail(f"KEYCLOAK_URL={server.url} has no realm {REALM} (HTTP {r.status_code})")
-        yield server
+        # the applications must listen where that realm expects them: read it from the clients' root URLs
+        admin = server.admin()
+        ports = tuple((c, urlparse(admin.client(c)["rootUrl"]).port) for c in ("portail", "cdap", "afas"))
+        yield KeycloakServer(server.url, server.admin_user, server.admin_password, app_ports=ports)
         return
     if os.environ.get("MCP_KEYCLOAK_BACKEND") == "testcontainers":
         if not _docker_answers():
