@@ -56,10 +56,12 @@ def test_partner_admin_sees_only_their_partner(api, user_token):
     assert api.get(f"/api/v1/audit?partner={B}", headers=_h(t)).status_code == 403
 
 
-def test_two_approvers_are_refused_with_the_rule_code_and_nothing_changes(api, user_token, provisioning, kc_admin):
+def test_two_approvers_are_refused_with_the_rule_code_and_nothing_changes(api, user_token, provisioning, kc_admin,
+                                                                          smtp):
     t = user_token("jeanne.dupont")
     before = provisioning.registry()
     audit_before = provisioning.audit(OPERATOR, A)
+    smtp.clear()
     r = api.put(f"/api/v1/partners/{A}/conventions/{CONV_A}/bulletins/AFAS/members/paul.bernard", headers=_h(t),
                 json={"groups": ["AFAS Déclarer"], "profiles": ["fournisseur-donnees-financieres", "approbateur"]})
     assert r.status_code == 422
@@ -69,6 +71,7 @@ def test_two_approvers_are_refused_with_the_rule_code_and_nothing_changes(api, u
     assert provisioning.registry() == before
     assert provisioning.audit(OPERATOR, A) == audit_before
     assert provisioning.plan() == []  # Keycloak untouched too
+    assert smtp.mails == []  # and nothing reported to the Caf
     grp = kc_admin.get("/group-by-path/partenaires/12345678900017/AFAS Approbateur")
     assert {u["username"] for u in kc_admin.get(f"/groups/{grp['id']}/members")} == {"marc.martin"}
 

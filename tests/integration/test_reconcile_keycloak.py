@@ -76,13 +76,19 @@ def test_drift_by_hand_shows_in_plan_then_apply_corrects_it(provisioning, kc_adm
     role = kc_admin.get(f"/clients/{afas['id']}/roles/approbateur")
     kc_admin.post(f"/users/{paul['id']}/role-mappings/clients/{afas['id']}", json=[role])
 
+    cdap_group = _group(kc_admin, f"{BASE}/CDAP Consulter")  # a role added to one of our groups by hand
+    habiliter = kc_admin.get(f"/clients/{afas['id']}/roles/AFAS-Habiliter")
+    kc_admin.post(f"/groups/{cdap_group['id']}/role-mappings/clients/{afas['id']}", json=[habiliter])
+
     drift = provisioning.plan()
     assert [(c.action, c.kind, c.target) for c in drift] == [
+        ("update", "group-roles", f"{BASE}/CDAP Consulter"),
         ("remove", "member", f"jeanne.dupont -> {BASE}/AFAS Approbateur"),
         ("remove", "direct-role", "paul.bernard -> afas:approbateur"),
     ]
     provisioning.reconcile(OPERATOR)
     assert provisioning.plan() == []
+    assert kc_admin.get(f"/groups/{cdap_group['id']}/role-mappings/clients/{afas['id']}") == []
     assert _members(kc_admin, f"{BASE}/AFAS Approbateur") == {"marc.martin"}
     assert kc_admin.get(f"/users/{paul['id']}/role-mappings/clients/{afas['id']}") == []
 
