@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import naming, rules
 from provisioning.domain.model import (
-    Bulletin, Caf, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, ServiceContract,
+    Bulletin, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, ServiceContract,
     StatusChange, User,
 )
 from provisioning.errors import Forbidden, NotFound, Transient, ValidationFailed, Violation
@@ -612,11 +612,3 @@ class Provisioning:
             return None
         return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change,
                             **CAF_ONLY, inform=inform)
-
-
-def add_caf(engine, actor: Actor, caf: Caf) -> None:
-    with UnitOfWork(engine) as uow:
-        uow.registry.save_caf(caf)
-        uow.audit.record(actor.username, "save-caf", f"caf:{caf.code}", None, {"name": caf.name}, caf=caf.code)
-        uow.commit()
-

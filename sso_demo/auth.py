@@ -250,8 +250,3 @@ def user_access_token() -> str | None:
         s.access_token, s.refresh_token = body["access_token"], body.get("refresh_token", s.refresh_token)
         s.access_expires = time.time() + int(body.get("expires_in", 60))
     return s.access_token
-
-
-def session_age() -> float:
-    s = g.app_session
-    return time.time() - s.created if s else 0.0

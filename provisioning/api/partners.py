@@ -45,6 +45,14 @@ def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
     return out, faults
 
 
+def _service(name: str) -> Service:
+    """The {service} path segment, or a refusal naming it."""
+    found, faults = _enum_list(Service, [name], "service")
+    if faults:
+        raise ValidationFailed(faults)
+    return found.pop()
+
+
 def _result(r: MutationResult, status: int = 200):
     body = {"partner": partner_to_dict(r.partner), "reconciled": r.reconciled,
             "changes": [c.as_dict() for c in r.applied]}
@@ -101,10 +109,7 @@ def prepare_convention(siret: str):
 
 @bp.get("/<siret>/conventions/<number>/bulletins/<service>/identifiants.csv")
 def bulletin_csv(siret: str, number: str, service: str):
-    svc_enum, faults = _enum_list(Service, [service], "service")
-    if faults:
-        raise ValidationFailed(faults)
-    rows = _svc().bulletin_identifiants(g.actor, siret, number, svc_enum.pop())
+    rows = _svc().bulletin_identifiants(g.actor, siret, number, _service(service))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["identifiant", "nom", "prenom", "courriel", "groupes", "profils"], delimiter=";")
     w.writeheader()
@@ -149,10 +154,7 @@ def set_membership(siret: str, number: str, service: str, identifiant: str):
 
 @bp.delete("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
 def revoke_membership(siret: str, number: str, service: str, identifiant: str):
-    svc_enum, faults = _enum_list(Service, [service], "service")
-    if faults:
-        raise ValidationFailed(faults)
-    return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, set(), set()))
+    return _result(_svc().set_membership(g.actor, siret, number, _service(service), identifiant, set(), set()))
 
 
 @bp.get("/<siret>/equipments")
@@ -213,18 +215,12 @@ def lost(siret: str, identifiant: str):
 
 @bp.post("/<siret>/conventions/<number>/services/<service>/suspension")
 def suspend_service(siret: str, number: str, service: str):
-    svc_enum, faults = _enum_list(Service, [service], "service")
-    if faults:
-        raise ValidationFailed(faults)
-    return _result(_svc().suspend_service(g.actor, siret, number, svc_enum.pop(), True))
+    return _result(_svc().suspend_service(g.actor, siret, number, _service(service), True))
 
 
 @bp.delete("/<siret>/conventions/<number>/services/<service>/suspension")
 def reactivate_service(siret: str, number: str, service: str):
-    svc_enum, faults = _enum_list(Service, [service], "service")
-    if faults:
-        raise ValidationFailed(faults)
-    return _result(_svc().suspend_service(g.actor, siret, number, svc_enum.pop(), False))
+    return _result(_svc().suspend_service(g.actor, siret, number, _service(service), False))
 
 
 @bp.post("/<siret>/conventions/<number>/transitions")

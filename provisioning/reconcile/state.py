@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from provisioning.domain import naming as n
+
 RoleRef = tuple[str | None, str]  # (client id, role name); client None = realm role
 
 
@@ -72,15 +74,15 @@ class Scope:
 
     @property
     def group_prefix(self) -> str:
-        return f"/partenaires/{self.siret}"
+        return n.partner_group_path(self.siret)
 
     def covers_group(self, path: str) -> bool:
-        return path == "/partenaires" or path == self.group_prefix or path.startswith(self.group_prefix + "/")
+        return path == f"/{n.PARTNERS_ROOT}" or path == self.group_prefix or path.startswith(self.group_prefix + "/")
 
     def slice(self, state: State) -> State:
         """The part of a (desired) state that belongs to this partner, plus the root its groups hang from."""
-        alias = f"p-{self.siret}"
-        users = {k: v for k, v in state.users.items() if ("partner", self.siret) in v.attributes}
+        alias = n.org_alias(self.siret)
+        users = {k: v for k, v in state.users.items() if (n.PARTNER_ATTR, self.siret) in v.attributes}
         return State(
             orgs={k: v for k, v in state.orgs.items() if k == alias},
             groups={k: v for k, v in state.groups.items() if self.covers_group(k)},

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, url_for
 
 from sso_demo import apiclient
 from sso_demo.afas import rules
@@ -61,8 +61,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _equipments() -> tuple[list[dict], dict]:
-    """The partner's equipments from the provisioning API, with the user's own token (API rules apply)."""
+def _equipments(refresh: bool = False) -> tuple[list[dict], dict]:
+    """The partner's equipments from the provisioning API, with the user's own token (API rules apply);
+    read once per request unless `refresh`."""
+    if not refresh and "afas_equipments" in g:
+        return g.afas_equipments
     p = current_principal()
     if not p.partner:
         abort(403)
@@ -75,7 +78,8 @@ def _equipments() -> tuple[list[dict], dict]:
     if r.status_code != 200:
         abort(503)
     body = r.json()
-    return [e for e in body["equipments"] if e["type"] == "ALSH"], body["candidates"]
+    g.afas_equipments = [e for e in body["equipments"] if e["type"] == "ALSH"], body["candidates"]
+    return g.afas_equipments
 
 
 def _equipment(code: str) -> dict:
@@ -264,7 +268,7 @@ def habilitations():
         r = apiclient.call("PUT", f"/api/v1/partners/{p.partner}/equipments/{code}/assignments", json=body)
         if r.status_code == 200:
             notice = f"Associations de l'équipement {code} enregistrées."
-            equipments, candidates = _equipments()
+            equipments, candidates = _equipments(refresh=True)
         elif r.status_code in (403, 422):
             payload = r.json()
             errors = [v["message"] for v in payload.get("violations", [])] or [payload.get("error_description", "")]

@@ -100,12 +100,22 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     assert violations(page) == []
 
 
-def test_the_caf_sees_who_accepted_the_usage_rules(stack, new_page):
+def test_the_caf_sees_who_accepted_the_usage_rules(stack, keycloak, new_page):
+    from provisioning.domain.model import User
+    from tests.browser.conftest import OPERATOR
+    from tests.support.oidc import Redirect, Rp
+    stack.provisioning.create_user(OPERATOR, A, User("eva.klein", "Eva", "Klein", "eva.klein@hirondelles.example"))
+    rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", stack.urls["portail"] + "/auth/callback")
+    _, page = rp.authorize()
+    page = rp.login(page, "eva.klein", stack.provisional_password("eva.klein@hirondelles.example"))
+    page = rp.submit(page, {"accept": "Accepter"})  # her first connection: the rules, then her password
+    assert isinstance(rp.submit(page, {"password-new": "Eva-Personnel-2026!", "password-confirm": "Eva-Personnel-2026!"}),
+                      Redirect)
+
     page = _caf(stack, new_page)
     page.click("text=Règles d'usage")
-    table = page.inner_text("#acceptations")
-    # the story's newcomer accepted during the first-connection story (if it ran first) or not yet:
-    # either way every user of the Caf's partners is listed, with a version or "pas encore acceptées"
-    assert "lea.petit" in table and "b.lea.petit" in table
-    assert "pas encore acceptées" in table
+    rows = {r.query_selector_all("td")[1].inner_text(): r.inner_text()
+            for r in page.query_selector_all("#acceptations tbody tr")}
+    assert "2016-06-20" in rows["eva.klein"] and re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", rows["eva.klein"])
+    assert "pas encore acceptées" in rows["b.lea.petit"]  # every user of the Caf's partners is listed
     assert violations(page) == []
