@@ -1,7 +1,10 @@
-"""mcp-provisioning: validate | plan | apply | status | notify — the Caf operator's command line.
+"""mcp-provisioning: validate | plan | apply | export | status | notify — the Caf operator's command line.
 
-Exit codes: 0 ok; 1 refused (validation, rights); 2 plan not empty with --detailed-exitcode; 3 Keycloak,
-database or SMTP unavailable.
+The operator's mandate (--as, or MCP_OPERATOR): `national`, or `caf:CODE` for a Caf administrator, who
+plans, applies and exports only files scoped to that Caf. A desired-state file declares its scope.
+
+Exit codes: 0 ok; 1 refused (validation, rights, destruction not confirmed); 2 plan not empty with
+--detailed-exitcode; 3 Keycloak, database or SMTP unavailable; 4 applied, but some changes failed (listed).
 """
 
 from __future__ import annotations
@@ -14,28 +17,49 @@ import sys
 from collections import Counter
 from datetime import date
 
-from provisioning.desired_file import load_file
+from provisioning.desired_file import dump, load_file
+from provisioning.domain.scope import FileScope
 from provisioning.errors import ProvisioningError, Transient, ValidationFailed
-from provisioning.reconcile.desired import desired_state
-from provisioning.reconcile.plan import Change, plan
-from provisioning.services import Actor
+from provisioning.reconcile.plan import Change
+from provisioning.services import CAF_ADMIN, Actor
+from provisioning.usecases import desired_state as files
 
 
 def _actor() -> Actor:
     return Actor(f"cli:{getpass.getuser()}", system=True)
 
 
-def _print_plan(changes: list[Change], as_json: bool) -> None:
+def _operator(args) -> Actor:
+    """The mandate the operator declares for file commands. The CLI holds the service account, so this
+    guards against mistakes (applying another Caf's file); the API enforces mandates with tokens."""
+    raw = (getattr(args, "operator", None) or os.environ.get("MCP_OPERATOR", "")).strip()
+    who = f"cli:{getpass.getuser()}"
+    if raw == "national":
+        return Actor(who, system=True)
+    if raw.startswith("caf:") and raw[4:]:
+        return Actor(f"{who}@caf:{raw[4:]}", frozenset({CAF_ADMIN}), caf=raw[4:])
+    raise ProvisioningError("OPERATEUR_NON_DECLARE", "Déclarez votre mandat : --as caf:CODE (administrateur d'une "
+                            "Caf) ou --as national (ou la variable MCP_OPERATOR).", 400)
+
+
+def _print_plan(p: files.StatePlan, as_json: bool) -> None:
+    lines = p.lines()
+    destructive = p.destructive
     if as_json:
-        print(json.dumps([c.as_dict() for c in changes], ensure_ascii=False, indent=2))
+        print(json.dumps({"scope": p.scope.as_data(), "destructive": len(destructive),
+                          "changes": [c.as_dict() for c in lines]}, ensure_ascii=False, indent=2))
         return
-    if not changes:
-        print("Aucun changement : Keycloak est conforme au registre.")
+    print(f"Périmètre : {p.scope.describe()}")
+    if not lines:
+        print("Aucun changement : le registre et Keycloak sont conformes.")
         return
-    for c in changes:
+    if destructive:
+        print(f"Changements destructeurs : {len(destructive)}")
+    for c in lines:
         print(str(c))
-    counts = Counter(c.action for c in changes)
-    print("\nPlan : " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items())))
+    counts = Counter(c.action for c in lines)
+    print("\nPlan : " + ", ".join(f"{n} {a}" for a, n in sorted(counts.items()))
+          + f" ; dont {len(destructive)} destructeur(s)")
 
 
 def _service():
@@ -46,31 +70,36 @@ def _service():
 def cmd_validate(args) -> int:
     reg = load_file(args.file, date.today())
     if args.json:
-        print(json.dumps({"valid": True, "partners": len(reg.partners)}))
+        print(json.dumps({"valid": True, "scope": reg.scope.as_data(), "partners": len(reg.partners)}))
     else:
-        print(f"{args.file} : valide ({len(reg.partners)} partenaire(s), "
+        print(f"{args.file} : valide (périmètre : {reg.scope.describe()} ; {len(reg.partners)} partenaire(s), "
               f"{sum(len(p.users) for p in reg.partners)} utilisateur(s)).")
     return 0
 
 
-def cmd_plan(args) -> int:
-    svc = _service()
+def _plan(args, svc) -> files.StatePlan:
     if args.file:
-        reg = load_file(args.file, date.today())
-        changes = plan(desired_state(reg, svc.today()), svc.gateway().observe())
-    else:
-        changes = svc.plan()
-    _print_plan(changes, args.json)
-    return 2 if (changes and args.detailed_exitcode) else 0
+        return files.plan_file(svc, _operator(args), load_file(args.file, svc.today()))
+    if not _operator(args).system:
+        raise ProvisioningError("HORS_MANDAT", "Réconcilier tout le registre est réservé à un opérateur national ; "
+                                "un administrateur de Caf applique le fichier de sa Caf (--file).", 403)
+    return files.plan_stored(svc)
+
+
+def cmd_plan(args) -> int:
+    p = _plan(args, _service())
+    _print_plan(p, args.json)
+    return 2 if (not p.empty and args.detailed_exitcode) else 0
 
 
 def cmd_apply(args) -> int:
+    """Shows the plan, asks, then carries out exactly that plan (never a freshly computed one)."""
     svc = _service()
-    reg = load_file(args.file, date.today()) if args.file else svc.registry()
-    changes = plan(desired_state(reg, svc.today()), svc.gateway().observe())
-    _print_plan(changes, False)
-    if not changes and not args.file:
+    p = _plan(args, svc)
+    _print_plan(p, False)
+    if p.empty:
         return 0
+    files.check_destruction(p, args.allow_destroy, args.destroy_threshold)  # before asking anything
     if not args.yes:
         if not sys.stdin.isatty():
             print("Refusé : confirmez avec --yes (pas de terminal pour demander).", file=sys.stderr)
@@ -78,25 +107,40 @@ def cmd_apply(args) -> int:
         if input("Appliquer ces changements ? [oui/non] ").strip().lower() not in ("o", "oui", "y", "yes"):
             print("Abandon : rien n'a été modifié.")
             return 1
-    actor = _actor()
-    if args.file:
-        svc.import_registry(actor, reg)
 
     def progress(i: int, n: int, ch: Change) -> None:
         print(f"[{i}/{n}] {ch}", flush=True)
 
-    report = svc.reconcile(actor, progress=progress)
-    print(f"Appliqué : {len(report.applied)} changement(s).")
+    report = files.apply_plan(svc, _operator(args), p, allow_destroy=args.allow_destroy,
+                              threshold=args.destroy_threshold, progress=progress)
+    print(f"Appliqué : {len(p.registry_changes)} changement(s) du registre, {len(report.applied)} dans Keycloak.")
     if report.created_users:
         print(f"{len(report.created_users)} utilisateur(s) créé(s) : identifiant et mot de passe provisoire "
-              "envoyés dans deux courriels distincts.")
+              "en attente d'envoi (deux courriels distincts).")
+    if report.failed:
+        print(f"{len(report.failed)} changement(s) non appliqué(s) :", file=sys.stderr)
+        for ch, why in report.failed:
+            print(f"  ! {ch.action} {ch.kind} {ch.target} : {why}", file=sys.stderr)
+        return 4
+    return 0
+
+
+def cmd_export(args) -> int:
+    scope = (FileScope(everything=True) if args.all else FileScope(cafs=frozenset(args.caf)) if args.caf
+             else FileScope(partners=frozenset(args.partner)))
+    text = dump(files.export(_service(), _operator(args), scope))
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
     return 0
 
 
 def cmd_status(args) -> int:
     svc = _service()
     reg = svc.registry()
-    changes = svc.plan()
+    changes = files.plan_stored(svc).changes
     status = {"cafs": len(reg.cafs), "partners": len(reg.partners),
               "users": sum(len(p.users) for p in reg.partners),
               "active_conventions": sum(1 for p in reg.partners for c in p.conventions if c.status.value == "active"),
@@ -166,13 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     v = sub.add_parser("validate", help="check a desired-state file: schema and every rule, with line numbers")
     v.add_argument("file")
     v.add_argument("--json", action="store_true")
-    pl = sub.add_parser("plan", help="what apply would change in Keycloak, and why")
+    mandate = argparse.ArgumentParser(add_help=False)
+    mandate.add_argument("--as", dest="operator", metavar="MANDAT",
+                         help="national | caf:CODE (default: MCP_OPERATOR)")
+    pl = sub.add_parser("plan", parents=[mandate], help="what apply would change (registry, then Keycloak), and why")
     pl.add_argument("--file", help="desired-state file (default: the registry in the database)")
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan is not empty")
-    a = sub.add_parser("apply", help="store the desired state (with --file) and reconcile Keycloak")
+    a = sub.add_parser("apply", parents=[mandate], help="store the desired state (with --file) and reconcile Keycloak")
     a.add_argument("--file")
-    a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    a.add_argument("--yes", action="store_true", help="do not ask for confirmation (never enough for destruction)")
+    a.add_argument("--allow-destroy", type=int, metavar="N",
+                   help="confirm the plan's N destructive changes (N must be the count the plan shows)")
+    a.add_argument("--destroy-threshold", type=int, metavar="N",
+                   default=int(os.environ.get("MCP_DESTROY_THRESHOLD", files.DEFAULT_DESTROY_THRESHOLD)),
+                   help="destructive changes allowed without --allow-destroy (never a partner removal)")
+    ex = sub.add_parser("export", parents=[mandate], help="write the registry of a scope in the file format")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--caf", action="append", help="a Caf code (repeatable)")
+    which.add_argument("--partner", action="append", help="a partner's SIRET (repeatable)")
+    which.add_argument("--all", action="store_true", help="the whole registry (national operator)")
+    ex.add_argument("--out", help="file to write (default: standard output)")
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
     sub.add_parser("notify", help="send pending change reports (R9) to the Caf mailboxes")
@@ -185,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     si = sub.add_parser("suspend-inactive", help="suspend users without login for N days (R18; run it daily)")
     si.add_argument("--days", type=int, default=int(os.environ.get("MCP_INACTIVITY_DAYS", "90")))
     args = p.parse_args(argv)
-    handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "status": cmd_status,
+    handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
+                "status": cmd_status,
                 "notify": cmd_notify, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:

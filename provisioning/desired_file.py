@@ -13,6 +13,7 @@ from provisioning.domain.model import (
     Partner, Profile, Registry, Service, ServiceContract, Settings, StatusChange, User,
 )
 from provisioning.domain.rules import validate
+from provisioning.domain.scope import FileScope
 from provisioning.errors import ValidationFailed, Violation
 
 FORMAT_VERSION = 1
@@ -83,13 +84,49 @@ class _Reader:
         return Contact(self.field(d, "name", path, default=""), self.field(d, "email", path, required=False, default=""),
                        self.field(d, "phone", path, required=False, default=""))
 
+    def scope(self, raw: Any) -> FileScope | None:
+        if raw is None:
+            self.fault("PERIMETRE_MANQUANT", "Le fichier doit déclarer son périmètre : « scope: {cafs: [\"751\"]} », "
+                       "« scope: {partners: [\"SIRET\"]} » ou, pour un opérateur national, « scope: all ».", "scope")
+            return None
+        if raw == "all":
+            return FileScope(everything=True)
+        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("cafs", "partners"):
+            self.fault("PERIMETRE_INVALIDE", "« scope » vaut « all », ou un objet avec une seule clé : « cafs » ou "
+                       "« partners » (une liste non vide).", "scope")
+            return None
+        key, values = next(iter(raw.items()))
+        if not isinstance(values, list) or not values:
+            self.fault("PERIMETRE_INVALIDE", f"« scope.{key} » doit être une liste non vide.", f"scope.{key}")
+            return None
+        items = frozenset(str(v) for v in values)
+        return FileScope(cafs=items) if key == "cafs" else FileScope(partners=items)
+
+    def stays_in_scope(self, scope: FileScope, data: dict, reg: Registry) -> None:
+        """Everything the file describes lies inside its scope; a Caf scope describes each of its Cafs."""
+        if not scope.everything and "settings" in data:
+            self.fault("HORS_PERIMETRE", "Les réglages nationaux (« settings ») ne figurent que dans un fichier "
+                       "« scope: all ».", "settings")
+        for i, c in enumerate(reg.cafs):
+            if not scope.covers_caf(c.code):
+                self.fault("HORS_PERIMETRE", f"La Caf « {c.code} » est hors du périmètre du fichier "
+                           f"({scope.describe()}).", f"cafs[{i}].code")
+        for code in sorted(scope.cafs - {c.code for c in reg.cafs}):
+            self.fault("PERIMETRE_CAF_ABSENTE", f"La Caf « {code} » du périmètre doit être décrite sous « cafs ».",
+                       "scope.cafs")
+        for i, p in enumerate(reg.partners):
+            if not scope.covers_partner(p):
+                self.fault("HORS_PERIMETRE", f"Le partenaire {p.siret} est hors du périmètre du fichier "
+                           f"({scope.describe()}).", f"partners[{i}].siret")
+
     def registry(self, data: Any) -> Registry:
-        self.known_keys(data, {"version", "settings", "cafs", "partners"}, "")
+        self.known_keys(data, {"version", "scope", "settings", "cafs", "partners"}, "")
         if not isinstance(data, dict):
-            self.fault("SCHEMA_TYPE", "Le fichier doit décrire un objet (version, cafs, partners).", "")
+            self.fault("SCHEMA_TYPE", "Le fichier doit décrire un objet (version, scope, cafs, partners).", "")
             return Registry()
         if data.get("version") != FORMAT_VERSION:
             self.fault("SCHEMA_VERSION", f"« version: {FORMAT_VERSION} » est attendu.", "version")
+        scope = self.scope(data.get("scope"))
         settings = Settings()
         st = data.get("settings") or {}
         self.known_keys(st, {"afas_habiliter_opening"}, "settings")
@@ -99,10 +136,14 @@ class _Reader:
                 settings.afas_habiliter_opening = v
             else:
                 self.fault("SCHEMA_DATE", "Une date AAAA-MM-JJ est attendue.", "settings.afas_habiliter_opening")
-        cafs = [self.caf(c, f"cafs[{i}]") for i, c in enumerate(self.field(data, "cafs", "", kind=list, default=[]))]
+        cafs = [self.caf(c, f"cafs[{i}]")
+                for i, c in enumerate(self.field(data, "cafs", "", required=False, kind=list, default=[]))]
         partners = [self.partner(p, f"partners[{i}]")
                     for i, p in enumerate(self.field(data, "partners", "", required=False, kind=list, default=[]))]
-        return Registry(cafs, partners, settings)
+        reg = Registry(cafs, partners, settings, scope)
+        if scope is not None:
+            self.stays_in_scope(scope, data, reg)
+        return reg
 
     def caf(self, d: Any, path: str) -> Caf:
         self.known_keys(d, {"code", "name", "habilitation_mailbox", "administrators"}, path)
@@ -224,8 +265,11 @@ def load(text: str, today: date) -> Registry:
     reg = reader.registry(data)
     # schema faults first; rule faults too, except under a place the schema already refused
     broken = [v.path for v in reader.violations]
+    # a file limited to named partners does not describe their Caf: the store holds it (checked at plan time)
+    own_cafs = reg.scope is None or not reg.scope.partners
     violations = reader.violations + [v for v in validate(reg, today)
-                                      if not any(v.path.startswith(b) for b in broken if b)]
+                                      if not any(v.path.startswith(b) for b in broken if b)
+                                      and (own_cafs or v.code != "CAF_INCONNUE")]
     if violations:
         raise ValidationFailed([Violation(v.code, v.message, v.path, _line_for(v.path, lines)) for v in violations],
                                "Le fichier d'état désiré enfreint des règles ; rien n'a été appliqué.")
@@ -237,10 +281,15 @@ def dump(reg: Registry) -> str:
 
 
 def registry_to_dict(reg: Registry) -> dict:
-    return {"version": FORMAT_VERSION,
-            "settings": {"afas_habiliter_opening": reg.settings.afas_habiliter_opening},
-            "cafs": [caf_to_dict(c) for c in reg.cafs],
-            "partners": [partner_to_dict(p) for p in reg.partners]}
+    """The file format; national settings only in a whole-registry file (or one without a scope yet)."""
+    out: dict[str, Any] = {"version": FORMAT_VERSION}
+    if reg.scope is not None:
+        out["scope"] = reg.scope.as_data()
+    if reg.scope is None or reg.scope.everything:
+        out["settings"] = {"afas_habiliter_opening": reg.settings.afas_habiliter_opening}
+    out["cafs"] = [caf_to_dict(c) for c in reg.cafs]
+    out["partners"] = [partner_to_dict(p) for p in reg.partners]
+    return out
 
 
 def caf_to_dict(c: Caf) -> dict:

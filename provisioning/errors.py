@@ -60,8 +60,8 @@ class NotFound(ProvisioningError):
 
 
 class Forbidden(ProvisioningError):
-    def __init__(self, description: str = "Vous n'êtes pas habilité à cette action."):
-        super().__init__("forbidden", description, 403)
+    def __init__(self, description: str = "Vous n'êtes pas habilité à cette action.", code: str = "forbidden"):
+        super().__init__(code, description, 403)
 
 
 class Unauthorized(ProvisioningError):
@@ -70,11 +70,16 @@ class Unauthorized(ProvisioningError):
 
 
 class Conflict(ProvisioningError):
-    def __init__(self, description: str):
-        super().__init__("conflict", description, 409)
+    """409: the request is sound but the state it met forbids it (a lost race: VERSION_PERIMEE)."""
+    def __init__(self, description: str, code: str = "conflict"):
+        super().__init__(code, description, 409)
 
 
 class Transient(ProvisioningError):
     """A dependency (Keycloak, SMTP, database) failed; retrying later may succeed."""
     def __init__(self, description: str):
         super().__init__("transient", description, 503)
+
+
+class Unavailable(Transient):
+    """No answer at all (connection refused, timeout): nothing else sent to that dependency can succeed now."""

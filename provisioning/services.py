@@ -8,7 +8,7 @@ import logging
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 
 from provisioning.desired_file import partner_to_dict
@@ -17,15 +17,16 @@ from provisioning.domain.model import (
     Bulletin, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, ServiceContract,
     StatusChange, User,
 )
-from provisioning.errors import Forbidden, NotFound, Transient, ValidationFailed, Violation
+from provisioning.domain.scope import FileScope
+from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Unavailable, ValidationFailed, Violation
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.notify.notifier import Notifier
-from provisioning.reconcile.apply import ApplyReport, Progress, apply
+from provisioning.reconcile.apply import ApplyReport, Progress, execute
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import Change, plan
-from provisioning.reconcile.state import Scope, UserSpec
-from provisioning.store.uow import UnitOfWork
+from provisioning.reconcile.state import Scope, State, UserSpec
+from provisioning.store.uow import UnitOfWork, stale_version
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,10 @@ def _on_user(identifiant: str, edit: Callable[[User], None]) -> Callable[[Regist
     return change
 
 
+def _siret_of(owner: str) -> str | None:
+    return owner.split(":", 1)[1] if owner.startswith("partner:") else None
+
+
 def generate_password(length: int = 16) -> str:
     """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
     classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
@@ -94,6 +99,8 @@ class MutationResult:
     reconciled: bool
     reconcile_error: str | None = None
     applied: list[Change] = field(default_factory=list)
+    changed: bool = True   # False: the request changed nothing, and nothing was written
+    version: int = 0       # the partner's stored version after the request (API ETag)
 
 
 class Provisioning:
@@ -238,24 +245,10 @@ class Provisioning:
 
     # --- desired-state file --------------------------------------------------------------------------
     def import_registry(self, actor: Actor, reg: Registry) -> None:
-        """Store a validated desired-state file as the registry (audited per partner, reported to each Caf)."""
-        violations = rules.validate(reg, self.today())
-        if violations:
-            raise ValidationFailed(violations)
-        with UnitOfWork(self.engine) as uow:
-            old = uow.registry.load()
-            uow.registry.replace_all(reg)
-            for p in reg.partners:
-                before = old.partner(p.siret)
-                b, a = (partner_to_dict(before) if before else None), partner_to_dict(p)
-                if b != a:
-                    uow.audit.record(actor.username, "import", f"partner:{p.siret}", b, a, partner=p.siret, caf=p.caf)
-                    self._report(uow, reg, p.caf, actor, [f"{p.name} : mis à jour depuis l'état désiré"])
-            for p in old.partners:
-                if reg.partner(p.siret) is None:
-                    uow.audit.record(actor.username, "delete", f"partner:{p.siret}", partner_to_dict(p), None,
-                                     partner=p.siret, caf=p.caf)
-            uow.commit()
+        """Store a validated desired-state file's part of the registry (audited per partner, reported to
+        each Caf); Keycloak follows at the next reconcile. A registry without a scope is the whole one."""
+        from provisioning.usecases.desired_state import store_file  # noqa: PLC0415 (it imports this module's peers)
+        store_file(self, actor, reg if reg.scope is not None else replace(reg, scope=FileScope(everything=True)))
 
     # --- reconciliation --------------------------------------------------------------------------------
     def plan(self) -> list[Change]:
@@ -276,6 +269,17 @@ class Provisioning:
                 raise NotFound(f"Partenaire {partner} inconnu.")
             reg = Registry([], [p], settings)
             scope = Scope(partner, frozenset(u.identifiant for u in p.users))
+        desired = desired_state(reg, self.today())
+        if scope is not None:
+            desired = scope.slice(desired)
+        observed = gw.observe(scope)
+        return self.execute_changes(actor, plan(desired, observed), observed, progress=progress, gateway=gw)
+
+    def execute_changes(self, actor: Actor, changes: list[Change], observed: State, *,
+                        progress: Progress | None = None, gateway: Gateway | None = None) -> ApplyReport:
+        """Carry out exactly these changes; each one is audited as soon as Keycloak has it, so an interrupted
+        run leaves a true trail. New users get their two mails (R13)."""
+        gw = gateway or self.gateway()
         mail_failures: list[str] = []
 
         def onboard(user: UserSpec, password: str | None, user_id: str) -> None:
@@ -284,20 +288,23 @@ class Provisioning:
             except Transient as e:  # the account exists: `reissue` sends the codes again
                 mail_failures.append(f"{user.username}: {e.description}")
 
-        by_password = self.onboarding == "password"
-        report = apply(desired_state(reg, self.today()), gw,
-                       new_password=generate_password if by_password else (lambda: None),
-                       on_user_created=onboard, progress=progress,
-                       provisional_deadline=self.provisional_deadline if by_password else None, scope=scope)
-        if report.applied:
+        def audited(ch: Change) -> None:
             with UnitOfWork(self.engine) as uow:
-                for ch in report.applied:
-                    uow.audit.record(actor.username, f"keycloak:{ch.action}:{ch.kind}", ch.target,
-                                     None, {"reason": ch.reason})
+                uow.audit.record(actor.username, f"keycloak:{ch.action}:{ch.kind}", ch.target, None,
+                                 {"reason": ch.reason}, partner=_siret_of(ch.owner), caf=None)
                 uow.commit()
+
+        by_password = self.onboarding == "password"
+        report = execute(changes, observed, gw,
+                         new_password=generate_password if by_password else (lambda: None),
+                         on_user_created=onboard, on_applied=audited, progress=progress,
+                         provisional_deadline=self.provisional_deadline if by_password else None)
         if mail_failures:
             log.error("onboarding mails not sent: %s", mail_failures)
         self.deliver_notifications()
+        if report.halted:
+            raise Unavailable(report.halted + f" ({len(report.applied)} changement(s) appliqué(s) avant l'arrêt ; "
+                              "relancez la réconciliation)")
         return report
 
     def _send_credentials(self, gw: Gateway, user: UserSpec, user_id: str, password: str | None) -> None:
@@ -326,7 +333,7 @@ class Provisioning:
         return sent
 
     # --- mutations ------------------------------------------------------------------------------------
-    def _report(self, uow: UnitOfWork, reg: Registry, caf_code: str, actor: Actor, lines: list[str]) -> None:
+    def report(self, uow: UnitOfWork, reg: Registry, caf_code: str, actor: Actor, lines: list[str]) -> None:
         caf = reg.caf(caf_code)
         if caf:
             subject, body = messages.change_report(caf.name, actor.username, lines)
@@ -335,25 +342,38 @@ class Provisioning:
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
                 allowed: Callable[[Actor, Partner], bool] | None = None, refused: str = "",
-                inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None) -> MutationResult:
-        """`inform`: (identifiants, what, suspended), or a function giving it once the change is made —
+                inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
+                expected_version: int | None = None, acts_outside: bool = False) -> MutationResult:
+        """One partner, one transaction: load it with its version, check rights, change it, validate that
+        partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
+        read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
+        `expected_version`: the version the client saw (API If-Match). A change that changes nothing writes
+        nothing (no audit, report, version or reconcile) unless it `acts_outside` the registry (re-issue).
+        `inform`: (identifiants, what, suspended), or a function giving it once the change is made —
         mail those users about a suspension or its end (R18)."""
         with UnitOfWork(self.engine) as uow:
-            reg = uow.registry.load()
-            p = reg.partner(siret)
-            if p is None:
+            found = uow.registry.partner_with_version(siret)
+            if found is None:
                 raise NotFound(f"Partenaire {siret} inconnu.")
+            p, version = found
             if not (allowed or Actor.can_manage_partner)(actor, p):
                 raise Forbidden(refused or "Ce partenaire ne relève pas de votre périmètre.")
+            if expected_version is not None and expected_version != version:
+                raise stale_version(siret)
+            caf = uow.registry.load_caf(p.caf)
+            reg = Registry([caf] if caf else [], [p], uow.registry.settings())
             before = partner_to_dict(p)
             violations = change(reg, p)
             violations += rules.validate(reg, self.today())
             if violations:
                 raise ValidationFailed(violations)
-            uow.registry.save_partner(p)
-            uow.audit.record(actor.username, action, f"partner:{siret}", before, partner_to_dict(p),
-                             partner=siret, caf=p.caf)
-            self._report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
+            after = partner_to_dict(p)
+            if after == before and not acts_outside:
+                return MutationResult(p, reconciled=False, changed=False, version=version)
+            if after != before:
+                version = uow.registry.save_partner(p, version)
+            uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf)
+            self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
             if callable(inform):
                 inform = inform()
             if inform:
@@ -365,11 +385,14 @@ class Provisioning:
                         subject, body = mail(u.first_name, u.last_name, what)
                         uow.outbox.put(u.email, subject, body, caf=p.caf)
             uow.commit()
-        result = MutationResult(p, reconciled=False)
-        if reconcile:
+        result = MutationResult(p, reconciled=False, version=version)
+        if reconcile and after != before:
             try:
-                result.applied = self.reconcile(actor, partner=siret).applied
-                result.reconciled = True
+                report = self.reconcile(actor, partner=siret)
+                result.applied = report.applied
+                result.reconciled = report.complete
+                if report.failed:
+                    result.reconcile_error = "; ".join(f"{c.target} : {why}" for c, why in report.failed)
             except Transient as e:  # stored and audited; the next reconcile converges
                 result.reconcile_error = e.description
                 log.warning("reconcile after %s deferred: %s", action, e.description)
@@ -403,15 +426,27 @@ class Provisioning:
         return self._mutate(actor, siret, "set-assignments", what, change,
                             allowed=lambda a, p: a.system or (a.is_member_of(p) and "afas:AFAS-Habiliter" in a.roles))
 
-    def create_user(self, actor: Actor, siret: str, user: User) -> MutationResult:
+    def create_user(self, actor: Actor, siret: str, user: User, expected_version: int | None = None) -> MutationResult:
+        """Another partner's identifiant or email is refused by the store's unique index; an account that
+        exists in Keycloak without our marker is refused before anything is stored (never adopted)."""
+        self.partner(actor, siret)  # rights first: an outsider learns nothing about Keycloak's accounts
+        self._refuse_unmanaged(user.identifiant, user.email)
+
         def change(reg: Registry, p: Partner) -> list[Violation]:
-            if reg.partner_of(user.identifiant) or any(a.identifiant == user.identifiant
-                                                        for c in reg.cafs for a in c.administrators):
+            if p.user(user.identifiant):
                 return [Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {user.identifiant} » existe déjà.",
                                   "identifiant")]
             p.users.append(user)
             return []
-        return self._mutate(actor, siret, "create-user", f"création de l'utilisateur {user.identifiant}", change)
+        return self._mutate(actor, siret, "create-user", f"création de l'utilisateur {user.identifiant}", change,
+                            expected_version=expected_version)
+
+    def _refuse_unmanaged(self, username: str, email: str) -> None:
+        holder = self.gateway().unmanaged_account(username, email)
+        if holder:
+            raise Conflict(f"Un compte « {holder} » existe déjà dans Keycloak sans avoir été créé par Mon Compte "
+                           "Partenaire (même identifiant ou même courriel) : il ne sera pas repris. Choisissez un "
+                           "autre identifiant, ou demandez à la Caf une adoption explicite.", code="COMPTE_NON_GERE")
 
     def set_membership(self, actor: Actor, siret: str, convention: str, service: Service, identifiant: str,
                        groups: set[Group], profiles: set[Profile]) -> MutationResult:
@@ -494,7 +529,8 @@ class Provisioning:
                                   "rétablissez-le avant de réémettre ses codes.")]
             u.locked = False
             return []
-        result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change)
+        result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change,
+                              acts_outside=True)
         if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
             return result  # just created: its first mails are on their way
         gw = self.gateway()
@@ -540,19 +576,21 @@ class Provisioning:
         """R11: a Caf administrator registers a partner of its own Caf (administrator user included)."""
         if not actor.is_caf_admin_of(partner.caf):
             raise Forbidden("Un partenaire ne peut être créé que par un administrateur de sa Caf.")
+        for u in partner.users:
+            self._refuse_unmanaged(u.identifiant, u.email)
         with UnitOfWork(self.engine) as uow:
-            reg = uow.registry.load()
-            if reg.partner(partner.siret):
+            if uow.registry.partner_with_version(partner.siret):
                 raise ValidationFailed([Violation("PARTENAIRE_EXISTANT", f"Le SIRET {partner.siret} est déjà enregistré.",
                                                   "siret")])
-            reg.partners.append(partner)
+            caf = uow.registry.load_caf(partner.caf)
+            reg = Registry([caf] if caf else [], [partner], uow.registry.settings())
             violations = rules.validate(reg, self.today())
             if violations:
                 raise ValidationFailed(violations)
             uow.registry.save_partner(partner)
             uow.audit.record(actor.username, "create-partner", f"partner:{partner.siret}", None,
                              partner_to_dict(partner), partner=partner.siret, caf=partner.caf)
-            self._report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
+            self.report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
             uow.commit()
         try:
             self.reconcile(actor, partner=partner.siret)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from provisioning.domain.scope import FileScope
 
 
 class Service(str, enum.Enum):
@@ -214,10 +218,12 @@ class Settings:
 
 @dataclass
 class Registry:
-    """The whole desired state: what the Caf has agreed with its partners."""
+    """The whole desired state: what the Caf has agreed with its partners. `scope` is set on a registry
+    read from a desired-state file (domain.scope.FileScope): the part of the store that file owns."""
     cafs: list[Caf] = field(default_factory=list)
     partners: list[Partner] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
+    scope: FileScope | None = None
 
     def partner(self, siret: str) -> Partner | None:
         return next((p for p in self.partners if p.siret == siret), None)

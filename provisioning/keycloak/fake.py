@@ -38,16 +38,23 @@ class FakeGateway:
     def _org(self, org_id: str) -> OrgSpec:
         return next(o for o in self.state.orgs.values() if o.id == org_id)
 
+    def unmanaged_account(self, username: str, email: str) -> str | None:
+        for u in self.state.users.values():
+            if (u.username == username or (u.email or "").lower() == email.lower()) and not u.managed:
+                return u.username
+        return None
+
     def observe(self, scope: Scope | None = None) -> State:
         self.calls.append("observe" if scope is None else f"observe:{scope.siret}")
         st = copy.deepcopy(self.state)
-        if scope is None:
-            return st
-        out = scope.slice(st)
-        for name in scope.usernames - set(out.users):  # adopted users found by username, as Keycloak does
+        out = st if scope is None else scope.slice(st)
+        for name in (scope.usernames if scope else set()) - set(out.users):  # found by username, as Keycloak does
             if name in st.users:
                 out.users[name] = st.users[name]
-        out.direct_roles = {(u, r) for u, r in st.direct_roles if u in out.users}
+        if scope is not None:
+            out.direct_roles = {(u, r) for u, r in st.direct_roles if u in out.users}
+        seen = set().union(*out.members.values(), *out.org_members.values())
+        out.member_ids = {name: st.users[name].id for name in seen if name in st.users}  # foreign members too
         return out
 
     def create_org(self, spec: OrgSpec) -> str:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
-from keycloak.exceptions import KeycloakError, KeycloakGetError, KeycloakPostError
+from keycloak.exceptions import KeycloakError
 
 from provisioning.domain import naming as n
-from provisioning.errors import Transient
+from provisioning.errors import Transient, Unavailable
 from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class Gateway(Protocol):
     def remove_direct_role(self, user_id: str, role: RoleRef) -> None: ...
     def logout_user(self, user_id: str) -> None: ...
     def previous_login(self, user_id: str, current_session: str | None) -> datetime | None: ...
+    def unmanaged_account(self, username: str, email: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,19 @@ class KeycloakConfig:
     client_id: str = "provisioning"
     client_secret: str = ""
     verify: bool | str = True
+
+
+def _reason(e: KeycloakError) -> str:
+    """Keycloak's own words (errorMessage / error), short, without echoing a whole body."""
+    raw = e.error_message
+    try:
+        body = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        if isinstance(body, dict):
+            raw = body.get("errorMessage") or body.get("error_description") or body.get("error") or raw
+    except ValueError:
+        pass
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return text[:200]
 
 
 def _attrs(raw: dict | None) -> tuple[tuple[str, str], ...]:
@@ -87,15 +101,19 @@ class KeycloakGateway:
         self._roles: dict[RoleRef, dict] = {}
 
     # --- helpers ---------------------------------------------------------------------------------
-    def _call(self, what: str, fn, *args, **kw):
+    def _call(self, what: str, fn, *args, accept: tuple[int, ...] = (), **kw):
+        """Every call to Keycloak goes through here: no answer -> Unavailable; a refusal -> Transient with
+        Keycloak's reason, unless its status is in `accept` (then None is returned)."""
         try:
             return fn(*args, **kw)
         except KeycloakError as e:
             if e.response_code is None:  # no answer at all
-                raise Transient(f"Keycloak injoignable pendant « {what} » : {e.error_message}") from e
-            raise Transient(f"Keycloak a refusé « {what} » : {e.response_code} {e.error_message}") from e
+                raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e.error_message}") from e
+            if e.response_code in accept:
+                return None
+            raise Transient(f"Keycloak a refusé « {what} » : {e.response_code} {_reason(e)}") from e
         except OSError as e:  # connection refused, DNS, timeouts
-            raise Transient(f"Keycloak injoignable pendant « {what} » : {e}") from e
+            raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e}") from e
 
     def _raw_get(self, path: str, **params) -> list | dict:
         url = f"admin/realms/{self.realm}{path}"
@@ -166,15 +184,14 @@ class KeycloakGateway:
         else:
             s.groups = {p: g for p, g in s.groups.items() if scope.covers_group(p)}
             if f"/{n.PARTNERS_ROOT}" not in s.groups:  # a partner without groups yet: its parent still counts
-                try:
-                    root = self.kc.get_group_by_path(f"/{n.PARTNERS_ROOT}")
+                root = self._call("group by path", self.kc.get_group_by_path, f"/{n.PARTNERS_ROOT}", accept=(404,))
+                if root:
                     walk({**root, "subGroups": []})
-                except KeycloakGetError:
-                    pass
         by_id = {u.id: u.username for u in s.users.values()}
 
         def members(g: GroupSpec) -> tuple[str, set[str]]:
             rows = self._paged(f"/groups/{g.id}/members", briefRepresentation="true")
+            s.member_ids.update({r["username"]: r["id"] for r in rows})  # foreign members too: drift to remove
             return g.path, {by_id.get(r["id"], r["username"]) for r in rows}
 
         org_query = {} if scope is None else {"q": f"{n.PARTNER_ATTR}:{scope.siret}"}
@@ -184,6 +201,7 @@ class KeycloakGateway:
 
         def org_members(o: OrgSpec) -> tuple[str, set[str]]:
             rows = self._paged(f"/organizations/{o.id}/members", briefRepresentation="true")
+            s.member_ids.update({r["username"]: r["id"] for r in rows})
             return o.alias, {r["username"] for r in rows}
 
         with ThreadPoolExecutor(self.workers) as pool:
@@ -202,14 +220,16 @@ class KeycloakGateway:
     def create_org(self, spec: OrgSpec) -> str:
         payload = {"name": spec.name, "alias": spec.alias, "enabled": True,
                    "attributes": _wire_attrs(spec.attributes, True)}
-        try:
-            return self.kc.create_organization(payload)
-        except KeycloakPostError as e:
-            if e.response_code == 409:  # created by an interrupted run: adopt only if it carries our marker
-                for o in self._paged("/organizations", search=spec.alias, briefRepresentation="false"):
-                    if o["alias"] == spec.alias and _managed(o.get("attributes")):
-                        return o["id"]
-            raise Transient(f"Création de l'organisation {spec.alias} refusée : {e.error_message}") from e
+        oid = self._call(f"création de l'organisation {spec.alias}", self.kc.create_organization, payload,
+                         accept=(409,))
+        if oid:
+            return oid
+        # 409: created by an interrupted run; take it only if it carries our marker
+        for o in self._paged("/organizations", search=spec.alias, briefRepresentation="false"):
+            if o["alias"] == spec.alias and _managed(o.get("attributes")):
+                return o["id"]
+        raise Transient(f"Création de l'organisation {spec.alias} refusée : une organisation de ce nom existe "
+                        "sans être gérée par Mon Compte Partenaire.")
 
     def update_org(self, org_id: str, spec: OrgSpec) -> None:
         self._call("update organisation", self.kc.update_organization, org_id,
@@ -220,11 +240,7 @@ class KeycloakGateway:
         self._call("delete organisation", self.kc.delete_organization, org_id)
 
     def add_org_member(self, org_id: str, user_id: str) -> None:
-        try:
-            self.kc.organization_user_add(user_id, org_id)
-        except KeycloakPostError as e:
-            if e.response_code != 409:  # already a member
-                raise Transient(f"Ajout à l'organisation refusé : {e.error_message}") from e
+        self._call("ajout à l'organisation", self.kc.organization_user_add, user_id, org_id, accept=(409,))
 
     def remove_org_member(self, org_id: str, user_id: str) -> None:
         self._call("remove organisation member", self.kc.organization_user_remove, user_id, org_id)
@@ -232,12 +248,14 @@ class KeycloakGateway:
     # --- groups ---------------------------------------------------------------------------------------
     def create_group(self, spec: GroupSpec, parent_id: str | None) -> str:
         payload = {"name": spec.name, "attributes": _wire_attrs(spec.attributes, True)}
-        try:
-            gid = self.kc.create_group(payload, parent=parent_id, skip_exists=False)
-        except KeycloakPostError as e:
-            if e.response_code != 409:
-                raise Transient(f"Création du groupe {spec.path} refusée : {e.error_message}") from e
-            gid = self._call("group by path", self.kc.get_group_by_path, spec.path)["id"]
+        gid = self._call(f"création du groupe {spec.path}", self.kc.create_group, payload, parent=parent_id,
+                         skip_exists=False, accept=(409,))
+        if gid is None:  # created by an interrupted run: take it only if it carries our marker
+            found = self._call("group by path", self.kc.get_group_by_path, spec.path)
+            if not _managed(found.get("attributes")):
+                raise Transient(f"Création du groupe {spec.path} refusée : un groupe de ce nom existe sans être "
+                                "géré par Mon Compte Partenaire.")
+            gid = found["id"]
         self.change_group_roles(gid, sorted(spec.roles, key=str), [])
         return gid
 
@@ -252,11 +270,7 @@ class KeycloakGateway:
                     self._call("group realm role", realm_fn, group_id, [role])
 
     def delete_group(self, group_id: str) -> None:
-        try:
-            self.kc.delete_group(group_id)
-        except KeycloakError as e:
-            if e.response_code != 404:
-                raise Transient(f"Suppression du groupe refusée : {e.error_message}") from e
+        self._call("suppression du groupe", self.kc.delete_group, group_id, accept=(404,))
 
     # --- users ------------------------------------------------------------------------------------------
     def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str:
@@ -366,11 +380,18 @@ class KeycloakGateway:
                 return datetime.fromtimestamp(e["time"] / 1000, tz=timezone.utc)
         return None
 
+    def unmanaged_account(self, username: str, email: str) -> str | None:
+        """The username of an account with this username or email that does not carry our marker, if any
+        (two exact queries)."""
+        for query in ({"username": username}, {"email": email}):
+            for u in self._raw_get("/users", exact="true", briefRepresentation="false", **query):
+                same = (u.get("username") == username) or ((u.get("email") or "").lower() == email.lower())
+                if same and not _managed(u.get("attributes")):
+                    return u["username"]
+        return None
+
     def user_id(self, username: str) -> str | None:
-        try:
-            return self.kc.get_user_id(username)
-        except KeycloakGetError:
-            return None
+        return self._call("recherche d'utilisateur", self.kc.get_user_id, username, accept=(404,))
 
 
 class UsageRulesPublisher:

@@ -1,15 +1,24 @@
-"""apply(desired, gateway): re-read Keycloak, plan, execute in order. Safe to interrupt and run again:
-each run starts from a fresh observation, so it only does what is still missing."""
+"""execute(changes, observed, gateway): carry out a plan exactly as computed, one change at a time.
+
+One change that Keycloak refuses never stops the others: it is recorded with its reason and the run goes
+on (changes that depend on it fail with it). Only an unreachable Keycloak halts the run, since nothing
+after it could succeed. Each change is reported to `on_applied` as soon as Keycloak has it, so the audit
+trail of an interrupted run is true. apply(desired, gateway) observes, plans and executes: safe to
+interrupt and run again, each run starting from a fresh observation.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from provisioning.errors import Conflict, ProvisioningError, Unavailable
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import Scope, State, UserSpec
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int, Change], None]
 
 
@@ -17,28 +26,41 @@ Progress = Callable[[int, int, Change], None]
 class ApplyReport:
     applied: list[Change] = field(default_factory=list)
     created_users: list[UserSpec] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)  # (change, reason in French)
+    halted: str | None = None  # Keycloak unreachable: the rest of the plan was not attempted
 
     @property
     def empty(self) -> bool:
         return not self.applied
 
+    @property
+    def complete(self) -> bool:
+        return not self.failed and self.halted is None
 
-def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str | None],
-          on_user_created: Callable[[UserSpec, str | None, str], None] | None = None,
-          progress: Progress | None = None, provisional_deadline: Callable[[], int] | None = None,
-          scope: Scope | None = None) -> ApplyReport:
-    """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
-    refused (Keycloak extension FirstLoginGuard); None: no deadline. With a `scope`, only that partner's
-    slice is observed and reconciled (the API's mutations touch one partner)."""
+
+def apply(desired: State, gateway: Gateway, *, scope: Scope | None = None, **options) -> ApplyReport:
+    """With a `scope`, only that partner's slice is observed and reconciled (the API's mutations touch one
+    partner). `options` are those of execute()."""
     if scope is not None:
         desired = scope.slice(desired)
     observed = gateway.observe(scope)
-    changes = plan(desired, observed)
-    users = {name: u.id for name, u in observed.users.items()}
+    return execute(plan(desired, observed), observed, gateway, **options)
+
+
+def execute(changes: list[Change], observed: State, gateway: Gateway, *,
+            new_password: Callable[[], str | None],
+            on_user_created: Callable[[UserSpec, str | None, str], None] | None = None,
+            on_applied: Callable[[Change], None] | None = None,
+            progress: Progress | None = None,
+            provisional_deadline: Callable[[], int] | None = None) -> ApplyReport:
+    """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
+    refused (Keycloak extension FirstLoginGuard); None: no deadline."""
+    users = {**observed.member_ids, **{name: u.id for name, u in observed.users.items()}}
     groups = {path: g.id for path, g in observed.groups.items()}
     orgs = {alias: o.id for alias, o in observed.orgs.items()}
     report = ApplyReport()
-    for i, ch in enumerate(changes, 1):
+
+    def run(ch: Change) -> None:
         d = ch.data
         match (ch.action, ch.kind):
             case ("create", "organisation"):
@@ -49,7 +71,8 @@ def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str | 
                 gateway.delete_org(d["id"])
             case ("create", "group"):
                 spec = d["spec"]
-                groups[spec.path] = gateway.create_group(spec, groups.get(spec.parent) if spec.parent else None)
+                parent = groups[spec.parent] if spec.parent else None
+                groups[spec.path] = gateway.create_group(spec, parent)
             case ("update", "group-roles"):
                 gateway.change_group_roles(d["id"], d["add"], d["remove"])
             case ("delete", "group"):
@@ -77,9 +100,31 @@ def apply(desired: State, gateway: Gateway, *, new_password: Callable[[], str | 
                 gateway.remove_member(users[d["user"]], groups[d["group"]])
             case ("remove", "direct-role"):
                 gateway.remove_direct_role(users[d["user"]], d["role"])
+            case ("conflict", _):
+                raise Conflict(ch.reason, code="COMPTE_NON_GERE")
             case _:
                 raise AssertionError(f"no executor for {ch.action} {ch.kind}")
+
+    for i, ch in enumerate(changes, 1):
+        if report.halted:
+            break
+        try:
+            run(ch)
+        except Unavailable as e:
+            report.halted = e.description
+            report.failed.append((ch, e.description))
+            break
+        except ProvisioningError as e:
+            report.failed.append((ch, e.description))
+            continue
+        except KeyError as e:  # the object it needs was not created (its own change failed above)
+            report.failed.append((ch, f"dépend d'un changement qui a échoué ({e.args[0]})"))
+            continue
         report.applied.append(ch)
+        if on_applied:
+            on_applied(ch)
         if progress:
             progress(i, len(changes), ch)
+    for ch, why in report.failed:
+        log.warning("not applied: %s: %s", ch, why)
     return report

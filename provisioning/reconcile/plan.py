@@ -1,20 +1,27 @@
 """plan(desired, observed) -> [Change]: pure data, each change with its reason. After apply, plan is empty.
 
-Ownership: we create, update and delete only objects carrying our marker (spec.managed); a user already
-in Keycloak that we did not create is reused: added to groups, never re-created, never given credentials
-(R13), never deleted. Users we created and the registry no longer lists are disabled, not deleted.
+Ownership is absolute: we create, update, grant and delete only objects carrying our marker (spec.managed).
+An account already in Keycloak that we did not create (same username, or same email) is a conflict shown by
+the plan: never adopted, updated, given credentials or groups, never deleted (adoption is an explicit,
+audited command). Users we created and the registry no longer lists are disabled, not deleted.
+
+Each change names its owner (`partner:SIRET`, `caf:CODE`, or "" for the shared roots), so a plan can be
+limited to what a desired-state file owns.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from provisioning.reconcile.state import RoleRef, State
+from provisioning.domain import naming as n
+from provisioning.reconcile.state import RoleRef, State, UserSpec
 
-# Order of execution: parents before children, creations before memberships, removals last.
-ORDER = ["create:organisation", "update:organisation", "create:group", "update:group-roles", "create:user",
-         "update:user", "enable:user", "add:org-member", "add:member", "remove:member", "remove:direct-role",
-         "remove:org-member", "disable:user", "delete:group", "delete:organisation"]
+# Order of execution: what takes access away first (a suspension never waits behind a creation), then
+# parents before children and creations before memberships. Conflicts are shown, never executed.
+ORDER = ["disable:user", "remove:member", "remove:direct-role", "remove:org-member", "delete:group",
+         "delete:organisation", "create:organisation", "update:organisation", "create:group", "update:group-roles",
+         "create:user", "update:user", "enable:user", "add:org-member", "add:member", "conflict:user"]
+DESTRUCTIVE = {"disable", "remove", "delete"}
 
 
 @dataclass(frozen=True)
@@ -24,14 +31,40 @@ class Change:
     target: str   # what it acts on: alias, group path, username, "user -> group"
     reason: str   # why, in French, for people reading a plan
     data: dict = field(default_factory=dict, compare=False, hash=False)
+    owner: str = field(default="", compare=False)  # partner:SIRET | caf:CODE | "" (shared roots)
+
+    @property
+    def destructive(self) -> bool:
+        """Takes access away: the plan lists these first and `apply` guards their number."""
+        return self.action in DESTRUCTIVE
 
     def __str__(self) -> str:
         sign = {"create": "+", "add": "+", "enable": "+", "update": "~", "remove": "-", "delete": "-",
-                "disable": "-"}[self.action]
+                "disable": "-", "conflict": "!"}[self.action]
         return f"{sign} {self.action} {self.kind} {self.target}  ({self.reason})"
 
     def as_dict(self) -> dict:
-        return {"action": self.action, "kind": self.kind, "target": self.target, "reason": self.reason}
+        return {"action": self.action, "kind": self.kind, "target": self.target, "reason": self.reason,
+                "destructive": self.destructive}
+
+
+def owner_of_path(path: str) -> str:
+    """/partenaires/SIRET/... -> partner:SIRET; /cafs/CODE/... -> caf:CODE; the roots belong to no one."""
+    parts = path.split("/")
+    if len(parts) < 3:
+        return ""
+    return {n.PARTNERS_ROOT: "partner:", n.CAFS_ROOT: "caf:"}.get(parts[1], "?:") + parts[2]
+
+
+def owner_of_user(u: UserSpec | None) -> str:
+    attrs = dict(u.attributes) if u else {}
+    if n.PARTNER_ATTR in attrs:
+        return f"partner:{attrs[n.PARTNER_ATTR]}"
+    return f"caf:{attrs[n.CAF_ATTR]}" if n.CAF_ATTR in attrs else ""
+
+
+def owner_of_alias(alias: str) -> str:
+    return f"partner:{alias[2:]}" if alias.startswith("p-") else ""
 
 
 def _role_label(r: RoleRef) -> str:
@@ -45,13 +78,14 @@ def plan(desired: State, observed: State) -> list[Change]:
         have = observed.orgs.get(alias)
         if have is None:
             out.append(Change("create", "organisation", alias, "partenaire du registre sans organisation",
-                              {"spec": want}))
+                              {"spec": want}, owner_of_alias(alias)))
         elif have.managed and (have.name, have.attributes) != (want.name, want.attributes):
             out.append(Change("update", "organisation", alias, "nom ou attributs différents du registre",
-                              {"spec": want, "id": have.id}))
+                              {"spec": want, "id": have.id}, owner_of_alias(alias)))
     for alias, have in observed.orgs.items():
         if have.managed and alias not in desired.orgs:
-            out.append(Change("delete", "organisation", alias, "partenaire retiré du registre", {"id": have.id}))
+            out.append(Change("delete", "organisation", alias, "partenaire retiré du registre", {"id": have.id},
+                              owner_of_alias(alias)))
 
     for path, want in sorted(desired.groups.items(), key=lambda kv: kv[1].depth):
         have = observed.groups.get(path)

@@ -64,6 +64,7 @@ class State:
     members: dict[str, set[str]] = field(default_factory=dict)      # group path -> usernames
     org_members: dict[str, set[str]] = field(default_factory=dict)  # org alias -> usernames
     direct_roles: set[tuple[str, RoleRef]] = field(default_factory=set)  # (username, role) outside groups
+    member_ids: dict[str, str] = field(default_factory=dict)  # username -> id of every member seen, ours or not
 
 
 @dataclass(frozen=True)

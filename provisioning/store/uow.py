@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
 from provisioning.domain.model import Caf, Partner, Registry, Settings
-from provisioning.errors import Conflict
+from provisioning.errors import Conflict, ValidationFailed, Violation
 from provisioning.store import tables as t
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -73,66 +73,100 @@ class RegistryRepository:
 
     def partner(self, siret: str) -> Partner | None:
         """One partner, without reading the others (API reads)."""
-        row = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret == siret)).first()
-        return partner_from_dict(row.document) if row else None
+        found = self.partner_with_version(siret)
+        return found[0] if found else None
+
+    def partner_with_version(self, siret: str) -> tuple[Partner, int] | None:
+        """The partner and the version a later save must find unchanged (optimistic locking)."""
+        row = self.conn.execute(sa.select(t.partners.c.document, t.partners.c.version)
+                                .where(t.partners.c.siret == siret)).first()
+        return (partner_from_dict(row.document), row.version) if row else None
 
     def partners_of_caf(self, caf: str) -> list[Partner]:
         rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.caf_code == caf)
                                  .order_by(t.partners.c.siret))
         return [partner_from_dict(r.document) for r in rows]
 
+    def versions(self) -> dict[str, int]:
+        return dict(self.conn.execute(sa.select(t.partners.c.siret, t.partners.c.version)).all())
+
     def save_settings(self, s: Settings) -> None:
         self.conn.execute(sa.delete(t.settings).where(t.settings.c.key == "afas_habiliter_opening"))
         self.conn.execute(sa.insert(t.settings).values(key="afas_habiliter_opening",
                                                        value=s.afas_habiliter_opening.isoformat()))
 
-    def save_caf(self, c: Caf) -> None:
+    def save_caf(self, c: Caf, *, reindex: bool = True) -> None:
         doc = _jsonable(caf_to_dict(c))
         if self.conn.execute(sa.select(t.cafs.c.code).where(t.cafs.c.code == c.code)).first():
             self.conn.execute(sa.update(t.cafs).where(t.cafs.c.code == c.code).values(document=doc))
         else:
             self.conn.execute(sa.insert(t.cafs).values(code=c.code, document=doc))
-        self.conn.execute(sa.delete(t.user_index).where(t.user_index.c.caf_code == c.code))
-        for a in c.administrators:
-            self._index(a.identifiant, a.email, caf=c.code)
+        if reindex:
+            self.unindex(caf=c.code)
+            self.index_caf(c)
 
-    def save_partner(self, p: Partner) -> None:
+    def save_partner(self, p: Partner, expected_version: int | None = None, *, reindex: bool = True) -> int:
+        """Insert (expected_version None) or update only if the stored version is still the one read:
+        `UPDATE … WHERE version = :read`. A lost race raises VERSION_PERIMEE. Returns the new version."""
         doc = _jsonable(partner_to_dict(p))
-        row = self.conn.execute(sa.select(t.partners.c.version).where(t.partners.c.siret == p.siret)).first()
-        if row:
-            self.conn.execute(sa.update(t.partners).where(t.partners.c.siret == p.siret)
-                              .values(caf_code=p.caf, name=p.name, document=doc, version=row.version + 1))
-        else:
+        if expected_version is None:
+            if self.conn.execute(sa.select(t.partners.c.siret).where(t.partners.c.siret == p.siret)).first():
+                raise stale_version(p.siret)
             self.conn.execute(sa.insert(t.partners).values(siret=p.siret, caf_code=p.caf, name=p.name,
                                                            document=doc, version=1))
-        self.conn.execute(sa.delete(t.user_index).where(t.user_index.c.partner_siret == p.siret))
+            version = 1
+        else:
+            done = self.conn.execute(sa.update(t.partners)
+                                     .where(t.partners.c.siret == p.siret, t.partners.c.version == expected_version)
+                                     .values(caf_code=p.caf, name=p.name, document=doc, version=expected_version + 1))
+            if done.rowcount != 1:
+                raise stale_version(p.siret)
+            version = expected_version + 1
+        if reindex:
+            self.unindex(partner=p.siret)
+            self.index_partner(p)
+        return version
+
+    def delete_partner(self, siret: str) -> None:
+        self.unindex(partner=siret)
+        self.conn.execute(sa.delete(t.partners).where(t.partners.c.siret == siret))
+
+    def unindex(self, *, partner: str | None = None, caf: str | None = None) -> None:
+        """Forget a partner's (or a Caf's administrators') identifiants, before re-indexing a batch so that
+        people moving between partners in one file never clash with their old row."""
+        col = t.user_index.c.partner_siret if partner else t.user_index.c.caf_code
+        self.conn.execute(sa.delete(t.user_index).where(col == (partner or caf)))
+
+    def index_partner(self, p: Partner) -> None:
         for u in p.users:
             self._index(u.identifiant, u.email, partner=p.siret)
 
-    def delete_partner(self, siret: str) -> None:
-        self.conn.execute(sa.delete(t.user_index).where(t.user_index.c.partner_siret == siret))
-        self.conn.execute(sa.delete(t.partners).where(t.partners.c.siret == siret))
-
-    def replace_all(self, reg: Registry) -> None:
-        """Make the store hold exactly this registry (desired-state file applied)."""
-        keep = {p.siret for p in reg.partners}
-        for (siret,) in self.conn.execute(sa.select(t.partners.c.siret)).all():
-            if siret not in keep:
-                self.delete_partner(siret)
-        self.conn.execute(sa.delete(t.user_index))  # re-indexed below, so moves between partners never clash
-        for c in reg.cafs:
-            self.save_caf(c)
-        for p in reg.partners:
-            self.save_partner(p)
-        self.save_settings(reg.settings)
+    def index_caf(self, c: Caf) -> None:
+        for a in c.administrators:
+            self._index(a.identifiant, a.email, caf=c.code)
 
     def _index(self, identifiant: str, email: str, partner: str | None = None, caf: str | None = None) -> None:
+        """The database's unique indexes enforce uniqueness across partners; a clash is the same rule
+        violation, with the same code and message, as inside one partner (never naming the other one)."""
+        ix = t.user_index.c
+        if self.conn.execute(sa.select(ix.identifiant).where(ix.identifiant == identifiant)).first():
+            raise ValidationFailed([Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {identifiant} » est déjà "
+                                              "utilisé : un utilisateur appartient à un seul partenaire.", "identifiant")])
+        if self.conn.execute(sa.select(ix.email).where(ix.email == email.lower())).first():
+            raise ValidationFailed([Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée.",
+                                              "email")])
         try:
             with self.conn.begin_nested():
                 self.conn.execute(sa.insert(t.user_index).values(identifiant=identifiant, email=email.lower(),
                                                                  partner_siret=partner, caf_code=caf))
-        except sa.exc.IntegrityError as e:
-            raise Conflict(f"L'identifiant « {identifiant} » ou le courriel « {email} » est déjà utilisé.") from e
+        except sa.exc.IntegrityError as e:  # a concurrent transaction took it between the check and the insert
+            raise Conflict(f"L'identifiant « {identifiant} » ou le courriel « {email} » vient d'être enregistré "
+                           "ailleurs : rechargez et recommencez.") from e
+
+
+def stale_version(siret: str) -> Conflict:
+    return Conflict(f"Le partenaire {siret} a été modifié entre-temps : rechargez-le et recommencez.",
+                    code="VERSION_PERIMEE")
 
 
 class AuditRepository:

@@ -173,6 +173,7 @@ def test_incident_reports_are_validated_audited_and_mailed_to_the_caf(api, user_
 
 def test_a_caf_administrator_sees_only_the_partners_of_its_own_caf(provisioning, keycloak, user_token):
     data = example_data()
+    data["scope"] = {"cafs": ["751", "692"]}
     data["cafs"].append({"code": "692", "name": "Caf du Rhône", "habilitation_mailbox": "habilitations@caf69.example",
                          "administrators": [{"identifiant": "caf.lyon", "first_name": "Louis", "last_name": "Roche",
                                              "email": "louis.roche@caf69.example"}]})

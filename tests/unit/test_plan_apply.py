@@ -11,7 +11,7 @@ from provisioning.reconcile.apply import apply
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import plan
 from provisioning.reconcile.state import State
-from tests.unit.factories import TODAY, example_data, registry, second_partner
+from tests.unit.factories import TODAY, add_user, example_data, registry, second_partner
 
 HIR = "/partenaires/12345678900017"
 
@@ -106,16 +106,49 @@ def test_never_deletes_what_it_did_not_create():
     assert ("delete", "organisation", "p-12345678900017") in {(c.action, c.kind, c.target) for c in changes}
 
 
-def test_interrupted_apply_resumes_where_it_stopped():
+def test_refused_changes_stop_nothing_else_and_a_rerun_finishes_the_job():
     gw = FakeGateway()
     reg = registry()
     gw.fail_on = "add_member"
-    with pytest.raises(Transient):
-        converge(reg, gw)
+    first = converge(reg, gw)
+    assert first.failed and {c.kind for c, _ in first.failed} == {"member"}
+    assert all("simulated failure" in why for _, why in first.failed)
+    assert {c.kind for c in first.applied} >= {"user", "group", "organisation", "org-member"}
     gw.fail_on = None
     report = converge(reg, gw)
     assert not any(c.action == "create" for c in report.applied)  # nothing created twice
+    assert {c.kind for c in report.applied} == {"member"} and report.complete
     assert plan(desired_state(reg, TODAY), gw.observe()) == []
+
+
+def test_a_suspension_never_waits_behind_a_refused_creation():
+    gw = FakeGateway()
+    data = example_data()
+    converge(registry(data), gw)
+    add_user(data, "nouveau.venu")
+    data["partners"][0]["users"][2]["suspended"] = True  # lea.petit
+    gw.fail_on = "create_user"
+    report = converge(registry(data), gw)
+    assert [(c.kind, c.target) for c, _ in report.failed] == [
+        ("user", "nouveau.venu"), ("org-member", "nouveau.venu -> p-12345678900017")]  # its dependant fails with it
+    assert "dépend d'un changement qui a échoué" in report.failed[1][1]
+    assert gw.state.users["lea.petit"].enabled is False and "lea.petit" in gw.logged_out
+    order = [(c.action, c.kind) for c in plan(desired_state(registry(data), TODAY), State())]
+    assert order.index(("disable", "user")) < order.index(("create", "user"))
+
+
+def test_keycloak_unreachable_halts_the_run_and_says_so():
+    from provisioning.errors import Unavailable
+    gw = FakeGateway()
+    calls = []
+
+    def down(*a, **k):
+        calls.append(1)
+        raise Unavailable("Keycloak injoignable")
+    gw.create_org = down
+    report = converge(registry(), gw)
+    assert report.halted == "Keycloak injoignable" and not report.complete
+    assert len(calls) == 1 and len(report.failed) == 1  # nothing more was sent to a dead server
 
 
 def test_suspended_user_is_disabled_and_logged_out():

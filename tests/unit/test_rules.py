@@ -75,7 +75,8 @@ def test_profiles_need_the_declarer_group():
 
 def test_habiliter_only_from_its_opening_date():
     d = example_data()
-    d["settings"]["afas_habiliter_opening"] = date(2027, 1, 1)
+    d["scope"] = "all"  # national settings live in a whole-registry file
+    d["settings"] = {"afas_habiliter_opening": date(2027, 1, 1)}
     assert codes(d) == ["AFAS_HABILITER_PAS_ENCORE_OUVERT"]
     registry(d, today=date(2027, 1, 1))  # from that day on it is allowed
 

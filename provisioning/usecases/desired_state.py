@@ -1,0 +1,212 @@
+"""Desired-state files: plan, apply exactly the plan shown, export — never outside the file's scope.
+
+A file owns its scope (domain.scope.FileScope): applying it replaces the in-scope part of the registry
+and reconciles only the Keycloak objects of that part. The whole registry (`scope: all`) needs a national
+operator; a Caf administrator applies only its own Caf's scope. Destructive changes (partners removed,
+conventions terminated, users disabled, memberships removed) are listed first and counted; past a
+threshold, or for any partner removal, `apply` needs that count repeated (`--allow-destroy N`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provisioning.desired_file import caf_to_dict, partner_to_dict
+from provisioning.domain.model import Partner, Registry
+from provisioning.domain.rules import validate
+from provisioning.domain.scope import FileScope, RegistryChange, registry_diff
+from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed
+from provisioning.reconcile.apply import ApplyReport, Progress
+from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.plan import Change, plan
+from provisioning.reconcile.state import State
+from provisioning.store.uow import UnitOfWork, stale_version
+
+DEFAULT_DESTROY_THRESHOLD = 5  # destructive changes allowed without --allow-destroy (never a partner removal)
+
+
+@dataclass
+class StatePlan:
+    """What applying a file (or reconciling the stored registry: `registry` None) would do, and what it saw."""
+    scope: FileScope
+    registry_changes: list[RegistryChange]
+    changes: list[Change]
+    observed: State
+    registry: Registry | None = None        # the file's registry, to store (None: the store is the source)
+    versions: dict[str, int] = field(default_factory=dict)  # in-scope partners' versions read for the plan
+
+    @property
+    def destructive(self) -> list[RegistryChange | Change]:
+        return [c for c in self.registry_changes if c.destructive] + [c for c in self.changes if c.destructive]
+
+    @property
+    def removes_partners(self) -> bool:
+        return any(c.destructive and c.action == "remove" and "/" not in c.target for c in self.registry_changes)
+
+    @property
+    def empty(self) -> bool:
+        return not self.registry_changes and not self.changes
+
+    def lines(self) -> list[RegistryChange | Change]:
+        """Destructive changes first, then the rest, each group in execution order."""
+        everything = [*self.registry_changes, *self.changes]
+        return [c for c in everything if c.destructive] + [c for c in everything if not c.destructive]
+
+
+def check_mandate(actor, scope: FileScope, partners_cafs: set[str]) -> None:
+    """Who may own which file: national operators anything; a Caf administrator its own Caf only
+    (`partners_cafs`: the Cafs of the partners a partner-scoped file names, stored and as written)."""
+    if actor.system:
+        return
+    mine = actor.caf if "caf-administrateur" in actor.roles else None
+    if scope.everything or mine is None:
+        raise Forbidden("Un fichier « scope: all » (tout le registre) est réservé à un opérateur national.",
+                        code="HORS_MANDAT")
+    owned = scope.cafs if scope.cafs else partners_cafs
+    if owned - {mine}:
+        raise Forbidden(f"Votre mandat couvre la Caf {mine} seulement : ce fichier vise "
+                        f"{', '.join(sorted(owned - {mine}))}.", code="HORS_MANDAT")
+
+
+def _in_scope(owner: str, ch: Change, scope: FileScope, sirets: set[str]) -> bool:
+    if scope.everything:
+        return True
+    kind, _, key = owner.partition(":")
+    if kind == "partner":
+        return key in sirets
+    if kind == "caf":
+        return scope.covers_caf(key)
+    return ch.action == "create" and ch.kind == "group"  # the shared roots, needed by the first partner
+
+
+def plan_file(svc, actor, file_reg: Registry, *, observe: bool = True) -> StatePlan:
+    """Merge the file into the stored registry inside its scope, validate the result, and plan the
+    Keycloak changes inside the scope (`observe=False`: the registry part only)."""
+    scope = file_reg.scope
+    with UnitOfWork(svc.engine) as uow:
+        stored = uow.registry.load()
+        versions = uow.registry.versions()
+    file_sirets = {p.siret for p in file_reg.partners}
+    kept = [p for p in stored.partners if not scope.covers_partner(p) and p.siret not in file_sirets]
+    before = [p for p in stored.partners if scope.covers_partner(p) or p.siret in file_sirets]
+    check_mandate(actor, scope, {p.caf for p in file_reg.partners} | {p.caf for p in before})
+    if scope.everything:
+        cafs, settings = file_reg.cafs, file_reg.settings
+    else:
+        cafs = file_reg.cafs + [c for c in stored.cafs if not scope.covers_caf(c.code)]
+        settings = stored.settings
+    merged = Registry(cafs, file_reg.partners + kept, settings, scope)  # the file's objects keep their paths
+    violations = validate(merged, svc.today())
+    if violations:
+        raise ValidationFailed(violations, "Le fichier, joint au reste du registre, enfreint des règles ; "
+                                           "rien n'a été appliqué.")
+    reg_changes = registry_diff(
+        {p.siret: (p, partner_to_dict(p)) for p in before},
+        {p.siret: (p, partner_to_dict(p)) for p in file_reg.partners},
+        {c.code: caf_to_dict(c) for c in stored.cafs if scope.covers_caf(c.code)},
+        {c.code: caf_to_dict(c) for c in file_reg.cafs})
+    if scope.everything and settings != stored.settings:
+        reg_changes.append(RegistryChange("update", "settings", "réglages nationaux modifiés"))
+    sirets = file_sirets | {p.siret for p in before}
+    observed = svc.gateway().observe() if observe else State()
+    changes = [c for c in plan(desired_state(merged, svc.today()), observed)
+               if _in_scope(c.owner, c, scope, sirets)] if observe else []
+    return StatePlan(scope, reg_changes, changes, observed, merged,
+                     {s: versions[s] for s in sirets if s in versions})
+
+
+def plan_stored(svc) -> StatePlan:
+    """Reconciling the stored registry: the whole realm, no registry change."""
+    observed = svc.gateway().observe()
+    return StatePlan(FileScope(everything=True), [], plan(desired_state(svc.registry(), svc.today()), observed),
+                     observed)
+
+
+def check_destruction(p: StatePlan, allow_destroy: int | None, threshold: int = DEFAULT_DESTROY_THRESHOLD) -> None:
+    """Terraform's spirit: past `threshold` destructive changes, or for any partner removal, the operator
+    repeats the exact count shown (`--allow-destroy N`); confirming alone never suffices."""
+    count = len(p.destructive)
+    if allow_destroy is not None and allow_destroy != count:
+        raise ProvisioningError("DESTRUCTION_COMPTE_DIFFERENT", f"--allow-destroy {allow_destroy} ne correspond pas "
+                                f"au plan, qui compte {count} changement(s) destructeur(s) : relisez le plan.", 409)
+    if allow_destroy is None and (count > threshold or p.removes_partners):
+        why = "retire au moins un partenaire" if p.removes_partners else f"dépasse le seuil de {threshold}"
+        raise ProvisioningError("DESTRUCTION_NON_AUTORISEE", f"Ce plan compte {count} changement(s) destructeur(s) et "
+                                f"{why} : relancez avec --allow-destroy {count} pour confirmer.", 409)
+
+
+def apply_plan(svc, actor, p: StatePlan, *, allow_destroy: int | None = None,
+               threshold: int = DEFAULT_DESTROY_THRESHOLD, progress: Progress | None = None) -> ApplyReport:
+    """Store the file's part of the registry (only what changed), then carry out exactly the Keycloak
+    changes shown. Refused whole if the registry moved since the plan was made."""
+    check_destruction(p, allow_destroy, threshold)
+    if p.registry is not None and p.registry_changes:
+        _store(svc, actor, p)
+    return svc.execute_changes(actor, p.changes, p.observed, progress=progress)
+
+
+def store_file(svc, actor, file_reg: Registry) -> StatePlan:
+    """Store a file's part of the registry without touching Keycloak (the next reconcile does it)."""
+    p = plan_file(svc, actor, file_reg, observe=False)
+    if p.registry_changes:
+        _store(svc, actor, p)
+    return p
+
+
+def _store(svc, actor, p: StatePlan) -> None:
+    scope, reg = p.scope, p.registry
+    file_partners = {x.siret: x for x in reg.partners if scope.covers_partner(x) or x.siret in p.versions}
+    with UnitOfWork(svc.engine) as uow:
+        stored = uow.registry.load()
+        now_versions = uow.registry.versions()
+        in_scope = {x.siret: x for x in stored.partners if scope.covers_partner(x) or x.siret in file_partners}
+        if {s: now_versions[s] for s in in_scope} != p.versions:
+            raise stale_version(", ".join(sorted(in_scope)) or scope.describe())
+        changed = [x for x in file_partners.values()
+                   if x.siret not in in_scope or partner_to_dict(x) != partner_to_dict(in_scope[x.siret])]
+        removed = [x for s, x in in_scope.items() if s not in file_partners]
+        cafs = [c for c in reg.cafs if scope.covers_caf(c.code) and caf_to_dict(c) != _caf_doc(stored, c.code)]
+        for x in [*changed, *removed]:  # forget first, so people moving between partners never clash
+            uow.registry.unindex(partner=x.siret)
+        for c in cafs:
+            uow.registry.unindex(caf=c.code)
+        for c in cafs:
+            uow.registry.save_caf(c, reindex=False)
+            uow.registry.index_caf(c)
+            uow.audit.record(actor.username, "import", f"caf:{c.code}", _caf_doc(stored, c.code), caf_to_dict(c),
+                             caf=c.code)
+        for x in removed:
+            uow.registry.delete_partner(x.siret)
+            uow.audit.record(actor.username, "delete", f"partner:{x.siret}", partner_to_dict(x), None,
+                             partner=x.siret, caf=x.caf)
+        for x in changed:
+            old = in_scope.get(x.siret)
+            uow.registry.save_partner(x, p.versions.get(x.siret), reindex=False)
+            uow.registry.index_partner(x)
+            uow.audit.record(actor.username, "import", f"partner:{x.siret}",
+                             partner_to_dict(old) if old else None, partner_to_dict(x), partner=x.siret, caf=x.caf)
+        if scope.everything and reg.settings != stored.settings:
+            uow.registry.save_settings(reg.settings)
+        lines: dict[str, list[str]] = {}
+        for x in changed:
+            lines.setdefault(x.caf, []).append(f"{x.name} : mis à jour depuis l'état désiré")
+        for x in removed:
+            lines.setdefault(x.caf, []).append(f"{x.name} : retiré du registre")
+        for code, report in lines.items():
+            svc.report(uow, reg, code, actor, report)
+        uow.commit()
+
+
+def _caf_doc(reg: Registry, code: str) -> dict | None:
+    c = reg.caf(code)
+    return caf_to_dict(c) if c else None
+
+
+def export(svc, actor, scope: FileScope) -> Registry:
+    """The stored registry inside `scope`, in the file format: validate accepts it, plan on it is empty."""
+    with UnitOfWork(svc.engine) as uow:
+        stored = uow.registry.load()
+    partners: list[Partner] = [p for p in stored.partners if scope.covers_partner(p)]
+    check_mandate(actor, scope, {p.caf for p in partners})
+    cafs = [c for c in stored.cafs if scope.covers_caf(c.code)] if not scope.partners else []
+    return Registry(cafs, partners, stored.settings, scope)
