@@ -411,7 +411,7 @@ class Provisioning:
                 candidates[prof].append(u.identifiant)
         return p, candidates
 
-    def set_assignments(self, actor: Actor, siret: str, code: str, assignments: dict[Profile, list[str]]) -> MutationResult:
+    def set_assignments(self, actor: Actor, siret: str, code: str, assignments: dict[Profile, list[str]], expected_version: int | None = None) -> MutationResult:
         """AFAS Habiliter (R10): associate providers and the approver to an equipment, within the caps (R8)."""
         if not (actor.system or (actor.partner == siret and "afas:AFAS-Habiliter" in actor.roles)):
             raise Forbidden("L'association aux équipements est réservée aux membres du groupe « AFAS Habiliter ».")
@@ -424,7 +424,8 @@ class Provisioning:
             return []
         what = f"équipement {code} : " + "; ".join(f"{k.value} = {', '.join(v) or '—'}" for k, v in assignments.items())
         return self._mutate(actor, siret, "set-assignments", what, change,
-                            allowed=lambda a, p: a.system or (a.is_member_of(p) and "afas:AFAS-Habiliter" in a.roles))
+                            allowed=lambda a, p: a.system or (a.is_member_of(p) and "afas:AFAS-Habiliter" in a.roles),
+                            expected_version=expected_version)
 
     def create_user(self, actor: Actor, siret: str, user: User, expected_version: int | None = None) -> MutationResult:
         """Another partner's identifiant or email is refused by the store's unique index; an account that
@@ -449,7 +450,7 @@ class Provisioning:
                            "autre identifiant, ou demandez à la Caf une adoption explicite.", code="COMPTE_NON_GERE")
 
     def set_membership(self, actor: Actor, siret: str, convention: str, service: Service, identifiant: str,
-                       groups: set[Group], profiles: set[Profile]) -> MutationResult:
+                       groups: set[Group], profiles: set[Profile], expected_version: int | None = None) -> MutationResult:
         """Grant (or change) what a user holds on a bulletin; empty groups revoke."""
         def change(reg: Registry, p: Partner) -> list[Violation]:
             conv = p.convention(convention)
@@ -472,9 +473,10 @@ class Provisioning:
             return []
         what = (f"{identifiant} : {service.value} " + (", ".join(sorted(g.value for g in groups)) or "retiré")
                 + (f" ; profils {', '.join(sorted(x.value for x in profiles))}" if profiles else ""))
-        return self._mutate(actor, siret, "set-membership", what, change)
+        return self._mutate(actor, siret, "set-membership", what, change,
+                            expected_version=expected_version)
 
-    def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool) -> MutationResult:
+    def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
         if not (actor.system or CAF_ADMIN in actor.roles or PARTNER_ADMIN in actor.roles):
             raise Forbidden("Seul l'administrateur partenaire délègue ou révoque les responsables des habilitations.")
 
@@ -485,17 +487,19 @@ class Provisioning:
             return []
         return self._mutate(actor, siret, "delegate" if delegate else "revoke-delegate",
                             f"{identifiant} {'désigné' if delegate else 'n’est plus'} responsable des habilitations",
-                            change)
+                            change,
+                            expected_version=expected_version)
 
-    def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool) -> MutationResult:
+    def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool, expected_version: int | None = None) -> MutationResult:
         """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
         change = _on_user(identifiant, lambda u: setattr(u, "suspended", suspended))
         return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
                             f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change, **CAF_ONLY,
-                            inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended))
+                            inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended),
+                            expected_version=expected_version)
 
     def suspend_service(self, actor: Actor, siret: str, number: str, service: Service,
-                        suspended: bool) -> MutationResult:
+                        suspended: bool, expected_version: int | None = None) -> MutationResult:
         """R18: suspend one service of a convention (every member loses it at once) or reactivate it."""
         members: list[str] = []
 
@@ -510,15 +514,17 @@ class Provisioning:
         return self._mutate(actor, siret, "suspend-service" if suspended else "reactivate-service",
                             f"service {service.value} de la convention {number} "
                             f"{'suspendu' if suspended else 'rétabli'}", change, **CAF_ONLY,
-                            inform=(members, f"votre accès au service {service.value}", suspended))
+                            inform=(members, f"votre accès au service {service.value}", suspended),
+                            expected_version=expected_version)
 
-    def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
+    def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str, expected_version: int | None = None) -> MutationResult:
         """R18: lost or stolen credentials are locked at once (disabled, sessions ended); re-issue unlocks."""
         change = _on_user(identifiant, lambda u: setattr(u, "locked", True))
         return self._mutate(actor, siret, "report-lost-credentials",
-                            f"codes de {identifiant} déclarés perdus ou volés : compte verrouillé", change)
+                            f"codes de {identifiant} déclarés perdus ou volés : compte verrouillé", change,
+                            expected_version=expected_version)
 
-    def reissue_credentials(self, actor: Actor, siret: str, identifiant: str) -> MutationResult:
+    def reissue_credentials(self, actor: Actor, siret: str, identifiant: str, expected_version: int | None = None) -> MutationResult:
         """A new pair of mails (identifiant, then a new provisional password valid 24 h); the old one is dead."""
         def change(reg: Registry, p: Partner) -> list[Violation]:
             u, missing = _user(p, identifiant)
@@ -530,7 +536,8 @@ class Provisioning:
             u.locked = False
             return []
         result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change,
-                              acts_outside=True)
+                              acts_outside=True,
+                            expected_version=expected_version)
         if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
             return result  # just created: its first mails are on their way
         gw = self.gateway()
@@ -599,7 +606,7 @@ class Provisioning:
         return partner
 
     def prepare_convention(self, actor: Actor, siret: str, number: str, contract: ServiceContract,
-                           services: list[Service]) -> MutationResult:
+                           services: list[Service], expected_version: int | None = None) -> MutationResult:
         """R3–R5: after the partner's request the Caf prepares the convention, its contract and its bulletins."""
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
@@ -615,7 +622,8 @@ class Provisioning:
                               contract, [Bulletin(svc) for svc in dict.fromkeys(services)])
             p.conventions.append(conv)
             return []
-        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change, **CAF_ONLY)
+        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change, **CAF_ONLY,
+                            expected_version=expected_version)
 
     def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict]:
         """R13: the attachment of the bulletin sent to the Caf — who holds what on it."""
@@ -632,7 +640,7 @@ class Provisioning:
                          "profils": " + ".join(sorted(x.value for x in m.profiles))})
         return rows
 
-    def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus) -> MutationResult:
+    def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus, expected_version: int | None = None) -> MutationResult:
         """The lifecycle, dated with its actor; suspending or reactivating an active convention tells its users."""
         members: list[str] = []
         before: list[ConventionStatus] = []
@@ -649,4 +657,5 @@ class Provisioning:
                 return members, f"vos habilitations au titre de la convention {number}", to is ConventionStatus.SUSPENDED
             return None
         return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change,
-                            **CAF_ONLY, inform=inform)
+                            **CAF_ONLY, inform=inform,
+                            expected_version=expected_version)

@@ -90,58 +90,76 @@ def plan(desired: State, observed: State) -> list[Change]:
     for path, want in sorted(desired.groups.items(), key=lambda kv: kv[1].depth):
         have = observed.groups.get(path)
         if have is None:
-            out.append(Change("create", "group", path, "habilitation prévue par le registre", {"spec": want}))
+            out.append(Change("create", "group", path, "habilitation prévue par le registre", {"spec": want},
+                              owner_of_path(path)))
         elif have.managed and have.roles != want.roles:
             out.append(Change("update", "group-roles", path,
                               "rôles du groupe modifiés hors registre (dérive) : attendu "
                               + ", ".join(sorted(map(_role_label, want.roles))),
                               {"id": have.id, "add": sorted(want.roles - have.roles, key=str),
-                               "remove": sorted(have.roles - want.roles, key=str)}))
+                               "remove": sorted(have.roles - want.roles, key=str)}, owner_of_path(path)))
     for path, have in sorted(observed.groups.items(), key=lambda kv: -kv[1].depth):
         if have.managed and path not in desired.groups:
-            out.append(Change("delete", "group", path, "habilitation plus prévue par le registre", {"id": have.id}))
+            out.append(Change("delete", "group", path, "habilitation plus prévue par le registre", {"id": have.id},
+                              owner_of_path(path)))
 
+    by_email = {(u.email or "").lower(): u for u in observed.users.values() if u.email}
+    unowned: set[str] = set()  # desired users whose account (or email) belongs to someone we do not manage
     for name, want in desired.users.items():
         have = observed.users.get(name)
+        owner = owner_of_user(want)
         if have is None:
+            other = by_email.get((want.email or "").lower())
+            if other is not None and other.username != name and not other.managed:
+                unowned.add(name)
+                out.append(Change("conflict", "user", name, f"le courriel {want.email} appartient déjà au compte "
+                                  f"« {other.username} », non géré par Mon Compte Partenaire : rien n'est créé",
+                                  {}, owner))
+                continue
             out.append(Change("create", "user", name, "nouvel utilisateur : identifiant et mot de passe provisoire",
-                              {"spec": want}))
+                              {"spec": want}, owner))
+            continue
+        if not have.managed:
+            unowned.add(name)
+            out.append(Change("conflict", "user", name, "compte existant non créé par Mon Compte Partenaire : "
+                              "jamais repris ni modifié (adoption explicite par la Caf seulement)", {}, owner))
             continue
         if have.profile() != want.profile():
             out.append(Change("update", "user", name, "nom, courriel ou rattachement différents du registre",
-                              {"spec": want, "id": have.id}))
+                              {"spec": want, "id": have.id}, owner))
         if want.enabled and not have.enabled:
-            out.append(Change("enable", "user", name, "utilisateur actif au registre", {"id": have.id}))
+            out.append(Change("enable", "user", name, "utilisateur actif au registre", {"id": have.id}, owner))
         elif not want.enabled and have.enabled:
-            out.append(Change("disable", "user", name, "utilisateur suspendu", {"id": have.id}))
+            out.append(Change("disable", "user", name, "utilisateur suspendu", {"id": have.id}, owner))
     for name, have in observed.users.items():
         if have.managed and have.enabled and name not in desired.users:
-            out.append(Change("disable", "user", name, "utilisateur retiré du registre", {"id": have.id}))
+            out.append(Change("disable", "user", name, "utilisateur retiré du registre", {"id": have.id},
+                              owner_of_user(have)))
 
     for alias, want_members in desired.org_members.items():
         have_members = observed.org_members.get(alias, set())
-        for u in sorted(want_members - have_members):
+        for u in sorted(want_members - have_members - unowned):
             out.append(Change("add", "org-member", f"{u} -> {alias}", "utilisateur du partenaire",
-                              {"user": u, "org": alias}))
+                              {"user": u, "org": alias}, owner_of_alias(alias)))
         if observed.orgs.get(alias, None) is None or observed.orgs[alias].managed:
             for u in sorted(have_members - want_members):
                 out.append(Change("remove", "org-member", f"{u} -> {alias}", "n'est pas un utilisateur de ce partenaire",
-                                  {"user": u, "org": alias}))
+                                  {"user": u, "org": alias}, owner_of_alias(alias)))
 
     for path, want_members in desired.members.items():
         have_members = observed.members.get(path, set())
-        for u in sorted(want_members - have_members):
+        for u in sorted(want_members - have_members - unowned):
             out.append(Change("add", "member", f"{u} -> {path}", "habilitation accordée au registre",
-                              {"user": u, "group": path}))
+                              {"user": u, "group": path}, owner_of_path(path)))
         for u in sorted(have_members - want_members):
             out.append(Change("remove", "member", f"{u} -> {path}",
                               "membre absent du registre (retrait, suspension ou ajout hors registre)",
-                              {"user": u, "group": path}))
+                              {"user": u, "group": path}, owner_of_path(path)))
 
     for user, role in sorted(observed.direct_roles, key=str):
-        if user in desired.users:
+        if user in desired.users and user not in unowned:
             out.append(Change("remove", "direct-role", f"{user} -> {_role_label(role)}",
                               "rôle attribué directement hors groupe (dérive) : les rôles passent par les groupes",
-                              {"user": user, "role": role}))
+                              {"user": user, "role": role}, owner_of_user(desired.users[user])))
 
     return sorted(out, key=lambda c: ORDER.index(f"{c.action}:{c.kind}"))

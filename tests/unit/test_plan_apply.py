@@ -81,13 +81,18 @@ def test_suspended_convention_removes_memberships_but_keeps_groups():
     assert all("Administrateur" not in c.target and "Responsables" not in c.target for c in changes)
 
 
-def test_existing_keycloak_user_is_reused_without_new_credentials():
+def test_an_account_we_did_not_create_is_a_conflict_never_adopted():
     gw = FakeGateway()
     gw.hand_add_user("lea.petit", first="Léa", last="Petit", email="lea.petit@hirondelles.example")
+    gw.hand_add_user("quelquun", email="paul.bernard@hirondelles.example")  # same email, other username
     report = converge(registry(), gw)
-    assert "lea.petit" not in {u.username for u in report.created_users}
+    assert {c.target for c, _ in report.failed} == {"lea.petit", "paul.bernard"}
+    assert all(c.action == "conflict" for c, _ in report.failed)
+    assert "lea.petit" not in {u.username for u in report.created_users} and "paul.bernard" not in gw.state.users
     assert "lea.petit" not in gw.passwords
-    assert "lea.petit" in gw.state.members[f"{HIR}/CDAP Consulter"]
+    assert gw.state.users["lea.petit"].attributes == () and not gw.state.users["lea.petit"].managed
+    assert all("lea.petit" not in m for m in gw.state.members.values())
+    assert all("lea.petit" not in m for m in gw.state.org_members.values())
 
 
 def test_never_deletes_what_it_did_not_create():
@@ -128,13 +133,13 @@ def test_a_suspension_never_waits_behind_a_refused_creation():
     add_user(data, "nouveau.venu")
     data["partners"][0]["users"][2]["suspended"] = True  # lea.petit
     gw.fail_on = "create_user"
+    order = [(c.action, c.kind) for c in plan(desired_state(registry(data), TODAY), gw.observe())]
+    assert order.index(("disable", "user")) < order.index(("create", "user"))
     report = converge(registry(data), gw)
     assert [(c.kind, c.target) for c, _ in report.failed] == [
         ("user", "nouveau.venu"), ("org-member", "nouveau.venu -> p-12345678900017")]  # its dependant fails with it
     assert "dépend d'un changement qui a échoué" in report.failed[1][1]
     assert gw.state.users["lea.petit"].enabled is False and "lea.petit" in gw.logged_out
-    order = [(c.action, c.kind) for c in plan(desired_state(registry(data), TODAY), State())]
-    assert order.index(("disable", "user")) < order.index(("create", "user"))
 
 
 def test_keycloak_unreachable_halts_the_run_and_says_so():
