@@ -79,10 +79,6 @@ def _on_user(identifiant: str, edit: Callable[[User], None]) -> Callable[[Regist
     return change
 
 
-def _siret_of(owner: str) -> str | None:
-    return owner.split(":", 1)[1] if owner.startswith("partner:") else None
-
-
 def generate_password(length: int = 16) -> str:
     """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
     classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
@@ -133,12 +129,16 @@ class Provisioning:
             return uow.registry.partner(siret)
 
     def partner(self, actor: Actor, siret: str) -> Partner:
-        p = self._load_partner(siret)
-        if p is None:
+        return self.partner_with_version(actor, siret)[0]
+
+    def partner_with_version(self, actor: Actor, siret: str) -> tuple[Partner, int]:
+        with UnitOfWork(self.engine) as uow:
+            found = uow.registry.partner_with_version(siret)
+        if found is None:
             raise NotFound(f"Partenaire {siret} inconnu.")
-        if not actor.can_manage_partner(p):
+        if not actor.can_manage_partner(found[0]):
             raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
-        return p
+        return found
 
     def partners(self, actor: Actor) -> list[Partner]:
         if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
@@ -291,7 +291,7 @@ class Provisioning:
         def audited(ch: Change) -> None:
             with UnitOfWork(self.engine) as uow:
                 uow.audit.record(actor.username, f"keycloak:{ch.action}:{ch.kind}", ch.target, None,
-                                 {"reason": ch.reason}, partner=_siret_of(ch.owner), caf=None)
+                                 {"reason": ch.reason, "owner": ch.owner})
                 uow.commit()
 
         by_password = self.onboarding == "password"

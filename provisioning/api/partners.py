@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -53,12 +54,33 @@ def _service(name: str) -> Service:
     return found.pop()
 
 
+def _if_match() -> int | None:
+    """The partner version the client read (ETag "v<N>"): a save based on an older one is refused with
+    409 VERSION_PERIMEE. Absent or `*`: no precondition."""
+    raw = request.headers.get("If-Match", "").strip()
+    if raw in ("", "*"):
+        return None
+    m = re.fullmatch(r'(?:W/)?"v([0-9]{1,9})"', raw)
+    if not m:
+        raise ValidationFailed([Violation("IF_MATCH_INVALIDE", "If-Match attend l'ETag reçu, de la forme \"v12\".",
+                                          "If-Match")])
+    return int(m.group(1))
+
+
+def _etag(resp, version: int):
+    resp.headers["ETag"] = f'"v{version}"'
+    return resp
+
+
 def _result(r: MutationResult, status: int = 200):
-    body = {"partner": partner_to_dict(r.partner), "reconciled": r.reconciled,
+    body = {"partner": partner_to_dict(r.partner), "changed": r.changed, "reconciled": r.reconciled,
             "changes": [c.as_dict() for c in r.applied]}
+    if not r.changed:
+        body["message"] = "aucun changement"
+        status = 200
     if r.reconcile_error:
         body["reconcile_error"] = r.reconcile_error
-    return jsonify(body), status
+    return _etag(jsonify(body), r.version), status
 
 
 @bp.get("")
@@ -104,7 +126,7 @@ def prepare_convention(siret: str):
         raise ValidationFailed(faults)
     contract = ServiceContract(**contacts, incident_procedure=str(contract_raw.get("incident_procedure", "")))
     order = [s for s in Service if s in services]
-    return _result(_svc().prepare_convention(g.actor, siret, b["number"].strip(), contract, order), 201)
+    return _result(_svc().prepare_convention(g.actor, siret, b["number"].strip(), contract, order, expected_version=_if_match()), 201)
 
 
 @bp.get("/<siret>/conventions/<number>/bulletins/<service>/identifiants.csv")
@@ -120,7 +142,8 @@ def bulletin_csv(siret: str, number: str, service: str):
 
 @bp.get("/<siret>")
 def get_partner(siret: str):
-    return jsonify(partner_to_dict(_svc().partner(g.actor, siret)))
+    p, version = _svc().partner_with_version(g.actor, siret)
+    return _etag(jsonify(partner_to_dict(p)), version)
 
 
 @bp.get("/<siret>/users")
@@ -138,7 +161,7 @@ def list_users(siret: str):
 def create_user(siret: str):
     b = _body({"identifiant": str, "first_name": str, "last_name": str, "email": str})
     user = User(b["identifiant"].strip().lower(), b["first_name"].strip(), b["last_name"].strip(), b["email"].strip())
-    return _result(_svc().create_user(g.actor, siret, user), 201)
+    return _result(_svc().create_user(g.actor, siret, user, expected_version=_if_match()), 201)
 
 
 @bp.put("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
@@ -149,12 +172,12 @@ def set_membership(siret: str, number: str, service: str, identifiant: str):
     profiles, f3 = _enum_list(Profile, b.get("profiles", []), "profiles")
     if faults or f2 or f3:
         raise ValidationFailed(faults + f2 + f3)
-    return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, groups, profiles))
+    return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, groups, profiles, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
 def revoke_membership(siret: str, number: str, service: str, identifiant: str):
-    return _result(_svc().set_membership(g.actor, siret, number, _service(service), identifiant, set(), set()))
+    return _result(_svc().set_membership(g.actor, siret, number, _service(service), identifiant, set(), set(), expected_version=_if_match()))
 
 
 @bp.get("/<siret>/equipments")
@@ -179,48 +202,48 @@ def set_assignments(siret: str, code: str):
             assignments[prof.pop()] = v
     if faults:
         raise ValidationFailed(faults)
-    return _result(_svc().set_assignments(g.actor, siret, code, assignments))
+    return _result(_svc().set_assignments(g.actor, siret, code, assignments, expected_version=_if_match()))
 
 
 @bp.put("/<siret>/delegates/<identifiant>")
 def add_delegate(siret: str, identifiant: str):
-    return _result(_svc().set_delegate(g.actor, siret, identifiant, True))
+    return _result(_svc().set_delegate(g.actor, siret, identifiant, True, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/delegates/<identifiant>")
 def remove_delegate(siret: str, identifiant: str):
-    return _result(_svc().set_delegate(g.actor, siret, identifiant, False))
+    return _result(_svc().set_delegate(g.actor, siret, identifiant, False, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/users/<identifiant>/suspension")
 def suspend(siret: str, identifiant: str):
-    return _result(_svc().suspend_user(g.actor, siret, identifiant, True))
+    return _result(_svc().suspend_user(g.actor, siret, identifiant, True, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/users/<identifiant>/suspension")
 def reactivate(siret: str, identifiant: str):
-    return _result(_svc().suspend_user(g.actor, siret, identifiant, False))
+    return _result(_svc().suspend_user(g.actor, siret, identifiant, False, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/users/<identifiant>/credentials")
 def reissue(siret: str, identifiant: str):
     """Re-issue: a new pair of mails, a new 24 h provisional password; unlocks lost credentials."""
-    return _result(_svc().reissue_credentials(g.actor, siret, identifiant))
+    return _result(_svc().reissue_credentials(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/users/<identifiant>/lost-credentials")
 def lost(siret: str, identifiant: str):
-    return _result(_svc().report_lost_credentials(g.actor, siret, identifiant))
+    return _result(_svc().report_lost_credentials(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/conventions/<number>/services/<service>/suspension")
 def suspend_service(siret: str, number: str, service: str):
-    return _result(_svc().suspend_service(g.actor, siret, number, _service(service), True))
+    return _result(_svc().suspend_service(g.actor, siret, number, _service(service), True, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/conventions/<number>/services/<service>/suspension")
 def reactivate_service(siret: str, number: str, service: str):
-    return _result(_svc().suspend_service(g.actor, siret, number, _service(service), False))
+    return _result(_svc().suspend_service(g.actor, siret, number, _service(service), False, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/conventions/<number>/transitions")
@@ -230,7 +253,7 @@ def transition(siret: str, number: str):
         to = ConventionStatus(b["to"])
     except ValueError as e:
         raise ValidationFailed([Violation("VALEUR_INCONNUE", f"« {b['to']} » n'est pas un état de convention.", "to")]) from e
-    return _result(_svc().transition_convention(g.actor, siret, number, to))
+    return _result(_svc().transition_convention(g.actor, siret, number, to, expected_version=_if_match()))
 
 
 @bp.errorhandler(404)

@@ -46,3 +46,9 @@ def paginate(rows: list, page: int) -> tuple[list, int, int]:
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     return rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], page, pages
+
+
+def unchanged_or(r, done: str) -> str:
+    """The API says when a request changed nothing (and wrote nothing): say so rather than « done »."""
+    body = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else {}
+    return "Aucun changement : c'était déjà le cas." if body.get("changed") is False else done

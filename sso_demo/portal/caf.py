@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from sso_demo.auth import current_principal, require_role
-from sso_demo.portal.api_views import call, errors_of, paginate
+from sso_demo.portal.api_views import call, errors_of, paginate, unchanged_or
 
 bp = Blueprint("caf", __name__, url_prefix="/caf")
 CAF_ADMIN = "caf-administrateur"
@@ -100,7 +100,8 @@ def new_convention(siret: str):
 def _act(r, done: str) -> None:
     if r.status_code == 200:
         body = r.json()
-        flash(done + ("" if body.get("reconciled") else " (Keycloak sera mis à jour à la prochaine réconciliation)"))
+        flash(unchanged_or(r, done + ("" if body.get("reconciled") else
+                                      " (Keycloak sera mis à jour à la prochaine réconciliation)")))
     else:
         fields, general = errors_of(r)
         flash("Refusé : " + " ".join(general + list(fields.values())), "erreur")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from sso_demo.auth import current_principal, require_role
-from sso_demo.portal.api_views import call, errors_of, paginate
+from sso_demo.portal.api_views import call, errors_of, paginate, unchanged_or
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
@@ -90,7 +90,7 @@ def user(siret: str, ident: str):
         path = f"/api/v1/partners/{siret}/conventions/{number}/bulletins/{service}/members/{ident}"
         r = call("PUT", path, json=body) if body["groups"] else call("DELETE", path)
         if r.status_code == 200:
-            flash(f"Habilitations {service} de {ident} enregistrées.")
+            flash(unchanged_or(r, f"Habilitations {service} de {ident} enregistrées."))
             return redirect(url_for("console.user", siret=siret, ident=ident))
         fields, general = errors_of(r)
         general = general + list(fields.values())  # shown inside the bulletin's own form, next to its boxes
@@ -126,7 +126,7 @@ def user_action(siret: str, ident: str, action: str):
     method, path, done = routes[action]
     r = call(method, path)
     if r.status_code == 200:
-        flash(f"{ident} {done}.")
+        flash(unchanged_or(r, f"{ident} {done}."))
     else:
         flash("Refusé : " + " ".join(errors_of(r)[1] or list(errors_of(r)[0].values())), "erreur")
     return redirect(url_for("console.user", siret=siret, ident=ident))

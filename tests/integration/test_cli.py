@@ -1,5 +1,6 @@
 """The CLI as an operator runs it (a real process), against the real Keycloak and a SQLite store."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,14 +9,15 @@ import pytest
 import yaml
 
 from tests.integration.conftest import clean_managed
-from tests.unit.factories import EXAMPLE, add_user, afas_members, example_data
+from tests.unit.factories import EXAMPLE, add_user, afas_members, example_data, second_partner
 
 
 @pytest.fixture
 def cli(keycloak, kc_admin, smtp, tmp_path):
     clean_managed(kc_admin)
     env = {**os.environ, "KEYCLOAK_URL": keycloak.url, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
-           "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(smtp.port)}
+           "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(smtp.port),
+           "MCP_OPERATOR": "caf:751"}
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "provisioning.cli", *args], env=env, capture_output=True,
@@ -48,8 +50,12 @@ def test_apply_then_plan_is_empty(cli, kc_admin):
     r = cli("apply", "--file", str(EXAMPLE), "--yes")
     assert r.returncode == 0, r.stderr
     assert "[1/" in r.stdout  # progress
-    r = cli("plan", "--detailed-exitcode")
+    r = cli("plan", "--file", str(EXAMPLE), "--detailed-exitcode")
     assert r.returncode == 0 and "Aucun changement" in r.stdout
+    r = cli("plan", "--detailed-exitcode", "--as", "national")  # the stored registry, whole realm
+    assert r.returncode == 0 and "Aucun changement" in r.stdout
+    r = cli("plan", "--detailed-exitcode")  # a Caf administrator does not reconcile the whole realm
+    assert r.returncode == 1 and "HORS_MANDAT" in r.stderr
 
 
 def test_bulletin_with_three_activity_providers_is_refused_and_changes_nothing(cli, kc_admin, tmp_path):
@@ -69,3 +75,72 @@ def test_apply_without_a_terminal_asks_for_yes(cli):
     r = cli("apply", "--file", str(EXAMPLE))
     assert r.returncode == 1 and "--yes" in r.stderr
     assert cli("plan", "--file", str(EXAMPLE), "--detailed-exitcode").returncode == 2  # nothing applied
+
+
+def _two_cafs(tmp_path) -> tuple[str, dict]:
+    """A national whole-registry file: Caf 751 (the example, plus partner B) and Caf 692 with its own partner."""
+    d = example_data()
+    second_partner(d)
+    d["scope"] = "all"
+    d["cafs"].append({"code": "692", "name": "Caf du Rhône", "habilitation_mailbox": "habilitations@caf69.example",
+                      "administrators": [{"identifiant": "caf.lyon", "first_name": "Louis", "last_name": "Roche",
+                                          "email": "louis.roche@caf69.example"}]})
+    lyon = {"siret": "55555555500005", "name": "Mairie de Lyon", "caf": "692", "administrator": "l.admin",
+            "users": [{"identifiant": "l.admin", "first_name": "Lou", "last_name": "Admin",
+                       "email": "l.admin@lyon.example"},
+                      {"identifiant": "l.agent", "first_name": "Lise", "last_name": "Agent",
+                       "email": "l.agent@lyon.example"}]}
+    d["partners"].append(lyon)
+    path = tmp_path / "national.yaml"
+    path.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return str(path), d
+
+
+def test_one_cafs_file_changes_only_that_caf_and_the_others_still_log_in(cli, kc_admin, tmp_path, user_token):
+    national, _ = _two_cafs(tmp_path)
+    assert cli("apply", "--file", national, "--yes", "--as", "caf:751").returncode == 1  # not its mandate
+    r = cli("apply", "--file", national, "--yes", "--as", "national")
+    assert r.returncode == 0, r.stderr
+
+    mine = tmp_path / "caf-751.yaml"
+    r = cli("export", "--caf", "751", "--out", str(mine))
+    assert r.returncode == 0, r.stderr
+    assert cli("validate", str(mine)).returncode == 0
+    r = cli("plan", "--file", str(mine), "--detailed-exitcode")
+    assert r.returncode == 0 and "Aucun changement" in r.stdout, r.stdout  # export round-trips
+
+    edited = yaml.safe_load(mine.read_text(encoding="utf-8"))
+    assert {p["caf"] for p in edited["partners"]} == {"751"}
+    edited["partners"] = [p for p in edited["partners"] if p["siret"] != "98765432100019"]  # B removed
+    mine.write_text(yaml.safe_dump(edited, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    r = cli("plan", "--file", str(mine), "--json")
+    shown = json.loads(r.stdout)
+    n = shown["destructive"]
+    assert n > 0 and shown["changes"][0]["destructive"] and shown["scope"] == {"cafs": ["751"]}
+    assert not any("55555555500005" in c["target"] or c["target"].startswith("l.") for c in shown["changes"])
+
+    before = cli("status", "--json").stdout
+    r = cli("apply", "--file", str(mine), "--yes")  # --yes alone never suffices to remove a partner
+    assert r.returncode == 1 and "DESTRUCTION_NON_AUTORISEE" in r.stderr and f"--allow-destroy {n}" in r.stderr
+    r = cli("apply", "--file", str(mine), "--yes", "--allow-destroy", str(n + 1))
+    assert r.returncode == 1 and "DESTRUCTION_COMPTE_DIFFERENT" in r.stderr
+    assert cli("status", "--json").stdout == before
+    r = cli("apply", "--file", str(mine), "--yes", "--allow-destroy", str(n))
+    assert r.returncode == 0, r.stderr
+
+    assert kc_admin.user_by_username("b.lea.petit")["enabled"] is False
+    for who in ("l.agent", "l.admin", "caf.lyon", "lea.petit"):
+        assert kc_admin.user_by_username(who)["enabled"] is True
+    assert user_token("l.agent")  # Caf 692's people still log in through the real login form
+    assert cli("plan", "--detailed-exitcode", "--as", "national").returncode == 0
+
+
+def test_a_file_without_scope_is_refused_and_commands_need_a_mandate(cli, tmp_path):
+    d = example_data()
+    del d["scope"]
+    path = tmp_path / "sans-perimetre.yaml"
+    path.write_text(yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
+    r = cli("validate", str(path))
+    assert r.returncode == 1 and "PERIMETRE_MANQUANT" in r.stderr and "scope" in r.stderr
+    env_less = cli("plan", "--file", str(EXAMPLE), "--as", "personne")
+    assert env_less.returncode == 1 and "OPERATEUR_NON_DECLARE" in env_less.stderr

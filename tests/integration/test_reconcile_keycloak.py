@@ -80,10 +80,10 @@ def test_drift_by_hand_shows_in_plan_then_apply_corrects_it(provisioning, kc_adm
     kc_admin.post(f"/groups/{cdap_group['id']}/role-mappings/clients/{afas['id']}", json=[habiliter])
 
     drift = provisioning.plan()
-    assert [(c.action, c.kind, c.target) for c in drift] == [
-        ("update", "group-roles", f"{BASE}/CDAP Consulter"),
+    assert [(c.action, c.kind, c.target) for c in drift] == [  # what takes access away comes first
         ("remove", "member", f"jeanne.dupont -> {BASE}/AFAS Approbateur"),
         ("remove", "direct-role", "paul.bernard -> afas:approbateur"),
+        ("update", "group-roles", f"{BASE}/CDAP Consulter"),
     ]
     provisioning.reconcile(OPERATOR)
     assert provisioning.plan() == []
@@ -92,19 +92,26 @@ def test_drift_by_hand_shows_in_plan_then_apply_corrects_it(provisioning, kc_adm
     assert kc_admin.get(f"/users/{paul['id']}/role-mappings/clients/{afas['id']}") == []
 
 
-def test_user_already_in_keycloak_is_reused_without_new_credentials(provisioning, kc_admin, smtp):
+def test_an_account_we_did_not_create_is_never_adopted(provisioning, kc_admin, smtp):
+    """Regression: a registered identifiant equal to an existing account used to take it over (partner
+    attribute, organisation, email, then password). Now: a conflict, and the account is left as it was."""
     uid = kc_admin.create_user("lea.petit", "Deja-La-Depuis-2020!", temporary=False, first="Léa", last="Petit",
-                               email="lea.petit@hirondelles.example", required_actions=[])
+                               email="lea.ailleurs@example.org", required_actions=[])
     try:
+        before = kc_admin.get(f"/users/{uid}")
+        creds = kc_admin.get(f"/users/{uid}/credentials")
         provisioning.import_registry(OPERATOR, registry())
         report = provisioning.reconcile(OPERATOR)
+        assert [(c.action, c.target) for c, _ in report.failed] == [("conflict", "lea.petit")]
         assert "lea.petit" not in {u.username for u in report.created_users}
         assert smtp.to("lea.petit@hirondelles.example") == []  # no identifiant, no password
-        assert len(smtp.to("paul.bernard@hirondelles.example")) == 2  # new users still get theirs
-        assert kc_admin.user_by_username("lea.petit")["id"] == uid
-        creds = kc_admin.get(f"/users/{uid}/credentials")
-        assert len(creds) == 1 and kc_admin.get(f"/users/{uid}")["requiredActions"] == []
-        assert "lea.petit" in _members(kc_admin, f"{BASE}/CDAP Consulter")
+        assert len(smtp.to("paul.bernard@hirondelles.example")) == 2  # the others are created all the same
+        after = kc_admin.get(f"/users/{uid}")
+        assert (after["email"], after.get("attributes")) == (before["email"], before.get("attributes"))
+        assert kc_admin.get(f"/users/{uid}/credentials") == creds and after["requiredActions"] == []
+        assert kc_admin.get(f"/users/{uid}/groups") == []
+        assert kc_admin.get(f"/organizations/members/{uid}/organizations") == []
+        assert [c.action for c in provisioning.plan()] == ["conflict"]  # shown every time, never executed
     finally:
         kc_admin.delete(f"/users/{uid}")
 
