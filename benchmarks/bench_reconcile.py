@@ -21,6 +21,7 @@ from provisioning.desired_file import load_file
 from provisioning.domain.model import (
     Bulletin, Caf, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, User,
 )
+from provisioning.domain.rules import siret_with_key
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from provisioning.reconcile.apply import apply
 from provisioning.reconcile.desired import desired_state
@@ -35,7 +36,7 @@ def synthetic(n: int) -> Registry:
     caf = Caf("999", "Caf de test", "habilitations@bench.example")
     partners = []
     for i in range(n):
-        siret = f"{90000000000000 + i:014d}"
+        siret = siret_with_key(f"{9000000000000 + i:013d}")
         users = [User(f"bench{i}.u{j}", "Prénom", f"Nom{j}", f"bench{i}.u{j}@bench.example") for j in range(4)]
         afas = Bulletin(Service.AFAS, [Member(users[1].identifiant, {Group.AFAS_DECLARER}, {Profile.ACTIVITE}),
                                        Member(users[2].identifiant, {Group.AFAS_DECLARER}, {Profile.FINANCIER}),

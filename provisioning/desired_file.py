@@ -71,6 +71,24 @@ class _Reader:
             self.fault("SCHEMA_VALEUR", f"« {value} » n'est pas une valeur permise (permises : {allowed}).", path)
             return None
 
+    def enum_set(self, cls, values: list, path: str) -> set:
+        """A list of enum values as a set; the same value twice is a fault, never silently merged."""
+        out: set = set()
+        for k, x in enumerate(values):
+            v = self.enum(cls, x, f"{path}[{k}]")
+            if v is not None and v in out:
+                self.fault("VALEUR_EN_DOUBLE", f"« {v.value} » figure deux fois.", f"{path}[{k}]")
+            elif v is not None:
+                out.add(v)
+        return out
+
+    def unique_strings(self, values: list, path: str) -> list[str]:
+        out = [str(x) for x in values]
+        for k, x in enumerate(out):
+            if x in out[:k]:
+                self.fault("VALEUR_EN_DOUBLE", f"« {x} » figure deux fois.", f"{path}[{k}]")
+        return list(dict.fromkeys(out))
+
     def known_keys(self, d: Any, keys: set[str], path: str) -> None:
         if isinstance(d, dict):
             for k in d:
@@ -172,7 +190,8 @@ class _Reader:
                        for i, c in enumerate(self.field(d, "conventions", path, required=False, kind=list, default=[]))]
         return Partner(self.field(d, "siret", path, default=""), self.field(d, "name", path, default=""),
                        self.field(d, "caf", path, default=""), self.field(d, "administrator", path, required=False),
-                       [str(x) for x in self.field(d, "delegates", path, required=False, kind=list, default=[])],
+                       self.unique_strings(self.field(d, "delegates", path, required=False, kind=list, default=[]),
+                                           f"{path}.delegates"),
                        users, equipments, conventions)
 
     def equipment(self, d: Any, path: str) -> Equipment:
@@ -182,7 +201,7 @@ class _Reader:
         for k, v in raw.items():
             prof = self.enum(Profile, k, f"{path}.assignments.{k}")
             if prof:
-                assignments[prof] = [str(x) for x in (v or [])]
+                assignments[prof] = self.unique_strings(v or [], f"{path}.assignments.{k}")
         etype = self.enum(EquipmentType, self.field(d, "type", path, default="ALSH"), f"{path}.type")
         return Equipment(self.field(d, "code", path, default=""), self.field(d, "name", path, default=""),
                          etype or EquipmentType.ALSH, self.field(d, "site", path, required=False, default=""), assignments)
@@ -223,15 +242,14 @@ class _Reader:
             for j, m in enumerate(self.field(b, "members", bp, required=False, kind=list, default=[])):
                 mp = f"{bp}.members[{j}]"
                 self.known_keys(m, {"identifiant", "groups", "profiles"}, mp)
-                groups = {g for k, x in enumerate(self.field(m, "groups", mp, kind=list, default=[]))
-                          if (g := self.enum(Group, x, f"{mp}.groups[{k}]"))}
-                profiles = {p for k, x in enumerate(self.field(m, "profiles", mp, required=False, kind=list, default=[]))
-                            if (p := self.enum(Profile, x, f"{mp}.profiles[{k}]"))}
+                groups = self.enum_set(Group, self.field(m, "groups", mp, kind=list, default=[]), f"{mp}.groups")
+                profiles = self.enum_set(Profile, self.field(m, "profiles", mp, required=False, kind=list, default=[]),
+                                         f"{mp}.profiles")
                 members.append(Member(self.field(m, "identifiant", mp, default=""), groups, profiles))
             if service:
                 bulletins.append(Bulletin(service, members))
-        suspended = {s for k, x in enumerate(self.field(d, "suspended_services", path, required=False, kind=list, default=[]))
-                     if (s := self.enum(Service, x, f"{path}.suspended_services[{k}]"))}
+        suspended = self.enum_set(Service, self.field(d, "suspended_services", path, required=False, kind=list,
+                                                      default=[]), f"{path}.suspended_services")
         return Convention(self.field(d, "number", path, default=""), status or ConventionStatus.REQUESTED, history,
                           contract, bulletins, suspended)
 

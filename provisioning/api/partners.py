@@ -37,12 +37,17 @@ def _body(required: dict[str, type]) -> dict:
 
 
 def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
+    """Values of an enum, each once: an unknown one or the same one twice is refused, never merged."""
     out, faults = set(), []
     for v in values:
         try:
-            out.add(cls(v))
-        except ValueError:
-            faults.append(Violation("VALEUR_INCONNUE", f"« {v} » n'est pas une valeur permise.", field))
+            e = cls(v)
+        except (ValueError, TypeError):
+            faults.append(Violation("VALEUR_INCONNUE", f"« {str(v)[:50]} » n'est pas une valeur permise.", field))
+            continue
+        if e in out:
+            faults.append(Violation("VALEUR_EN_DOUBLE", f"« {e.value} » figure deux fois.", field))
+        out.add(e)
     return out, faults
 
 
@@ -198,6 +203,8 @@ def set_assignments(siret: str, code: str):
         faults += f
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
             faults.append(Violation("CHAMP_TYPE", f"« {k} » doit être une liste d'identifiants.", k))
+        elif len(set(v)) != len(v):
+            faults.append(Violation("VALEUR_EN_DOUBLE", f"« {k} » cite deux fois la même personne.", k))
         elif prof:
             assignments[prof.pop()] = v
     if faults:

@@ -4,6 +4,7 @@ French message, path in the registry); `validate` runs them all so a request is 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -25,9 +26,81 @@ CAP_CODES = {Profile.ACTIVITE: "AFAS_TROP_DE_FOURNISSEURS_ACTIVITE",
              Profile.FINANCIER: "AFAS_TROP_DE_FOURNISSEURS_FINANCIERS",
              Profile.APPROBATEUR: "AFAS_TROP_D_APPROBATEURS"}
 
-IDENTIFIANT_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-SIRET_RE = re.compile(r"^\d{14}$")
+# --- formats (issue 10: every pattern a full match on ASCII classes; bounds everywhere) -------------
+
+IDENTIFIANT_RE = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}", re.ASCII)
+SIRET_RE = re.compile(r"[0-9]{14}", re.ASCII)
+CONVENTION_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{2,39}", re.ASCII)   # e.g. CONV-751-2026-0001
+CAF_CODE_RE = re.compile(r"[0-9A-Z]{2,8}", re.ASCII)               # e.g. 751, 2A
+EQUIPMENT_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}", re.ASCII)    # e.g. ALSH-0001
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+PHONE_RE = re.compile(r"[0-9 +().-]{1,30}", re.ASCII)
+LA_POSTE_SIREN = "356000000"  # its establishments' SIRET: sum of the 14 digits a multiple of 5 (INSEE)
+
+NAME_MAX, LABEL_MAX, TEXT_MAX, PHONE_MAX = 100, 200, 4000, 30
+EMAIL_MAX, EMAIL_LOCAL_MAX, EMAIL_DOMAIN_MAX = 254, 64, 253  # RFC 5321 (path 256 less the brackets)
+# Keycloak's person-name validator (person-name-prohibited-characters, 26.x): these and control characters.
+PERSON_NAME_FORBIDDEN = set('<>&"$%!#?§;*~/\\|^=[]{}()')
+VERTICAL_SPACE = set("\n\x0b\x0c\r\x85\u2028\u2029")
+
+
+def _control(text: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" or c in VERTICAL_SPACE for c in text)
+
+
+def siret_is_valid(siret: str) -> bool:
+    """14 ASCII digits with a valid key: Luhn, or for La Poste (SIREN 356000000) a digit sum multiple of 5."""
+    if not SIRET_RE.fullmatch(siret or ""):
+        return False
+    digits = [int(c) for c in siret]
+    if siret.startswith(LA_POSTE_SIREN):
+        return sum(digits) % 5 == 0
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def siret_with_key(first13: str) -> str:
+    """The SIRET whose first 13 digits are these (synthetic data, tests and benchmarks)."""
+    return next(first13 + k for k in "0123456789" if siret_is_valid(first13 + k))
+
+
+def person_name_faults(value: str, label: str, path: str) -> list[Violation]:
+    """What Keycloak's user profile would refuse, refused first, so a stored name is always accepted."""
+    if not value or not value.strip():
+        return [Violation("NOM_VIDE", f"Le {label} est obligatoire.", path)]
+    if len(value) > NAME_MAX:
+        return [Violation("NOM_TROP_LONG", f"Le {label} dépasse {NAME_MAX} caractères.", path)]
+    bad = sorted({c for c in value if c in PERSON_NAME_FORBIDDEN})
+    if bad or _control(value):
+        shown = " ".join(bad) if bad else "caractère de contrôle"
+        return [Violation("NOM_CARACTERE_INTERDIT", f"Le {label} contient un caractère interdit ({shown}) : "
+                          "lettres, espaces, apostrophes, points et tirets seulement.", path)]
+    return []
+
+
+def text_faults(value: str, label: str, path: str, limit: int = LABEL_MAX, required: bool = True) -> list[Violation]:
+    if not value or not value.strip():
+        return [Violation("TEXTE_VIDE", f"« {label} » est obligatoire.", path)] if required else []
+    if len(value) > limit:
+        return [Violation("TEXTE_TROP_LONG", f"« {label} » dépasse {limit} caractères.", path)]
+    allowed_breaks = {"\n", "\r"} if limit >= TEXT_MAX else set()
+    if any((unicodedata.category(c) == "Cc" or c in VERTICAL_SPACE) and c not in allowed_breaks for c in value):
+        return [Violation("TEXTE_CARACTERE_INTERDIT", f"« {label} » contient un caractère de contrôle.", path)]
+    return []
+
+
+def email_faults(email: str, path: str, what: str = "L'adresse de courriel") -> list[Violation]:
+    local, _, domain = (email or "").rpartition("@")
+    if (not EMAIL_RE.fullmatch(email or "") or _control(email) or len(email) > EMAIL_MAX
+            or len(local) > EMAIL_LOCAL_MAX or len(domain) > EMAIL_DOMAIN_MAX):
+        return [Violation("COURRIEL_INVALIDE", f"{what} « {(email or '')[:EMAIL_MAX]} » n'est pas valide "
+                          f"(au plus {EMAIL_MAX} caractères, {EMAIL_LOCAL_MAX} avant @).", path)]
+    return []
+
 
 Rule = Callable[[Registry, date], Iterator[Violation]]
 
@@ -47,19 +120,56 @@ def _people(reg: Registry) -> Iterator[tuple[str, str, str]]:
 
 
 def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
+    """Identifiers are full matches on ASCII classes; names pass Keycloak's user profile; every text is
+    bounded. Stored data is therefore always accepted by Keycloak (nothing refused later)."""
     for ident, email, path in _people(reg):
-        if not IDENTIFIANT_RE.match(ident):
-            yield Violation("IDENTIFIANT_INVALIDE", f"L'identifiant « {ident} » doit faire 3 à 64 caractères "
-                            "parmi minuscules, chiffres, point, tiret et souligné.", path + ".identifiant")
-        if not EMAIL_RE.match(email or ""):
-            yield Violation("COURRIEL_INVALIDE", f"L'adresse de courriel « {email} » n'est pas valide.", path + ".email")
-    for pi, p in enumerate(reg.partners):
-        if not SIRET_RE.match(p.siret):
-            yield Violation("SIRET_INVALIDE", f"Le SIRET « {p.siret} » doit compter 14 chiffres.", _p(pi, "siret"))
+        if not IDENTIFIANT_RE.fullmatch(ident or ""):
+            yield Violation("IDENTIFIANT_INVALIDE", f"L'identifiant « {(ident or '')[:64]} » doit faire 3 à 64 "
+                            "caractères parmi minuscules, chiffres, point, tiret et souligné.", path + ".identifiant")
+        yield from email_faults(email, path + ".email")
     for ci, caf in enumerate(reg.cafs):
-        if not EMAIL_RE.match(caf.habilitation_mailbox or ""):
-            yield Violation("COURRIEL_INVALIDE", f"La boîte des habilitations de la Caf {caf.code} n'est pas valide.",
-                            f"cafs[{ci}].habilitation_mailbox")
+        cp = f"cafs[{ci}]"
+        if not CAF_CODE_RE.fullmatch(caf.code or ""):
+            yield Violation("CODE_CAF_INVALIDE", f"Le code de Caf « {(caf.code or '')[:8]} » compte 2 à 8 chiffres "
+                            "ou majuscules.", cp + ".code")
+        yield from text_faults(caf.name, "nom de la Caf", cp + ".name")
+        yield from email_faults(caf.habilitation_mailbox, cp + ".habilitation_mailbox",
+                                f"La boîte des habilitations de la Caf {caf.code}")
+        for ai, a in enumerate(caf.administrators):
+            yield from person_name_faults(a.first_name, "prénom", f"{cp}.administrators[{ai}].first_name")
+            yield from person_name_faults(a.last_name, "nom", f"{cp}.administrators[{ai}].last_name")
+    for pi, p in enumerate(reg.partners):
+        if not siret_is_valid(p.siret):
+            yield Violation("SIRET_INVALIDE", f"Le SIRET « {(p.siret or '')[:14]} » doit compter 14 chiffres et "
+                            "une clé de contrôle valide.", _p(pi, "siret"))
+        yield from text_faults(p.name, "nom du partenaire", _p(pi, "name"))
+        for ui, u in enumerate(p.users):
+            yield from person_name_faults(u.first_name, "prénom", _p(pi, f"users[{ui}]", "first_name"))
+            yield from person_name_faults(u.last_name, "nom", _p(pi, f"users[{ui}]", "last_name"))
+        for ei, e in enumerate(p.equipments):
+            if not EQUIPMENT_RE.fullmatch(e.code or ""):
+                yield Violation("CODE_EQUIPEMENT_INVALIDE", f"Le code d'équipement « {(e.code or '')[:32]} » compte 1 "
+                                "à 32 majuscules, chiffres ou tirets.", _p(pi, f"equipments[{ei}]", "code"))
+            yield from text_faults(e.name, "nom de l'équipement", _p(pi, f"equipments[{ei}]", "name"))
+            yield from text_faults(e.site, "site", _p(pi, f"equipments[{ei}]", "site"), required=False)
+        for ci, c in enumerate(p.conventions):
+            cp = _p(pi, f"conventions[{ci}]")
+            if not CONVENTION_RE.fullmatch(c.number or ""):
+                yield Violation("NUMERO_CONVENTION_INVALIDE", f"Le numéro de convention « {(c.number or '')[:40]} » "
+                                "est obligatoire : 3 à 40 majuscules, chiffres ou tirets (ex. CONV-751-2026-0001).",
+                                cp + ".number")
+            for role, contact in vars(c.contract).items():
+                if role == "incident_procedure":
+                    yield from text_faults(contact, "procédure d'incident", cp + ".contract.incident_procedure",
+                                           TEXT_MAX, required=False)
+                elif contact is not None:
+                    where = f"{cp}.contract.{role}"
+                    yield from text_faults(contact.name, "nom du contact", where + ".name", NAME_MAX)
+                    if contact.email:
+                        yield from email_faults(contact.email, where + ".email")
+                    if contact.phone and not PHONE_RE.fullmatch(contact.phone):
+                        yield Violation("TELEPHONE_INVALIDE", f"Le téléphone compte au plus {PHONE_MAX} chiffres, "
+                                        "espaces, points, tirets, parenthèses ou +.", where + ".phone")
 
 
 def identifiants_and_emails_are_unique(reg: Registry, today: date) -> Iterator[Violation]:

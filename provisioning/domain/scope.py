@@ -2,7 +2,7 @@
 
 A file declares its scope: the whole registry (`scope: all`, a national operator's file), one or several
 Cafs (`scope: {cafs: ["751"]}`: those Cafs and every partner attached to them), or named partners
-(`scope: {partners: ["12345678900017"]}`). Validate, plan and apply touch nothing outside it.
+(`scope: {partners: ["12345678900015"]}`). Validate, plan and apply touch nothing outside it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import re
 from tests.browser.axe import violations
 from tests.browser.helpers import login
 
-A, B, C = "12345678900017", "98765432100019", "55566677700018"
+A, B, C = "12345678900015", "98765432100015", "55566677700019"
 
 
 def _caf(stack, new_page):

@@ -10,7 +10,7 @@ from provisioning.domain.model import User
 from tests.browser.axe import violations
 from tests.browser.conftest import OPERATOR
 
-SIRET = "12345678900017"
+SIRET = "12345678900015"
 
 
 @pytest.fixture

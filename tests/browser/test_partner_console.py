@@ -6,7 +6,7 @@ from tests.browser.axe import violations
 from tests.browser.conftest import OPERATOR
 from tests.browser.helpers import login
 
-A, B = "12345678900017", "98765432100019"
+A, B = "12345678900015", "98765432100015"
 
 
 def _console(stack, new_page, user="jeanne.dupont"):

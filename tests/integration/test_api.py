@@ -7,7 +7,7 @@ from provisioning.api.auth import TokenVerifier
 from tests.integration.conftest import OPERATOR
 from tests.unit.factories import example_data, registry, second_partner
 
-A, B = "12345678900017", "98765432100019"
+A, B = "12345678900015", "98765432100015"
 CONV_A = "CONV-751-2026-0001"
 
 
@@ -72,7 +72,7 @@ def test_two_approvers_are_refused_with_the_rule_code_and_nothing_changes(api, u
     assert provisioning.audit(OPERATOR, A) == audit_before
     assert provisioning.plan() == []  # Keycloak untouched too
     assert smtp.mails == []  # and nothing reported to the Caf
-    grp = kc_admin.get("/group-by-path/partenaires/12345678900017/AFAS Approbateur")
+    grp = kc_admin.get("/group-by-path/partenaires/12345678900015/AFAS Approbateur")
     assert {u["username"] for u in kc_admin.get(f"/groups/{grp['id']}/members")} == {"marc.martin"}
 
 

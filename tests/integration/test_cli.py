@@ -111,7 +111,7 @@ def test_one_cafs_file_changes_only_that_caf_and_the_others_still_log_in(cli, kc
 
     edited = yaml.safe_load(mine.read_text(encoding="utf-8"))
     assert {p["caf"] for p in edited["partners"]} == {"751"}
-    edited["partners"] = [p for p in edited["partners"] if p["siret"] != "98765432100019"]  # B removed
+    edited["partners"] = [p for p in edited["partners"] if p["siret"] != "98765432100015"]  # B removed
     mine.write_text(yaml.safe_dump(edited, allow_unicode=True, sort_keys=False), encoding="utf-8")
     r = cli("plan", "--file", str(mine), "--json")
     shown = json.loads(r.stdout)

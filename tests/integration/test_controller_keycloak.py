@@ -13,7 +13,7 @@ from provisioning.store.uow import UnitOfWork
 from tests.integration.conftest import OPERATOR
 from tests.unit.factories import example_data, registry, second_partner
 
-A, B = "12345678900017", "98765432100019"
+A, B = "12345678900015", "98765432100015"
 BASE_A = f"/partenaires/{A}"
 
 

@@ -12,7 +12,7 @@ from tests.integration.conftest import OPERATOR
 from tests.support.oidc import Page, Redirect, Rp
 from tests.unit.factories import registry
 
-SIRET = "12345678900017"
+SIRET = "12345678900015"
 CONV = "CONV-751-2026-0001"
 
 

@@ -4,7 +4,7 @@ from provisioning.domain import naming
 from tests.integration.conftest import OPERATOR
 from tests.unit.factories import registry
 
-SIRET = "12345678900017"
+SIRET = "12345678900015"
 BASE = f"/partenaires/{SIRET}"
 
 
@@ -134,6 +134,7 @@ def test_observation_stays_complete_across_pages(provisioning, keycloak):
     with more groups than a page (found by the benchmark at 100 partners) must still be fully observed.
     A small page size makes 40 partners enough to prove it."""
     from provisioning.domain.model import Partner, User
+    from provisioning.domain.rules import siret_with_key
     from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
     small_pages = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret="demo-only-provisioning-secret"),
                                   page_size=20)
@@ -141,7 +142,7 @@ def test_observation_stays_complete_across_pages(provisioning, keycloak):
     reg = registry()
     for i in range(40):
         u = User(f"nombreux.{i}", "Prénom", "Nom", f"nombreux.{i}@x.example")
-        reg.partners.append(Partner(f"{80000000000000 + i:014d}", f"Partenaire {i}", "751", u.identifiant, [], [u]))
+        reg.partners.append(Partner(siret_with_key(f"{8000000000000 + i:013d}"), f"Partenaire {i}", "751", u.identifiant, [], [u]))
     provisioning.import_registry(OPERATOR, reg)
     provisioning.reconcile(OPERATOR)
     observed = small_pages.observe()

@@ -79,7 +79,7 @@ def test_uncommitted_work_is_rolled_back(engine):
 
 def test_audit_log_is_append_only(engine):
     with UnitOfWork(engine) as uow:
-        uow.audit.record("caf.admin", "suspend-user", "partner:12345678900017", {"a": 1}, {"a": 2})
+        uow.audit.record("caf.admin", "suspend-user", "partner:12345678900015", {"a": 1}, {"a": 2})
         uow.commit()
     for stmt in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):

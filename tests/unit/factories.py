@@ -33,7 +33,7 @@ def add_user(data: dict, ident: str, partner: int = 0) -> None:
 
 def second_partner(data: dict) -> dict:
     p = copy.deepcopy(data["partners"][0])
-    p.update(siret="98765432100019", name="Mairie de Sainte-Foy")
+    p.update(siret="98765432100015", name="Mairie de Sainte-Foy")
     for u in p["users"]:
         u["identifiant"] = "b." + u["identifiant"]
         u["email"] = "b." + u["email"]

@@ -23,7 +23,7 @@ from tests.unit.factories import TODAY, example_data, registry, second_partner
 NATIONAL = Actor("cli:national", system=True)
 CAF_751 = Actor("cli:op@caf:751", frozenset({CAF_ADMIN}), caf="751")
 CAF_692 = Actor("cli:op@caf:692", frozenset({CAF_ADMIN}), caf="692")
-A, B, LYON = "12345678900017", "98765432100019", "55555555500005"
+A, B, LYON = "12345678900015", "98765432100015", "55555555500005"
 
 
 def two_cafs() -> dict:

@@ -13,7 +13,7 @@ from provisioning.reconcile.plan import plan
 from provisioning.reconcile.state import State
 from tests.unit.factories import TODAY, add_user, example_data, registry, second_partner
 
-HIR = "/partenaires/12345678900017"
+HIR = "/partenaires/12345678900015"
 
 
 def converge(reg, gw, today=TODAY):
@@ -108,7 +108,7 @@ def test_never_deletes_what_it_did_not_create():
     targets = {c.target for c in changes}
     assert "stranger" not in targets and "/autre" not in targets
     assert ("disable", "user", "lea.petit") in {(c.action, c.kind, c.target) for c in changes}
-    assert ("delete", "organisation", "p-12345678900017") in {(c.action, c.kind, c.target) for c in changes}
+    assert ("delete", "organisation", "p-12345678900015") in {(c.action, c.kind, c.target) for c in changes}
 
 
 def test_refused_changes_stop_nothing_else_and_a_rerun_finishes_the_job():
@@ -137,7 +137,7 @@ def test_a_suspension_never_waits_behind_a_refused_creation():
     assert order.index(("disable", "user")) < order.index(("create", "user"))
     report = converge(registry(data), gw)
     assert [(c.kind, c.target) for c, _ in report.failed] == [
-        ("user", "nouveau.venu"), ("org-member", "nouveau.venu -> p-12345678900017")]  # its dependant fails with it
+        ("user", "nouveau.venu"), ("org-member", "nouveau.venu -> p-12345678900015")]  # its dependant fails with it
     assert "dépend d'un changement qui a échoué" in report.failed[1][1]
     assert gw.state.users["lea.petit"].enabled is False and "lea.petit" in gw.logged_out
 
@@ -173,7 +173,7 @@ def test_partners_are_isolated_in_their_own_groups():
     second_partner(data)
     converge(registry(data), gw)
     b_groups = [p for p, m in gw.state.members.items() if any(u.startswith("b.") for u in m)]
-    assert b_groups and all(p.startswith("/partenaires/98765432100019/") for p in b_groups)
+    assert b_groups and all(p.startswith("/partenaires/98765432100015/") for p in b_groups)
 
 
 def test_scoped_apply_reconciles_one_partner_and_leaves_the_others_alone():
@@ -183,16 +183,16 @@ def test_scoped_apply_reconciles_one_partner_and_leaves_the_others_alone():
     second_partner(data)
     reg = registry(data)
     converge(reg, gw)
-    gw.hand_add_member("b.jeanne.dupont", "/partenaires/98765432100019/AFAS Approbateur")  # drift in B
+    gw.hand_add_member("b.jeanne.dupont", "/partenaires/98765432100015/AFAS Approbateur")  # drift in B
     reg.partners[0].user("paul.bernard").suspended = True                                 # change in A
-    scope = Scope("12345678900017", frozenset(u.identifiant for u in reg.partners[0].users))
+    scope = Scope("12345678900015", frozenset(u.identifiant for u in reg.partners[0].users))
     report = apply(desired_state(reg, TODAY), gw, new_password=lambda: "x", scope=scope)
-    assert gw.calls.count("observe") == 1 and "observe:12345678900017" in gw.calls  # one full read: the first
+    assert gw.calls.count("observe") == 1 and "observe:12345678900015" in gw.calls  # one full read: the first
     assert {c.target.split(" -> ")[0] for c in report.applied} == {"paul.bernard"}
-    assert "b.jeanne.dupont" in gw.state.members["/partenaires/98765432100019/AFAS Approbateur"]
+    assert "b.jeanne.dupont" in gw.state.members["/partenaires/98765432100015/AFAS Approbateur"]
     full = plan(desired_state(reg, TODAY), gw.observe())
     assert [(c.action, c.target) for c in full] == [
-        ("remove", "b.jeanne.dupont -> /partenaires/98765432100019/AFAS Approbateur")]
+        ("remove", "b.jeanne.dupont -> /partenaires/98765432100015/AFAS Approbateur")]
 
 
 def test_scoped_apply_creates_a_new_partner_under_the_existing_root():

@@ -129,7 +129,7 @@ def test_every_violation_is_reported_at_once_with_its_line():
 
 
 def test_schema_faults_point_at_their_line():
-    text = "version: 1\ncafs: []\npartners:\n  - siret: '12345678900017'\n    name: X\n    caf: '751'\n    colour: blue\n"
+    text = "version: 1\ncafs: []\npartners:\n  - siret: '12345678900015'\n    name: X\n    caf: '751'\n    colour: blue\n"
     with pytest.raises(ValidationFailed) as e:
         from provisioning.desired_file import load
         load(text, TODAY)
@@ -159,3 +159,92 @@ def test_convention_lifecycle_is_dated_and_refuses_illegal_moves():
         assert transition(c, step, "caf.admin", at) == []
     assert [h.status for h in c.history][-1] is ConventionStatus.TERMINATED
     assert transition(c, ConventionStatus.ACTIVE, "caf.admin", at)[0].code == "TRANSITION_INTERDITE"
+
+
+# --- formats and bounds (issue 10: every input checked at the door) -----------------------------------
+
+from provisioning.domain.rules import siret_is_valid  # noqa: E402
+
+
+@pytest.mark.parametrize("siret, valid", [
+    ("12345678900015", True),
+    ("12345678900017", False),              # bad Luhn key
+    ("1234567890001", False),               # 13 digits
+    ("12345678900015\n", False),            # trailing newline (a `$` pattern let it through)
+    ("١٢٣٤٥٦٧٨٩٠٠٠١٥", False),               # non-ASCII digits (Arabic-Indic)
+    ("１２３４５６７８９０００１５", False),     # full-width digits
+    ("35600000000001", True),               # La Poste: digit sum a multiple of 5, not Luhn
+    ("35600000000002", False),
+    ("35600000000014", False),              # Luhn-valid, but La Poste follows its own rule
+])
+def test_a_siret_is_fourteen_ascii_digits_with_a_valid_key(siret, valid):
+    assert siret_is_valid(siret) is valid
+
+
+def test_a_bad_siret_is_refused_in_a_file():
+    d = example_data()
+    d["partners"][0]["siret"] = "12345678900017"
+    assert codes(d) == ["SIRET_INVALIDE"]
+
+
+@pytest.mark.parametrize("ident", ["lea.petit\n", "LEA", "léa.petit", "ab", "x" * 65, "lea petit"])
+def test_identifiants_are_a_full_match_on_ascii(ident):
+    d = example_data()
+    add_user(d, "placeholder")
+    d["partners"][0]["users"][-1]["identifiant"] = ident
+    assert "IDENTIFIANT_INVALIDE" in codes(d)
+
+
+@pytest.mark.parametrize("name, code", [
+    ("Jean<script>", "NOM_CARACTERE_INTERDIT"),
+    ("Jean$", "NOM_CARACTERE_INTERDIT"),
+    ("Marie (Anne)", "NOM_CARACTERE_INTERDIT"),
+    ("Jean\u0000", "NOM_CARACTERE_INTERDIT"),
+    ("Jean\nDupont", "NOM_CARACTERE_INTERDIT"),
+    ("   ", "NOM_VIDE"),
+    ("x" * 101, "NOM_TROP_LONG"),
+    ("x" * 10_000, "NOM_TROP_LONG"),
+])
+def test_person_names_follow_keycloaks_user_profile(name, code):
+    d = example_data()
+    d["partners"][0]["users"][1]["first_name"] = name
+    assert codes(d) == [code]
+
+
+def test_names_keycloak_accepts_are_accepted():
+    d = example_data()
+    d["partners"][0]["users"][1]["first_name"] = "Jean-Éloïse d'Arc-en-Ciel"
+    d["partners"][0]["users"][1]["last_name"] = "O'Neil Lefèvre-Saint.Pierre"
+    registry(d)
+
+
+@pytest.mark.parametrize("email", ["a" * 65 + "@x.example", "a@" + "b" * 250 + ".fr", "a@b.fr\n", "a b@c.fr",
+                                   "sans-arobase.fr", "a@b"])
+def test_emails_follow_rfc_5321_lengths_and_form(email):
+    d = example_data()
+    d["partners"][0]["users"][1]["email"] = email
+    assert "COURRIEL_INVALIDE" in codes(d)
+
+
+def test_a_convention_number_is_required_and_formatted():
+    d = example_data()
+    d["partners"][0]["conventions"][0]["number"] = ""
+    assert "NUMERO_CONVENTION_INVALIDE" in codes(d)
+    d["partners"][0]["conventions"][0]["number"] = "conv 1"
+    assert codes(d) == ["NUMERO_CONVENTION_INVALIDE"]
+
+
+def test_free_texts_are_bounded_and_free_of_control_characters():
+    d = example_data()
+    d["partners"][0]["name"] = "N" * 201
+    d["partners"][0]["equipments"][0]["site"] = "12 rue\u0007 des Lilas"
+    d["partners"][0]["conventions"][0]["contract"]["incident_procedure"] = "x" * 4001
+    assert sorted(codes(d)) == ["TEXTE_CARACTERE_INTERDIT", "TEXTE_TROP_LONG", "TEXTE_TROP_LONG"]
+
+
+def test_the_same_profile_or_group_listed_twice_is_an_error_not_merged():
+    d = example_data()
+    afas_members(d)[0]["profiles"] = ["fournisseur-donnees-activite", "fournisseur-donnees-activite"]
+    afas_members(d)[1]["groups"] = ["AFAS Déclarer", "AFAS Déclarer"]
+    d["partners"][0]["delegates"] = ["marc.martin", "marc.martin"]
+    assert codes(d) == ["VALEUR_EN_DOUBLE"] * 3
