@@ -19,20 +19,65 @@ from provisioning.errors import ValidationFailed, Violation
 FORMAT_VERSION = 1
 
 
+MAX_BYTES = 5 * 1024 * 1024  # a Caf's registry of thousands of partners fits well below this
+MAX_DEPTH = 16               # the format nests 9 levels deep; more is a mistake or an attack
+PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")}
+
+
+class _Refused(Exception):
+    """A YAML feature the format does not use, refused before it can cost memory or hide a mistake."""
+
+    def __init__(self, code: str, message: str, line: int | None):
+        super().__init__(message)
+        self.code, self.message, self.line = code, message, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors and aliases (no expansion bombs, no shared nodes) and bounds depth
+    while composing, before any node is built."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Refused("YAML_ALIAS_INTERDIT", "Les ancres et alias YAML (&, *) ne sont pas acceptés : écrivez "
+                           "chaque valeur en entier.", line)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused("YAML_TROP_PROFOND", f"Le fichier imbrique plus de {MAX_DEPTH} niveaux.", line)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def _to_python(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.SafeLoader) -> Any:
-    """Plain data from the YAML node tree, recording the line of every path (keys point at their key)."""
+    """Plain data from the YAML node tree, recording the line of every path (keys point at their key).
+    A key written twice or a non-standard tag is refused with its line."""
     lines[path] = node.start_mark.line + 1
+    if node.tag not in PLAIN_TAGS:
+        raise _Refused("YAML_ETIQUETTE_INTERDITE", f"L'étiquette YAML « {node.tag[:60]} » n'est pas acceptée.",
+                       node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out = {}
         for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode):
+                raise _Refused("YAML_CLE_INVALIDE", "Une clé doit être un simple texte.", k.start_mark.line + 1)
             key = str(k.value)
+            if key in out:
+                raise _Refused("YAML_CLE_EN_DOUBLE", f"La clé « {key[:60]} » figure deux fois dans le même objet : "
+                               "la seconde effacerait la première.", k.start_mark.line + 1)
             child = f"{path}.{key}" if path else key
             out[key] = _to_python(v, child, lines, loader)
             lines[child] = k.start_mark.line + 1  # point at the key, where a reader looks
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(v, f"{path}[{i}]", lines, loader) for i, v in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as e:  # e.g. a date such as 2026-13-45
+        raise _Refused("YAML_VALEUR_INVALIDE", f"Valeur illisible « {str(node.value)[:60]} » : {e}"[:300],
+                       node.start_mark.line + 1) from e
 
 
 class _Reader:
@@ -66,9 +111,10 @@ class _Reader:
     def enum(self, cls, value: Any, path: str):
         try:
             return cls(value)
-        except ValueError:
+        except (ValueError, TypeError):
             allowed = ", ".join(e.value for e in cls)
-            self.fault("SCHEMA_VALEUR", f"« {value} » n'est pas une valeur permise (permises : {allowed}).", path)
+            self.fault("SCHEMA_VALEUR", f"« {str(value)[:60]} » n'est pas une valeur permise (permises : {allowed}).",
+                       path)
             return None
 
     def enum_set(self, cls, values: list, path: str) -> set:
@@ -147,6 +193,9 @@ class _Reader:
         scope = self.scope(data.get("scope"))
         settings = Settings()
         st = data.get("settings") or {}
+        if not isinstance(st, dict):
+            self.fault("SCHEMA_TYPE", "« settings » doit être un objet.", "settings")
+            st = {}
         self.known_keys(st, {"afas_habiliter_opening"}, "settings")
         if "afas_habiliter_opening" in st:
             v = st["afas_habiliter_opening"]
@@ -197,8 +246,15 @@ class _Reader:
     def equipment(self, d: Any, path: str) -> Equipment:
         self.known_keys(d, {"code", "name", "type", "site", "assignments"}, path)
         assignments: dict[Profile, list[str]] = {}
-        raw = d.get("assignments") or {} if isinstance(d, dict) else {}
+        raw = (d.get("assignments") or {}) if isinstance(d, dict) else {}
+        if not isinstance(raw, dict):
+            self.fault("SCHEMA_TYPE", "« assignments » doit être un objet {profil: [identifiants]}.",
+                       f"{path}.assignments")
+            raw = {}
         for k, v in raw.items():
+            if not isinstance(v, (list, type(None))):
+                self.fault("SCHEMA_TYPE", "Une liste d'identifiants est attendue.", f"{path}.assignments.{k}")
+                continue
             prof = self.enum(Profile, k, f"{path}.assignments.{k}")
             if prof:
                 assignments[prof] = self.unique_strings(v or [], f"{path}.assignments.{k}")
@@ -211,6 +267,9 @@ class _Reader:
         status = self.enum(ConventionStatus, self.field(d, "status", path, default="requested"), f"{path}.status")
         contract = ServiceContract()
         c = d.get("contract") if isinstance(d, dict) else None
+        if c is not None and not isinstance(c, dict):
+            self.fault("SCHEMA_TYPE", "« contract » doit être un objet.", f"{path}.contract")
+            c = None
         if c is not None:
             cp = f"{path}.contract"
             roles = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
@@ -264,21 +323,44 @@ def _line_for(path: str, lines: dict[str, int]) -> int | None:
     return None
 
 
-def load(text: str, today: date) -> Registry:
-    """Parse, check the schema, then every rule; raise ValidationFailed listing every fault with its line."""
+def _unreadable(code: str, message: str, line: int | None) -> ValidationFailed:
+    return ValidationFailed([Violation(code, message, "", line)], "Le fichier d'état désiré est illisible ; rien "
+                                                                  "n'a été appliqué.")
+
+
+def load(text: str | bytes, today: date) -> Registry:
+    """Parse, check the schema, then every rule; raise ValidationFailed listing every fault with its line.
+    Bytes must be UTF-8; size, depth, anchors, aliases, tags and repeated keys are refused first."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise _unreadable("FICHIER_TROP_GROS", f"Le fichier dépasse {MAX_BYTES // (1024 * 1024)} Mo.", None)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = text[:e.start].count(b"\n") + 1
+            raise _unreadable("YAML_ENCODAGE", "Le fichier n'est pas en UTF-8 valide.", line) from e
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise _unreadable("FICHIER_TROP_GROS", f"Le fichier dépasse {MAX_BYTES // (1024 * 1024)} Mo.", None)
+    lines: dict[str, int] = {}
+    loader = None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _StrictLoader(text)  # checks the characters first (control characters are refused)
+        root = loader.get_single_node()
+        data = _to_python(root, "", lines, loader) if root is not None else None
+    except _Refused as e:
+        raise _unreadable(e.code, e.message, e.line) from e
+    except yaml.reader.ReaderError as e:
+        raise _unreadable("YAML_CARACTERE_INTERDIT", f"Caractère interdit dans le fichier (code {e.character!r}).",
+                          text[:e.position].count("\n") + 1) from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise ValidationFailed([Violation("YAML_INVALIDE", f"YAML illisible : {getattr(e, 'problem', e)}", "",
-                                          mark.line + 1 if mark else None)],
-                               "Le fichier d'état désiré est illisible.") from e
-    lines: dict[str, int] = {}
-    loader = yaml.SafeLoader("")  # one constructor for every scalar (dates, numbers, booleans)
-    try:
-        data = _to_python(root, "", lines, loader) if root is not None else None
+        raise _unreadable("YAML_INVALIDE", f"YAML illisible : {getattr(e, 'problem', None) or e}"[:300],
+                          mark.line + 1 if mark else None) from e
+    except RecursionError as e:  # unreachable with MAX_DEPTH, kept so no input ever gives a traceback
+        raise _unreadable("YAML_TROP_PROFOND", "Le fichier est trop imbriqué.", None) from e
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     reader = _Reader()
     reg = reader.registry(data)
     # schema faults first; rule faults too, except under a place the schema already refused
@@ -294,8 +376,15 @@ def load(text: str, today: date) -> Registry:
     return reg
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Never writes anchors or aliases (the reader refuses them), even for a date shared by two entries."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def dump(reg: Registry) -> str:
-    return yaml.safe_dump(registry_to_dict(reg), allow_unicode=True, sort_keys=False)
+    return yaml.dump(registry_to_dict(reg), Dumper=_PlainDumper, allow_unicode=True, sort_keys=False)
 
 
 def registry_to_dict(reg: Registry) -> dict:
@@ -361,5 +450,5 @@ def caf_from_dict(d: dict) -> Caf:
 
 
 def load_file(path: str, today: date) -> Registry:
-    with open(path, encoding="utf-8") as f:
-        return load(f.read(), today)
+    with open(path, "rb") as f:
+        return load(f.read(MAX_BYTES + 1), today)
