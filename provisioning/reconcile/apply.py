@@ -105,26 +105,50 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
             case _:
                 raise AssertionError(f"no executor for {ch.action} {ch.kind}")
 
-    for i, ch in enumerate(changes, 1):
-        if report.halted:
-            break
+    lost_access: dict[str, str] = {}  # username -> id of people whose roles were just taken away
+
+    def attempt(ch: Change, action: Callable[[], None]) -> bool:
         try:
-            run(ch)
+            action()
         except Unavailable as e:
             report.halted = e.description
             report.failed.append((ch, e.description))
-            break
+            return False
         except ProvisioningError as e:
             report.failed.append((ch, e.description))
-            continue
+            return False
         except KeyError as e:  # the object it needs was not created (its own change failed above)
             report.failed.append((ch, f"dépend d'un changement qui a échoué ({e.args[0]})"))
-            continue
+            return False
         report.applied.append(ch)
         if on_applied:
             on_applied(ch)
-        if progress:
-            progress(i, len(changes), ch)
+        return True
+
+    def end_sessions() -> None:
+        """Losing access ends the person's sessions at once (Keycloak tells every application through
+        back-channel logout), so no live session keeps a role it no longer has."""
+        for name, user_id in sorted(lost_access.items()):
+            if report.halted:
+                return
+            cut = Change("end", "sessions", name, "accès retiré : sessions en cours terminées")
+            attempt(cut, lambda uid=user_id: gateway.logout_user(uid))
+        lost_access.clear()
+
+    for i, ch in enumerate(changes, 1):
+        if report.halted:
+            break
+        if lost_access and not ch.destructive:  # removals come first: end sessions once they are all done
+            end_sessions()
+        if attempt(ch, lambda ch=ch: run(ch)):
+            if ch.action == "remove" and ch.kind in ("member", "direct-role", "org-member"):
+                lost_access[ch.data["user"]] = users[ch.data["user"]]
+            elif ch.action == "delete" and ch.kind == "group":  # its members lose its role with it
+                lost_access.update({u: users[u] for u in observed.members.get(ch.target, ()) if u in users})
+            if progress:
+                progress(i, len(changes), ch)
+    if not report.halted:
+        end_sessions()
     for ch, why in report.failed:
         log.warning("not applied: %s: %s", ch, why)
     return report

@@ -40,7 +40,7 @@ class Change:
 
     def __str__(self) -> str:
         sign = {"create": "+", "add": "+", "enable": "+", "update": "~", "remove": "-", "delete": "-",
-                "disable": "-", "conflict": "!"}[self.action]
+                "disable": "-", "conflict": "!", "end": "-"}[self.action]
         return f"{sign} {self.action} {self.kind} {self.target}  ({self.reason})"
 
     def as_dict(self) -> dict:

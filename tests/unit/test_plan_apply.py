@@ -69,6 +69,9 @@ def test_removed_member_loses_access():
     cdap["members"] = []
     changes = plan(desired_state(registry(data), TODAY), gw.observe())
     assert [(c.action, c.target) for c in changes] == [("remove", f"lea.petit -> {HIR}/CDAP Consulter")]
+    report = converge(registry(data), gw)
+    assert gw.logged_out == ["lea.petit"]  # her live sessions end with the role (every application is told)
+    assert [(c.action, c.kind) for c in report.applied] == [("remove", "member"), ("end", "sessions")]
 
 
 def test_suspended_convention_removes_memberships_but_keeps_groups():
