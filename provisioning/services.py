@@ -61,6 +61,20 @@ CAF_ONLY = {"allowed": lambda a, p: a.is_caf_admin_of(p.caf),
             "refused": "Seule la Caf du partenaire peut faire cette opération."}
 
 
+def _check_hierarchy(actor: Actor, p: Partner, identifiant: str, self_ok: bool) -> None:
+    """R12: a responsable des habilitations manages the partner's users, not the administrator who
+    appointed them nor another delegate (nor, for habilitations, themselves)."""
+    if actor.system or CAF_ADMIN in actor.roles or PARTNER_ADMIN in actor.roles or DELEGATE not in actor.roles:
+        return
+    if identifiant == actor.username and self_ok:
+        return
+    if identifiant == p.administrator or identifiant in p.delegates:
+        who = ("l'administrateur du partenaire" if identifiant == p.administrator else
+               "vous-même" if identifiant == actor.username else "un autre responsable des habilitations")
+        raise Forbidden(f"Un responsable des habilitations n'agit pas sur {who} : demandez-le à l'administrateur "
+                        "du partenaire.", code="HORS_HIERARCHIE")
+
+
 def _user(p: Partner, identifiant: str) -> tuple[User | None, list[Violation]]:
     u = p.user(identifiant)
     if u is None:
@@ -343,7 +357,8 @@ class Provisioning:
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
                 allowed: Callable[[Actor, Partner], bool] | None = None, refused: str = "",
                 inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
-                expected_version: int | None = None, acts_outside: bool = False) -> MutationResult:
+                expected_version: int | None = None, acts_outside: bool = False,
+                on_person: str | None = None, self_ok: bool = True) -> MutationResult:
         """One partner, one transaction: load it with its version, check rights, change it, validate that
         partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
         read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
@@ -358,6 +373,8 @@ class Provisioning:
             p, version = found
             if not (allowed or Actor.can_manage_partner)(actor, p):
                 raise Forbidden(refused or "Ce partenaire ne relève pas de votre périmètre.")
+            if on_person:
+                _check_hierarchy(actor, p, on_person, self_ok)
             if expected_version is not None and expected_version != version:
                 raise stale_version(siret)
             caf = uow.registry.load_caf(p.caf)
@@ -473,7 +490,7 @@ class Provisioning:
             return []
         what = (f"{identifiant} : {service.value} " + (", ".join(sorted(g.value for g in groups)) or "retiré")
                 + (f" ; profils {', '.join(sorted(x.value for x in profiles))}" if profiles else ""))
-        return self._mutate(actor, siret, "set-membership", what, change,
+        return self._mutate(actor, siret, "set-membership", what, change, on_person=identifiant, self_ok=False,
                             expected_version=expected_version)
 
     def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
@@ -522,7 +539,7 @@ class Provisioning:
         change = _on_user(identifiant, lambda u: setattr(u, "locked", True))
         return self._mutate(actor, siret, "report-lost-credentials",
                             f"codes de {identifiant} déclarés perdus ou volés : compte verrouillé", change,
-                            expected_version=expected_version)
+                            on_person=identifiant, expected_version=expected_version)
 
     def reissue_credentials(self, actor: Actor, siret: str, identifiant: str, expected_version: int | None = None) -> MutationResult:
         """A new pair of mails (identifiant, then a new provisional password valid 24 h); the old one is dead."""
@@ -536,8 +553,7 @@ class Provisioning:
             u.locked = False
             return []
         result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change,
-                              acts_outside=True,
-                            expected_version=expected_version)
+                              acts_outside=True, on_person=identifiant, expected_version=expected_version)
         if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
             return result  # just created: its first mails are on their way
         gw = self.gateway()
