@@ -61,6 +61,13 @@ CAF_ONLY = {"allowed": lambda a, p: a.is_caf_admin_of(p.caf),
             "refused": "Seule la Caf du partenaire peut faire cette opération."}
 
 
+def _unknown_or_forbidden(actor: Actor, siret: str, unknown: bool):
+    """A partner's staff cannot tell another partner's SIRET from an unknown one: both are « inconnu »."""
+    if unknown or not (actor.system or CAF_ADMIN in actor.roles):
+        return NotFound(f"Partenaire {siret} inconnu.")
+    return Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+
+
 def _check_hierarchy(actor: Actor, p: Partner, identifiant: str, self_ok: bool) -> None:
     """R12: a responsable des habilitations manages the partner's users, not the administrator who
     appointed them nor another delegate (nor, for habilitations, themselves)."""
@@ -148,10 +155,8 @@ class Provisioning:
     def partner_with_version(self, actor: Actor, siret: str) -> tuple[Partner, int]:
         with UnitOfWork(self.engine) as uow:
             found = uow.registry.partner_with_version(siret)
-        if found is None:
-            raise NotFound(f"Partenaire {siret} inconnu.")
-        if not actor.can_manage_partner(found[0]):
-            raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+        if found is None or not actor.can_manage_partner(found[0]):
+            raise _unknown_or_forbidden(actor, siret, found is None)
         return found
 
     def partners(self, actor: Actor) -> list[Partner]:
@@ -369,8 +374,10 @@ class Provisioning:
         with UnitOfWork(self.engine) as uow:
             found = uow.registry.partner_with_version(siret)
             if found is None:
-                raise NotFound(f"Partenaire {siret} inconnu.")
+                raise _unknown_or_forbidden(actor, siret, True)
             p, version = found
+            if not (actor.can_manage_partner(p) or actor.is_member_of(p)):
+                raise _unknown_or_forbidden(actor, siret, False)
             if not (allowed or Actor.can_manage_partner)(actor, p):
                 raise Forbidden(refused or "Ce partenaire ne relève pas de votre périmètre.")
             if on_person:
@@ -418,10 +425,8 @@ class Provisioning:
     def equipments(self, actor: Actor, siret: str) -> tuple[Partner, dict[Profile, list[str]]]:
         """The partner's equipments for its own staff (AFAS), with who may be associated to each profile."""
         p = self._load_partner(siret)
-        if p is None:
-            raise NotFound(f"Partenaire {siret} inconnu.")
-        if not (actor.is_member_of(p) or actor.can_manage_partner(p)):
-            raise Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+        if p is None or not (actor.is_member_of(p) or actor.can_manage_partner(p)):
+            raise _unknown_or_forbidden(actor, siret, p is None)
         candidates: dict[Profile, list[str]] = {prof: [] for prof in Profile}
         for u in p.users:
             for prof in p.granted_profiles(u.identifiant):
@@ -430,6 +435,8 @@ class Provisioning:
 
     def set_assignments(self, actor: Actor, siret: str, code: str, assignments: dict[Profile, list[str]], expected_version: int | None = None) -> MutationResult:
         """AFAS Habiliter (R10): associate providers and the approver to an equipment, within the caps (R8)."""
+        if not (actor.system or actor.partner == siret or CAF_ADMIN in actor.roles):
+            raise _unknown_or_forbidden(actor, siret, False)
         if not (actor.system or (actor.partner == siret and "afas:AFAS-Habiliter" in actor.roles)):
             raise Forbidden("L'association aux équipements est réservée aux membres du groupe « AFAS Habiliter ».")
 

@@ -73,7 +73,7 @@ def _equipments(refresh: bool = False) -> tuple[list[dict], dict]:
         r = apiclient.call("GET", f"/api/v1/partners/{p.partner}/equipments")
     except apiclient.ApiUnavailable:
         abort(503)
-    if r.status_code == 403:
+    if r.status_code in (403, 404):
         abort(403)
     if r.status_code != 200:
         abort(503)
@@ -269,7 +269,7 @@ def habilitations():
         if r.status_code == 200:
             notice = f"Associations de l'équipement {code} enregistrées."
             equipments, candidates = _equipments(refresh=True)
-        elif r.status_code in (403, 422):
+        elif r.status_code in (403, 409, 422):
             payload = r.json()
             errors = [v["message"] for v in payload.get("violations", [])] or [payload.get("error_description", "")]
             status = r.status_code

@@ -47,13 +47,17 @@ def test_partner_admin_sees_only_their_partner(api, user_token):
     t = user_token("jeanne.dupont")
     assert [p["siret"] for p in api.get("/api/v1/partners", headers=_h(t)).get_json()] == [A]
     assert api.get(f"/api/v1/partners/{A}/users", headers=_h(t)).status_code == 200
-    r = api.get(f"/api/v1/partners/{B}", headers=_h(t))
-    assert r.status_code == 403 and r.get_json()["error"] == "forbidden"
-    assert api.get(f"/api/v1/partners/{B}/users", headers=_h(t)).status_code == 403
+    unknown = "11111111111111"  # no such partner: another partner's SIRET must answer exactly the same
+    for path in ("", "/users", "/equipments"):
+        other, none = api.get(f"/api/v1/partners/{B}{path}", headers=_h(t)), \
+            api.get(f"/api/v1/partners/{unknown}{path}", headers=_h(t))
+        assert other.status_code == none.status_code == 404, path
+        assert other.get_json()["error"] == none.get_json()["error"] == "not_found"
+        assert B not in str(other.get_json()).replace(B, "", 1)  # only the SIRET it was asked about
     r = api.post(f"/api/v1/partners/{B}/users", headers=_h(t), json={
         "identifiant": "intrus", "first_name": "I", "last_name": "N", "email": "intrus@x.example"})
-    assert r.status_code == 403
-    assert api.get(f"/api/v1/audit?partner={B}", headers=_h(t)).status_code == 403
+    assert r.status_code == 404
+    assert api.get(f"/api/v1/audit?partner={B}", headers=_h(t)).status_code == 404
 
 
 def test_two_approvers_are_refused_with_the_rule_code_and_nothing_changes(api, user_token, provisioning, kc_admin,
@@ -151,8 +155,8 @@ def test_afas_habiliter_associates_providers_to_equipments_within_the_rules(api,
     lea = user_token("lea.petit")  # not AFAS Habiliter
     assert api.put(path, headers=_h(lea), json={"approbateur": ["marc.martin"]}).status_code == 403
     b_admin = user_token("b.marc.martin")  # AFAS Habiliter, but of partner B
-    assert api.put(path, headers=_h(b_admin), json={"approbateur": ["marc.martin"]}).status_code == 403
-    assert api.get(f"/api/v1/partners/{A}/equipments", headers=_h(b_admin)).status_code == 403
+    assert api.put(path, headers=_h(b_admin), json={"approbateur": ["marc.martin"]}).status_code == 404  # as unknown
+    assert api.get(f"/api/v1/partners/{A}/equipments", headers=_h(b_admin)).status_code == 404
 
 
 def test_incident_reports_are_validated_audited_and_mailed_to_the_caf(api, user_token, smtp, provisioning):
