@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import secrets
 import time
+import unicodedata
+from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass
 
 import requests
@@ -45,9 +47,25 @@ class Principal:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path: never an absolute URL or a scheme-relative one (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a same-origin path, after normalisation: never an absolute or scheme-relative URL, in any
+    encoding (no open redirect). Anything doubtful gives "/": a return address is a convenience."""
+    if not target or len(target) > 2048:
         return "/"
+    decoded = target
+    for _ in range(3):  # %252F%252F… decodes in steps: look at every layer
+        if "\\" in decoded or any(unicodedata.category(c)[0] in "CZ" for c in decoded):  # controls, spaces
+            return "/"
+        path = decoded.split("?", 1)[0].split("#", 1)[0]
+        if not path.startswith("/") or "//" in path or "/./" in path + "/" or "/../" in path + "/":
+            return "/"
+        parts = urlsplit(decoded)
+        if parts.scheme or parts.netloc:
+            return "/"
+        decoded, before = unquote(decoded), decoded
+        if decoded == before:
+            break
+    else:
+        return "/"  # still encoded after three layers: nobody needs that
     return target
 
 

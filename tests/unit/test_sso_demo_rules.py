@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from sso_demo.afas import rules
 from sso_demo.auth import safe_next
 from sso_demo.sessions import SessionStore
@@ -43,10 +45,25 @@ def test_approval_needs_both_data_sets_and_every_anomaly_justified():
     assert rules.approval_refusals(ACT, FIN, 0, True) == ["La déclaration a déjà été transmise à la Caf."]
 
 
-def test_only_local_paths_are_followed_after_login():
-    for bad in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "", None):
-        assert safe_next(bad) == "/"
+BYPASSES = [  # known open-redirect forms (OWASP, PortSwigger cheat sheets)
+    "https://evil.example/", "//evil.example/x", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)",
+    "", None, "/\t/evil.example", "/ /evil.example", "\t//evil.example", " //evil.example", "/%2f/evil.example",
+    "/%2F%2Fevil.example", "%2F%2Fevil.example", "/%5cevil.example", "/%255c%255cevil.example",
+    "/%252f%252fevil.example", "/%0d%0aLocation:%20https://evil.example", "/\r\nLocation: https://evil.example",
+    "/x\x00y", "/%00", "https:evil.example", "http:/evil.example", "/%09/evil.example", "/\u2028x",
+    "/%25252f%25252fevil.example", "/" + "a" * 3000, "//%09/evil.example", "/.//evil.example/../..//evil",
+]
+
+
+@pytest.mark.parametrize("bad", BYPASSES)
+def test_no_known_bypass_leaves_the_site_after_login(bad):
+    assert safe_next(bad) == "/"
+
+
+def test_local_paths_are_followed_after_login():
     assert safe_next("/equipements/ALSH-0001/2025?x=1") == "/equipements/ALSH-0001/2025?x=1"
+    assert safe_next("/journal?page=2#haut") == "/journal?page=2#haut"
+    assert safe_next("/recherche?q=%C3%A9t%C3%A9") == "/recherche?q=%C3%A9t%C3%A9"
 
 
 def test_sessions_end_after_the_idle_timeout_and_by_keycloak_session():
