@@ -4,18 +4,22 @@ The operator's mandate (--as, or MCP_OPERATOR): `national`, or `caf:CODE` for a 
 plans, applies and exports only files scoped to that Caf. A desired-state file declares its scope.
 
 Exit codes: 0 ok; 1 refused (validation, rights, destruction not confirmed); 2 plan not empty with
---detailed-exitcode; 3 Keycloak, database or SMTP unavailable; 4 applied, but some changes failed (listed).
+--detailed-exitcode; 3 Keycloak, database or SMTP unavailable; 4 applied, but some changes failed (listed);
+5 internal error (MCP_DEBUG=1 shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import getpass
 import json
 import os
 import sys
 from collections import Counter
 from datetime import date
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from provisioning.desired_file import dump, load_file
 from provisioning.domain.scope import FileScope
@@ -264,6 +268,24 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         print(f"[fichier_introuvable] {e}", file=sys.stderr)
         return 1
+    except SQLAlchemyError as e:  # missing, locked or read-only registry database
+        reason = str(getattr(e, "orig", None) or e).splitlines()[0][:200]
+        print(f"[base_indisponible] Base du registre inaccessible ({reason}) ; rien n'a été modifié par cette "
+              "commande après l'erreur.", file=sys.stderr)
+        return 3
+    except OSError as e:
+        print(f"[fichier_illisible] {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrompu : relancez la commande, elle reprend là où elle s'est arrêtée.", file=sys.stderr)
+        return 130
+    except Exception:  # a bug: one line for the operator, the traceback only on request
+        if os.environ.get("MCP_DEBUG") == "1":
+            raise
+        logging.getLogger(__name__).debug("internal error", exc_info=True)
+        print("[erreur_interne] Erreur inattendue (un défaut du programme) ; relancez avec MCP_DEBUG=1 pour le "
+              "détail et signalez-le.", file=sys.stderr)
+        return 5
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ from tests.unit.factories import EXAMPLE, add_user, afas_members, example_data, 
 @pytest.fixture
 def cli(keycloak, kc_admin, smtp, tmp_path):
     clean_managed(kc_admin)
-    env = {**os.environ, "KEYCLOAK_URL": keycloak.url, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+    base = {**os.environ, "KEYCLOAK_URL": keycloak.url, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
            "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(smtp.port),
            "MCP_OPERATOR": "caf:751"}
 
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "provisioning.cli", *args], env=env, capture_output=True,
-                              text=True, timeout=300, stdin=subprocess.DEVNULL)
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "provisioning.cli", *args], env={**base, **(env or {})},
+                              capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
     yield run
     clean_managed(kc_admin)
 
@@ -144,3 +144,15 @@ def test_a_file_without_scope_is_refused_and_commands_need_a_mandate(cli, tmp_pa
     assert r.returncode == 1 and "PERIMETRE_MANQUANT" in r.stderr and "scope" in r.stderr
     env_less = cli("plan", "--file", str(EXAMPLE), "--as", "personne")
     assert env_less.returncode == 1 and "OPERATEUR_NON_DECLARE" in env_less.stderr
+
+
+def test_a_missing_or_read_only_registry_database_is_exit_3_without_a_traceback(cli, tmp_path):
+    """Regression: a missing or read-only registry database gave a Python traceback instead of exit 3."""
+    env = {"MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'absent' / 'dir' / 'x.sqlite'}"}
+    r = cli("status", env=env)
+    assert r.returncode == 3 and "[base_indisponible]" in r.stderr and "Traceback" not in r.stderr
+    ro = tmp_path / "ro.sqlite"
+    assert cli("export", "--caf", "751", env={"MCP_DATABASE_URL": f"sqlite:///{ro}"}).returncode == 0  # created
+    read_only = f"sqlite:///file:{ro}?mode=ro&uri=true"  # (chmod would not stop root, who runs CI)
+    r = cli("apply", "--file", str(EXAMPLE), "--yes", env={"MCP_DATABASE_URL": read_only})
+    assert r.returncode == 3 and "[base_indisponible]" in r.stderr and "Traceback" not in r.stderr, r.stderr
