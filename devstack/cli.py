@@ -14,6 +14,7 @@ import time
 from devstack import keycloak as kc
 from devstack import processes
 from devstack.paths import STATE_DIR
+from provisioning.production import require
 
 SMTP_PORT = int(os.environ.get("MCP_SMTP_PORT", "1025"))
 MAIL_WEB_PORT = int(os.environ.get("MCP_MAIL_WEB_PORT", "8025"))
@@ -110,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("status", help="is the local stack up?")
     sub.add_parser("build-extension", help="build the Keycloak extension jar into build/ (for Docker users)")
     args = p.parse_args(argv)
+    if args.cmd == "up":
+        require("mcp-dev up", [(True, "la pile de démonstration (start-dev sur H2, admin/admin, secrets "
+                                      "demo-only, SQLite, serveurs de développement) n'est pas une installation de "
+                                      "production : voir « Production mode » dans le README")])
     try:
         return {"up": _up, "down": _down, "status": _status, "build-extension": _build_extension}[args.cmd](args)
     except (kc.KeycloakError, RuntimeError) as e:

@@ -262,6 +262,7 @@ def start(instance: Instance, *, fresh_data: bool = False, timeout: float = 300.
     cmd = [str(home / "bin" / "kc.sh"), "start-dev",
            f"--http-port={instance.http_port}",
            f"--http-management-port={instance.management_port}",
+           "--http-management-host=127.0.0.1",  # health and metrics never leave the machine
            "--health-enabled=true",
            "--import-realm"]
     instance.state_dir.mkdir(parents=True, exist_ok=True)

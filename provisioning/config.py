@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioning.keycloak.gateway import KeycloakConfig
+from provisioning.production import is_demo_secret, require
 from provisioning.notify.notifier import SmtpConfig
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,15 @@ class Config:
         client_secret = secret("MCP_PROVISIONING_CLIENT_SECRET", DEMO_PROVISIONING_SECRET)
         if client_secret == DEMO_PROVISIONING_SECRET:
             log.warning("using the demo-only provisioning client secret; set MCP_PROVISIONING_CLIENT_SECRET")
+        require("le service de provisionnement", [
+            (is_demo_secret(client_secret), "MCP_PROVISIONING_CLIENT_SECRET (ou _FILE) : le secret de démonstration "
+                                            "est connu de tous"),
+            (secret("MCP_KEYCLOAK_REALM_ADMIN_PASSWORD", "x") in ("admin", ""),
+             "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD : « admin » n'est pas un mot de passe"),
+            (e("MCP_SMTP_SECURITY", "none") == "none" and e("MCP_SMTP_HOST", "localhost") not in ("localhost", "127.0.0.1"),
+             "MCP_SMTP_SECURITY : starttls ou ssl vers un serveur de messagerie distant"),
+            (not e("MCP_DATABASE_URL"), "MCP_DATABASE_URL : la base du registre (PostgreSQL), pas le SQLite de démonstration"),
+        ])
         return cls(
             database_url=e("MCP_DATABASE_URL") or _default_db(),
             keycloak=KeycloakConfig(kc_url, e("MCP_REALM", "mon-compte-partenaire"),

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from werkzeug.serving import make_server
 
 from sso_demo import afas, cdap, portal
+from provisioning.production import dev_server
 from sso_demo.config import AppConfig
 
 
@@ -22,6 +23,9 @@ def servers(host: str = "127.0.0.1"):
 
 
 def main() -> None:
+    for client_id in ("portail", "cdap", "afas"):
+        AppConfig.from_env(client_id)  # in production, the settings are refused first, all listed
+    dev_server("python -m sso_demo", "sso_demo.wsgi:portail")
     srv = servers()
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in srv]
     for t in threads:

@@ -6,6 +6,8 @@ import os
 import secrets
 from dataclasses import dataclass
 
+from provisioning.production import is_demo_secret, require
+
 DEFAULT_PORTS = {"portail": 8081, "cdap": 8082, "afas": 8083}
 
 
@@ -49,4 +51,13 @@ class AppConfig:
             api_url=e("MCP_API_URL", "http://localhost:8090"), data_dir=e("MCP_STATE_DIR", ".run"),
         )
         values.update(overrides)
+        key = e(f"MCP_{client_id.upper()}_SESSION_KEY", "")
+        require(f"l'application {client_id}", [
+            (is_demo_secret(secret), f"MCP_{client_id.upper()}_CLIENT_SECRET : le secret de démonstration est connu "
+                                     "de tous ; mettez celui du client dans Keycloak"),
+            (len(key) < 32, f"MCP_{client_id.upper()}_SESSION_KEY : une clé de signature d'au moins 32 caractères, "
+                            "la même pour chaque instance (sinon les sessions changent à chaque démarrage)"),
+            (not values["secure_cookies"], "MCP_INSECURE_COOKIES : les cookies doivent être « Secure » en production"),
+            (not str(values["base_url"]).startswith("https://"), f"MCP_{client_id.upper()}_URL : une adresse https://"),
+        ])
         return cls(**values)

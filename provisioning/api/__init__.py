@@ -53,6 +53,7 @@ def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
 
     @app.after_request
     def headers(resp):
+        resp.headers["Server"] = "mon-compte-partenaire"  # no server or Python version disclosed
         resp.headers.setdefault("Cache-Control", "no-store")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         return resp
@@ -67,10 +68,17 @@ def serve() -> None:
 
     from provisioning.jobs import start_daily  # noqa: PLC0415
 
-    cfg = Config.from_env()
+    from provisioning.production import dev_server  # noqa: PLC0415
+
+    cfg = Config.from_env()  # in production, the settings are refused first, all listed
+    dev_server("mcp-provisioning-api", "provisioning.api.wsgi:app")
     svc = build(cfg)
     start_daily(svc)
-    app = create_app(svc, TokenVerifier(cfg.issuer, cfg.api_audience,
-                                               jwks_url=f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}"
-                                                        "/protocol/openid-connect/certs"))
+    app = from_config(cfg, svc)
     app.run(host=os.environ.get("MCP_API_HOST", "127.0.0.1"), port=int(os.environ.get("MCP_API_PORT", "8090")))
+
+
+def from_config(cfg, svc) -> Flask:
+    return create_app(svc, TokenVerifier(cfg.issuer, cfg.api_audience,
+                                         jwks_url=f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}"
+                                                  "/protocol/openid-connect/certs"))

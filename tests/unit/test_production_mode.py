@@ -1,0 +1,62 @@
+"""MCP_ENV=production: each process refuses demo settings and Werkzeug's development server, listing
+what to set; without it the demo defaults still start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+GOOD = {  # what an operator sets for production
+    "MCP_ENV": "production",
+    "MCP_PROVISIONING_CLIENT_SECRET": "s3cret-from-the-vault-0123456789",
+    "MCP_DATABASE_URL": "sqlite:///:memory:",
+    **{f"MCP_{c}_CLIENT_SECRET": f"{c.lower()}-secret-from-the-vault" for c in ("PORTAIL", "CDAP", "AFAS")},
+    **{f"MCP_{c}_SESSION_KEY": "k" * 40 for c in ("PORTAIL", "CDAP", "AFAS")},
+    **{f"MCP_{c}_URL": f"https://{c.lower()}.caf.example" for c in ("PORTAIL", "CDAP", "AFAS")},
+}
+CLEAN = {k: v for k, v in os.environ.items() if not k.startswith("MCP_")}
+
+
+def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], env={**CLEAN, **env}, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("args", [["-m", "sso_demo"], ["-c", "from provisioning.api import serve; serve()"],
+                                  ["-m", "provisioning.cli", "status"], ["-m", "devstack.cli", "up"]],
+                         ids=["applications", "api", "cli", "demo-stack"])
+def test_demo_settings_are_refused_in_production_with_what_to_set(args):
+    r = run(args, {"MCP_ENV": "production"})
+    assert r.returncode != 0 and "[configuration_production]" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_every_wrong_setting_of_an_application_is_listed_at_once():
+    r = run(["-m", "sso_demo"], {"MCP_ENV": "production", "MCP_INSECURE_COOKIES": "1"})
+    for what in ("MCP_PORTAIL_CLIENT_SECRET", "MCP_PORTAIL_SESSION_KEY", "MCP_INSECURE_COOKIES", "MCP_PORTAIL_URL"):
+        assert what in r.stderr
+
+
+def test_production_settings_pass_but_werkzeug_is_refused_for_gunicorn():
+    for args, wsgi in ((["-m", "sso_demo"], "sso_demo.wsgi:portail"),
+                       (["-c", "from provisioning.api import serve; serve()"], "provisioning.api.wsgi:app")):
+        r = run(args, GOOD)
+        assert r.returncode != 0 and "gunicorn" in r.stderr and wsgi in r.stderr, r.stderr
+        assert "SECRET" not in r.stderr and "SESSION_KEY" not in r.stderr
+
+
+def test_the_wsgi_entry_points_build_with_production_settings():
+    r = run(["-c", "from sso_demo import wsgi; print(wsgi.cdap.name); from provisioning.api import wsgi as w; "
+                   "print(w.app.name)"], GOOD)
+    assert r.returncode == 0, r.stderr
+    assert "sso_demo.cdap" in r.stdout and "provisioning.api" in r.stdout
+
+
+def test_the_api_discloses_no_server_version():
+    from provisioning.api import create_app
+    app = create_app(None, None).test_client()
+    r = app.get("/openapi.json")
+    assert r.headers["Server"] == "mon-compte-partenaire"
