@@ -75,7 +75,15 @@ def serve() -> None:
     svc = build(cfg)
     start_daily(svc)
     app = from_config(cfg, svc)
-    app.run(host=os.environ.get("MCP_API_HOST", "127.0.0.1"), port=int(os.environ.get("MCP_API_PORT", "8090")))
+    from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: PLC0415
+
+    class Quiet(WSGIRequestHandler):
+        sys_version = ""  # no Python version in the Server header (development server only; production: gunicorn)
+
+    srv = make_server(os.environ.get("MCP_API_HOST", "127.0.0.1"), int(os.environ.get("MCP_API_PORT", "8090")), app,
+                      threaded=True, request_handler=Quiet)
+    srv._server_version = "mon-compte-partenaire"
+    srv.serve_forever()
 
 
 def from_config(cfg, svc) -> Flask:

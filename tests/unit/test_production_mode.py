@@ -60,3 +60,32 @@ def test_the_api_discloses_no_server_version():
     app = create_app(None, None).test_client()
     r = app.get("/openapi.json")
     assert r.headers["Server"] == "mon-compte-partenaire"
+
+
+def test_under_gunicorn_the_api_names_no_server_or_version(tmp_path):
+    """A real gunicorn on loopback, with the project's gunicorn settings and production settings."""
+    import socket
+    import time
+
+    import requests
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**CLEAN, **GOOD, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite'}"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:provisioning.gunicorn_conf",
+                             "--bind", f"127.0.0.1:{port}", "--workers", "1", "provisioning.api.wsgi:app"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(100):
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(proc.stderr.read1().decode() if proc.poll() is not None else "gunicorn did not answer")
+        assert r.status_code == 200
+        assert r.raw.headers.getlist("Server") == ["mon-compte-partenaire"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
