@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import HTTPException
 
 from provisioning.api.auth import TokenVerifier
 from provisioning.errors import ProvisioningError
@@ -25,8 +26,25 @@ class IsoJSON(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+MAX_BODY = 64 * 1024  # the largest legitimate body (a convention with its contract) is a few kilobytes
+HTTP_PROBLEMS = {
+    400: ("requete_invalide", "La requête est mal formée."),
+    404: ("not_found", "Ressource inconnue."),
+    405: ("methode_non_permise", "Méthode non permise sur cette ressource."),
+    413: ("corps_trop_gros", f"Le corps de la requête dépasse {MAX_BODY // 1024} Kio."),
+}
+
+
+def problem(e: ProvisioningError) -> dict:
+    """RFC 9457 problem details, plus our stable fields (error, error_description, violations) that the
+    consoles and the CLI print the same way."""
+    return {"type": f"urn:mon-compte-partenaire:probleme:{e.code}", "title": e.description, "status": e.status,
+            "code": e.code, **e.as_dict()}
+
+
 def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json = IsoJSON(app)
     app.extensions["provisioning"] = service
     app.extensions["verifier"] = verifier
@@ -45,11 +63,25 @@ def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
 
     @app.errorhandler(ProvisioningError)
     def on_error(e: ProvisioningError):
-        resp = jsonify(e.as_dict())
+        resp = jsonify(problem(e))
         resp.status_code = e.status
+        resp.mimetype = "application/problem+json"
         if e.status == 401:
             resp.headers["WWW-Authenticate"] = 'Bearer realm="mon-compte-partenaire"'
         return resp
+
+    @app.errorhandler(HTTPException)
+    def on_http_error(e: HTTPException):  # 404, 405, 413, … as problem details too, never an HTML page
+        code, text = HTTP_PROBLEMS.get(e.code, ("erreur_http", e.name))
+        resp = on_error(ProvisioningError(code, text, e.code or 500))
+        if e.code == 405 and e.valid_methods:
+            resp.headers["Allow"] = ", ".join(e.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def on_bug(e: Exception):
+        app.logger.exception("unexpected error")  # the details stay in the log, never in the answer
+        return on_error(ProvisioningError("erreur_interne", "Erreur interne ; elle est journalisée.", 500))
 
     @app.after_request
     def headers(resp):

@@ -1,6 +1,8 @@
 """Audit trail and the R9 change reports sent to the Caf."""
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
+
+from provisioning.api import models as m
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1")
 
@@ -10,10 +12,10 @@ def _svc():
 
 
 @bp.get("/audit")
+@m.query(m.AuditQuery)
 def audit():
-    limit = min(int(request.args.get("limit", 100)), 500)
-    offset = max(int(request.args.get("offset", 0)), 0)
-    return jsonify(_svc().audit(g.actor, request.args.get("partner"), limit, offset))
+    q = g.query
+    return jsonify(_svc().audit(g.actor, q.partner, q.limit, q.offset))
 
 
 @bp.get("/me")
@@ -30,10 +32,10 @@ def acceptances():
 
 
 @bp.post("/incidents")
+@m.body(m.Incident)
 def incidents():
     """R19: report a security incident, or lost credentials, to the Caf's habilitation manager."""
-    body = request.get_json(silent=True) or {}
-    ref = _svc().report_incident(g.actor, str(body.get("kind", "")), str(body.get("description", "")))
+    ref = _svc().report_incident(g.actor, g.body.kind, g.body.description)
     return jsonify({"reference": ref}), 201
 
 

@@ -1,9 +1,10 @@
 """Health and the served OpenAPI document."""
 
+import re
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 bp = Blueprint("meta", __name__)
 PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "static"}
@@ -12,7 +13,35 @@ _SPEC = Path(__file__).with_name("openapi.yaml")
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(yaml.safe_load(_SPEC.read_text(encoding="utf-8")))
+    return jsonify(document(current_app))
+
+
+def document(app) -> dict:
+    """The hand-written description (paths, summaries, responses) completed from the code: each operation's
+    request body and query parameters are the JSON Schemas of the models that validate them."""
+    spec = yaml.safe_load(_SPEC.read_text(encoding="utf-8"))
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        body, query = getattr(view, "request_model", None), getattr(view, "query_model", None)
+        if not (body or query):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            op = spec["paths"].setdefault(path, {}).setdefault(method.lower(), {"responses": {"200": {"description": "ok"}}})
+            if body:
+                schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[body.__name__] = schema
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
+                op["responses"].setdefault("400", {"$ref": "#/components/responses/Refused"})
+            if query:
+                props = query.model_json_schema()["properties"]
+                op["parameters"] = [{"name": name, "in": "query", "required": False, "schema": prop}
+                                    for name, prop in props.items()]
+                op["responses"].setdefault("400", {"$ref": "#/components/responses/Refused"})
+    return spec
 
 
 @bp.get("/health")

@@ -8,10 +8,9 @@ import re
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from provisioning.api import models as m
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain.model import (
-    Contact, ConventionStatus, Group, Partner, Profile, Service, ServiceContract, User,
-)
+from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
 from provisioning.errors import NotFound, ValidationFailed, Violation
 from provisioning.services import MutationResult
 
@@ -20,20 +19,6 @@ bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
 
 def _svc():
     return current_app.extensions["provisioning"]
-
-
-def _body(required: dict[str, type]) -> dict:
-    """The JSON body with every required field present and typed; all faults reported at once."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed([Violation("CORPS_INVALIDE", "Un objet JSON est attendu.")])
-    faults = [Violation("CHAMP_MANQUANT", f"Le champ « {k} » est obligatoire.", k)
-              for k, t in required.items() if k not in body]
-    faults += [Violation("CHAMP_TYPE", f"Le champ « {k} » n'a pas le bon type.", k)
-               for k, t in required.items() if k in body and not isinstance(body[k], t)]
-    if faults:
-        raise ValidationFailed(faults)
-    return body
 
 
 def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
@@ -94,44 +79,30 @@ def list_partners():
 
 
 @bp.post("")
-def create_partner(siret: str | None = None):
-    b = _body({"siret": str, "name": str, "caf": str, "administrator": dict})
-    a = b["administrator"]
-    faults = [Violation("CHAMP_MANQUANT", f"Le champ « administrator.{k} » est obligatoire.", f"administrator.{k}")
-              for k in ("identifiant", "first_name", "last_name", "email") if not isinstance(a.get(k), str) or not a[k]]
-    if faults:
-        raise ValidationFailed(faults)
-    admin = User(a["identifiant"].strip().lower(), a["first_name"].strip(), a["last_name"].strip(), a["email"].strip())
-    partner = Partner(b["siret"].strip(), b["name"].strip(), b["caf"].strip(), admin.identifiant, [], [admin])
+@m.body(m.NewPartner)
+def create_partner():
+    b, a = g.body, g.body.administrator
+    admin = User(a.identifiant.strip().lower(), a.first_name.strip(), a.last_name.strip(), a.email.strip())
+    partner = Partner(b.siret.strip(), b.name.strip(), b.caf.strip(), admin.identifiant, [], [admin])
     _svc().create_partner(g.actor, partner)
     return jsonify(partner_to_dict(partner)), 201
 
 
 @bp.post("/<siret>/conventions")
+@m.body(m.NewConvention)
 def prepare_convention(siret: str):
-    b = _body({"number": str, "services": list})
-    services, faults = _enum_list(Service, b["services"], "services")
-    contract_raw = b.get("contract") or {}
-    if not isinstance(contract_raw, dict):
-        faults.append(Violation("CHAMP_TYPE", "« contract » doit être un objet.", "contract"))
-        contract_raw = {}
-    roles = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
-    contacts = {}
-    for role in roles:
-        c = contract_raw.get(role)
-        if c is None:
-            continue
-        if not isinstance(c, dict) or not c.get("name"):
-            faults.append(Violation("CHAMP_MANQUANT", f"Le contact « {role} » doit avoir un nom.", f"contract.{role}"))
-            continue
-        contacts[role] = Contact(c["name"], c.get("email", ""), c.get("phone", ""))
-    unknown = set(contract_raw) - set(roles) - {"incident_procedure"}
-    faults += [Violation("CHAMP_INCONNU", f"Le champ « contract.{k} » est inconnu.", f"contract.{k}") for k in unknown]
+    b = g.body
+    _, faults = _enum_list(Service, [s.value for s in b.services], "services")  # the same service twice
     if faults:
         raise ValidationFailed(faults)
-    contract = ServiceContract(**contacts, incident_procedure=str(contract_raw.get("incident_procedure", "")))
-    order = [s for s in Service if s in services]
-    return _result(_svc().prepare_convention(g.actor, siret, b["number"].strip(), contract, order, expected_version=_if_match()), 201)
+    raw = b.contract or m.Contract()
+    contacts = {role: Contact(c.name.strip(), c.email.strip(), c.phone.strip())
+                for role in ServiceContract.__dataclass_fields__ if role != "incident_procedure"
+                and (c := getattr(raw, role)) is not None}
+    contract = ServiceContract(**contacts, incident_procedure=raw.incident_procedure)
+    order = [s for s in Service if s in b.services]
+    return _result(_svc().prepare_convention(g.actor, siret, b.number.strip(), contract, order,
+                                             expected_version=_if_match()), 201)
 
 
 @bp.get("/<siret>/conventions/<number>/bulletins/<service>/identifiants.csv")
@@ -163,21 +134,22 @@ def list_users(siret: str):
 
 
 @bp.post("/<siret>/users")
+@m.body(m.NewUser)
 def create_user(siret: str):
-    b = _body({"identifiant": str, "first_name": str, "last_name": str, "email": str})
-    user = User(b["identifiant"].strip().lower(), b["first_name"].strip(), b["last_name"].strip(), b["email"].strip())
+    b = g.body
+    user = User(b.identifiant.strip().lower(), b.first_name.strip(), b.last_name.strip(), b.email.strip())
     return _result(_svc().create_user(g.actor, siret, user, expected_version=_if_match()), 201)
 
 
 @bp.put("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
+@m.body(m.Membership)
 def set_membership(siret: str, number: str, service: str, identifiant: str):
-    b = _body({"groups": list})
-    svc_enum, faults = _enum_list(Service, [service], "service")
-    groups, f2 = _enum_list(Group, b["groups"], "groups")
-    profiles, f3 = _enum_list(Profile, b.get("profiles", []), "profiles")
-    if faults or f2 or f3:
-        raise ValidationFailed(faults + f2 + f3)
-    return _result(_svc().set_membership(g.actor, siret, number, svc_enum.pop(), identifiant, groups, profiles, expected_version=_if_match()))
+    groups, f2 = _enum_list(m.Group, [x.value for x in g.body.groups], "groups")
+    profiles, f3 = _enum_list(m.Profile, [x.value for x in g.body.profiles], "profiles")
+    if f2 or f3:
+        raise ValidationFailed(f2 + f3)
+    return _result(_svc().set_membership(g.actor, siret, number, _service(service), identifiant, groups, profiles,
+                                         expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
@@ -193,23 +165,13 @@ def list_equipments(siret: str):
 
 
 @bp.put("/<siret>/equipments/<code>/assignments")
+@m.body(m.Assignments)
 def set_assignments(siret: str, code: str):
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationFailed([Violation("CORPS_INVALIDE", "Un objet JSON {profil: [identifiants]} est attendu.")])
-    assignments, faults = {}, []
-    for k, v in body.items():
-        prof, f = _enum_list(Profile, [k], k)
-        faults += f
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            faults.append(Violation("CHAMP_TYPE", f"« {k} » doit être une liste d'identifiants.", k))
-        elif len(set(v)) != len(v):
-            faults.append(Violation("VALEUR_EN_DOUBLE", f"« {k} » cite deux fois la même personne.", k))
-        elif prof:
-            assignments[prof.pop()] = v
+    faults = [Violation("VALEUR_EN_DOUBLE", f"« {k.value} » cite deux fois la même personne.", k.value)
+              for k, v in g.body.root.items() if len(set(v)) != len(v)]
     if faults:
         raise ValidationFailed(faults)
-    return _result(_svc().set_assignments(g.actor, siret, code, assignments, expected_version=_if_match()))
+    return _result(_svc().set_assignments(g.actor, siret, code, dict(g.body.root), expected_version=_if_match()))
 
 
 @bp.put("/<siret>/delegates/<identifiant>")
@@ -254,15 +216,8 @@ def reactivate_service(siret: str, number: str, service: str):
 
 
 @bp.post("/<siret>/conventions/<number>/transitions")
+@m.body(m.Transition)
 def transition(siret: str, number: str):
-    b = _body({"to": str})
-    try:
-        to = ConventionStatus(b["to"])
-    except ValueError as e:
-        raise ValidationFailed([Violation("VALEUR_INCONNUE", f"« {b['to']} » n'est pas un état de convention.", "to")]) from e
-    return _result(_svc().transition_convention(g.actor, siret, number, to, expected_version=_if_match()))
+    return _result(_svc().transition_convention(g.actor, siret, number, g.body.to, expected_version=_if_match()))
 
 
-@bp.errorhandler(404)
-def not_found(_e):
-    raise NotFound("Ressource inconnue.")

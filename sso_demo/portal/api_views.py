@@ -10,9 +10,9 @@ from sso_demo import apiclient
 PAGE_SIZE = 20
 
 
-def call(method: str, path: str, *, ok=(200, 201), refusals=(409, 422), **kw):
-    """The response when it succeeded or was refused with explanations (422 rules; 409 a stale version, an
-    account Mon Compte Partenaire does not manage); 403/404 become error pages."""
+def call(method: str, path: str, *, ok=(200, 201), refusals=(400, 409, 422), **kw):
+    """The response when it succeeded or was refused with explanations (400 shape, 422 rules; 409 a stale
+    version, an account Mon Compte Partenaire does not manage); 403/404 become error pages."""
     try:
         r = apiclient.call(method, path, **kw)
     except apiclient.ApiUnavailable:

@@ -16,7 +16,7 @@ def report():
     form, fields, general, reference, status = {}, {}, [], None, 200
     if request.method == "POST":
         form = {"kind": request.form.get("kind", ""), "description": request.form.get("description", "")}
-        r = call("POST", "/api/v1/incidents", ok=(201,), refusals=(422,), json=form)
+        r = call("POST", "/api/v1/incidents", ok=(201,), refusals=(400, 422), json=form)
         if r.status_code == 201:
             reference, form = r.json()["reference"], {}
         else:
