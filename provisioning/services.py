@@ -467,6 +467,8 @@ class Provisioning:
                             expected_version=expected_version)
 
     def _refuse_unmanaged(self, username: str, email: str) -> None:
+        if not rules.IDENTIFIANT_RE.fullmatch(username) or rules.email_faults(email, ""):
+            return  # never sent to Keycloak: the registry's rules refuse it, with their codes, right after
         holder = self.gateway().unmanaged_account(username, email)
         if holder:
             raise Conflict(f"Un compte « {holder} » existe déjà dans Keycloak sans avoir été créé par Mon Compte "
