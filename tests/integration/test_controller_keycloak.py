@@ -11,6 +11,7 @@ from provisioning.api.auth import TokenVerifier
 from provisioning.store import tables as t
 from provisioning.store.uow import UnitOfWork
 from tests.integration.conftest import OPERATOR
+from tests.support.snapshot import unchanged
 from tests.unit.factories import example_data, registry, second_partner
 
 A, B = "12345678900015", "98765432100015"
@@ -93,15 +94,14 @@ def test_registering_an_unmanaged_account_is_refused_before_anything_is_stored(p
     uid = kc_admin.create_user("compte.externe", "Externe-Depuis-2020!", temporary=False, first="E", last="X",
                                email="externe@ailleurs.example")
     try:
-        before = _rows(provisioning.engine)
         api = _api(provisioning, keycloak)
         token = user_token("jeanne.dupont")
-        for ident, mail in (("compte.externe", "autre@hirondelles.example"),
-                            ("nouveau.nom", "EXTERNE@ailleurs.example")):
-            r = api.post(f"/api/v1/partners/{A}/users", headers=_h(token), json={
-                "identifiant": ident, "first_name": "Ex", "last_name": "Terne", "email": mail})
-            assert r.status_code == 409 and r.get_json()["error"] == "COMPTE_NON_GERE", r.get_json()
-        assert _rows(provisioning.engine) == before
+        with unchanged(provisioning.engine, kc_admin):
+            for ident, mail in (("compte.externe", "autre@hirondelles.example"),
+                                ("nouveau.nom", "EXTERNE@ailleurs.example")):
+                r = api.post(f"/api/v1/partners/{A}/users", headers=_h(token), json={
+                    "identifiant": ident, "first_name": "Ex", "last_name": "Terne", "email": mail})
+                assert r.status_code == 409 and r.get_json()["error"] == "COMPTE_NON_GERE", r.get_json()
         account = kc_admin.get(f"/users/{uid}")
         assert not account.get("attributes") and kc_admin.get(f"/users/{uid}/groups") == []
     finally:
@@ -156,3 +156,41 @@ def test_the_same_identifiant_in_two_partners_is_refused_by_the_store(provisioni
     assert "Sainte-Foy" not in str(body) and B not in str(body)
     with UnitOfWork(provisioning.engine) as uow:
         assert uow.registry.partner(A).user("b.lea.petit") is None
+
+
+def test_every_refused_input_leaves_registry_outbox_and_keycloak_unchanged(provisioning, keycloak, kc_admin,
+                                                                            user_token):
+    """Shape errors, broken rules, hostile strings, another partner's objects, stale versions, a delegate
+    acting on the administrator: each refused, none writing anywhere."""
+    _two_partners(provisioning)
+    api = _api(provisioning, keycloak)
+    jeanne, marc, caf = user_token("jeanne.dupont"), user_token("marc.martin"), user_token("caf.admin")
+    etag = api.get(f"/api/v1/partners/{A}", headers=_h(jeanne)).headers["ETag"]
+    api.put(f"/api/v1/partners/{A}/delegates/lea.petit", headers=_h(jeanne))  # moves the version on
+    users = f"/api/v1/partners/{A}/users"
+    refused = [
+        (jeanne, "post", users, {"identifiant": 42}, {}, 400),
+        (jeanne, "post", users, {"identifiant": "x.y", "first_name": "<script>", "last_name": "N",
+                                 "email": "x@y.fr"}, {}, 422),
+        (jeanne, "post", users, {"identifiant": "x.y", "first_name": "Jean\u0000", "last_name": "N",
+                                 "email": "x@y.fr"}, {}, 422),
+        (jeanne, "post", users, {"identifiant": "x.y", "first_name": "J", "last_name": "N" * 10_000,
+                                 "email": "x@y.fr"}, {}, 400),
+        (jeanne, "post", users, {"identifiant": "b.lea.petit", "first_name": "L", "last_name": "P",
+                                 "email": "new@x.fr"}, {}, 422),
+        (jeanne, "post", users, {"identifiant": "x.z", "first_name": "X", "last_name": "Z", "email": "x@z.fr"},
+         {"If-Match": etag}, 409),
+        (jeanne, "post", f"/api/v1/partners/{B}/users", {"identifiant": "x.w", "first_name": "X", "last_name": "W",
+                                                         "email": "x@w.fr"}, {}, 404),
+        (marc, "post", f"/api/v1/partners/{A}/users/jeanne.dupont/lost-credentials", None, {}, 403),
+        (caf, "post", "/api/v1/partners", {"siret": "12345678900017", "name": "Bad key", "caf": "751",
+                                           "administrator": {"identifiant": "k.ey", "first_name": "K",
+                                                             "last_name": "Ey", "email": "k@ey.fr"}}, {}, 422),
+        (caf, "post", f"/api/v1/partners/{A}/conventions", {"number": "", "services": ["CDAP"]}, {}, 422),
+        (caf, "post", f"/api/v1/partners/{A}/conventions/CONV-751-2026-0001/transitions", {"to": "prepared"},
+         {}, 422),
+    ]
+    with unchanged(provisioning.engine, kc_admin):
+        for token, method, path, body, headers, status in refused:
+            r = getattr(api, method)(path, headers={**_h(token), **headers}, json=body)
+            assert r.status_code == status, (path, body, r.get_json())
