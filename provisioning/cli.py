@@ -207,6 +207,24 @@ def cmd_notify(args) -> int:
     return 0
 
 
+def cmd_outbox(args) -> int:
+    """What waits in the outbox, or the dead letters; `resend ID` puts a dead letter back in the queue."""
+    svc = _service()
+    if args.resend is not None:
+        svc.resend_notification(_actor(), args.resend)
+        print(f"Courriel n° {args.resend} remis en file d'envoi.")
+        return 0
+    rows = [r for r in svc.notifications(_actor(), dead=args.dead) if args.all or not r["sent_at"]]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return 0
+    for r in rows:
+        print(f"{r['id']:>6}  {r['state']:<20} {r['attempts']} essai(s)  {r['recipient']:<40} {r['subject']}"
+              + (f"\n        {r['error']}" if r["error"] else ""))
+    print(f"{len(rows)} courriel(s).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mcp-provisioning", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -237,7 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--out", help="file to write (default: standard output)")
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
-    sub.add_parser("notify", help="send pending change reports (R9) to the Caf mailboxes")
+    sub.add_parser("notify", help="send what waits in the outbox (reports, credentials, suspensions)")
+    ob = sub.add_parser("outbox", help="mails waiting or dead (attempts exhausted); --resend ID sends one again")
+    ob.add_argument("--dead", action="store_true", help="only dead letters")
+    ob.add_argument("--all", action="store_true", help="sent ones too")
+    ob.add_argument("--resend", type=int, metavar="ID")
+    ob.add_argument("--json", action="store_true")
     ri = sub.add_parser("reissue", help="send a user a new identifiant mail and provisional password (24 h)")
     ri.add_argument("identifiant")
     ur = sub.add_parser("usage-rules", help="publish a version of the usage rules, or list acceptances")
@@ -249,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
-                "notify": cmd_notify, "suspend-inactive": cmd_suspend_inactive,
+                "notify": cmd_notify, "outbox": cmd_outbox, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:
         return handlers[args.cmd](args)

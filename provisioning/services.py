@@ -18,7 +18,9 @@ from provisioning.domain.model import (
     StatusChange, User,
 )
 from provisioning.domain.scope import FileScope
-from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Unavailable, ValidationFailed, Violation
+from provisioning.errors import (
+    Conflict, Forbidden, NotFound, ProvisioningError, Transient, Unavailable, ValidationFailed, Violation,
+)
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.notify.notifier import Notifier
@@ -181,11 +183,22 @@ class Provisioning:
                 return uow.audit.list(caf=actor.caf, limit=limit, offset=offset)
         raise Forbidden()
 
-    def notifications(self, actor: Actor) -> list[dict]:
+    def notifications(self, actor: Actor, dead: bool = False) -> list[dict]:
         if not (actor.system or CAF_ADMIN in actor.roles):
             raise Forbidden()
         with UnitOfWork(self.engine) as uow:
-            return uow.outbox.list(caf=None if actor.system else actor.caf)
+            return uow.outbox.list(caf=None if actor.system else actor.caf, dead=dead)
+
+    def resend_notification(self, actor: Actor, msg_id: int) -> None:
+        """A dead letter of the actor's Caf goes back to the queue (audited), then the sender runs."""
+        if not (actor.system or CAF_ADMIN in actor.roles):
+            raise Forbidden()
+        with UnitOfWork(self.engine) as uow:
+            if not uow.outbox.resend(msg_id, caf=None if actor.system else actor.caf):
+                raise NotFound(f"Pas de courriel n° {msg_id} à renvoyer pour votre Caf.")
+            uow.audit.record(actor.username, "resend-mail", f"outbox:{msg_id}", caf=actor.caf)
+            uow.commit()
+        self.deliver_notifications()
 
     def previous_login(self, actor: Actor) -> datetime | None:
         """R17: date and time of the previous successful connection (None: first connection)."""
@@ -299,13 +312,12 @@ class Provisioning:
         """Carry out exactly these changes; each one is audited as soon as Keycloak has it, so an interrupted
         run leaves a true trail. New users get their two mails (R13)."""
         gw = gateway or self.gateway()
-        mail_failures: list[str] = []
 
-        def onboard(user: UserSpec, password: str | None, user_id: str) -> None:
-            try:
-                self._send_credentials(gw, user, user_id, password)
-            except Transient as e:  # the account exists: `reissue` sends the codes again
-                mail_failures.append(f"{user.username}: {e.description}")
+        def onboard(user: UserSpec, _password: None, _user_id: str) -> None:
+            """R13: the two mails go through the outbox as an intent; the provisional password is set and
+            mailed when the mail leaves, so a mail server that is down loses nothing."""
+            if user.enabled:
+                self._queue_credentials(user)
 
         def audited(ch: Change) -> None:
             with UnitOfWork(self.engine) as uow:
@@ -313,23 +325,32 @@ class Provisioning:
                                  {"reason": ch.reason, "owner": ch.owner})
                 uow.commit()
 
-        by_password = self.onboarding == "password"
-        report = execute(changes, observed, gw,
-                         new_password=generate_password if by_password else (lambda: None),
-                         on_user_created=onboard, on_applied=audited, progress=progress,
-                         provisional_deadline=self.provisional_deadline if by_password else None)
-        if mail_failures:
-            log.error("onboarding mails not sent: %s", mail_failures)
+        report = execute(changes, observed, gw, new_password=lambda: None, on_user_created=onboard,
+                         on_applied=audited, progress=progress)
         self.deliver_notifications()
         if report.halted:
             raise Unavailable(report.halted + f" ({len(report.applied)} changement(s) appliqué(s) avant l'arrêt ; "
                               "relancez la réconciliation)")
         return report
 
-    def _send_credentials(self, gw: Gateway, user: UserSpec, user_id: str, password: str | None) -> None:
-        """R13: the identifiant, then in a separate mail the provisional password — or, in action-link mode,
-        Keycloak's own mail with a link valid 24 hours."""
+    def _queue_credentials(self, user: UserSpec) -> None:
+        with UnitOfWork(self.engine) as uow:
+            uow.outbox.put_credentials(user.email, {"username": user.username, "first_name": user.first_name,
+                                                    "last_name": user.last_name, "email": user.email},
+                                       caf=uow.registry.caf_of(user.username))
+            uow.commit()
+
+    def _deliver_credentials(self, gw: Gateway, who: dict) -> None:
+        """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then
+        the identifiant and, in a separate mail, the password — or, in action-link mode, Keycloak's own mail
+        with a link valid 24 hours. A retry sets a new password: an unsent one is never valid."""
+        user = UserSpec(who["username"], who["first_name"], who["last_name"], who["email"])
+        user_id = gw.user_id(user.username)
+        if user_id is None:
+            raise Transient(f"Le compte {user.username} n'existe pas encore dans Keycloak.")
         link = self.onboarding == "action-link"
+        password = None if link else generate_password()
+        gw.reset_provisional(user_id, password, None if link else self.provisional_deadline())
         subject, body = messages.identifiant_mail(user, self.portal_url, action_link=link)
         self.notifier.send(user.email, subject, body)
         if link:
@@ -339,16 +360,33 @@ class Provisioning:
             self.notifier.send(user.email, subject, body)
 
     def deliver_notifications(self) -> int:
-        sent = 0
+        """Claim due outbox rows, send each outside any database transaction, record each outcome (capped
+        attempts with backoff, then a dead letter). Returns how many left."""
         with UnitOfWork(self.engine) as uow:
-            for msg in uow.outbox.pending():
-                try:
-                    self.notifier.send(msg.recipient, msg.subject, msg.body)
-                    uow.outbox.mark(msg.id)
-                    sent += 1
-                except Transient as e:
-                    uow.outbox.mark(msg.id, error=e.description)
+            token, rows = uow.outbox.claim()
             uow.commit()
+        sent, gw = 0, None
+        for i, row in enumerate(rows):
+            error, down = None, False
+            try:
+                if row.kind == "credentials":
+                    gw = gw or self.gateway()
+                    self._deliver_credentials(gw, row.payload or {})
+                else:
+                    self.notifier.send(row.recipient, row.subject, row.body)
+            except ProvisioningError as e:
+                error, down = e.description, isinstance(e, Unavailable)
+            with UnitOfWork(self.engine) as uow:
+                if error is None:
+                    uow.outbox.sent(row.id, token)
+                    sent += 1
+                elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
+                    log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
+                if down:  # the mail server (or Keycloak) does not answer: the other rows wait, uncounted
+                    uow.outbox.release(token)
+                uow.commit()
+            if down:
+                break
         return sent
 
     # --- mutations ------------------------------------------------------------------------------------
@@ -569,11 +607,10 @@ class Provisioning:
         user_id = gw.user_id(identifiant)
         if user_id is None:
             raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
-        by_password = self.onboarding == "password"
-        password = generate_password() if by_password else None
-        gw.reset_provisional(user_id, password, self.provisional_deadline() if by_password else None)
+        gw.reset_provisional(user_id, None, None)  # the old password dies now; the new one leaves with the mail
         u = result.partner.user(identifiant)
-        self._send_credentials(gw, UserSpec(u.identifiant, u.first_name, u.last_name, u.email), user_id, password)
+        self._queue_credentials(UserSpec(u.identifiant, u.first_name, u.last_name, u.email))
+        self.deliver_notifications()
         return result
 
     def suspend_inactive(self, actor: Actor, days: int) -> list[str]:

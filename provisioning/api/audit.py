@@ -40,5 +40,13 @@ def incidents():
 
 
 @bp.get("/notifications")
+@m.query(m.NotificationsQuery)
 def notifications():
-    return jsonify(_svc().notifications(g.actor))
+    return jsonify(_svc().notifications(g.actor, dead=g.query.state == "dead"))
+
+
+@bp.post("/notifications/<int:msg_id>/resend")
+def resend(msg_id: int):
+    """A dead letter (attempts exhausted) goes back to the queue, with fresh attempts."""
+    _svc().resend_notification(g.actor, msg_id)
+    return jsonify({"resent": msg_id}), 202

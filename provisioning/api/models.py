@@ -92,6 +92,10 @@ class AuditQuery(Query):
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 
 
+class NotificationsQuery(Query):
+    state: Literal["all", "dead"] = "all"
+
+
 # --- validation at the door -------------------------------------------------------------------------------
 
 MESSAGES = {  # pydantic error type -> (stable code, French message); the input is never echoed

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
 
-from provisioning.errors import Transient
+from provisioning.errors import Transient, Unavailable
 
 
 class Notifier(Protocol):
@@ -48,8 +48,10 @@ class SmtpNotifier:
                 if self.cfg.username:
                     smtp.login(self.cfg.username, self.cfg.password)
                 smtp.send_message(msg)
-        except (OSError, smtplib.SMTPException) as e:
-            raise Transient(f"Envoi du courriel à {recipient} impossible : {e}") from e
+        except (OSError, smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as e:
+            raise Unavailable(f"Serveur de messagerie injoignable ({self.cfg.host}:{self.cfg.port}) : {e}") from e
+        except smtplib.SMTPException as e:  # it answered, and refused this message
+            raise Transient(f"Envoi du courriel à {recipient} refusé : {e}") from e
 
 
 @dataclass

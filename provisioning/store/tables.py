@@ -59,6 +59,15 @@ outbox = sa.Table(
     sa.Column("caf_code", sa.String(16), nullable=True, index=True),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("error", sa.Text, nullable=True),
+    # kind "mail": subject and body as written; kind "credentials": an intent (payload: who), the provisional
+    # password is set in Keycloak and mailed only when it is sent, and never stored
+    sa.Column("kind", sa.String(16), nullable=False, server_default="mail"),
+    sa.Column("payload", sa.JSON, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("claimed_by", sa.String(36), nullable=True),      # one sender at a time per row
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),  # attempts exhausted: shown to the Caf
 )
 
 usage_rules_versions = sa.Table(

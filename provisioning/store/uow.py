@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+import uuid
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,14 @@ class RegistryRepository:
         rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.caf_code == caf)
                                  .order_by(t.partners.c.siret))
         return [partner_from_dict(r.document) for r in rows]
+
+    def caf_of(self, identifiant: str) -> str | None:
+        """The Caf a person answers to (a partner's user: its partner's Caf; a Caf administrator: that Caf)."""
+        ix, p = t.user_index.c, t.partners.c
+        row = self.conn.execute(sa.select(ix.caf_code, p.caf_code.label("partner_caf"))
+                                .select_from(t.user_index.outerjoin(t.partners, ix.partner_siret == p.siret))
+                                .where(ix.identifiant == identifiant)).first()
+        return (row.partner_caf or row.caf_code) if row else None
 
     def versions(self) -> dict[str, int]:
         return dict(self.conn.execute(sa.select(t.partners.c.siret, t.partners.c.version)).all())
@@ -191,28 +200,81 @@ class AuditRepository:
 
 
 class Outbox:
-    """Notifications are written in the same transaction as the change, then delivered (R9)."""
+    """Notifications are written in the same transaction as the change that causes them, then delivered by
+    a sender outside any transaction: claim (one sender per row), send, record the outcome."""
+
+    MAX_ATTEMPTS = 8          # then the row is a dead letter, listed for the Caf with a resend action
+    CLAIM_SECONDS = 300       # a sender that died releases its rows after this
 
     def __init__(self, conn: Connection):
         self.conn = conn
 
     def put(self, recipient: str, subject: str, body: str, caf: str | None = None) -> None:
         self.conn.execute(sa.insert(t.outbox).values(at=now(), recipient=recipient, subject=subject, body=body,
-                                                     caf_code=caf))
+                                                     caf_code=caf, kind="mail"))
 
-    def pending(self) -> list[Any]:
-        return list(self.conn.execute(sa.select(t.outbox).where(t.outbox.c.sent_at.is_(None)).order_by(t.outbox.c.id)))
+    def put_credentials(self, recipient: str, who: dict, caf: str | None = None) -> None:
+        """An intent: at sending time a provisional password is set in Keycloak and mailed (its 24 hours
+        start then); nothing secret is stored."""
+        self.conn.execute(sa.insert(t.outbox).values(
+            at=now(), recipient=recipient, subject="codes d'accès (identifiant puis mot de passe provisoire)",
+            body="", caf_code=caf, kind="credentials", payload=who))
 
-    def mark(self, msg_id: int, error: str | None = None) -> None:
-        values = {"error": error} if error else {"sent_at": now(), "error": None}
-        self.conn.execute(sa.update(t.outbox).where(t.outbox.c.id == msg_id).values(**values))
+    def claim(self, limit: int = 50) -> tuple[str, list[Any]]:
+        """Take up to `limit` due rows for this sender: no other sender gets them while the claim holds.
+        PostgreSQL skips rows another transaction is claiming (FOR UPDATE SKIP LOCKED); SQLite has one
+        writer at a time, so the same statement is atomic there."""
+        o, token, at = t.outbox.c, str(uuid.uuid4()), now()
+        free = sa.or_(o.claimed_until.is_(None), o.claimed_until < at)
+        due = sa.and_(o.sent_at.is_(None), o.dead_at.is_(None), free,
+                      sa.or_(o.next_attempt_at.is_(None), o.next_attempt_at <= at))
+        pick = sa.select(o.id).where(due).order_by(o.id).limit(limit)
+        if self.conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        self.conn.execute(sa.update(t.outbox).where(o.id.in_(pick.scalar_subquery()), due)
+                          .values(claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
+        return token, list(self.conn.execute(sa.select(t.outbox).where(o.claimed_by == token).order_by(o.id)))
 
-    def list(self, caf: str | None = None, limit: int = 100) -> list[dict]:
+    def sent(self, msg_id: int, token: str) -> None:
+        self.conn.execute(sa.update(t.outbox).where(t.outbox.c.id == msg_id, t.outbox.c.claimed_by == token)
+                          .values(sent_at=now(), error=None, claimed_by=None, claimed_until=None))
+
+    def failed(self, msg_id: int, token: str, error: str, attempts: int) -> bool:
+        """One more failed attempt: retried after 2^attempts minutes (at most an hour), dead after
+        MAX_ATTEMPTS. Returns True when the row is now a dead letter."""
+        dead = attempts >= self.MAX_ATTEMPTS
+        delay = timedelta(minutes=min(2 ** attempts, 60))
+        self.conn.execute(sa.update(t.outbox).where(t.outbox.c.id == msg_id, t.outbox.c.claimed_by == token)
+                          .values(error=error[:500], attempts=attempts, claimed_by=None, claimed_until=None,
+                                  next_attempt_at=None if dead else now() + delay, dead_at=now() if dead else None))
+        return dead
+
+    def release(self, token: str) -> None:
+        """Give back the rows this sender claimed and did not try (no attempt counted)."""
+        self.conn.execute(sa.update(t.outbox).where(t.outbox.c.claimed_by == token)
+                          .values(claimed_by=None, claimed_until=None))
+
+    def resend(self, msg_id: int, caf: str | None = None) -> bool:
+        """A dead letter (or a failing row) goes back to the queue with fresh attempts."""
+        q = sa.update(t.outbox).where(t.outbox.c.id == msg_id, t.outbox.c.sent_at.is_(None))
+        if caf:
+            q = q.where(t.outbox.c.caf_code == caf)
+        return self.conn.execute(q.values(dead_at=None, attempts=0, next_attempt_at=None, error=None)).rowcount == 1
+
+    def list(self, caf: str | None = None, limit: int = 100, dead: bool = False) -> list[dict]:
         q = sa.select(t.outbox).order_by(t.outbox.c.id.desc()).limit(limit)
         if caf:
             q = q.where(t.outbox.c.caf_code == caf)
-        return [{**r._asdict(), "at": r.at.isoformat(), "sent_at": r.sent_at.isoformat() if r.sent_at else None}
-                for r in self.conn.execute(q)]
+        if dead:
+            q = q.where(t.outbox.c.dead_at.is_not(None))
+        out = []
+        for r in self.conn.execute(q):
+            row = {k: v for k, v in r._asdict().items() if k not in ("payload", "claimed_by", "claimed_until")}
+            for k in ("at", "sent_at", "next_attempt_at", "dead_at"):
+                row[k] = row[k].isoformat() if row[k] else None
+            row["state"] = "envoyé" if r.sent_at else "en échec définitif" if r.dead_at else "en attente d'envoi"
+            out.append(row)
+        return out
 
 
 class UsageRulesRepository:

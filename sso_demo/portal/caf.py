@@ -149,6 +149,17 @@ def notifications():
     return render_template("portal/caf/notifications.html", rows=call("GET", "/api/v1/notifications").json())
 
 
+@bp.post("/notifications/<int:msg_id>/renvoyer")
+@require_role(CAF_ADMIN)
+def resend(msg_id: int):
+    r = call("POST", f"/api/v1/notifications/{msg_id}/resend", ok=(202,))
+    if r.status_code == 202:
+        flash(f"Courriel n° {msg_id} remis en file d'envoi.")
+    else:
+        flash("Renvoi refusé : " + " ".join(errors_of(r)[1]), "erreur")
+    return redirect(url_for("caf.notifications"))
+
+
 @bp.get("/regles-d-usage")
 @require_role(CAF_ADMIN)
 def acceptances():

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -156,3 +157,32 @@ def test_a_missing_or_read_only_registry_database_is_exit_3_without_a_traceback(
     read_only = f"sqlite:///file:{ro}?mode=ro&uri=true"  # (chmod would not stop root, who runs CI)
     r = cli("apply", "--file", str(EXAMPLE), "--yes", env={"MCP_DATABASE_URL": read_only})
     assert r.returncode == 3 and "[base_indisponible]" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_with_the_mail_server_down_credentials_wait_and_leave_later_with_a_working_password(cli, tmp_path, smtp,
+                                                                                        keycloak):
+    """Regression: with SMTP down, `apply` said « envoyés » and the credential mails were lost for good."""
+    down = {"MCP_SMTP_PORT": "1"}  # nothing listens there
+    r = cli("apply", "--file", str(EXAMPLE), "--yes", env=down)
+    assert r.returncode == 0, r.stderr
+    assert "en attente d'envoi" in r.stdout and "envoyés" not in r.stdout
+    assert smtp.to("lea.petit@hirondelles.example") == []
+    waiting = json.loads(cli("outbox", "--json", env=down).stdout)
+    assert {w["recipient"] for w in waiting if w["kind"] == "credentials"} >= {"lea.petit@hirondelles.example"}
+    assert all(w["state"] == "en attente d'envoi" for w in waiting)
+
+    import sqlalchemy as sa
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    with engine.begin() as c:  # the backoff has passed
+        c.execute(sa.text("UPDATE outbox SET next_attempt_at = NULL"))
+    r = cli("notify")
+    assert r.returncode == 0, r.stderr
+    mails = smtp.to("lea.petit@hirondelles.example")
+    assert sorted("mot de passe" in m.subject for m in mails) == [False, True]
+    password = re.search(r"provisoire : (\S+)", next(m for m in mails if "mot de passe" in m.subject).body).group(1)
+    from tests.support.oidc import Page, Rp
+    rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
+    _, page = rp.authorize()
+    result = rp.login(page, "lea.petit", password)  # the mailed password is the one Keycloak holds:
+    assert isinstance(result, Page) and result.soup.find(id="kc-accept")  # the usage rules come next
+    assert json.loads(cli("outbox", "--json").stdout) == []

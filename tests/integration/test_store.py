@@ -88,3 +88,35 @@ def test_audit_log_is_append_only(engine):
     with UnitOfWork(engine) as uow:
         [entry] = uow.audit.list()
     assert entry["actor"] == "caf.admin" and entry["before"] == {"a": 1} and entry["after"] == {"a": 2}
+
+
+def test_two_senders_never_claim_the_same_outbox_row(engine):
+    """Concurrent senders on SQLite and on PostgreSQL (FOR UPDATE SKIP LOCKED): each row is claimed once."""
+    import threading
+    with UnitOfWork(engine) as uow:
+        for i in range(60):
+            uow.outbox.put(f"x{i}@caf75.example", "rapport", "corps", caf="751")
+        uow.commit()
+    taken: list[int] = []
+    lock = threading.Lock()
+
+    def sender():
+        while True:
+            with UnitOfWork(engine) as uow:
+                token, rows = uow.outbox.claim(limit=7)
+                uow.commit()
+            if not rows:
+                return
+            with UnitOfWork(engine) as uow:
+                for r in rows:
+                    uow.outbox.sent(r.id, token)
+                uow.commit()
+            with lock:
+                taken.extend(r.id for r in rows)
+
+    threads = [threading.Thread(target=sender) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert sorted(taken) == sorted(set(taken)) and len(taken) == 60

@@ -1,0 +1,119 @@
+"""Mail leaves outside database transactions, through an outbox: claimed by one sender, capped attempts
+with backoff, dead letters listed for the Caf with a resend action; credentials are intents, the provisional
+password being set in Keycloak and mailed only when the mail leaves. Regression: with the mail server down,
+`apply` created the users and their credential mails were lost for good."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from provisioning.errors import Unavailable
+from provisioning.keycloak.fake import FakeGateway
+from provisioning.notify.notifier import MemoryNotifier
+from provisioning.services import Provisioning
+from provisioning.store import tables as t
+from provisioning.store.uow import Outbox, UnitOfWork, make_engine, migrate
+from tests.unit.factories import TODAY, registry
+from tests.unit.test_desired_state_files import NATIONAL
+
+
+class DownThenUp(MemoryNotifier):
+    down: bool = True
+
+    def send(self, recipient, subject, body):
+        if self.down:
+            raise Unavailable("Serveur de messagerie injoignable (test)")
+        super().send(recipient, subject, body)
+
+
+@pytest.fixture
+def svc(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    migrate(engine)
+    gw = FakeGateway()
+    s = Provisioning(engine, lambda: gw, DownThenUp(), today=lambda: TODAY)
+    s.fake = gw
+    return s
+
+
+def rows(svc) -> list:
+    with svc.engine.connect() as c:
+        return list(c.execute(sa.select(t.outbox).order_by(t.outbox.c.id)))
+
+
+def test_credentials_wait_for_the_mail_server_and_their_24_hours_start_when_they_leave(svc):
+    svc.import_registry(NATIONAL, registry())
+    report = svc.reconcile(NATIONAL)
+    assert len(report.created_users) == 5
+    pending = [r for r in rows(svc) if r.kind == "credentials"]
+    assert len(pending) == 5 and all(r.sent_at is None and r.attempts <= 1 for r in pending)
+    assert all("Provisoire" not in str(r.payload) and r.body == "" for r in pending)  # no secret stored
+    assert not any(svc.fake.passwords.values())  # nobody can log in with a password never mailed
+
+    svc.notifier.down = False
+    later = datetime.now(timezone.utc) + timedelta(hours=3)
+    svc.now = lambda: later
+    with svc.engine.begin() as c:  # the backoff has passed
+        c.execute(sa.update(t.outbox).values(next_attempt_at=None))
+    svc.deliver_notifications()
+    lea = [m for m in svc.notifier.sent if m[0] == "lea.petit@hirondelles.example"]
+    assert [("identifiant" in s, "mot de passe" in s) for _, s, _ in lea] == [(True, False), (False, True)]
+    password = svc.fake.passwords["lea.petit"]
+    assert password and password in lea[1][2] and "lea.petit" not in lea[1][2].replace("Léa Petit", "")
+    assert svc.fake.deadlines["lea.petit"] == int(later.timestamp()) + 24 * 3600  # from the sending time
+    assert all(r.sent_at for r in rows(svc))
+
+
+def test_a_mail_server_that_stays_down_makes_dead_letters_the_caf_can_resend(svc):
+    with UnitOfWork(svc.engine) as uow:
+        uow.outbox.put("habilitations@caf75.example", "rapport", "corps", caf="751")
+        uow.commit()
+    for attempt in range(1, Outbox.MAX_ATTEMPTS + 1):
+        with svc.engine.begin() as c:
+            c.execute(sa.update(t.outbox).values(next_attempt_at=None))
+        assert svc.deliver_notifications() == 0
+        [row] = rows(svc)
+        assert row.attempts == attempt
+    assert row.dead_at is not None and row.next_attempt_at is None
+    assert svc.deliver_notifications() == 0 and rows(svc)[0].attempts == Outbox.MAX_ATTEMPTS  # no more tries
+    with UnitOfWork(svc.engine) as uow:
+        [dead] = uow.outbox.list(caf="751", dead=True)
+        assert dead["state"] == "en échec définitif" and "injoignable" in dead["error"]
+        assert uow.outbox.list(caf="692", dead=True) == []
+        assert uow.outbox.resend(dead["id"], caf="692") is False  # not that Caf's
+        assert uow.outbox.resend(dead["id"], caf="751") is True
+        uow.commit()
+    svc.notifier.down = False
+    assert svc.deliver_notifications() == 1
+
+
+def test_backoff_grows_and_a_down_server_costs_one_attempt_not_one_per_mail(svc):
+    with UnitOfWork(svc.engine) as uow:
+        for i in range(3):
+            uow.outbox.put(f"x{i}@caf75.example", "rapport", "corps", caf="751")
+        uow.commit()
+    svc.deliver_notifications()
+    first, second, third = rows(svc)
+    assert first.attempts == 1 and second.attempts == third.attempts == 0  # released, not counted
+    assert second.claimed_by is None and third.claimed_by is None
+    assert svc.deliver_notifications() == 0 and rows(svc)[0].attempts == 1  # not due yet: backoff
+    delay = rows(svc)[0].next_attempt_at
+    assert delay is not None
+
+
+def test_a_claimed_row_is_sent_by_one_sender_only(svc):
+    with UnitOfWork(svc.engine) as uow:
+        uow.outbox.put("a@caf75.example", "rapport", "corps", caf="751")
+        uow.commit()
+    with UnitOfWork(svc.engine) as first:
+        token, taken = first.outbox.claim()
+        first.commit()
+    with UnitOfWork(svc.engine) as second:
+        assert second.outbox.claim()[1] == []
+    with UnitOfWork(svc.engine) as first:
+        first.outbox.sent(taken[0].id, token)
+        first.commit()
+    assert rows(svc)[0].sent_at is not None
