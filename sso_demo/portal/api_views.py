@@ -26,11 +26,17 @@ def call(method: str, path: str, *, ok=(200, 201), refusals=(400, 409, 422), **k
     abort(503)
 
 
+def _json(r) -> dict:
+    """The API's JSON: results (application/json) and refusals (application/problem+json, RFC 9457)."""
+    ctype = r.headers.get("Content-Type", "").split(";")[0].strip()
+    return r.json() if ctype in ("application/json", "application/problem+json") else {}
+
+
 def errors_of(r) -> tuple[dict[str, str], list[str]]:
     """Violations next to their field (by the last part of their path), the others as a list."""
     fields: dict[str, str] = {}
     general: list[str] = []
-    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    body = _json(r)
     for v in body.get("violations", []):
         key = (v.get("path") or "").split(".")[-1].split("[")[0]
         text = f"{v['message']} [{v['code']}]"
@@ -51,5 +57,5 @@ def paginate(rows: list, page: int) -> tuple[list, int, int]:
 
 def unchanged_or(r, done: str) -> str:
     """The API says when a request changed nothing (and wrote nothing): say so rather than « done »."""
-    body = r.json() if r.headers.get("Content-Type", "").startswith("application/json") else {}
+    body = _json(r)
     return "Aucun changement : c'était déjà le cas." if body.get("changed") is False else done

@@ -77,3 +77,16 @@ def test_sessions_end_after_the_idle_timeout_and_by_keycloak_session():
     assert store.drop_kc_session("kc-2") == 1
     assert store.get(s2.id) is None and store.get(s3.id) is s3
     assert store.drop_kc_session(None, "u2") == 1
+
+
+def test_consoles_read_refusals_sent_as_problem_details():
+    from sso_demo.portal.api_views import errors_of
+
+    class Response:
+        headers = {"Content-Type": "application/problem+json"}
+
+        def json(self):
+            return {"code": "validation_failed", "error_description": "Refusé.", "violations": [
+                {"code": "SIRET_INVALIDE", "message": "Le SIRET…", "path": "partners[0].siret"}]}
+    fields, general = errors_of(Response())
+    assert fields == {"siret": "Le SIRET… [SIRET_INVALIDE]"} and general == []
