@@ -25,7 +25,8 @@ SMTP_SINK = processes.Helper("smtp-sink", "devstack.smtp_sink",
                               "--store", str(STATE_DIR / "mails.jsonl")), MAIL_WEB_PORT)
 API = processes.Helper("provisioning-api", "provisioning.api.serve", (), API_PORT)
 APPS = processes.Helper("sso-demo", "sso_demo", (), int(os.environ.get("MCP_PORTAIL_PORT", "8081")))
-HELPERS = (SMTP_SINK, API, APPS)
+WORKER = processes.Helper("reconcile-worker", "provisioning.cli", ("worker",), None)
+HELPERS = (SMTP_SINK, API, WORKER, APPS)
 
 
 def _stack_env(inst: kc.Instance) -> dict[str, str]:
@@ -48,6 +49,7 @@ def _up(_args) -> int:
     changes = seed_demo(build())
     print(f"[seed] demo partner reconciled into Keycloak ({changes} change(s))")
     print(f"[api] {processes.start(API, env)}: http://localhost:{API_PORT}/openapi.json")
+    print(f"[worker] {processes.start(WORKER, env)}: reconcile requests, partner by partner")
     apps_env = {**env, "MCP_API_URL": f"http://localhost:{API_PORT}", "MCP_STATE_DIR": str(STATE_DIR)}
     print(f"[apps] {processes.start(APPS, apps_env)}: portail http://localhost:8081/, cdap :8082, afas :8083")
     print()

@@ -19,7 +19,7 @@ class Helper:
     name: str
     module: str
     args: tuple[str, ...]
-    port: int  # ready when this port accepts connections
+    port: int | None  # ready when this port accepts connections; None: ready when alive after a second
 
     @property
     def pid_file(self) -> Path:
@@ -55,7 +55,7 @@ def running_pid(helper: Helper) -> int | None:
 def start(helper: Helper, env: dict[str, str] | None = None, timeout: float = 30) -> str:
     if running_pid(helper):
         return "reused"
-    if _listening(helper.port):
+    if helper.port is not None and _listening(helper.port):
         raise RuntimeError(f"port {helper.port} is already used by another process ({helper.name})")
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     with open(helper.log_file, "ab") as log:
@@ -65,6 +65,11 @@ def start(helper: Helper, env: dict[str, str] | None = None, timeout: float = 30
     helper.pid_file.write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if helper.port is None:
+            time.sleep(1.0)
+            if proc.poll() is None:
+                return "started"
+            break
         if _listening(helper.port):
             return "started"
         if proc.poll() is not None:

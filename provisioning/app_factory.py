@@ -14,4 +14,4 @@ def build(cfg: Config | None = None) -> Provisioning:
     engine = make_engine(cfg.database_url)
     migrate(engine)
     return Provisioning(engine, lambda: KeycloakGateway(cfg.keycloak), SmtpNotifier(cfg.smtp),
-                        portal_url=cfg.portal_url, onboarding=cfg.onboarding)
+                        portal_url=cfg.portal_url, onboarding=cfg.onboarding, reconcile_mode=cfg.reconcile_mode)

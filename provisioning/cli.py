@@ -149,6 +149,9 @@ def cmd_status(args) -> int:
               "users": sum(len(p.users) for p in reg.partners),
               "active_conventions": sum(1 for p in reg.partners for c in p.conventions if c.status.value == "active"),
               "pending_changes": len(changes)}
+    with svc_uow(svc) as uow:
+        status.update({f"reconcile_{k.replace(' ', '_').replace('é', 'e').replace('è', 'e')}": v
+                       for k, v in uow.reconcile.counts().items()})
     if args.json:
         print(json.dumps(status))
     else:
@@ -207,6 +210,25 @@ def cmd_notify(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    """The reconcile worker: takes the reconcile requests that changes wrote, partner by partner."""
+    from provisioning.reconcile.worker import main_loop  # noqa: PLC0415
+    svc = _service()
+    if args.full:
+        with svc_uow(svc) as uow:
+            uow.reconcile.request("*")
+            uow.commit()
+    handled = main_loop(svc, args.once, args.interval)
+    if args.once:
+        print(f"{handled} demande(s) de réconciliation traitée(s).")
+    return 0
+
+
+def svc_uow(svc):
+    from provisioning.store.uow import UnitOfWork  # noqa: PLC0415
+    return UnitOfWork(svc.engine)
+
+
 def cmd_outbox(args) -> int:
     """What waits in the outbox, or the dead letters; `resend ID` puts a dead letter back in the queue."""
     svc = _service()
@@ -256,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
     sub.add_parser("notify", help="send what waits in the outbox (reports, credentials, suspensions)")
+    wk = sub.add_parser("worker", help="reconcile what changes requested, partner by partner (runs until stopped)")
+    wk.add_argument("--once", action="store_true", help="what is due now, then exit")
+    wk.add_argument("--full", action="store_true", help="also request a reconcile of the whole realm")
+    wk.add_argument("--interval", type=float, default=2.0, help="seconds between rounds when idle")
     ob = sub.add_parser("outbox", help="mails waiting or dead (attempts exhausted); --resend ID sends one again")
     ob.add_argument("--dead", action="store_true", help="only dead letters")
     ob.add_argument("--all", action="store_true", help="sent ones too")
@@ -272,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
-                "notify": cmd_notify, "outbox": cmd_outbox, "suspend-inactive": cmd_suspend_inactive,
+                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:
         return handlers[args.cmd](args)

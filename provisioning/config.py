@@ -37,6 +37,7 @@ class Config:
     api_audience: str = "provisioning-api"
     public_keycloak_url: str = "http://localhost:8080"
     onboarding: str = "password"  # or "action-link": Keycloak mails a 24 h link, no password in mail
+    reconcile_mode: str = "inline"  # or "worker": mutations answer once stored, `mcp-provisioning worker` reconciles
 
     @property
     def issuer(self) -> str:
@@ -69,4 +70,5 @@ class Config:
             api_audience=e("MCP_API_AUDIENCE", "provisioning-api"),
             public_keycloak_url=e("MCP_PUBLIC_KEYCLOAK_URL", kc_url).rstrip("/"),
             onboarding=e("MCP_ONBOARDING", "password"),
+            reconcile_mode=e("MCP_RECONCILE", "inline"),
         )

@@ -120,13 +120,14 @@ class MutationResult:
     applied: list[Change] = field(default_factory=list)
     changed: bool = True   # False: the request changed nothing, and nothing was written
     version: int = 0       # the partner's stored version after the request (API ETag)
+    reconcile_state: dict | None = None  # {state: en attente | appliqué | en échec, reason, …}
 
 
 class Provisioning:
     def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
-                 onboarding: str = "password"):
+                 onboarding: str = "password", reconcile_mode: str = "inline"):
         self.engine = engine
         self.gateway = gateway
         self.notifier = notifier
@@ -137,6 +138,9 @@ class Provisioning:
         if onboarding not in ("password", "action-link"):
             raise ValueError(f"onboarding mode {onboarding!r}: expected 'password' or 'action-link'")
         self.onboarding = onboarding  # action-link: Keycloak mails a 24 h link instead of a password
+        if reconcile_mode not in ("inline", "worker"):
+            raise ValueError(f"reconcile mode {reconcile_mode!r}: expected 'inline' or 'worker'")
+        self.reconcile_mode = reconcile_mode  # worker: mutations answer once stored; the worker reconciles
 
     def provisional_deadline(self) -> int:
         """R13: a provisional password is valid 24 hours from now."""
@@ -153,6 +157,11 @@ class Provisioning:
 
     def partner(self, actor: Actor, siret: str) -> Partner:
         return self.partner_with_version(actor, siret)[0]
+
+    def reconcile_state(self, key: str) -> dict | None:
+        """Where Keycloak stands for this partner: en attente, appliqué, or en échec with the reason."""
+        with UnitOfWork(self.engine) as uow:
+            return uow.reconcile.state(key)
 
     def partner_with_version(self, actor: Actor, siret: str) -> tuple[Partner, int]:
         with UnitOfWork(self.engine) as uow:
@@ -434,6 +443,7 @@ class Provisioning:
                 return MutationResult(p, reconciled=False, changed=False, version=version)
             if after != before:
                 version = uow.registry.save_partner(p, version)
+                uow.reconcile.request(siret)  # with the change: the worker converges even if we stop here
             uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf)
             self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
             if callable(inform):
@@ -448,17 +458,39 @@ class Provisioning:
                         uow.outbox.put(u.email, subject, body, caf=p.caf)
             uow.commit()
         result = MutationResult(p, reconciled=False, version=version)
-        if reconcile and after != before:
-            try:
-                report = self.reconcile(actor, partner=siret)
+        if reconcile and after != before and self.reconcile_mode == "inline":
+            report = self.reconcile_request(siret)
+            if report is not None:
                 result.applied = report.applied
                 result.reconciled = report.complete
                 if report.failed:
                     result.reconcile_error = "; ".join(f"{c.target} : {why}" for c, why in report.failed)
-            except Transient as e:  # stored and audited; the next reconcile converges
-                result.reconcile_error = e.description
-                log.warning("reconcile after %s deferred: %s", action, e.description)
+        with UnitOfWork(self.engine) as uow:
+            result.reconcile_state = uow.reconcile.state(siret)
+        if result.reconcile_error is None and result.reconcile_state and result.reconcile_state["reason"]:
+            result.reconcile_error = result.reconcile_state["reason"]
         return result
+
+    def reconcile_request(self, key: str) -> ApplyReport | None:
+        """Carry out one reconcile request now, as the worker would (claimed, recorded); None when another
+        worker holds it or Keycloak did not answer (the request stays for the worker, with backoff)."""
+        with UnitOfWork(self.engine) as uow:
+            token, claimed = uow.reconcile.claim(key=key)
+            uow.commit()
+        if not claimed:
+            return None
+        report, error = None, None
+        try:
+            report = self.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
+        except ProvisioningError as e:
+            error = e.description
+            log.warning("reconcile of %s deferred: %s", key, e.description)
+        failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed] \
+            if report else []
+        with UnitOfWork(self.engine) as uow:
+            uow.reconcile.finish(claimed[0], token, error=error, failures=failures)
+            uow.commit()
+        return report
 
     def equipments(self, actor: Actor, siret: str) -> tuple[Partner, dict[Profile, list[str]]]:
         """The partner's equipments for its own staff (AFAS), with who may be associated to each profile."""
@@ -660,11 +692,10 @@ class Provisioning:
             uow.audit.record(actor.username, "create-partner", f"partner:{partner.siret}", None,
                              partner_to_dict(partner), partner=partner.siret, caf=partner.caf)
             self.report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
+            uow.reconcile.request(partner.siret)
             uow.commit()
-        try:
-            self.reconcile(actor, partner=partner.siret)
-        except Transient as e:
-            log.warning("reconcile after create-partner deferred: %s", e.description)
+        if self.reconcile_mode == "inline":
+            self.reconcile_request(partner.siret)
         return partner
 
     def prepare_convention(self, actor: Actor, siret: str, number: str, contract: ServiceContract,

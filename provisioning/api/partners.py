@@ -64,7 +64,7 @@ def _etag(resp, version: int):
 
 def _result(r: MutationResult, status: int = 200):
     body = {"partner": partner_to_dict(r.partner), "changed": r.changed, "reconciled": r.reconciled,
-            "changes": [c.as_dict() for c in r.applied]}
+            "reconcile": r.reconcile_state, "changes": [c.as_dict() for c in r.applied]}
     if not r.changed:
         body["message"] = "aucun changement"
         status = 200
@@ -119,7 +119,7 @@ def bulletin_csv(siret: str, number: str, service: str):
 @bp.get("/<siret>")
 def get_partner(siret: str):
     p, version = _svc().partner_with_version(g.actor, siret)
-    return _etag(jsonify(partner_to_dict(p)), version)
+    return _etag(jsonify({**partner_to_dict(p), "reconcile": _svc().reconcile_state(siret)}), version)
 
 
 @bp.get("/<siret>/users")

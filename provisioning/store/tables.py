@@ -76,3 +76,19 @@ usage_rules_versions = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("published_by", sa.String(128), nullable=False),
 )
+
+reconcile_requests = sa.Table(
+    "reconcile_requests", metadata,
+    sa.Column("key", sa.String(16), primary_key=True),  # a partner's SIRET, or "*" for the whole realm
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False, server_default="1"),  # bumped by each new request
+    sa.Column("done_generation", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("state", sa.String(16), nullable=False),  # en attente | appliqué | en échec
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("claimed_by", sa.String(36), nullable=True),
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("failures", sa.JSON, nullable=True),  # [{target, reason}] of the last run
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

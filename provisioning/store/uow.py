@@ -277,6 +277,69 @@ class Outbox:
         return out
 
 
+class ReconcileRequests:
+    """What Keycloak still has to follow: one row per partner, written with the change that needs it."""
+
+    PENDING, APPLIED, FAILED = "en attente", "appliqué", "en échec"
+    MAX_BACKOFF = 300  # seconds between retries of a request that keeps failing, at most
+    CLAIM_SECONDS = 600
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def request(self, key: str) -> None:
+        r, at = t.reconcile_requests.c, now()
+        done = self.conn.execute(sa.update(t.reconcile_requests).where(r.key == key).values(
+            generation=r.generation + 1, state=self.PENDING, attempts=0, next_attempt_at=None, requested_at=at,
+            updated_at=at))
+        if done.rowcount == 0:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(sa.insert(t.reconcile_requests).values(
+                        key=key, requested_at=at, generation=1, done_generation=0, state=self.PENDING, attempts=0,
+                        updated_at=at))
+            except sa.exc.IntegrityError:  # requested concurrently: the other row serves
+                self.request(key)
+
+    def claim(self, limit: int = 20, key: str | None = None) -> tuple[str, list[Any]]:
+        """Take due requests (or this one only, due or not yet retried): no other worker gets them meanwhile."""
+        r, token, at = t.reconcile_requests.c, str(uuid.uuid4()), now()
+        due = sa.and_(r.generation > r.done_generation,
+                      sa.or_(r.claimed_until.is_(None), r.claimed_until < at),
+                      sa.or_(r.next_attempt_at.is_(None), r.next_attempt_at <= at) if key is None else r.key == key)
+        pick = sa.select(r.key).where(due).order_by(r.requested_at).limit(limit)
+        if self.conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        self.conn.execute(sa.update(t.reconcile_requests).where(r.key.in_(pick.scalar_subquery()), due)
+                          .values(claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
+        return token, list(self.conn.execute(sa.select(t.reconcile_requests).where(r.claimed_by == token)))
+
+    def finish(self, req, token: str, *, error: str | None, failures: list[dict]) -> None:
+        """Record a run: applied; failed objects (retried later, capped backoff); or a transient error.
+        A request made while this one ran (newer generation) stays due."""
+        r, at = t.reconcile_requests.c, now()
+        attempts = 0 if error is None and not failures else req.attempts + 1
+        state = self.APPLIED if error is None and not failures else self.FAILED
+        retry = None if state == self.APPLIED else at + timedelta(seconds=min(2 ** attempts, self.MAX_BACKOFF))
+        done_generation = req.generation if state == self.APPLIED else req.done_generation
+        self.conn.execute(sa.update(t.reconcile_requests).where(r.key == req.key, r.claimed_by == token).values(
+            state=sa.case((r.generation > req.generation, self.PENDING), else_=state),
+            done_generation=done_generation, attempts=attempts, next_attempt_at=retry, claimed_by=None,
+            claimed_until=None, last_error=error, failures=failures or None, updated_at=at))
+
+    def state(self, key: str) -> dict | None:
+        row = self.conn.execute(sa.select(t.reconcile_requests).where(t.reconcile_requests.c.key == key)).first()
+        if row is None:
+            return None
+        reason = row.last_error or "; ".join(f"{f['target']} : {f['reason']}" for f in row.failures or [])
+        return {"state": row.state, "updated_at": row.updated_at.isoformat(), "attempts": row.attempts,
+                "reason": reason or None}
+
+    def counts(self) -> dict[str, int]:
+        r = t.reconcile_requests.c
+        return dict(self.conn.execute(sa.select(r.state, sa.func.count()).group_by(r.state)).all())
+
+
 class UsageRulesRepository:
     """Published versions of the usage rules (the first, 20 June 2016, is the seed's)."""
 
@@ -311,6 +374,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.conn)
         self.outbox = Outbox(self.conn)
         self.usage_rules = UsageRulesRepository(self.conn)
+        self.reconcile = ReconcileRequests(self.conn)
         return self
 
     def commit(self) -> None:

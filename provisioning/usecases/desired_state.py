@@ -194,6 +194,8 @@ def _store(svc, actor, p: StatePlan) -> None:
             lines.setdefault(x.caf, []).append(f"{x.name} : retiré du registre")
         for code, report in lines.items():
             svc.report(uow, reg, code, actor, report)
+        for x in [*changed, *removed]:  # level-triggered: the worker checks (and finishes) what apply does now
+            uow.reconcile.request(x.siret)
         uow.commit()
 
 

@@ -72,6 +72,7 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert "signée par la Caf" in history and "caf.admin" in history
     assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4}", history), history  # French dates
     assert "Claire Fontaine" in page.inner_text(section)
+    assert "Habilitations dans Keycloak : appliqué" in page.inner_text("#etat-keycloak")  # the reconcile state
 
 
 def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):

@@ -186,3 +186,25 @@ def test_with_the_mail_server_down_credentials_wait_and_leave_later_with_a_worki
     result = rp.login(page, "lea.petit", password)  # the mailed password is the one Keycloak holds:
     assert isinstance(result, Page) and result.soup.find(id="kc-accept")  # the usage rules come next
     assert json.loads(cli("outbox", "--json").stdout) == []
+
+
+def test_the_worker_process_applies_what_a_change_requested(cli, tmp_path, kc_admin, smtp, gateway):
+    """A change in worker mode answers once stored (« en attente »); `mcp-provisioning worker` (a real
+    process, on the real Keycloak) then applies it and records « appliqué »."""
+    from provisioning.domain.model import User  # noqa: F401
+    from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
+    from provisioning.services import Actor, Provisioning
+    from provisioning.store.uow import make_engine
+    assert cli("apply", "--file", str(EXAMPLE), "--yes").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")
+    svc = Provisioning(engine, lambda: gateway, SmtpNotifier(SmtpConfig("127.0.0.1", smtp.port)),
+                       reconcile_mode="worker")
+    r = svc.suspend_user(Actor("cli:test", system=True), "12345678900015", "paul.bernard", True)
+    assert r.reconcile_state["state"] == "en attente"
+    assert kc_admin.user_by_username("paul.bernard")["enabled"] is True  # not yet: the worker does it
+    run = cli("worker", "--once")
+    assert run.returncode == 0 and "traitée" in run.stdout, run.stderr
+    assert kc_admin.user_by_username("paul.bernard")["enabled"] is False
+    assert svc.reconcile_state("12345678900015")["state"] == "appliqué"
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["reconcile_applique"] >= 1 and "reconcile_en_attente" not in status

@@ -1,0 +1,106 @@
+"""The reconcile worker: a change writes its reconcile request in the same transaction; the worker takes
+requests by partner, records appliqué or en échec with the reason, retries with capped backoff, and a request
+made while one runs is not lost."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from provisioning.errors import Unavailable
+from provisioning.keycloak.fake import FakeGateway
+from provisioning.notify.notifier import MemoryNotifier
+from provisioning.reconcile.worker import run_once
+from provisioning.services import Provisioning
+from provisioning.store import tables as t
+from provisioning.store.uow import UnitOfWork, make_engine, migrate
+from tests.unit.factories import TODAY, registry
+from tests.unit.test_desired_state_files import NATIONAL
+
+A = "12345678900015"
+
+
+@pytest.fixture
+def svc(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    migrate(engine)
+    gw = FakeGateway()
+    s = Provisioning(engine, lambda: gw, MemoryNotifier(), today=lambda: TODAY, reconcile_mode="worker")
+    s.fake = gw
+    s.import_registry(NATIONAL, registry())
+    run_once(s)
+    return s
+
+
+def due_now(svc):
+    with svc.engine.begin() as c:
+        c.execute(sa.update(t.reconcile_requests).values(next_attempt_at=None))
+
+
+def test_a_change_answers_once_stored_and_the_worker_applies_it(svc):
+    assert svc.reconcile_state(A)["state"] == "appliqué"  # the import's request, done by the worker
+    calls = len(svc.fake.calls)
+    r = svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    assert r.reconcile_state["state"] == "en attente" and len(svc.fake.calls) == calls  # Keycloak untouched
+    assert svc.fake.state.users["paul.bernard"].enabled
+    assert run_once(svc) == 1
+    assert svc.reconcile_state(A)["state"] == "appliqué"
+    assert not svc.fake.state.users["paul.bernard"].enabled
+    assert run_once(svc) == 0  # nothing left
+
+
+def test_keycloak_down_is_retried_with_backoff_and_then_converges(svc):
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    observe = svc.fake.observe
+
+    def down(scope=None):
+        raise Unavailable("Keycloak injoignable (test)")
+    svc.fake.observe = down
+    run_once(svc)
+    state = svc.reconcile_state(A)
+    assert state["state"] == "en échec" and "injoignable" in state["reason"] and state["attempts"] == 1
+    assert run_once(svc) == 0  # not due again before its backoff
+    due_now(svc)
+    run_once(svc)
+    assert svc.reconcile_state(A)["attempts"] == 2
+    svc.fake.observe = observe
+    due_now(svc)
+    run_once(svc)
+    assert svc.reconcile_state(A) == {**svc.reconcile_state(A), "state": "appliqué", "attempts": 0, "reason": None}
+    assert not svc.fake.state.users["paul.bernard"].enabled
+
+
+def test_a_refused_object_is_reported_with_its_reason_and_the_rest_is_applied(svc):
+    from provisioning.domain.model import User
+    svc.fake.hand_add_user("pris.ailleurs", email="x@ailleurs.example")
+    svc.fake.unmanaged_account = lambda username, email: None  # as if created between the check and the worker
+    svc.create_user(NATIONAL, A, User("pris.ailleurs", "Pris", "Ailleurs", "pris@x.example"))
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    run_once(svc)
+    state = svc.reconcile_state(A)
+    assert state["state"] == "en échec" and "pris.ailleurs" in state["reason"]
+    assert not svc.fake.state.users["paul.bernard"].enabled  # the suspension did not wait
+
+
+def test_a_request_made_while_the_worker_runs_is_not_lost(svc):
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    with UnitOfWork(svc.engine) as uow:
+        token, [req] = uow.reconcile.claim()
+        uow.commit()
+    svc.suspend_user(NATIONAL, A, "lea.petit", True)  # a second change while the first run is under way
+    with UnitOfWork(svc.engine) as uow:
+        uow.reconcile.finish(req, token, error=None, failures=[])
+        uow.commit()
+    assert svc.reconcile_state(A)["state"] == "en attente"
+    assert run_once(svc) == 1
+    assert not svc.fake.state.users["lea.petit"].enabled and svc.reconcile_state(A)["state"] == "appliqué"
+
+
+def test_two_workers_never_take_the_same_request(svc):
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    with UnitOfWork(svc.engine) as one:
+        _, taken = one.reconcile.claim()
+        one.commit()
+    with UnitOfWork(svc.engine) as two:
+        assert two.reconcile.claim()[1] == []
+    assert [r.key for r in taken] == [A]
