@@ -229,6 +229,13 @@ def svc_uow(svc):
     return UnitOfWork(svc.engine)
 
 
+def cmd_adopt(args) -> int:
+    r = _service().adopt_account(_operator(args), args.identifiant)
+    print(f"Compte « {args.identifiant} » adopté (audité) : il est désormais géré comme les autres"
+          + (" et aligné sur le registre." if r.reconciled else f" ; réconciliation : {r.reconcile_state}."))
+    return 0
+
+
 def cmd_outbox(args) -> int:
     """What waits in the outbox, or the dead letters; `resend ID` puts a dead letter back in the queue."""
     svc = _service()
@@ -278,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
     sub.add_parser("notify", help="send what waits in the outbox (reports, credentials, suspensions)")
+    ad = sub.add_parser("adopt", parents=[mandate], help="explicitly adopt an existing Keycloak account the "
+                        "registry lists but Mon Compte Partenaire did not create (audited)")
+    ad.add_argument("identifiant")
     wk = sub.add_parser("worker", help="reconcile what changes requested, partner by partner (runs until stopped)")
     wk.add_argument("--once", action="store_true", help="what is due now, then exit")
     wk.add_argument("--full", action="store_true", help="also request a reconcile of the whole realm")
@@ -298,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
-                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "suspend-inactive": cmd_suspend_inactive,
+                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:
         return handlers[args.cmd](args)

@@ -673,6 +673,29 @@ class Provisioning:
             self.reconcile(actor)
         return sorted(i for idents in doomed.values() for i in idents)
 
+    def adopt_account(self, actor: Actor, identifiant: str) -> MutationResult:
+        """The only way an account Mon Compte Partenaire did not create becomes ours: a Caf administrator of
+        the partner that lists it (or a national operator) adopts it, audited; then it is reconciled."""
+        with UnitOfWork(self.engine) as uow:
+            reg = uow.registry.load()
+        p = reg.partner_of(identifiant)
+        if p is None:
+            raise NotFound(f"« {identifiant} » n'est l'utilisateur d'aucun partenaire du registre.")
+        if not actor.is_caf_admin_of(p.caf):
+            raise Forbidden("L'adoption d'un compte est réservée à la Caf du partenaire.", code="HORS_MANDAT")
+        gw = self.gateway()
+        if gw.unmanaged_account(identifiant, p.user(identifiant).email) != identifiant:
+            raise Conflict(f"Aucun compte non géré « {identifiant} » à adopter dans Keycloak.", code="RIEN_A_ADOPTER")
+        with UnitOfWork(self.engine) as uow:
+            uow.audit.record(actor.username, "adopt-account", identifiant, None, {"partner": p.siret},
+                             partner=p.siret, caf=p.caf)  # the intent, before Keycloak has it
+            uow.reconcile.request(p.siret)
+            uow.commit()
+        gw.adopt(identifiant)
+        report = self.reconcile_request(p.siret) if self.reconcile_mode == "inline" else None
+        return MutationResult(p, reconciled=bool(report and report.complete),
+                              applied=report.applied if report else [], reconcile_state=self.reconcile_state(p.siret))
+
     def create_partner(self, actor: Actor, partner: Partner) -> Partner:
         """R11: a Caf administrator registers a partner of its own Caf (administrator user included)."""
         if not actor.is_caf_admin_of(partner.caf):

@@ -44,6 +44,12 @@ class FakeGateway:
                 return u.username
         return None
 
+    def adopt(self, username: str) -> bool:
+        if username not in self.state.users:
+            return False
+        self.state.users[username] = replace(self.state.users[username], managed=True)
+        return True
+
     def observe(self, scope: Scope | None = None) -> State:
         self.calls.append("observe" if scope is None else f"observe:{scope.siret}")
         st = copy.deepcopy(self.state)

@@ -49,6 +49,7 @@ class Gateway(Protocol):
     def logout_user(self, user_id: str) -> None: ...
     def previous_login(self, user_id: str, current_session: str | None) -> datetime | None: ...
     def unmanaged_account(self, username: str, email: str) -> str | None: ...
+    def adopt(self, username: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -389,6 +390,16 @@ class KeycloakGateway:
                 if same and not _managed(u.get("attributes")):
                     return u["username"]
         return None
+
+    def adopt(self, username: str) -> bool:
+        """Put our ownership marker on an existing account (explicit, audited adoption). False: no account."""
+        user_id = self.user_id(username)
+        if user_id is None:
+            return False
+        current = self._call("get user", self.kc.get_user, user_id)
+        current.setdefault("attributes", {})[n.MANAGED_BY_ATTR] = [n.MANAGED_BY]
+        self._put_user(user_id, current)
+        return True
 
     def user_id(self, username: str) -> str | None:
         return self._call("recherche d'utilisateur", self.kc.get_user_id, username, accept=(404,))

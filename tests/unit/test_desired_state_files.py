@@ -224,3 +224,20 @@ def test_an_account_we_did_not_create_is_never_adopted(svc):
     report = files.apply_plan(svc, CAF_751, p)
     assert [c.action for c, _ in report.failed] == ["conflict"]
     assert svc.fake.state.users["intrus"].attributes == () and not svc.fake.state.users["intrus"].managed
+
+
+def test_adoption_is_explicit_audited_and_reserved_to_the_partners_caf(svc):
+    svc.fake.hand_add_user("deja.la", email="deja.la@x.example")
+    d = caf_file(two_cafs())
+    d["partners"][0]["users"].append({"identifiant": "deja.la", "first_name": "D", "last_name": "L",
+                                      "email": "deja.la@x.example"})
+    files.apply_plan(svc, CAF_751, files.plan_file(svc, CAF_751, load(yaml.safe_dump(d, allow_unicode=True), TODAY)))
+    assert not svc.fake.state.users["deja.la"].managed  # listed, never adopted by a plan
+    with pytest.raises(Forbidden):
+        svc.adopt_account(CAF_692, "deja.la")
+    r = svc.adopt_account(CAF_751, "deja.la")
+    assert r.reconciled and svc.fake.state.users["deja.la"].managed
+    assert svc.fake.state.users["deja.la"].attributes == (("partner", A),)
+    assert any(e["action"] == "adopt-account" and e["actor"] == CAF_751.username for e in svc.audit(NATIONAL, A))
+    with pytest.raises(Conflict):
+        svc.adopt_account(CAF_751, "deja.la")  # nothing left to adopt
