@@ -21,7 +21,7 @@ from datetime import date
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from provisioning.desired_file import dump, load_file
+from provisioning.desired_file import dump, load, load_file
 from provisioning.domain.scope import FileScope
 from provisioning.errors import ProvisioningError, Transient, ValidationFailed
 from provisioning.reconcile.plan import Change
@@ -81,7 +81,9 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def _plan(args, svc) -> files.StatePlan:
+def _plan(args, svc, file_text: str | None = None) -> files.StatePlan:
+    if file_text is not None:
+        return files.plan_file(svc, _operator(args), load(file_text, svc.today()))
     if args.file:
         return files.plan_file(svc, _operator(args), load_file(args.file, svc.today()))
     if not _operator(args).system:
@@ -93,13 +95,30 @@ def _plan(args, svc) -> files.StatePlan:
 def cmd_plan(args) -> int:
     p = _plan(args, _service())
     _print_plan(p, args.json)
+    if args.out:
+        text = open(args.file, encoding="utf-8").read() if args.file else None
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(files.saved(p, text), f, ensure_ascii=False, indent=2)
+        print(f"Plan enregistré dans {args.out} : `mcp-provisioning apply {args.out}` appliquera exactement "
+              "ce plan, ou refusera si Keycloak ou le registre a changé d'ici là.", file=sys.stderr)
     return 2 if (not p.empty and args.detailed_exitcode) else 0
 
 
 def cmd_apply(args) -> int:
     """Shows the plan, asks, then carries out exactly that plan (never a freshly computed one)."""
     svc = _service()
-    p = _plan(args, svc)
+    saved = None
+    if args.plan:
+        if args.file:
+            raise ProvisioningError("PLAN_ET_FICHIER", "Donnez un plan enregistré ou --file, pas les deux.", 400)
+        with open(args.plan, encoding="utf-8") as f:
+            try:
+                saved = json.load(f)
+            except ValueError:
+                saved = {}
+    p = _plan(args, svc, saved.get("file") if saved else None)
+    if saved is not None:
+        files.check_saved(saved, p)  # the plan recomputed now must be the one that was shown
     _print_plan(p, False)
     if p.empty:
         return 0
@@ -268,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--file", help="desired-state file (default: the registry in the database)")
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when the plan is not empty")
+    pl.add_argument("--out", metavar="PLAN", help="save the plan, to apply exactly it later (`apply PLAN`)")
     a = sub.add_parser("apply", parents=[mandate], help="store the desired state (with --file) and reconcile Keycloak")
+    a.add_argument("plan", nargs="?", help="a plan saved by `plan --out` (refused if no longer current)")
     a.add_argument("--file")
     a.add_argument("--yes", action="store_true", help="do not ask for confirmation (never enough for destruction)")
     a.add_argument("--allow-destroy", type=int, metavar="N",

@@ -9,6 +9,8 @@ threshold, or for any partner removal, `apply` needs that count repeated (`--all
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 
 from provisioning.desired_file import caf_to_dict, partner_to_dict
@@ -51,6 +53,29 @@ class StatePlan:
         """Destructive changes first, then the rest, each group in execution order."""
         everything = [*self.registry_changes, *self.changes]
         return [c for c in everything if c.destructive] + [c for c in everything if not c.destructive]
+
+
+def fingerprint(p: StatePlan) -> str:
+    """What the plan was computed from, as far as it matters: the plan itself (which the observation of
+    Keycloak and the registry determine) and the versions of the partners it reads. Recomputed at apply."""
+    doc = {"scope": p.scope.as_data(), "versions": sorted(p.versions.items()),
+           "changes": [c.as_dict() for c in p.lines()]}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def saved(p: StatePlan, file_text: str | None) -> dict:
+    """`plan --out`: the plan as shown, with what is needed to check it is still the plan at apply time."""
+    return {"format": "mon-compte-partenaire/plan/1", "scope": p.scope.as_data(), "file": file_text,
+            "fingerprint": fingerprint(p), "destructive": len(p.destructive),
+            "changes": [c.as_dict() for c in p.lines()]}
+
+
+def check_saved(doc: dict, p: StatePlan) -> None:
+    if doc.get("format") != "mon-compte-partenaire/plan/1":
+        raise ProvisioningError("PLAN_ILLISIBLE", "Ce fichier n'est pas un plan enregistré par `plan --out`.", 400)
+    if doc.get("fingerprint") != fingerprint(p):
+        raise ProvisioningError("PLAN_PERIME", "Keycloak ou le registre a changé depuis ce plan : il n'est plus ce "
+                                "qui serait appliqué. Refaites `plan --out`, relisez-le, puis appliquez-le.", 409)
 
 
 def check_mandate(actor, scope: FileScope, partners_cafs: set[str]) -> None:

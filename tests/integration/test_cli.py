@@ -208,3 +208,27 @@ def test_the_worker_process_applies_what_a_change_requested(cli, tmp_path, kc_ad
     assert svc.reconcile_state("12345678900015")["state"] == "appliqué"
     status = json.loads(cli("status", "--json").stdout)
     assert status["reconcile_applique"] >= 1 and "reconcile_en_attente" not in status
+
+
+def test_a_saved_plan_is_applied_exactly_or_refused_when_things_moved(cli, tmp_path, kc_admin):
+    assert cli("apply", "--file", str(EXAMPLE), "--yes").returncode == 0
+    d = example_data()
+    d["partners"][0]["conventions"][0]["bulletins"][1]["members"] = []  # lea.petit loses CDAP
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    saved = tmp_path / "plan.json"
+    r = cli("plan", "--file", str(edited), "--out", str(saved))
+    assert r.returncode == 0 and saved.exists(), r.stderr
+    assert json.loads(saved.read_text())["destructive"] >= 1
+
+    paul = kc_admin.user_by_username("paul.bernard")
+    group = kc_admin.get("/group-by-path/partenaires/12345678900015/CDAP Consulter")
+    kc_admin.put(f"/users/{paul['id']}/groups/{group['id']}")  # Keycloak moves after the plan was shown
+    r = cli("apply", str(saved), "--yes")
+    assert r.returncode == 1 and "PLAN_PERIME" in r.stderr
+    assert {m["username"] for m in kc_admin.get(f"/groups/{group['id']}/members")} == {"lea.petit", "paul.bernard"}
+
+    kc_admin.delete(f"/users/{paul['id']}/groups/{group['id']}")  # back as it was: the saved plan is current again
+    r = cli("apply", str(saved), "--yes")
+    assert r.returncode == 0, r.stderr
+    assert {m["username"] for m in kc_admin.get(f"/groups/{group['id']}/members")} == set()
