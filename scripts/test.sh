@@ -5,4 +5,5 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 bootstrap_tests
 cd "$ROOT"
-exec "$VENV/bin/python" -m pytest "$@"
+# coverage of the whole run (unit, integration, browser) is printed at the end
+exec "$VENV/bin/python" -m pytest --cov=provisioning --cov=sso_demo --cov-report=term:skip-covered "$@"
