@@ -105,6 +105,8 @@ class FakeGateway:
 
     def delete_group(self, group_id: str) -> None:
         self._hit("delete_group")
+        if not any(g.id == group_id for g in self.state.groups.values()):
+            return  # as Keycloak's 404, which the gateway accepts: already gone
         path = self._group(group_id).path
         for p in [p for p in self.state.groups if p == path or p.startswith(path + "/")]:
             del self.state.groups[p]
@@ -113,8 +115,9 @@ class FakeGateway:
     def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str:
         self._hit("create_user")
         self.deadlines[spec.username] = expires_at
-        if spec.username in self.state.users:
-            raise AssertionError(f"user {spec.username} exists")
+        if spec.username in self.state.users:  # as Keycloak: 409, reported as a refusal
+            from provisioning.errors import Transient
+            raise Transient(f"Keycloak a refusé « create user » : 409 User exists with same username")
         uid = next(self._ids)
         self.state.users[spec.username] = replace(spec, id=uid, managed=True)
         if temporary_password:
