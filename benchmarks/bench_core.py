@@ -1,0 +1,125 @@
+"""Benchmarks of the habilitation core (issue 9), on the registry only (worker mode: an API mutation answers
+once stored; Keycloak is the worker's business), with a fake Keycloak gateway:
+
+    .venv/bin/python benchmarks/bench_core.py [--large 5000] [--repeat 3]   # SQLite files in a temporary directory
+
+1. Latency of a committed API mutation with 10 partners vs 5,000 partners in the registry (goal: ratio ≤ 1.3).
+2. Two API clients making 200 interleaved edits of one partner with If-Match, each 409 retried: lost updates
+   (goal: zero).
+Numbers are printed (median and spread of three repetitions), never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from provisioning.api import create_app
+from provisioning.domain.model import Caf, CafAdministrator, Partner, Registry, User
+from provisioning.domain.rules import siret_with_key
+from provisioning.domain.scope import FileScope
+from provisioning.keycloak.fake import FakeGateway
+from provisioning.notify.notifier import MemoryNotifier
+from provisioning.services import Actor, Provisioning
+from provisioning.store.uow import make_engine, migrate
+
+NATIONAL = Actor("bench", system=True)
+
+
+class Verifier:
+    def verify(self, header):
+        return NATIONAL
+
+
+def registry(n: int) -> Registry:
+    caf = Caf("751", "Caf de Paris", "habilitations@caf75.example",
+              [CafAdministrator("caf.admin", "Claire", "Fontaine", "caf.admin@caf75.example")])
+    partners = []
+    for i in range(n):
+        users = [User(f"u{i}.{k}", "Prénom", "Nom", f"u{i}.{k}@x.example") for k in range(4)]
+        partners.append(Partner(siret_with_key(f"{9000000000000 + i:013d}"), f"Partenaire {i}", "751",
+                                users[0].identifiant, [users[1].identifiant], users))
+    return Registry([caf], partners, scope=FileScope(everything=True))
+
+
+def service(url: str, n: int) -> Provisioning:
+    engine = make_engine(url)
+    migrate(engine)
+    svc = Provisioning(engine, FakeGateway, MemoryNotifier(), reconcile_mode="worker")
+    t0 = time.perf_counter()
+    svc.import_registry(NATIONAL, registry(n))
+    print(f"  registry of {n} partners stored in {time.perf_counter() - t0:.1f} s")
+    return svc
+
+
+def mutation_latency(svc: Provisioning, rounds: int = 60) -> float:
+    client = create_app(svc, Verifier()).test_client()
+    siret = siret_with_key(f"{9000000000000:013d}")
+    samples = []
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        r = (client.put if i % 2 == 0 else client.delete)(f"/api/v1/partners/{siret}/delegates/u0.2")
+        samples.append(time.perf_counter() - t0)
+        assert r.status_code == 200, r.get_json()
+    return statistics.median(samples[5:])  # the first requests warm caches
+
+
+def interleaved_edits(svc: Provisioning, edits: int = 200) -> tuple[int, int]:
+    """Two clients add `edits` users between them to one partner, reading the ETag before each edit and
+    retrying on 409: returns (users expected, users stored)."""
+    client = create_app(svc, Verifier()).test_client()
+    siret = siret_with_key(f"{9000000000000:013d}")
+    before = len(client.get(f"/api/v1/partners/{siret}").get_json()["users"])
+    conflicts = [0]
+
+    def worker(name: str, count: int):
+        for k in range(count):
+            while True:
+                etag = client.get(f"/api/v1/partners/{siret}").headers["ETag"]
+                r = client.post(f"/api/v1/partners/{siret}/users", headers={"If-Match": etag}, json={
+                    "identifiant": f"{name}.{k}", "first_name": "Client", "last_name": name.capitalize(),
+                    "email": f"{name}.{k}@x.example"})
+                if r.status_code == 201:
+                    break
+                assert r.status_code == 409 and r.get_json()["code"] == "VERSION_PERIMEE", r.get_json()
+                conflicts[0] += 1
+    threads = [threading.Thread(target=worker, args=(name, edits // 2)) for name in ("alpha", "beta")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    after = len(client.get(f"/api/v1/partners/{siret}").get_json()["users"])
+    print(f"  {conflicts[0]} edits refused with 409 VERSION_PERIMEE and retried")
+    return before + edits, after
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--large", type=int, default=5000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+
+    def url(tag: str) -> str:
+        return f"sqlite:///{tmp / f'{tag}.sqlite'}"
+
+    print("1. latency of a committed API mutation (worker mode)")
+    small, large = service(url("small"), 10), service(url("large"), args.large)
+    ratios = []
+    for rep in range(args.repeat):
+        a, b = mutation_latency(small), mutation_latency(large)
+        ratios.append(b / a)
+        print(f"  run {rep + 1}: 10 partners {a * 1000:.1f} ms, {args.large} partners {b * 1000:.1f} ms, "
+              f"ratio {b / a:.2f}")
+    print(f"  ratio median {statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}] (goal ≤ 1.3)")
+    print("2. two clients, 200 interleaved edits of one partner, If-Match, 409 retried")
+    expected, stored = interleaved_edits(service(url("edits"), 10))
+    print(f"  users expected {expected}, stored {stored}: {expected - stored} lost update(s) (goal 0)")
+
+
+if __name__ == "__main__":
+    main()
