@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from provisioning.api import models as m
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
-from provisioning.errors import NotFound, ValidationFailed, Violation
+from provisioning.errors import ValidationFailed, Violation
 from provisioning.services import MutationResult
 
 bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")

@@ -117,7 +117,7 @@ class FakeGateway:
         self.deadlines[spec.username] = expires_at
         if spec.username in self.state.users:  # as Keycloak: 409, reported as a refusal
             from provisioning.errors import Transient
-            raise Transient(f"Keycloak a refusé « create user » : 409 User exists with same username")
+            raise Transient("Keycloak a refusé « create user » : 409 User exists with same username")
         uid = next(self._ids)
         self.state.users[spec.username] = replace(spec, id=uid, managed=True)
         if temporary_password:

@@ -13,7 +13,7 @@ from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
 from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import make_engine, migrate
-from tests.support.oidc import Redirect, Rp
+from tests.support.oidc import login_token
 from tests.support.postgres import LocalPostgres
 
 PROVISIONING_SECRET = "demo-only-provisioning-secret"
@@ -103,13 +103,5 @@ def provisioning(keycloak, kc_admin, smtp, sqlite_engine, gateway):
 def user_token(keycloak, kc_admin):
     """An access token for a realm user, obtained through the real login form of the `portail` client."""
     def token(username: str) -> str:
-        user = kc_admin.user_by_username(username)
-        kc_admin.put(f"/users/{user['id']}/reset-password",
-                     json={"type": "password", "value": "Jeton-De-Test-2026!", "temporary": False})
-        kc_admin.put(f"/users/{user['id']}", json={"requiredActions": []})
-        rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
-        req, page = rp.authorize()
-        result = rp.login(page, username, "Jeton-De-Test-2026!")
-        assert isinstance(result, Redirect), result.text()[:300]
-        return rp.exchange(result.params["code"], req)["access_token"]
+        return login_token(keycloak, kc_admin, username)
     return token

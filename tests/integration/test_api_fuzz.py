@@ -19,7 +19,7 @@ from provisioning.notify.notifier import MemoryNotifier
 from provisioning.services import Provisioning
 from provisioning.store.uow import make_engine, migrate
 from tests.integration.conftest import OPERATOR, PROVISIONING_SECRET, clean_managed
-from tests.support.oidc import Redirect, Rp
+from tests.support.oidc import login_token
 from tests.unit.factories import example_data, registry, second_partner
 
 ROLES = {"caf-administrateur": "caf.admin", "administrateur-partenaire": "jeanne.dupont",
@@ -41,15 +41,7 @@ def fuzz_stack(keycloak, tmp_path_factory):
     svc.reconcile(OPERATOR)
     tokens = {}
     for role, username in ROLES.items():
-        user = admin.user_by_username(username)
-        admin.put(f"/users/{user['id']}/reset-password",
-                  json={"type": "password", "value": "Jeton-De-Fuzz-2026!", "temporary": False})
-        admin.put(f"/users/{user['id']}", json={"requiredActions": []})
-        rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
-        req, page = rp.authorize()
-        result = rp.login(page, username, "Jeton-De-Fuzz-2026!")
-        assert isinstance(result, Redirect), result.text()[:300]
-        tokens[role] = rp.exchange(result.params["code"], req)["access_token"]
+        tokens[role] = login_token(keycloak, admin, username, "Jeton-De-Fuzz-2026!")
     app = create_app(svc, TokenVerifier(keycloak.issuer, "provisioning-api"))
     yield app, tokens
     clean_managed(admin)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import clean_managed
-from tests.unit.factories import EXAMPLE, add_user, afas_members, example_data, second_partner
+from tests.unit.factories import EXAMPLE, add_caf_692, add_user, afas_members, example_data, second_partner
 
 
 @pytest.fixture
@@ -82,10 +82,7 @@ def _two_cafs(tmp_path) -> tuple[str, dict]:
     """A national whole-registry file: Caf 751 (the example, plus partner B) and Caf 692 with its own partner."""
     d = example_data()
     second_partner(d)
-    d["scope"] = "all"
-    d["cafs"].append({"code": "692", "name": "Caf du Rhône", "habilitation_mailbox": "habilitations@caf69.example",
-                      "administrators": [{"identifiant": "caf.lyon", "first_name": "Louis", "last_name": "Roche",
-                                          "email": "louis.roche@caf69.example"}]})
+    add_caf_692(d)
     lyon = {"siret": "55555555500005", "name": "Mairie de Lyon", "caf": "692", "administrator": "l.admin",
             "users": [{"identifiant": "l.admin", "first_name": "Lou", "last_name": "Admin",
                        "email": "l.admin@lyon.example"},
@@ -191,7 +188,6 @@ def test_with_the_mail_server_down_credentials_wait_and_leave_later_with_a_worki
 def test_the_worker_process_applies_what_a_change_requested(cli, tmp_path, kc_admin, smtp, gateway):
     """A change in worker mode answers once stored (« en attente »); `mcp-provisioning worker` (a real
     process, on the real Keycloak) then applies it and records « appliqué »."""
-    from provisioning.domain.model import User  # noqa: F401
     from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
     from provisioning.services import Actor, Provisioning
     from provisioning.store.uow import make_engine

@@ -132,3 +132,16 @@ class Rp:
             exp={"essential": True},
         ).validate(token.claims)
         return dict(token.claims)
+
+
+def login_token(keycloak, admin, username: str, password: str = "Jeton-De-Test-2026!") -> str:
+    """An access token for a realm user through the real login form of the `portail` client (the user's
+    password is set first and their required actions cleared)."""
+    user = admin.user_by_username(username)
+    admin.put(f"/users/{user['id']}/reset-password", json={"type": "password", "value": password, "temporary": False})
+    admin.put(f"/users/{user['id']}", json={"requiredActions": []})
+    rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
+    req, page = rp.authorize()
+    result = rp.login(page, username, password)
+    assert isinstance(result, Redirect), result.text()[:300]
+    return rp.exchange(result.params["code"], req)["access_token"]

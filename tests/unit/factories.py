@@ -48,3 +48,11 @@ def second_partner(data: dict) -> dict:
                 m["identifiant"] = "b." + m["identifiant"]
     data["partners"].append(p)
     return p
+
+
+def add_caf_692(data: dict) -> None:
+    """A second Caf (Lyon) with its administrator caf.lyon; the file becomes a whole-registry one."""
+    data["scope"] = "all"
+    data["cafs"].append({"code": "692", "name": "Caf du Rhône", "habilitation_mailbox": "habilitations@caf69.example",
+                         "administrators": [{"identifiant": "caf.lyon", "first_name": "Louis", "last_name": "Roche",
+                                             "email": "louis.roche@caf69.example"}]})

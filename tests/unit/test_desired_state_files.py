@@ -12,13 +12,11 @@ import yaml
 from provisioning.desired_file import dump, load
 from provisioning.domain.scope import FileScope
 from provisioning.errors import Conflict, Forbidden, ProvisioningError, ValidationFailed
-from provisioning.keycloak.fake import FakeGateway
-from provisioning.notify.notifier import MemoryNotifier
-from provisioning.services import CAF_ADMIN, Actor, Provisioning
+from provisioning.services import CAF_ADMIN, Actor
 from provisioning.store import tables as t
-from provisioning.store.uow import make_engine, migrate
 from provisioning.usecases import desired_state as files
-from tests.unit.factories import TODAY, example_data, registry, second_partner
+from tests.unit.factories import TODAY, add_caf_692, example_data, registry, second_partner
+from tests.unit.services import make_service
 
 NATIONAL = Actor("cli:national", system=True)
 CAF_751 = Actor("cli:op@caf:751", frozenset({CAF_ADMIN}), caf="751")
@@ -30,10 +28,7 @@ def two_cafs() -> dict:
     """Caf 751 with partners A and B, Caf 692 with one partner of its own (whole-registry file)."""
     d = example_data()
     second_partner(d)
-    d["scope"] = "all"
-    d["cafs"].append({"code": "692", "name": "Caf du Rhône", "habilitation_mailbox": "habilitations@caf69.example",
-                      "administrators": [{"identifiant": "caf.lyon", "first_name": "Louis", "last_name": "Roche",
-                                          "email": "louis.roche@caf69.example"}]})
+    add_caf_692(d)
     lyon = copy.deepcopy(d["partners"][1])
     lyon.update(siret=LYON, name="Mairie de Lyon", caf="692")
     for u in lyon["users"]:
@@ -64,11 +59,7 @@ def caf_file(d: dict, code: str = "751") -> dict:
 
 @pytest.fixture
 def svc(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
-    migrate(engine)
-    gw = FakeGateway()
-    s = Provisioning(engine, lambda: gw, MemoryNotifier(), today=lambda: TODAY)
-    s.fake = gw
+    s = make_service(tmp_path)
     s.import_registry(NATIONAL, registry(two_cafs()))
     s.reconcile(NATIONAL)
     return s

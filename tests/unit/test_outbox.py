@@ -11,12 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from provisioning.errors import Unavailable
-from provisioning.keycloak.fake import FakeGateway
 from provisioning.notify.notifier import MemoryNotifier
-from provisioning.services import Provisioning
 from provisioning.store import tables as t
-from provisioning.store.uow import Outbox, UnitOfWork, make_engine, migrate
-from tests.unit.factories import TODAY, registry
+from provisioning.store.uow import Outbox, UnitOfWork
+from tests.unit.factories import registry
+from tests.unit.services import make_service
 from tests.unit.test_desired_state_files import NATIONAL
 
 
@@ -31,12 +30,7 @@ class DownThenUp(MemoryNotifier):
 
 @pytest.fixture
 def svc(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
-    migrate(engine)
-    gw = FakeGateway()
-    s = Provisioning(engine, lambda: gw, DownThenUp(), today=lambda: TODAY)
-    s.fake = gw
-    return s
+    return make_service(tmp_path, DownThenUp())
 
 
 def rows(svc) -> list:

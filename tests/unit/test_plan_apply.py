@@ -2,11 +2,9 @@
 
 from dataclasses import replace
 
-import pytest
 
 from provisioning.domain.model import ConventionStatus
 from provisioning.keycloak.fake import FakeGateway
-from provisioning.errors import Transient
 from provisioning.reconcile.apply import apply
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import plan

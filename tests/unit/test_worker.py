@@ -8,13 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from provisioning.errors import Unavailable
-from provisioning.keycloak.fake import FakeGateway
-from provisioning.notify.notifier import MemoryNotifier
 from provisioning.reconcile.worker import run_once
-from provisioning.services import Provisioning
 from provisioning.store import tables as t
-from provisioning.store.uow import UnitOfWork, make_engine, migrate
-from tests.unit.factories import TODAY, registry
+from provisioning.store.uow import UnitOfWork
+from tests.unit.factories import registry
+from tests.unit.services import make_service
 from tests.unit.test_desired_state_files import NATIONAL
 
 A = "12345678900015"
@@ -22,11 +20,7 @@ A = "12345678900015"
 
 @pytest.fixture
 def svc(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
-    migrate(engine)
-    gw = FakeGateway()
-    s = Provisioning(engine, lambda: gw, MemoryNotifier(), today=lambda: TODAY, reconcile_mode="worker")
-    s.fake = gw
+    s = make_service(tmp_path, reconcile_mode="worker")
     s.import_registry(NATIONAL, registry())
     run_once(s)
     return s
