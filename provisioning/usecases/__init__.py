@@ -1,1 +1,1 @@
-"""Use cases that read as a page each; services.Provisioning keeps the older ones (being split out)."""
+"""Use cases, one module a concern; services.Provisioning composes them (base.Core holds `_mutate`)."""

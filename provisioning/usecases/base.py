@@ -1,0 +1,256 @@
+"""The kernel every use case stands on: configuration, reads, and `_mutate`, the one way a partner
+changes (one partner, its version, its rules; audit, report and reconcile request in one transaction)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from provisioning.desired_file import partner_to_dict
+from provisioning.domain import rules
+from provisioning.domain.model import Partner, Registry, User
+from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
+from provisioning.keycloak.gateway import Gateway
+from provisioning.notify import messages
+from provisioning.notify.notifier import Notifier
+from provisioning.reconcile.plan import Change
+from provisioning.store.uow import UnitOfWork, stale_version
+
+log = logging.getLogger(__name__)
+
+
+CAF_ADMIN, PARTNER_ADMIN, DELEGATE = "caf-administrateur", "administrateur-partenaire", "responsable-habilitations"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: from a verified token (API, consoles) or the operator of the CLI (system)."""
+    username: str
+    roles: frozenset[str] = frozenset()
+    partner: str | None = None
+    caf: str | None = None
+    system: bool = False
+    sub: str | None = None       # Keycloak user id
+    session: str | None = None   # Keycloak SSO session id of the token
+
+    def can_manage_partner(self, p: Partner) -> bool:
+        if self.system or (CAF_ADMIN in self.roles and self.caf == p.caf):
+            return True
+        return bool(self.partner == p.siret and self.roles & {PARTNER_ADMIN, DELEGATE})
+
+    def is_member_of(self, p: Partner) -> bool:
+        return self.partner == p.siret
+
+    def is_caf_admin_of(self, caf_code: str) -> bool:
+        return self.system or (CAF_ADMIN in self.roles and self.caf == caf_code)
+
+
+# Conventions, services and suspensions are the Caf's (R11, R18): only an administrator of the partner's Caf.
+CAF_ONLY = {"allowed": lambda a, p: a.is_caf_admin_of(p.caf),
+            "refused": "Seule la Caf du partenaire peut faire cette opération."}
+
+
+def _unknown_or_forbidden(actor: Actor, siret: str, unknown: bool):
+    """A partner's staff cannot tell another partner's SIRET from an unknown one: both are « inconnu »."""
+    if unknown or not (actor.system or CAF_ADMIN in actor.roles):
+        return NotFound(f"Partenaire {siret} inconnu.")
+    return Forbidden("Ce partenaire ne relève pas de votre périmètre.")
+
+
+def _check_hierarchy(actor: Actor, p: Partner, identifiant: str, self_ok: bool) -> None:
+    """R12: a responsable des habilitations manages the partner's users, not the administrator who
+    appointed them nor another delegate (nor, for habilitations, themselves)."""
+    if actor.system or CAF_ADMIN in actor.roles or PARTNER_ADMIN in actor.roles or DELEGATE not in actor.roles:
+        return
+    if identifiant == actor.username and self_ok:
+        return
+    if identifiant == p.administrator or identifiant in p.delegates:
+        who = ("l'administrateur du partenaire" if identifiant == p.administrator else
+               "vous-même" if identifiant == actor.username else "un autre responsable des habilitations")
+        raise Forbidden(f"Un responsable des habilitations n'agit pas sur {who} : demandez-le à l'administrateur "
+                        "du partenaire.", code="HORS_HIERARCHIE")
+
+
+def _user(p: Partner, identifiant: str) -> tuple[User | None, list[Violation]]:
+    u = p.user(identifiant)
+    if u is None:
+        return None, [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.",
+                                "identifiant")]
+    return u, []
+
+
+def _on_user(identifiant: str, edit: Callable[[User], None]) -> Callable[[Registry, Partner], list[Violation]]:
+    """A registry change that edits one user of the partner (refused when there is no such user)."""
+    def change(reg: Registry, p: Partner) -> list[Violation]:
+        u, missing = _user(p, identifiant)
+        if not missing:
+            edit(u)
+        return missing
+    return change
+
+
+def generate_password(length: int = 16) -> str:
+    """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
+    classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
+    chars = [secrets.choice(c) for c in classes]
+    alphabet = "".join(classes)
+    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+@dataclass
+class MutationResult:
+    partner: Partner
+    reconciled: bool
+    reconcile_error: str | None = None
+    applied: list[Change] = field(default_factory=list)
+    changed: bool = True   # False: the request changed nothing, and nothing was written
+    version: int = 0       # the partner's stored version after the request (API ETag)
+    reconcile_state: dict | None = None  # {state: en attente | appliqué | en échec, reason, …}
+
+
+class Core:
+    def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
+                 portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
+                 now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
+                 onboarding: str = "password", reconcile_mode: str = "inline"):
+        self.engine = engine
+        self.gateway = gateway
+        self.notifier = notifier
+        self.portal_url = portal_url
+        self.now = now or (lambda: datetime.now(timezone.utc))  # injectable clock (tests of the 24 h rule)
+        self.today = today or (lambda: self.now().date())
+        self.provisional_hours = provisional_hours
+        if onboarding not in ("password", "action-link"):
+            raise ValueError(f"onboarding mode {onboarding!r}: expected 'password' or 'action-link'")
+        self.onboarding = onboarding  # action-link: Keycloak mails a 24 h link instead of a password
+        if reconcile_mode not in ("inline", "worker"):
+            raise ValueError(f"reconcile mode {reconcile_mode!r}: expected 'inline' or 'worker'")
+        self.reconcile_mode = reconcile_mode  # worker: mutations answer once stored; the worker reconciles
+
+    def provisional_deadline(self) -> int:
+        """R13: a provisional password is valid 24 hours from now."""
+        return int(self.now().timestamp()) + self.provisional_hours * 3600
+
+    def registry(self) -> Registry:
+        with UnitOfWork(self.engine) as uow:
+            return uow.registry.load()
+
+    def _load_partner(self, siret: str) -> Partner | None:
+        with UnitOfWork(self.engine) as uow:
+            return uow.registry.partner(siret)
+
+    def partner(self, actor: Actor, siret: str) -> Partner:
+        return self.partner_with_version(actor, siret)[0]
+
+    def partner_with_version(self, actor: Actor, siret: str) -> tuple[Partner, int]:
+        with UnitOfWork(self.engine) as uow:
+            found = uow.registry.partner_with_version(siret)
+        if found is None or not actor.can_manage_partner(found[0]):
+            raise _unknown_or_forbidden(actor, siret, found is None)
+        return found
+
+    def partners(self, actor: Actor) -> list[Partner]:
+        if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
+            with UnitOfWork(self.engine) as uow:
+                return uow.registry.partners_of_caf(actor.caf)
+        if not actor.system and actor.partner:
+            p = self._load_partner(actor.partner)
+            return [p] if p and actor.can_manage_partner(p) else []
+        return [p for p in self.registry().partners if actor.can_manage_partner(p)]
+
+    def audit(self, actor: Actor, siret: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+        if siret:
+            self.partner(actor, siret)
+            with UnitOfWork(self.engine) as uow:
+                return uow.audit.list(partner=siret, limit=limit, offset=offset)
+        if actor.system:
+            with UnitOfWork(self.engine) as uow:
+                return uow.audit.list(limit=limit, offset=offset)
+        if CAF_ADMIN in actor.roles and actor.caf:
+            with UnitOfWork(self.engine) as uow:
+                return uow.audit.list(caf=actor.caf, limit=limit, offset=offset)
+        raise Forbidden()
+
+    def previous_login(self, actor: Actor) -> datetime | None:
+        """R17: date and time of the previous successful connection (None: first connection)."""
+        if not actor.sub:
+            raise Forbidden()
+        return self.gateway().previous_login(actor.sub, actor.session)
+
+    def report(self, uow: UnitOfWork, reg: Registry, caf_code: str, actor: Actor, lines: list[str]) -> None:
+        caf = reg.caf(caf_code)
+        if caf:
+            subject, body = messages.change_report(caf.name, actor.username, lines)
+            uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
+
+    def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
+                change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
+                allowed: Callable[[Actor, Partner], bool] | None = None, refused: str = "",
+                inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
+                expected_version: int | None = None, acts_outside: bool = False,
+                on_person: str | None = None, self_ok: bool = True) -> MutationResult:
+        """One partner, one transaction: load it with its version, check rights, change it, validate that
+        partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
+        read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
+        `expected_version`: the version the client saw (API If-Match). A change that changes nothing writes
+        nothing (no audit, report, version or reconcile) unless it `acts_outside` the registry (re-issue).
+        `inform`: (identifiants, what, suspended), or a function giving it once the change is made —
+        mail those users about a suspension or its end (R18)."""
+        with UnitOfWork(self.engine) as uow:
+            found = uow.registry.partner_with_version(siret)
+            if found is None:
+                raise _unknown_or_forbidden(actor, siret, True)
+            p, version = found
+            if not (actor.can_manage_partner(p) or actor.is_member_of(p)):
+                raise _unknown_or_forbidden(actor, siret, False)
+            if not (allowed or Actor.can_manage_partner)(actor, p):
+                raise Forbidden(refused or "Ce partenaire ne relève pas de votre périmètre.")
+            if on_person:
+                _check_hierarchy(actor, p, on_person, self_ok)
+            if expected_version is not None and expected_version != version:
+                raise stale_version(siret)
+            caf = uow.registry.load_caf(p.caf)
+            reg = Registry([caf] if caf else [], [p], uow.registry.settings())
+            before = partner_to_dict(p)
+            violations = change(reg, p)
+            violations += rules.validate(reg, self.today())
+            if violations:
+                raise ValidationFailed(violations)
+            after = partner_to_dict(p)
+            if after == before and not acts_outside:
+                return MutationResult(p, reconciled=False, changed=False, version=version)
+            if after != before:
+                version = uow.registry.save_partner(p, version)
+                uow.reconcile.request(siret)  # with the change: the worker converges even if we stop here
+            uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf)
+            self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
+            if callable(inform):
+                inform = inform()
+            if inform:
+                idents, what, suspended = inform
+                for ident in dict.fromkeys(idents):
+                    u = p.user(ident)
+                    if u:
+                        mail = messages.suspension_mail if suspended else messages.reactivation_mail
+                        subject, body = mail(u.first_name, u.last_name, what)
+                        uow.outbox.put(u.email, subject, body, caf=p.caf)
+            uow.commit()
+        result = MutationResult(p, reconciled=False, version=version)
+        if reconcile and after != before and self.reconcile_mode == "inline":
+            report = self.reconcile_request(siret)
+            if report is not None:
+                result.applied = report.applied
+                result.reconciled = report.complete
+                if report.failed:
+                    result.reconcile_error = "; ".join(f"{c.target} : {why}" for c, why in report.failed)
+        with UnitOfWork(self.engine) as uow:
+            result.reconcile_state = uow.reconcile.state(siret)
+        if result.reconcile_error is None and result.reconcile_state and result.reconcile_state["reason"]:
+            result.reconcile_error = result.reconcile_state["reason"]
+        return result

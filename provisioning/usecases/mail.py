@@ -1,0 +1,120 @@
+"""Mail through the outbox: delivery outside transactions, credentials as intents, dead letters, and the
+security incident reports (R19) that reach the Caf's habilitation manager."""
+
+from __future__ import annotations
+
+import logging
+
+from provisioning.errors import (
+    Forbidden, NotFound, ProvisioningError, Transient, Unavailable, ValidationFailed, Violation,
+)
+from provisioning.keycloak.gateway import Gateway
+from provisioning.notify import messages
+from provisioning.reconcile.state import UserSpec
+from provisioning.store.uow import UnitOfWork
+from provisioning.usecases.base import Actor, CAF_ADMIN, generate_password
+
+log = logging.getLogger(__name__)
+
+
+class Mail:
+    def notifications(self, actor: Actor, dead: bool = False) -> list[dict]:
+        if not (actor.system or CAF_ADMIN in actor.roles):
+            raise Forbidden()
+        with UnitOfWork(self.engine) as uow:
+            return uow.outbox.list(caf=None if actor.system else actor.caf, dead=dead)
+
+    def resend_notification(self, actor: Actor, msg_id: int) -> None:
+        """A dead letter of the actor's Caf goes back to the queue (audited), then the sender runs."""
+        if not (actor.system or CAF_ADMIN in actor.roles):
+            raise Forbidden()
+        with UnitOfWork(self.engine) as uow:
+            if not uow.outbox.resend(msg_id, caf=None if actor.system else actor.caf):
+                raise NotFound(f"Pas de courriel n° {msg_id} à renvoyer pour votre Caf.")
+            uow.audit.record(actor.username, "resend-mail", f"outbox:{msg_id}", caf=actor.caf)
+            uow.commit()
+        self.deliver_notifications()
+
+    def _queue_credentials(self, user: UserSpec) -> None:
+        with UnitOfWork(self.engine) as uow:
+            uow.outbox.put_credentials(user.email, {"username": user.username, "first_name": user.first_name,
+                                                    "last_name": user.last_name, "email": user.email},
+                                       caf=uow.registry.caf_of(user.username))
+            uow.commit()
+
+    def _deliver_credentials(self, gw: Gateway, who: dict) -> None:
+        """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then
+        the identifiant and, in a separate mail, the password — or, in action-link mode, Keycloak's own mail
+        with a link valid 24 hours. A retry sets a new password: an unsent one is never valid."""
+        user = UserSpec(who["username"], who["first_name"], who["last_name"], who["email"])
+        user_id = gw.user_id(user.username)
+        if user_id is None:
+            raise Transient(f"Le compte {user.username} n'existe pas encore dans Keycloak.")
+        link = self.onboarding == "action-link"
+        password = None if link else generate_password()
+        gw.reset_provisional(user_id, password, None if link else self.provisional_deadline())
+        subject, body = messages.identifiant_mail(user, self.portal_url, action_link=link)
+        self.notifier.send(user.email, subject, body)
+        if link:
+            gw.send_action_link(user_id, self.provisional_hours * 3600, "portail")
+        else:
+            subject, body = messages.password_mail(user, password)
+            self.notifier.send(user.email, subject, body)
+
+    def deliver_notifications(self) -> int:
+        """Claim due outbox rows, send each outside any database transaction, record each outcome (capped
+        attempts with backoff, then a dead letter). Returns how many left."""
+        with UnitOfWork(self.engine) as uow:
+            token, rows = uow.outbox.claim()
+            uow.commit()
+        sent, gw = 0, None
+        for i, row in enumerate(rows):
+            error, down = None, False
+            try:
+                if row.kind == "credentials":
+                    gw = gw or self.gateway()
+                    self._deliver_credentials(gw, row.payload or {})
+                else:
+                    self.notifier.send(row.recipient, row.subject, row.body)
+            except ProvisioningError as e:
+                error, down = e.description, isinstance(e, Unavailable)
+            with UnitOfWork(self.engine) as uow:
+                if error is None:
+                    uow.outbox.sent(row.id, token)
+                    sent += 1
+                elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
+                    log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
+                if down:  # the mail server (or Keycloak) does not answer: the other rows wait, uncounted
+                    uow.outbox.release(token)
+                uow.commit()
+            if down:
+                break
+        return sent
+
+    INCIDENT_KINDS = {"incident": "incident ou défaut de sécurité", "perte": "perte ou vol de codes personnels"}
+
+    def report_incident(self, actor: Actor, kind: str, description: str) -> int:
+        """R19: any habilitated person reports a security incident (or R18: lost credentials) to the
+        habilitation manager of their Caf; the report is audited and mailed. Returns its reference."""
+        faults = []
+        if kind not in self.INCIDENT_KINDS:
+            faults.append(Violation("VALEUR_INCONNUE", "Choisissez le type de signalement.", "kind"))
+        if len(description.strip()) < 20:
+            faults.append(Violation("DESCRIPTION_TROP_COURTE", "Décrivez ce qui s'est passé (20 caractères au moins).",
+                                    "description"))
+        if faults:
+            raise ValidationFailed(faults)
+        p = self._load_partner(actor.partner) if actor.partner else None
+        if p is None:
+            raise Forbidden("Seules les personnes habilitées d'un partenaire font un signalement.")
+        with UnitOfWork(self.engine) as uow:
+            reg_caf = uow.registry.load_caf(p.caf)
+            ref = uow.audit.record(actor.username, "report-incident", f"partner:{p.siret}", None,
+                                   {"kind": kind, "description": description.strip()}, partner=p.siret, caf=p.caf)
+            if reg_caf:
+                subject, body = messages.incident_mail(ref, self.INCIDENT_KINDS[kind], actor.username, p.name,
+                                                       self.now(), description.strip())
+                uow.outbox.put(reg_caf.habilitation_mailbox, subject, body, caf=p.caf)
+            uow.commit()
+        self.deliver_notifications()
+        return ref

@@ -1,0 +1,174 @@
+"""A partner's people: creation (never adopting an account we did not create, except by explicit
+adoption), habilitations on bulletins, delegation, suspensions, lost credentials and re-issue (R12–R18)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from provisioning.domain import rules
+from provisioning.domain.model import Group, Member, Partner, Profile, Registry, Service, User
+from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
+from provisioning.reconcile.state import UserSpec
+from provisioning.store.uow import UnitOfWork
+from provisioning.usecases.base import Actor, CAF_ADMIN, CAF_ONLY, MutationResult, PARTNER_ADMIN, _on_user, _user
+
+log = logging.getLogger(__name__)
+
+
+class People:
+    def create_user(self, actor: Actor, siret: str, user: User, expected_version: int | None = None) -> MutationResult:
+        """Another partner's identifiant or email is refused by the store's unique index; an account that
+        exists in Keycloak without our marker is refused before anything is stored (never adopted)."""
+        self.partner(actor, siret)  # rights first: an outsider learns nothing about Keycloak's accounts
+        self._refuse_unmanaged(user.identifiant, user.email)
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            if p.user(user.identifiant):
+                return [Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {user.identifiant} » existe déjà.",
+                                  "identifiant")]
+            p.users.append(user)
+            return []
+        return self._mutate(actor, siret, "create-user", f"création de l'utilisateur {user.identifiant}", change,
+                            expected_version=expected_version)
+
+    def _refuse_unmanaged(self, username: str, email: str) -> None:
+        if not rules.IDENTIFIANT_RE.fullmatch(username) or rules.email_faults(email, ""):
+            return  # never sent to Keycloak: the registry's rules refuse it, with their codes, right after
+        holder = self.gateway().unmanaged_account(username, email)
+        if holder:
+            raise Conflict(f"Un compte « {holder} » existe déjà dans Keycloak sans avoir été créé par Mon Compte "
+                           "Partenaire (même identifiant ou même courriel) : il ne sera pas repris. Choisissez un "
+                           "autre identifiant, ou demandez à la Caf une adoption explicite.", code="COMPTE_NON_GERE")
+
+    def set_membership(self, actor: Actor, siret: str, convention: str, service: Service, identifiant: str,
+                       groups: set[Group], profiles: set[Profile], expected_version: int | None = None) -> MutationResult:
+        """Grant (or change) what a user holds on a bulletin; empty groups revoke."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            conv = p.convention(convention)
+            if conv is None:
+                return [Violation("CONVENTION_INCONNUE", f"La convention {convention} n'existe pas pour {p.name}.",
+                                  "convention")]
+            if p.user(identifiant) is None:
+                return [Violation("MEMBRE_HORS_PARTENAIRE", f"« {identifiant} » n'est pas un utilisateur de {p.name}.",
+                                  "identifiant")]
+            b = conv.bulletin(service)
+            if groups:
+                out = rules.service_is_convened(p, service, conv)
+                if out:
+                    return out
+            if b is None:
+                return []
+            b.members = [m for m in b.members if m.identifiant != identifiant]
+            if groups:
+                b.members.append(Member(identifiant, set(groups), set(profiles)))
+            return []
+        what = (f"{identifiant} : {service.value} " + (", ".join(sorted(g.value for g in groups)) or "retiré")
+                + (f" ; profils {', '.join(sorted(x.value for x in profiles))}" if profiles else ""))
+        return self._mutate(actor, siret, "set-membership", what, change, on_person=identifiant, self_ok=False,
+                            expected_version=expected_version)
+
+    def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
+        if not (actor.system or CAF_ADMIN in actor.roles or PARTNER_ADMIN in actor.roles):
+            raise Forbidden("Seul l'administrateur partenaire délègue ou révoque les responsables des habilitations.")
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            if PARTNER_ADMIN in actor.roles and not actor.system and p.administrator != actor.username:
+                return [Violation("ADMINISTRATEUR_SEULEMENT", "Seul l'administrateur de ce partenaire délègue.")]
+            p.delegates = [d for d in p.delegates if d != identifiant] + ([identifiant] if delegate else [])
+            return []
+        return self._mutate(actor, siret, "delegate" if delegate else "revoke-delegate",
+                            f"{identifiant} {'désigné' if delegate else 'n’est plus'} responsable des habilitations",
+                            change,
+                            expected_version=expected_version)
+
+    def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool, expected_version: int | None = None) -> MutationResult:
+        """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
+        change = _on_user(identifiant, lambda u: setattr(u, "suspended", suspended))
+        return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
+                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change, **CAF_ONLY,
+                            inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended),
+                            expected_version=expected_version)
+
+    def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str, expected_version: int | None = None) -> MutationResult:
+        """R18: lost or stolen credentials are locked at once (disabled, sessions ended); re-issue unlocks."""
+        change = _on_user(identifiant, lambda u: setattr(u, "locked", True))
+        return self._mutate(actor, siret, "report-lost-credentials",
+                            f"codes de {identifiant} déclarés perdus ou volés : compte verrouillé", change,
+                            on_person=identifiant, expected_version=expected_version)
+
+    def reissue_credentials(self, actor: Actor, siret: str, identifiant: str, expected_version: int | None = None) -> MutationResult:
+        """A new pair of mails (identifiant, then a new provisional password valid 24 h); the old one is dead."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            u, missing = _user(p, identifiant)
+            if missing:
+                return missing
+            if u.suspended:
+                return [Violation("UTILISATEUR_SUSPENDU", f"« {identifiant} » est suspendu par la Caf : "
+                                  "rétablissez-le avant de réémettre ses codes.")]
+            u.locked = False
+            return []
+        result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change,
+                              acts_outside=True, on_person=identifiant, expected_version=expected_version)
+        if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
+            return result  # just created: its first mails are on their way
+        gw = self.gateway()
+        user_id = gw.user_id(identifiant)
+        if user_id is None:
+            raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
+        gw.reset_provisional(user_id, None, None)  # the old password dies now; the new one leaves with the mail
+        u = result.partner.user(identifiant)
+        self._queue_credentials(UserSpec(u.identifiant, u.first_name, u.last_name, u.email))
+        self.deliver_notifications()
+        return result
+
+    def suspend_inactive(self, actor: Actor, days: int) -> list[str]:
+        """R18: suspend users with no login for `days` days (accounts younger than that are spared)."""
+        if not actor.system:
+            raise Forbidden()
+        cutoff = self.now() - timedelta(days=days)
+        gw = self.gateway()
+        logged_in = gw.logins_since(cutoff)
+        created = {u["username"]: (u["id"], u["created"]) for u in gw.users_with_attributes()}
+        reg = self.registry()
+        doomed: dict[str, list[str]] = {}
+        for p in reg.partners:
+            for u in p.users:
+                uid, created_at = created.get(u.identifiant, (None, None))
+                if u.suspended or uid is None or uid in logged_in or created_at > cutoff.timestamp():
+                    continue
+                doomed.setdefault(p.siret, []).append(u.identifiant)
+        for siret, idents in doomed.items():
+            def change(reg: Registry, p: Partner, idents=idents) -> list[Violation]:
+                for ident in idents:
+                    p.user(ident).suspended = True
+                return []
+            self._mutate(actor, siret, "suspend-inactive", f"suspension après {days} jours sans connexion : "
+                         + ", ".join(idents), change, reconcile=False,
+                         inform=(idents, f"votre compte (aucune connexion depuis {days} jours)", True))
+        if doomed:
+            self.reconcile(actor)
+        return sorted(i for idents in doomed.values() for i in idents)
+
+    def adopt_account(self, actor: Actor, identifiant: str) -> MutationResult:
+        """The only way an account Mon Compte Partenaire did not create becomes ours: a Caf administrator of
+        the partner that lists it (or a national operator) adopts it, audited; then it is reconciled."""
+        with UnitOfWork(self.engine) as uow:
+            reg = uow.registry.load()
+        p = reg.partner_of(identifiant)
+        if p is None:
+            raise NotFound(f"« {identifiant} » n'est l'utilisateur d'aucun partenaire du registre.")
+        if not actor.is_caf_admin_of(p.caf):
+            raise Forbidden("L'adoption d'un compte est réservée à la Caf du partenaire.", code="HORS_MANDAT")
+        gw = self.gateway()
+        if gw.unmanaged_account(identifiant, p.user(identifiant).email) != identifiant:
+            raise Conflict(f"Aucun compte non géré « {identifiant} » à adopter dans Keycloak.", code="RIEN_A_ADOPTER")
+        with UnitOfWork(self.engine) as uow:
+            uow.audit.record(actor.username, "adopt-account", identifiant, None, {"partner": p.siret},
+                             partner=p.siret, caf=p.caf)  # the intent, before Keycloak has it
+            uow.reconcile.request(p.siret)
+            uow.commit()
+        gw.adopt(identifiant)
+        report = self.reconcile_request(p.siret) if self.reconcile_mode == "inline" else None
+        return MutationResult(p, reconciled=bool(report and report.complete),
+                              applied=report.applied if report else [], reconcile_state=self.reconcile_state(p.siret))

@@ -1,0 +1,104 @@
+"""Keycloak follows the registry: plans, reconcile requests (the worker's and the inline ones), execution
+of exactly a plan with each change audited as it lands, and the desired-state file import."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from provisioning.domain.model import Registry
+from provisioning.domain.scope import FileScope
+from provisioning.errors import NotFound, ProvisioningError, Unavailable
+from provisioning.keycloak.gateway import Gateway
+from provisioning.reconcile.apply import ApplyReport, Progress, execute
+from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.plan import Change, plan
+from provisioning.reconcile.state import Scope, State, UserSpec
+from provisioning.store.uow import UnitOfWork
+from provisioning.usecases.base import Actor
+from provisioning.usecases.desired_state import store_file
+
+log = logging.getLogger(__name__)
+
+
+class Reconciling:
+    def import_registry(self, actor: Actor, reg: Registry) -> None:
+        """Store a validated desired-state file's part of the registry (audited per partner, reported to
+        each Caf); Keycloak follows at the next reconcile. A registry without a scope is the whole one."""
+        store_file(self, actor, reg if reg.scope is not None else replace(reg, scope=FileScope(everything=True)))
+
+    def plan(self) -> list[Change]:
+        reg = self.registry()
+        return plan(desired_state(reg, self.today()), self.gateway().observe())
+
+    def reconcile(self, actor: Actor, progress: Progress | None = None, partner: str | None = None) -> ApplyReport:
+        """Make Keycloak match the registry: all of it, or one partner's slice (API mutations: only that
+        partner is read from the store and from Keycloak, whatever the size of the realm)."""
+        gw = self.gateway()
+        scope = None
+        if partner is None:
+            reg = self.registry()
+        else:
+            with UnitOfWork(self.engine) as uow:
+                p, settings = uow.registry.partner(partner), uow.registry.settings()
+            if p is None:
+                raise NotFound(f"Partenaire {partner} inconnu.")
+            reg = Registry([], [p], settings)
+            scope = Scope(partner, frozenset(u.identifiant for u in p.users))
+        desired = desired_state(reg, self.today())
+        if scope is not None:
+            desired = scope.slice(desired)
+        observed = gw.observe(scope)
+        return self.execute_changes(actor, plan(desired, observed), observed, progress=progress, gateway=gw)
+
+    def execute_changes(self, actor: Actor, changes: list[Change], observed: State, *,
+                        progress: Progress | None = None, gateway: Gateway | None = None) -> ApplyReport:
+        """Carry out exactly these changes; each one is audited as soon as Keycloak has it, so an interrupted
+        run leaves a true trail. New users get their two mails (R13)."""
+        gw = gateway or self.gateway()
+
+        def onboard(user: UserSpec, _password: None, _user_id: str) -> None:
+            """R13: the two mails go through the outbox as an intent; the provisional password is set and
+            mailed when the mail leaves, so a mail server that is down loses nothing."""
+            if user.enabled:
+                self._queue_credentials(user)
+
+        def audited(ch: Change) -> None:
+            with UnitOfWork(self.engine) as uow:
+                uow.audit.record(actor.username, f"keycloak:{ch.action}:{ch.kind}", ch.target, None,
+                                 {"reason": ch.reason, "owner": ch.owner})
+                uow.commit()
+
+        report = execute(changes, observed, gw, new_password=lambda: None, on_user_created=onboard,
+                         on_applied=audited, progress=progress)
+        self.deliver_notifications()
+        if report.halted:
+            raise Unavailable(report.halted + f" ({len(report.applied)} changement(s) appliqué(s) avant l'arrêt ; "
+                              "relancez la réconciliation)")
+        return report
+
+    def reconcile_request(self, key: str) -> ApplyReport | None:
+        """Carry out one reconcile request now, as the worker would (claimed, recorded); None when another
+        worker holds it or Keycloak did not answer (the request stays for the worker, with backoff)."""
+        with UnitOfWork(self.engine) as uow:
+            token, claimed = uow.reconcile.claim(key=key)
+            uow.commit()
+        if not claimed:
+            return None
+        report, error = None, None
+        try:
+            report = self.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
+        except ProvisioningError as e:
+            error = e.description
+            log.warning("reconcile of %s deferred: %s", key, e.description)
+        failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed] \
+            if report else []
+        with UnitOfWork(self.engine) as uow:
+            uow.reconcile.finish(claimed[0], token, error=error, failures=failures)
+            uow.commit()
+        return report
+
+    def reconcile_state(self, key: str) -> dict | None:
+        """Where Keycloak stands for this partner: en attente, appliqué, or en échec with the reason."""
+        with UnitOfWork(self.engine) as uow:
+            return uow.reconcile.state(key)

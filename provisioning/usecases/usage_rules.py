@@ -1,0 +1,54 @@
+"""Usage-rules versions (R15): publication and who accepted which version."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from provisioning.domain import naming
+from provisioning.errors import Forbidden
+from provisioning.store.uow import UnitOfWork
+from provisioning.usecases.base import Actor, CAF_ADMIN
+
+log = logging.getLogger(__name__)
+
+
+class UsageRules:
+    def publish_usage_rules(self, actor: Actor, version: str, publisher) -> datetime:
+        """Every user accepts again at their next login (FirstLoginGuard compares acceptance times)."""
+        if not actor.system:
+            raise Forbidden("La publication des règles d'usage est une opération nationale (ligne de commande).")
+        at = self.now().replace(microsecond=0)
+        with UnitOfWork(self.engine) as uow:
+            uow.usage_rules.publish(version, at, actor.username)
+            uow.audit.record(actor.username, "publish-usage-rules", f"usage-rules:{version}", None,
+                             {"version": version, "published_at": at})
+            publisher.publish(version, int(at.timestamp()))  # inside the transaction: both or neither
+            uow.commit()
+        return at
+
+    def usage_rules_acceptances(self, actor: Actor) -> list[dict]:
+        """Who accepted which version and when (Keycloak's acceptance time mapped onto the published versions)."""
+        reg = self.registry()
+        if actor.system:
+            people = {u.identifiant: p for p in reg.partners for u in p.users}
+        elif CAF_ADMIN in actor.roles and actor.caf:
+            people = {u.identifiant: p for p in reg.partners if p.caf == actor.caf for u in p.users}
+        else:
+            raise Forbidden()
+        with UnitOfWork(self.engine) as uow:
+            versions = uow.usage_rules.versions()
+        out = []
+        for u in self.gateway().users_with_attributes():
+            p = people.get(u["username"])
+            if p is None:
+                continue
+            raw = (u["attributes"].get(naming.TERMS_ATTR) or [None])[0]
+            at = datetime.fromtimestamp(int(raw), tz=timezone.utc) if raw and raw.isdigit() else None
+            version = None
+            if at is not None:
+                eligible = [v for v, published in versions if published <= at]
+                version = eligible[-1] if eligible else versions[0][0]
+            out.append({"identifiant": u["username"], "partner": p.siret, "accepted_at": at.isoformat() if at else None,
+                        "version": version, "current": version == versions[-1][0]})
+        return sorted(out, key=lambda r: (r["partner"], r["identifiant"]))
