@@ -9,9 +9,15 @@ from provisioning.store.uow import make_engine, migrate
 from tests.unit.factories import TODAY
 
 
-def make_service(tmp_path, notifier=None, **options) -> Provisioning:
+def sqlite_engine(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
     migrate(engine)
+    return engine
+
+
+def make_service(engine, notifier=None, **options) -> Provisioning:
+    """`engine`: the `use_case_engine` fixture — SQLite here, PostgreSQL where the integration tests rerun
+    the same use-case tests (tests/integration/test_usecases_on_postgresql_*.py)."""
     gw = FakeGateway()
     svc = Provisioning(engine, lambda: gw, notifier or MemoryNotifier(), today=lambda: TODAY, **options)
     svc.fake = gw

@@ -58,8 +58,8 @@ def caf_file(d: dict, code: str = "751") -> dict:
 
 
 @pytest.fixture
-def svc(tmp_path):
-    s = make_service(tmp_path)
+def svc(use_case_engine):
+    s = make_service(use_case_engine)
     s.import_registry(NATIONAL, registry(two_cafs()))
     s.reconcile(NATIONAL)
     return s

@@ -29,8 +29,8 @@ class DownThenUp(MemoryNotifier):
 
 
 @pytest.fixture
-def svc(tmp_path):
-    return make_service(tmp_path, DownThenUp())
+def svc(use_case_engine):
+    return make_service(use_case_engine, DownThenUp())
 
 
 def rows(svc) -> list:

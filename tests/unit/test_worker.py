@@ -19,8 +19,8 @@ A = "12345678900015"
 
 
 @pytest.fixture
-def svc(tmp_path):
-    s = make_service(tmp_path, reconcile_mode="worker")
+def svc(use_case_engine):
+    s = make_service(use_case_engine, reconcile_mode="worker")
     s.import_registry(NATIONAL, registry())
     run_once(s)
     return s
