@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 from provisioning.errors import Conflict, ProvisioningError, Unavailable
 from provisioning.keycloak.gateway import Gateway
-from provisioning.reconcile.plan import Change, plan
+from provisioning.reconcile.operations import (
+    AccountConflict, AddMember, AddOrgMember, Change, CreateGroup, CreateOrg, CreateUser, DeleteGroup, DeleteOrg,
+    DisableUser, EnableUser, EndSessions, RemoveDirectRole, RemoveMember, RemoveOrgMember, UpdateGroupRoles,
+    UpdateOrg, UpdateUser,
+)
+from provisioning.reconcile.plan import plan
 from provisioning.reconcile.state import Scope, State, UserSpec
 
 log = logging.getLogger(__name__)
@@ -61,49 +66,49 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
     report = ApplyReport()
 
     def run(ch: Change) -> None:
-        d = ch.data
-        match (ch.action, ch.kind):
-            case ("create", "organisation"):
-                orgs[ch.target] = gateway.create_org(d["spec"])
-            case ("update", "organisation"):
-                gateway.update_org(d["id"], d["spec"])
-            case ("delete", "organisation"):
-                gateway.delete_org(d["id"])
-            case ("create", "group"):
-                spec = d["spec"]
-                parent = groups[spec.parent] if spec.parent else None
-                groups[spec.path] = gateway.create_group(spec, parent)
-            case ("update", "group-roles"):
-                gateway.change_group_roles(d["id"], d["add"], d["remove"])
-            case ("delete", "group"):
-                gateway.delete_group(d["id"])
-            case ("create", "user"):
+        match ch:
+            case CreateOrg():
+                orgs[ch.target] = gateway.create_org(ch.spec)
+            case UpdateOrg():
+                gateway.update_org(ch.id, ch.spec)
+            case DeleteOrg():
+                gateway.delete_org(ch.id)
+            case CreateGroup():
+                parent = groups[ch.spec.parent] if ch.spec.parent else None
+                groups[ch.spec.path] = gateway.create_group(ch.spec, parent)
+            case UpdateGroupRoles():
+                gateway.change_group_roles(ch.id, list(ch.add), list(ch.remove))
+            case DeleteGroup():
+                gateway.delete_group(ch.id)
+            case CreateUser():
                 password = new_password()
-                users[ch.target] = gateway.create_user(d["spec"], password,
+                users[ch.target] = gateway.create_user(ch.spec, password,
                                                        provisional_deadline() if provisional_deadline else None)
-                report.created_users.append(d["spec"])
+                report.created_users.append(ch.spec)
                 if on_user_created:
-                    on_user_created(d["spec"], password, users[ch.target])
-            case ("update", "user"):
-                gateway.update_user(d["id"], d["spec"])
-            case ("enable", "user"):
-                gateway.set_enabled(d["id"], True)
-            case ("disable", "user"):
-                gateway.set_enabled(d["id"], False)
-            case ("add", "org-member"):
-                gateway.add_org_member(orgs[d["org"]], users[d["user"]])
-            case ("remove", "org-member"):
-                gateway.remove_org_member(orgs[d["org"]], users[d["user"]])
-            case ("add", "member"):
-                gateway.add_member(users[d["user"]], groups[d["group"]])
-            case ("remove", "member"):
-                gateway.remove_member(users[d["user"]], groups[d["group"]])
-            case ("remove", "direct-role"):
-                gateway.remove_direct_role(users[d["user"]], d["role"])
-            case ("conflict", _):
+                    on_user_created(ch.spec, password, users[ch.target])
+            case UpdateUser():
+                gateway.update_user(ch.id, ch.spec)
+            case EnableUser():
+                gateway.set_enabled(ch.id, True)
+            case DisableUser():
+                gateway.set_enabled(ch.id, False)
+            case AddOrgMember():
+                gateway.add_org_member(orgs[ch.org], users[ch.user])
+            case RemoveOrgMember():
+                gateway.remove_org_member(orgs[ch.org], users[ch.user])
+            case AddMember():
+                gateway.add_member(users[ch.user], groups[ch.group])
+            case RemoveMember():
+                gateway.remove_member(users[ch.user], groups[ch.group])
+            case RemoveDirectRole():
+                gateway.remove_direct_role(users[ch.user], ch.role)
+            case EndSessions():
+                gateway.logout_user(ch.user_id)
+            case AccountConflict():
                 raise Conflict(ch.reason, code="COMPTE_NON_GERE")
             case _:
-                raise AssertionError(f"no executor for {ch.action} {ch.kind}")
+                raise AssertionError(f"no executor for {type(ch).__name__}")
 
     lost_access: dict[str, str] = {}  # username -> id of people whose roles were just taken away
 
@@ -131,8 +136,8 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
         for name, user_id in sorted(lost_access.items()):
             if report.halted:
                 return
-            cut = Change("end", "sessions", name, "accès retiré : sessions en cours terminées")
-            attempt(cut, lambda uid=user_id: gateway.logout_user(uid))
+            cut = EndSessions(target=name, reason="accès retiré : sessions en cours terminées", user_id=user_id)
+            attempt(cut, lambda cut=cut: run(cut))
         lost_access.clear()
 
     for i, ch in enumerate(changes, 1):
@@ -141,10 +146,10 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
         if lost_access and not ch.destructive:  # removals come first: end sessions once they are all done
             end_sessions()
         if attempt(ch, lambda ch=ch: run(ch)):
-            if ch.action == "remove" and ch.kind in ("member", "direct-role", "org-member"):
-                lost_access[ch.data["user"]] = users[ch.data["user"]]
-            elif ch.action == "delete" and ch.kind == "group":  # its members lose its role with it
-                lost_access.update({u: users[u] for u in observed.members.get(ch.target, ()) if u in users})
+            if isinstance(ch, (RemoveMember, RemoveDirectRole, RemoveOrgMember)):
+                lost_access[ch.user] = users[ch.user]
+            elif isinstance(ch, DeleteGroup):  # its members lose its role with it
+                lost_access.update({u: users[u] for u in ch.members if u in users})
             if progress:
                 progress(i, len(changes), ch)
     if not report.halted:

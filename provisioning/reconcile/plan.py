@@ -11,9 +11,11 @@ limited to what a desired-state file owns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from provisioning.domain import naming as n
+from provisioning.reconcile.operations import (
+    AccountConflict, AddMember, AddOrgMember, Change, CreateGroup, CreateOrg, CreateUser, DeleteGroup, DeleteOrg,
+    DisableUser, EnableUser, RemoveDirectRole, RemoveMember, RemoveOrgMember, UpdateGroupRoles, UpdateOrg, UpdateUser,
+)
 from provisioning.reconcile.state import RoleRef, State, UserSpec
 
 # Order of execution: what takes access away first (a suspension never waits behind a creation), then
@@ -21,31 +23,7 @@ from provisioning.reconcile.state import RoleRef, State, UserSpec
 ORDER = ["disable:user", "remove:member", "remove:direct-role", "remove:org-member", "delete:group",
          "delete:organisation", "create:organisation", "update:organisation", "create:group", "update:group-roles",
          "create:user", "update:user", "enable:user", "add:org-member", "add:member", "conflict:user"]
-DESTRUCTIVE = {"disable", "remove", "delete"}
-
-
-@dataclass(frozen=True)
-class Change:
-    action: str   # create | update | delete | add | remove | enable | disable
-    kind: str     # organisation | group | group-roles | user | member | org-member | direct-role
-    target: str   # what it acts on: alias, group path, username, "user -> group"
-    reason: str   # why, in French, for people reading a plan
-    data: dict = field(default_factory=dict, compare=False, hash=False)
-    owner: str = field(default="", compare=False)  # partner:SIRET | caf:CODE | "" (shared roots)
-
-    @property
-    def destructive(self) -> bool:
-        """Takes access away: the plan lists these first and `apply` guards their number."""
-        return self.action in DESTRUCTIVE
-
-    def __str__(self) -> str:
-        sign = {"create": "+", "add": "+", "enable": "+", "update": "~", "remove": "-", "delete": "-",
-                "disable": "-", "conflict": "!", "end": "-"}[self.action]
-        return f"{sign} {self.action} {self.kind} {self.target}  ({self.reason})"
-
-    def as_dict(self) -> dict:
-        return {"action": self.action, "kind": self.kind, "target": self.target, "reason": self.reason,
-                "destructive": self.destructive}
+__all__ = ["Change", "ORDER", "plan", "owner_of_path", "owner_of_user", "owner_of_alias"]
 
 
 def owner_of_path(path: str) -> str:
@@ -77,31 +55,31 @@ def plan(desired: State, observed: State) -> list[Change]:
     for alias, want in desired.orgs.items():
         have = observed.orgs.get(alias)
         if have is None:
-            out.append(Change("create", "organisation", alias, "partenaire du registre sans organisation",
-                              {"spec": want}, owner_of_alias(alias)))
+            out.append(CreateOrg(target=alias, reason="partenaire du registre sans organisation", spec=want,
+                                 owner=owner_of_alias(alias)))
         elif have.managed and (have.name, have.attributes) != (want.name, want.attributes):
-            out.append(Change("update", "organisation", alias, "nom ou attributs différents du registre",
-                              {"spec": want, "id": have.id}, owner_of_alias(alias)))
+            out.append(UpdateOrg(target=alias, reason="nom ou attributs différents du registre", id=have.id, spec=want,
+                                 owner=owner_of_alias(alias)))
     for alias, have in observed.orgs.items():
         if have.managed and alias not in desired.orgs:
-            out.append(Change("delete", "organisation", alias, "partenaire retiré du registre", {"id": have.id},
-                              owner_of_alias(alias)))
+            out.append(DeleteOrg(target=alias, reason="partenaire retiré du registre", id=have.id,
+                                 owner=owner_of_alias(alias)))
 
     for path, want in sorted(desired.groups.items(), key=lambda kv: kv[1].depth):
         have = observed.groups.get(path)
         if have is None:
-            out.append(Change("create", "group", path, "habilitation prévue par le registre", {"spec": want},
-                              owner_of_path(path)))
+            out.append(CreateGroup(target=path, reason="habilitation prévue par le registre", spec=want,
+                                   owner=owner_of_path(path)))
         elif have.managed and have.roles != want.roles:
-            out.append(Change("update", "group-roles", path,
-                              "rôles du groupe modifiés hors registre (dérive) : attendu "
-                              + ", ".join(sorted(map(_role_label, want.roles))),
-                              {"id": have.id, "add": sorted(want.roles - have.roles, key=str),
-                               "remove": sorted(have.roles - want.roles, key=str)}, owner_of_path(path)))
+            out.append(UpdateGroupRoles(
+                target=path, reason="rôles du groupe modifiés hors registre (dérive) : attendu "
+                + ", ".join(sorted(map(_role_label, want.roles))), id=have.id,
+                add=tuple(sorted(want.roles - have.roles, key=str)), remove=tuple(sorted(have.roles - want.roles, key=str)),
+                owner=owner_of_path(path)))
     for path, have in sorted(observed.groups.items(), key=lambda kv: -kv[1].depth):
         if have.managed and path not in desired.groups:
-            out.append(Change("delete", "group", path, "habilitation plus prévue par le registre", {"id": have.id},
-                              owner_of_path(path)))
+            out.append(DeleteGroup(target=path, reason="habilitation plus prévue par le registre", id=have.id,
+                                   members=frozenset(observed.members.get(path, ())), owner=owner_of_path(path)))
 
     by_email = {(u.email or "").lower(): u for u in observed.users.values() if u.email}
     unowned: set[str] = set()  # desired users whose account (or email) belongs to someone we do not manage
@@ -112,54 +90,55 @@ def plan(desired: State, observed: State) -> list[Change]:
             other = by_email.get((want.email or "").lower())
             if other is not None and other.username != name and not other.managed:
                 unowned.add(name)
-                out.append(Change("conflict", "user", name, f"le courriel {want.email} appartient déjà au compte "
-                                  f"« {other.username} », non géré par Mon Compte Partenaire : rien n'est créé",
-                                  {}, owner))
+                out.append(AccountConflict(target=name, reason=f"le courriel {want.email} appartient déjà au compte "
+                                           f"« {other.username} », non géré par Mon Compte Partenaire : rien n'est créé",
+                                           owner=owner))
                 continue
-            out.append(Change("create", "user", name, "nouvel utilisateur : identifiant et mot de passe provisoire",
-                              {"spec": want}, owner))
+            out.append(CreateUser(target=name, reason="nouvel utilisateur : identifiant et mot de passe provisoire",
+                                  spec=want, owner=owner))
             continue
         if not have.managed:
             unowned.add(name)
-            out.append(Change("conflict", "user", name, "compte existant non créé par Mon Compte Partenaire : "
-                              "jamais repris ni modifié (adoption explicite par la Caf seulement)", {}, owner))
+            out.append(AccountConflict(target=name, reason="compte existant non créé par Mon Compte Partenaire : "
+                                       "jamais repris ni modifié (adoption explicite par la Caf seulement)", owner=owner))
             continue
         if have.profile() != want.profile():
-            out.append(Change("update", "user", name, "nom, courriel ou rattachement différents du registre",
-                              {"spec": want, "id": have.id}, owner))
+            out.append(UpdateUser(target=name, reason="nom, courriel ou rattachement différents du registre",
+                                  id=have.id, spec=want, owner=owner))
         if want.enabled and not have.enabled:
-            out.append(Change("enable", "user", name, "utilisateur actif au registre", {"id": have.id}, owner))
+            out.append(EnableUser(target=name, reason="utilisateur actif au registre", id=have.id, owner=owner))
         elif not want.enabled and have.enabled:
-            out.append(Change("disable", "user", name, "utilisateur suspendu", {"id": have.id}, owner))
+            out.append(DisableUser(target=name, reason="utilisateur suspendu", id=have.id, owner=owner))
     for name, have in observed.users.items():
         if have.managed and have.enabled and name not in desired.users:
-            out.append(Change("disable", "user", name, "utilisateur retiré du registre", {"id": have.id},
-                              owner_of_user(have)))
+            out.append(DisableUser(target=name, reason="utilisateur retiré du registre", id=have.id,
+                                   owner=owner_of_user(have)))
 
     for alias, want_members in desired.org_members.items():
         have_members = observed.org_members.get(alias, set())
         for u in sorted(want_members - have_members - unowned):
-            out.append(Change("add", "org-member", f"{u} -> {alias}", "utilisateur du partenaire",
-                              {"user": u, "org": alias}, owner_of_alias(alias)))
+            out.append(AddOrgMember(target=f"{u} -> {alias}", reason="utilisateur du partenaire", user=u, org=alias,
+                                    owner=owner_of_alias(alias)))
         if observed.orgs.get(alias, None) is None or observed.orgs[alias].managed:
             for u in sorted(have_members - want_members):
-                out.append(Change("remove", "org-member", f"{u} -> {alias}", "n'est pas un utilisateur de ce partenaire",
-                                  {"user": u, "org": alias}, owner_of_alias(alias)))
+                out.append(RemoveOrgMember(target=f"{u} -> {alias}", reason="n'est pas un utilisateur de ce partenaire",
+                                           user=u, org=alias, owner=owner_of_alias(alias)))
 
     for path, want_members in desired.members.items():
         have_members = observed.members.get(path, set())
         for u in sorted(want_members - have_members - unowned):
-            out.append(Change("add", "member", f"{u} -> {path}", "habilitation accordée au registre",
-                              {"user": u, "group": path}, owner_of_path(path)))
+            out.append(AddMember(target=f"{u} -> {path}", reason="habilitation accordée au registre", user=u,
+                                 group=path, owner=owner_of_path(path)))
         for u in sorted(have_members - want_members):
-            out.append(Change("remove", "member", f"{u} -> {path}",
-                              "membre absent du registre (retrait, suspension ou ajout hors registre)",
-                              {"user": u, "group": path}, owner_of_path(path)))
+            out.append(RemoveMember(target=f"{u} -> {path}",
+                                    reason="membre absent du registre (retrait, suspension ou ajout hors registre)",
+                                    user=u, group=path, owner=owner_of_path(path)))
 
     for user, role in sorted(observed.direct_roles, key=str):
         if user in desired.users and user not in unowned:
-            out.append(Change("remove", "direct-role", f"{user} -> {_role_label(role)}",
-                              "rôle attribué directement hors groupe (dérive) : les rôles passent par les groupes",
-                              {"user": user, "role": role}, owner_of_user(desired.users[user])))
+            out.append(RemoveDirectRole(
+                target=f"{user} -> {_role_label(role)}",
+                reason="rôle attribué directement hors groupe (dérive) : les rôles passent par les groupes",
+                user=user, role=role, owner=owner_of_user(desired.users[user])))
 
     return sorted(out, key=lambda c: ORDER.index(f"{c.action}:{c.kind}"))
