@@ -16,28 +16,35 @@ import time
 
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
-from provisioning.store.uow import UnitOfWork
+from provisioning.store.uow import UnitOfWork, renewing
 
 log = logging.getLogger(__name__)
 WORKER = Actor("worker:reconcile", system=True)
 
 
 def run_once(svc: Provisioning, limit: int = 20) -> int:
-    """Reconcile what is due; returns how many requests were handled."""
-    with UnitOfWork(svc.engine) as uow:
-        token, due = uow.reconcile.claim(limit)
-        uow.commit()
-    for req in due:
+    """Reconcile what is due, one request at a time (a worker that dies holds at most one); returns how
+    many requests were handled."""
+    handled = 0
+    while handled < limit:
+        with UnitOfWork(svc.engine) as uow:
+            token, due = uow.reconcile.claim(1)
+            uow.commit()
+        if not due:
+            break
+        [req] = due
         failures, error = [], None
-        try:
-            report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
-            failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]
-        except ProvisioningError as e:  # Keycloak or the database unreachable, partner gone…
-            error = e.description
+        with renewing(svc.engine, token):
+            try:
+                report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
+                failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]
+            except ProvisioningError as e:  # Keycloak or the database unreachable, partner gone…
+                error = e.description
         with UnitOfWork(svc.engine) as uow:
             uow.reconcile.finish(req, token, error=error, failures=failures)
             uow.commit()
-    return len(due)
+        handled += 1
+    return handled
 
 
 def run_forever(svc: Provisioning, interval: float = 2.0, stop: threading.Event | None = None) -> None:

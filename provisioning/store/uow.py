@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 import uuid
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from provisioning.domain.model import Caf, Partner, Registry, Settings
 from provisioning.errors import Conflict, ValidationFailed, Violation
 from provisioning.store import tables as t
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -282,7 +287,9 @@ class ReconcileRequests:
 
     PENDING, APPLIED, FAILED = "en attente", "appliqué", "en échec"
     MAX_BACKOFF = 300  # seconds between retries of a request that keeps failing, at most
-    CLAIM_SECONDS = 600
+    # a claim lasts this long unless its worker renews it (every third of it, while it runs): a worker
+    # killed mid-run frees its request within this time
+    CLAIM_SECONDS = int(os.environ.get("MCP_RECONCILE_CLAIM_SECONDS", "90"))
 
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -314,6 +321,10 @@ class ReconcileRequests:
                           .values(claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
         return token, list(self.conn.execute(sa.select(t.reconcile_requests).where(r.claimed_by == token)))
 
+    def renew(self, token: str) -> None:
+        self.conn.execute(sa.update(t.reconcile_requests).where(t.reconcile_requests.c.claimed_by == token)
+                          .values(claimed_until=now() + timedelta(seconds=self.CLAIM_SECONDS)))
+
     def finish(self, req, token: str, *, error: str | None, failures: list[dict]) -> None:
         """Record a run: applied; failed objects (retried later, capped backoff); or a transient error.
         A request made while this one ran (newer generation) stays due."""
@@ -338,6 +349,28 @@ class ReconcileRequests:
     def counts(self) -> dict[str, int]:
         r = t.reconcile_requests.c
         return dict(self.conn.execute(sa.select(r.state, sa.func.count()).group_by(r.state)).all())
+
+
+@contextmanager
+def renewing(engine, token: str):
+    """Keep a claim alive while its run lasts (every third of the claim time)."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(ReconcileRequests.CLAIM_SECONDS / 3):
+            try:
+                with UnitOfWork(engine) as uow:
+                    uow.reconcile.renew(token)
+                    uow.commit()
+            except Exception:  # noqa: BLE001 (a missed beat only shortens the claim)
+                log.warning("could not renew reconcile claim %s", token, exc_info=True)
+    th = threading.Thread(target=beat, daemon=True)
+    th.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        th.join(timeout=5)
 
 
 class UsageRulesRepository:

@@ -14,7 +14,7 @@ from provisioning.reconcile.apply import ApplyReport, Progress, execute
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import Scope, State, UserSpec
-from provisioning.store.uow import UnitOfWork
+from provisioning.store.uow import UnitOfWork, renewing
 from provisioning.usecases.base import Actor
 from provisioning.usecases.desired_state import store_file
 
@@ -86,11 +86,12 @@ class Reconciling:
         if not claimed:
             return None
         report, error = None, None
-        try:
-            report = self.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
-        except ProvisioningError as e:
-            error = e.description
-            log.warning("reconcile of %s deferred: %s", key, e.description)
+        with renewing(self.engine, token):
+            try:
+                report = self.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
+            except ProvisioningError as e:
+                error = e.description
+                log.warning("reconcile of %s deferred: %s", key, e.description)
         failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed] \
             if report else []
         with UnitOfWork(self.engine) as uow:

@@ -98,3 +98,19 @@ def test_two_workers_never_take_the_same_request(svc):
     with UnitOfWork(svc.engine) as two:
         assert two.reconcile.claim()[1] == []
     assert [r.key for r in taken] == [A]
+
+
+def test_a_killed_workers_request_is_taken_over_once_its_claim_lapses_but_never_while_it_runs(svc, monkeypatch):
+    import time
+    from provisioning.store.uow import ReconcileRequests, renewing
+    monkeypatch.setattr(ReconcileRequests, "CLAIM_SECONDS", 1)
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    with UnitOfWork(svc.engine) as uow:
+        token, [req] = uow.reconcile.claim(1)
+        uow.commit()
+    with renewing(svc.engine, token):  # alive and working: its claim is renewed
+        time.sleep(1.6)
+        assert run_once(svc) == 0
+    time.sleep(1.2)  # then it is killed (no finish): the claim lapses
+    assert run_once(svc) == 1
+    assert svc.reconcile_state(A)["state"] == "appliqué" and not svc.fake.state.users["paul.bernard"].enabled
