@@ -221,6 +221,8 @@ def _store(svc, actor, p: StatePlan) -> None:
             svc.report(uow, reg, code, actor, report)
         for x in [*changed, *removed]:  # level-triggered: the worker checks (and finishes) what apply does now
             uow.reconcile.request(x.siret)
+        if cafs or (scope.everything and reg.settings != stored.settings):
+            uow.reconcile.request("*")  # Caf administrators and national settings: the whole realm
         uow.commit()
 
 

@@ -114,3 +114,14 @@ def test_a_killed_workers_request_is_taken_over_once_its_claim_lapses_but_never_
     time.sleep(1.2)  # then it is killed (no finish): the claim lapses
     assert run_once(svc) == 1
     assert svc.reconcile_state(A)["state"] == "appliqué" and not svc.fake.state.users["paul.bernard"].enabled
+
+
+def test_a_caf_change_from_a_file_is_reconciled_by_the_worker_too(tmp_path):
+    """Found by the SIGKILL benchmark: a file import changed a Caf's administrators and no request covered
+    them (requests were per partner), so the worker never created caf.admin."""
+    from tests.unit.services import make_service, sqlite_engine
+    s = make_service(sqlite_engine(tmp_path), reconcile_mode="worker")
+    s.import_registry(NATIONAL, registry())
+    while run_once(s):
+        pass
+    assert "caf.admin" in s.fake.state.users and s.plan() == []
