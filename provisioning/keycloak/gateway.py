@@ -315,12 +315,8 @@ class KeycloakGateway:
         """Action-link onboarding: Keycloak mails a link (valid `lifespan` s) to accept the usage rules and
         choose a password; no password ever travels by mail. Keycloak's final page links back to the
         client's base URL (no extra redirect URI to register)."""
-        url = f"admin/realms/{self.realm}/users/{user_id}/execute-actions-email"
-        r = self._call("execute-actions-email", self.kc.connection.raw_put, url,
-                       data=json.dumps(["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"]),
-                       lifespan=lifespan, client_id=client_id)
-        if r.status_code >= 300:
-            raise Transient(f"Keycloak n'a pas envoyé le lien d'activation : {r.status_code} {r.text[:200]}")
+        self._call("execute-actions-email", self.kc.send_update_account, user_id,
+                   ["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"], client_id=client_id, lifespan=lifespan)
 
     def users_with_attributes(self) -> list[dict]:
         """Every user with id, username, creation time and attributes (one paged read)."""
@@ -417,14 +413,12 @@ class UsageRulesPublisher:
                                 user_realm_name=admin_realm, timeout=30)
 
     def publish(self, version: str, published_at: int) -> None:
-        base = f"admin/realms/{self.realm}/authentication"
         try:
-            execs = self.kc.connection.raw_get(f"{base}/flows/forms/executions").json()
+            execs = self.kc.get_authentication_flow_executions("forms")
             guard = next(e for e in execs if e.get("providerId") == self.GUARD)
-            body = {"id": guard["authenticationConfig"], "alias": self.GUARD,
-                    "config": {"usageRulesVersion": version, "usageRulesPublishedAt": str(published_at)}}
-            r = self.kc.connection.raw_put(f"{base}/config/{guard['authenticationConfig']}", data=json.dumps(body))
+            config_id = guard["authenticationConfig"]
+            self.kc.update_authenticator_config(
+                {"id": config_id, "alias": self.GUARD,
+                 "config": {"usageRulesVersion": version, "usageRulesPublishedAt": str(published_at)}}, config_id)
         except (KeycloakError, OSError, StopIteration, KeyError) as e:
             raise Transient(f"Publication des règles d'usage dans Keycloak impossible : {e}") from e
-        if r.status_code >= 300:
-            raise Transient(f"Keycloak a refusé la publication : {r.status_code} {r.text[:200]}")

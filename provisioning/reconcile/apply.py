@@ -2,8 +2,8 @@
 
 One change that Keycloak refuses never stops the others: it is recorded with its reason and the run goes
 on (changes that depend on it fail with it). Only an unreachable Keycloak halts the run, since nothing
-after it could succeed. Each change is reported to `on_applied` as soon as Keycloak has it, so the audit
-trail of an interrupted run is true. apply(desired, gateway) observes, plans and executes: safe to
+after it could succeed. Each change is reported to `on_audit` before it is sent (its intent) and again if
+it failed (with the reason), so the audit trail of an interrupted run lists everything Keycloak received. apply(desired, gateway) observes, plans and executes: safe to
 interrupt and run again, each run starting from a fresh observation.
 """
 
@@ -55,7 +55,7 @@ def apply(desired: State, gateway: Gateway, *, scope: Scope | None = None, **opt
 def execute(changes: list[Change], observed: State, gateway: Gateway, *,
             new_password: Callable[[], str | None],
             on_user_created: Callable[[UserSpec, str | None, str], None] | None = None,
-            on_applied: Callable[[Change], None] | None = None,
+            on_audit: Callable[[Change, str | None], None] | None = None,
             progress: Progress | None = None,
             provisional_deadline: Callable[[], int] | None = None) -> ApplyReport:
     """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
@@ -113,22 +113,24 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
     lost_access: dict[str, str] = {}  # username -> id of people whose roles were just taken away
 
     def attempt(ch: Change, action: Callable[[], None]) -> bool:
+        if on_audit and not isinstance(ch, AccountConflict):
+            on_audit(ch, None)  # the intent, before Keycloak has it: a run killed right after leaves a true trail
         try:
             action()
         except Unavailable as e:
             report.halted = e.description
-            report.failed.append((ch, e.description))
-            return False
+            why = e.description
         except ProvisioningError as e:
-            report.failed.append((ch, e.description))
-            return False
+            why = e.description
         except KeyError as e:  # the object it needs was not created (its own change failed above)
-            report.failed.append((ch, f"dépend d'un changement qui a échoué ({e.args[0]})"))
-            return False
-        report.applied.append(ch)
-        if on_applied:
-            on_applied(ch)
-        return True
+            why = f"dépend d'un changement qui a échoué ({e.args[0]})"
+        else:
+            report.applied.append(ch)
+            return True
+        report.failed.append((ch, why))
+        if on_audit and not isinstance(ch, AccountConflict):
+            on_audit(ch, why)  # and that it did not happen
+        return False
 
     def end_sessions() -> None:
         """Losing access ends the person's sessions at once (Keycloak tells every application through

@@ -53,8 +53,9 @@ class Reconciling:
 
     def execute_changes(self, actor: Actor, changes: list[Change], observed: State, *,
                         progress: Progress | None = None, gateway: Gateway | None = None) -> ApplyReport:
-        """Carry out exactly these changes; each one is audited as soon as Keycloak has it, so an interrupted
-        run leaves a true trail. New users get their two mails (R13)."""
+        """Carry out exactly these changes; each one is audited before it is sent (and its failure after), so
+        a run killed at any point leaves a trail of everything Keycloak received. New users get their two
+        mails (R13)."""
         gw = gateway or self.gateway()
 
         def onboard(user: UserSpec, _password: None, _user_id: str) -> None:
@@ -63,14 +64,16 @@ class Reconciling:
             if user.enabled:
                 self._queue_credentials(user)
 
-        def audited(ch: Change) -> None:
+        def audited(ch: Change, failure: str | None) -> None:
+            """Before each change, its intent; after a refusal, that it failed and why."""
+            action = f"keycloak:{ch.action}:{ch.kind}" if failure is None else f"keycloak:echec:{ch.action}:{ch.kind}"
+            after = {"reason": ch.reason, "owner": ch.owner, **({"echec": failure} if failure else {})}
             with UnitOfWork(self.engine) as uow:
-                uow.audit.record(actor.username, f"keycloak:{ch.action}:{ch.kind}", ch.target, None,
-                                 {"reason": ch.reason, "owner": ch.owner})
+                uow.audit.record(actor.username, action, ch.target, None, after)
                 uow.commit()
 
         report = execute(changes, observed, gw, new_password=lambda: None, on_user_created=onboard,
-                         on_applied=audited, progress=progress)
+                         on_audit=audited, progress=progress)
         self.deliver_notifications()
         if report.halted:
             raise Unavailable(report.halted + f" ({len(report.applied)} changement(s) appliqué(s) avant l'arrêt ; "

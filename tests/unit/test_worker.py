@@ -125,3 +125,29 @@ def test_a_caf_change_from_a_file_is_reconciled_by_the_worker_too(tmp_path):
     while run_once(s):
         pass
     assert "caf.admin" in s.fake.state.users and s.plan() == []
+
+
+def test_a_run_killed_right_after_keycloak_created_a_user_leaves_that_user_in_the_audit_trail(tmp_path):
+    """Found by the SIGKILL benchmark: the audit row was written after the change, so a worker killed between
+    the two left a user in Keycloak that the trail did not list. The intent is now written first."""
+    from tests.unit.services import make_service, sqlite_engine
+    s = make_service(sqlite_engine(tmp_path), reconcile_mode="worker")
+    s.import_registry(NATIONAL, registry())
+    real = s.fake.create_user
+
+    def dies_after_creating(spec, password, expires_at=None):
+        real(spec, password, expires_at)
+        raise SystemExit("killed")  # the process dies: nothing after this line runs
+    s.fake.create_user = dies_after_creating
+    with pytest.raises(SystemExit):
+        run_once(s)
+    [created] = [u for u in s.fake.state.users]
+    assert any(e["action"] == "keycloak:create:user" and e["object"] == created for e in s.audit(NATIONAL))
+
+
+def test_a_refused_change_is_audited_as_intended_then_failed(svc):
+    svc.fake.fail_on = "set_enabled"
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    run_once(svc)
+    trail = [(e["action"], e["object"]) for e in svc.audit(NATIONAL)]
+    assert ("keycloak:disable:user", "paul.bernard") in trail and ("keycloak:echec:disable:user", "paul.bernard") in trail
