@@ -23,7 +23,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from devstack.admin import AdminSession
+from devstack.admin import AdminSession, remove_managed
 from devstack.smtp_sink import MailSink
 from provisioning.domain.model import Caf, CafAdministrator, Partner, Registry, User
 from provisioning.domain.rules import siret_with_key
@@ -50,16 +50,6 @@ def registry(users: int) -> Registry:
     return Registry([caf], partners, scope=FileScope(everything=True))
 
 
-def clean(admin: AdminSession) -> None:
-    for u in admin.get("/users", params={"q": "mcp.managed-by:mon-compte-partenaire", "max": 100000}):
-        admin.delete(f"/users/{u['id']}")
-    for o in admin.get("/organizations", params={"max": 100000}):
-        admin.delete(f"/organizations/{o['id']}")
-    for g in admin.get("/groups", params={"max": 1000}):
-        if g["name"] in ("partenaires", "cafs"):
-            admin.delete(f"/groups/{g['id']}")
-
-
 def worker(env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "provisioning.cli", "worker", "--interval", "0.5"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -72,7 +62,7 @@ def pending(engine) -> int:
 
 
 def one_run(n: int, args, admin: AdminSession, sink: MailSink, tmp: Path) -> dict:
-    clean(admin)
+    remove_managed(admin)
     db = tmp / f"run-{n}.sqlite"
     engine = make_engine(f"sqlite:///{db}")
     migrate(engine)
@@ -131,7 +121,7 @@ def main() -> None:
                   f"duplicates {r['duplicates']}, not audited {r['unaudited']}, plan after {r['plan_after']}, "
                   f"requests pending {r['pending']} → {'ok' if ok else 'NOT CONVERGED'}", flush=True)
     finally:
-        clean(admin)
+        remove_managed(admin)
         sink.stop()
     print(f"{converged} of {args.runs} runs converged ({args.users} users, worker killed with SIGKILL once a run)")
 

@@ -74,3 +74,15 @@ class AdminSession:
         if required_actions is not None:  # Keycloak adds the realm's default actions on creation
             self.put(f"/users/{uid}", json={"requiredActions": required_actions})
         return uid
+
+
+def remove_managed(admin: "AdminSession") -> None:
+    """Delete what the reconciler created in a realm (its ownership marker says so), with the two roots:
+    tests and benchmarks start from an empty realm. Never on a realm whose data matters."""
+    for u in admin.get("/users", params={"q": "mcp.managed-by:mon-compte-partenaire", "max": 100000}):
+        admin.delete(f"/users/{u['id']}")
+    for o in admin.get("/organizations", params={"max": 100000}):
+        admin.delete(f"/organizations/{o['id']}")
+    for g in admin.get("/groups", params={"max": 1000}):
+        if g["name"] in ("partenaires", "cafs"):
+            admin.delete(f"/groups/{g['id']}")

@@ -8,6 +8,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
+from devstack.admin import remove_managed
 from devstack.smtp_sink import MailSink
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
@@ -76,13 +77,7 @@ def smtp(smtp_server):
 
 def clean_managed(kc_admin) -> None:
     """Remove what the reconciler created in the shared test realm (its ownership marker says so)."""
-    for u in kc_admin.get("/users", params={"q": "mcp.managed-by:mon-compte-partenaire", "max": 1000}):
-        kc_admin.delete(f"/users/{u['id']}")
-    for o in kc_admin.get("/organizations", params={"max": 1000}):
-        kc_admin.delete(f"/organizations/{o['id']}")
-    for g in kc_admin.get("/groups", params={"max": 1000}):
-        if g["name"] in ("partenaires", "cafs"):
-            kc_admin.delete(f"/groups/{g['id']}")
+    remove_managed(kc_admin)
 
 
 @pytest.fixture

@@ -1,0 +1,13 @@
+"""The fixture that reruns a module of use-case unit tests on a real PostgreSQL server: such a module is
+`from tests.unit.<module> import *` plus `from tests.integration.usecases_pg import use_case_engine`."""
+
+import pytest
+
+from tests.integration.conftest import fresh_engine
+
+
+@pytest.fixture
+def use_case_engine(tmp_path, postgres_url):
+    engine = fresh_engine("postgresql", tmp_path, lambda: postgres_url)
+    yield engine
+    engine.dispose()
