@@ -22,6 +22,7 @@ class FakeGateway:
         self.login_ids: set[str] = set()
         self.created_at: dict[str, float] = {}
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
+        self.attributes: dict[str, dict[str, list[str]]] = {}  # what Keycloak itself sets (terms_and_conditions)
 
     def _hit(self, name: str) -> None:
         self.calls.append(name)
@@ -169,7 +170,7 @@ class FakeGateway:
 
     def users_with_attributes(self) -> list[dict]:
         return [{"id": u.id, "username": u.username, "created": self.created_at.get(u.username, 0.0),
-                 "attributes": {}} for u in self.state.users.values()]
+                 "attributes": dict(self.attributes.get(u.username, {}))} for u in self.state.users.values()]
 
     def logins_since(self, since) -> set[str]:
         return set(self.login_ids)

@@ -385,7 +385,7 @@ class UsageRulesRepository:
         rows = self.conn.execute(sa.select(t.usage_rules_versions).order_by(t.usage_rules_versions.c.published_at))
         out = [(r.version, r.published_at if r.published_at.tzinfo else r.published_at.replace(tzinfo=timezone.utc))
                for r in rows]
-        return out or [self.FIRST]
+        return [self.FIRST] + [v for v in out if v[0] != self.FIRST[0]]  # the seed's version is always the first
 
     def publish(self, version: str, at: datetime, by: str) -> None:
         if self.conn.execute(sa.select(t.usage_rules_versions.c.version)
