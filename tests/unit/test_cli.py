@@ -142,3 +142,18 @@ def test_adopt_and_usage_rules_acceptances(svc, capsys, tmp_path):
     assert code == 0 and isinstance(json.loads(out), list)
     code, out, _ = run(capsys, "suspend-inactive", "--days", "90")
     assert code == 0 and "suspendu" in out
+
+
+def test_text_outputs_and_usage_rules(svc, capsys, monkeypatch):
+    assert run(capsys, "apply", "--file", str(EXAMPLE), "--yes")[0] == 0
+    code, out, _ = run(capsys, "plan", "--file", str(EXAMPLE))
+    assert code == 0 and "Aucun changement" in out
+    code, out, _ = run(capsys, "status")
+    assert code == 0 and "partners" in out and "Keycloak conforme." in out
+    code, out, _ = run(capsys, "usage-rules", "acceptances")
+    assert code == 0 and "non acceptées" in out and "lea.petit" in out
+    monkeypatch.delenv("MCP_KEYCLOAK_REALM_ADMIN_PASSWORD", raising=False)
+    code, _, err = run(capsys, "usage-rules", "publish", "2027-01-01")
+    assert code == 1 and "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD" in err
+    code, _, err = run(capsys, "outbox", "--resend", "999")
+    assert code == 1 and "999" in err
