@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain import rules
+from provisioning.domain import policy, rules
 from provisioning.domain.model import Partner, Registry, User
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.keycloak.gateway import Gateway
@@ -23,7 +23,7 @@ from provisioning.store.uow import UnitOfWork, stale_version
 log = logging.getLogger(__name__)
 
 
-CAF_ADMIN, PARTNER_ADMIN, DELEGATE = "caf-administrateur", "administrateur-partenaire", "responsable-habilitations"
+CAF_ADMIN, PARTNER_ADMIN, DELEGATE = policy.CAF_ADMIN, policy.PARTNER_ADMIN, policy.DELEGATE
 
 
 @dataclass(frozen=True)
@@ -38,20 +38,13 @@ class Actor:
     session: str | None = None   # Keycloak SSO session id of the token
 
     def can_manage_partner(self, p: Partner) -> bool:
-        if self.system or (CAF_ADMIN in self.roles and self.caf == p.caf):
-            return True
-        return bool(self.partner == p.siret and self.roles & {PARTNER_ADMIN, DELEGATE})
+        return policy.its_managers(self, p)
 
     def is_member_of(self, p: Partner) -> bool:
         return self.partner == p.siret
 
     def is_caf_admin_of(self, caf_code: str) -> bool:
         return self.system or (CAF_ADMIN in self.roles and self.caf == caf_code)
-
-
-# Conventions, services and suspensions are the Caf's (R11, R18): only an administrator of the partner's Caf.
-CAF_ONLY = {"allowed": lambda a, p: a.is_caf_admin_of(p.caf),
-            "refused": "Seule la Caf du partenaire peut faire cette opération."}
 
 
 def _unknown_or_forbidden(actor: Actor, siret: str, unknown: bool):
@@ -191,7 +184,6 @@ class Core:
 
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
-                allowed: Callable[[Actor, Partner], bool] | None = None, refused: str = "",
                 inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
                 expected_version: int | None = None, acts_outside: bool = False,
                 on_person: str | None = None, self_ok: bool = True) -> MutationResult:
@@ -209,8 +201,9 @@ class Core:
             p, version = found
             if not (actor.can_manage_partner(p) or actor.is_member_of(p)):
                 raise _unknown_or_forbidden(actor, siret, False)
-            if not (allowed or Actor.can_manage_partner)(actor, p):
-                raise Forbidden(refused or "Ce partenaire ne relève pas de votre périmètre.")
+            refused = policy.refusal(actor, action, p)  # who may do what: domain/policy.py
+            if refused:
+                raise Forbidden(refused)
             if on_person:
                 _check_hierarchy(actor, p, on_person, self_ok)
             if expected_version is not None and expected_version != version:

@@ -11,7 +11,7 @@ from provisioning.domain.model import (
 )
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import Actor, CAF_ADMIN, CAF_ONLY, MutationResult, _unknown_or_forbidden
+from provisioning.usecases.base import Actor, CAF_ADMIN, MutationResult, _unknown_or_forbidden
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Partners:
                               contract, [Bulletin(svc) for svc in dict.fromkeys(services)])
             p.conventions.append(conv)
             return []
-        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change, **CAF_ONLY,
+        return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change,
                             expected_version=expected_version)
 
     def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict]:
@@ -94,7 +94,7 @@ class Partners:
                 return members, f"vos habilitations au titre de la convention {number}", to is ConventionStatus.SUSPENDED
             return None
         return self._mutate(actor, siret, "convention-transition", f"convention {number} → {to.value}", change,
-                            **CAF_ONLY, inform=inform,
+                            inform=inform,
                             expected_version=expected_version)
 
     def suspend_service(self, actor: Actor, siret: str, number: str, service: Service,
@@ -112,7 +112,7 @@ class Partners:
             return []
         return self._mutate(actor, siret, "suspend-service" if suspended else "reactivate-service",
                             f"service {service.value} de la convention {number} "
-                            f"{'suspendu' if suspended else 'rétabli'}", change, **CAF_ONLY,
+                            f"{'suspendu' if suspended else 'rétabli'}", change,
                             inform=(members, f"votre accès au service {service.value}", suspended),
                             expected_version=expected_version)
 
@@ -131,8 +131,6 @@ class Partners:
         """AFAS Habiliter (R10): associate providers and the approver to an equipment, within the caps (R8)."""
         if not (actor.system or actor.partner == siret or CAF_ADMIN in actor.roles):
             raise _unknown_or_forbidden(actor, siret, False)
-        if not (actor.system or (actor.partner == siret and "afas:AFAS-Habiliter" in actor.roles)):
-            raise Forbidden("L'association aux équipements est réservée aux membres du groupe « AFAS Habiliter ».")
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
             e = next((x for x in p.equipments if x.code == code), None)
@@ -142,5 +140,4 @@ class Partners:
             return []
         what = f"équipement {code} : " + "; ".join(f"{k.value} = {', '.join(v) or '—'}" for k, v in assignments.items())
         return self._mutate(actor, siret, "set-assignments", what, change,
-                            allowed=lambda a, p: a.system or (a.is_member_of(p) and "afas:AFAS-Habiliter" in a.roles),
                             expected_version=expected_version)

@@ -11,7 +11,7 @@ from provisioning.domain.model import Group, Member, Partner, Profile, Registry,
 from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import Actor, CAF_ADMIN, CAF_ONLY, MutationResult, PARTNER_ADMIN, _on_user, _user
+from provisioning.usecases.base import Actor, MutationResult, _on_user, _user
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,7 @@ class People:
                             expected_version=expected_version)
 
     def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
-        if not (actor.system or CAF_ADMIN in actor.roles or PARTNER_ADMIN in actor.roles):
-            raise Forbidden("Seul l'administrateur partenaire délègue ou révoque les responsables des habilitations.")
-
         def change(reg: Registry, p: Partner) -> list[Violation]:
-            if PARTNER_ADMIN in actor.roles and not actor.system and p.administrator != actor.username:
-                return [Violation("ADMINISTRATEUR_SEULEMENT", "Seul l'administrateur de ce partenaire délègue.")]
             p.delegates = [d for d in p.delegates if d != identifiant] + ([identifiant] if delegate else [])
             return []
         return self._mutate(actor, siret, "delegate" if delegate else "revoke-delegate",
@@ -86,7 +81,7 @@ class People:
         """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
         change = _on_user(identifiant, lambda u: setattr(u, "suspended", suspended))
         return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
-                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change, **CAF_ONLY,
+                            f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change,
                             inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended),
                             expected_version=expected_version)
 

@@ -1,0 +1,80 @@
+"""Who may do what to a partner: one table. Each mutation of a partner names its action; the table gives
+the rule that decides, and the French refusal. (Who may see a partner at all, and the R12 hierarchy between
+a partner's administrator and its delegates, are checked first by the use-case kernel.)
+
+Pure: the actor is anything with `username`, `roles`, `partner`, `caf` and `system`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from provisioning.domain.model import Partner
+
+CAF_ADMIN, PARTNER_ADMIN, DELEGATE = "caf-administrateur", "administrateur-partenaire", "responsable-habilitations"
+AFAS_HABILITER = "afas:AFAS-Habiliter"
+
+
+def its_caf(a, p: Partner) -> bool:
+    """A national operator, or an administrator of the partner's own Caf (R11)."""
+    return a.system or (CAF_ADMIN in a.roles and a.caf == p.caf)
+
+
+def its_managers(a, p: Partner) -> bool:
+    """Its Caf, or the partner's administrator and responsables des habilitations (R12)."""
+    return its_caf(a, p) or (a.partner == p.siret and bool(set(a.roles) & {PARTNER_ADMIN, DELEGATE}))
+
+
+def its_administrator(a, p: Partner) -> bool:
+    """Its Caf, or the administrator of this very partner (not a delegate)."""
+    return its_caf(a, p) or (a.partner == p.siret and PARTNER_ADMIN in a.roles and p.administrator == a.username)
+
+
+def its_habiliter_members(a, p: Partner) -> bool:
+    """Members of the partner's « AFAS Habiliter » group (R10), or a national operator."""
+    return a.system or (a.partner == p.siret and AFAS_HABILITER in a.roles)
+
+
+def national(a, p: Partner) -> bool:
+    return a.system
+
+
+@dataclass(frozen=True)
+class Rule:
+    allows: Callable[[object, Partner], bool]
+    refusal: str
+
+
+MANAGERS = Rule(its_managers, "Ce partenaire ne relève pas de votre périmètre.")
+CAF = Rule(its_caf, "Seule la Caf du partenaire peut faire cette opération.")
+ADMINISTRATOR = Rule(its_administrator, "Seul l'administrateur de ce partenaire délègue ou révoque les "
+                                        "responsables des habilitations.")
+HABILITER = Rule(its_habiliter_members, "L'association aux équipements est réservée aux membres du groupe "
+                                        "« AFAS Habiliter ».")
+NATIONAL = Rule(national, "Opération nationale (ligne de commande).")
+
+# action (as audited) -> who may
+POLICY: dict[str, Rule] = {
+    "create-user": MANAGERS,
+    "set-membership": MANAGERS,
+    "report-lost-credentials": MANAGERS,
+    "reissue-credentials": MANAGERS,
+    "delegate": ADMINISTRATOR,
+    "revoke-delegate": ADMINISTRATOR,
+    "set-assignments": HABILITER,
+    "suspend-user": CAF,
+    "reactivate-user": CAF,
+    "suspend-service": CAF,
+    "reactivate-service": CAF,
+    "prepare-convention": CAF,
+    "convention-transition": CAF,
+    "suspend-inactive": NATIONAL,
+}
+
+
+def refusal(actor, action: str, p: Partner) -> str | None:
+    """None when the actor may; else the French reason. An action missing from the table is refused."""
+    rule = POLICY.get(action)
+    if rule is None:
+        return f"Action « {action} » inconnue de la politique d'accès."
+    return None if rule.allows(actor, p) else rule.refusal
