@@ -215,7 +215,8 @@ def cmd_usage_rules(args) -> int:
 
 def cmd_reissue(args) -> int:
     svc = _service()
-    partner = svc.registry().partner_of(args.identifiant)
+    with svc_uow(svc) as uow:
+        partner = uow.registry.partner_of(args.identifiant)
     if partner is None:
         print(f"[not_found] « {args.identifiant} » n'est l'utilisateur d'aucun partenaire du registre.", file=sys.stderr)
         return 1

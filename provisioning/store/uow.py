@@ -93,6 +93,12 @@ class RegistryRepository:
                                  .order_by(t.partners.c.siret))
         return [partner_from_dict(r.document) for r in rows]
 
+    def partner_of(self, identifiant: str) -> Partner | None:
+        """The partner a person belongs to, through the identifiant index (one partner read, not the registry)."""
+        row = self.conn.execute(sa.select(t.user_index.c.partner_siret)
+                                .where(t.user_index.c.identifiant == identifiant)).first()
+        return self.partner(row.partner_siret) if row and row.partner_siret else None
+
     def caf_of(self, identifiant: str) -> str | None:
         """The Caf a person answers to (a partner's user: its partner's Caf; a Caf administrator: that Caf)."""
         ix, p = t.user_index.c, t.partners.c

@@ -149,8 +149,7 @@ class People:
         """The only way an account Mon Compte Partenaire did not create becomes ours: a Caf administrator of
         the partner that lists it (or a national operator) adopts it, audited; then it is reconciled."""
         with UnitOfWork(self.engine) as uow:
-            reg = uow.registry.load()
-        p = reg.partner_of(identifiant)
+            p = uow.registry.partner_of(identifiant)
         if p is None:
             raise NotFound(f"« {identifiant} » n'est l'utilisateur d'aucun partenaire du registre.")
         if not actor.is_caf_admin_of(p.caf):
