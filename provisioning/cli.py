@@ -67,8 +67,12 @@ def _print_plan(p: files.StatePlan, as_json: bool) -> None:
 
 
 def _service():
+    """An operator's command waits for Keycloak: CLI mutations (re-issue, adopt…) reconcile inline,
+    whatever MCP_RECONCILE says for the API."""
+    from dataclasses import replace  # noqa: PLC0415
     from provisioning.app_factory import build  # noqa: PLC0415 (keeps `validate` free of DB and Keycloak)
-    return build()
+    from provisioning.config import Config  # noqa: PLC0415
+    return build(replace(Config.from_env(), reconcile_mode="inline"))
 
 
 def cmd_validate(args) -> int:
@@ -313,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     wk = sub.add_parser("worker", help="reconcile what changes requested, partner by partner (runs until stopped)")
     wk.add_argument("--once", action="store_true", help="what is due now, then exit")
     wk.add_argument("--full", action="store_true", help="also request a reconcile of the whole realm")
-    wk.add_argument("--interval", type=float, default=2.0, help="seconds between rounds when idle")
+    wk.add_argument("--interval", type=float, default=0.5, help="seconds between rounds when idle")
     ob = sub.add_parser("outbox", help="mails waiting or dead (attempts exhausted); --resend ID sends one again")
     ob.add_argument("--dead", action="store_true", help="only dead letters")
     ob.add_argument("--all", action="store_true", help="sent ones too")

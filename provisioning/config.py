@@ -37,7 +37,9 @@ class Config:
     api_audience: str = "provisioning-api"
     public_keycloak_url: str = "http://localhost:8080"
     onboarding: str = "password"  # or "action-link": Keycloak mails a 24 h link, no password in mail
-    reconcile_mode: str = "inline"  # or "worker": mutations answer once stored, `mcp-provisioning worker` reconciles
+    # API mutations answer once stored and `mcp-provisioning worker` reconciles ("worker", the default), or the
+    # API also reconciles within the request ("inline": no worker needed). CLI commands always act inline.
+    reconcile_mode: str = "worker"
 
     @property
     def issuer(self) -> str:
@@ -70,5 +72,5 @@ class Config:
             api_audience=e("MCP_API_AUDIENCE", "provisioning-api"),
             public_keycloak_url=e("MCP_PUBLIC_KEYCLOAK_URL", kc_url).rstrip("/"),
             onboarding=e("MCP_ONBOARDING", "password"),
-            reconcile_mode=e("MCP_RECONCILE", "inline"),
+            reconcile_mode=e("MCP_RECONCILE", "worker"),
         )

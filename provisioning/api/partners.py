@@ -122,6 +122,13 @@ def get_partner(siret: str):
     return _etag(jsonify({**partner_to_dict(p), "reconcile": _svc().reconcile_state(siret)}), version)
 
 
+@bp.get("/<siret>/reconcile")
+def reconcile_state(siret: str):
+    """Where Keycloak stands for this partner (polled by the consoles while a change is « en attente »)."""
+    _svc().partner_with_version(g.actor, siret)  # rights, and unknown and forbidden look the same
+    return jsonify(_svc().reconcile_state(siret) or {"state": None})
+
+
 @bp.get("/<siret>/users")
 def list_users(siret: str):
     p = _svc().partner(g.actor, siret)

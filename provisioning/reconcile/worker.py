@@ -47,12 +47,19 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
     return handled
 
 
-def run_forever(svc: Provisioning, interval: float = 2.0, stop: threading.Event | None = None) -> None:
+def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event | None = None,
+                mail_every: float = 5.0) -> None:
+    """Until stopped: due requests, then (every `mail_every` seconds) the outbox's due retries, so a mail
+    that failed while the mail server was down leaves once it is back without anyone acting."""
     stop = stop or threading.Event()
     log.info("reconcile worker started (every %.1f s)", interval)
+    last_mail = 0.0
     while not stop.is_set():
         try:
             handled = run_once(svc)
+            if time.monotonic() - last_mail >= mail_every:
+                last_mail = time.monotonic()
+                svc.deliver_notifications()
         except Exception:  # noqa: BLE001 (a bug or a database hiccup must not end the worker)
             log.exception("reconcile worker round failed")
             handled = 0

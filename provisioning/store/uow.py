@@ -240,6 +240,8 @@ class Outbox:
         due = sa.and_(o.sent_at.is_(None), o.dead_at.is_(None), free,
                       sa.or_(o.next_attempt_at.is_(None), o.next_attempt_at <= at))
         pick = sa.select(o.id).where(due).order_by(o.id).limit(limit)
+        if self.conn.execute(pick.limit(1)).first() is None:
+            return token, []  # polled often: nothing due costs a read, never a write
         if self.conn.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         self.conn.execute(sa.update(t.outbox).where(o.id.in_(pick.scalar_subquery()), due)
@@ -321,6 +323,8 @@ class ReconcileRequests:
                       sa.or_(r.claimed_until.is_(None), r.claimed_until < at),
                       sa.or_(r.next_attempt_at.is_(None), r.next_attempt_at <= at) if key is None else r.key == key)
         pick = sa.select(r.key).where(due).order_by(r.requested_at).limit(limit)
+        if self.conn.execute(pick.limit(1)).first() is None:
+            return token, []  # an idle worker polls often: nothing due costs a read, never a write (lock)
         if self.conn.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         self.conn.execute(sa.update(t.reconcile_requests).where(r.key.in_(pick.scalar_subquery()), due)

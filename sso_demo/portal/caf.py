@@ -101,7 +101,7 @@ def _act(r, done: str) -> None:
     if r.status_code == 200:
         body = r.json()
         flash(unchanged_or(r, done + ("" if body.get("reconciled") else
-                                      " (Keycloak sera mis à jour à la prochaine réconciliation)")))
+                                      " (en attente d'application dans Keycloak : voir l'état ci-dessous)")))
     else:
         fields, general = errors_of(r)
         flash("Refusé : " + " ".join(general + list(fields.values())), "erreur")

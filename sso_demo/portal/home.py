@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template
+from flask import Blueprint, jsonify, render_template
 
 from sso_demo import apiclient
 from sso_demo.auth import current_principal, login_required
+from sso_demo.portal.api_views import call
 
 bp = Blueprint("home", __name__)
 PARIS = ZoneInfo("Europe/Paris")
@@ -39,3 +40,11 @@ def index():
     return render_template("portal/index.html", services=services, previous_state=state, previous=when,
                            is_admin=p.has("administrateur-partenaire") or p.has("responsable-habilitations"),
                            is_caf_admin=p.has("caf-administrateur"))
+
+
+@bp.get("/etat-keycloak/<siret>")
+@login_required
+def reconcile_state(siret: str):
+    """For reconcile.js in both consoles: the API's word on Keycloak for this partner (its rights apply)."""
+    r = call("GET", f"/api/v1/partners/{siret}/reconcile", refusals=())
+    return jsonify(r.json())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -17,8 +18,9 @@ from provisioning.api import create_app as create_api
 from provisioning.api.auth import TokenVerifier
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
+from provisioning.reconcile.worker import run_forever
 from provisioning.services import Actor, Provisioning
-from provisioning.store.uow import make_engine, migrate
+from provisioning.store.uow import UnitOfWork, make_engine, migrate
 from sso_demo import afas, cdap, portal
 from sso_demo.config import AppConfig
 from tests.integration.conftest import clean_managed
@@ -55,6 +57,17 @@ class Stack:
         self.kc_admin.put(f"/users/{u['id']}", json={"requiredActions": []})
         return password
 
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until the reconcile worker has no request left pending (a test then reads Keycloak)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with UnitOfWork(self.provisioning.engine) as uow:
+                pending = uow.reconcile.counts().get(uow.reconcile.PENDING, 0)
+            if not pending:
+                return
+            assert time.monotonic() < deadline, f"{pending} reconcile request(s) still pending after {timeout} s"
+            time.sleep(0.1)
+
     def forget(self, username: str) -> None:
         """The user's password changed outside the tests' knowledge (re-issue): reset it next time."""
         PASSWORDS.pop(username, None)
@@ -80,8 +93,9 @@ def stack(keycloak, tmp_path_factory):
     engine = make_engine(f"sqlite:///{state / 'registry.sqlite'}")
     migrate(engine)
     gw = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret="demo-only-provisioning-secret"))
+    # as deployed: API changes answer once stored, a reconcile worker (its own thread here) follows
     svc = Provisioning(engine, lambda: gw, SmtpNotifier(SmtpConfig("127.0.0.1", sink.port)),
-                       portal_url=keycloak.app_url("portail"))
+                       portal_url=keycloak.app_url("portail"), reconcile_mode="worker")
     api = _serve(create_api(svc, TokenVerifier(keycloak.issuer, "provisioning-api")), 0)
     api_url = f"http://127.0.0.1:{api.server_port}"
     urls = {c: keycloak.app_url(c) for c in ("portail", "cdap", "afas")}
@@ -97,7 +111,12 @@ def stack(keycloak, tmp_path_factory):
     b["conventions"][0]["bulletins"] = [x for x in b["conventions"][0]["bulletins"] if x["service"] == "AFAS"]
     svc.import_registry(OPERATOR, registry(data))
     svc.reconcile(OPERATOR)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_forever, args=(svc, 0.2, stop), daemon=True)
+    worker.start()
     yield Stack(svc, sink, urls, apps, admin)
+    stop.set()
+    worker.join(30)
     for s in servers:
         s.shutdown()
     sink.stop()

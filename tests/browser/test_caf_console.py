@@ -6,7 +6,7 @@ import io
 import re
 
 from tests.browser.axe import violations
-from tests.browser.helpers import login
+from tests.browser.helpers import keycloak_follows, login
 
 A, B, C = "12345678900015", "98765432100015", "55566677700019"
 
@@ -48,6 +48,7 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     page.fill("#siret", C)
     page.click("form[novalidate] button")
     page.wait_for_url(f"{stack.urls['portail']}/caf/partenaires/{C}")
+    keycloak_follows(page)  # stored at once; the worker creates the account, then its two mails leave
     assert len([m for m in stack.smtp.mails if "sam.perrin@lucioles.example" in m.recipients]) == 2
 
     page.click("text=Préparer une convention")
@@ -72,7 +73,8 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert "signée par la Caf" in history and "caf.admin" in history
     assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4}", history), history  # French dates
     assert "Claire Fontaine" in page.inner_text(section)
-    assert "Habilitations dans Keycloak : appliqué" in page.inner_text("#etat-keycloak")  # the reconcile state
+    keycloak_follows(page)  # the activation's groups and roles reach Keycloak: the line says so in place
+    assert "Habilitations dans Keycloak : appliqué" in page.inner_text("#etat-keycloak")
 
 
 def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
@@ -80,16 +82,20 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     page.goto(f"{stack.urls['portail']}/caf/partenaires/{A}")
     page.click("#convention-CONV-751-2026-0001 >> text=Suspendre le service CDAP")
     assert "(service suspendu)" in page.inner_text("#convention-CONV-751-2026-0001")
+    keycloak_follows(page)
     lea = stack.kc_admin.user_by_username("lea.petit")["id"]
     assert f"/partenaires/{A}/CDAP Consulter" not in {g["path"] for g in stack.kc_admin.get(f"/users/{lea}/groups")}
     page.click("#convention-CONV-751-2026-0001 >> text=Rétablir le service CDAP")
+    keycloak_follows(page)
     assert f"/partenaires/{A}/CDAP Consulter" in {g["path"] for g in stack.kc_admin.get(f"/users/{lea}/groups")}
 
     page.click("#suspension-paul\\.bernard")
     assert "paul.bernard suspendu" in page.inner_text("main")
+    keycloak_follows(page)
     paul = stack.kc_admin.user_by_username("paul.bernard")["id"]
     assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is False
     page.click("#suspension-paul\\.bernard")
+    keycloak_follows(page)
     assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is True
 
     page.click("text=Signalements")
@@ -106,6 +112,7 @@ def test_the_caf_sees_who_accepted_the_usage_rules(stack, keycloak, new_page):
     from tests.browser.conftest import OPERATOR
     from tests.support.oidc import Redirect, Rp
     stack.provisioning.create_user(OPERATOR, A, User("eva.klein", "Eva", "Klein", "eva.klein@hirondelles.example"))
+    stack.settle()
     rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", stack.urls["portail"] + "/auth/callback")
     _, page = rp.authorize()
     page = rp.login(page, "eva.klein", stack.provisional_password("eva.klein@hirondelles.example"))

@@ -18,6 +18,7 @@ def newcomer(stack):
     def make(ident: str, first: str, last: str) -> tuple[str, str]:
         email = f"{ident}@hirondelles.example"
         stack.provisioning.create_user(OPERATOR, SIRET, User(ident, first, last, email))
+        stack.settle()  # the worker creates the account; its two mails leave then
         mails = [m for m in stack.smtp.mails if email in m.recipients]
         assert [m.subject for m in mails] == ["« Mon Compte Partenaire » : votre identifiant",
                                               "« Mon Compte Partenaire » : votre mot de passe provisoire"]

@@ -60,6 +60,7 @@ def test_losing_access_ends_live_sessions_in_the_three_applications(stack, new_p
     assert stack.kc_admin.get(f"/users/{kc_user['id']}/sessions")
 
     cause(stack.provisioning, True)
+    stack.settle()  # the reconcile worker applies it (removals and session cuts first)
     try:
         assert stack.kc_admin.get(f"/users/{kc_user['id']}/sessions") == []
         for app in ("afas", "cdap", "portail"):
@@ -67,5 +68,6 @@ def test_losing_access_ends_live_sessions_in_the_three_applications(stack, new_p
             assert page.query_selector("#kc-login"), f"{app} still served a session after losing access"
     finally:
         cause(stack.provisioning, False)
+        stack.settle()
         if cause is _lost_credentials:
             stack.forget(user)  # re-issue set a new provisional password

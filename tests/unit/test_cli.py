@@ -157,3 +157,14 @@ def test_text_outputs_and_usage_rules(svc, capsys, monkeypatch):
     assert code == 1 and "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD" in err
     code, _, err = run(capsys, "outbox", "--resend", "999")
     assert code == 1 and "999" in err
+
+
+def test_the_api_answers_once_stored_by_default_and_the_cli_acts_inline(monkeypatch, tmp_path):
+    """Deployed, the API leaves Keycloak to the worker (README); an operator's CLI command waits for it."""
+    from provisioning import cli as cli_module
+    from provisioning.config import Config
+    monkeypatch.delenv("MCP_RECONCILE", raising=False)
+    monkeypatch.setenv("MCP_DATABASE_URL", f"sqlite:///{tmp_path / 'r.sqlite'}")
+    assert Config.from_env().reconcile_mode == "worker"
+    monkeypatch.setenv("MCP_RECONCILE", "worker")
+    assert cli_module._service().reconcile_mode == "inline"

@@ -151,3 +151,44 @@ def test_a_refused_change_is_audited_as_intended_then_failed(svc):
     run_once(svc)
     trail = [(e["action"], e["object"]) for e in svc.audit(NATIONAL)]
     assert ("keycloak:disable:user", "paul.bernard") in trail and ("keycloak:echec:disable:user", "paul.bernard") in trail
+
+
+def test_the_running_worker_sends_mail_that_waited_for_the_mail_server_without_anyone_acting(use_case_engine):
+    import threading
+    import time
+    from provisioning.reconcile.worker import run_forever
+    from tests.unit.test_outbox import DownThenUp
+
+    s = make_service(use_case_engine, DownThenUp(), reconcile_mode="worker")
+    s.import_registry(NATIONAL, registry())
+    run_once(s)  # users created; their credential mails wait (the mail server is down)
+    assert s.notifier.sent == []
+    due_now_outbox = sa.update(t.outbox).values(next_attempt_at=None)
+    with s.engine.begin() as c:
+        c.execute(due_now_outbox)
+    s.notifier.down = False
+    stop = threading.Event()
+    worker = threading.Thread(target=run_forever, args=(s, 0.05, stop), kwargs={"mail_every": 0.1})
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not s.notifier.sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(10)
+    assert any("paul.bernard" in body for _to, _subject, body in s.notifier.sent)
+
+
+def test_an_idle_worker_polls_by_reading_only(svc):
+    """Polled twice a second, an idle claim must not take SQLite's write lock (nor touch a row)."""
+    with UnitOfWork(svc.engine) as uow:
+        before = uow.conn.execute(sa.select(t.reconcile_requests)).all()
+        raw = uow.conn.connection.dbapi_connection
+        changes = getattr(raw, "total_changes", None)  # SQLite counts every row an UPDATE touched
+        _token, due = uow.reconcile.claim(1)
+        assert due == [] and uow.outbox.claim()[1] == []
+        assert uow.conn.execute(sa.select(t.reconcile_requests)).all() == before
+        assert getattr(raw, "total_changes", None) == changes
+        if svc.engine.dialect.name == "sqlite":
+            assert raw.in_transaction is False  # no write was begun: the write lock was never asked for
