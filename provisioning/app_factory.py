@@ -13,5 +13,6 @@ def build(cfg: Config | None = None) -> Provisioning:
     cfg = cfg or Config.from_env()
     engine = make_engine(cfg.database_url)
     migrate(engine)
-    return Provisioning(engine, lambda: KeycloakGateway(cfg.keycloak), SmtpNotifier(cfg.smtp),
+    gateway = KeycloakGateway(cfg.keycloak)  # one per process: its token and HTTP connections are reused
+    return Provisioning(engine, lambda: gateway, SmtpNotifier(cfg.smtp),
                         portal_url=cfg.portal_url, onboarding=cfg.onboarding, reconcile_mode=cfg.reconcile_mode)

@@ -89,6 +89,12 @@ def _roles(access_token: str, keys: KeySet) -> tuple[frozenset[str], dict]:
     return frozenset(roles), claims
 
 
+def on_login(app: Flask, hook) -> None:
+    """Run `hook(app_session)` once after each login: pages then read `app_session.facts`, never a remote
+    service per request."""
+    app.extensions["mcp_on_login"].append(hook)
+
+
 def current_principal() -> Principal | None:
     return getattr(g, "principal", None)
 
@@ -128,6 +134,7 @@ def init_auth(app: Flask, cfg: AppConfig) -> None:
                    client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"})
     app.extensions["mcp_oauth"] = oauth
     app.extensions["mcp_sessions"] = SessionStore(cfg.idle_timeout)
+    app.extensions["mcp_on_login"] = []  # callables(AppSession) run once after each login (on_login)
     app.register_blueprint(bp)
 
     @app.before_request
@@ -208,6 +215,9 @@ def callback():
     s = _store().create(user=user, kc_sid=info.get("sid", ""), id_token=token["id_token"],
                         access_token=token["access_token"], refresh_token=token.get("refresh_token", ""),
                         access_expires=time.time() + int(token.get("expires_in", 60)))
+    g.app_session = s
+    for hook in current_app.extensions["mcp_on_login"]:  # what a page needs from elsewhere: read once, here
+        hook(s)
     nxt = session.get("next", "/")
     session.clear()  # new session identity after login (no fixation)
     session["sid"] = s.id

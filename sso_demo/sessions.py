@@ -18,6 +18,7 @@ class AppSession:
     access_token: str          # to call the provisioning API on the user's behalf
     refresh_token: str = ""
     access_expires: float = 0.0
+    facts: dict = field(default_factory=dict)  # read once at login (e.g. the previous login, R17), then kept
     created: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
 

@@ -93,7 +93,9 @@ class KeycloakGateway:
     def __init__(self, cfg: KeycloakConfig, workers: int = 8, page_size: int = PAGE):
         conn = KeycloakOpenIDConnection(server_url=cfg.server_url, realm_name=cfg.realm, user_realm_name=cfg.realm,
                                         client_id=cfg.client_id, client_secret_key=cfg.client_secret,
-                                        verify=cfg.verify, timeout=30)
+                                        verify=cfg.verify, timeout=30, pool_maxsize=max(10, workers))
+        # one gateway serves a process (app_factory.build): python-keycloak keeps its service-account token
+        # and renews it at 90 % of its lifetime, so a request never pays for a token
         self.kc = KeycloakAdmin(connection=conn)
         self.realm = cfg.realm
         self.workers = workers
@@ -112,6 +114,9 @@ class KeycloakGateway:
                 raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e.error_message}") from e
             if e.response_code in accept:
                 return None
+            if e.response_code == 404:  # the realm was re-imported under a long-lived process: ids moved
+                self._client_ids.clear()
+                self._roles.clear()
             raise Transient(f"Keycloak a refusé « {what} » : {e.response_code} {_reason(e)}") from e
         except OSError as e:  # connection refused, DNS, timeouts
             raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e}") from e

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from sso_demo.app_factory import make_app
+from sso_demo.auth import on_login
 from sso_demo.config import AppConfig
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
     from sso_demo.portal import caf, console, home, incident  # noqa: PLC0415
-    return make_app("portail", cfg, home.bp, console.bp, caf.bp, incident.bp)
+    app = make_app("portail", cfg, home.bp, console.bp, caf.bp, incident.bp)
+    on_login(app, home.read_previous_login)
+    return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, g, jsonify, render_template
 
 from sso_demo import apiclient
 from sso_demo.auth import current_principal, login_required
@@ -15,16 +15,23 @@ bp = Blueprint("home", __name__)
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _previous_login() -> tuple[str, datetime | None]:
-    """('first' | 'known' | 'unknown', when)."""
+def read_previous_login(app_session) -> None:
+    """R17, once at login: the previous successful connection, kept in the session so the security page
+    costs no call. ('first' | 'known' | 'unknown', ISO time)."""
     try:
         r = apiclient.call("GET", "/api/v1/me")
     except apiclient.ApiUnavailable:
-        return "unknown", None
-    if r.status_code != 200:
-        return "unknown", None
+        r = None
+    if r is None or r.status_code != 200:
+        app_session.facts["previous_login"] = ("unknown", None)
+        return
     prev = r.json().get("previous_login")
-    return ("known", datetime.fromisoformat(prev).astimezone(PARIS)) if prev else ("first", None)
+    app_session.facts["previous_login"] = ("known", prev) if prev else ("first", None)
+
+
+def _previous_login() -> tuple[str, datetime | None]:
+    state, when = g.app_session.facts.get("previous_login", ("unknown", None))
+    return state, datetime.fromisoformat(when).astimezone(PARIS) if when else None
 
 
 @bp.get("/")

@@ -1,0 +1,72 @@
+"""Issue 11: an authenticated page makes no avoidable remote call. The security page (R17) shows the previous
+login read once at login and kept in the session: with every outgoing HTTP request made to fail, it still
+renders it."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from sso_demo import portal
+from sso_demo.config import AppConfig
+from sso_demo.portal import home
+
+
+def _cfg(tmp_path) -> AppConfig:
+    return AppConfig(client_id="portail", client_secret="x", base_url="http://portail.test",
+                     issuer="http://kc.test/realms/mon-compte-partenaire", secret_key="k" * 32,
+                     secure_cookies=False, api_url="http://api.test", data_dir=str(tmp_path))
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    calls = []
+
+    def refuse(self, method, url, *a, **kw):
+        calls.append((method, url))
+        raise requests.ConnectionError(f"no remote call expected: {method} {url}")
+    monkeypatch.setattr(requests.Session, "request", refuse)
+    return calls
+
+
+def _logged_in(app, facts: dict):
+    user = dict(sub="s-1", username="lea.petit", first_name="Léa", last_name="Petit", partner="12345678900015",
+                caf="751", roles=frozenset({"cdap:CDAP-Consulter"}))
+    s = app.extensions["mcp_sessions"].create(user=user, kc_sid="kc-1", id_token="id", access_token="at",
+                                              access_expires=9e9, facts=facts)
+    client = app.test_client()
+    with client.session_transaction() as flask_session:
+        flask_session["sid"] = s.id
+    return client, s
+
+
+def test_the_security_page_shows_the_previous_login_without_any_remote_call(tmp_path, no_network):
+    app = portal.create_app(_cfg(tmp_path))
+    client, _ = _logged_in(app, {"previous_login": ("known", "2026-11-20T08:05:00+00:00")})
+    for _ in range(3):
+        page = client.get("/").get_data(as_text=True)
+        assert "20/11/2026 à 09h05" in page  # Paris time of the stored UTC instant
+    assert no_network == []
+
+
+def test_the_previous_login_is_read_once_at_login_through_the_api(tmp_path, monkeypatch):
+    app = portal.create_app(_cfg(tmp_path))
+    asked = []
+
+    class Answer:
+        status_code = 200
+
+        @staticmethod
+        def json():
+            return {"previous_login": "2026-11-20T08:05:00+00:00"}
+
+    def fake_call(method, path, **kw):
+        asked.append((method, path))
+        return Answer()
+    monkeypatch.setattr(home.apiclient, "call", fake_call)
+    _, s = _logged_in(app, {})
+    with app.test_request_context("/"):
+        for hook in app.extensions["mcp_on_login"]:
+            hook(s)
+    assert asked == [("GET", "/api/v1/me")]
+    assert s.facts["previous_login"] == ("known", "2026-11-20T08:05:00+00:00")
