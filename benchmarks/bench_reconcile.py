@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from collections import Counter
 from datetime import date
@@ -47,9 +48,18 @@ def synthetic(n: int) -> Registry:
     return Registry([caf], partners)
 
 
-def counting(gw: KeycloakGateway) -> Counter:
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def counting(gw: KeycloakGateway, by_path: Counter | None = None) -> Counter:
+    """Requests by method; `by_path` (optional) also counts them by path, ids folded (where they go)."""
     calls: Counter = Counter()
-    gw.kc.connection._s.hooks["response"].append(lambda r, *a, **k: calls.update([r.request.method]))
+
+    def seen(r, *a, **k):
+        calls.update([r.request.method])
+        if by_path is not None:
+            by_path.update([r.request.method + " " + UUID.sub("{id}", r.request.path_url.split("?")[0])])
+    gw.kc.connection._s.hooks["response"].append(seen)
     return calls
 
 
@@ -61,7 +71,8 @@ def main() -> None:
     url = os.environ.get("KEYCLOAK_URL", "http://localhost:8080")
     gw = KeycloakGateway(KeycloakConfig(url, client_secret=os.environ.get("MCP_PROVISIONING_CLIENT_SECRET",
                                                                           "demo-only-provisioning-secret")))
-    calls = counting(gw)
+    where: Counter = Counter()
+    calls = counting(gw, where)
     base = load_file(str(EXAMPLE), date.today())  # the demo seed stays as it is
     reg = synthetic(args.partners)
     reg.cafs += base.cafs
@@ -74,9 +85,14 @@ def main() -> None:
           f"{sum(calls.values())} requests")
 
     calls.clear()
+    where.clear()
     t = time.perf_counter()
     changes = plan(desired, gw.observe())
-    print(f"full plan: {len(changes)} changes in {time.perf_counter() - t:.2f} s, {sum(calls.values())} requests")
+    total = sum(calls.values())
+    print(f"full plan: {len(changes)} changes in {time.perf_counter() - t:.2f} s, {total} requests "
+          f"({total / len(reg.partners):.2f} a partner)")
+    for path, count in where.most_common(8):
+        print(f"    {count:6d}  {path}")
 
     p = reg.partners[args.partners // 2]
     scope = Scope(p.siret, frozenset(u.identifiant for u in p.users))

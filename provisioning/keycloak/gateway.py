@@ -90,7 +90,7 @@ def _wire_attrs(attributes: tuple[tuple[str, str], ...], managed: bool) -> dict[
 
 
 class KeycloakGateway:
-    def __init__(self, cfg: KeycloakConfig, workers: int = 8, page_size: int = PAGE):
+    def __init__(self, cfg: KeycloakConfig, workers: int = 8, page_size: int = PAGE, bulk_reads: bool = True):
         conn = KeycloakOpenIDConnection(server_url=cfg.server_url, realm_name=cfg.realm, user_realm_name=cfg.realm,
                                         client_id=cfg.client_id, client_secret_key=cfg.client_secret,
                                         verify=cfg.verify, timeout=30, pool_maxsize=max(10, workers))
@@ -100,6 +100,7 @@ class KeycloakGateway:
         self.realm = cfg.realm
         self.workers = workers
         self.page_size = page_size
+        self.bulk_reads = bulk_reads  # members through our extension's bulk endpoint while it answers
         self._client_ids: dict[str, str] = {}
         self._roles: dict[RoleRef, dict] = {}
 
@@ -136,6 +137,30 @@ class KeycloakGateway:
             if len(page) < self.page_size:
                 return out
             first += self.page_size
+
+    def _bulk(self, kind: str, partner: str | None) -> list[dict] | None:
+        """Members of every group or organisation carrying our marker (of one partner, or all), a page of
+        groups at a time, from our extension's read-only endpoint (keycloak-extension, MembershipsResource);
+        None where the extension is not installed (then members are read per group, as the admin API can)."""
+        if not self.bulk_reads:
+            return None
+        url = f"realms/{self.realm}/{n.BULK_ENDPOINT}"
+        out, first, size = [], 0, min(self.page_size, 1000)
+        while True:
+            params = {"kind": kind, "first": first, "max": size, **({"partner": partner} if partner else {})}
+            r = self._call(f"GET {n.BULK_ENDPOINT}", self.kc.connection.raw_get, url, **params)
+            if r.status_code == 404 and first == 0:
+                log.warning("Keycloak has no %s endpoint (extension not installed): members read per group",
+                            n.BULK_ENDPOINT)
+                self.bulk_reads = False
+                return None
+            if r.status_code >= 400:
+                raise Transient(f"Keycloak a refusé « GET {n.BULK_ENDPOINT} » : {r.status_code} {r.text[:200]}")
+            page = r.json()
+            out.extend(page)
+            if len(page) < size:
+                return out
+            first += size
 
     def _client_uuid(self, client_id: str) -> str:
         if client_id not in self._client_ids:
@@ -194,9 +219,13 @@ class KeycloakGateway:
                 if root:
                     walk({**root, "subGroups": []})
         by_id = {u.id: u.username for u in s.users.values()}
+        partner = scope.siret if scope else None
+        bulk = {e["id"]: e["members"] for e in self._bulk("groups", partner) or []}
 
         def members(g: GroupSpec) -> tuple[str, set[str]]:
-            rows = self._paged(f"/groups/{g.id}/members", briefRepresentation="true")
+            rows = bulk.get(g.id)
+            if rows is None:  # no extension, or a group without our marker: Keycloak's own per-group read
+                rows = self._paged(f"/groups/{g.id}/members", briefRepresentation="true")
             s.member_ids.update({r["username"]: r["id"] for r in rows})  # foreign members too: drift to remove
             return g.path, {by_id.get(r["id"], r["username"]) for r in rows}
 
@@ -205,8 +234,12 @@ class KeycloakGateway:
             s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],
                                          _managed(o.get("attributes")))
 
+        org_bulk = {e["id"]: e["members"] for e in self._bulk("organizations", partner) or []}
+
         def org_members(o: OrgSpec) -> tuple[str, set[str]]:
-            rows = self._paged(f"/organizations/{o.id}/members", briefRepresentation="true")
+            rows = org_bulk.get(o.id)
+            if rows is None:
+                rows = self._paged(f"/organizations/{o.id}/members", briefRepresentation="true")
             s.member_ids.update({r["username"]: r["id"] for r in rows})
             return o.alias, {r["username"] for r in rows}
 

@@ -1,0 +1,96 @@
+"""Plans that read in bulk (issue 11 §2): our Keycloak extension's read-only endpoint returns the members of
+every group and organisation carrying our marker, a page at a time. It must see exactly what Keycloak's
+per-group admin reads see (foreign members included), cost far fewer requests, and answer only to the
+provisioning service account."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import requests
+
+from provisioning.domain import naming as n
+from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
+from provisioning.reconcile.state import Scope
+from tests.integration.conftest import OPERATOR, PROVISIONING_SECRET
+from tests.unit.factories import example_data, registry, second_partner
+
+A = "12345678900015"
+REALM = "mon-compte-partenaire"
+
+
+def _gateway(keycloak, bulk: bool, page_size: int = 500) -> tuple[KeycloakGateway, Counter]:
+    gw = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret=PROVISIONING_SECRET), page_size=page_size,
+                         bulk_reads=bulk)
+    calls: Counter = Counter()
+    gw.kc.connection._s.hooks["response"].append(
+        lambda r, *a, **k: calls.update(["members" if r.request.path_url.split("?")[0].endswith("/members")
+                                         else "bulk" if n.BULK_ENDPOINT in r.request.path_url else "other"]))
+    return gw, calls
+
+
+def _seeded(provisioning, kc_admin):
+    data = example_data()
+    second_partner(data)
+    provisioning.import_registry(OPERATOR, registry(data))
+    provisioning.reconcile(OPERATOR)
+    stranger = kc_admin.user_by_username("b.lea.petit")  # a member added by hand: drift both reads must see
+    group = kc_admin.get(f"/group-by-path/partenaires/{A}/CDAP Consulter")
+    kc_admin.put(f"/users/{stranger['id']}/groups/{group['id']}")
+
+
+def test_bulk_and_per_group_reads_observe_the_same_members(provisioning, keycloak, kc_admin):
+    _seeded(provisioning, kc_admin)
+    bulk_gw, bulk_calls = _gateway(keycloak, True, page_size=2)  # tiny pages: paging is exercised
+    plain_gw, plain_calls = _gateway(keycloak, False)
+    bulk, plain = bulk_gw.observe(), plain_gw.observe()
+    assert bulk.members == plain.members and bulk.org_members == plain.org_members
+    assert "b.lea.petit" in bulk.members[f"/partenaires/{A}/CDAP Consulter"]
+    assert bulk.member_ids == plain.member_ids
+    assert bulk_calls["members"] == 0 and bulk_calls["bulk"] >= 2  # every member list came in bulk, in pages
+    assert plain_calls["members"] >= len(plain.members)  # the admin API: one read (at least) per group
+
+    scope = Scope(A, frozenset(u for u, spec in plain.users.items() if dict(spec.attributes).get("partner") == A))
+    bulk_gw2, calls = _gateway(keycloak, True)
+    scoped = bulk_gw2.observe(scope)
+    assert scoped.members == {p: m for p, m in plain.members.items() if p.startswith(f"/partenaires/{A}")}
+    assert calls["members"] == 0
+
+
+def test_a_plan_through_bulk_reads_removes_the_foreign_member(provisioning, kc_admin):
+    _seeded(provisioning, kc_admin)
+    changes = provisioning.plan()
+    assert ("remove", "member", f"b.lea.petit -> /partenaires/{A}/CDAP Consulter") in {
+        (c.action, c.kind, c.target) for c in changes}
+
+
+def _token(keycloak, client_id: str, secret: str) -> str:
+    return requests.post(f"{keycloak.url}/realms/{REALM}/protocol/openid-connect/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}).json()["access_token"]
+
+
+def test_the_bulk_endpoint_answers_only_the_provisioning_service_account(provisioning, keycloak, user_token,
+                                                                          kc_admin):
+    _seeded(provisioning, kc_admin)
+    url = f"{keycloak.url}/realms/{REALM}/{n.BULK_ENDPOINT}"
+    assert requests.get(url, params={"kind": "groups"}, timeout=10).status_code == 401
+    person = user_token("jeanne.dupont")  # a partner administrator, through the real login
+    r = requests.get(url, params={"kind": "groups"}, headers={"Authorization": f"Bearer {person}"}, timeout=10)
+    assert r.status_code == 403
+    # another client's service account, even holding view-users, is refused: the endpoint names its caller
+    cdap = kc_admin.client("cdap")
+    kc_admin.put(f"/clients/{cdap['id']}", json={**cdap, "serviceAccountsEnabled": True})
+    try:
+        account = kc_admin.get(f"/clients/{cdap['id']}/service-account-user")
+        rm = kc_admin.client("realm-management")
+        view_users = kc_admin.get(f"/clients/{rm['id']}/roles/view-users")
+        kc_admin.post(f"/users/{account['id']}/role-mappings/clients/{rm['id']}", json=[view_users])
+        other = _token(keycloak, "cdap", "demo-only-cdap-secret")
+        r = requests.get(url, params={"kind": "groups"}, headers={"Authorization": f"Bearer {other}"}, timeout=10)
+        assert r.status_code == 403
+    finally:
+        kc_admin.put(f"/clients/{cdap['id']}", json={**cdap, "serviceAccountsEnabled": False})
+    mine = {"Authorization": f"Bearer {_token(keycloak, 'provisioning', PROVISIONING_SECRET)}"}
+    assert requests.get(url, params={"kind": "groups"}, headers=mine, timeout=10).status_code == 200
+    assert requests.get(url, params={"kind": "users"}, headers=mine, timeout=10).status_code == 400
+    assert requests.get(url, params={"kind": "groups", "max": 5000}, headers=mine, timeout=10).status_code == 400
