@@ -8,21 +8,21 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.BadRequestException;
 import jakarta.ws.rs.core.MediaType;
-import java.util.Comparator;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.TypedQuery;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Collectors;
-import java.util.stream.Stream;
+import org.keycloak.connections.jpa.JpaConnectionProvider;
 import org.keycloak.models.ClientModel;
 import org.keycloak.models.GroupModel;
 import org.keycloak.models.KeycloakSession;
-import org.keycloak.models.OrganizationModel;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.RoleModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.models.utils.KeycloakModelUtils;
-import org.keycloak.organization.OrganizationProvider;
 import org.keycloak.services.managers.AppAuthManager;
 import org.keycloak.services.managers.AuthenticationManager.AuthResult;
 
@@ -30,7 +30,8 @@ import org.keycloak.services.managers.AuthenticationManager.AuthResult;
  * Read-only bulk read of the memberships of the groups and organisations Mon Compte Partenaire manages
  * (those carrying its ownership marker), a page of groups or organisations at a time, each with all its
  * members. Keycloak's admin API reads members one group at a time; a full plan over thousands of partners
- * would pay one request per group.
+ * would pay one request per group. Here a page is three queries on Keycloak's own tables (marked group ids
+ * in a stable order, their members, their paths from the realm cache), whatever the number of groups.
  *
  * Allowed only to the provisioning client's service account, and only while it holds realm-management's
  * view-users role: the same right the admin API asks for the same data.
@@ -61,39 +62,75 @@ public class MembershipsResource {
         if (from < 0 || size < 1 || size > MAX_PAGE) {
             throw new BadRequestException("first >= 0 and 1 <= max <= " + MAX_PAGE);
         }
-        Map<String, String> marked = new LinkedHashMap<>();
-        marked.put(MARKER_ATTR, MARKER);
-        if (partner != null && !partner.isEmpty()) {
-            marked.put(PARTNER_ATTR, partner);
-        }
+        boolean onePartner = partner != null && !partner.isEmpty();
+        EntityManager em = session.getProvider(JpaConnectionProvider.class).getEntityManager();
+        // ids of the groups carrying our marker (and the partner's attribute), in a stable order, one page
+        String marked = "select a.group.id from GroupAttributeEntity a where a.group.realm = :realm"
+                + " and a.name = :marker and a.value = :managed"
+                + (onePartner ? " and exists (select b from GroupAttributeEntity b where b.group = a.group"
+                        + " and b.name = :partnerAttr and b.value = :partner)" : "");
         if ("groups".equals(kind)) {
-            // Keycloak's attribute search has no stable order: page over the sorted ids, not over its rows
-            return session.groups().searchGroupsByAttributes(realm, marked, null, null)
-                    .sorted(Comparator.comparing(GroupModel::getId)).skip(from).limit(size)
-                    .map(g -> entry(g.getId(), "path", KeycloakModelUtils.buildGroupPath(g),
-                            session.users().getGroupMembersStream(realm, g)))
-                    .collect(Collectors.toList());
+            List<String> ids = page(em.createQuery(marked + " order by a.group.id", String.class), realm, partner,
+                    from, size);
+            Map<String, List<Map<String, String>>> members = members(em, ids);
+            List<Map<String, Object>> out = new ArrayList<>();
+            for (String id : ids) {
+                GroupModel g = session.groups().getGroupById(realm, id);
+                if (g != null) {
+                    out.add(entry(id, "path", KeycloakModelUtils.buildGroupPath(g), members.get(id)));
+                }
+            }
+            return out;
         }
         if ("organizations".equals(kind)) {
-            OrganizationProvider orgs = session.getProvider(OrganizationProvider.class);
-            return orgs.getAllStream(marked, null, null)
-                    .sorted(Comparator.comparing(OrganizationModel::getId)).skip(from).limit(size)
-                    .map(o -> entry(o.getId(), "alias", o.getAlias(), orgs.getMembersStream(o, (String) null, null, null, null)))
-                    .collect(Collectors.toList());
+            // an organisation keeps its attributes and members on its own internal group
+            List<Object[]> orgs = page(em.createQuery("select o.id, o.alias, o.groupId from OrganizationEntity o"
+                    + " where o.realmId = :realm and o.groupId in (" + marked + ") order by o.id", Object[].class),
+                    realm, partner, from, size);
+            List<String> groupIds = new ArrayList<>();
+            for (Object[] o : orgs) {
+                groupIds.add((String) o[2]);
+            }
+            Map<String, List<Map<String, String>>> members = members(em, groupIds);
+            List<Map<String, Object>> out = new ArrayList<>();
+            for (Object[] o : orgs) {
+                out.add(entry((String) o[0], "alias", (String) o[1], members.get((String) o[2])));
+            }
+            return out;
         }
         throw new BadRequestException("kind: groups or organizations");
     }
 
-    private static Map<String, Object> entry(String id, String nameKey, String name, Stream<UserModel> members) {
+    private static <T> List<T> page(TypedQuery<T> query, RealmModel realm, String partner, int from, int size) {
+        query.setParameter("realm", realm.getId()).setParameter("marker", MARKER_ATTR).setParameter("managed", MARKER);
+        if (partner != null && !partner.isEmpty()) {
+            query.setParameter("partnerAttr", PARTNER_ATTR).setParameter("partner", partner);
+        }
+        return query.setFirstResult(from).setMaxResults(size).getResultList();
+    }
+
+    /** Every member of these groups, in one query (the admin API would take one request per group). */
+    private static Map<String, List<Map<String, String>>> members(EntityManager em, List<String> groupIds) {
+        Map<String, List<Map<String, String>>> out = new HashMap<>();
+        if (groupIds.isEmpty()) {
+            return out;
+        }
+        List<Object[]> rows = em.createQuery("select m.groupId, u.id, u.username from UserGroupMembershipEntity m"
+                + " join m.user u where m.groupId in :ids", Object[].class).setParameter("ids", groupIds).getResultList();
+        for (Object[] r : rows) {
+            Map<String, String> m = new LinkedHashMap<>();
+            m.put("id", (String) r[1]);
+            m.put("username", (String) r[2]);
+            out.computeIfAbsent((String) r[0], k -> new ArrayList<>()).add(m);
+        }
+        return out;
+    }
+
+    private static Map<String, Object> entry(String id, String nameKey, String name, List<Map<String, String>> members) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("id", id);
         out.put(nameKey, name);
-        out.put("members", members.map(u -> {
-            Map<String, String> m = new LinkedHashMap<>();
-            m.put("id", u.getId());
-            m.put("username", u.getUsername());
-            return m;
-        }).collect(Collectors.toList()));
+        out.put("members", members == null ? List.of() : members);
         return out;
     }
 

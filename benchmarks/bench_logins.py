@@ -1,0 +1,141 @@
+"""Password logins per second (issue 11 §4): the real browser flow (authorization code + PKCE through
+Keycloak's login form, our first-login guard in the flow, code exchanged for tokens) against Keycloak's direct
+grant in the same run; then the same direct grant with passwords hashed by pbkdf2-sha512 instead of the
+argon2 default, to show what the hashing costs. Three repetitions, median and spread; nothing asserted.
+
+    KEYCLOAK_URL=http://localhost:8180 KEYCLOAK_ADMIN=admin KEYCLOAK_ADMIN_PASSWORD=… \\
+        .venv/bin/python benchmarks/bench_logins.py [--seconds 10] [--repeat 3] [--concurrency 4]
+
+For the run only, it enables the direct grant on the `portail` client and changes the realm's hashing
+policy, then puts both back; it creates bench users (bench.login.N) and deletes them. Never point it at a
+Keycloak whose data matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import secrets
+import statistics
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, urljoin, urlparse
+
+import requests
+from bs4 import BeautifulSoup
+
+from devstack.admin import AdminSession
+from devstack.keycloak import TEST_APP_PORTS
+
+REALM = "mon-compte-partenaire"
+CLIENT, SECRET = "portail", "demo-only-portail-secret"
+REDIRECT = f"http://localhost:{TEST_APP_PORTS['portail']}/auth/callback"
+PASSWORD = "Banc-Essai-Connexions-2026!"
+
+
+def _form(html: str, url: str) -> tuple[str, dict]:
+    form = BeautifulSoup(html, "html.parser").find("form", attrs={"method": lambda m: m and m.lower() == "post"})
+    assert form is not None, BeautifulSoup(html, "html.parser").get_text(" ", strip=True)[:300]
+    return urljoin(url, form["action"]), {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
+
+
+def browser_login(base: str, username: str) -> None:
+    """One login as a browser does it, from a fresh cookie jar: form, credentials, code, tokens."""
+    s = requests.Session()
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    r = s.get(base + "/auth", timeout=30, params={
+        "client_id": CLIENT, "response_type": "code", "scope": "openid", "redirect_uri": REDIRECT,
+        "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
+        "code_challenge_method": "S256"})
+    for cookie in s.cookies:  # browsers send Secure cookies to http://localhost; requests must be told
+        cookie.secure = False
+    action, fields = _form(r.text, r.url)
+    r = s.post(action, data={**fields, "username": username, "password": PASSWORD}, allow_redirects=False, timeout=30)
+    if r.status_code == 200:  # the usage rules, accepted once per user (R15)
+        action, fields = _form(r.text, r.url)
+        r = s.post(action, data={**fields, "accept": "Accepter"}, allow_redirects=False, timeout=30)
+    code = parse_qs(urlparse(r.headers["Location"]).query)["code"][0]
+    t = requests.post(base + "/token", timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
+        "client_id": CLIENT, "client_secret": SECRET})
+    assert t.status_code == 200 and "access_token" in t.json(), t.text[:200]
+
+
+def direct_login(base: str, username: str) -> None:
+    t = requests.post(base + "/token", timeout=30, data={
+        "grant_type": "password", "client_id": CLIENT, "client_secret": SECRET, "username": username,
+        "password": PASSWORD, "scope": "openid"})
+    assert t.status_code == 200, t.text[:200]
+
+
+def rate(login, base: str, users: list[str], seconds: float, concurrency: int) -> float:
+    done, lock, stop = [0], threading.Lock(), time.monotonic() + seconds
+
+    def loop(i: int) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            login(base, users[i % len(users)])
+            n += 1
+        with lock:
+            done[0] += n
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0] / (time.monotonic() - t0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--keycloak", default=os.environ.get("KEYCLOAK_URL", "http://localhost:8180"))
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, default=4)
+    args = ap.parse_args()
+    admin = AdminSession(args.keycloak, os.environ.get("KEYCLOAK_ADMIN", "admin"),
+                         os.environ["KEYCLOAK_ADMIN_PASSWORD"], REALM)
+    base = f"{args.keycloak}/realms/{REALM}/protocol/openid-connect"
+    users = [f"bench.login.{i}" for i in range(args.concurrency)]
+    ids = []
+    client = admin.client(CLIENT)
+    realm = admin.get("")
+    try:
+        for name in users:
+            ids.append(admin.create_user(name, PASSWORD, temporary=False, email=f"{name}@bench.example"))
+        admin.put(f"/clients/{client['id']}", json={**client, "directAccessGrantsEnabled": True})
+        for name in users:  # first login of each: usage rules accepted once, outside the measure
+            browser_login(base, name)
+        cpus = os.cpu_count()
+        print(f"{args.repeat} × {args.seconds:.0f} s at concurrency {args.concurrency}, {cpus} CPU(s) shared by "
+              "Keycloak and this client; median [min–max] logins/s")
+        figures = {}
+        for name, login in (("browser flow (code + PKCE, form, guard)", browser_login),
+                            ("direct grant (password)", direct_login)):
+            runs = [rate(login, base, users, args.seconds, args.concurrency) for _ in range(args.repeat)]
+            figures[name] = statistics.median(runs)
+            print(f"  argon2 (default)  {name:40s} {statistics.median(runs):6.1f} [{min(runs):.1f}–{max(runs):.1f}]",
+                  flush=True)
+        admin.put("", json={**realm, "passwordPolicy": realm["passwordPolicy"] + " and hashAlgorithm(pbkdf2-sha512)"})
+        for uid in ids:  # re-hashed with the new algorithm when the password is set again
+            admin.put(f"/users/{uid}/reset-password", json={"type": "password", "value": PASSWORD, "temporary": False})
+        runs = [rate(direct_login, base, users, args.seconds, args.concurrency) for _ in range(args.repeat)]
+        print(f"  pbkdf2-sha512     {'direct grant (password)':40s} {statistics.median(runs):6.1f} "
+              f"[{min(runs):.1f}–{max(runs):.1f}]")
+        print(f"Keycloak's published sizing: about 15 password logins/s per vCPU, so about {15 * cpus} here "
+              "(on dedicated CPUs)")
+    finally:
+        admin.put("", json=realm)  # the hashing policy as it was
+        admin.put(f"/clients/{client['id']}", json={**client, "directAccessGrantsEnabled": False})
+        for uid in ids:
+            admin.delete(f"/users/{uid}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
