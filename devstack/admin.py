@@ -32,7 +32,7 @@ class AdminSession:
         """`path` is relative to /admin/realms/{realm} unless it starts with '/admin'."""
         url = self.base_url + (path if path.startswith("/admin") else f"/admin/realms/{self.realm}{path}")
         headers = {"Authorization": f"Bearer {self.token()}", **kw.pop("headers", {})}
-        return self.http.request(method, url, headers=headers, timeout=30, **kw)
+        return self.http.request(method, url, headers=headers, **{"timeout": 30, **kw})
 
     def get(self, path: str, **kw):
         r = self.request("GET", path, **kw)

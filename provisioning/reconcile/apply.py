@@ -1,4 +1,5 @@
-"""execute(changes, observed, gateway): carry out a plan exactly as computed, one change at a time.
+"""execute(changes, observed, gateway): carry out a plan exactly as computed, in its order; independent
+changes of one kind (users, memberships) may run a few at a time.
 
 One change that Keycloak refuses never stops the others: it is recorded with its reason and the run goes
 on (changes that depend on it fail with it). Only an unreachable Keycloak halts the run, since nothing
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from provisioning.errors import Conflict, ProvisioningError, Unavailable
@@ -52,14 +54,38 @@ def apply(desired: State, gateway: Gateway, *, scope: Scope | None = None, **opt
     return execute(plan(desired, observed), observed, gateway, **options)
 
 
+# kinds whose changes never depend on one another (each names existing objects): run `workers` at a time.
+# Groups are created level by level (a child needs its parent: the plan orders them by depth); deletions of
+# groups and organisations stay one at a time.
+INDEPENDENT = (CreateOrg, UpdateOrg, CreateGroup, CreateUser, UpdateUser, EnableUser, DisableUser, AddOrgMember,
+               RemoveOrgMember, AddMember, RemoveMember, RemoveDirectRole, UpdateGroupRoles)
+
+
+def _kind(ch: Change) -> tuple:
+    return (type(ch), ch.spec.depth) if isinstance(ch, CreateGroup) else (type(ch),)
+
+
+def _batches(changes: list[Change]) -> list[list[Change]]:
+    """Consecutive changes of one independent kind (and, for groups, one depth) together; every other change
+    alone; the plan's order is kept between batches."""
+    out: list[list[Change]] = []
+    for ch in changes:
+        if out and isinstance(ch, INDEPENDENT) and _kind(out[-1][0]) == _kind(ch):
+            out[-1].append(ch)
+        else:
+            out.append([ch])
+    return out
+
+
 def execute(changes: list[Change], observed: State, gateway: Gateway, *,
             new_password: Callable[[], str | None],
             on_user_created: Callable[[UserSpec, str | None, str], None] | None = None,
             on_audit: Callable[[Change, str | None], None] | None = None,
             progress: Progress | None = None,
-            provisional_deadline: Callable[[], int] | None = None) -> ApplyReport:
+            provisional_deadline: Callable[[], int] | None = None, workers: int = 1) -> ApplyReport:
     """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
-    refused (Keycloak extension FirstLoginGuard); None: no deadline."""
+    refused (Keycloak extension FirstLoginGuard); None: no deadline. `workers`: how many independent changes
+    of one kind run at once (1: strictly one after the other)."""
     users = {**observed.member_ids, **{name: u.id for name, u in observed.users.items()}}
     groups = {path: g.id for path, g in observed.groups.items()}
     orgs = {alias: o.id for alias, o in observed.orgs.items()}
@@ -142,18 +168,31 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
             attempt(cut, lambda cut=cut: run(cut))
         lost_access.clear()
 
-    for i, ch in enumerate(changes, 1):
-        if report.halted:
-            break
-        if lost_access and not ch.destructive:  # removals come first: end sessions once they are all done
-            end_sessions()
-        if attempt(ch, lambda ch=ch: run(ch)):
+    def done(ch: Change, ok: bool) -> None:
+        if ok:
             if isinstance(ch, (RemoveMember, RemoveDirectRole, RemoveOrgMember)):
                 lost_access[ch.user] = users[ch.user]
             elif isinstance(ch, DeleteGroup):  # its members lose its role with it
                 lost_access.update({u: users[u] for u in ch.members if u in users})
-            if progress:
-                progress(i, len(changes), ch)
+        count[0] += 1
+        if ok and progress:
+            progress(count[0], len(changes), ch)
+
+    count = [0]
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for batch in _batches(changes):
+            if report.halted:
+                break
+            if lost_access and not batch[0].destructive:  # removals come first: end sessions once all are done
+                end_sessions()
+            if len(batch) == 1 or workers <= 1:
+                for ch in batch:
+                    if report.halted:
+                        break
+                    done(ch, attempt(ch, lambda ch=ch: run(ch)))
+            else:  # independent changes of one kind: a few at a time (Keycloak hashes, answers, in parallel)
+                for ch, ok in zip(batch, pool.map(lambda ch: attempt(ch, lambda: run(ch)), batch)):
+                    done(ch, ok)
     if not report.halted:
         end_sessions()
     for ch, why in report.failed:

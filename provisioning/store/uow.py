@@ -216,6 +216,7 @@ class Outbox:
 
     MAX_ATTEMPTS = 8          # then the row is a dead letter, listed for the Caf with a resend action
     CLAIM_SECONDS = 300       # a sender that died releases its rows after this
+    CLAIM_BATCH = 50          # rows a sender takes at once (then the next claim)
 
     def __init__(self, conn: Connection):
         self.conn = conn

@@ -111,8 +111,11 @@ class Core:
     def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
-                 onboarding: str = "password", reconcile_mode: str = "inline"):
+                 onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4):
         self.engine = engine
+        # independent Keycloak changes (users, memberships) and mails sent at once: Keycloak hashes passwords
+        # on every core, where one request at a time would leave all but one idle
+        self.workers = workers
         self.gateway = gateway
         self.notifier = notifier
         self.portal_url = portal_url

@@ -4,6 +4,8 @@ security incident reports (R19) that reach the Caf's habilitation manager."""
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from provisioning.errors import (
     Forbidden, NotFound, ProvisioningError, Transient, Unavailable, ValidationFailed, Violation,
@@ -11,7 +13,7 @@ from provisioning.errors import (
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
-from provisioning.store.uow import UnitOfWork
+from provisioning.store.uow import Outbox, UnitOfWork
 from provisioning.usecases.base import Actor, CAF_ADMIN, generate_password
 
 log = logging.getLogger(__name__)
@@ -62,34 +64,56 @@ class Mail:
             self.notifier.send(user.email, subject, body)
 
     def deliver_notifications(self) -> int:
-        """Claim due outbox rows, send each outside any database transaction, record each outcome (capped
-        attempts with backoff, then a dead letter). Returns how many left."""
+        """Claim due outbox rows, send each outside any database transaction (a few at a time: setting a
+        provisional password costs Keycloak a hash), record each outcome (capped attempts with backoff, then
+        a dead letter). Claims follow one another until nothing is due. Returns how many left."""
+        total = 0
+        while True:
+            sent, claimed, down = self._deliver_one_claim()
+            total += sent
+            if down or claimed < Outbox.CLAIM_BATCH:
+                return total
+
+    def _deliver_one_claim(self) -> tuple[int, int, bool]:
+        """(sent, claimed, mail server or Keycloak down) for one claim of due rows."""
         with UnitOfWork(self.engine) as uow:
-            token, rows = uow.outbox.claim()
+            token, rows = uow.outbox.claim(Outbox.CLAIM_BATCH)
             uow.commit()
-        sent, gw = 0, None
-        for i, row in enumerate(rows):
-            error, down = None, False
+        if not rows:
+            return 0, 0, False
+        gw = self.gateway() if any(r.kind == "credentials" for r in rows) else None
+        down = threading.Event()  # the mail server (or Keycloak) does not answer: the rest wait, uncounted
+
+        def send(row) -> bool:
+            if down.is_set():
+                return False
+            error = None
             try:
                 if row.kind == "credentials":
-                    gw = gw or self.gateway()
                     self._deliver_credentials(gw, row.payload or {})
                 else:
                     self.notifier.send(row.recipient, row.subject, row.body)
             except ProvisioningError as e:
-                error, down = e.description, isinstance(e, Unavailable)
+                error = e.description
+                if isinstance(e, Unavailable):
+                    down.set()
             with UnitOfWork(self.engine) as uow:
                 if error is None:
                     uow.outbox.sent(row.id, token)
-                    sent += 1
                 elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
                     log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
-                if down:  # the mail server (or Keycloak) does not answer: the other rows wait, uncounted
-                    uow.outbox.release(token)
                 uow.commit()
-            if down:
-                break
-        return sent
+            return error is None
+
+        sent = int(send(rows[0]))  # alone first: a mail server that is down costs one attempt, not one a mail
+        if len(rows) > 1 and not down.is_set():
+            with ThreadPoolExecutor(max(1, min(self.workers, len(rows) - 1))) as pool:
+                sent += sum(pool.map(send, rows[1:]))
+        if down.is_set():
+            with UnitOfWork(self.engine) as uow:
+                uow.outbox.release(token)
+                uow.commit()
+        return sent, len(rows), down.is_set()
 
     INCIDENT_KINDS = {"incident": "incident ou défaut de sécurité", "perte": "perte ou vol de codes personnels"}
 

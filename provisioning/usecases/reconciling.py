@@ -73,7 +73,7 @@ class Reconciling:
                 uow.commit()
 
         report = execute(changes, observed, gw, new_password=lambda: None, on_user_created=onboard,
-                         on_audit=audited, progress=progress)
+                         on_audit=audited, progress=progress, workers=self.workers)
         self.deliver_notifications()
         if report.halted:
             raise Unavailable(report.halted + f" ({len(report.applied)} changement(s) appliqué(s) avant l'arrêt ; "

@@ -207,3 +207,30 @@ def test_scoped_apply_creates_a_new_partner_under_the_existing_root():
     apply(desired_state(reg, TODAY), gw, new_password=lambda: "x",
           scope=Scope(b.siret, frozenset(u.identifiant for u in b.users)))
     assert plan(desired_state(reg, TODAY), gw.observe()) == []
+
+
+def test_independent_changes_run_together_by_kind_and_groups_level_by_level():
+    from provisioning.reconcile.apply import _batches
+    data = example_data()
+    second_partner(data)
+    changes = plan(desired_state(registry(data), TODAY), State())
+    batches = _batches(changes)
+    assert [c for b in batches for c in b] == changes  # nothing reordered, nothing lost
+    for b in batches:
+        assert len({(type(c), getattr(getattr(c, "spec", None), "depth", None)) for c in b}) == 1
+    group_batches = [b for b in batches if b[0].kind == "group"]
+    assert [b[0].spec.depth for b in group_batches] == sorted(b[0].spec.depth for b in group_batches)
+    assert len(group_batches) < sum(len(b) for b in group_batches)  # siblings together, not one by one
+
+
+def test_applying_a_few_at_a_time_reaches_the_same_realm_as_one_at_a_time():
+    data = example_data()
+    second_partner(data)
+    reg = registry(data)
+    serial, parallel = FakeGateway(), FakeGateway()
+    apply(desired_state(reg, TODAY), serial, new_password=lambda: "Provisoire-Test-2026!", workers=1)
+    report = apply(desired_state(reg, TODAY), parallel, new_password=lambda: "Provisoire-Test-2026!", workers=4)
+    assert report.complete
+    want = desired_state(reg, TODAY)
+    assert plan(want, parallel.observe()) == [] and plan(want, serial.observe()) == []
+    assert parallel.observe().members == serial.observe().members

@@ -141,8 +141,10 @@ def test_a_run_killed_right_after_keycloak_created_a_user_leaves_that_user_in_th
     s.fake.create_user = dies_after_creating
     with pytest.raises(SystemExit):
         run_once(s)
-    [created] = [u for u in s.fake.state.users]
-    assert any(e["action"] == "keycloak:create:user" and e["object"] == created for e in s.audit(NATIONAL))
+    created = list(s.fake.state.users)  # users are created a few at a time: each may have got through
+    assert created
+    intents = {e["object"] for e in s.audit(NATIONAL) if e["action"] == "keycloak:create:user"}
+    assert set(created) <= intents
 
 
 def test_a_refused_change_is_audited_as_intended_then_failed(svc):
