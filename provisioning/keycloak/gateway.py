@@ -206,9 +206,22 @@ class KeycloakGateway:
             for child in children:
                 walk(child)
 
-        query = f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}" if scope is None else f"{n.PARTNER_ATTR}:{scope.siret}"
-        for top in self._paged("/groups", q=query, briefRepresentation="false", populateHierarchy="true"):
-            walk(top)
+        partner = scope.siret if scope else None
+        bulk_groups = self._bulk("groups", partner)
+        bulk = {e["id"]: e["members"] for e in bulk_groups or []}
+        if scope is None and bulk_groups is not None:
+            # our extension lists every marked group with its path and roles: no hierarchy walk (which costs
+            # about one request a partner on large realms). Unmarked groups are not ours: a creation at
+            # such a path is refused by Keycloak and reported, never taken over.
+            for e in bulk_groups:
+                roles = {(None, r) for r in e.get("realmRoles", [])}
+                roles |= {(c, r) for c, rs in (e.get("clientRoles") or {}).items() for r in rs}
+                s.groups[e["path"]] = GroupSpec(e["path"], _attrs(e.get("attributes")), frozenset(roles), e["id"],
+                                                _managed(e.get("attributes")))
+        else:
+            query = f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}" if scope is None else f"{n.PARTNER_ATTR}:{scope.siret}"
+            for top in self._paged("/groups", q=query, briefRepresentation="false", populateHierarchy="true"):
+                walk(top)
         if scope is None:  # the query returns ancestors of matches too; keep what belongs to our trees
             s.groups = {p: g for p, g in s.groups.items()
                         if p.split("/")[1] in (n.PARTNERS_ROOT, n.CAFS_ROOT) or g.managed}
@@ -219,8 +232,6 @@ class KeycloakGateway:
                 if root:
                     walk({**root, "subGroups": []})
         by_id = {u.id: u.username for u in s.users.values()}
-        partner = scope.siret if scope else None
-        bulk = {e["id"]: e["members"] for e in self._bulk("groups", partner) or []}
 
         def members(g: GroupSpec) -> tuple[str, set[str]]:
             rows = bulk.get(g.id)

@@ -19,13 +19,19 @@ A = "12345678900015"
 REALM = "mon-compte-partenaire"
 
 
+def _kind(path: str) -> str:
+    for suffix in ("/members", "/children"):
+        if path.endswith(suffix):
+            return suffix[1:]
+    return "bulk" if n.BULK_ENDPOINT in path else "other"
+
+
 def _gateway(keycloak, bulk: bool, page_size: int = 500) -> tuple[KeycloakGateway, Counter]:
     gw = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret=PROVISIONING_SECRET), page_size=page_size,
                          bulk_reads=bulk)
     calls: Counter = Counter()
     gw.kc.connection._s.hooks["response"].append(
-        lambda r, *a, **k: calls.update(["members" if r.request.path_url.split("?")[0].endswith("/members")
-                                         else "bulk" if n.BULK_ENDPOINT in r.request.path_url else "other"]))
+        lambda r, *a, **k: calls.update([_kind(r.request.path_url.split("?")[0])]))
     return gw, calls
 
 
@@ -44,10 +50,12 @@ def test_bulk_and_per_group_reads_observe_the_same_members(provisioning, keycloa
     bulk_gw, bulk_calls = _gateway(keycloak, True, page_size=2)  # tiny pages: paging is exercised
     plain_gw, plain_calls = _gateway(keycloak, False)
     bulk, plain = bulk_gw.observe(), plain_gw.observe()
+    assert bulk.groups == plain.groups  # paths, attributes, roles and ids: the same realm either way
     assert bulk.members == plain.members and bulk.org_members == plain.org_members
     assert "b.lea.petit" in bulk.members[f"/partenaires/{A}/CDAP Consulter"]
     assert bulk.member_ids == plain.member_ids
     assert bulk_calls["members"] == 0 and bulk_calls["bulk"] >= 2  # every member list came in bulk, in pages
+    assert bulk_calls["children"] == 0  # and no hierarchy walk
     assert plain_calls["members"] >= len(plain.members)  # the admin API: one read (at least) per group
 
     scope = Scope(A, frozenset(u for u, spec in plain.users.items() if dict(spec.attributes).get("partner") == A))

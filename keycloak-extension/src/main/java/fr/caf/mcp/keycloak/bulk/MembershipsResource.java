@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.keycloak.connections.jpa.JpaConnectionProvider;
 import org.keycloak.models.ClientModel;
 import org.keycloak.models.GroupModel;
@@ -27,9 +28,9 @@ import org.keycloak.services.managers.AppAuthManager;
 import org.keycloak.services.managers.AuthenticationManager.AuthResult;
 
 /**
- * Read-only bulk read of the memberships of the groups and organisations Mon Compte Partenaire manages
- * (those carrying its ownership marker), a page of groups or organisations at a time, each with all its
- * members. Keycloak's admin API reads members one group at a time; a full plan over thousands of partners
+ * Read-only bulk read of the groups and organisations Mon Compte Partenaire manages (those carrying its
+ * ownership marker), a page at a time, each with all its members (and, for groups, its path, attributes and
+ * role mappings). Keycloak's admin API reads members one group at a time; a full plan over thousands of partners
  * would pay one request per group. Here a page is three queries on Keycloak's own tables (marked group ids
  * in a stable order, their members, their paths from the realm cache), whatever the number of groups.
  *
@@ -70,14 +71,29 @@ public class MembershipsResource {
                 + (onePartner ? " and exists (select b from GroupAttributeEntity b where b.group = a.group"
                         + " and b.name = :partnerAttr and b.value = :partner)" : "");
         if ("groups".equals(kind)) {
-            List<String> ids = page(em.createQuery(marked + " order by a.group.id", String.class), realm, partner,
-                    from, size);
+            // type 0: realm groups (an organisation's own internal group, type 1, carries its attributes too)
+            List<String> ids = page(em.createQuery(marked + " and a.group.type = 0 order by a.group.id", String.class),
+                    realm, partner, from, size);
             Map<String, List<Map<String, String>>> members = members(em, ids);
             List<Map<String, Object>> out = new ArrayList<>();
             for (String id : ids) {
                 GroupModel g = session.groups().getGroupById(realm, id);
                 if (g != null) {
-                    out.add(entry(id, "path", KeycloakModelUtils.buildGroupPath(g), members.get(id)));
+                    Map<String, Object> e = entry(id, "path", KeycloakModelUtils.buildGroupPath(g), members.get(id));
+                    e.put("attributes", g.getAttributes());
+                    List<String> realmRoles = new ArrayList<>();
+                    Map<String, List<String>> clientRoles = new TreeMap<>();
+                    g.getRoleMappingsStream().forEach(r -> {
+                        if (r.isClientRole()) {
+                            clientRoles.computeIfAbsent(((ClientModel) r.getContainer()).getClientId(),
+                                    k -> new ArrayList<>()).add(r.getName());
+                        } else {
+                            realmRoles.add(r.getName());
+                        }
+                    });
+                    e.put("realmRoles", realmRoles);
+                    e.put("clientRoles", clientRoles);
+                    out.add(e);
                 }
             }
             return out;

@@ -1,0 +1,84 @@
+"""Every benchmark, one command, each figure printed beside its baseline from the same run:
+
+    .venv/bin/python benchmarks/run.py                 # medium: the README's table
+    .venv/bin/python benchmarks/run.py --size small    # a quick pass (.ci/run): the benchmarks keep working
+    .venv/bin/python benchmarks/run.py --size large    # 2,000 partners / 10,000 users, Keycloak on PostgreSQL
+
+It starts its own Keycloak (instance "bench", ports 8280/9200, fresh data; on PostgreSQL for --size large,
+since Keycloak's dev-file H2 fails on large imports) and stops it at the end. Nothing is asserted on time;
+a benchmark that crashes makes the run fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack import keycloak as kc  # noqa: E402
+
+SIZES = {  # (script, arguments) for each size
+    "small": [("bench_pages.py", ["--seconds", "1", "--repeat", "1"]),
+              ("bench_logins.py", ["--seconds", "2", "--repeat", "1", "--concurrency", "2"]),
+              ("bench_reconcile.py", ["--partners", "10", "--cleanup"]),
+              ("bench_first_apply.py", ["--partners", "5", "--repeat", "1"]),
+              ("bench_core.py", ["--large", "200", "--repeat", "1"]),
+              ("bench_worker_kill.py", ["--users", "40", "--runs", "1", "--kill-within", "4"])],
+    "medium": [("bench_pages.py", ["--seconds", "5", "--repeat", "3"]),
+               ("bench_logins.py", ["--seconds", "10", "--repeat", "3", "--concurrency", "4"]),
+               ("bench_reconcile.py", ["--partners", "200", "--cleanup"]),
+               ("bench_first_apply.py", ["--partners", "50", "--repeat", "3"]),
+               ("bench_core.py", ["--large", "5000", "--repeat", "3"])],
+    "large": [("bench_reconcile.py", ["--partners", "2000", "--cleanup"]),
+              ("bench_first_apply.py", ["--partners", "2000", "--repeat", "1"])],
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--size", choices=sorted(SIZES), default="medium")
+    args = ap.parse_args()
+    pg = None
+    extra = dict(kc.test_instance().extra_env)  # the realm registers the applications' test ports
+    if args.size == "large":
+        from tests.support.postgres import LocalPostgres  # noqa: PLC0415
+        pg = LocalPostgres()
+        url = pg.start()
+        host = url.split("@", 1)[1]
+        extra.update(KC_DB="postgres", KC_DB_URL=f"jdbc:postgresql://{host}", KC_DB_USERNAME="postgres",
+                     KC_DB_PASSWORD="unused")
+    inst = replace(kc.test_instance(), name="bench", http_port=8280, management_port=9200, extra_env=extra)
+    print(f"[bench] machine: {os.cpu_count()} CPU(s); Keycloak {kc.KEYCLOAK_VERSION} on "
+          f"{'PostgreSQL' if pg else 'dev-file H2'}", flush=True)
+    kc.start(inst, fresh_data=True)
+    env = {**os.environ, "KEYCLOAK_URL": inst.url, "KEYCLOAK_ADMIN": inst.admin_user,
+           "KEYCLOAK_ADMIN_PASSWORD": inst.admin_password, "PYTHONPATH": str(ROOT)}
+    failed = []
+    try:
+        for script, arguments in SIZES[args.size]:
+            print(f"\n[bench] {script} {' '.join(arguments)}", flush=True)
+            t0 = time.monotonic()
+            done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *arguments], env=env, cwd=ROOT)
+            print(f"[bench] {script}: {'ok' if done.returncode == 0 else 'FAILED'} in {time.monotonic() - t0:.0f} s",
+                  flush=True)
+            if done.returncode != 0:
+                failed.append(script)
+    finally:
+        kc.stop(inst)
+        if pg:
+            pg.stop()
+    if failed:
+        print(f"[bench] failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
