@@ -37,7 +37,7 @@ REALM = "mon-compte-partenaire"
 NATIONAL = Actor("bench", system=True)
 
 
-def ours(keycloak: str, partners: int) -> float:
+def ours(keycloak: str, partners: int, per: int) -> float:
     engine = make_engine(f"sqlite:///{tempfile.mkdtemp(prefix='bench-first-apply-')}/registry.sqlite")
     migrate(engine)
     gw = KeycloakGateway(KeycloakConfig(keycloak, client_secret=os.environ.get(
@@ -45,17 +45,17 @@ def ours(keycloak: str, partners: int) -> float:
     notifier = MemoryNotifier()
     svc = Provisioning(engine, lambda: gw, notifier)
     t0 = time.perf_counter()
-    svc.import_registry(NATIONAL, synthetic(partners))
+    svc.import_registry(NATIONAL, synthetic(partners, per))
     report = svc.reconcile(NATIONAL)
     took = time.perf_counter() - t0
     passwords = [m for m in notifier.sent if "mot de passe" in m[1]]
-    assert not report.failed and len(passwords) == partners * 4, (report.failed, len(passwords))
+    assert not report.failed and len(passwords) == partners * per, (report.failed, len(passwords))
     return took
 
 
-def import_body(partners: int) -> dict:
+def import_body(partners: int, per: int) -> dict:
     """The same content as Keycloak's partial import representation (organisations aside)."""
-    want = desired_state(synthetic(partners), date.today())
+    want = desired_state(synthetic(partners, per), date.today())
     attrs = lambda spec: {**{k: [v] for k, v in spec.attributes}, n.MANAGED_BY_ATTR: [n.MANAGED_BY]}  # noqa: E731
     nodes: dict[str, dict] = {}
     roots: list[dict] = []
@@ -91,22 +91,23 @@ def main() -> int:
     ap.add_argument("--keycloak", default=os.environ.get("KEYCLOAK_URL", "http://localhost:8180"))
     ap.add_argument("--partners", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--users-per-partner", type=int, default=4)
     args = ap.parse_args()
     admin = AdminSession(args.keycloak, os.environ.get("KEYCLOAK_ADMIN", "admin"),
                          os.environ["KEYCLOAK_ADMIN_PASSWORD"], REALM)
-    body = import_body(args.partners)
+    body = import_body(args.partners, args.users_per_partner)
     remove_managed(admin)
     mine, theirs = [], []
     try:
         for _ in range(args.repeat):
-            mine.append(ours(args.keycloak, args.partners))
+            mine.append(ours(args.keycloak, args.partners, args.users_per_partner))
             remove_managed(admin)
             theirs.append(partial_import(admin, body))
             remove_managed(admin)
     finally:
         remove_managed(admin)
     ratios = [a / b for a, b in zip(mine, theirs)]
-    print(f"first apply of {args.partners} partners / {args.partners * 4} users, {args.repeat} repetitions, "
+    print(f"first apply of {args.partners} partners / {args.partners * args.users_per_partner} users, {args.repeat} repetitions, "
           "median [min–max]")
     print(f"  ours (store + reconcile + passwords set)  {statistics.median(mine):7.1f} s [{min(mine):.1f}–{max(mine):.1f}]")
     print(f"  Keycloak partialImport (no organisations)  {statistics.median(theirs):7.1f} s "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import time
 from collections import Counter
 from datetime import date
@@ -33,12 +34,13 @@ from provisioning.reconcile.state import Scope
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "desired-state.yaml"
 
 
-def synthetic(n: int) -> Registry:
+def synthetic(n: int, per_partner: int = 4) -> Registry:
     caf = Caf("999", "Caf de test", "habilitations@bench.example")
     partners = []
     for i in range(n):
         siret = siret_with_key(f"{9000000000000 + i:013d}")
-        users = [User(f"bench{i}.u{j}", "Prénom", f"Nom{j}", f"bench{i}.u{j}@bench.example") for j in range(4)]
+        users = [User(f"bench{i}.u{j}", "Prénom", f"Nom{j}", f"bench{i}.u{j}@bench.example")
+                 for j in range(max(4, per_partner))]
         afas = Bulletin(Service.AFAS, [Member(users[1].identifiant, {Group.AFAS_DECLARER}, {Profile.ACTIVITE}),
                                        Member(users[2].identifiant, {Group.AFAS_DECLARER}, {Profile.FINANCIER}),
                                        Member(users[3].identifiant, {Group.AFAS_DECLARER}, {Profile.APPROBATEUR})])
@@ -67,6 +69,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--partners", type=int, default=50)
     ap.add_argument("--cleanup", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--users-per-partner", type=int, default=4)
     args = ap.parse_args()
     url = os.environ.get("KEYCLOAK_URL", "http://localhost:8080")
     gw = KeycloakGateway(KeycloakConfig(url, client_secret=os.environ.get("MCP_PROVISIONING_CLIENT_SECRET",
@@ -74,22 +78,26 @@ def main() -> None:
     where: Counter = Counter()
     calls = counting(gw, where)
     base = load_file(str(EXAMPLE), date.today())  # the demo seed stays as it is
-    reg = synthetic(args.partners)
+    reg = synthetic(args.partners, args.users_per_partner)
     reg.cafs += base.cafs
     reg.partners += base.partners
     desired = desired_state(reg, date.today())
 
     t = time.perf_counter()
-    report = apply(desired, gw, new_password=lambda: "Bench-Provisoire-2026!")
+    report = apply(desired, gw, new_password=lambda: "Bench-Provisoire-2026!", workers=4)
     print(f"apply ({args.partners} partners): {len(report.applied)} changes in {time.perf_counter() - t:.1f} s, "
           f"{sum(calls.values())} requests")
 
-    calls.clear()
-    where.clear()
-    t = time.perf_counter()
-    changes = plan(desired, gw.observe())
+    took = []
+    for _ in range(args.repeat):  # the first one right after the apply also pays Keycloak's catching up
+        calls.clear()
+        where.clear()
+        t = time.perf_counter()
+        changes = plan(desired, gw.observe())
+        took.append(time.perf_counter() - t)
     total = sum(calls.values())
-    print(f"full plan: {len(changes)} changes in {time.perf_counter() - t:.2f} s, {total} requests "
+    print(f"full plan: {len(changes)} changes, median {statistics.median(took):.2f} s "
+          f"[{min(took):.2f}–{max(took):.2f}] over {args.repeat}, {total} requests "
           f"({total / len(reg.partners):.2f} a partner)")
     for path, count in where.most_common(8):
         print(f"    {count:6d}  {path}")
@@ -99,8 +107,13 @@ def main() -> None:
     calls.clear()
     t = time.perf_counter()
     changes = plan(scope.slice(desired), gw.observe(scope))
-    print(f"scoped plan (1 partner): {len(changes)} changes in {time.perf_counter() - t:.2f} s, "
-          f"{sum(calls.values())} requests")
+    took = [time.perf_counter() - t]
+    for _ in range(args.repeat - 1):
+        t = time.perf_counter()
+        plan(scope.slice(desired), gw.observe(scope))
+        took.append(time.perf_counter() - t)
+    print(f"scoped plan (1 partner): {len(changes)} changes, median {statistics.median(took):.2f} s "
+          f"[{min(took):.2f}–{max(took):.2f}], {sum(calls.values()) // args.repeat} requests")
 
     if args.cleanup:  # back to the demo seed: bench groups and organisations deleted, bench users disabled
         apply(desired_state(base, date.today()), gw, new_password=lambda: "x")

@@ -36,8 +36,8 @@ SIZES = {  # (script, arguments) for each size
                ("bench_reconcile.py", ["--partners", "200", "--cleanup"]),
                ("bench_first_apply.py", ["--partners", "50", "--repeat", "3"]),
                ("bench_core.py", ["--large", "5000", "--repeat", "3"])],
-    "large": [("bench_reconcile.py", ["--partners", "2000", "--cleanup"]),
-              ("bench_first_apply.py", ["--partners", "2000", "--repeat", "1"])],
+    "large": [("bench_reconcile.py", ["--partners", "2000", "--users-per-partner", "5", "--cleanup"]),
+              ("bench_first_apply.py", ["--partners", "2000", "--users-per-partner", "5", "--repeat", "1"])],
 }
 
 
