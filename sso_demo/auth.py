@@ -15,7 +15,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import (
-    Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for,
+    Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for,
 )
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -223,7 +223,27 @@ def callback():
     session["sid"] = s.id
     session["csrf_token"] = secrets.token_urlsafe(32)
     session.permanent = True
+    action = ACTION_OUTCOMES.get((request.args.get("kc_action"), request.args.get("kc_action_status")))
+    if action:
+        flash(*action)
     return redirect(safe_next(nxt))
+
+
+# Keycloak's application-initiated actions come back with kc_action and kc_action_status
+ACTION_OUTCOMES = {
+    ("UPDATE_PASSWORD", "success"): ("Votre mot de passe a été changé.", "info"),
+    ("UPDATE_PASSWORD", "cancelled"): ("Votre mot de passe n'a pas été changé.", "info"),
+    ("UPDATE_PASSWORD", "error"): ("Le changement de mot de passe a échoué ; réessayez.", "erreur"),
+}
+
+
+@bp.get("/mot-de-passe")
+@login_required
+def change_password():
+    """« Changer mon mot de passe »: Keycloak's own password page (its policy and history apply), then back
+    here (application-initiated action UPDATE_PASSWORD)."""
+    session["next"] = "/"
+    return _client().authorize_redirect(_cfg().base_url + "/auth/callback", kc_action="UPDATE_PASSWORD")
 
 
 @bp.post("/logout")

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, render_template, request
 
 from sso_demo.app_factory import make_app
 from sso_demo.auth import current_principal, require_role
+from sso_demo.cdap import beneficiaries
 from sso_demo.config import AppConfig
 from sso_demo.journal import engine_for
 
 ROLE = "cdap:CDAP-Consulter"
 PURPOSES = ("Instruction d'un dossier d'aide", "Calcul d'une participation familiale",
             "Vérification d'un quotient familial")
-DATA = Path(__file__).resolve().parent.parent / "data" / "cdap_allocataires.json"
 
 meta = sa.MetaData()
 consultations = sa.Table(
@@ -41,7 +39,9 @@ def _engine() -> sa.Engine:
 @bp.get("/")
 @require_role(ROLE)
 def index():
-    return render_template("cdap/search.html", purposes=PURPOSES, result=None, errors={}, form={})
+    p = current_principal()
+    return render_template("cdap/search.html", purposes=PURPOSES, result=None, errors={}, form={},
+                           examples=beneficiaries.examples(p.partner or "", p.caf))
 
 
 @bp.post("/recherche")
@@ -57,15 +57,16 @@ def search():
     if form["purpose"] not in PURPOSES:
         errors["purpose"] = "Indiquez la finalité de la consultation."
     if errors:
-        return render_template("cdap/search.html", purposes=PURPOSES, result=None, errors=errors, form=form), 422
-    people = json.loads(DATA.read_text(encoding="utf-8"))
+        return render_template("cdap/search.html", purposes=PURPOSES, result=None, errors=errors, form=form,
+                               examples=beneficiaries.examples(p.partner, p.caf)), 422
     # scope: only beneficiaries the partner serves; others look exactly like unknown numbers
-    found = next((x for x in people if x["numero"] == form["numero"] and p.partner in x["partenaires"]), None)
+    found = beneficiaries.find(p.partner, p.caf, form["numero"])
     with _engine().begin() as c:
         c.execute(sa.insert(consultations).values(at=datetime.now(timezone.utc), username=p.username,
                                                   partner=p.partner, numero=form["numero"],
                                                   purpose=form["purpose"], found=found is not None))
-    return render_template("cdap/search.html", purposes=PURPOSES, result=found or "absent", errors={}, form=form)
+    return render_template("cdap/search.html", purposes=PURPOSES, result=found or "absent", errors={}, form=form,
+                           examples=beneficiaries.examples(p.partner, p.caf))
 
 
 @bp.get("/journal")

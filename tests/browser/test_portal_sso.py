@@ -139,3 +139,34 @@ def test_after_the_idle_time_keycloak_too_asks_to_log_in_again(stack, new_page):
         store.idle_timeout = 1800
         stack.kc_admin.put("", json=shipped)
     assert stack.kc_admin.get("")["ssoSessionIdleTimeout"] == 1800
+
+
+def test_the_security_page_changes_the_password_through_keycloak_and_comes_back(stack, new_page):
+    """Issue 12 §6: « Changer mon mot de passe » is Keycloak's own page (its policy and history apply), then
+    the portal again, saying so; the old password no longer opens a session."""
+    from tests.browser.axe import violations
+    from tests.browser.helpers import PASSWORDS
+    old = stack.ready_user("marc.martin")
+    page = new_page(bypass_csp=True)
+    login(page, stack.urls["portail"] + "/", "marc.martin")
+    page.click("#lien-mot-de-passe")
+    page.wait_for_selector("#password-new")
+    assert violations(page) == []
+    new = "Marc-Nouveau-Secret-2026!"
+    page.fill("#password-new", new)
+    page.fill("#password-confirm", new)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(stack.urls["portail"] + "/")
+    assert "Votre mot de passe a été changé." in page.inner_text("main")
+    PASSWORDS["marc.martin"] = new  # later stories log in with it
+
+    for password, opens in ((old, False), (new, True)):
+        other = new_page()
+        other.goto(stack.urls["portail"] + "/")
+        other.click("#mcp-oubli summary")  # the seed's procedure, on the login page itself
+        assert "administrateur partenaire" in other.inner_text("#mcp-oubli")
+        other.fill("#username", "marc.martin")
+        other.fill("#password", password)
+        other.click("#kc-login")
+        other.wait_for_load_state()
+        assert other.url.startswith(stack.urls["portail"]) is opens, (password == new, other.url)
