@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, render_template
 
 from sso_demo.auth import init_auth
 from sso_demo.config import AppConfig
+from sso_demo.portal import journal_labels
 
 HERE = Path(__file__).resolve().parent
 
@@ -16,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> Flask:
     cfg = cfg or AppConfig.from_env(client_id)
     app = Flask(f"sso_demo.{client_id}", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
+    app.url_map.strict_slashes = False  # /console/ and /console both answer (no trailing-slash 404); before any rule
     init_auth(app, cfg)
     for bp in blueprints:
         app.register_blueprint(bp)
@@ -28,6 +30,9 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
         except ValueError:
             return str(value)
         return d.strftime("%d/%m/%Y") if (d.hour, d.minute) == (0, 0) else d.strftime("%d/%m/%Y à %Hh%M")
+
+    app.add_template_filter(journal_labels.action_fr, "action_fr")
+    app.add_template_filter(journal_labels.paris, "paris")
 
     @app.errorhandler(404)
     def not_found(_e):

@@ -70,3 +70,20 @@ def test_the_previous_login_is_read_once_at_login_through_the_api(tmp_path, monk
             hook(s)
     assert asked == [("GET", "/api/v1/me")]
     assert s.facts["previous_login"] == ("known", "2026-11-20T08:05:00+00:00")
+
+
+def test_journal_actions_and_times_read_in_french():
+    from sso_demo.portal.journal_labels import action_fr, paris
+    assert action_fr("suspend-service") == "Suspension d'un service"
+    assert action_fr("keycloak:create:user") == "Keycloak : création (utilisateur)"
+    assert action_fr("keycloak:echec:add:member") == "Keycloak : ajout (membre d'un groupe) — échec"
+    assert action_fr("something-new") == "something-new"  # an unknown code still shows
+    assert paris("2026-07-14T08:05:00+00:00") == "14/07/2026 à 10h05"  # summer time
+    assert paris("2026-12-24T08:05:00+00:00") == "24/12/2026 à 09h05"
+
+
+def test_no_trailing_slash_404(tmp_path, no_network):
+    app = portal.create_app(_cfg(tmp_path))
+    client, _ = _logged_in(app, {"previous_login": ("first", None)})
+    for path in ("/console/12345678900015/journal/", "/signalement/"):  # routes declared without the slash
+        assert client.get(path).status_code != 404, path
