@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from sso_demo.auth import current_principal, require_role
+from sso_demo.portal import confirm
 from sso_demo.portal.api_views import call, errors_of, paginate, unchanged_or
 
 bp = Blueprint("caf", __name__, url_prefix="/caf")
@@ -111,6 +112,17 @@ def _act(r, done: str) -> None:
 @require_role(CAF_ADMIN)
 def transition(siret: str, number: str):
     to = request.form.get("to", "")
+    if to in ("suspended", "terminated"):
+        ask = confirm.needed(
+            f"{'suspendre' if to == 'suspended' else 'résilier'} la convention {number}",
+            ["Chaque utilisateur habilité au titre de cette convention perd à l'instant l'accès à ses services ; "
+             "ses sessions en cours sont fermées.",
+             "Le gestionnaire des habilitations de la Caf en est informé."]
+            + (["La résiliation est définitive : la convention ne pourra pas être réactivée."]
+               if to == "terminated" else ["Vous pourrez la réactiver ensuite."]),
+            url_for("caf.partner", siret=siret))
+        if ask:
+            return ask
     _act(call("POST", f"/api/v1/partners/{siret}/conventions/{number}/transitions", json={"to": to}),
          f"Convention {number} : {STATUS_LABELS.get(to, to)}.")
     return redirect(url_for("caf.partner", siret=siret))
@@ -120,6 +132,12 @@ def transition(siret: str, number: str):
 @require_role(CAF_ADMIN)
 def service_suspension(siret: str, number: str, service: str):
     suspend = request.form.get("suspend") == "1"
+    if suspend and (ask := confirm.needed(
+            f"suspendre le service {service} de la convention {number}",
+            [f"Les utilisateurs du service {service} de ce partenaire perdent à l'instant leur accès ; leurs sessions "
+             "en cours sont fermées.", "Vous pourrez rétablir le service ensuite."],
+            url_for("caf.partner", siret=siret))):
+        return ask
     _act(call("POST" if suspend else "DELETE",
               f"/api/v1/partners/{siret}/conventions/{number}/services/{service}/suspension"),
          f"Service {service} {'suspendu' if suspend else 'rétabli'}.")
@@ -130,6 +148,12 @@ def service_suspension(siret: str, number: str, service: str):
 @require_role(CAF_ADMIN)
 def user_suspension(siret: str, ident: str):
     suspend = request.form.get("suspend") == "1"
+    if suspend and (ask := confirm.needed(
+            f"suspendre {ident}",
+            [f"{ident} ne peut plus se connecter ; ses sessions en cours sont fermées.",
+             f"{ident} en est informé par courriel.", "Vous pourrez le rétablir ensuite."],
+            url_for("caf.partner", siret=siret))):
+        return ask
     _act(call("POST" if suspend else "DELETE", f"/api/v1/partners/{siret}/users/{ident}/suspension"),
          f"{ident} {'suspendu' if suspend else 'rétabli'}.")
     return redirect(url_for("caf.partner", siret=siret))

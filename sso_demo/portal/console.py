@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from sso_demo.auth import current_principal, require_role
+from sso_demo.portal import confirm
 from sso_demo.portal.api_views import call, errors_of, paginate, unchanged_or
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -124,6 +125,14 @@ def user_action(siret: str, ident: str, action: str):
     if action not in routes:
         abort(404)
     method, path, done = routes[action]
+    if action == "codes-perdus" and (ask := confirm.needed(
+            f"déclarer perdus les codes de {ident}",
+            [f"Le compte de {ident} est verrouillé à l'instant ; ses sessions en cours sont fermées.",
+             "Le gestionnaire des habilitations de la Caf en est informé.",
+             "Pour rouvrir l'accès, réémettez ses codes : identifiant et mot de passe provisoire (24 heures) lui "
+             "sont alors envoyés dans deux courriels distincts."],
+            url_for("console.user", siret=siret, ident=ident))):
+        return ask
     r = call(method, path)
     if r.status_code == 200:
         flash(unchanged_or(r, f"{ident} {done}."))

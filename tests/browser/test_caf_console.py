@@ -81,6 +81,9 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     page = _caf(stack, new_page)
     page.goto(f"{stack.urls['portail']}/caf/partenaires/{A}")
     page.click("#convention-CONV-751-2026-0001 >> text=Suspendre le service CDAP")
+    assert "perdent à l'instant leur accès" in page.inner_text("#liste-consequences")  # asked first
+    assert violations(page) == []
+    page.click("#confirmer")
     assert "(service suspendu)" in page.inner_text("#convention-CONV-751-2026-0001")
     keycloak_follows(page)
     lea = stack.kc_admin.user_by_username("lea.petit")["id"]
@@ -90,9 +93,14 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     assert f"/partenaires/{A}/CDAP Consulter" in {g["path"] for g in stack.kc_admin.get(f"/users/{lea}/groups")}
 
     page.click("#suspension-paul\\.bernard")
+    paul = stack.kc_admin.user_by_username("paul.bernard")["id"]
+    assert "ne peut plus se connecter" in page.inner_text("#liste-consequences")
+    page.click("#annuler")  # changing one's mind changes nothing
+    assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is True and "actif" in page.inner_text("#utilisateurs")
+    page.click("#suspension-paul\\.bernard")
+    page.click("#confirmer")
     assert "paul.bernard suspendu" in page.inner_text("main")
     keycloak_follows(page)
-    paul = stack.kc_admin.user_by_username("paul.bernard")["id"]
     assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is False
     page.click("#suspension-paul\\.bernard")
     keycloak_follows(page)

@@ -89,6 +89,8 @@ def test_delegate_lost_credentials_reissue_and_audit(stack, new_page):
     page.click("#delegation")
     assert "n'est plus responsable" in page.inner_text("main")
     page.click("#codes-perdus")
+    assert "verrouillé à l'instant" in page.inner_text("#liste-consequences")
+    page.click("#confirmer")
     assert "verrouillé" in page.inner_text("main")
     keycloak_follows(page)
     uid = stack.kc_admin.user_by_username("lea.petit")["id"]

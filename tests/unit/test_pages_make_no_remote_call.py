@@ -87,3 +87,24 @@ def test_no_trailing_slash_404(tmp_path, no_network):
     client, _ = _logged_in(app, {"previous_login": ("first", None)})
     for path in ("/console/12345678900015/journal/", "/signalement/"):  # routes declared without the slash
         assert client.get(path).status_code != 404, path
+
+
+def test_taking_access_away_asks_first_and_calls_nothing_until_confirmed(tmp_path, no_network):
+    app = portal.create_app(_cfg(tmp_path))
+    user = dict(sub="s-2", username="caf.admin", first_name="Claire", last_name="Fontaine", partner=None,
+                caf="751", roles=frozenset({"caf-administrateur"}))
+    s = app.extensions["mcp_sessions"].create(user=user, kc_sid="kc-2", id_token="id", access_token="at",
+                                              access_expires=9e9)
+    client = app.test_client()
+    with client.session_transaction() as flask_session:
+        flask_session["sid"] = s.id
+        flask_session["csrf_token"] = "t"
+    for path, form in (("/caf/partenaires/12345678900015/utilisateurs/paul.bernard/suspension", {"suspend": "1"}),
+                       ("/caf/partenaires/12345678900015/conventions/C-1/etat", {"to": "terminated"}),
+                       ("/caf/partenaires/12345678900015/conventions/C-1/services/CDAP", {"suspend": "1"})):
+        r = client.post(path, data={**form, "csrf_token": "t"})
+        page = r.get_data(as_text=True)
+        assert r.status_code == 200 and 'id="confirmer"' in page and 'name="confirm" value="1"' in page, path
+    assert no_network == []  # nothing was asked of the API before the confirmation
+    r = client.post("/caf/partenaires/12345678900015/conventions/C-1/etat", data={"to": "terminated", "csrf_token": "t"})
+    assert "La résiliation est définitive" in r.get_data(as_text=True)
