@@ -4,6 +4,7 @@ so the consoles obey exactly the API's rules (rights, validation, audit, R9 repo
 from __future__ import annotations
 
 from flask import abort
+from markupsafe import Markup
 
 from sso_demo import apiclient
 
@@ -39,7 +40,8 @@ def errors_of(r) -> tuple[dict[str, str], list[str]]:
     body = _json(r)
     for v in body.get("violations", []):
         key = (v.get("path") or "").split(".")[-1].split("[")[0]
-        text = f"{v['message']} [{v['code']}]"
+        # the sentence for people; the stable code in small print, for support
+        text = Markup('{} <small class="code">{}</small>').format(v["message"], v["code"])
         if key and key not in fields:
             fields[key] = text
         else:

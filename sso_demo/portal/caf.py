@@ -5,6 +5,7 @@ reactivate a user, a service or a whole convention, see R9 reports and the audit
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
@@ -105,7 +106,7 @@ def _act(r, done: str) -> None:
                                       " (en attente d'application dans Keycloak : voir l'état ci-dessous)")))
     else:
         fields, general = errors_of(r)
-        flash("Refusé : " + " ".join(general + list(fields.values())), "erreur")
+        flash(Markup("Refusé : ") + Markup(" ").join(general + list(fields.values())), "erreur")
 
 
 @bp.post("/partenaires/<siret>/conventions/<number>/etat")
@@ -180,7 +181,7 @@ def resend(msg_id: int):
     if r.status_code == 202:
         flash(f"Courriel n° {msg_id} remis en file d'envoi.")
     else:
-        flash("Renvoi refusé : " + " ".join(errors_of(r)[1]), "erreur")
+        flash(Markup("Renvoi refusé : ") + Markup(" ").join(errors_of(r)[1]), "erreur")
     return redirect(url_for("caf.notifications"))
 
 

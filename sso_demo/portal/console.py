@@ -5,6 +5,7 @@ report lost credentials, re-issue, read the audit trail."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
@@ -137,7 +138,7 @@ def user_action(siret: str, ident: str, action: str):
     if r.status_code == 200:
         flash(unchanged_or(r, f"{ident} {done}."))
     else:
-        flash("Refusé : " + " ".join(errors_of(r)[1] or list(errors_of(r)[0].values())), "erreur")
+        flash(Markup("Refusé : ") + Markup(" ").join(errors_of(r)[1] or list(errors_of(r)[0].values())), "erreur")
     return redirect(url_for("console.user", siret=siret, ident=ident))
 
 

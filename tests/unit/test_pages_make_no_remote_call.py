@@ -108,3 +108,18 @@ def test_taking_access_away_asks_first_and_calls_nothing_until_confirmed(tmp_pat
     assert no_network == []  # nothing was asked of the API before the confirmation
     r = client.post("/caf/partenaires/12345678900015/conventions/C-1/etat", data={"to": "terminated", "csrf_token": "t"})
     assert "La résiliation est définitive" in r.get_data(as_text=True)
+
+
+def test_refusals_read_as_sentences_with_the_code_in_small_print():
+    from sso_demo.portal.api_views import errors_of
+
+    class Refusal:
+        headers = {"Content-Type": "application/problem+json"}
+
+        @staticmethod
+        def json():
+            return {"violations": [{"code": "SIRET_INVALIDE", "message": "Le SIRET <b> est faux.", "path": "siret"},
+                                   {"code": "X", "message": "Autre chose.", "path": ""}]}
+    fields, general = errors_of(Refusal())
+    assert str(fields["siret"]) == 'Le SIRET &lt;b&gt; est faux. <small class="code">SIRET_INVALIDE</small>'
+    assert "[" not in str(general[0]) and 'class="code">X<' in str(general[0])
