@@ -1,8 +1,9 @@
 """The one module that talks to Keycloak (python-keycloak inside, our dataclasses outside).
 
-Observation is bulk: users and groups come in pages, groups with their hierarchy and role mappings in one
-query on our ownership marker, direct role grants per role; only group and organisation member lists
-are read per group/organisation (never per user), concurrently.
+Observation is bulk: users, our marked groups (paths, attributes, roles, members) and our organisations'
+members come a page at a time from our extension's read-only endpoint (mcp-bulk/memberships), direct role
+grants one read per managed role, side by side. Without the extension, the admin API's reads are used:
+users in pages, groups by attribute query with their hierarchy, members one group at a time, concurrently.
 """
 
 from __future__ import annotations
@@ -139,9 +140,9 @@ class KeycloakGateway:
             first += self.page_size
 
     def _bulk(self, kind: str, partner: str | None) -> list[dict] | None:
-        """Members of every group or organisation carrying our marker (of one partner, or all), a page of
-        groups at a time, from our extension's read-only endpoint (keycloak-extension, MembershipsResource);
-        None where the extension is not installed (then members are read per group, as the admin API can)."""
+        """Every user (kind "users"), or every group or organisation carrying our marker (of one partner, or
+        all) with its members, a page at a time, from our extension's read-only endpoint (keycloak-extension,
+        MembershipsResource); None where the extension is not installed (then the admin API's reads)."""
         if not self.bulk_reads:
             return None
         url = f"realms/{self.realm}/{n.BULK_ENDPOINT}"
@@ -178,10 +179,14 @@ class KeycloakGateway:
     # --- observation -------------------------------------------------------------------------------
     def observe(self, scope: Scope | None = None) -> State:
         """What Keycloak holds. With a scope (one partner, for API mutations) only that partner's objects
-        are read: its users by attribute query, its groups and organisation by attribute query."""
+        are read: its users by attribute query, its groups and organisation by their partner attribute."""
         s = State()
         if scope is None:
-            users = self._paged("/users", briefRepresentation="false")
+            # our extension reads users with their attributes in two queries a page; the admin API's full
+            # representation costs Keycloak a user profile evaluation per user (slow on large realms)
+            users = self._bulk("users", None)
+            if users is None:
+                users = self._paged("/users", briefRepresentation="false")
         else:
             users = self._paged("/users", q=f"{n.PARTNER_ATTR}:{scope.siret}", briefRepresentation="false")
             found = {u["username"] for u in users}
@@ -190,7 +195,7 @@ class KeycloakGateway:
                           if u["username"] == name]
         for u in users:
             s.users[u["username"]] = UserSpec(
-                u["username"], u.get("firstName", ""), u.get("lastName", ""), u.get("email", ""),
+                u["username"], u.get("firstName") or "", u.get("lastName") or "", u.get("email") or "",
                 u.get("enabled", True), _attrs(u.get("attributes")), u["id"], _managed(u.get("attributes")))
 
         def walk(g: dict) -> None:
@@ -209,7 +214,7 @@ class KeycloakGateway:
         partner = scope.siret if scope else None
         bulk_groups = self._bulk("groups", partner)
         bulk = {e["id"]: e["members"] for e in bulk_groups or []}
-        if scope is None and bulk_groups is not None:
+        if bulk_groups is not None:
             # our extension lists every marked group with its path and roles: no hierarchy walk (which costs
             # about one request a partner on large realms). Unmarked groups are not ours: a creation at
             # such a path is refused by Keycloak and reported, never taken over.
@@ -259,11 +264,15 @@ class KeycloakGateway:
             s.org_members = dict(pool.map(org_members, s.orgs.values()))
 
         holders = [(None, r) for r in sorted(n.MANAGED_REALM_ROLES)] + sorted(n.MANAGED_CLIENT_ROLES, key=str)
-        for client, role in holders:
+
+        def held(ref: RoleRef) -> list[tuple[str, RoleRef]]:
+            client, role = ref
             path = f"/clients/{self._client_uuid(client)}/roles/{role}/users" if client else f"/roles/{role}/users"
-            for u in self._paged(path, briefRepresentation="true"):
-                if scope is None or u["username"] in s.users:
-                    s.direct_roles.add((u["username"], (client, role)))
+            return [(u["username"], ref) for u in self._paged(path, briefRepresentation="true")]
+
+        with ThreadPoolExecutor(self.workers) as pool:  # one read per managed role, side by side
+            for grants in pool.map(held, holders):
+                s.direct_roles.update(g for g in grants if scope is None or g[0] in s.users)
         return s
 
     # --- organisations ------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def test_bulk_and_per_group_reads_observe_the_same_members(provisioning, keycloa
     bulk_gw, bulk_calls = _gateway(keycloak, True, page_size=2)  # tiny pages: paging is exercised
     plain_gw, plain_calls = _gateway(keycloak, False)
     bulk, plain = bulk_gw.observe(), plain_gw.observe()
+    assert bulk.users == plain.users  # names, emails, states, our attributes, marker: the same people
     assert bulk.groups == plain.groups  # paths, attributes, roles and ids: the same realm either way
     assert bulk.members == plain.members and bulk.org_members == plain.org_members
     assert "b.lea.petit" in bulk.members[f"/partenaires/{A}/CDAP Consulter"]
@@ -62,7 +63,10 @@ def test_bulk_and_per_group_reads_observe_the_same_members(provisioning, keycloa
     bulk_gw2, calls = _gateway(keycloak, True)
     scoped = bulk_gw2.observe(scope)
     assert scoped.members == {p: m for p, m in plain.members.items() if p.startswith(f"/partenaires/{A}")}
-    assert calls["members"] == 0
+    assert calls["members"] == 0 and calls["children"] == 0
+    plain_scoped = _gateway(keycloak, False)[0].observe(scope)
+    assert scoped.groups == plain_scoped.groups and scoped.users == plain_scoped.users
+    assert scoped.direct_roles == plain_scoped.direct_roles
 
 
 def test_a_plan_through_bulk_reads_removes_the_foreign_member(provisioning, kc_admin):
@@ -100,5 +104,6 @@ def test_the_bulk_endpoint_answers_only_the_provisioning_service_account(provisi
         kc_admin.put(f"/clients/{cdap['id']}", json={**cdap, "serviceAccountsEnabled": False})
     mine = {"Authorization": f"Bearer {_token(keycloak, 'provisioning', PROVISIONING_SECRET)}"}
     assert requests.get(url, params={"kind": "groups"}, headers=mine, timeout=10).status_code == 200
-    assert requests.get(url, params={"kind": "users"}, headers=mine, timeout=10).status_code == 400
+    assert requests.get(url, params={"kind": "roles"}, headers=mine, timeout=10).status_code == 400
+    assert requests.get(url, params={"kind": "users", "partner": A}, headers=mine, timeout=10).status_code == 400
     assert requests.get(url, params={"kind": "groups", "max": 5000}, headers=mine, timeout=10).status_code == 400

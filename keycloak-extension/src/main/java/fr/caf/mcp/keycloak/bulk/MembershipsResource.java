@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.keycloak.connections.jpa.JpaConnectionProvider;
 import org.keycloak.models.ClientModel;
-import org.keycloak.models.GroupModel;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.RoleModel;
@@ -74,29 +73,10 @@ public class MembershipsResource {
             // type 0: realm groups (an organisation's own internal group, type 1, carries its attributes too)
             List<String> ids = page(em.createQuery(marked + " and a.group.type = 0 order by a.group.id", String.class),
                     realm, partner, from, size);
-            Map<String, List<Map<String, String>>> members = members(em, ids);
-            List<Map<String, Object>> out = new ArrayList<>();
-            for (String id : ids) {
-                GroupModel g = session.groups().getGroupById(realm, id);
-                if (g != null) {
-                    Map<String, Object> e = entry(id, "path", KeycloakModelUtils.buildGroupPath(g), members.get(id));
-                    e.put("attributes", g.getAttributes());
-                    List<String> realmRoles = new ArrayList<>();
-                    Map<String, List<String>> clientRoles = new TreeMap<>();
-                    g.getRoleMappingsStream().forEach(r -> {
-                        if (r.isClientRole()) {
-                            clientRoles.computeIfAbsent(((ClientModel) r.getContainer()).getClientId(),
-                                    k -> new ArrayList<>()).add(r.getName());
-                        } else {
-                            realmRoles.add(r.getName());
-                        }
-                    });
-                    e.put("realmRoles", realmRoles);
-                    e.put("clientRoles", clientRoles);
-                    out.add(e);
-                }
-            }
-            return out;
+            return groups(em, realm, ids);
+        }
+        if ("users".equals(kind) && !onePartner) {
+            return users(em, realm, from, size);
         }
         if ("organizations".equals(kind)) {
             // an organisation keeps its attributes and members on its own internal group
@@ -114,7 +94,114 @@ public class MembershipsResource {
             }
             return out;
         }
-        throw new BadRequestException("kind: groups or organizations");
+        throw new BadRequestException("kind: users (all partners), groups or organizations");
+    }
+
+    /**
+     * The page's groups from Keycloak's tables in a few queries, whatever their number: their members, their
+     * attributes, their role mappings, and their names and parents up to the root (paths are built from
+     * those), so a realm larger than Keycloak's caches costs no query per group.
+     */
+    private List<Map<String, Object>> groups(EntityManager em, RealmModel realm, List<String> ids) {
+        if (ids.isEmpty()) {
+            return List.of();
+        }
+        // names and parents of these groups and of their ancestors, a level at a time (our trees are 3 deep)
+        Map<String, String[]> tree = new HashMap<>();
+        List<String> wanted = ids;
+        for (int depth = 0; !wanted.isEmpty() && depth < 100; depth++) {
+            List<String> parents = new ArrayList<>();
+            for (Object[] r : em.createQuery("select g.id, g.name, g.parentId from GroupEntity g where g.id in :ids",
+                    Object[].class).setParameter("ids", wanted).getResultList()) {
+                tree.put((String) r[0], new String[] {(String) r[1], (String) r[2]});
+                if (r[2] != null && !tree.containsKey((String) r[2]) && !parents.contains((String) r[2])) {
+                    parents.add((String) r[2]);
+                }
+            }
+            wanted = parents;
+        }
+        Map<String, Map<String, List<String>>> attributes = new HashMap<>();
+        for (Object[] r : em.createQuery("select a.group.id, a.name, a.value from GroupAttributeEntity a"
+                + " where a.group.id in :ids", Object[].class).setParameter("ids", ids).getResultList()) {
+            attributes.computeIfAbsent((String) r[0], k -> new TreeMap<>())
+                    .computeIfAbsent((String) r[1], k -> new ArrayList<>()).add((String) r[2]);
+        }
+        Map<String, List<String>> roleIds = new HashMap<>();
+        for (Object[] r : em.createQuery("select m.group.id, m.roleId from GroupRoleMappingEntity m"
+                + " where m.group.id in :ids", Object[].class).setParameter("ids", ids).getResultList()) {
+            roleIds.computeIfAbsent((String) r[0], k -> new ArrayList<>()).add((String) r[1]);
+        }
+        Map<String, List<Map<String, String>>> members = members(em, ids);
+        Map<String, RoleModel> roles = new HashMap<>();  // a handful of distinct roles, from the realm cache
+        boolean escape = KeycloakModelUtils.escapeSlashesInGroupPath(session);
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (String id : ids) {
+            Map<String, Object> e = entry(id, "path", path(tree, id, escape), members.get(id));
+            e.put("attributes", attributes.getOrDefault(id, Map.of()));
+            List<String> realmRoles = new ArrayList<>();
+            Map<String, List<String>> clientRoles = new TreeMap<>();
+            for (String roleId : roleIds.getOrDefault(id, List.of())) {
+                RoleModel r = roles.computeIfAbsent(roleId, k -> session.roles().getRoleById(realm, k));
+                if (r == null) {
+                    continue;
+                }
+                if (r.isClientRole()) {
+                    clientRoles.computeIfAbsent(((ClientModel) r.getContainer()).getClientId(), k -> new ArrayList<>())
+                            .add(r.getName());
+                } else {
+                    realmRoles.add(r.getName());
+                }
+            }
+            e.put("realmRoles", realmRoles);
+            e.put("clientRoles", clientRoles);
+            out.add(e);
+        }
+        return out;
+    }
+
+    /**
+     * Every user of the realm (service accounts aside), a page at a time in a stable order, with their
+     * attributes: two queries a page. The admin API's full representation costs Keycloak about 20 ms a user
+     * on PostgreSQL (user profile, attributes, actions read one user at a time).
+     */
+    private static List<Map<String, Object>> users(EntityManager em, RealmModel realm, int from, int size) {
+        List<Object[]> rows = em.createQuery("select u.id, u.username, u.firstName, u.lastName, u.email, u.enabled"
+                + " from UserEntity u where u.realmId = :realm and u.serviceAccountClientLink is null order by u.id",
+                Object[].class).setParameter("realm", realm.getId()).setFirstResult(from).setMaxResults(size)
+                .getResultList();
+        List<String> ids = new ArrayList<>();
+        for (Object[] r : rows) {
+            ids.add((String) r[0]);
+        }
+        Map<String, Map<String, List<String>>> attributes = new HashMap<>();
+        if (!ids.isEmpty()) {
+            for (Object[] a : em.createQuery("select a.user.id, a.name, a.value, a.longValue from UserAttributeEntity a"
+                    + " where a.user.id in :ids", Object[].class).setParameter("ids", ids).getResultList()) {
+                attributes.computeIfAbsent((String) a[0], k -> new TreeMap<>())
+                        .computeIfAbsent((String) a[1], k -> new ArrayList<>()).add(a[3] != null ? (String) a[3] : (String) a[2]);
+            }
+        }
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Object[] r : rows) {
+            Map<String, Object> u = new LinkedHashMap<>();
+            u.put("id", r[0]);
+            u.put("username", r[1]);
+            u.put("firstName", r[2]);
+            u.put("lastName", r[3]);
+            u.put("email", r[4]);
+            u.put("enabled", r[5]);
+            u.put("attributes", attributes.getOrDefault((String) r[0], Map.of()));
+            out.add(u);
+        }
+        return out;
+    }
+
+    private static String path(Map<String, String[]> tree, String id, boolean escape) {
+        List<String> names = new ArrayList<>();
+        for (String at = id; at != null && tree.containsKey(at) && names.size() < 100; at = tree.get(at)[1]) {
+            names.add(0, tree.get(at)[0]);
+        }
+        return KeycloakModelUtils.buildGroupPath(escape, names.toArray(new String[0]));
     }
 
     private static <T> List<T> page(TypedQuery<T> query, RealmModel realm, String partner, int from, int size) {
