@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, render_template
 
 from sso_demo.auth import init_auth
 from sso_demo.config import AppConfig
-from sso_demo.portal import journal_labels
+from sso_demo import labels as journal_labels
 
 HERE = Path(__file__).resolve().parent
 

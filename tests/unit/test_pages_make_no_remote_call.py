@@ -73,7 +73,7 @@ def test_the_previous_login_is_read_once_at_login_through_the_api(tmp_path, monk
 
 
 def test_journal_actions_and_times_read_in_french():
-    from sso_demo.portal.journal_labels import action_fr, paris
+    from sso_demo.labels import action_fr, paris
     assert action_fr("suspend-service") == "Suspension d'un service"
     assert action_fr("keycloak:create:user") == "Keycloak : création (utilisateur)"
     assert action_fr("keycloak:echec:add:member") == "Keycloak : ajout (membre d'un groupe) — échec"
