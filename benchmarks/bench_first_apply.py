@@ -99,10 +99,12 @@ def main() -> int:
     remove_managed(admin)
     mine, theirs = [], []
     try:
-        for _ in range(args.repeat):
-            mine.append(ours(args.keycloak, args.partners, args.users_per_partner))
-            remove_managed(admin)
+        for i in range(args.repeat):
             theirs.append(partial_import(admin, body))
+            print(f"  run {i + 1}: partialImport {theirs[-1]:.1f} s", flush=True)
+            remove_managed(admin)
+            mine.append(ours(args.keycloak, args.partners, args.users_per_partner))
+            print(f"  run {i + 1}: ours {mine[-1]:.1f} s (ratio {mine[-1] / theirs[-1]:.2f})", flush=True)
             remove_managed(admin)
     finally:
         remove_managed(admin)
