@@ -89,4 +89,4 @@ def test_consoles_read_refusals_sent_as_problem_details():
             return {"code": "validation_failed", "error_description": "Refusé.", "violations": [
                 {"code": "SIRET_INVALIDE", "message": "Le SIRET…", "path": "partners[0].siret"}]}
     fields, general = errors_of(Response())
-    assert fields == {"siret": "Le SIRET… [SIRET_INVALIDE]"} and general == []
+    assert fields == {"siret": 'Le SIRET… <small class="code">SIRET_INVALIDE</small>'} and general == []
