@@ -32,8 +32,8 @@ from provisioning.store.uow import make_engine, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_reconcile import synthetic  # noqa: E402 (same synthetic partners as the plan benchmark)
+from common import admin_from_env  # noqa: E402
 
-REALM = "mon-compte-partenaire"
 NATIONAL = Actor("bench", system=True)
 
 
@@ -97,8 +97,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--users-per-partner", type=int, default=4)
     args = ap.parse_args()
-    admin = AdminSession(args.keycloak, os.environ.get("KEYCLOAK_ADMIN", "admin"),
-                         os.environ["KEYCLOAK_ADMIN_PASSWORD"], REALM)
+    admin = admin_from_env(args.keycloak)
     body = import_body(args.partners, args.users_per_partner)
     remove_managed(admin)
     mine, theirs = [], []

@@ -14,47 +14,33 @@ Keycloak whose data matters.
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import os
 import secrets
+import os
 import statistics
 import sys
-import threading
-import time
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import requests
-from bs4 import BeautifulSoup
 
-from devstack.admin import AdminSession
+from common import REALM, admin_from_env, form, load, localhost_is_secure, pkce
 from devstack.keycloak import TEST_APP_PORTS
 
-REALM = "mon-compte-partenaire"
 CLIENT, SECRET = "portail", "demo-only-portail-secret"
 REDIRECT = f"http://localhost:{TEST_APP_PORTS['portail']}/auth/callback"
 PASSWORD = "Banc-Essai-Connexions-2026!"
 CURRENT = [PASSWORD]  # the password hashed with the realm's current algorithm (history forbids reusing one)
 
 
-def _form(html: str, url: str) -> tuple[str, dict]:
-    form = BeautifulSoup(html, "html.parser").find("form", attrs={"method": lambda m: m and m.lower() == "post"})
-    assert form is not None, BeautifulSoup(html, "html.parser").get_text(" ", strip=True)[:300]
-    return urljoin(url, form["action"]), {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
-
-
 def browser_login(base: str, username: str) -> None:
     """One login as a browser does it, from a fresh cookie jar: form, credentials, code, tokens."""
     s = requests.Session()
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    verifier, challenge = pkce()
     r = s.get(base + "/auth", timeout=30, params={
         "client_id": CLIENT, "response_type": "code", "scope": "openid", "redirect_uri": REDIRECT,
         "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
         "code_challenge_method": "S256"})
-    for cookie in s.cookies:  # browsers send Secure cookies to http://localhost; requests must be told
-        cookie.secure = False
-    action, fields = _form(r.text, r.url)
+    localhost_is_secure(s)
+    action, fields = form(r.text, r.url)
     r = s.post(action, data={**fields, "username": username, "password": PASSWORD}, allow_redirects=False, timeout=30)
     for _ in range(5):  # Keycloak's own redirects, and the usage rules accepted once per user (R15)
         location = r.headers.get("Location", "")
@@ -63,7 +49,7 @@ def browser_login(base: str, username: str) -> None:
         if r.status_code in (302, 303):
             r = s.get(location, allow_redirects=False, timeout=30)
         else:
-            action, fields = _form(r.text, r.url)
+            action, fields = form(r.text, r.url)
             r = s.post(action, data={**fields, "accept": "Accepter"}, allow_redirects=False, timeout=30)
     code = parse_qs(urlparse(r.headers["Location"]).query)["code"][0]
     t = requests.post(base + "/token", timeout=30, data={
@@ -80,22 +66,9 @@ def direct_login(base: str, username: str) -> None:
 
 
 def rate(login, base: str, users: list[str], seconds: float, concurrency: int) -> float:
-    done, lock, stop = [0], threading.Lock(), time.monotonic() + seconds
-
-    def loop(i: int) -> None:
-        n = 0
-        while time.monotonic() < stop:
-            login(base, users[i % len(users)])
-            n += 1
-        with lock:
-            done[0] += n
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return done[0] / (time.monotonic() - t0)
+    """Completed logins per second, `concurrency` people logging in again and again."""
+    latencies, elapsed = load(lambda i: login(base, users[i % len(users)]), seconds, concurrency)
+    return len(latencies) / elapsed
 
 
 def main() -> int:
@@ -105,8 +78,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
-    admin = AdminSession(args.keycloak, os.environ.get("KEYCLOAK_ADMIN", "admin"),
-                         os.environ["KEYCLOAK_ADMIN_PASSWORD"], REALM)
+    admin = admin_from_env(args.keycloak)
     base = f"{args.keycloak}/realms/{REALM}/protocol/openid-connect"
     users = [f"bench.login.{i}" for i in range(args.concurrency)]
     ids = []

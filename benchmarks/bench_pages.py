@@ -13,24 +13,21 @@ every object carrying the ownership marker in that realm first: never point it a
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
 import secrets
-from datetime import date
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from urllib.parse import parse_qs, urlparse
+from datetime import date
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import requests
-from bs4 import BeautifulSoup
 
-from devstack.admin import AdminSession, remove_managed
+from common import REALM, admin_from_env, form, load, localhost_is_secure, pkce
+from devstack.admin import remove_managed
 from devstack.keycloak import TEST_APP_PORTS
 from provisioning.desired_file import load_file
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
@@ -39,7 +36,6 @@ from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import make_engine, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-REALM = "mon-compte-partenaire"
 NATIONAL = Actor("bench", system=True)
 USER, PASSWORD = "lea.petit", "Banc-Essai-Pages-2026!"
 API_PORT = 18090
@@ -67,19 +63,13 @@ def login(portal: str) -> requests.Session:
     """The real browser flow over HTTP: the portal's /auth/login, Keycloak's form, back with the code."""
     s = requests.Session()
     r = s.get(portal + "/auth/login", timeout=10)
-    for cookie in s.cookies:  # browsers send Secure cookies to http://localhost; requests needs telling
-        cookie.secure = False
-    form = BeautifulSoup(r.text, "html.parser").find("form", id="kc-form-login")
-    action = requests.compat.urljoin(r.url, form["action"])
-    fields = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
+    localhost_is_secure(s)
+    action, fields = form(r.text, r.url)
     r = s.post(action, data={**fields, "username": USER, "password": PASSWORD}, timeout=10)
-    for cookie in s.cookies:
-        cookie.secure = False
+    localhost_is_secure(s)
     if not r.url.startswith(portal):  # first login of this user: the usage rules (R15) to accept once
-        form = BeautifulSoup(r.text, "html.parser").find("form", attrs={"method": lambda m: m and m.lower() == "post"})
-        assert form is not None, (r.url, BeautifulSoup(r.text, "html.parser").get_text(" ", strip=True)[:600])
-        fields = {i["name"]: i.get("value", "") for i in form.find_all("input") if i.get("name")}
-        r = s.post(requests.compat.urljoin(r.url, form["action"]), data={**fields, "accept": "Accepter"}, timeout=10)
+        action, fields = form(r.text, r.url)
+        r = s.post(action, data={**fields, "accept": "Accepter"}, timeout=10)
     assert r.url.startswith(portal) and "derniere-connexion" in r.text, (r.url, r.text[:400])
     return s
 
@@ -87,8 +77,7 @@ def login(portal: str) -> requests.Session:
 def code_token(browser: requests.Session, keycloak: str, portal: str) -> str:
     """An access token of the portal client for the logged-in user (authorization code + PKCE, answered at
     once from the SSO session), for Keycloak's userinfo baseline."""
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    verifier, challenge = pkce()
     base = f"{keycloak}/realms/{REALM}/protocol/openid-connect"
     redirect = portal + "/auth/callback"
     r = browser.get(base + "/auth", allow_redirects=False, timeout=10, params={
@@ -103,24 +92,8 @@ def code_token(browser: requests.Session, keycloak: str, portal: str) -> str:
 
 def measure(get, seconds: float, concurrency: int) -> tuple[float, float]:
     """(p50 in ms, requests per second) of `get(session_index)` run by `concurrency` threads for `seconds`."""
-    latencies: list[float] = []
-    lock, stop = threading.Lock(), time.monotonic() + seconds
-
-    def loop(i: int) -> None:
-        mine = []
-        while time.monotonic() < stop:
-            t0 = time.perf_counter()
-            get(i)
-            mine.append(time.perf_counter() - t0)
-        with lock:
-            latencies.extend(mine)
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(concurrency)]
-    t0 = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return statistics.median(latencies) * 1000, len(latencies) / (time.monotonic() - t0)
+    latencies, elapsed = load(get, seconds, concurrency)
+    return statistics.median(latencies) * 1000, len(latencies) / elapsed
 
 
 def main() -> int:
@@ -129,8 +102,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    admin = AdminSession(args.keycloak, os.environ.get("KEYCLOAK_ADMIN", "admin"),
-                         os.environ["KEYCLOAK_ADMIN_PASSWORD"], REALM)
+    admin = admin_from_env(args.keycloak)
     remove_managed(admin)
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
     db = f"sqlite:///{tmp / 'registry.sqlite'}"

@@ -130,14 +130,19 @@ class KeycloakGateway:
             raise Transient(f"Keycloak a refusé « GET {path} » : {r.status_code} {r.text[:200]}")
         return r.json()
 
-    def _paged(self, path: str, **params) -> list[dict]:
+    @staticmethod
+    def _pages(fetch, size: int) -> list[dict]:
+        """Every item of a listing read `size` at a time: `fetch(first, size)` gives one page."""
         out, first = [], 0
         while True:
-            page = self._raw_get(path, first=first, max=self.page_size, **params)
+            page = fetch(first, size)
             out.extend(page)
-            if len(page) < self.page_size:
+            if len(page) < size:
                 return out
-            first += self.page_size
+            first += size
+
+    def _paged(self, path: str, **params) -> list[dict]:
+        return self._pages(lambda first, size: self._raw_get(path, first=first, max=size, **params), self.page_size)
 
     def _bulk(self, kind: str, partner: str | None) -> list[dict] | None:
         """Every user (kind "users"), or every group or organisation carrying our marker (of one partner, or
@@ -146,22 +151,22 @@ class KeycloakGateway:
         if not self.bulk_reads:
             return None
         url = f"realms/{self.realm}/{n.BULK_ENDPOINT}"
-        out, first, size = [], 0, min(self.page_size, 1000)
-        while True:
+
+        def fetch(first: int, size: int) -> list[dict]:
             params = {"kind": kind, "first": first, "max": size, **({"partner": partner} if partner else {})}
             r = self._call(f"GET {n.BULK_ENDPOINT}", self.kc.connection.raw_get, url, **params)
             if r.status_code == 404 and first == 0:
-                log.warning("Keycloak has no %s endpoint (extension not installed): members read per group",
-                            n.BULK_ENDPOINT)
-                self.bulk_reads = False
-                return None
+                raise LookupError  # not installed
             if r.status_code >= 400:
                 raise Transient(f"Keycloak a refusé « GET {n.BULK_ENDPOINT} » : {r.status_code} {r.text[:200]}")
-            page = r.json()
-            out.extend(page)
-            if len(page) < size:
-                return out
-            first += size
+            return r.json()
+        try:
+            return self._pages(fetch, min(self.page_size, 1000))
+        except LookupError:
+            log.warning("Keycloak has no %s endpoint (extension not installed): the admin API's reads instead",
+                        n.BULK_ENDPOINT)
+            self.bulk_reads = False
+            return None
 
     def _client_uuid(self, client_id: str) -> str:
         if client_id not in self._client_ids:

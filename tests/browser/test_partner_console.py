@@ -117,3 +117,7 @@ def test_partner_b_urls_typed_by_partner_a_admin_are_forbidden(stack, new_page):
         assert resp.status == 403, url
         assert "Accès refusé" in page.inner_text("h1")
         assert "b.lea.petit" not in page.content()
+    # another partner's reconcile state: the API's answer for a SIRET one may not see, the same as unknown
+    resp = page.goto(f"{stack.urls['portail']}/etat-keycloak/{B}")
+    assert resp.status == 404 and "appliqué" not in page.content()
+    assert page.goto(f"{stack.urls['portail']}/etat-keycloak/{A}").status == 200

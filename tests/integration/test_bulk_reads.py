@@ -104,6 +104,10 @@ def test_the_bulk_endpoint_answers_only_the_provisioning_service_account(provisi
         kc_admin.put(f"/clients/{cdap['id']}", json={**cdap, "serviceAccountsEnabled": False})
     mine = {"Authorization": f"Bearer {_token(keycloak, 'provisioning', PROVISIONING_SECRET)}"}
     assert requests.get(url, params={"kind": "groups"}, headers=mine, timeout=10).status_code == 200
-    assert requests.get(url, params={"kind": "roles"}, headers=mine, timeout=10).status_code == 400
+    for hostile in ({"kind": "roles"}, {"kind": "<script>alert(1)</script>"}, {"kind": "groups", "first": -1},
+                    {"kind": "groups", "max": 0}, {"kind": "groups", "partner": "x" * 10_000}):
+        r = requests.get(url, params=hostile, headers=mine, timeout=10)
+        assert r.status_code in (400, 414) or (r.status_code == 200 and r.json() == []), (hostile, r.status_code)
+        assert "<script>" not in r.text
     assert requests.get(url, params={"kind": "users", "partner": A}, headers=mine, timeout=10).status_code == 400
     assert requests.get(url, params={"kind": "groups", "max": 5000}, headers=mine, timeout=10).status_code == 400
