@@ -244,7 +244,7 @@ class _Reader:
                        users, equipments, conventions)
 
     def equipment(self, d: Any, path: str) -> Equipment:
-        self.known_keys(d, {"code", "name", "type", "site", "assignments"}, path)
+        self.known_keys(d, {"code", "name", "type", "sites", "site", "assignments"}, path)
         assignments: dict[Profile, list[str]] = {}
         raw = (d.get("assignments") or {}) if isinstance(d, dict) else {}
         if not isinstance(raw, dict):
@@ -259,8 +259,12 @@ class _Reader:
             if prof:
                 assignments[prof] = self.unique_strings(v or [], f"{path}.assignments.{k}")
         etype = self.enum(EquipmentType, self.field(d, "type", path, default="ALSH"), f"{path}.type")
+        sites = self.unique_strings(self.field(d, "sites", path, required=False, kind=list, default=[]), f"{path}.sites")
+        legacy = self.field(d, "site", path, required=False, default="")  # documents written before `sites`
+        if legacy and legacy not in sites:
+            sites.insert(0, legacy)
         return Equipment(self.field(d, "code", path, default=""), self.field(d, "name", path, default=""),
-                         etype or EquipmentType.ALSH, self.field(d, "site", path, required=False, default=""), assignments)
+                         etype or EquipmentType.ALSH, sites, assignments)
 
     def convention(self, d: Any, path: str) -> Convention:
         self.known_keys(d, {"number", "status", "history", "contract", "bulletins", "suspended_services"}, path)
@@ -416,7 +420,7 @@ def partner_to_dict(p: Partner) -> dict:
         "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
                    "email": u.email, **({"suspended": True} if u.suspended else {}),
                    **({"locked": True} if u.locked else {})} for u in p.users],
-        "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "site": e.site,
+        "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "sites": list(e.sites),
                         "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],
         "conventions": [{
             "number": c.number, "status": c.status.value,

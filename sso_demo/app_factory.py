@@ -22,15 +22,6 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     for bp in blueprints:
         app.register_blueprint(bp)
 
-    @app.template_filter("date_fr")
-    def date_fr(value) -> str:
-        """ISO date or date-time from the API → 21/09/2026 (or 21/09/2026 à 10h05 when it has a time)."""
-        try:
-            d = datetime.fromisoformat(str(value))
-        except ValueError:
-            return str(value)
-        return d.strftime("%d/%m/%Y") if (d.hour, d.minute) == (0, 0) else d.strftime("%d/%m/%Y à %Hh%M")
-
     app.add_template_filter(journal_labels.action_fr, "action_fr")
     app.add_template_filter(journal_labels.paris, "paris")
 

@@ -3,7 +3,7 @@ in small print for support. Times are shown in Europe/Paris and say so."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -21,6 +21,11 @@ ACTIONS = {
     "reissue-credentials": "Nouveaux codes envoyés",
     "suspend-inactive": "Suspension pour inactivité",
     "prepare-convention": "Convention préparée",
+    "set-contract": "Contrat de service mis à jour",
+    "declare-equipment": "Équipement déclaré ou modifié",
+    "remove-equipment": "Équipement retiré",
+    "import-users": "Import d'utilisateurs (CSV)",
+    "unlock-user": "Déverrouillage après tentatives de connexion",
     "convention-transition": "Changement d'état d'une convention",
     "suspend-service": "Suspension d'un service",
     "reactivate-service": "Rétablissement d'un service",
@@ -51,10 +56,17 @@ def action_fr(code: str) -> str:
     return ACTIONS.get(code, code)
 
 
-def paris(iso: str) -> str:
-    """An ISO instant (UTC from the API) as Paris wall-clock time: 27/11/2026 à 23h05."""
-    try:
-        at = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return str(iso)
-    return at.astimezone(PARIS).strftime("%d/%m/%Y à %Hh%M")
+def paris(value, seconds: bool = False, label: bool = False) -> str:
+    """An instant (datetime or ISO text; naive means UTC, as our stores keep it) as Paris wall-clock time:
+    27/11/2026 à 23h05 — with « (heure de Paris) » when `label` (a sentence, not a labelled column)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return "—" if value is None else str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    text = value.astimezone(PARIS).strftime("%d/%m/%Y à %Hh%M" + (":%S" if seconds else ""))
+    return text + " (heure de Paris)" if label else text

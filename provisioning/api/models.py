@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from flask import g, request
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
-from provisioning.domain.model import ConventionStatus, Group, Profile, Service
+from provisioning.domain.model import ConventionStatus, EquipmentType, Group, Profile, Service
 from provisioning.errors import ProvisioningError, Violation
 
 Text = Annotated[str, Field(max_length=200)]
@@ -61,6 +61,12 @@ class NewConvention(Strict):
     number: Annotated[str, Field(max_length=40)]
     services: Annotated[list[Service], Field(max_length=len(Service))]
     contract: Contract | None = None
+
+
+class EquipmentBody(Strict):
+    name: Text
+    type: EquipmentType = EquipmentType.ALSH
+    sites: Annotated[list[Text], Field(max_length=20)] = []
 
 
 class Membership(Strict):

@@ -88,6 +88,20 @@ def create_partner():
     return jsonify(partner_to_dict(partner)), 201
 
 
+def _contract(raw: m.Contract) -> ServiceContract:
+    contacts = {role: Contact(c.name.strip(), c.email.strip(), c.phone.strip())
+                for role in ServiceContract.__dataclass_fields__ if role != "incident_procedure"
+                and (c := getattr(raw, role)) is not None}
+    return ServiceContract(**contacts, incident_procedure=raw.incident_procedure.strip())
+
+
+@bp.put("/<siret>/conventions/<number>/contract")
+@m.body(m.Contract)
+def set_contract(siret: str, number: str):
+    """R4: the contrat de service's contacts and incident procedure (all required before the signatures)."""
+    return _result(_svc().set_contract(g.actor, siret, number, _contract(g.body), expected_version=_if_match()))
+
+
 @bp.post("/<siret>/conventions")
 @m.body(m.NewConvention)
 def prepare_convention(siret: str):
@@ -95,11 +109,7 @@ def prepare_convention(siret: str):
     _, faults = _enum_list(Service, [s.value for s in b.services], "services")  # the same service twice
     if faults:
         raise ValidationFailed(faults)
-    raw = b.contract or m.Contract()
-    contacts = {role: Contact(c.name.strip(), c.email.strip(), c.phone.strip())
-                for role in ServiceContract.__dataclass_fields__ if role != "incident_procedure"
-                and (c := getattr(raw, role)) is not None}
-    contract = ServiceContract(**contacts, incident_procedure=raw.incident_procedure)
+    contract = _contract(b.contract or m.Contract())
     order = [s for s in Service if s in b.services]
     return _result(_svc().prepare_convention(g.actor, siret, b.number.strip(), contract, order,
                                              expected_version=_if_match()), 201)
@@ -169,6 +179,23 @@ def list_equipments(siret: str):
     p, candidates = _svc().equipments(g.actor, siret)
     return jsonify({"equipments": partner_to_dict(p)["equipments"],
                     "candidates": {k.value: v for k, v in candidates.items()}})
+
+
+@bp.put("/<siret>/equipments/<code>")
+@m.body(m.EquipmentBody)
+def declare_equipment(siret: str, code: str):
+    """R7: the Caf declares (or corrects) an equipment: number (the code), name, type, sites."""
+    b = g.body
+    sites = [s.strip() for s in b.sites if s.strip()]
+    if len(set(sites)) != len(sites):
+        raise ValidationFailed([Violation("VALEUR_EN_DOUBLE", "Le même site figure deux fois.", "sites")])
+    return _result(_svc().declare_equipment(g.actor, siret, code.strip(), b.name.strip(), b.type, sites,
+                                            expected_version=_if_match()))
+
+
+@bp.delete("/<siret>/equipments/<code>")
+def remove_equipment(siret: str, code: str):
+    return _result(_svc().remove_equipment(g.actor, siret, code, expected_version=_if_match()))
 
 
 @bp.put("/<siret>/equipments/<code>/assignments")

@@ -92,6 +92,17 @@ class ServiceContract:
     caf_cnil_referent: Contact | None = None
     incident_procedure: str = ""
 
+    def missing(self) -> list[str]:
+        """Fields a signature needs that are still empty (R4: every contact named with a mail address, and
+        the incident procedure)."""
+        out = [role for role in CONTRACT_CONTACTS
+               if not (c := getattr(self, role)) or not c.name.strip() or not c.email.strip()]
+        return out + ([] if self.incident_procedure.strip() else ["incident_procedure"])
+
+
+CONTRACT_CONTACTS = ("partner_administrator", "partner_security_officer", "partner_cnil_referent",
+                     "caf_administrator", "caf_portal_manager", "caf_security_officer", "caf_cnil_referent")
+
 
 @dataclass
 class Member:
@@ -148,7 +159,7 @@ class Equipment:
     code: str
     name: str
     type: EquipmentType
-    site: str = ""
+    sites: list[str] = field(default_factory=list)  # where it runs (an ALSH may have several sites)
     assignments: dict[Profile, list[str]] = field(default_factory=dict)  # profile -> identifiants
 
 

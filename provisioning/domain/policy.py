@@ -59,6 +59,8 @@ POLICY: dict[str, Rule] = {
     "set-membership": MANAGERS,
     "report-lost-credentials": MANAGERS,
     "reissue-credentials": MANAGERS,
+    "import-users": MANAGERS,
+    "unlock-user": MANAGERS,
     "delegate": ADMINISTRATOR,
     "revoke-delegate": ADMINISTRATOR,
     "set-assignments": HABILITER,
@@ -67,6 +69,9 @@ POLICY: dict[str, Rule] = {
     "suspend-service": CAF,
     "reactivate-service": CAF,
     "prepare-convention": CAF,
+    "set-contract": CAF,
+    "declare-equipment": CAF,
+    "remove-equipment": CAF,
     "convention-transition": CAF,
     "suspend-inactive": NATIONAL,
 }

@@ -34,6 +34,17 @@ CONVENTION_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{2,39}", re.ASCII)   # e.g. CONV-7
 CAF_CODE_RE = re.compile(r"[0-9A-Z]{2,8}", re.ASCII)               # e.g. 751, 2A
 EQUIPMENT_RE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}", re.ASCII)    # e.g. ALSH-0001
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+SITES_MAX = 20
+CONTRACT_FIELD_LABELS = {
+    "partner_administrator": "l'administrateur du partenaire",
+    "partner_security_officer": "le responsable sécurité du partenaire",
+    "partner_cnil_referent": "le référent Cnil du partenaire",
+    "caf_administrator": "l'administrateur de la Caf",
+    "caf_portal_manager": "le responsable « Mon compte partenaire » de la Caf",
+    "caf_security_officer": "le responsable sécurité de la Caf",
+    "caf_cnil_referent": "le référent Cnil de la Caf",
+    "incident_procedure": "la procédure d'incident",
+}
 PHONE_RE = re.compile(r"[0-9 +().-]{1,30}", re.ASCII)
 LA_POSTE_SIREN = "356000000"  # its establishments' SIRET: sum of the 14 digits a multiple of 5 (INSEE)
 
@@ -151,7 +162,14 @@ def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
                 yield Violation("CODE_EQUIPEMENT_INVALIDE", f"Le code d'équipement « {(e.code or '')[:32]} » compte 1 "
                                 "à 32 majuscules, chiffres ou tirets.", _p(pi, f"equipments[{ei}]", "code"))
             yield from text_faults(e.name, "nom de l'équipement", _p(pi, f"equipments[{ei}]", "name"))
-            yield from text_faults(e.site, "site", _p(pi, f"equipments[{ei}]", "site"), required=False)
+            if len(e.sites) > SITES_MAX:
+                yield Violation("TROP_DE_SITES", f"Un équipement compte au plus {SITES_MAX} sites.",
+                                _p(pi, f"equipments[{ei}]", "sites"))
+            for si, site in enumerate(e.sites[:SITES_MAX]):
+                yield from text_faults(site, "site", _p(pi, f"equipments[{ei}]", f"sites[{si}]"))
+        for code, n in Counter(e.code for e in p.equipments).items():
+            if n > 1:
+                yield Violation("EQUIPEMENT_EN_DOUBLE", f"L'équipement {code} figure {n} fois.", _p(pi, "equipments"))
         for ci, c in enumerate(p.conventions):
             cp = _p(pi, f"conventions[{ci}]")
             if not CONVENTION_RE.fullmatch(c.number or ""):
@@ -361,6 +379,11 @@ def transition(conv: Convention, to: ConventionStatus, actor: str, at: datetime)
         allowed = ", ".join(sorted(s.value for s in TRANSITIONS[conv.status])) or "aucune"
         return [Violation("TRANSITION_INTERDITE", f"La convention {conv.number} est « {conv.status.value} » : "
                           f"elle ne peut pas passer à « {to.value} » (possibles : {allowed}).")]
+    if to is ConventionStatus.SIGNED_BY_PARTNER and (missing := conv.contract.missing()):
+        # R4: the contrat de service is signed with both sides' contacts and the incident procedure
+        return [Violation("CONTRAT_INCOMPLET", f"Le contrat de service de la convention {conv.number} ne peut pas "
+                          f"être signé : il manque {', '.join(CONTRACT_FIELD_LABELS[m] for m in missing)}.",
+                          "contract")]
     conv.status = to
     conv.history.append(StatusChange(to, at, actor))
     return []

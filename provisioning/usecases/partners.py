@@ -7,7 +7,8 @@ import logging
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import rules
 from provisioning.domain.model import (
-    Bulletin, Convention, ConventionStatus, Partner, Profile, Registry, Service, ServiceContract, StatusChange,
+    Bulletin, Convention, ConventionStatus, Equipment, EquipmentType, Partner, Profile, Registry, Service,
+    ServiceContract, StatusChange,
 )
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.store.uow import UnitOfWork
@@ -54,13 +55,36 @@ class Partners:
                                   "service).", "services")]
             at = self.now()
             conv = Convention(number, ConventionStatus.PREPARED,
-                              [StatusChange(ConventionStatus.REQUESTED, at, p.administrator or actor.username),
+                              # who really acted: the Caf administrator records the partner's request
+                              [StatusChange(ConventionStatus.REQUESTED, at, actor.username),
                                StatusChange(ConventionStatus.PREPARED, at, actor.username)],
                               contract, [Bulletin(svc) for svc in dict.fromkeys(services)])
             p.conventions.append(conv)
             return []
         return self._mutate(actor, siret, "prepare-convention", f"convention {number} préparée", change,
                             expected_version=expected_version)
+
+    def set_contract(self, actor: Actor, siret: str, number: str, contract: ServiceContract,
+                     expected_version: int | None = None) -> MutationResult:
+        """R4: complete or update the contrat de service (contacts, incident procedure). A signed contract
+        stays complete: once the partner has signed, no required field may be emptied."""
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            conv = p.convention(number)
+            if conv is None:
+                return [Violation("CONVENTION_INCONNUE", f"La convention {number} n'existe pas pour {p.name}.")]
+            if conv.status is ConventionStatus.TERMINATED:
+                return [Violation("CONVENTION_RESILIEE", f"La convention {number} est résiliée : son contrat n'est "
+                                  "plus modifiable.")]
+            signed = conv.status not in (ConventionStatus.REQUESTED, ConventionStatus.PREPARED)
+            if signed and (missing := contract.missing()):
+                return [Violation("CONTRAT_INCOMPLET", f"Le contrat de service de la convention {number} est signé : "
+                                  f"il doit rester complet (il manque {', '.join(rules.CONTRACT_FIELD_LABELS[m] for m in missing)}).",
+                                  "contract")]
+            conv.contract = contract
+            return []
+        return self._mutate(actor, siret, "set-contract", f"contrat de service de la convention {number} mis à jour",
+                            change, reconcile=False, expected_version=expected_version)
 
     def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict]:
         """R13: the attachment of the bulletin sent to the Caf — who holds what on it."""
@@ -114,6 +138,33 @@ class Partners:
                             f"service {service.value} de la convention {number} "
                             f"{'suspendu' if suspended else 'rétabli'}", change,
                             inform=(members, f"votre accès au service {service.value}", suspended),
+                            expected_version=expected_version)
+
+    def declare_equipment(self, actor: Actor, siret: str, code: str, name: str, etype: EquipmentType,
+                          sites: list[str], expected_version: int | None = None) -> MutationResult:
+        """R7: the Caf declares an equipment of the partner (or corrects its name, type, sites); the AFAS
+        associations made by AFAS Habiliter are kept."""
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            e = next((x for x in p.equipments if x.code == code), None)
+            if e is None:
+                p.equipments.append(Equipment(code, name, etype, list(sites)))
+            else:
+                e.name, e.type, e.sites = name, etype, list(sites)
+            return []
+        return self._mutate(actor, siret, "declare-equipment", f"équipement {code} ({etype.value}) déclaré : {name}",
+                            change, expected_version=expected_version)
+
+    def remove_equipment(self, actor: Actor, siret: str, code: str,
+                         expected_version: int | None = None) -> MutationResult:
+        """The equipment closes: it and its AFAS associations go (the declarations already made stay in AFAS)."""
+
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            if not any(x.code == code for x in p.equipments):
+                return [Violation("EQUIPEMENT_INCONNU", f"L'équipement {code} n'existe pas pour {p.name}.", "code")]
+            p.equipments = [x for x in p.equipments if x.code != code]
+            return []
+        return self._mutate(actor, siret, "remove-equipment", f"équipement {code} retiré", change,
                             expected_version=expected_version)
 
     def equipments(self, actor: Actor, siret: str) -> tuple[Partner, dict[Profile, list[str]]]:

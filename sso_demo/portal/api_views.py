@@ -33,13 +33,26 @@ def _json(r) -> dict:
     return r.json() if ctype in ("application/json", "application/problem+json") else {}
 
 
-def errors_of(r) -> tuple[dict[str, str], list[str]]:
-    """Violations next to their field (by the last part of their path), the others as a list."""
+def _field_key(path: str, known: set[str] | None) -> str:
+    """The form field a violation's path names: its last part (`…users[0].email` → email), or, with `known`
+    field names, its last two parts joined (`…contract.caf_administrator.email` → caf_administrator_email);
+    a path naming no field of the form gives "" (the violation is listed above the form, never lost)."""
+    parts = [x.split("[")[0] for x in path.split(".") if x]
+    if known is None:
+        return parts[-1] if parts else ""
+    for key in ("_".join(parts[-2:]), parts[-1] if parts else ""):
+        if key in known:
+            return key
+    return ""
+
+
+def errors_of(r, known: set[str] | None = None) -> tuple[dict[str, str], list[str]]:
+    """Violations next to their field, the others as a list (see _field_key)."""
     fields: dict[str, str] = {}
     general: list[str] = []
     body = _json(r)
     for v in body.get("violations", []):
-        key = (v.get("path") or "").split(".")[-1].split("[")[0]
+        key = _field_key(v.get("path") or "", known)
         # the sentence for people; the stable code in small print, for support
         text = Markup('{} <small class="code">{}</small>').format(v["message"], v["code"])
         if key and key not in fields:

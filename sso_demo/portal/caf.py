@@ -4,7 +4,9 @@ reactivate a user, a service or a whole convention, see R9 reports and the audit
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from urllib.parse import quote
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from sso_demo.auth import current_principal, require_role
@@ -72,7 +74,27 @@ def new_partner():
 @require_role(CAF_ADMIN)
 def partner(siret: str):
     p = call("GET", f"/api/v1/partners/{siret}").json()
-    return render_template("portal/caf/partner.html", p=p, next_steps=NEXT_STEPS, contacts=dict(CONTACTS))
+    return render_template("portal/caf/partner.html", p=p, next_steps=NEXT_STEPS, contacts=dict(CONTACTS),
+                           missing={c["number"]: _missing(c["contract"]) for c in p["conventions"]})
+
+
+def _missing(contract: dict) -> list[str]:
+    """What the contrat de service still lacks before the partner may sign (the API enforces it too)."""
+    out = [label for key, label in CONTACTS
+           if not (contract.get(key) or {}).get("name") or not (contract.get(key) or {}).get("email")]
+    return out + ([] if (contract.get("incident_procedure") or "").strip() else ["Procédure de traitement des incidents"])
+
+
+def _contract_from(form: dict) -> dict:
+    contract = {"incident_procedure": form.get("incident_procedure", "").strip()}
+    for key, _ in CONTACTS:
+        name, email = form.get(f"{key}_name", "").strip(), form.get(f"{key}_email", "").strip()
+        if name or email:
+            contract[key] = {"name": name, "email": email}
+    return contract
+
+
+CONTRACT_FIELDS = {f"{k}_{a}" for k, _ in CONTACTS for a in ("name", "email")} | {"incident_procedure"}
 
 
 @bp.route("/partenaires/<siret>/conventions/nouvelle", methods=["GET", "POST"])
@@ -83,20 +105,88 @@ def new_convention(siret: str):
     if request.method == "POST":
         form = request.form.to_dict()
         form["services"] = request.form.getlist("services")
-        contract = {"incident_procedure": form.get("incident_procedure", "")}
-        for key, _ in CONTACTS:
-            name = form.get(f"{key}_name", "").strip()
-            if name:
-                contract[key] = {"name": name, "email": form.get(f"{key}_email", "").strip()}
         r = call("POST", f"/api/v1/partners/{siret}/conventions", ok=(201,),
-                 json={"number": form.get("number", "").strip(), "services": form["services"], "contract": contract})
+                 json={"number": form.get("number", "").strip(), "services": form["services"],
+                       "contract": _contract_from(form)})
         if r.status_code == 201:
             flash(f"Convention {form['number']} préparée.")
             return redirect(url_for("caf.partner", siret=siret))
-        fields, general = errors_of(r)
+        fields, general = errors_of(r, CONTRACT_FIELDS | {"number", "services"})
         status = 422
     return render_template("portal/caf/new_convention.html", p=p, form=form, fields=fields, general=general,
                            contacts=CONTACTS), status
+
+
+@bp.route("/partenaires/<siret>/conventions/<number>/contrat", methods=["GET", "POST"])
+@require_role(CAF_ADMIN)
+def contract(siret: str, number: str):
+    """R4: complete the contrat de service (every contact and the incident procedure before signing)."""
+    p = call("GET", f"/api/v1/partners/{siret}").json()
+    conv = next((c for c in p["conventions"] if c["number"] == number), None)
+    if conv is None:
+        abort(404)
+    form = {f"{k}_{a}": (conv["contract"].get(k) or {}).get(a, "") for k, _ in CONTACTS for a in ("name", "email")}
+    form["incident_procedure"] = conv["contract"].get("incident_procedure", "")
+    fields, general, status = {}, [], 200
+    if request.method == "POST":
+        form = request.form.to_dict()
+        r = call("PUT", f"/api/v1/partners/{siret}/conventions/{number}/contract", json=_contract_from(form))
+        if r.status_code == 200:
+            flash(unchanged_or(r, f"Contrat de service de la convention {number} enregistré."))
+            return redirect(url_for("caf.partner", siret=siret) + f"#convention-{number}")
+        fields, general = errors_of(r, CONTRACT_FIELDS)
+        status = 422
+    return render_template("portal/caf/contract.html", p=p, conv=conv, form=form, fields=fields, general=general,
+                           contacts=CONTACTS), status
+
+
+EQUIPMENT_FIELDS = {"code", "name", "type", "sites"}
+
+
+@bp.route("/partenaires/<siret>/equipements/nouveau", methods=["GET", "POST"], defaults={"code": None})
+@bp.route("/partenaires/<siret>/equipements/<code>", methods=["GET", "POST"])
+@require_role(CAF_ADMIN)
+def equipment(siret: str, code: str | None):
+    """R7: the Caf declares the partner's equipments (accueils de loisirs first, EAJE), with their sites."""
+    p = call("GET", f"/api/v1/partners/{siret}").json()
+    current = next((e for e in p["equipments"] if e["code"] == code), None) if code else None
+    if code and current is None:
+        abort(404)
+    form = {"code": code or "", "name": current["name"] if current else "",
+            "type": current["type"] if current else "ALSH", "sites": "\n".join(current["sites"]) if current else ""}
+    fields, general, status = {}, [], 200
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in ("code", "name", "type", "sites")}
+        if code:
+            form["code"] = code
+        target = form["code"].upper()
+        sites = [x.strip() for x in form["sites"].splitlines() if x.strip()]
+        if not target:
+            fields = {"code": "Le numéro de l'équipement est obligatoire."}
+        else:
+            r = call("PUT", f"/api/v1/partners/{siret}/equipments/{quote(target, safe='')}",
+                     json={"name": form["name"], "type": form["type"], "sites": sites})
+            if r.status_code == 200:
+                flash(unchanged_or(r, f"Équipement {target} enregistré."))
+                return redirect(url_for("caf.partner", siret=siret) + "#equipements")
+            fields, general = errors_of(r, EQUIPMENT_FIELDS)
+        status = 422
+    return render_template("portal/caf/equipment.html", p=p, form=form, fields=fields, general=general,
+                           editing=bool(code)), status
+
+
+@bp.post("/partenaires/<siret>/equipements/<code>/retrait")
+@require_role(CAF_ADMIN)
+def remove_equipment(siret: str, code: str):
+    if ask := confirm.needed(
+            f"retirer l'équipement {code}",
+            ["L'équipement disparaît d'AFAS pour ce partenaire : plus aucune déclaration ne peut y être saisie.",
+             "Ses associations (fournisseurs de données, approbateur) sont supprimées.",
+             "Les déclarations déjà transmises restent dans AFAS."],
+            url_for("caf.partner", siret=siret) + "#equipements"):
+        return ask
+    _act(call("DELETE", f"/api/v1/partners/{siret}/equipments/{quote(code, safe='')}"), f"Équipement {code} retiré.")
+    return redirect(url_for("caf.partner", siret=siret) + "#equipements")
 
 
 def _act(r, done: str) -> None:

@@ -66,6 +66,19 @@ def test_from_registration_to_an_active_convention_with_habilitations(api):
         "number": "CONV-751-2026-0010", "services": ["CDAP", "CDAP"]}).status_code == 422  # the same twice
     assert api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("sam"),
                     json={"to": "active"}).status_code == 403  # the Caf's business
+    # R4: the partner cannot sign an incomplete contrat de service; the refusal names what is missing
+    r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("caf"),
+                 json={"to": "signed_by_partner"})
+    v = r.get_json()["violations"]
+    assert r.status_code == 422 and [x["code"] for x in v] == ["CONTRAT_INCOMPLET"]
+    assert "référent Cnil du partenaire" in v[0]["message"] and "administrateur du partenaire" not in v[0]["message"]
+    path = f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/contract"
+    assert api.put(path, headers=h("sam"), json=full_contract()).status_code == 403
+    r = api.put(path, headers=h("caf"), json={**full_contract(), "caf_cnil_referent": {"name": "X", "email": "pas-un-courriel"}})
+    assert r.status_code == 422 and r.get_json()["violations"][0]["path"].endswith("caf_cnil_referent.email")
+    r = api.put(path, headers=h("caf"), json=full_contract())
+    assert r.status_code == 200 and r.get_json()["partner"]["conventions"][0]["contract"]["caf_cnil_referent"][
+        "name"] == "Inès Robert"
     for to in ("signed_by_partner", "signed_by_caf", "active"):
         r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("caf"),
                      json={"to": to})
@@ -73,6 +86,11 @@ def test_from_registration_to_an_active_convention_with_habilitations(api):
     r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("caf"),
                  json={"to": "prepared"})
     assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "TRANSITION_INTERDITE"
+    history = r.get_json() and api.get(f"/api/v1/partners/{NEW}", headers=h("caf")).get_json()["conventions"][0]["history"]
+    assert {x["actor"] for x in history} == {"caf.admin"}  # who really acted, the request included
+    # signed: the contract stays complete
+    r = api.put(path, headers=h("caf"), json={**full_contract(), "incident_procedure": " "})
+    assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "CONTRAT_INCOMPLET"
 
     r = api.post(f"/api/v1/partners/{NEW}/users", headers=h("sam"), json={
         "identifiant": "alex.roy", "first_name": "Alex", "last_name": "Roy", "email": "alex.roy@lucioles.example"})
@@ -89,13 +107,66 @@ def test_from_registration_to_an_active_convention_with_habilitations(api):
     assert api.put(f"/api/v1/partners/{NEW}/delegates/alex.roy", headers=h("sam")).status_code == 200
 
 
+def full_contract() -> dict:
+    people = {"partner_administrator": "Sam Perrin", "partner_security_officer": "Rémi Durand",
+              "partner_cnil_referent": "Zoé Garnier", "caf_administrator": "Claire Fontaine",
+              "caf_portal_manager": "Hugo Lambert", "caf_security_officer": "Nadia Chevalier",
+              "caf_cnil_referent": "Inès Robert"}
+    return {**{k: {"name": v, "email": v.lower().replace(" ", ".").replace("é", "e").replace("è", "e")
+                   .replace("ï", "i").replace("è", "e") + "@exemple.fr"} for k, v in people.items()},
+            "incident_procedure": "Prévenir la Caf dans l'heure au 01 02 03 04 05."}
+
+
+def test_the_caf_declares_equipments_with_their_sites(api):
+    test_from_registration_to_an_active_convention_with_habilitations(api)
+    path = f"/api/v1/partners/{NEW}/equipments/ALSH-0042"
+    body = {"name": "Accueil des Lucioles", "type": "ALSH", "sites": ["École Jules-Ferry", "Gymnase du Parc"]}
+    assert api.put(path, headers=h("sam"), json=body).status_code == 403     # the Caf declares, not the partner
+    assert api.put(path, headers=h("lyon"), json=body).status_code == 403    # nor another Caf
+    r = api.put(f"/api/v1/partners/{NEW}/equipments/alsh 42", headers=h("caf"),
+                json={"name": "", "type": "ALSH", "sites": ["a\u0007"]})
+    assert r.status_code == 422 and {v["code"] for v in r.get_json()["violations"]} == {
+        "CODE_EQUIPEMENT_INVALIDE", "TEXTE_VIDE", "TEXTE_CARACTERE_INTERDIT"}  # every fault at once
+    assert api.put(path, headers=h("caf"), json={**body, "type": "CRECHE"}).status_code == 400
+    assert api.put(path, headers=h("caf"), json={**body, "sites": ["A", "A"]}).status_code == 422
+    assert api.get(f"/api/v1/partners/{NEW}", headers=h("caf")).get_json()["equipments"] == []  # nothing written
+    r = api.put(path, headers=h("caf"), json=body)
+    assert r.status_code == 200 and r.get_json()["partner"]["equipments"] == [
+        {"code": "ALSH-0042", "name": "Accueil des Lucioles", "type": "ALSH",
+         "sites": ["École Jules-Ferry", "Gymnase du Parc"], "assignments": {}}]
+    assert api.put(path, headers=h("caf"), json=body).get_json()["changed"] is False  # a second click
+    assert api.put(f"{path}/assignments", headers=h("habiliter"), json={"approbateur": ["alex.roy"]}).status_code == 200
+    r = api.put(path, headers=h("caf"), json={**body, "name": "Accueil de loisirs des Lucioles"})
+    assert r.get_json()["partner"]["equipments"][0]["assignments"] == {"approbateur": ["alex.roy"]}  # kept
+    r = api.put(path, headers=h("caf"), json={**body, "type": "EAJE"})  # an EAJE does not declare in AFAS
+    assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "EQUIPEMENT_HORS_AFAS"
+    r = api.put(f"/api/v1/partners/{NEW}/equipments/EAJE-0001", headers=h("caf"),
+                json={"name": "Crèche des Lucioles", "type": "EAJE", "sites": []})
+    assert r.status_code == 200
+    assert [e["code"] for e in api.get(f"/api/v1/partners/{NEW}/equipments", headers=h("habiliter")).get_json()[
+        "equipments"]] == ["ALSH-0042", "EAJE-0001"]
+    assert api.delete(path, headers=h("sam")).status_code == 403
+    r = api.delete(path, headers=h("caf"))
+    assert r.status_code == 200 and [e["code"] for e in r.get_json()["partner"]["equipments"]] == ["EAJE-0001"]
+    assert api.delete(path, headers=h("caf")).get_json()["violations"][0]["code"] == "EQUIPEMENT_INCONNU"
+    actions = [e["action"] for e in api.get(f"/api/v1/audit?partner={NEW}&limit=50", headers=h("caf")).get_json()]
+    assert actions.count("declare-equipment") == 3 and "remove-equipment" in actions
+
+
+def test_a_stored_equipment_with_one_site_reads_as_a_list_of_sites():
+    from provisioning.desired_file import partner_from_dict, partner_to_dict
+    doc = partner_to_dict(registry().partners[0])
+    doc["equipments"][0].pop("sites")
+    doc["equipments"][0]["site"] = "12 rue des Lilas"
+    assert partner_from_dict(doc).equipments[0].sites == ["12 rue des Lilas"]
+
+
 def test_afas_equipments_and_a_service_suspension(api):
     test_from_registration_to_an_active_convention_with_habilitations(api)
     svc = api.svc
-    p = svc.partner(NATIONAL, NEW)
-    from provisioning.domain.model import Equipment, EquipmentType
-    p.equipments.append(Equipment("ALSH-0042", "Accueil des Lucioles", EquipmentType.ALSH))
-    svc.import_registry(NATIONAL, _with(svc, p))
+    r = api.put(f"/api/v1/partners/{NEW}/equipments/ALSH-0042", headers=h("caf"),
+                json={"name": "Accueil des Lucioles", "type": "ALSH"})
+    assert r.status_code == 200
     r = api.get(f"/api/v1/partners/{NEW}/equipments", headers=h("habiliter"))
     assert r.status_code == 200 and r.get_json()["candidates"]["approbateur"] == ["alex.roy"]
     path = f"/api/v1/partners/{NEW}/equipments/ALSH-0042/assignments"

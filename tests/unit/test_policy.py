@@ -32,6 +32,11 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "suspend-service": {"national", "sa-caf"},
     "reactivate-service": {"national", "sa-caf"},
     "prepare-convention": {"national", "sa-caf"},
+    "set-contract": {"national", "sa-caf"},
+    "declare-equipment": {"national", "sa-caf"},
+    "remove-equipment": {"national", "sa-caf"},
+    "import-users": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
+    "unlock-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "convention-transition": {"national", "sa-caf"},
     "suspend-inactive": {"national"},
 }

@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from provisioning.domain.model import ConventionStatus, Convention
+from provisioning.domain.model import CONTRACT_CONTACTS, ConventionStatus, Contact, Convention, ServiceContract
 from provisioning.domain.rules import service_is_convened, transition
 from provisioning.domain.model import Service
 from provisioning.errors import ValidationFailed
@@ -153,7 +153,16 @@ def test_convention_lifecycle_is_dated_and_refuses_illegal_moves():
     at = datetime(2026, 11, 27, 10, 0)
     assert transition(c, ConventionStatus.ACTIVE, "caf.admin", at)[0].code == "TRANSITION_INTERDITE"
     assert c.status is ConventionStatus.REQUESTED and c.history == []
-    for step in (ConventionStatus.PREPARED, ConventionStatus.SIGNED_BY_PARTNER, ConventionStatus.SIGNED_BY_CAF,
+    assert transition(c, ConventionStatus.PREPARED, "caf.admin", at) == []
+    refused = transition(c, ConventionStatus.SIGNED_BY_PARTNER, "caf.admin", at)  # R4: an incomplete contract
+    assert [v.code for v in refused] == ["CONTRAT_INCOMPLET"] and c.status is ConventionStatus.PREPARED
+    assert "le référent Cnil de la Caf, la procédure d'incident" in refused[0].message
+    c.contract = ServiceContract(**{role: Contact("Nom", "n@exemple.fr") for role in CONTRACT_CONTACTS},
+                                 incident_procedure="Appeler la Caf.")
+    c.contract.caf_cnil_referent = Contact("Nom", "")  # a contact without a mail address is not enough
+    assert "référent Cnil de la Caf" in transition(c, ConventionStatus.SIGNED_BY_PARTNER, "caf.admin", at)[0].message
+    c.contract.caf_cnil_referent = Contact("Nom", "n@exemple.fr")
+    for step in (ConventionStatus.SIGNED_BY_PARTNER, ConventionStatus.SIGNED_BY_CAF,
                  ConventionStatus.ACTIVE, ConventionStatus.SUSPENDED, ConventionStatus.ACTIVE,
                  ConventionStatus.TERMINATED):
         assert transition(c, step, "caf.admin", at) == []
@@ -237,7 +246,7 @@ def test_a_convention_number_is_required_and_formatted():
 def test_free_texts_are_bounded_and_free_of_control_characters():
     d = example_data()
     d["partners"][0]["name"] = "N" * 201
-    d["partners"][0]["equipments"][0]["site"] = "12 rue\u0007 des Lilas"
+    d["partners"][0]["equipments"][0]["sites"] = ["12 rue\u0007 des Lilas"]
     d["partners"][0]["conventions"][0]["contract"]["incident_procedure"] = "x" * 4001
     assert sorted(codes(d)) == ["TEXTE_CARACTERE_INTERDIT", "TEXTE_TROP_LONG", "TEXTE_TROP_LONG"]
 
