@@ -9,6 +9,7 @@ from __future__ import annotations
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor, Core, MutationResult, generate_password,
 )
+from provisioning.usecases.imports import Imports
 from provisioning.usecases.mail import Mail
 from provisioning.usecases.partners import Partners
 from provisioning.usecases.people import People
@@ -16,5 +17,5 @@ from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.usage_rules import UsageRules
 
 
-class Provisioning(People, Partners, Mail, UsageRules, Reconciling, Core):
+class Provisioning(People, Imports, Partners, Mail, UsageRules, Reconciling, Core):
     """The facade: every use case, one object (configuration and adapters in Core.__init__)."""

@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from provisioning.api.auth import TokenVerifier
+from provisioning.domain import user_import
 from provisioning.errors import ProvisioningError
 from provisioning.services import Provisioning
 
@@ -53,6 +54,11 @@ def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
     app.register_blueprint(meta.bp)
     app.register_blueprint(partners.bp)
     app.register_blueprint(audit.bp)
+
+    @app.before_request
+    def larger_body_for_imports():
+        if request.endpoint == "partners.import_users":  # a CSV of up to 2,000 users (Flask ≥ 3.1: per request)
+            request.max_content_length = user_import.MAX_BYTES
 
     @app.before_request
     def authenticate():

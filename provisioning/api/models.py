@@ -98,6 +98,10 @@ class AuditQuery(Query):
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 
 
+class ImportQuery(Query):
+    apply: bool = False
+
+
 class NotificationsQuery(Query):
     state: Literal["all", "dead"] = "all"
 

@@ -158,6 +158,22 @@ def create_user(siret: str):
     return _result(_svc().create_user(g.actor, siret, user, expected_version=_if_match()), 201)
 
 
+@bp.post("/<siret>/users/import")
+@m.query(m.ImportQuery)
+def import_users(siret: str):
+    """CSV of users and their habilitations (columns of provisioning/domain/user_import.py): the plan line by
+    line (`apply=false`, the default), or every line applied in one transaction (`apply=true`: any refused
+    line refuses the file, 422 with every line's violations, nothing written)."""
+    plan = _svc().import_users(g.actor, siret, request.get_data(cache=False), g.query.apply,
+                               expected_version=_if_match())
+    if plan.applied is None:
+        return jsonify(plan.as_dict())
+    resp, status = _result(plan.applied)
+    body = resp.get_json()
+    body.update(plan.as_dict())
+    return _etag(jsonify(body), plan.applied.version), status
+
+
 @bp.put("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
 @m.body(m.Membership)
 def set_membership(siret: str, number: str, service: str, identifiant: str):

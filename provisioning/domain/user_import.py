@@ -1,0 +1,250 @@
+"""Importing a partner's users from a CSV file (issue 12 §5): read it, then plan it line by line — who is
+created, what is granted on which bulletin, what is refused and why — under the same rules and caps (R6–R8,
+R10, R12) as one user at a time. Pure: the use case gives what needs the store or Keycloak (identifiants
+and addresses taken elsewhere, accounts we do not manage, the R12 hierarchy) as data and a function.
+
+The columns are those of the bulletin export (R13) plus the convention:
+    identifiant;nom;prenom;courriel;convention;groupes;profils
+`groupes` and `profils` list values separated by « + » (« AFAS Déclarer + AFAS Habiliter »); `convention`
+may stay empty when one active convention carries the services named.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+from provisioning.domain import rules
+from provisioning.domain.model import (
+    Bulletin, Caf, Convention, Group, Member, Partner, Profile, Registry, Service, Settings, User,
+)
+from provisioning.errors import Violation
+
+COLUMNS = ("identifiant", "nom", "prenom", "courriel", "convention", "groupes", "profils")
+REQUIRED = ("identifiant", "nom", "prenom", "courriel")
+MAX_LINES = 2000
+MAX_BYTES = 1_000_000
+
+
+@dataclass
+class Line:
+    number: int                      # line number in the file (the header is line 1)
+    identifiant: str
+    last_name: str
+    first_name: str
+    email: str
+    convention: str
+    groups: set[Group] = field(default_factory=set)
+    profiles: set[Profile] = field(default_factory=set)
+    faults: list[Violation] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    line: int
+    identifiant: str
+    action: str = ""                  # "création", "mise à jour" or "refusée"
+    grants: list[str] = field(default_factory=list)   # « CDAP Consulter (CONV-…) » …
+    refusals: list[Violation] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "identifiant": self.identifiant, "action": self.action, "grants": self.grants,
+                "refusals": [{"code": v.code, "message": v.message} for v in self.refusals]}
+
+
+def _values(cls, raw: str, number: int, column: str) -> tuple[set, list[Violation]]:
+    out, faults = set(), []
+    for part in (x.strip() for x in raw.replace(",", "+").split("+")):
+        if not part:
+            continue
+        try:
+            v = cls(part)
+        except ValueError:
+            allowed = ", ".join(x.value for x in cls)
+            faults.append(Violation("VALEUR_INCONNUE", f"« {part[:50]} » n'est pas une valeur permise de la colonne "
+                                    f"{column} (possibles : {allowed}).", f"ligne {number}"))
+            continue
+        if v in out:
+            faults.append(Violation("VALEUR_EN_DOUBLE", f"« {v.value} » figure deux fois dans la colonne {column}.",
+                                    f"ligne {number}"))
+        out.add(v)
+    return out, faults
+
+
+def read(data: bytes) -> tuple[list[Line], list[Violation]]:
+    """The file's lines, each with its own faults; or the faults that make the whole file unreadable."""
+    if len(data) > MAX_BYTES:
+        return [], [Violation("FICHIER_TROP_GROS", f"Le fichier dépasse {MAX_BYTES // 1000} ko.", "fichier")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [Violation("FICHIER_ENCODAGE", "Le fichier doit être encodé en UTF-8 (enregistrez-le en « CSV UTF-8 »).",
+                              "fichier")]
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") >= first.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    while rows and not any(c.strip() for c in rows[-1]):
+        rows.pop()
+    if not rows:
+        return [], [Violation("FICHIER_VIDE", "Le fichier est vide.", "fichier")]
+    header = [h.strip().lower() for h in rows[0]]
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [h for h in header if h and h not in COLUMNS]
+    faults = []
+    if missing:
+        faults.append(Violation("COLONNE_MANQUANTE", f"Colonne(s) obligatoire(s) absente(s) de la ligne d'en-tête : "
+                                f"{', '.join(missing)} (attendu : {';'.join(COLUMNS)}).", "ligne 1"))
+    if unknown:
+        faults.append(Violation("COLONNE_INCONNUE", f"Colonne(s) inconnue(s) : {', '.join(x[:30] for x in unknown)}.",
+                                "ligne 1"))
+    if len(rows) - 1 > MAX_LINES:
+        faults.append(Violation("TROP_DE_LIGNES", f"Le fichier compte {len(rows) - 1} lignes : {MAX_LINES} au plus "
+                                "par import.", "fichier"))
+    if len(rows) == 1:
+        faults.append(Violation("FICHIER_VIDE", "Le fichier ne compte aucune ligne après l'en-tête.", "fichier"))
+    if faults:
+        return [], faults
+    lines = []
+    for i, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        cell = {h: (row[k].strip() if k < len(row) else "") for k, h in enumerate(header)}
+        line = Line(i, cell["identifiant"].lower(), cell["nom"], cell["prenom"], cell["courriel"],
+                    cell.get("convention", "").upper())
+        if len(row) > len(header):
+            line.faults.append(Violation("LIGNE_TROP_LONGUE", f"La ligne compte {len(row)} cellules pour "
+                                         f"{len(header)} colonnes.", f"ligne {i}"))
+        line.groups, f1 = _values(Group, cell.get("groupes", ""), i, "groupes")
+        line.profiles, f2 = _values(Profile, cell.get("profils", ""), i, "profils")
+        line.faults += f1 + f2
+        lines.append(line)
+    return lines, []
+
+
+def _convention(p: Partner, line: Line, services: set[Service]) -> tuple[Convention | None, list[Violation]]:
+    where = f"ligne {line.number}"
+    if line.convention:
+        conv = p.convention(line.convention)
+        if conv is None:
+            return None, [Violation("CONVENTION_INCONNUE", f"La convention {line.convention[:40]} n'existe pas pour "
+                                    f"{p.name}.", where)]
+        return conv, []
+    fits = [c for c in p.conventions if all(c.grants(s) for s in services)]
+    if len(fits) == 1:
+        return fits[0], []
+    if not fits:
+        return None, [Violation("SERVICE_NON_CONVENTIONNE", f"{p.name} n'a pas de convention active portant "
+                                f"{' et '.join(sorted(s.value for s in services))} : rien ne peut être attribué.", where)]
+    return None, [Violation("CONVENTION_A_PRECISER", "Plusieurs conventions actives portent ces services : indiquez "
+                            "laquelle dans la colonne convention.", where)]
+
+
+def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, today: date,
+         taken: tuple[set[str], set[str]], unmanaged: set[str],
+         hierarchy: Callable[[str], str | None]) -> list[Outcome]:
+    """Apply the lines to `p` (the caller's copy, changed in place), each line whole or not at all, and say
+    per line what happened. `taken`: identifiants and addresses used outside this partner; `unmanaged`: new
+    identifiants Keycloak already holds without our marker; `hierarchy(identifiant)`: the R12 refusal, if any,
+    for changing an existing person's habilitations."""
+    ids_elsewhere, mails_elsewhere = taken
+    first_line: dict[str, int] = {}
+    mails = Counter(u.email.lower() for u in p.users)
+    caps: dict[tuple[str, Profile], int] = Counter()
+    for c in p.conventions:
+        b = c.bulletin(Service.AFAS)
+        for m in (b.members if b else []):
+            for prof in m.profiles:
+                caps[(c.number, prof)] += 1
+    outcomes = []
+    for line in lines:
+        out = Outcome(line.number, line.identifiant)
+        outcomes.append(out)
+        where = f"ligne {line.number}"
+        refuse = out.refusals.append
+        out.refusals.extend(line.faults)
+        if line.identifiant in first_line:
+            refuse(Violation("LIGNE_EN_DOUBLE", f"« {line.identifiant} » figure déjà ligne "
+                             f"{first_line[line.identifiant]} : une ligne par personne.", where))
+        first_line.setdefault(line.identifiant, line.number)
+        existing = p.user(line.identifiant)
+        user = existing or User(line.identifiant, line.first_name, line.last_name, line.email)
+        if existing:
+            if (existing.first_name, existing.last_name, existing.email.lower()) != \
+                    (line.first_name, line.last_name, line.email.lower()):
+                refuse(Violation("IDENTITE_DIFFERENTE", f"« {line.identifiant} » existe déjà sous le nom "
+                                 f"{existing.first_name} {existing.last_name} ({existing.email}) : l'import ne modifie "
+                                 "pas une identité.", where))
+            elif line.groups and (why := hierarchy(line.identifiant)):
+                refuse(Violation("HIERARCHIE", why, where))
+        else:
+            mini = Registry([caf] if caf else [], [Partner(p.siret, p.name, p.caf, users=[user])], settings)
+            out.refusals.extend(Violation(v.code, v.message, where) for v in rules.formats_are_valid(mini, today))
+            if line.identifiant in ids_elsewhere:
+                refuse(Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {line.identifiant} » est déjà utilisé : "
+                                 "un utilisateur appartient à un seul partenaire.", where))
+            if line.email.lower() in mails_elsewhere or mails[line.email.lower()]:
+                refuse(Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {line.email[:254]} » est déjà utilisée.", where))
+            if line.identifiant in unmanaged:
+                refuse(Violation("COMPTE_NON_GERE", f"Un compte « {line.identifiant} » existe déjà dans Keycloak sans "
+                                 "avoir été créé par Mon Compte Partenaire : il ne sera pas repris.", where))
+        by_service: dict[Service, set[Group]] = {}
+        for g in line.groups:
+            by_service.setdefault(g.service, set()).add(g)
+        if line.profiles and Service.AFAS not in by_service:
+            refuse(Violation("PROFIL_SANS_GROUPE_DECLARER", "Des profils AFAS sans le groupe « AFAS Déclarer ».", where))
+        conv = None
+        if by_service and not out.refusals:
+            conv, why = _convention(p, line, set(by_service))
+            out.refusals.extend(why)
+            for svc in by_service if conv else ():
+                if not conv.grants(svc):
+                    refuse(Violation("SERVICE_NON_CONVENTIONNE", f"La convention {conv.number} n'est pas active ou ne "
+                                     f"porte pas le service {svc.value} (ou il est suspendu).", where))
+        if conv and not out.refusals:  # the memberships alone, against the bulletin's rules (R6, R7, R10)
+            members = [Member(line.identifiant, groups, line.profiles if svc is Service.AFAS else set())
+                       for svc, groups in by_service.items()]
+            mini_conv = Convention(conv.number, conv.status, [], conv.contract,
+                                   [Bulletin(m_svc, [m]) for m_svc, m in zip(by_service, members)])
+            mini = Registry([caf] if caf else [], [Partner(p.siret, p.name, p.caf, users=[user],
+                                                           conventions=[mini_conv])], settings)
+            faults = [v for rule in (rules.groups_and_profiles_fit_the_bulletin, rules.afas_habiliter_only_from_opening)
+                      for v in rule(mini, today)]
+            out.refusals.extend(Violation(v.code, v.message, where) for v in faults)
+        if conv and not out.refusals and Service.AFAS in by_service:  # R8 caps, counted as the lines go
+            b = conv.bulletin(Service.AFAS)
+            before = (b.member(line.identifiant).profiles if b and b.member(line.identifiant) else set())
+            for prof in sorted(line.profiles - before):
+                if caps[(conv.number, prof)] + 1 > rules.CAPS[prof]:
+                    refuse(Violation(rules.CAP_CODES[prof], f"Bulletin AFAS de la convention {conv.number} : le profil "
+                                     f"{rules.PROFILE_LABELS[prof]} compte déjà {caps[(conv.number, prof)]} titulaire(s), "
+                                     f"{rules.CAPS[prof]} au plus.", where))
+        if out.refusals:
+            out.action = "refusée"
+            continue
+        if not existing:
+            p.users.append(user)
+            mails[user.email.lower()] += 1
+        if conv:
+            for svc, groups in by_service.items():
+                b = conv.bulletin(svc)
+                old = b.member(line.identifiant)
+                if svc is Service.AFAS:
+                    for prof in (old.profiles if old else set()):
+                        caps[(conv.number, prof)] -= 1
+                    for prof in line.profiles:
+                        caps[(conv.number, prof)] += 1
+                b.members = [m for m in b.members if m.identifiant != line.identifiant]
+                b.members.append(Member(line.identifiant, set(groups), set(line.profiles) if svc is Service.AFAS else set()))
+                out.grants.append(f"{' + '.join(sorted(g.value for g in groups))}"
+                                  + (f" ; profils {' + '.join(sorted(x.value for x in line.profiles))}"
+                                     if svc is Service.AFAS and line.profiles else "") + f" ({conv.number})")
+        out.action = "mise à jour" if existing else "création"
+    return outcomes
