@@ -12,12 +12,12 @@ class ApiUnavailable(Exception):
     pass
 
 
-def call(method: str, path: str, **kw) -> requests.Response:
+def call(method: str, path: str, headers_extra: dict | None = None, **kw) -> requests.Response:
     token = user_access_token()
     if token is None:
         raise ApiUnavailable("session expirée")
     try:
-        return requests.request(method, current_app.config["MCP"].api_url + path, timeout=15,
-                                headers={"Authorization": f"Bearer {token}"}, **kw)
+        return requests.request(method, current_app.config["MCP"].api_url + path, timeout=60,
+                                headers={"Authorization": f"Bearer {token}", **(headers_extra or {})}, **kw)
     except requests.RequestException as e:
         raise ApiUnavailable(str(e)) from e

@@ -17,6 +17,8 @@ HERE = Path(__file__).resolve().parent
 def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> Flask:
     cfg = cfg or AppConfig.from_env(client_id)
     app = Flask(f"sso_demo.{client_id}", template_folder=str(HERE / "templates"), static_folder=str(HERE / "static"))
+    app.config["MAX_CONTENT_LENGTH"] = 3_000_000    # a CSV import (1 MB) and its preview form (base64)
+    app.config["MAX_FORM_MEMORY_SIZE"] = 2_000_000
     app.url_map.strict_slashes = False  # /console/ and /console both answer (no trailing-slash 404); before any rule
     init_auth(app, cfg)
     for bp in blueprints:

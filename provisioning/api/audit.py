@@ -1,8 +1,16 @@
 """Audit trail and the R9 change reports sent to the Caf."""
 
-from flask import Blueprint, current_app, g, jsonify
+import csv
+import io
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from provisioning.api import models as m
+from provisioning.domain import journal
+
+PARIS = ZoneInfo("Europe/Paris")
 
 bp = Blueprint("audit", __name__, url_prefix="/api/v1")
 
@@ -11,11 +19,35 @@ def _svc():
     return current_app.extensions["provisioning"]
 
 
+def _rows(q, with_documents: bool) -> list[dict]:
+    def paris_midnight(d):  # a day as people mean it: Paris time
+        return datetime.combine(d, time(0), PARIS).astimezone(timezone.utc)
+    return _svc().audit(g.actor, q.partner, q.limit, q.offset, actor=q.actor or None, subject=q.user or None,
+                        since=paris_midnight(q.since) if q.since else None,
+                        until=paris_midnight(q.until + timedelta(days=1)) if q.until else None,
+                        with_documents=with_documents)
+
+
 @bp.get("/audit")
 @m.query(m.AuditQuery)
 def audit():
-    q = g.query
-    return jsonify(_svc().audit(g.actor, q.partner, q.limit, q.offset))
+    return jsonify(_rows(g.query, with_documents=True))
+
+
+@bp.get("/audit.csv")
+@m.query(m.AuditExportQuery)
+def audit_csv():
+    """The same journal and filters as a spreadsheet: Paris time, French action, who, whom, what changed."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";")
+    w.writerow(["numero", "date (heure de Paris)", "auteur", "action", "code", "personne", "objet", "changement"])
+    for r in _rows(g.query, with_documents=False):
+        at = datetime.fromisoformat(r["at"]).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
+        w.writerow([r["id"], at, r["actor"], journal.action_fr(r["action"]), r["action"], r["subject"] or "",
+                    r["object"], r["summary"] or ""])
+    return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="journal.csv"'})
+
 
 
 @bp.get("/me")

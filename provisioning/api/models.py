@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from datetime import date
 from typing import Annotated, Literal
 
 from flask import g, request
@@ -94,8 +95,16 @@ class Query(BaseModel):
 
 class AuditQuery(Query):
     partner: Annotated[str, Field(max_length=14)] | None = None
+    actor: Identifiant | None = None
+    user: Identifiant | None = None          # the person concerned
+    since: date | None = None               # from this day (Europe/Paris), included
+    until: date | None = None               # to this day (Europe/Paris), included
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+
+
+class AuditExportQuery(AuditQuery):
+    limit: Annotated[int, Field(ge=1, le=50_000)] = 10_000
 
 
 class ImportQuery(Query):

@@ -250,6 +250,17 @@ def reissue(siret: str, identifiant: str):
     return _result(_svc().reissue_credentials(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
+@bp.get("/<siret>/users/<identifiant>/account")
+def account(siret: str, identifiant: str):
+    """What Keycloak knows of the account (state, lockout, last connection, usage rules accepted)."""
+    return jsonify(_svc().account(g.actor, siret, identifiant))
+
+
+@bp.delete("/<siret>/users/<identifiant>/lockout")
+def unlock(siret: str, identifiant: str):
+    return _result(_svc().unlock_user(g.actor, siret, identifiant, expected_version=_if_match()))
+
+
 @bp.post("/<siret>/users/<identifiant>/lost-credentials")
 def lost(siret: str, identifiant: str):
     return _result(_svc().report_lost_credentials(g.actor, siret, identifiant, expected_version=_if_match()))

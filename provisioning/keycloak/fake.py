@@ -6,7 +6,7 @@ import copy
 import itertools
 from dataclasses import replace
 
-from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
+from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 
 class FakeGateway:
@@ -23,6 +23,7 @@ class FakeGateway:
         self.created_at: dict[str, float] = {}
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
         self.attributes: dict[str, dict[str, list[str]]] = {}  # what Keycloak itself sets (terms_and_conditions)
+        self.lockouts: dict[str, object] = {}  # username -> locked-until datetime (brute-force protection)
 
     def _hit(self, name: str) -> None:
         self.calls.append(name)
@@ -44,6 +45,17 @@ class FakeGateway:
             if (u.username == username or (u.email or "").lower() == email.lower()) and not u.managed:
                 return u.username
         return None
+
+    def account(self, username: str) -> AccountState:
+        u = self.state.users.get(username)
+        if u is None:
+            return AccountState(exists=False)
+        return AccountState(True, u.enabled, self.logins.get(u.id), None, self.lockouts.get(username),
+                            password_change_pending=username in self.passwords)
+
+    def unlock(self, user_id: str) -> None:
+        self._hit("unlock")
+        self.lockouts.pop(self._user(user_id).username, None)
 
     def adopt(self, username: str) -> bool:
         if username not in self.state.users:

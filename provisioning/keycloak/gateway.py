@@ -20,7 +20,7 @@ from keycloak.exceptions import KeycloakError
 
 from provisioning.domain import naming as n
 from provisioning.errors import Transient, Unavailable
-from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
+from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 log = logging.getLogger(__name__)
 PAGE = 500
@@ -51,6 +51,8 @@ class Gateway(Protocol):
     def previous_login(self, user_id: str, current_session: str | None) -> datetime | None: ...
     def unmanaged_account(self, username: str, email: str) -> str | None: ...
     def adopt(self, username: str) -> bool: ...
+    def account(self, username: str) -> AccountState: ...
+    def unlock(self, user_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -439,6 +441,33 @@ class KeycloakGateway:
             if e.get("sessionId") != current_session:
                 return datetime.fromtimestamp(e["time"] / 1000, tz=timezone.utc)
         return None
+
+    def account(self, username: str) -> AccountState:
+        """One account's state for the consoles: three reads (the user, its brute-force status, its newest
+        LOGIN event), made only on a user's own page, never for a list."""
+        found = [u for u in self._raw_get("/users", username=username, exact="true", briefRepresentation="false")
+                 if u.get("username") == username]
+        if not found:
+            return AccountState(exists=False)
+        u = found[0]
+        bf = self._raw_get(f"/attack-detection/brute-force/users/{u['id']}")
+        events = self._raw_get("/events", type="LOGIN", user=u["id"], max=1)
+        raw = ((u.get("attributes") or {}).get(n.TERMS_ATTR) or [None])[0]
+        not_before = int(bf.get("failedLoginNotBefore") or 0)  # seconds: the end of a temporary lockout
+        locked_until = datetime.fromtimestamp(not_before, tz=timezone.utc) if bf.get("disabled") and not_before else None
+        return AccountState(
+            exists=True, enabled=bool(u.get("enabled")),
+            last_login=datetime.fromtimestamp(events[0]["time"] / 1000, tz=timezone.utc) if events else None,
+            terms_accepted_at=datetime.fromtimestamp(int(raw), tz=timezone.utc) if raw and raw.isdigit() else None,
+            locked_until=locked_until, failures=int(bf.get("numFailures") or 0),
+            password_change_pending="UPDATE_PASSWORD" in (u.get("requiredActions") or []))
+
+    def unlock(self, user_id: str) -> None:
+        """End a brute-force lockout (Keycloak clears the user's login failures)."""
+        url = f"admin/realms/{self.realm}/attack-detection/brute-force/users/{user_id}"
+        r = self._call("déverrouillage", self.kc.connection.raw_delete, url)
+        if r.status_code >= 400:
+            raise Transient(f"Keycloak a refusé le déverrouillage : {r.status_code} {r.text[:200]}")
 
     def unmanaged_account(self, username: str, email: str) -> str | None:
         """The username of an account with this username or email that does not carry our marker, if any

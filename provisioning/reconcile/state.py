@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from provisioning.domain import naming as n
 
@@ -54,6 +55,18 @@ class UserSpec:
     def profile(self) -> tuple:
         """What the reconciler keeps in line with the registry (never credentials)."""
         return (self.first_name, self.last_name, (self.email or "").lower(), self.attributes)
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What Keycloak alone knows of one account, for the consoles (issue 12 §4)."""
+    exists: bool
+    enabled: bool = False
+    last_login: datetime | None = None
+    terms_accepted_at: datetime | None = None
+    locked_until: datetime | None = None   # brute-force protection: a temporary lockout still running
+    failures: int = 0
+    password_change_pending: bool = False  # provisional password not yet replaced (UPDATE_PASSWORD)
 
 
 @dataclass

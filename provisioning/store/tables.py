@@ -47,6 +47,8 @@ audit_log = sa.Table(
     sa.Column("caf_code", sa.String(16), nullable=True, index=True),
     sa.Column("before", sa.JSON, nullable=True),
     sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("subject", sa.String(64), nullable=True, index=True),  # the person it is about, if one
+    sa.Column("summary", sa.Text, nullable=True),                    # what changed, in French, before → after
 )
 
 outbox = sa.Table(

@@ -208,20 +208,41 @@ class AuditRepository:
         self.conn = conn
 
     def record(self, actor: str, action: str, obj: str, before: Any = None, after: Any = None, *,
-               partner: str | None = None, caf: str | None = None) -> int:
+               partner: str | None = None, caf: str | None = None, subject: str | None = None,
+               summary: str | None = None) -> int:
         """Append one entry; returns its number (a reference people can quote)."""
         result = self.conn.execute(sa.insert(t.audit_log).values(at=now(), actor=actor, action=action, object=obj,
                                                                  partner_siret=partner, caf_code=caf,
-                                                                 before=_jsonable(before), after=_jsonable(after)))
+                                                                 before=_jsonable(before), after=_jsonable(after),
+                                                                 subject=subject, summary=summary))
         return result.inserted_primary_key[0]
 
-    def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
-        q = sa.select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit).offset(offset)
+    def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0,
+             actor: str | None = None, subject: str | None = None, since: datetime | None = None,
+             until: datetime | None = None, with_documents: bool = True) -> list[dict]:
+        """Newest first. Filters: partner or Caf (the reader's scope), then actor, the person concerned
+        (entries about them, and Keycloak's changes to their account), a time window [since, until)."""
+        a = t.audit_log.c
+        q = sa.select(t.audit_log).order_by(a.id.desc()).limit(limit).offset(offset)
         if partner:
-            q = q.where(t.audit_log.c.partner_siret == partner)
+            q = q.where(a.partner_siret == partner)
         if caf:
-            q = q.where(t.audit_log.c.caf_code == caf)
-        return [{**r._asdict(), "at": r.at.isoformat()} for r in self.conn.execute(q)]
+            q = q.where(a.caf_code == caf)
+        if actor:
+            q = q.where(a.actor == actor)
+        if subject:
+            q = q.where(a.subject == subject)
+        if since:
+            q = q.where(a.at >= since)
+        if until:
+            q = q.where(a.at < until)
+        out = []
+        for r in self.conn.execute(q):
+            row = {**r._asdict(), "at": r.at.isoformat()}
+            if not with_documents:
+                row.pop("before"), row.pop("after")
+            out.append(row)
+        return out
 
 
 class Outbox:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain import policy, rules
+from provisioning.domain import journal, policy, rules
 from provisioning.domain.model import Partner, Registry, User
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.keycloak.gateway import Gateway
@@ -160,18 +160,22 @@ class Core:
             return [p] if p and actor.can_manage_partner(p) else []
         return [p for p in self.registry().partners if actor.can_manage_partner(p)]
 
-    def audit(self, actor: Actor, siret: str | None = None, limit: int = 100, offset: int = 0) -> list[dict]:
+    def audit(self, reader: Actor, siret: str | None = None, limit: int = 100, offset: int = 0,
+              **filters) -> list[dict]:
+        """The journal in the reader's scope (a partner, a Caf, everything for the CLI); `filters`: actor,
+        subject (the person concerned), since, until, with_documents."""
+        actor = reader
         if siret:
             self.partner(actor, siret)
-            with UnitOfWork(self.engine) as uow:
-                return uow.audit.list(partner=siret, limit=limit, offset=offset)
-        if actor.system:
-            with UnitOfWork(self.engine) as uow:
-                return uow.audit.list(limit=limit, offset=offset)
-        if CAF_ADMIN in actor.roles and actor.caf:
-            with UnitOfWork(self.engine) as uow:
-                return uow.audit.list(caf=actor.caf, limit=limit, offset=offset)
-        raise Forbidden()
+            scope = {"partner": siret}
+        elif actor.system:
+            scope = {}
+        elif CAF_ADMIN in actor.roles and actor.caf:
+            scope = {"caf": actor.caf}
+        else:
+            raise Forbidden()
+        with UnitOfWork(self.engine) as uow:
+            return uow.audit.list(**scope, limit=limit, offset=offset, **filters)
 
     def previous_login(self, actor: Actor) -> datetime | None:
         """R17: date and time of the previous successful connection (None: first connection)."""
@@ -189,7 +193,7 @@ class Core:
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
                 inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
                 expected_version: int | None = None, acts_outside: bool = False,
-                on_person: str | None = None, self_ok: bool = True) -> MutationResult:
+                on_person: str | None = None, self_ok: bool = True, subject: str | None = None) -> MutationResult:
         """One partner, one transaction: load it with its version, check rights, change it, validate that
         partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
         read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
@@ -224,7 +228,9 @@ class Core:
             if after != before:
                 version = uow.registry.save_partner(p, version)
                 uow.reconcile.request(siret)  # with the change: the worker converges even if we stop here
-            uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf)
+            subject = subject or on_person  # the person the entry is about (the journals filter on it)
+            uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf,
+                             subject=subject, summary=journal.summary(describe, before, after, subject))
             self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
             if callable(inform):
                 inform = inform()

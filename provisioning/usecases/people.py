@@ -11,7 +11,7 @@ from provisioning.domain.model import Group, Member, Partner, Profile, Registry,
 from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import Actor, MutationResult, _on_user, _user
+from provisioning.usecases.base import Actor, MutationResult, _on_user, _unknown_or_forbidden, _user
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class People:
             p.users.append(user)
             return []
         return self._mutate(actor, siret, "create-user", f"création de l'utilisateur {user.identifiant}", change,
-                            expected_version=expected_version)
+                            expected_version=expected_version, subject=user.identifiant)
 
     def _refuse_unmanaged(self, username: str, email: str) -> None:
         if not rules.IDENTIFIANT_RE.fullmatch(username) or rules.email_faults(email, ""):
@@ -68,14 +68,65 @@ class People:
         return self._mutate(actor, siret, "set-membership", what, change, on_person=identifiant, self_ok=False,
                             expected_version=expected_version)
 
+    def account(self, actor: Actor, siret: str, identifiant: str) -> dict:
+        """What Keycloak knows of a partner's user (issue 12 §4), for its managers: state, lockout, last
+        connection, the usage-rules version accepted (mapped onto the published versions)."""
+        p = self._load_partner(siret)
+        if p is None or not actor.can_manage_partner(p):
+            raise _unknown_or_forbidden(actor, siret, p is None)
+        u = p.user(identifiant)
+        if u is None:
+            raise NotFound(f"« {identifiant} » n'est pas un utilisateur de {p.name}.")
+        a = self.gateway().account(identifiant)
+        with UnitOfWork(self.engine) as uow:
+            versions = uow.usage_rules.versions()
+        version = None
+        if a.terms_accepted_at is not None and versions:
+            eligible = [v for v, published in versions if published <= a.terms_accepted_at]
+            version = eligible[-1] if eligible else versions[0][0]
+        locked = a.locked_until is not None and a.locked_until > self.now()
+        if not a.exists:
+            state = "en attente de création dans Keycloak"
+        elif u.locked:
+            state = "verrouillé (codes déclarés perdus ou volés)"
+        elif u.suspended or not a.enabled:
+            state = "suspendu"
+        elif locked:
+            state = "verrouillé après des échecs de connexion"
+        elif a.last_login is None:
+            state = "en attente de première connexion"
+        else:
+            state = "actif"
+        return {"identifiant": identifiant, "state": state, "exists": a.exists, "enabled": a.enabled,
+                "last_login": a.last_login, "locked_until": a.locked_until if locked else None,
+                "failures": a.failures, "password_change_pending": a.password_change_pending,
+                "usage_rules": {"version": version, "accepted_at": a.terms_accepted_at,
+                                "current": bool(versions) and version == versions[-1][0]}}
+
+    def unlock_user(self, actor: Actor, siret: str, identifiant: str,
+                    expected_version: int | None = None) -> MutationResult:
+        """End a lockout after failed logins (Keycloak's brute-force protection) before it expires, audited."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            u, missing = _user(p, identifiant)
+            if missing:
+                return missing
+            gw = self.gateway()
+            user_id = gw.user_id(identifiant)
+            if user_id is None:
+                return [Violation("COMPTE_ABSENT", f"Le compte de « {identifiant} » n'existe pas encore dans Keycloak.")]
+            gw.unlock(user_id)  # inside the transaction: if Keycloak refuses, nothing is audited
+            return []
+        return self._mutate(actor, siret, "unlock-user", f"{identifiant} déverrouillé (échecs de connexion effacés)",
+                            change, reconcile=False, acts_outside=True, on_person=identifiant,
+                            expected_version=expected_version)
+
     def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
         def change(reg: Registry, p: Partner) -> list[Violation]:
             p.delegates = [d for d in p.delegates if d != identifiant] + ([identifiant] if delegate else [])
             return []
         return self._mutate(actor, siret, "delegate" if delegate else "revoke-delegate",
                             f"{identifiant} {'désigné' if delegate else 'n’est plus'} responsable des habilitations",
-                            change,
-                            expected_version=expected_version)
+                            change, expected_version=expected_version, subject=identifiant)
 
     def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool, expected_version: int | None = None) -> MutationResult:
         """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
@@ -83,7 +134,7 @@ class People:
         return self._mutate(actor, siret, "suspend-user" if suspended else "reactivate-user",
                             f"{identifiant} {'suspendu' if suspended else 'réactivé'}", change,
                             inform=([identifiant], "l'accès de votre compte à Mon Compte Partenaire", suspended),
-                            expected_version=expected_version)
+                            expected_version=expected_version, subject=identifiant)
 
     def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str, expected_version: int | None = None) -> MutationResult:
         """R18: lost or stolen credentials are locked at once (disabled, sessions ended); re-issue unlocks."""

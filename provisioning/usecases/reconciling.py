@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from provisioning.domain import journal
 from provisioning.domain.model import Registry
 from provisioning.domain.scope import FileScope
 from provisioning.errors import NotFound, ProvisioningError, Unavailable
@@ -68,8 +69,13 @@ class Reconciling:
             """Before each change, its intent; after a refusal, that it failed and why."""
             action = f"keycloak:{ch.action}:{ch.kind}" if failure is None else f"keycloak:echec:{ch.action}:{ch.kind}"
             after = {"reason": ch.reason, "owner": ch.owner, **({"echec": failure} if failure else {})}
-            with UnitOfWork(self.engine) as uow:
-                uow.audit.record(actor.username, action, ch.target, None, after)
+            owner = ch.owner or ""
+            person = ch.target.split(" -> ")[0] if ch.kind in journal.PERSON_KINDS else None
+            with UnitOfWork(self.engine) as uow:  # in the partner's journal, and the person's history
+                uow.audit.record(actor.username, action, ch.target, None, after,
+                                 partner=owner.removeprefix("partner:") if owner.startswith("partner:") else None,
+                                 subject=person, summary=f"{ch.target} : {ch.reason}"
+                                 + (f" — échec : {failure}" if failure else ""))
                 uow.commit()
 
         report = execute(changes, observed, gw, new_password=lambda: None, on_user_created=onboard,

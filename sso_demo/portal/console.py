@@ -4,7 +4,9 @@ report lost credentials, re-issue, read the audit trail."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import base64
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from sso_demo.auth import current_principal, require_role
@@ -16,6 +18,7 @@ ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
 CAPS = {"fournisseur-donnees-activite": 2, "fournisseur-donnees-financieres": 2, "approbateur": 1}
 GROUPS = {"AFAS": ["AFAS Déclarer", "AFAS Habiliter"], "CDAP": ["CDAP Consulter"]}
 PROFILES = list(CAPS)
+user_import_max = 1_000_000  # the API refuses larger files with its own message (FICHIER_TROP_GROS, 413)
 
 
 def _own(siret: str) -> None:
@@ -75,6 +78,57 @@ def new_user(siret: str):
         status = 422
     return render_template("portal/console/new_user.html", siret=siret, form=form, fields=fields,
                            general=general), status
+
+
+IMPORT_TEMPLATE = ("identifiant;nom;prenom;courriel;convention;groupes;profils\r\n"
+                   "eva.morel;Morel;Éva;eva.morel@exemple.fr;;CDAP Consulter;\r\n"
+                   "hugo.blanc;Blanc;Hugo;hugo.blanc@exemple.fr;;AFAS Déclarer;fournisseur-donnees-activite\r\n")
+
+
+@bp.get("/<siret>/utilisateurs/import/modele.csv")
+@require_role(ADMIN, DELEGATE)
+def import_template(siret: str):
+    _own(siret)
+    return Response("\ufeff" + IMPORT_TEMPLATE, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="modele-import-utilisateurs.csv"'})
+
+
+@bp.route("/<siret>/utilisateurs/import", methods=["GET", "POST"])
+@require_role(ADMIN, DELEGATE)
+def import_users(siret: str):
+    """Issue 12 §5: upload a CSV, read the plan line by line, then apply it (whole or not at all). The file
+    travels back with the preview form (base64): the apply re-plans it under the API's rules."""
+    _own(siret)
+    plan, general, data, status = None, [], "", 200
+    if request.method == "POST":
+        if request.form.get("step") == "appliquer":
+            data = request.form.get("fichier", "")
+            try:
+                raw = base64.b64decode(data, validate=True)
+            except ValueError:
+                abort(400)
+        else:
+            upload = request.files.get("csv")
+            raw = upload.read(user_import_max + 1) if upload else b""
+            data = base64.b64encode(raw).decode()
+        apply = request.form.get("step") == "appliquer"
+        r = call("POST", f"/api/v1/partners/{siret}/users/import?apply={'true' if apply else 'false'}",
+                 data=raw, headers_extra={"Content-Type": "text/csv; charset=utf-8"})
+        body = r.json() if r.headers.get("Content-Type", "").startswith("application/") else {}
+        if r.status_code == 200 and apply:
+            c = body.get("counts", {})
+            flash(unchanged_or(r, f"Import appliqué : {c.get('créations', 0)} utilisateur(s) créé(s), "
+                                  f"{c.get('mises à jour', 0)} mis à jour. Chaque nouvel utilisateur reçoit ses codes "
+                                  "dans deux courriels distincts."))
+            return redirect(url_for("console.users", siret=siret))
+        if r.status_code == 200:
+            plan = body
+        else:
+            fields, general = errors_of(r)
+            general = general + list(fields.values())
+            status = 422
+    return render_template("portal/console/import.html", siret=siret, plan=plan, general=general, data=data,
+                           partner=_partner(siret)), status
 
 
 @bp.route("/<siret>/utilisateurs/<ident>", methods=["GET", "POST"])

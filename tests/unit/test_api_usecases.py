@@ -191,3 +191,24 @@ def _with(svc, partner):
     reg = svc.registry()
     reg.partners = [partner if x.siret == partner.siret else x for x in reg.partners]
     return reg
+
+
+def test_journals_say_who_did_what_to_whom_before_and_after_with_filters_and_csv(api):
+    test_from_registration_to_an_active_convention_with_habilitations(api)
+    base = f"/api/v1/audit?partner={NEW}"
+    rows = api.get(f"{base}&user=alex.roy", headers=h("sam")).get_json()
+    assert rows and {r["subject"] for r in rows} == {"alex.roy"}
+    grant = next(r for r in rows if r["action"] == "set-membership")
+    assert grant["actor"] == "sam.perrin"
+    assert "habilitations AFAS (CONV-751-2026-0009) : aucune → AFAS Déclarer + AFAS Habiliter ; profils approbateur" \
+        in grant["summary"]
+    assert any(r["action"].startswith("keycloak:") for r in rows)  # Keycloak's changes to that account too
+    assert {r["actor"] for r in api.get(f"{base}&actor=caf.admin", headers=h("sam")).get_json()} == {"caf.admin"}
+    assert api.get(f"{base}&since=2999-01-01", headers=h("sam")).get_json() == []
+    assert api.get(f"{base}&until=2000-01-01", headers=h("sam")).get_json() == []
+    assert api.get(f"{base}&since=not-a-date", headers=h("sam")).status_code == 400
+    r = api.get(f"/api/v1/audit.csv?partner={NEW}&user=alex.roy", headers=h("sam"))
+    text = r.get_data(as_text=True)
+    assert r.status_code == 200 and text.startswith("\ufeffnumero;date (heure de Paris);auteur;action;code;personne")
+    assert "Habilitations modifiées;set-membership;alex.roy" in text and "aucune → AFAS Déclarer" in text
+    assert api.get(f"/api/v1/audit.csv?partner=98765432100015", headers=h("sam")).status_code == 404

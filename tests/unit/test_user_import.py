@@ -62,7 +62,7 @@ def test_apply_writes_every_line_in_one_change_and_a_second_import_changes_nothi
     assert users["hugo.blanc"]["groups"] == ["AFAS Déclarer", "CDAP Consulter"]
     assert users["hugo.blanc"]["profiles"] == ["fournisseur-donnees-activite", "fournisseur-donnees-financieres"]
     assert "hugo.blanc" in api.svc.fake.state.members[f"/partenaires/{NEW}/CDAP Consulter"]  # Keycloak follows
-    audit = api.get(f"/api/v1/audit?partner={NEW}&limit=5", headers=h("caf")).get_json()
+    audit = api.get(f"/api/v1/audit?partner={NEW}&limit=100", headers=h("caf")).get_json()
     assert [e["action"] for e in audit].count("import-users") == 1
     r = _post(api, text, apply=True)  # a second click: the same file again
     assert r.status_code == 200 and r.get_json()["changed"] is False

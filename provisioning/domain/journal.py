@@ -1,0 +1,108 @@
+"""What a change did to one person, in French, before → after: the line the journals show (issue 12 §4).
+Pure: it reads two partner documents (the store's format) and names the differences for that person."""
+
+from __future__ import annotations
+
+PERSON_KINDS = {"user", "member", "org-member", "direct-role", "sessions"}
+
+# each stable action code has a sentence for people; the code stays beside it in small print for support
+ACTIONS = {
+    "create-partner": "Création du partenaire",
+    "create-user": "Création d'un utilisateur",
+    "set-membership": "Habilitations modifiées",
+    "set-assignments": "Associations aux équipements modifiées",
+    "delegate": "Désignation d'un responsable des habilitations",
+    "revoke-delegate": "Fin de désignation d'un responsable des habilitations",
+    "suspend-user": "Suspension d'un utilisateur",
+    "reactivate-user": "Rétablissement d'un utilisateur",
+    "report-lost-credentials": "Codes déclarés perdus ou volés (compte verrouillé)",
+    "reissue-credentials": "Nouveaux codes envoyés",
+    "suspend-inactive": "Suspension pour inactivité",
+    "prepare-convention": "Convention préparée",
+    "set-contract": "Contrat de service mis à jour",
+    "declare-equipment": "Équipement déclaré ou modifié",
+    "remove-equipment": "Équipement retiré",
+    "import-users": "Import d'utilisateurs (CSV)",
+    "unlock-user": "Déverrouillage après tentatives de connexion",
+    "convention-transition": "Changement d'état d'une convention",
+    "suspend-service": "Suspension d'un service",
+    "reactivate-service": "Rétablissement d'un service",
+    "report-incident": "Signalement d'incident de sécurité",
+    "publish-usage-rules": "Publication des règles d'usage",
+    "resend-mail": "Courriel renvoyé",
+    "adopt-account": "Reprise d'un compte existant",
+    "import": "Import d'un fichier d'état",
+    "delete": "Suppression",
+}
+KEYCLOAK_VERBS = {"create": "création", "update": "modification", "delete": "suppression", "add": "ajout",
+                  "remove": "retrait", "enable": "activation", "disable": "désactivation", "end": "fin",
+                  "conflict": "conflit"}
+KEYCLOAK_KINDS = {"user": "utilisateur", "group": "groupe", "member": "membre d'un groupe",
+                  "organisation": "organisation", "org-member": "membre de l'organisation",
+                  "direct-role": "rôle attribué directement", "group-roles": "rôles d'un groupe",
+                  "sessions": "sessions"}
+
+
+def action_fr(code: str) -> str:
+    """« Keycloak : création (utilisateur) » for the reconciler's rows; the sentence for the others."""
+    if code.startswith("keycloak:"):
+        parts = code.split(":")[1:]
+        failed = parts[0] == "echec"
+        verb, kind = (parts[1:] if failed else parts) + [""] * (2 - len(parts[1:] if failed else parts))
+        text = f"Keycloak : {KEYCLOAK_VERBS.get(verb, verb)} ({KEYCLOAK_KINDS.get(kind, kind)})"
+        return text + " — échec" if failed else text
+    return ACTIONS.get(code, code)
+
+
+def _holdings(doc: dict | None, ident: str) -> dict[str, tuple[list[str], list[str]]]:
+    """(convention, service) → (groups, profiles) held on the bulletins by `ident`."""
+    out = {}
+    for c in (doc or {}).get("conventions", []):
+        for b in c.get("bulletins", []):
+            for m in b.get("members", []):
+                if m.get("identifiant") == ident:
+                    out[f"{b['service']} ({c['number']})"] = (sorted(m.get("groups", [])), sorted(m.get("profiles", [])))
+    return out
+
+
+def _user(doc: dict | None, ident: str) -> dict | None:
+    return next((u for u in (doc or {}).get("users", []) if u.get("identifiant") == ident), None)
+
+
+def _state(u: dict | None) -> str:
+    if u is None:
+        return "absent"
+    return "verrouillé" if u.get("locked") else "suspendu" if u.get("suspended") else "actif"
+
+
+def person_changes(before: dict | None, after: dict | None, ident: str) -> list[str]:
+    """« habilitations AFAS (CONV-1) : aucune → AFAS Déclarer ; profils approbateur », « état : actif → suspendu »…"""
+    out = []
+    ub, ua = _user(before, ident), _user(after, ident)
+    if ub is None and ua is not None:
+        out.append(f"compte créé : {ua['first_name']} {ua['last_name']} <{ua['email']}>")
+    elif ub and ua:
+        for key, label in (("first_name", "prénom"), ("last_name", "nom"), ("email", "courriel")):
+            if ub.get(key) != ua.get(key):
+                out.append(f"{label} : {ub.get(key)} → {ua.get(key)}")
+    if _state(ub) != _state(ua) and ub is not None:
+        out.append(f"état : {_state(ub)} → {_state(ua)}")
+    hb, ha = _holdings(before, ident), _holdings(after, ident)
+
+    def text(h: tuple[list[str], list[str]] | None) -> str:
+        if not h:
+            return "aucune"
+        return " + ".join(h[0]) + (f" ; profils {' + '.join(h[1])}" if h[1] else "")
+    for where in sorted(set(hb) | set(ha)):
+        if hb.get(where) != ha.get(where):
+            out.append(f"habilitations {where} : {text(hb.get(where))} → {text(ha.get(where))}")
+    db = ident in (before or {}).get("delegates", [])
+    da = ident in (after or {}).get("delegates", [])
+    if db != da:
+        out.append(f"responsable des habilitations : {'oui' if db else 'non'} → {'oui' if da else 'non'}")
+    return out
+
+
+def summary(describe: str, before: dict | None, after: dict | None, subject: str | None) -> str:
+    details = person_changes(before, after, subject) if subject else []
+    return describe + (" — " + " ; ".join(details) if details else "")
