@@ -107,6 +107,14 @@ class AuditExportQuery(AuditQuery):
     limit: Annotated[int, Field(ge=1, le=50_000)] = 10_000
 
 
+class UsersQuery(Query):
+    q: Annotated[str, Field(max_length=100)] = ""
+    sort: Literal["identifiant", "nom", "prenom", "courriel", "etat"] = "nom"
+    order: Literal["asc", "desc"] = "asc"
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=5000)] = 5000
+
+
 class ImportQuery(Query):
     apply: bool = False
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from provisioning.api import models as m
 from provisioning.desired_file import partner_to_dict
+from provisioning.domain import journal
 from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
 from provisioning.errors import ValidationFailed, Violation
 from provisioning.services import MutationResult
@@ -140,14 +141,31 @@ def reconcile_state(siret: str):
 
 
 @bp.get("/<siret>/users")
+@m.query(m.UsersQuery)
 def list_users(siret: str):
+    """Users with their granted groups and profiles: searched without accents or case (identifiant, names,
+    address), sorted, a page at a time; the total matching is in X-Total-Count."""
+    q = g.query
     p = _svc().partner(g.actor, siret)
-    return jsonify([{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
-                     "email": u.email, "suspended": u.suspended,
-                     "groups": sorted(x.value for x in p.granted_groups(u.identifiant)),
-                     "profiles": sorted(x.value for x in p.granted_profiles(u.identifiant)),
+    grants = p.grants_index()
+    needle = journal.folded(q.q.strip())
+    users = [u for u in p.users if not needle or needle in journal.folded(
+        f"{u.identifiant} {u.first_name} {u.last_name} {u.email} {u.last_name} {u.first_name}")]
+    state = lambda u: "verrouillé" if u.locked else "suspendu" if u.suspended else "actif"  # noqa: E731
+    keys = {"identifiant": lambda u: u.identifiant, "courriel": lambda u: u.email.lower(),
+            "nom": lambda u: (journal.folded(u.last_name), journal.folded(u.first_name)),
+            "prenom": lambda u: (journal.folded(u.first_name), journal.folded(u.last_name)),
+            "etat": lambda u: (state(u), journal.folded(u.last_name))}
+    users.sort(key=keys[q.sort], reverse=q.order == "desc")
+    page = users[q.offset:q.offset + q.limit]
+    resp = jsonify([{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
+                     "email": u.email, "suspended": u.suspended, "locked": u.locked, "state": state(u),
+                     "groups": sorted(x.value for x in grants.get(u.identifiant, (set(), set()))[0]),
+                     "profiles": sorted(x.value for x in grants.get(u.identifiant, (set(), set()))[1]),
                      "administrator": p.administrator == u.identifiant,
-                     "delegate": u.identifiant in p.delegates} for u in p.users])
+                     "delegate": u.identifiant in p.delegates} for u in page])
+    resp.headers["X-Total-Count"] = str(len(users))
+    return resp
 
 
 @bp.post("/<siret>/users")

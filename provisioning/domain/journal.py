@@ -3,6 +3,8 @@ Pure: it reads two partner documents (the store's format) and names the differen
 
 from __future__ import annotations
 
+import unicodedata
+
 PERSON_KINDS = {"user", "member", "org-member", "direct-role", "sessions"}
 
 # each stable action code has a sentence for people; the code stays beside it in small print for support
@@ -106,3 +108,8 @@ def person_changes(before: dict | None, after: dict | None, ident: str) -> list[
 def summary(describe: str, before: dict | None, after: dict | None, subject: str | None) -> str:
     details = person_changes(before, after, subject) if subject else []
     return describe + (" — " + " ; ".join(details) if details else "")
+
+
+def folded(text: str) -> str:
+    """For searching as people type: no accents, no case (« Élodie » is found by « elodie »)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()

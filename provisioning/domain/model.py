@@ -193,6 +193,24 @@ class Partner:
                     out |= {g for g in m.groups if g.service is b.service}
         return out
 
+    def grants_index(self) -> dict[str, tuple[set[Group], set[Profile]]]:
+        """Every user's granted groups and profiles in one pass over the bulletins (the same answers as
+        granted_groups and granted_profiles, without their per-user scans: lists of 2,000 users)."""
+        out: dict[str, tuple[set[Group], set[Profile]]] = {u.identifiant: (set(), set()) for u in self.users if u.active}
+        for conv in self.conventions:
+            for b in conv.bulletins:
+                if not conv.grants(b.service):
+                    continue
+                for m in b.members:
+                    if m.identifiant in out:
+                        out[m.identifiant][0].update(g for g in m.groups if g.service is b.service)
+                        if b.service is Service.AFAS:
+                            out[m.identifiant][1].update(m.profiles)
+        for ident, (groups, profiles) in out.items():
+            if Group.AFAS_DECLARER not in groups:
+                profiles.clear()
+        return out
+
     def granted_profiles(self, identifiant: str) -> set[Profile]:
         user = self.user(identifiant)
         if user is None or not user.active or Group.AFAS_DECLARER not in self.granted_groups(identifiant):

@@ -3,7 +3,7 @@ so the consoles obey exactly the API's rules (rights, validation, audit, R9 repo
 
 from __future__ import annotations
 
-from flask import abort
+from flask import Response, abort
 from markupsafe import Markup
 
 from sso_demo import apiclient
@@ -74,3 +74,69 @@ def unchanged_or(r, done: str) -> str:
     """The API says when a request changed nothing (and wrote nothing): say so rather than « done »."""
     body = _json(r)
     return "Aucun changement : c'était déjà le cas." if body.get("changed") is False else done
+
+
+def users_page(siret: str, args) -> dict:
+    """One page of a partner's users from the API (search without accents, sort, page): what the two
+    consoles' user tables show. The API does the work; 2,000 users cost one request either way."""
+    q = args.get("q", "").strip()[:100]
+    sort = args.get("tri", "nom") if args.get("tri") in ("identifiant", "nom", "prenom", "courriel", "etat") else "nom"
+    order = "desc" if args.get("ordre") == "desc" else "asc"
+    page = max(args.get("page", 1, type=int) or 1, 1)
+    r = call("GET", f"/api/v1/partners/{siret}/users", params={
+        "q": q, "sort": sort, "order": order, "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE})
+    total = int(r.headers.get("X-Total-Count", "0"))
+    pages = max(1, -(-total // PAGE_SIZE))
+    return {"rows": r.json() if r.status_code == 200 else [], "total": total, "page": min(page, pages),
+            "pages": pages, "q": q, "tri": sort, "ordre": order,
+            "args": {"q": q, "tri": sort, "ordre": order}}
+
+
+JOURNAL_FILTERS = ("du", "au", "auteur", "personne", "partenaire")
+
+
+def _journal_params(args, partner: str | None) -> tuple[dict, dict]:
+    """The page's filters (French names) and the API's query for them."""
+    f = {k: args.get(k, "").strip()[:64] for k in JOURNAL_FILTERS}
+    params = {"actor": f["auteur"], "user": f["personne"], "since": f["du"], "until": f["au"],
+              "partner": partner or f["partenaire"]}
+    return f, {k: v for k, v in params.items() if v}
+
+
+def journal_page(args, partner: str | None = None) -> dict:
+    """One page of the journal with the filters people use: dates (Paris days), author, person concerned,
+    and (Caf) a partner; the same filters give the CSV export."""
+    f, params = _journal_params(args, partner)
+    page = max(args.get("page", 1, type=int) or 1, 1)
+    r = call("GET", "/api/v1/audit", params={**params, "limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE})
+    if r.status_code != 200:
+        fields, general = errors_of(r)
+        return {"rows": [], "page": 1, "has_next": False, "filters": f, "errors": general + list(fields.values()),
+                "params": params, "args": {k: v for k, v in f.items() if v}}
+    rows = r.json()
+    return {"rows": rows[:PAGE_SIZE], "page": page, "has_next": len(rows) > PAGE_SIZE, "filters": f, "errors": [],
+            "params": params, "args": {k: v for k, v in f.items() if v}}
+
+
+def journal_csv(args, partner: str | None = None):
+    """The API's CSV of the journal with the same filters as the page."""
+    _, params = _journal_params(args, partner)
+    r = call("GET", "/api/v1/audit.csv", params=params, ok=(200,), refusals=())
+    return Response(r.content, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="journal.csv"'})
+
+
+def account_of(siret: str, ident: str) -> dict | None:
+    """What Keycloak knows of the account (three reads, on this one page); None if Keycloak does not answer
+    (the page still works, and says so)."""
+    try:
+        r = apiclient.call("GET", f"/api/v1/partners/{siret}/users/{ident}/account")
+    except apiclient.ApiUnavailable:
+        return None
+    return r.json() if r.status_code == 200 else None
+
+
+def history_of(siret: str, ident: str) -> list[dict]:
+    """The newest 20 journal entries about one person."""
+    r = call("GET", "/api/v1/audit", params={"partner": siret, "user": ident, "limit": 20})
+    return r.json() if r.status_code == 200 else []

@@ -9,9 +9,12 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from provisioning.domain.journal import folded
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
-from sso_demo.portal.api_views import call, errors_of, paginate, unchanged_or
+from sso_demo.portal.api_views import (
+    account_of, call, errors_of, history_of, journal_csv, journal_page, paginate, unchanged_or, users_page,
+)
 
 bp = Blueprint("caf", __name__, url_prefix="/caf")
 CAF_ADMIN = "caf-administrateur"
@@ -45,9 +48,9 @@ def labels():
 @require_role(CAF_ADMIN)
 def home():
     rows = call("GET", "/api/v1/partners").json()
-    q = request.args.get("q", "").strip().lower()
+    q = request.args.get("q", "").strip()
     if q:
-        rows = [r for r in rows if q in f"{r['siret']} {r['name']}".lower()]
+        rows = [r for r in rows if folded(q) in folded(f"{r['siret']} {r['name']}")]
     shown, page, pages = paginate(rows, request.args.get("page", 1, type=int))
     return render_template("portal/caf/home.html", rows=shown, q=q, page=page, pages=pages)
 
@@ -75,6 +78,7 @@ def new_partner():
 def partner(siret: str):
     p = call("GET", f"/api/v1/partners/{siret}").json()
     return render_template("portal/caf/partner.html", p=p, next_steps=NEXT_STEPS, contacts=dict(CONTACTS),
+                           u=users_page(siret, request.args),
                            missing={c["number"]: _missing(c["contract"]) for c in p["conventions"]})
 
 
@@ -243,11 +247,38 @@ def user_suspension(siret: str, ident: str):
             f"suspendre {ident}",
             [f"{ident} ne peut plus se connecter ; ses sessions en cours sont fermées.",
              f"{ident} en est informé par courriel.", "Vous pourrez le rétablir ensuite."],
-            url_for("caf.partner", siret=siret))):
+            _back(siret))):
         return ask
     _act(call("POST" if suspend else "DELETE", f"/api/v1/partners/{siret}/users/{ident}/suspension"),
          f"{ident} {'suspendu' if suspend else 'rétabli'}.")
-    return redirect(url_for("caf.partner", siret=siret))
+    return redirect(_back(siret))
+
+
+def _back(siret: str) -> str:
+    """Where a form asks to come back to: a page of this console only (never another site)."""
+    back = request.form.get("retour", "")
+    ok = back.startswith("/caf/") and "//" not in back and "\\" not in back
+    return back if ok else url_for("caf.partner", siret=siret)
+
+
+@bp.get("/partenaires/<siret>/utilisateurs/<ident>")
+@require_role(CAF_ADMIN)
+def user(siret: str, ident: str):
+    """A partner's user seen by its Caf: Keycloak's state (lockout, last connection, rules), suspension,
+    unlock, history."""
+    p = call("GET", f"/api/v1/partners/{siret}").json()
+    u = next((x for x in p["users"] if x["identifiant"] == ident), None)
+    if u is None:
+        abort(404)
+    return render_template("portal/caf/user.html", p=p, u=u, account=account_of(siret, ident),
+                           history=history_of(siret, ident))
+
+
+@bp.post("/partenaires/<siret>/utilisateurs/<ident>/deverrouillage")
+@require_role(CAF_ADMIN)
+def unlock(siret: str, ident: str):
+    _act(call("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout"), f"{ident} déverrouillé.")
+    return redirect(url_for("caf.user", siret=siret, ident=ident))
 
 
 @bp.get("/partenaires/<siret>/conventions/<number>/bulletins/<service>.csv")
@@ -286,6 +317,11 @@ def acceptances():
 @bp.get("/journal")
 @require_role(CAF_ADMIN)
 def audit():
-    page = max(request.args.get("page", 1, type=int), 1)
-    rows = call("GET", f"/api/v1/audit?limit=21&offset={(page - 1) * 20}").json()
-    return render_template("portal/caf/audit.html", rows=rows[:20], page=page, has_next=len(rows) > 20)
+    j = journal_page(request.args)
+    return render_template("portal/caf/audit.html", j=j, csv_url=url_for("caf.audit_csv", **j["args"]))
+
+
+@bp.get("/journal.csv")
+@require_role(CAF_ADMIN)
+def audit_csv():
+    return journal_csv(request.args)

@@ -11,7 +11,9 @@ from markupsafe import Markup
 
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
-from sso_demo.portal.api_views import call, errors_of, paginate, unchanged_or
+from sso_demo.portal.api_views import (
+    account_of, call, errors_of, history_of, journal_csv, journal_page, unchanged_or, users_page,
+)
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
@@ -52,14 +54,9 @@ def home():
 @require_role(ADMIN, DELEGATE)
 def users(siret: str):
     _own(siret)
-    rows = call("GET", f"/api/v1/partners/{siret}/users").json()
-    q = request.args.get("q", "").strip().lower()
-    if q:
-        rows = [r for r in rows if q in f"{r['identifiant']} {r['first_name']} {r['last_name']} {r['email']}".lower()]
-    shown, page, pages = paginate(rows, request.args.get("page", 1, type=int))
     partner = _partner(siret)
-    return render_template("portal/console/users.html", siret=siret, partner=partner, rows=shown, q=q,
-                           page=page, pages=pages, caps=_caps(partner), cap_limits=CAPS)
+    return render_template("portal/console/users.html", siret=siret, partner=partner, u=users_page(siret, request.args),
+                           caps=_caps(partner), cap_limits=CAPS)
 
 
 @bp.route("/<siret>/utilisateurs/nouveau", methods=["GET", "POST"])
@@ -162,7 +159,8 @@ def user(siret: str, ident: str):
                               "groups": GROUPS[b["service"]], "held": held, "errors": general if refused else []})
     return render_template("portal/console/user.html", siret=siret, partner=partner, u=u, bulletins=bulletins,
                            profiles=PROFILES, caps=_caps(partner), cap_limits=CAPS,
-                           is_admin=current_principal().has(ADMIN)), status
+                           is_admin=current_principal().has(ADMIN), account=account_of(siret, ident),
+                           history=history_of(siret, ident)), status
 
 
 @bp.post("/<siret>/utilisateurs/<ident>/<action>")
@@ -176,6 +174,8 @@ def user_action(siret: str, ident: str, action: str):
                          "verrouillé : codes déclarés perdus ou volés"),
         "reemission": ("POST", f"/api/v1/partners/{siret}/users/{ident}/credentials",
                        "a reçu de nouveaux codes (deux courriels, valables 24 heures)"),
+        "deverrouiller": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout",
+                          "déverrouillé : il peut se connecter à nouveau"),
     }
     if action not in routes:
         abort(404)
@@ -200,7 +200,13 @@ def user_action(siret: str, ident: str, action: str):
 @require_role(ADMIN, DELEGATE)
 def audit(siret: str):
     _own(siret)
-    page = max(request.args.get("page", 1, type=int), 1)
-    rows = call("GET", f"/api/v1/audit?partner={siret}&limit=21&offset={(page - 1) * 20}").json()
-    return render_template("portal/console/audit.html", siret=siret, rows=rows[:20], page=page,
-                           has_next=len(rows) > 20)
+    j = journal_page(request.args, partner=siret)
+    return render_template("portal/console/audit.html", siret=siret, j=j,
+                           csv_url=url_for("console.audit_csv", siret=siret, **j["args"]))
+
+
+@bp.get("/<siret>/journal.csv")
+@require_role(ADMIN, DELEGATE)
+def audit_csv(siret: str):
+    _own(siret)
+    return journal_csv(request.args, partner=siret)

@@ -20,3 +20,23 @@ def keycloak_follows(page, timeout: float = 30_000) -> None:
     page.wait_for_function(
         "() => { const s = document.querySelector('#etat-keycloak strong'); return s && s.textContent === 'appliqué'; }",
         timeout=timeout)
+
+
+CONTRACT = {  # the contrat de service's seven contacts (R4), all required before the partner signs
+    "partner_administrator": ("Sam Perrin", "sam.perrin@lucioles.example"),
+    "partner_security_officer": ("Rémi Durand", "remi.durand@lucioles.example"),
+    "partner_cnil_referent": ("Zoé Garnier", "zoe.garnier@lucioles.example"),
+    "caf_administrator": ("Claire Fontaine", "claire.fontaine@caf75.example"),
+    "caf_portal_manager": ("Hugo Lambert", "hugo.lambert@caf75.example"),
+    "caf_security_officer": ("Nadia Chevalier", "nadia.chevalier@caf75.example"),
+    "caf_cnil_referent": ("Inès Robert", "ines.robert@caf75.example"),
+}
+
+
+def fill_contract(page, skip: tuple[str, ...] = ()) -> None:
+    for key, (name, email) in CONTRACT.items():
+        if key not in skip:
+            page.fill(f"#{key}_name", name)
+            page.fill(f"#{key}_email", email)
+    if "incident_procedure" not in skip:
+        page.fill("#incident_procedure", "Prévenir la Caf dans l'heure ; le responsable sécurité confirme par écrit.")

@@ -6,7 +6,7 @@ import io
 import re
 
 from tests.browser.axe import violations
-from tests.browser.helpers import keycloak_follows, login
+from tests.browser.helpers import fill_contract, keycloak_follows, login
 
 A, B, C = "12345678900015", "98765432100015", "55566677700019"
 
@@ -56,14 +56,27 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert page.query_selector("#erreurs") or page.query_selector(".erreur-champ")
     page.fill("#number", "CONV-751-2026-0003")
     page.check("input[name=services][value=AFAS]")
-    page.fill("#partner_administrator_name", "Sam Perrin")
-    page.fill("#caf_administrator_name", "Claire Fontaine")
-    page.fill("#incident_procedure", "Appeler la Caf dans l'heure.")
+    fill_contract(page, skip=("caf_cnil_referent", "incident_procedure"))  # prepared now, completed later
+    page.fill("#caf_cnil_referent_email", "pas-un-courriel")
+    page.click("form[novalidate] button")
+    assert "n'est pas valide" in page.inner_text("#caf_cnil_referent_email-erreur")  # next to its field
+    page.fill("#caf_cnil_referent_email", "")
     assert violations(page) == []
     page.click("form[novalidate] button")
     page.wait_for_url(f"{stack.urls['portail']}/caf/partenaires/{C}")
     section = "#convention-CONV-751-2026-0003"
     assert "préparée" in page.inner_text(f"{section} .etat")
+    missing = page.inner_text("#contrat-incomplet-CONV-751-2026-0003")
+    assert "Référent Cnil de la Caf" in missing and "Procédure de traitement des incidents" in missing
+    page.click(f"{section} >> text=Enregistrer la signature du partenaire")  # refused: the contract is incomplete
+    assert "il manque le référent Cnil de la Caf, la procédure d'incident" in page.inner_text("main")
+    assert page.inner_text(f"{section} .etat") == "préparée"
+    page.click(f"{section} >> text=Compléter le contrat de service")
+    assert page.input_value("#partner_administrator_name") == "Sam Perrin"  # what was entered stays
+    fill_contract(page)
+    assert violations(page) == []
+    page.click("form[novalidate] button")
+    assert not page.query_selector("#contrat-incomplet-CONV-751-2026-0003")
     for label, state in (("Enregistrer la signature du partenaire", "signée par le partenaire"),
                          ("Enregistrer la signature de la Caf", "signée par la Caf"), ("Activer", "active")):
         page.click(f"{section} >> text={label}")
@@ -71,7 +84,7 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
         assert page.inner_text(f"{section} .etat") == state
     history = page.inner_text(f"{section} .historique")
     assert "signée par la Caf" in history and "caf.admin" in history
-    assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4}", history), history  # French dates
+    assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4} à \d{2}h\d{2} \(heure de Paris\)", history), history
     assert "Claire Fontaine" in page.inner_text(section)
     keycloak_follows(page)  # the activation's groups and roles reach Keycloak: the line says so in place
     assert "Habilitations dans Keycloak : appliqué" in page.inner_text("#etat-keycloak")
@@ -92,11 +105,13 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     keycloak_follows(page)
     assert f"/partenaires/{A}/CDAP Consulter" in {g["path"] for g in stack.kc_admin.get(f"/users/{lea}/groups")}
 
+    page.click("#utilisateurs >> text=paul.bernard")  # his page: Keycloak's view of the account, the actions
+    assert page.inner_text("#etat-compte").startswith(("actif", "en attente de première connexion"))
     page.click("#suspension-paul\\.bernard")
     paul = stack.kc_admin.user_by_username("paul.bernard")["id"]
     assert "ne peut plus se connecter" in page.inner_text("#liste-consequences")
     page.click("#annuler")  # changing one's mind changes nothing
-    assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is True and "actif" in page.inner_text("#utilisateurs")
+    assert stack.kc_admin.get(f"/users/{paul}")["enabled"] is True and "Suspendre paul.bernard" in page.inner_text("main")
     page.click("#suspension-paul\\.bernard")
     page.click("#confirmer")
     assert "paul.bernard suspendu" in page.inner_text("main")
@@ -111,7 +126,21 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     assert "habilitations@caf75.example" in reports and "paul.bernard suspendu" in reports
     assert violations(page) == []
     page.click("text=Journal")
-    assert "suspend-service" in page.inner_text("#journal") and "caf.admin" in page.inner_text("#journal")
+    assert "Suspension d'un service" in page.inner_text("#journal") and "caf.admin" in page.inner_text("#journal")
+    assert violations(page) == []
+    page.fill("#personne", "paul.bernard")  # who did what to whom, before → after
+    page.click("form.filtres button")
+    journal = page.inner_text("#journal")
+    assert "état : actif → suspendu" in journal and "état : suspendu → actif" in journal
+    assert "lea.petit" not in journal
+    with page.expect_download() as dl:
+        page.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8-sig").read()), delimiter=";"))
+    assert rows and {r["personne"] for r in rows} == {"paul.bernard"}
+    assert any(r["action"] == "Suspension d'un utilisateur" and "actif → suspendu" in r["changement"] for r in rows)
+    page.fill("#du", "2999-01-01")
+    page.click("form.filtres button")
+    assert "Aucune entrée ne correspond à ces filtres" in page.inner_text("#journal-vide")
     assert violations(page) == []
 
 
@@ -132,6 +161,6 @@ def test_the_caf_sees_who_accepted_the_usage_rules(stack, keycloak, new_page):
     page.click("text=Règles d'usage")
     rows = {r.query_selector_all("td")[1].inner_text(): r.inner_text()
             for r in page.query_selector_all("#acceptations tbody tr")}
-    assert "2016-06-20" in rows["eva.klein"] and re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", rows["eva.klein"])
+    assert "2016-06-20" in rows["eva.klein"] and re.search(r"\d{2}/\d{2}/\d{4} à \d{2}h\d{2}", rows["eva.klein"])
     assert "pas encore acceptées" in rows["b.lea.petit"]  # every user of the Caf's partners is listed
     assert violations(page) == []

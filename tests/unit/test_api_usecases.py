@@ -212,3 +212,41 @@ def test_journals_say_who_did_what_to_whom_before_and_after_with_filters_and_csv
     assert r.status_code == 200 and text.startswith("\ufeffnumero;date (heure de Paris);auteur;action;code;personne")
     assert "Habilitations modifiées;set-membership;alex.roy" in text and "aucune → AFAS Déclarer" in text
     assert api.get(f"/api/v1/audit.csv?partner=98765432100015", headers=h("sam")).status_code == 404
+
+
+def test_user_lists_are_searched_without_accents_sorted_and_paged(api):
+    test_from_registration_to_an_active_convention_with_habilitations(api)
+    for ident, first, last in (("elodie.lefevre", "Élodie", "Lefèvre"), ("zoe.andre", "Zoé", "André"),
+                               ("noel.eloi", "Noël", "Éloi")):
+        assert api.post(f"/api/v1/partners/{NEW}/users", headers=h("sam"), json={
+            "identifiant": ident, "first_name": first, "last_name": last,
+            "email": f"{ident}@lucioles.example"}).status_code == 201
+    path = f"/api/v1/partners/{NEW}/users"
+    found = api.get(f"{path}?q=ELODIE", headers=h("sam"))
+    assert [u["identifiant"] for u in found.get_json()] == ["elodie.lefevre"] and found.headers["X-Total-Count"] == "1"
+    assert [u["identifiant"] for u in api.get(f"{path}?q=lefevre", headers=h("sam")).get_json()] == ["elodie.lefevre"]
+    assert {u["identifiant"] for u in api.get(f"{path}?q=élo", headers=h("sam")).get_json()} == {
+        "elodie.lefevre", "noel.eloi"}
+    by_name = [u["last_name"] for u in api.get(f"{path}?sort=nom", headers=h("sam")).get_json()]
+    assert by_name == ["André", "Éloi", "Lefèvre", "Perrin", "Roy"]  # É sorts with E, not after Z
+    r = api.get(f"{path}?sort=nom&order=desc&offset=1&limit=2", headers=h("sam"))
+    assert [u["last_name"] for u in r.get_json()] == ["Perrin", "Lefèvre"] and r.headers["X-Total-Count"] == "5"
+    assert api.get(f"{path}?sort=password", headers=h("sam")).status_code == 400
+    alex = next(u for u in api.get(path, headers=h("sam")).get_json() if u["identifiant"] == "alex.roy")
+    assert alex["groups"] == ["AFAS Déclarer", "AFAS Habiliter"] and alex["profiles"] == ["approbateur"]
+
+
+def test_the_one_pass_grants_index_agrees_with_the_per_user_answers():
+    from provisioning.domain.model import Group, Service
+    reg = registry()
+    variant = registry()  # a suspended service, a suspended user, profiles without AFAS Déclarer left over
+    p = variant.partners[0]
+    p.conventions[0].suspended_services = {Service.CDAP}
+    p.users[1].suspended = True
+    afas = p.conventions[0].bulletin(Service.AFAS)
+    afas.members[0].groups = {Group.AFAS_HABILITER}
+    for p in reg.partners + variant.partners:
+        index = p.grants_index()
+        for u in p.users:
+            assert index.get(u.identifiant, (set(), set())) == (p.granted_groups(u.identifiant),
+                                                                 p.granted_profiles(u.identifiant))
