@@ -65,8 +65,9 @@ def desired_state(reg: Registry, today: date) -> State:
         attrs = {n.PARTNER_ATTR: p.siret}
         add_group(_container(base, "partner", **attrs))
         for u in p.users:
+            # the Caf too: a claim the services read (CDAP's beneficiaries of the partner's territory)
             s.users[u.identifiant] = UserSpec(u.identifiant, u.first_name, u.last_name, u.email,
-                                              u.active, ((n.PARTNER_ATTR, p.siret),))
+                                              u.active, tuple(sorted(((n.PARTNER_ATTR, p.siret), (n.CAF_ATTR, p.caf)))))
         active = {u.identifiant for u in p.users if u.active}
         add_group(_group(f"{base}/{n.PARTNER_GROUPS['administrateur'][0]}", "administrateur", **attrs),
                   {p.administrator} & active if p.administrator else set())

@@ -193,7 +193,8 @@ class Core:
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
                 inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
                 expected_version: int | None = None, acts_outside: bool = False,
-                on_person: str | None = None, self_ok: bool = True, subject: str | None = None) -> MutationResult:
+                on_person: str | None = None, self_ok: bool = True, subject: str | None = None,
+                also_about: Callable[[], list[str]] | None = None) -> MutationResult:
         """One partner, one transaction: load it with its version, check rights, change it, validate that
         partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
         read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
@@ -231,6 +232,11 @@ class Core:
             subject = subject or on_person  # the person the entry is about (the journals filter on it)
             uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf,
                              subject=subject, summary=journal.summary(describe, before, after, subject))
+            for person in (also_about() if also_about else []):  # one line per person in their history too
+                if not journal.person_changes(before, after, person):
+                    continue
+                uow.audit.record(actor.username, action, f"partner:{siret}", partner=siret, caf=p.caf, subject=person,
+                                 summary=journal.summary(describe, before, after, person))
             self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
             if callable(inform):
                 inform = inform()

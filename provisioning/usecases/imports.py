@@ -59,7 +59,8 @@ class Imports:
         created = sum(1 for ln in new)
         result = self._mutate(actor, siret, "import-users",
                               f"import CSV de {len(lines)} ligne(s) dont {created} création(s)", change,
-                              expected_version=expected_version)
+                              expected_version=expected_version,
+                              also_about=lambda: [o.identifiant for o in outcomes if not o.refused])
         return self._summary(ImportPlan(outcomes, result))
 
     def _unmanaged(self, people: list[tuple[str, str]]) -> set[str]:

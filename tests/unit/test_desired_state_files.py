@@ -228,7 +228,7 @@ def test_adoption_is_explicit_audited_and_reserved_to_the_partners_caf(svc):
         svc.adopt_account(CAF_692, "deja.la")
     r = svc.adopt_account(CAF_751, "deja.la")
     assert r.reconciled and svc.fake.state.users["deja.la"].managed
-    assert svc.fake.state.users["deja.la"].attributes == (("partner", A),)
+    assert svc.fake.state.users["deja.la"].attributes == (("caf", "751"), ("partner", A))
     assert any(e["action"] == "adopt-account" and e["actor"] == CAF_751.username for e in svc.audit(NATIONAL, A))
     with pytest.raises(Conflict):
         svc.adopt_account(CAF_751, "deja.la")  # nothing left to adopt

@@ -63,7 +63,9 @@ def test_apply_writes_every_line_in_one_change_and_a_second_import_changes_nothi
     assert users["hugo.blanc"]["profiles"] == ["fournisseur-donnees-activite", "fournisseur-donnees-financieres"]
     assert "hugo.blanc" in api.svc.fake.state.members[f"/partenaires/{NEW}/CDAP Consulter"]  # Keycloak follows
     audit = api.get(f"/api/v1/audit?partner={NEW}&limit=100", headers=h("caf")).get_json()
-    assert [e["action"] for e in audit].count("import-users") == 1
+    imports = [e for e in audit if e["action"] == "import-users"]
+    assert [e["subject"] for e in imports] == ["hugo.blanc", "eva.morel", None]  # the file, then each person
+    assert "compte créé : Hugo Blanc" in imports[0]["summary"] and "profils fournisseur-donnees-activite" in imports[0]["summary"]
     r = _post(api, text, apply=True)  # a second click: the same file again
     assert r.status_code == 200 and r.get_json()["changed"] is False
     assert [x["action"] for x in r.get_json()["lines"]] == ["mise à jour", "mise à jour"]

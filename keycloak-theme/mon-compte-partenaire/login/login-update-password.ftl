@@ -9,7 +9,21 @@
         ${msg("updatePasswordTitle")}
     <#elseif section = "form">
         <p id="mcp-update-password-intro">${msg("mcpUpdatePasswordIntro")}</p>
-        <p id="mcp-password-policy">${msg("mcpPasswordPolicyHint")}</p>
+        <#-- every rule at once, ticked as the user types (resources/js/mcp-password.js); Keycloak checks again -->
+        <div id="mcp-password-policy">
+        <p id="mcp-rules-title">${msg("mcpRulesTitle")}</p>
+        <ul id="mcp-password-rules" aria-labelledby="mcp-rules-title" data-done="${msg('mcpRuleDone')}" data-todo="${msg('mcpRuleTodo')}">
+            <#if passwordPolicies?? && passwordPolicies.length??><li data-rule="length" data-value="${passwordPolicies.length?c}">${msg("mcpRuleLength", passwordPolicies.length)}</li></#if>
+            <#if passwordPolicies?? && passwordPolicies.upperCase??><li data-rule="upperCase" data-value="${passwordPolicies.upperCase?c}">${msg("mcpRuleUpper")}</li></#if>
+            <#if passwordPolicies?? && passwordPolicies.lowerCase??><li data-rule="lowerCase" data-value="${passwordPolicies.lowerCase?c}">${msg("mcpRuleLower")}</li></#if>
+            <#if passwordPolicies?? && passwordPolicies.digits??><li data-rule="digits" data-value="${passwordPolicies.digits?c}">${msg("mcpRuleDigit")}</li></#if>
+            <#if passwordPolicies?? && passwordPolicies.specialChars??><li data-rule="specialChars" data-value="${passwordPolicies.specialChars?c}">${msg("mcpRuleSpecial")}</li></#if>
+            <#if passwordPolicies?? && passwordPolicies.maxLength??><li data-rule="maxLength" data-value="${passwordPolicies.maxLength?c}">${msg("mcpRuleMax", passwordPolicies.maxLength)}</li></#if>
+            <li data-rule="notUsername" data-value="${(auth.attemptedUsername)!''}">${msg("mcpRuleNotUsername")}</li>
+            <li data-rule="match">${msg("mcpRuleMatch")}</li>
+            <li data-rule="server">${msg("mcpRuleHistory")}</li>
+        </ul>
+        </div>
         <form id="kc-passwd-update-form" class="${properties.kcFormClass!}" onsubmit="login.disabled = true; return true;" action="${url.loginAction}" method="post" novalidate="novalidate">
             <@field.password name="password-new" label=msg("passwordNew") fieldName="password" autocomplete="new-password" autofocus=true />
             <@field.password name="password-confirm" label=msg("passwordConfirm") autocomplete="new-password" />
@@ -33,5 +47,6 @@
 
         <@validator.templates/>
         <@validator.script field="password-new"/>
+        <script type="module" src="${url.resourcesPath}/js/mcp-password.js"></script>
     </#if>
 </@layout.registrationLayout>

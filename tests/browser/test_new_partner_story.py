@@ -1,0 +1,192 @@
+"""Issue 12, the whole story in headless Chromium for a partner that did not exist before the test: the Caf
+registers it, prepares, completes, signs and activates its convention, declares its accueil de loisirs; the
+partner administrator's first connection (the password rules ticked as she types), then a CSV import (a
+refused preview, a corrected file, the apply); every user's first connection; AFAS Habiliter associates the
+providers and the approver; the declaration is entered, an anomaly justified, approved and transmitted; a
+CDAP consultation of a beneficiary of the partner's territory. axe-core clean on every new page."""
+
+from __future__ import annotations
+
+from tests.browser.axe import violations
+from tests.browser.helpers import PASSWORDS, fill_contract, keycloak_follows, login
+
+SIRET = "44400011100013"
+CONV = "CONV-751-2026-0777"
+EQUIP = "ALSH-0777"
+YEAR = 2025
+DOMAIN = "colibris.example"
+ADMIN = ("ines.moreau", "Inès", "Moreau")
+HEADER = "identifiant;nom;prenom;courriel;convention;groupes;profils\n"
+GOOD = (f"ines.moreau;Moreau;Inès;ines.moreau@{DOMAIN};;AFAS Habiliter;\n"
+        f"leo.garcia;Garcia;Léo;leo.garcia@{DOMAIN};;AFAS Déclarer;fournisseur-donnees-activite\n"
+        f"mia.roux;Roux;Mia;mia.roux@{DOMAIN};{CONV};AFAS Déclarer;fournisseur-donnees-financieres\n"
+        f"sacha.fabre;Fabre;Sacha;sacha.fabre@{DOMAIN};;AFAS Déclarer + CDAP Consulter;approbateur\n")
+BAD_EXTRA = (f"tom.petit;Petit;Tom;pas-un-courriel;;CDAP Lire;\n"
+             f"nina.vidal;Vidal;Nina;nina.vidal@{DOMAIN};;AFAS Déclarer;approbateur\n")  # a second approver
+
+
+def _clean(page, what: str) -> None:
+    found = violations(page)
+    assert found == [], f"{what}: {found}"
+
+
+def _first_connection(stack, new_page, ident: str, url: str, *, check_rules: bool = False):
+    """Provisional password from the mail, the usage rules, then a personal password; back on `url`."""
+    page = new_page(bypass_csp=True)
+    page.goto(url)
+    page.fill("#username", ident)
+    page.fill("#password", stack.provisional_password(f"{ident}@{DOMAIN}"))
+    page.click("#kc-login")
+    page.click("#kc-accept")
+    page.wait_for_selector("#password-new")
+    password = f"Colibri-{ident.split('.')[0].capitalize()}-2026!"
+    if check_rules:
+        rules = page.locator("#mcp-password-rules")
+        assert "compter au moins 12 caractères" in rules.inner_text()
+        assert page.locator("#mcp-password-rules li.mcp-ok").count() == 0  # nothing typed: nothing ticked
+        page.type("#password-new", "colibri")  # lower case only: one rule met, as it is typed
+        ticked = page.locator("#mcp-password-rules li.mcp-ok").all_inner_texts()
+        assert [t.split(" — ")[0] for t in ticked] == ["contenir une minuscule ;", "compter au plus 128 caractères ;",
+                                                         "être différent de votre identifiant ;"]
+        assert "respectée" in ticked[0] and "à respecter" in page.inner_text("#mcp-password-rules li[data-rule=length]")
+        page.fill("#password-new", "")
+        page.type("#password-new", password)
+        page.type("#password-confirm", password)
+        assert page.locator("#mcp-password-rules li:not(.mcp-ok)").all_inner_texts() == [
+            "être différent de votre adresse de courriel et de vos 5 derniers mots de passe (vérifié à l’envoi)."]
+        _clean(page, "password page")
+    else:
+        page.fill("#password-new", password)
+        page.fill("#password-confirm", password)
+    page.click("#kc-submit")
+    page.wait_for_url(url + "**")
+    PASSWORDS[ident] = password
+    return page
+
+
+def _upload(page, text: str) -> None:
+    page.set_input_files("#csv", files=[{"name": "utilisateurs.csv", "mimeType": "text/csv",
+                                         "buffer": text.encode("utf-8")}])
+    page.click("form[enctype] button")
+    page.wait_for_selector("#bilan")
+
+
+def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new_page):
+    portail, afas, cdap = stack.urls["portail"], stack.urls["afas"], stack.urls["cdap"]
+
+    # --- the Caf: partner, convention and its contract, signatures, activation, equipment -------------------
+    stack.ready_user("caf.admin")
+    caf = new_page(bypass_csp=True)
+    login(caf, portail + "/caf/", "caf.admin")
+    caf.click("text=Nouveau partenaire")
+    for field, value in (("siret", SIRET), ("name", "Association Les Colibris"), ("identifiant", ADMIN[0]),
+                         ("first_name", ADMIN[1]), ("last_name", ADMIN[2]), ("email", f"{ADMIN[0]}@{DOMAIN}")):
+        caf.fill(f"#{field}", value)
+    caf.click("form[novalidate] button")
+    caf.wait_for_url(f"{portail}/caf/partenaires/{SIRET}")
+    assert "Aucune convention pour ce partenaire" in caf.inner_text("#aucune-convention")  # empty states
+    assert "Aucun équipement déclaré" in caf.inner_text("#aucun-equipement")
+    _clean(caf, "new partner page")
+    caf.click("text=Préparer une convention")
+    caf.fill("#number", CONV)
+    caf.check("input[name=services][value=AFAS]")
+    caf.check("input[name=services][value=CDAP]")
+    fill_contract(caf)
+    caf.click("form[novalidate] button")
+    caf.wait_for_url(f"{portail}/caf/partenaires/{SIRET}")
+    section = f"#convention-{CONV}"
+    for label in ("Enregistrer la signature du partenaire", "Enregistrer la signature de la Caf", "Activer"):
+        caf.click(f"{section} >> text={label}")
+        caf.wait_for_load_state()
+    assert caf.inner_text(f"{section} .etat") == "active"
+
+    caf.click("text=Déclarer un équipement")
+    caf.fill("#code", EQUIP)
+    caf.fill("#name", "Accueil de loisirs Les Colibris")
+    caf.fill("#sites", "École Jules-Ferry, 75011 Paris\nGymnase Voltaire, 75011 Paris")
+    _clean(caf, "equipment form")
+    caf.click("form[novalidate] button")
+    caf.wait_for_url(f"{portail}/caf/partenaires/{SIRET}#equipements")
+    row = caf.inner_text(f"#equipement-{EQUIP}")
+    assert "Accueil de loisirs Les Colibris" in row and "École Jules-Ferry, 75011 Paris ; Gymnase Voltaire" in row
+    _clean(caf, "partner page with its equipment")
+    keycloak_follows(caf)
+
+    # --- the partner administrator: first connection, then a CSV import -------------------------------------
+    admin = _first_connection(stack, new_page, ADMIN[0], portail + "/", check_rules=True)
+    admin.goto(f"{portail}/console/{SIRET}/utilisateurs/import")
+    _clean(admin, "import page")
+    _upload(admin, HEADER + GOOD + BAD_EXTRA)
+    assert "6 ligne(s) : 4 création(s)" not in admin.inner_text("#bilan")
+    assert "2 refusée(s)" in admin.inner_text("#bilan")
+    assert not admin.query_selector("#appliquer")  # a refused line: nothing to apply
+    assert "COURRIEL_INVALIDE" in admin.inner_text("#ligne-6") and "VALEUR_INCONNUE" in admin.inner_text("#ligne-6")
+    assert "AFAS_TROP_D_APPROBATEURS" in admin.inner_text("#ligne-7")
+    assert "approbateur" in admin.inner_text("#ligne-5") and "création" in admin.inner_text("#ligne-5")
+    _clean(admin, "import preview")
+    admin.click("text=Déposer un autre fichier")
+    _upload(admin, HEADER + GOOD)
+    assert "4 ligne(s) : 3 création(s), 1 mise(s) à jour, 0 refusée(s)" in admin.inner_text("#bilan")
+    admin.click("#appliquer")
+    admin.wait_for_url(f"{portail}/console/{SIRET}/utilisateurs")
+    assert "Import appliqué : 3 utilisateur(s) créé(s), 1 mis à jour" in admin.inner_text("main")
+    keycloak_follows(admin)
+    stack.settle()
+    table = admin.inner_text("#utilisateurs")
+    assert "sacha.fabre" in table and "approbateur" in table
+
+    # --- every new user's first connection; AFAS Habiliter associates them to the equipment ------------------
+    leo = _first_connection(stack, new_page, "leo.garcia", afas + "/")
+    mia = _first_connection(stack, new_page, "mia.roux", afas + "/")
+    sacha = _first_connection(stack, new_page, "sacha.fabre", afas + "/")
+    assert "Accueil de loisirs Les Colibris (ALSH-0777)" in leo.inner_text("main")
+    admin.goto(afas + "/habilitations")
+    form = admin.locator(f"form:has(input[name=equipment][value='{EQUIP}'])")
+    form.locator("input[name=fournisseur-donnees-activite][value='leo.garcia']").check()
+    form.locator("input[name=fournisseur-donnees-financieres][value='mia.roux']").check()
+    form.locator("input[name=approbateur][value='sacha.fabre']").check()
+    form.locator("button").click()
+    admin.wait_for_load_state()
+    assert "Rien n'a été modifié" not in admin.inner_text("main")
+    _clean(admin, "AFAS habilitations")
+
+    # --- the declaration: activity (an anomaly, justified), financial data, approval and transmission --------
+    decl = f"{afas}/equipements/{EQUIP}/{YEAR}"
+    leo.goto(decl)
+    for k, v in {"jours_ouverture": 200, "capacite": 20, "enfants_inscrits": 60, "heures_realisees": 50000}.items():
+        leo.fill(f"[name={k}]", str(v))
+    leo.click("#enregistrer-activite")
+    assert leo.query_selector("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE")
+    mia.goto(decl)
+    for k, v in {"charges": 300000, "produits": 310000, "participations_familles": 40000}.items():
+        mia.fill(f"[name={k}]", str(v))
+    mia.click("#enregistrer-financier")
+    sacha.goto(decl)
+    sacha.click("#approuver")
+    assert "ne sont pas justifiées" in sacha.inner_text("#avis")
+    leo.goto(decl)
+    leo.fill("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE textarea", "Accueil périscolaire compris dans les heures.")
+    leo.click("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE button")
+    sacha.goto(decl)
+    sacha.click("#approuver")
+    assert "Transmise à la Caf" in sacha.inner_text("#statut") and "(heure de Paris)" in sacha.inner_text("#statut")
+    _clean(sacha, "transmitted declaration")
+
+    # --- CDAP: a beneficiary of the partner's territory, consulted and traced ------------------------------
+    sacha.goto(cdap + "/")
+    numero = sacha.inner_text("#exemples .numero >> nth=0")
+    sacha.fill("#numero", numero)
+    sacha.select_option("#purpose", index=1)
+    sacha.click("form[novalidate] button")
+    assert f"Allocataire {numero}" in sacha.inner_text("#resultat")
+    sacha.goto(cdap + "/journal")
+    assert numero in sacha.inner_text("main") and "sacha.fabre" in sacha.inner_text("main")
+
+    # --- the journals say who did what to whom --------------------------------------------------------------
+    admin.goto(f"{portail}/console/{SIRET}/utilisateurs/sacha.fabre")
+    history = admin.inner_text("#historique-personne")
+    assert "Import d'utilisateurs (CSV)" in history and "ines.moreau" in history
+    assert "habilitations AFAS (CONV-751-2026-0777) : aucune → AFAS Déclarer ; profils approbateur" in history
+    assert admin.inner_text("#etat-compte") == "actif"
+    assert "acceptée le" in admin.inner_text("#regles-acceptees")
+    _clean(admin, "user page")
