@@ -167,6 +167,9 @@ def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
                                 _p(pi, f"equipments[{ei}]", "sites"))
             for si, site in enumerate(e.sites[:SITES_MAX]):
                 yield from text_faults(site, "site", _p(pi, f"equipments[{ei}]", f"sites[{si}]"))
+            if len(set(e.sites)) != len(e.sites):
+                yield Violation("VALEUR_EN_DOUBLE", f"Le même site figure deux fois pour l'équipement {e.code}.",
+                                _p(pi, f"equipments[{ei}]", "sites"))
         for code, n in Counter(e.code for e in p.equipments).items():
             if n > 1:
                 yield Violation("EQUIPEMENT_EN_DOUBLE", f"L'équipement {code} figure {n} fois.", _p(pi, "equipments"))

@@ -128,7 +128,8 @@ def test_the_caf_declares_equipments_with_their_sites(api):
     assert r.status_code == 422 and {v["code"] for v in r.get_json()["violations"]} == {
         "CODE_EQUIPEMENT_INVALIDE", "TEXTE_VIDE", "TEXTE_CARACTERE_INTERDIT"}  # every fault at once
     assert api.put(path, headers=h("caf"), json={**body, "type": "CRECHE"}).status_code == 400
-    assert api.put(path, headers=h("caf"), json={**body, "sites": ["A", "A"]}).status_code == 422
+    r = api.put(path, headers=h("caf"), json={**body, "name": "", "sites": ["A", "A"]})
+    assert r.status_code == 422 and {v["code"] for v in r.get_json()["violations"]} == {"VALEUR_EN_DOUBLE", "TEXTE_VIDE"}
     assert api.get(f"/api/v1/partners/{NEW}", headers=h("caf")).get_json()["equipments"] == []  # nothing written
     r = api.put(path, headers=h("caf"), json=body)
     assert r.status_code == 200 and r.get_json()["partner"]["equipments"] == [
