@@ -199,13 +199,14 @@ def identifiants_and_emails_are_unique(reg: Registry, today: date) -> Iterator[V
     seen_mail: dict[str, str] = {}
     for ident, email, path in _people(reg):
         if ident in seen_id:
-            yield Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {ident} » est déjà utilisé ({seen_id[ident]}) : "
+            # a sentence for people: where the first one is stays out of it (the path says where this one is)
+            yield Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {ident} » est déjà utilisé : "
                             "un utilisateur appartient à un seul partenaire.", path + ".identifiant")
         else:
             seen_id[ident] = path
         key = (email or "").lower()
         if key in seen_mail:
-            yield Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée ({seen_mail[key]}).",
+            yield Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée par un autre utilisateur.",
                             path + ".email")
         elif key:
             seen_mail[key] = path

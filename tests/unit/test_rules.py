@@ -257,3 +257,18 @@ def test_the_same_profile_or_group_listed_twice_is_an_error_not_merged():
     afas_members(d)[1]["groups"] = ["AFAS Déclarer", "AFAS Déclarer"]
     d["partners"][0]["delegates"] = ["marc.martin", "marc.martin"]
     assert codes(d) == ["VALEUR_EN_DOUBLE"] * 3
+
+
+def test_messages_are_sentences_for_people_without_internal_paths_or_codes():
+    """Issue 12 §4: the path and the code travel beside the message, never inside it."""
+    d = example_data()
+    users = d["partners"][0]["users"]
+    users.append({**users[0]})                                   # the same identifiant and address twice
+    users.append({"identifiant": "x", "first_name": "<b>", "last_name": "", "email": "nope"})
+    d["partners"][0]["conventions"][0]["number"] = "conv 1"
+    with pytest.raises(ValidationFailed) as e:
+        registry(d)
+    found = e.value.violations
+    assert {"IDENTIFIANT_EN_DOUBLE", "COURRIEL_EN_DOUBLE", "NUMERO_CONVENTION_INVALIDE"} <= {v.code for v in found}
+    for v in found:
+        assert "partners[" not in v.message and "cafs[" not in v.message and f"[{v.code}]" not in v.message, v
