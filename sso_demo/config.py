@@ -8,6 +8,17 @@ from dataclasses import dataclass
 
 from provisioning.production import is_demo_secret, require
 
+# the realm's acr.loa.map (realm-config): acr value -> level of authentication
+LEVELS = {"niveau-1": 1, "niveau-2": 2}
+LEVEL_2 = "niveau-2"
+
+
+def acr_level(acr) -> int:
+    """The level an acr claim stands for: our names, or Keycloak's bare numbers ("0": SSO cookie, "1")."""
+    acr = str(acr or "")
+    return LEVELS.get(acr, int(acr) if acr.isdigit() else 0)
+
+
 DEFAULT_PORTS = {"portail": 8081, "cdap": 8082, "afas": 8083}
 
 
@@ -26,6 +37,14 @@ class AppConfig:
     afas_url: str = "http://localhost:8083"
     api_url: str = "http://localhost:8090"  # provisioning API
     data_dir: str = ".run"
+    # issue 13: the services whose client requires level 2 (password + second factor), CDAP by default; the
+    # realm enforces it too (client attribute minimum.acr.value), this app checks the acr of its tokens
+    second_factor_services: tuple[str, ...] = ("CDAP",)
+
+    @property
+    def required_acr(self) -> str:
+        """The acr this app requires of its tokens ("" : level 1 is enough)."""
+        return LEVEL_2 if self.client_id.upper() in self.second_factor_services else ""
 
     @property
     def metadata_url(self) -> str:
@@ -49,6 +68,8 @@ class AppConfig:
             secret_key=e(f"MCP_{client_id.upper()}_SESSION_KEY", "") or secrets.token_hex(32),
             portal_url=urls["portail"], cdap_url=urls["cdap"], afas_url=urls["afas"],
             api_url=e("MCP_API_URL", "http://localhost:8090"), data_dir=e("MCP_STATE_DIR", ".run"),
+            second_factor_services=tuple(x.strip().upper() for x in e("MCP_SECOND_FACTOR_SERVICES", "CDAP").split(",")
+                                         if x.strip()),
         )
         values.update(overrides)
         key = e(f"MCP_{client_id.upper()}_SESSION_KEY", "")

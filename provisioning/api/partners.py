@@ -277,6 +277,12 @@ def unlock(siret: str, identifiant: str):
     return _result(_svc().unlock_user(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
+@bp.delete("/<siret>/users/<identifiant>/second-factor")
+def reset_second_factor(siret: str, identifiant: str):
+    """Issue 13: lost phone or key: every second factor and recovery code removed, the user told by mail."""
+    return _result(_svc().reset_second_factor(g.actor, siret, identifiant, expected_version=_if_match()))
+
+
 @bp.post("/<siret>/users/<identifiant>/lost-credentials")
 def lost(siret: str, identifiant: str):
     return _result(_svc().report_lost_credentials(g.actor, siret, identifiant, expected_version=_if_match()))

@@ -26,6 +26,7 @@ ACTIONS = {
     "remove-equipment": "Équipement retiré",
     "import-users": "Import d'utilisateurs (CSV)",
     "unlock-user": "Déverrouillage après tentatives de connexion",
+    "reset-second-factor": "Second facteur réinitialisé (téléphone ou clé perdus)",
     "convention-transition": "Changement d'état d'une convention",
     "suspend-service": "Suspension d'un service",
     "reactivate-service": "Rétablissement d'un service",

@@ -61,6 +61,7 @@ POLICY: dict[str, Rule] = {
     "reissue-credentials": MANAGERS,
     "import-users": MANAGERS,
     "unlock-user": MANAGERS,
+    "reset-second-factor": MANAGERS,
     "delegate": ADMINISTRATOR,
     "revoke-delegate": ADMINISTRATOR,
     "set-assignments": HABILITER,

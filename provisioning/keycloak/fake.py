@@ -24,6 +24,7 @@ class FakeGateway:
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
         self.attributes: dict[str, dict[str, list[str]]] = {}  # what Keycloak itself sets (terms_and_conditions)
         self.lockouts: dict[str, object] = {}  # username -> locked-until datetime (brute-force protection)
+        self.second_factors: dict[str, set[str]] = {}  # username -> credential types (otp, webauthn, …)
 
     def _hit(self, name: str) -> None:
         self.calls.append(name)
@@ -51,7 +52,12 @@ class FakeGateway:
         if u is None:
             return AccountState(exists=False)
         return AccountState(True, u.enabled, self.logins.get(u.id), None, self.lockouts.get(username),
-                            password_change_pending=username in self.passwords)
+                            password_change_pending=username in self.passwords,
+                            second_factors=tuple(sorted(self.second_factors.get(username, ()))))
+
+    def reset_second_factor(self, user_id: str) -> list[str]:
+        self._hit("reset_second_factor")
+        return sorted(self.second_factors.pop(self._user(user_id).username, set()))
 
     def unlock(self, user_id: str) -> None:
         self._hit("unlock")

@@ -25,6 +25,7 @@ from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleR
 log = logging.getLogger(__name__)
 PAGE = 500
 KEPT_ATTRS = {n.PARTNER_ATTR, n.CAF_ATTR, n.KIND_ATTR}
+SECOND_FACTORS = {"otp", "webauthn", "recovery-authn-codes"}  # Keycloak's credential types (issue 13)
 
 
 class Gateway(Protocol):
@@ -53,6 +54,7 @@ class Gateway(Protocol):
     def adopt(self, username: str) -> bool: ...
     def account(self, username: str) -> AccountState: ...
     def unlock(self, user_id: str) -> None: ...
+    def reset_second_factor(self, user_id: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -451,6 +453,7 @@ class KeycloakGateway:
             return AccountState(exists=False)
         u = found[0]
         bf = self._raw_get(f"/attack-detection/brute-force/users/{u['id']}")
+        creds = self._raw_get(f"/users/{u['id']}/credentials")
         events = self._raw_get("/events", type="LOGIN", user=u["id"], max=1)
         raw = ((u.get("attributes") or {}).get(n.TERMS_ATTR) or [None])[0]
         not_before = int(bf.get("failedLoginNotBefore") or 0)  # seconds: the end of a temporary lockout
@@ -460,7 +463,21 @@ class KeycloakGateway:
             last_login=datetime.fromtimestamp(events[0]["time"] / 1000, tz=timezone.utc) if events else None,
             terms_accepted_at=datetime.fromtimestamp(int(raw), tz=timezone.utc) if raw and raw.isdigit() else None,
             locked_until=locked_until, failures=int(bf.get("numFailures") or 0),
-            password_change_pending="UPDATE_PASSWORD" in (u.get("requiredActions") or []))
+            password_change_pending="UPDATE_PASSWORD" in (u.get("requiredActions") or []),
+            second_factors=tuple(sorted({c["type"] for c in creds if c.get("type") in SECOND_FACTORS})))
+
+    def reset_second_factor(self, user_id: str) -> list[str]:
+        """Lost phone or key: every second factor and recovery code goes; the next level-2 login enrols anew.
+        Returns the types removed."""
+        removed = []
+        for c in self._raw_get(f"/users/{user_id}/credentials"):
+            if c.get("type") in SECOND_FACTORS:
+                url = f"admin/realms/{self.realm}/users/{user_id}/credentials/{c['id']}"
+                r = self._call("suppression d'un second facteur", self.kc.connection.raw_delete, url)
+                if r.status_code >= 400:
+                    raise Transient(f"Keycloak a refusé la suppression du second facteur : {r.status_code}")
+                removed.append(c["type"])
+        return sorted(removed)
 
     def unlock(self, user_id: str) -> None:
         """End a brute-force lockout (Keycloak clears the user's login failures)."""

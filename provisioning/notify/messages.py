@@ -60,6 +60,19 @@ def suspension_mail(first: str, last: str, what: str) -> tuple[str, str]:
     ]))
 
 
+def second_factor_reset_mail(first: str, last: str, actor: str) -> tuple[str, str]:
+    """Issue 13: the user is told when their second factor is reset (lost phone or key)."""
+    return (f"{PORTAL} : votre second facteur a été réinitialisé", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"Votre second facteur (application d'authentification, clé de sécurité et codes de récupération) a été",
+        f"réinitialisé par {actor}. À votre prochaine connexion à un service qui le demande (CDAP), vous en",
+        "enregistrerez un nouveau.",
+        "Si vous n'êtes pas à l'origine de cette demande, prévenez sans attendre votre administrateur partenaire :",
+        "quelqu'un pourrait chercher à accéder à votre compte.",
+    ]))
+
+
 def reactivation_mail(first: str, last: str, what: str) -> tuple[str, str]:
     return (f"{PORTAL} : rétablissement de vos habilitations", "\n".join([
         f"Bonjour {first} {last},", "", f"La Caf a rétabli {what}.",

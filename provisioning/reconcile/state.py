@@ -67,6 +67,7 @@ class AccountState:
     locked_until: datetime | None = None   # brute-force protection: a temporary lockout still running
     failures: int = 0
     password_change_pending: bool = False  # provisional password not yet replaced (UPDATE_PASSWORD)
+    second_factors: tuple[str, ...] = ()   # issue 13: "otp", "webauthn", "recovery-authn-codes" held
 
 
 @dataclass

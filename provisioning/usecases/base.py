@@ -194,7 +194,8 @@ class Core:
                 inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
                 expected_version: int | None = None, acts_outside: bool = False,
                 on_person: str | None = None, self_ok: bool = True, subject: str | None = None,
-                also_about: Callable[[], list[str]] | None = None) -> MutationResult:
+                also_about: Callable[[], list[str]] | None = None,
+                inform_mail: Callable[[Partner], list[tuple[str, str, str]]] | None = None) -> MutationResult:
         """One partner, one transaction: load it with its version, check rights, change it, validate that
         partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
         read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
@@ -238,6 +239,8 @@ class Core:
                 uow.audit.record(actor.username, action, f"partner:{siret}", partner=siret, caf=p.caf, subject=person,
                                  summary=journal.summary(describe, before, after, person))
             self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
+            for recipient, subject, body in (inform_mail(p) if inform_mail else []):  # with the change, or not at all
+                uow.outbox.put(recipient, subject, body, caf=p.caf)
             if callable(inform):
                 inform = inform()
             if inform:

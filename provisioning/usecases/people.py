@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from provisioning.domain import rules
 from provisioning.domain.model import Group, Member, Partner, Profile, Registry, Service, User
+from provisioning.notify import messages
 from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import UnitOfWork
@@ -100,6 +101,7 @@ class People:
         return {"identifiant": identifiant, "state": state, "exists": a.exists, "enabled": a.enabled,
                 "last_login": a.last_login, "locked_until": a.locked_until if locked else None,
                 "failures": a.failures, "password_change_pending": a.password_change_pending,
+                "second_factors": list(a.second_factors),
                 "usage_rules": {"version": version, "accepted_at": a.terms_accepted_at,
                                 "current": bool(versions) and version == versions[-1][0]}}
 
@@ -119,6 +121,28 @@ class People:
         return self._mutate(actor, siret, "unlock-user", f"{identifiant} déverrouillé (échecs de connexion effacés)",
                             change, reconcile=False, acts_outside=True, on_person=identifiant,
                             expected_version=expected_version)
+
+    def reset_second_factor(self, actor: Actor, siret: str, identifiant: str,
+                            expected_version: int | None = None) -> MutationResult:
+        """Issue 13: lost phone or security key: the second factors and recovery codes go (Keycloak), the
+        user is told by mail, the next level-2 login enrols anew; audited like a lost-credentials lock."""
+        def change(reg: Registry, p: Partner) -> list[Violation]:
+            u, missing = _user(p, identifiant)
+            if missing:
+                return missing
+            gw = self.gateway()
+            user_id = gw.user_id(identifiant)
+            if user_id is None:
+                return [Violation("COMPTE_ABSENT", f"Le compte de « {identifiant} » n'existe pas encore dans Keycloak.")]
+            if not gw.reset_second_factor(user_id):
+                return [Violation("AUCUN_SECOND_FACTEUR", f"« {identifiant} » n'a pas de second facteur à "
+                                  "réinitialiser.")]
+            return []
+        return self._mutate(actor, siret, "reset-second-factor",
+                              f"second facteur de {identifiant} réinitialisé", change, reconcile=False,
+                              acts_outside=True, on_person=identifiant, expected_version=expected_version,
+                              inform_mail=lambda p: [(u.email, *messages.second_factor_reset_mail(
+                                  u.first_name, u.last_name, actor.username)) for u in [p.user(identifiant)] if u])
 
     def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
         def change(reg: Registry, p: Partner) -> list[Violation]:

@@ -281,6 +281,18 @@ def unlock(siret: str, ident: str):
     return redirect(url_for("caf.user", siret=siret, ident=ident))
 
 
+@bp.post("/partenaires/<siret>/utilisateurs/<ident>/second-facteur")
+@require_role(CAF_ADMIN)
+def reset_second_factor(siret: str, ident: str):
+    from sso_demo.portal.console import SECOND_FACTOR_RESET  # noqa: PLC0415 (one text for both consoles)
+    if ask := confirm.needed(f"réinitialiser le second facteur de {ident}", SECOND_FACTOR_RESET,
+                             url_for("caf.user", siret=siret, ident=ident)):
+        return ask
+    _act(call("DELETE", f"/api/v1/partners/{siret}/users/{ident}/second-factor"),
+         f"Second facteur de {ident} réinitialisé.")
+    return redirect(url_for("caf.user", siret=siret, ident=ident))
+
+
 @bp.get("/partenaires/<siret>/conventions/<number>/bulletins/<service>.csv")
 @require_role(CAF_ADMIN)
 def bulletin_csv(siret: str, number: str, service: str):

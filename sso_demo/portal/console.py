@@ -20,6 +20,13 @@ ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
 CAPS = {"fournisseur-donnees-activite": 2, "fournisseur-donnees-financieres": 2, "approbateur": 1}
 GROUPS = {"AFAS": ["AFAS Déclarer", "AFAS Habiliter"], "CDAP": ["CDAP Consulter"]}
 PROFILES = list(CAPS)
+SECOND_FACTOR_RESET = [  # shown before a reset (téléphone ou clé perdus), in both consoles
+    "Son application d'authentification, ses clés de sécurité et ses codes de récupération cessent à l'instant "
+    "d'ouvrir CDAP.",
+    "À sa prochaine connexion à CDAP, il enregistrera un nouveau second facteur : assurez-vous que c'est bien "
+    "lui qui le demande (téléphone ou clé perdus).",
+    "Il en est informé par courriel ; le gestionnaire des habilitations de la Caf aussi.",
+]
 user_import_max = 1_000_000  # the API refuses larger files with its own message (FICHIER_TROP_GROS, 413)
 
 
@@ -176,6 +183,9 @@ def user_action(siret: str, ident: str, action: str):
                        "a reçu de nouveaux codes (deux courriels, valables 24 heures)"),
         "deverrouiller": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout",
                           "déverrouillé : il peut se connecter à nouveau"),
+        "second-facteur": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/second-factor",
+                           "— second facteur réinitialisé : il en enregistrera un nouveau à sa prochaine connexion à "
+                           "CDAP (un courriel l'en informe)"),
     }
     if action not in routes:
         abort(404)
@@ -186,6 +196,10 @@ def user_action(siret: str, ident: str, action: str):
              "Le gestionnaire des habilitations de la Caf en est informé.",
              "Pour rouvrir l'accès, réémettez ses codes : identifiant et mot de passe provisoire (24 heures) lui "
              "sont alors envoyés dans deux courriels distincts."],
+            url_for("console.user", siret=siret, ident=ident))):
+        return ask
+    if action == "second-facteur" and (ask := confirm.needed(
+            f"réinitialiser le second facteur de {ident}", SECOND_FACTOR_RESET,
             url_for("console.user", siret=siret, ident=ident))):
         return ask
     r = call(method, path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, jsonify, render_template
+from flask import Blueprint, current_app, g, jsonify, render_template
 
 from sso_demo import apiclient
 from sso_demo.auth import current_principal, login_required
@@ -44,7 +44,7 @@ def index():
     if p.has("afas:AFAS-Déclarer") or p.has("afas:AFAS-Habiliter"):
         services.append(("AFAS", "Aides financières d'action sociale : télédéclaration", "afas_url"))
     state, when = _previous_login()
-    return render_template("portal/index.html", services=services, previous_state=state, previous=when,
+    return render_template("portal/index.html", services=services, second_factor=_cfg_services(), previous_state=state, previous=when,
                            is_admin=p.has("administrateur-partenaire") or p.has("responsable-habilitations"),
                            is_caf_admin=p.has("caf-administrateur"))
 
@@ -55,3 +55,8 @@ def reconcile_state(siret: str):
     """For reconcile.js in both consoles: the API's word on Keycloak for this partner (its rights apply)."""
     r = call("GET", f"/api/v1/partners/{siret}/reconcile", refusals=())
     return jsonify(r.json())
+
+
+def _cfg_services() -> tuple[str, ...]:
+    """The services that ask a second factor (issue 13), for the note beside them."""
+    return current_app.config["MCP"].second_factor_services

@@ -109,6 +109,10 @@ class Rp:
             if cookie.domain.startswith(("localhost", "127.0.0.1")):
                 cookie.secure = False
 
+    @staticmethod
+    def _abs(page: Page, href: str) -> str:
+        return urljoin(page.url, href)
+
     def login(self, page: Page, username: str, password: str) -> Page | Redirect:
         return self.submit(page, {"username": username, "password": password})
 

@@ -251,3 +251,21 @@ def test_the_one_pass_grants_index_agrees_with_the_per_user_answers():
         for u in p.users:
             assert index.get(u.identifiant, (set(), set())) == (p.granted_groups(u.identifiant),
                                                                  p.granted_profiles(u.identifiant))
+
+
+def test_a_lost_phone_resets_the_second_factor_with_a_mail_and_an_audit_entry(api):
+    test_from_registration_to_an_active_convention_with_habilitations(api)
+    api.svc.fake.second_factors["alex.roy"] = {"otp", "recovery-authn-codes"}
+    path = f"/api/v1/partners/{NEW}/users/alex.roy"
+    assert api.get(f"{path}/account", headers=h("sam")).get_json()["second_factors"] == ["otp", "recovery-authn-codes"]
+    assert api.delete(f"{path}/second-factor", headers=h("lyon")).status_code == 403  # another Caf
+    r = api.delete(f"{path}/second-factor", headers=h("sam"))
+    assert r.status_code == 200
+    assert api.get(f"{path}/account", headers=h("sam")).get_json()["second_factors"] == []
+    r = api.delete(f"{path}/second-factor", headers=h("sam"))  # a second click: nothing left, said so
+    assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "AUCUN_SECOND_FACTEUR"
+    rows = api.get(f"/api/v1/audit?partner={NEW}&user=alex.roy", headers=h("sam")).get_json()
+    assert [x["action"] for x in rows].count("reset-second-factor") == 1 and rows[0]["actor"] == "sam.perrin"
+    mails = [n for n in api.get("/api/v1/notifications", headers=h("caf")).get_json()
+             if n["recipient"] == "alex.roy@lucioles.example" and "second facteur" in n["subject"]]
+    assert len(mails) == 1 and "réinitialisé par sam.perrin" in mails[0]["body"]

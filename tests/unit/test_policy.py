@@ -37,6 +37,7 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "remove-equipment": {"national", "sa-caf"},
     "import-users": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "unlock-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
+    "reset-second-factor": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "convention-transition": {"national", "sa-caf"},
     "suspend-inactive": {"national"},
 }
