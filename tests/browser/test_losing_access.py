@@ -8,7 +8,7 @@ import pytest
 
 from provisioning.domain.model import ConventionStatus, Group, Service
 from tests.browser.conftest import OPERATOR
-from tests.browser.helpers import login
+from tests.browser.helpers import login, second_factor
 
 A, B = "12345678900015", "98765432100015"
 CONV_A, CONV_B = "CONV-751-2026-0001", "CONV-751-2026-0002"
@@ -54,6 +54,7 @@ def test_losing_access_ends_live_sessions_in_the_three_applications(stack, new_p
     page = new_page()
     login(page, stack.urls["portail"] + "/", user)
     page.goto(stack.urls["cdap"] + "/")
+    second_factor(page, user)
     page.goto(stack.urls["afas"] + "/")
     assert "ALSH-0001" in page.inner_text("main"), "AFAS works before"
     kc_user = stack.kc_admin.user_by_username(user)

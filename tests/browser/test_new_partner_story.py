@@ -8,7 +8,7 @@ CDAP consultation of a beneficiary of the partner's territory. axe-core clean on
 from __future__ import annotations
 
 from tests.browser.axe import violations
-from tests.browser.helpers import PASSWORDS, fill_contract, keycloak_follows, login
+from tests.browser.helpers import PASSWORDS, fill_contract, keycloak_follows, login, second_factor
 
 SIRET = "44400011100013"
 CONV = "CONV-751-2026-0777"
@@ -174,6 +174,9 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
 
     # --- CDAP: a beneficiary of the partner's territory, consulted and traced ------------------------------
     sacha.goto(cdap + "/")
+    assert not sacha.query_selector("#password")  # CDAP steps up: a second factor, enrolled at first need
+    _clean(sacha, "second factor choice")
+    second_factor(sacha, "sacha.fabre")
     numero = sacha.inner_text("#exemples .numero >> nth=0")
     sacha.fill("#numero", numero)
     sacha.select_option("#purpose", index=1)

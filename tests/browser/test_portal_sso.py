@@ -3,7 +3,7 @@ server-side 403s, single logout through back-channel logout, idle expiry."""
 
 import time
 
-from tests.browser.helpers import login
+from tests.browser.helpers import login, second_factor
 
 
 def _nav_links(page) -> set[str]:
@@ -18,7 +18,9 @@ def test_one_login_reaches_the_three_applications(stack, new_page):
     assert "Bienvenue Léa Petit dans l'espace sécurisé Mon Compte Partenaire" in page.inner_text("h1")
     page.click("#liste-services a:text('CDAP')")
     page.wait_for_load_state()
-    assert page.url.startswith(stack.urls["cdap"]) and page.query_selector("#numero")  # no login form
+    assert not page.query_selector("#password")  # no password again: CDAP only steps up to a second factor
+    second_factor(page, "lea.petit")
+    assert page.url.startswith(stack.urls["cdap"]) and page.query_selector("#numero")
     page.goto(stack.urls["afas"] + "/")
     assert page.url.startswith(stack.urls["afas"]) and "ALSH-0001" in page.inner_text("main")
 
@@ -54,6 +56,7 @@ def test_logout_in_one_application_ends_the_others(stack, new_page):
     page = new_page()
     login(page, stack.urls["portail"] + "/", "lea.petit")
     page.goto(stack.urls["cdap"] + "/")
+    second_factor(page, "lea.petit")
     page.goto(stack.urls["afas"] + "/")
     assert "ALSH-0001" in page.inner_text("main")
     page.goto(stack.urls["cdap"] + "/")
