@@ -112,8 +112,8 @@ def _with_recovery_code(keycloak, username: str, codes: list[str], index_hint: i
     _, page = rp.authorize()
     page = rp.login(page, username, PASSWORD)
     page = rp.submit(page, {"tryAnotherWay": "on"})
-    choice = next(f for f in page.soup.find_all("form") if "récupération" in f.get_text(" ").lower()
-                  or "recovery" in f.get_text(" ").lower())
+    choice = next(li.find("form") for li in page.soup.find_all("li") if li.find("form") is not None
+                  and "récupération" in li.get_text(" ").lower())  # Keycloak's « autre méthode » list
     execution = choice.find("input", attrs={"name": "authenticationExecution"})["value"]
     action = rp._abs(page, choice["action"])
     page = rp._follow(rp.http.post(action, data={"authenticationExecution": execution}, allow_redirects=False,

@@ -30,6 +30,11 @@ public class SecondFactorEnrolmentFactory implements AuthenticatorFactory {
     }
 
     @Override
+    public String getReferenceCategory() {
+        return null;
+    }
+
+    @Override
     public boolean isConfigurable() {
         return false;
     }
