@@ -36,7 +36,7 @@ def second_factor(page, username: str) -> None:
         LAST_CODE[username] = totp.now()
         page.click("#saveTOTPBtn")
         page.wait_for_selector("#kc-recovery-codes-list")
-        page.check("#kcRecoveryCodesConfirmation")
+        page.check("#kcRecoveryCodesConfirmationCheck")
         page.click("#saveRecoveryAuthnCodesBtn")
         page.wait_for_load_state()
     elif page.query_selector("input#otp") and username in TOTPS:
