@@ -85,6 +85,10 @@ def test_cdap_steps_up_once_per_session_and_the_portal_stays_at_level_1(keycloak
 
     req, page = cdap.authorize()  # within the SSO session: not asked again
     assert _tokens(cdap, req, page)["id"]["acr"] == "niveau-2"
+    lower = _rp(keycloak, "cdap")  # a client asking less than its minimum still gets the step-up (realm-side)
+    _, page = lower.authorize(extra={"acr_values": "niveau-1"})
+    page = lower.login(page, username, PASSWORD)
+    assert isinstance(page, Page) and page.has_input("otp"), "CDAP never gets a password-only token"
     req, page = portal.authorize()
     assert isinstance(page, Redirect)  # the portal is not disturbed
 
