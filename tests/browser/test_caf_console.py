@@ -107,6 +107,7 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
 
     page.click("#utilisateurs >> text=paul.bernard")  # his page: Keycloak's view of the account, the actions
     assert page.inner_text("#etat-compte").startswith(("actif", "en attente de première connexion"))
+    assert page.inner_text("#second-facteur").startswith("aucun")  # the Caf sees the second factor too
     assert violations(page) == []
     page.click("#suspension-paul\\.bernard")
     paul = stack.kc_admin.user_by_username("paul.bernard")["id"]
