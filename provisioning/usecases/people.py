@@ -4,6 +4,7 @@ adoption), habilitations on bulletins, delegation, suspensions, lost credentials
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from provisioning.domain import rules
@@ -105,44 +106,42 @@ class People:
                 "usage_rules": {"version": version, "accepted_at": a.terms_accepted_at,
                                 "current": bool(versions) and version == versions[-1][0]}}
 
-    def unlock_user(self, actor: Actor, siret: str, identifiant: str,
-                    expected_version: int | None = None) -> MutationResult:
-        """End a lockout after failed logins (Keycloak's brute-force protection) before it expires, audited."""
+    def _on_account(self, identifiant: str, act) -> Callable[[Registry, Partner], list[Violation]]:
+        """A change made in Keycloak on a partner's user account (unlock, second-factor reset): `act(gateway,
+        user_id)` runs inside the registry transaction, so if Keycloak refuses nothing is audited; it returns
+        the refusals, if any."""
         def change(reg: Registry, p: Partner) -> list[Violation]:
-            u, missing = _user(p, identifiant)
+            _, missing = _user(p, identifiant)
             if missing:
                 return missing
             gw = self.gateway()
             user_id = gw.user_id(identifiant)
             if user_id is None:
                 return [Violation("COMPTE_ABSENT", f"Le compte de « {identifiant} » n'existe pas encore dans Keycloak.")]
-            gw.unlock(user_id)  # inside the transaction: if Keycloak refuses, nothing is audited
-            return []
+            return act(gw, user_id)
+        return change
+
+    def unlock_user(self, actor: Actor, siret: str, identifiant: str,
+                    expected_version: int | None = None) -> MutationResult:
+        """End a lockout after failed logins (Keycloak's brute-force protection) before it expires, audited."""
         return self._mutate(actor, siret, "unlock-user", f"{identifiant} déverrouillé (échecs de connexion effacés)",
-                            change, reconcile=False, acts_outside=True, on_person=identifiant,
+                            self._on_account(identifiant, lambda gw, uid: gw.unlock(uid) or []),
+                            reconcile=False, acts_outside=True, on_person=identifiant,
                             expected_version=expected_version)
 
     def reset_second_factor(self, actor: Actor, siret: str, identifiant: str,
                             expected_version: int | None = None) -> MutationResult:
         """Issue 13: lost phone or security key: the second factors and recovery codes go (Keycloak), the
         user is told by mail, the next level-2 login enrols anew; audited like a lost-credentials lock."""
-        def change(reg: Registry, p: Partner) -> list[Violation]:
-            u, missing = _user(p, identifiant)
-            if missing:
-                return missing
-            gw = self.gateway()
-            user_id = gw.user_id(identifiant)
-            if user_id is None:
-                return [Violation("COMPTE_ABSENT", f"Le compte de « {identifiant} » n'existe pas encore dans Keycloak.")]
-            if not gw.reset_second_factor(user_id):
-                return [Violation("AUCUN_SECOND_FACTEUR", f"« {identifiant} » n'a pas de second facteur à "
-                                  "réinitialiser.")]
-            return []
-        return self._mutate(actor, siret, "reset-second-factor",
-                              f"second facteur de {identifiant} réinitialisé", change, reconcile=False,
-                              acts_outside=True, on_person=identifiant, expected_version=expected_version,
-                              inform_mail=lambda p: [(u.email, *messages.second_factor_reset_mail(
-                                  u.first_name, u.last_name, actor.username)) for u in [p.user(identifiant)] if u])
+        def reset(gw, user_id: str) -> list[Violation]:
+            if gw.reset_second_factor(user_id):
+                return []
+            return [Violation("AUCUN_SECOND_FACTEUR", f"« {identifiant} » n'a pas de second facteur à réinitialiser.")]
+        return self._mutate(actor, siret, "reset-second-factor", f"second facteur de {identifiant} réinitialisé",
+                            self._on_account(identifiant, reset), reconcile=False, acts_outside=True,
+                            on_person=identifiant, expected_version=expected_version,
+                            inform_mail=lambda p: [(u.email, *messages.second_factor_reset_mail(
+                                u.first_name, u.last_name, actor.username)) for u in [p.user(identifiant)] if u])
 
     def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool, expected_version: int | None = None) -> MutationResult:
         def change(reg: Registry, p: Partner) -> list[Violation]:
