@@ -11,8 +11,11 @@ runs is kept (its generation is newer) and done next.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
@@ -47,14 +50,62 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
     return handled
 
 
+LEASE = "reconcile-worker"
+LEASE_SECONDS = 15.0
+
+
+class Lease:
+    """Issue 14: several worker processes may run (one per machine); one is active. A thread renews the
+    lease every third of its life; `held` says whether this process may work. The claims on each request
+    remain what guarantees that nothing is done twice (a lease can lapse during a long pause)."""
+
+    def __init__(self, svc: Provisioning, name: str = LEASE, seconds: float = LEASE_SECONDS,
+                 holder: str | None = None):
+        self.svc, self.name, self.seconds = svc, name, seconds
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.held = threading.Event()
+
+    def renew_once(self) -> bool:
+        try:
+            with UnitOfWork(self.svc.engine) as uow:
+                ok = uow.leases.acquire(self.name, self.holder, self.seconds)
+                uow.commit()
+        except Exception:  # noqa: BLE001 (database down: not held, try again)
+            log.exception("lease %s: renewal failed", self.name)
+            ok = False
+        if ok and not self.held.is_set():
+            log.info("lease %s taken by %s", self.name, self.holder)
+        if not ok and self.held.is_set():
+            log.warning("lease %s lost by %s", self.name, self.holder)
+        (self.held.set if ok else self.held.clear)()
+        return ok
+
+    def keep(self, stop: threading.Event) -> threading.Thread:
+        def loop() -> None:
+            while not stop.is_set():
+                self.renew_once()
+                stop.wait(self.seconds / 3)
+            with UnitOfWork(self.svc.engine) as uow:  # a clean stop hands over at once
+                uow.leases.release(self.name, self.holder)
+                uow.commit()
+        t = threading.Thread(target=loop, name=f"lease-{self.name}", daemon=True)
+        t.start()
+        return t
+
+
 def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event | None = None,
-                mail_every: float = 5.0) -> None:
+                mail_every: float = 5.0, lease: Lease | None = None) -> None:
     """Until stopped: due requests, then (every `mail_every` seconds) the outbox's due retries, so a mail
-    that failed while the mail server was down leaves once it is back without anyone acting."""
+    that failed while the mail server was down leaves once it is back without anyone acting. With a
+    `lease`, only while this process holds it (the others wait, ready to take over)."""
     stop = stop or threading.Event()
     log.info("reconcile worker started (every %.1f s)", interval)
     last_mail = 0.0
+    keeper = lease.keep(stop) if lease else None
     while not stop.is_set():
+        if lease and not lease.held.is_set():
+            stop.wait(interval)
+            continue
         try:
             handled = run_once(svc)
             if time.monotonic() - last_mail >= mail_every:
@@ -65,6 +116,8 @@ def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event 
             handled = 0
         if not handled:
             stop.wait(interval)
+    if keeper:
+        keeper.join(5)
     log.info("reconcile worker stopped")
 
 
@@ -72,7 +125,7 @@ def main_loop(svc: Provisioning, once: bool, interval: float) -> int:
     if once:
         return run_once(svc)
     try:
-        run_forever(svc, interval)
+        run_forever(svc, interval, lease=Lease(svc))
     except KeyboardInterrupt:
         pass
     return 0

@@ -94,3 +94,10 @@ reconcile_requests = sa.Table(
     sa.Column("failures", sa.JSON, nullable=True),  # [{target, reason}] of the last run
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+leases = sa.Table(  # issue 14: one active process of a kind (reconcile worker, daily job) among several
+    "leases", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -440,6 +440,41 @@ class UsageRulesRepository:
         self.conn.execute(sa.insert(t.usage_rules_versions).values(version=version, published_at=at, published_by=by))
 
 
+class Leases:
+    """One active process of a kind among several (issue 14): the holder renews its lease well before it
+    expires; another instance takes it only once it has expired (the holder died or hangs). One UPDATE decides
+    (atomic on PostgreSQL and SQLite alike); the first claim is an INSERT that the primary key makes unique."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def acquire(self, name: str, holder: str, seconds: float, at: datetime | None = None) -> bool:
+        """True when `holder` holds `name` for `seconds` from now (taken, renewed or free)."""
+        at = at or now()
+        le = t.leases.c
+        until = at + timedelta(seconds=seconds)
+        taken = self.conn.execute(sa.update(t.leases).where(le.name == name, sa.or_(le.holder == holder,
+                                                                                    le.expires_at < at))
+                                  .values(holder=holder, expires_at=until)).rowcount
+        if taken:
+            return True
+        if self.conn.execute(sa.select(le.name).where(le.name == name)).first():
+            return False  # held by another, still valid
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(sa.insert(t.leases).values(name=name, holder=holder, expires_at=until))
+            return True
+        except sa.exc.IntegrityError:  # another instance inserted it first
+            return False
+
+    def release(self, name: str, holder: str) -> None:
+        self.conn.execute(sa.delete(t.leases).where(t.leases.c.name == name, t.leases.c.holder == holder))
+
+    def holder(self, name: str) -> str | None:
+        row = self.conn.execute(sa.select(t.leases).where(t.leases.c.name == name)).first()
+        return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or timezone.utc) >= now() else None
+
+
 class UnitOfWork:
     """`with UnitOfWork(engine) as uow: ...; uow.commit()` — anything not committed is rolled back."""
 
@@ -454,6 +489,7 @@ class UnitOfWork:
         self.outbox = Outbox(self.conn)
         self.usage_rules = UsageRulesRepository(self.conn)
         self.reconcile = ReconcileRequests(self.conn)
+        self.leases = Leases(self.conn)
         return self
 
     def commit(self) -> None:
