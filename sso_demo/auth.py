@@ -23,7 +23,7 @@ from joserfc.jwk import KeySet
 
 from sso_demo import logs
 from sso_demo.config import AppConfig, acr_level
-from sso_demo.sessions import SessionStore
+from sso_demo.sessions import SessionStore, SqlSessionStore, make_store
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -73,7 +73,7 @@ def _cfg() -> AppConfig:
     return current_app.config["MCP"]
 
 
-def _store() -> SessionStore:
+def _store() -> SessionStore | SqlSessionStore:
     return current_app.extensions["mcp_sessions"]
 
 
@@ -133,7 +133,7 @@ def init_auth(app: Flask, cfg: AppConfig) -> None:
                    server_metadata_url=cfg.metadata_url,
                    client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"})
     app.extensions["mcp_oauth"] = oauth
-    app.extensions["mcp_sessions"] = SessionStore(cfg.idle_timeout)
+    app.extensions["mcp_sessions"] = make_store(cfg.session_url, cfg.idle_timeout, cfg.client_id)
     app.extensions["mcp_on_login"] = []  # callables(AppSession) run once after each login (on_login)
     app.register_blueprint(bp)
 
@@ -234,6 +234,7 @@ def callback():
     g.app_session = s
     for hook in current_app.extensions["mcp_on_login"]:  # what a page needs from elsewhere: read once, here
         hook(s)
+    _store().save(s)  # what the hooks read is kept with the session (shared by every instance)
     nxt = session.get("next", "/")
     session.clear()  # new session identity after login (no fixation)
     session["sid"] = s.id
@@ -313,4 +314,5 @@ def user_access_token() -> str | None:
         body = r.json()
         s.access_token, s.refresh_token = body["access_token"], body.get("refresh_token", s.refresh_token)
         s.access_expires = time.time() + int(body.get("expires_in", 60))
+        _store().save(s)
     return s.access_token

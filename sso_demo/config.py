@@ -40,6 +40,7 @@ class AppConfig:
     # issue 13: the services whose client requires level 2 (password + second factor), CDAP by default; the
     # realm enforces it too (client attribute minimum.acr.value), this app checks the acr of its tokens
     second_factor_services: tuple[str, ...] = ("CDAP",)
+    session_url: str = ""  # issue 14: a database shared by the app's instances ("" : process memory)
 
     @property
     def required_acr(self) -> str:
@@ -68,6 +69,7 @@ class AppConfig:
             secret_key=e(f"MCP_{client_id.upper()}_SESSION_KEY", "") or secrets.token_hex(32),
             portal_url=urls["portail"], cdap_url=urls["cdap"], afas_url=urls["afas"],
             api_url=e("MCP_API_URL", "http://localhost:8090"), data_dir=e("MCP_STATE_DIR", ".run"),
+            session_url=e(f"MCP_{client_id.upper()}_SESSION_URL", e("MCP_SESSION_URL", "")),
             second_factor_services=tuple(x.strip().upper() for x in e("MCP_SECOND_FACTOR_SERVICES", "CDAP").split(",")
                                          if x.strip()),
         )
