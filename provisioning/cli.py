@@ -234,6 +234,28 @@ def cmd_notify(args) -> int:
     return 0
 
 
+def cmd_daily(args) -> int:
+    """The daily job as its own process: one active among several (lease `daily-job`)."""
+    import threading  # noqa: PLC0415
+
+    from provisioning.jobs import LEASE, run_daily, run_job, settings  # noqa: PLC0415
+    from provisioning.reconcile.worker import Lease  # noqa: PLC0415
+    svc = _service()
+    days, every = settings()
+    if days <= 0:
+        print("MCP_INACTIVITY_DAYS=0 : suspension automatique désactivée.")
+        return 0
+    if args.once:
+        print(f"{len(run_job(svc, days))} utilisateur(s) suspendu(s).")
+        return 0
+    try:
+        run_daily(svc, threading.Event(), days=days, every=every, lease=Lease(svc, LEASE, seconds=60.0),
+                  first_wait=0.0)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def cmd_worker(args) -> int:
     """The reconcile worker: takes the reconcile requests that changes wrote, partner by partner."""
     from provisioning.reconcile.worker import main_loop  # noqa: PLC0415
@@ -314,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     ad = sub.add_parser("adopt", parents=[mandate], help="explicitly adopt an existing Keycloak account the "
                         "registry lists but Mon Compte Partenaire did not create (audited)")
     ad.add_argument("identifiant")
+    dj = sub.add_parser("daily", help="the daily job (inactive users suspended, outbox) as its own process; "
+                        "one active among several (lease)")
+    dj.add_argument("--once", action="store_true", help="run it now, then exit")
     wk = sub.add_parser("worker", help="reconcile what changes requested, partner by partner (runs until stopped)")
     wk.add_argument("--once", action="store_true", help="what is due now, then exit")
     wk.add_argument("--full", action="store_true", help="also request a reconcile of the whole realm")
@@ -334,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
-                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
+                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:
         return handlers[args.cmd](args)

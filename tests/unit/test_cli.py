@@ -168,3 +168,14 @@ def test_the_api_answers_once_stored_by_default_and_the_cli_acts_inline(monkeypa
     assert Config.from_env().reconcile_mode == "worker"
     monkeypatch.setenv("MCP_RECONCILE", "worker")
     assert cli_module._service().reconcile_mode == "inline"
+
+
+def test_the_daily_job_once_as_its_own_command(svc, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(svc, "suspend_inactive", lambda actor, days: seen.append((actor.username, days)) or ["x.y"])
+    monkeypatch.setenv("MCP_INACTIVITY_DAYS", "45")
+    code, out, _ = run(capsys, "daily", "--once")
+    assert code == 0 and "1 utilisateur(s) suspendu(s)" in out and seen == [("job:suspend-inactive", 45)]
+    monkeypatch.setenv("MCP_INACTIVITY_DAYS", "0")
+    code, out, _ = run(capsys, "daily", "--once")
+    assert code == 0 and "désactivée" in out

@@ -72,3 +72,31 @@ def test_many_instances_claiming_at_once_get_one_holder(use_case_engine):
     with ThreadPoolExecutor(6) as pool:
         won = list(pool.map(claim, range(6)))
     assert won.count(True) == 1
+
+
+def test_of_two_daily_job_processes_only_the_lease_holder_runs_the_job(use_case_engine, monkeypatch):
+    from provisioning.jobs import run_daily
+    from tests.unit.services import make_service
+    runs = {"a": 0, "b": 0}
+    stops, threads, leases = {}, {}, {}
+    for name in ("a", "b"):
+        svc = make_service(use_case_engine)
+
+        def job(actor, days, name=name):
+            runs[name] += 1
+            return []
+        svc.suspend_inactive = job
+        svc.deliver_notifications = lambda: 0
+        stops[name], leases[name] = threading.Event(), Lease(svc, "daily-job", seconds=1.0, holder=name)
+        threads[name] = threading.Thread(target=run_daily, args=(svc, stops[name]), daemon=True,
+                                         kwargs={"days": 90, "every": 0.1, "lease": leases[name]})
+        threads[name].start()
+        time.sleep(0.3)
+    time.sleep(0.8)
+    assert runs["a"] >= 5 and runs["b"] == 0
+    stops["a"].set()
+    threads["a"].join(5)
+    time.sleep(1.0)
+    assert runs["b"] >= 3  # took over
+    stops["b"].set()
+    threads["b"].join(5)
