@@ -43,8 +43,9 @@ def audit_csv():
     w.writerow(["numero", "date (heure de Paris)", "auteur", "action", "code", "personne", "objet", "changement"])
     for r in _rows(g.query, with_documents=False):
         at = datetime.fromisoformat(r["at"]).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
-        w.writerow([r["id"], at, r["actor"], journal.action_fr(r["action"]), r["action"], r["subject"] or "",
-                    r["object"], r["summary"] or ""])
+        w.writerow([journal.spreadsheet_cell(x) for x in (
+            r["id"], at, r["actor"], journal.action_fr(r["action"]), r["action"], r["subject"] or "", r["object"],
+            r["summary"] or "")])
     return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="journal.csv"'})
 

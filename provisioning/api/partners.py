@@ -122,7 +122,7 @@ def bulletin_csv(siret: str, number: str, service: str):
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["identifiant", "nom", "prenom", "courriel", "groupes", "profils"], delimiter=";")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: journal.spreadsheet_cell(v) for k, v in row.items()} for row in rows)
     return Response("\ufeff" + buf.getvalue(), mimetype="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="bulletin-{service}-{number}.csv"'})
 

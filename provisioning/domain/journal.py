@@ -114,3 +114,10 @@ def summary(describe: str, before: dict | None, after: dict | None, subject: str
 def folded(text: str) -> str:
     """For searching as people type: no accents, no case (« Élodie » is found by « elodie »)."""
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
+def spreadsheet_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ (or a tab or carriage return) is a
+    formula to Excel and LibreOffice (OWASP « CSV injection »); a leading apostrophe keeps it text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -269,3 +269,23 @@ def test_a_lost_phone_resets_the_second_factor_with_a_mail_and_an_audit_entry(ap
     mails = [n for n in api.get("/api/v1/notifications", headers=h("caf")).get_json()
              if n["recipient"] == "alex.roy@lucioles.example" and "second facteur" in n["subject"]]
     assert len(mails) == 1 and "réinitialisé par sam.perrin" in mails[0]["body"]
+
+
+def test_csv_exports_never_hand_a_spreadsheet_a_formula(api):
+    """OWASP « CSV injection »: a name or an address starting with = + - @ stays text in the exports."""
+    from provisioning.domain.journal import spreadsheet_cell
+    assert [spreadsheet_cell(x) for x in ("=1+1", "+33", "-2", "@SUM(A1)", "Léa", "", None, 42)] == [
+        "'=1+1", "'+33", "'-2", "'@SUM(A1)", "Léa", "", "", "42"]
+    test_from_registration_to_an_active_convention_with_habilitations(api)
+    assert api.post(f"/api/v1/partners/{NEW}/users", headers=h("sam"), json={
+        "identifiant": "max.plus", "first_name": "Max", "last_name": "+Plus", "email": "max.plus@lucioles.example"},
+    ).status_code == 201
+    r = api.put(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/bulletins/CDAP/members/max.plus",
+                headers=h("sam"), json={"groups": ["CDAP Consulter"]})
+    assert r.status_code == 200
+    bulletin = api.get(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/bulletins/CDAP/identifiants.csv",
+                       headers=h("sam")).get_data(as_text=True)
+    assert "max.plus;'+Plus;Max;" in bulletin
+    journal = api.get(f"/api/v1/audit.csv?partner={NEW}&user=max.plus", headers=h("sam")).get_data(as_text=True)
+    assert "+Plus" in journal and not any(cell.startswith(("=", "+", "-", "@"))
+                                          for line in journal.splitlines() for cell in line.split(";"))
