@@ -90,7 +90,10 @@ def read(data: bytes) -> tuple[list[Line], list[Violation]]:
                               "fichier")]
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") >= first.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as e:  # a NUL byte, a field over the csv module's limit…
+        return [], [Violation("FICHIER_ILLISIBLE", f"Le fichier n'est pas un CSV lisible ({str(e)[:80]}).", "fichier")]
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     if not rows:

@@ -289,3 +289,18 @@ def test_csv_exports_never_hand_a_spreadsheet_a_formula(api):
     journal = api.get(f"/api/v1/audit.csv?partner={NEW}&user=max.plus", headers=h("sam")).get_data(as_text=True)
     assert "+Plus" in journal and not any(cell.startswith(("=", "+", "-", "@"))
                                           for line in journal.splitlines() for cell in line.split(";"))
+
+
+def test_keycloak_refusing_a_reset_or_an_unlock_leaves_no_audit_and_no_mail(api):
+    test_from_registration_to_an_active_convention_with_habilitations(api)
+    api.svc.fake.second_factors["alex.roy"] = {"otp"}
+    path = f"/api/v1/partners/{NEW}/users/alex.roy"
+    before = len(api.get(f"/api/v1/audit?partner={NEW}&limit=500", headers=h("caf")).get_json())
+    mails = len(api.get("/api/v1/notifications", headers=h("caf")).get_json())
+    for method, target in (("reset_second_factor", "second-factor"), ("unlock", "lockout")):
+        api.svc.fake.fail_on = method
+        assert api.delete(f"{path}/{target}", headers=h("sam")).status_code >= 500
+    api.svc.fake.fail_on = None
+    assert len(api.get(f"/api/v1/audit?partner={NEW}&limit=500", headers=h("caf")).get_json()) == before
+    assert len(api.get("/api/v1/notifications", headers=h("caf")).get_json()) == mails
+    assert api.svc.fake.second_factors["alex.roy"] == {"otp"}

@@ -92,3 +92,29 @@ def test_unreadable_files_are_refused_whole_with_their_reasons(api):  # noqa: F8
 def test_commas_and_a_byte_order_mark_are_read_too():
     lines, faults = user_import.read("\ufeffidentifiant,nom,prenom,courriel\r\nana.roy,Roy,Ana,ana@x.fr\r\n".encode())
     assert faults == [] and [(ln.number, ln.identifiant, ln.email) for ln in lines] == [(2, "ana.roy", "ana@x.fr")]
+
+
+def test_hostile_files_are_refused_with_a_reason_never_a_crash(api):  # noqa: F811
+    _ready(api)
+    for data, code in ((HEADER.encode() + b"a" * 200_000 + b";N;P;x@y.fr;;;\n", "FICHIER_ILLISIBLE"),  # csv's limit
+                       (HEADER.encode() + b"a\x00b;N;P;x@y.fr;;;\n", None),   # a NUL byte: a refused line
+                       (HEADER.encode() + b'"never closed;N;P;x@y.fr;;;\n', None)):
+        r = api.post(f"/api/v1/partners/{NEW}/users/import", headers=h("sam"), data=data, content_type="text/csv")
+        assert r.status_code in (200, 422), r.get_data(as_text=True)[:200]
+        if code:
+            assert r.get_json()["violations"][0]["code"] == code
+    long = HEADER + f"{'a' * 10_000};<b>{'N' * 10_000}</b>;P\x07;x@y.fr;;;\n"
+    r = _post(api, long)
+    codes = {v["code"] for v in r.get_json()["lines"][0]["refusals"]}
+    assert r.status_code == 200 and {"IDENTIFIANT_INVALIDE"} <= codes and len(codes) >= 2
+
+
+def test_another_partner_cannot_import_and_a_stale_version_is_refused(api):  # noqa: F811
+    from tests.unit.test_api_usecases import ACTORS
+    from provisioning.services import PARTNER_ADMIN, Actor
+    _ready(api)
+    ACTORS["other"] = Actor("b.admin", frozenset({PARTNER_ADMIN}), partner="98765432100015")
+    assert _post(api, HEADER + "x.y;Y;X;x@y.fr;;;\n", who="other").status_code == 404  # unknown to it
+    r = api.post(f"/api/v1/partners/{NEW}/users/import?apply=true", headers={**h("sam"), "If-Match": '"v1"'},
+                 data=(HEADER + "x.yz;Y;X;xyz@y.fr;;;\n").encode(), content_type="text/csv")
+    assert r.status_code == 409 and r.get_json()["code"] == "VERSION_PERIMEE"
