@@ -56,7 +56,7 @@ class Imports:
                 caf = uow.registry.load_caf(p.caf)
                 change(Registry([caf] if caf else [], [p], uow.registry.settings()), p)
             return self._summary(ImportPlan(outcomes))
-        created = sum(1 for ln in new)
+        created = len(new)
         result = self._mutate(actor, siret, "import-users",
                               f"import CSV de {len(lines)} ligne(s) dont {created} création(s)", change,
                               expected_version=expected_version,

@@ -13,6 +13,7 @@ from provisioning.notify import messages
 from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import UnitOfWork
+from provisioning.usecases.usage_rules import version_accepted
 from provisioning.usecases.base import Actor, MutationResult, _on_user, _unknown_or_forbidden, _user
 
 log = logging.getLogger(__name__)
@@ -82,10 +83,7 @@ class People:
         a = self.gateway().account(identifiant)
         with UnitOfWork(self.engine) as uow:
             versions = uow.usage_rules.versions()
-        version = None
-        if a.terms_accepted_at is not None and versions:
-            eligible = [v for v, published in versions if published <= a.terms_accepted_at]
-            version = eligible[-1] if eligible else versions[0][0]
+        version = version_accepted(versions, a.terms_accepted_at)
         locked = a.locked_until is not None and a.locked_until > self.now()
         if not a.exists:
             state = "en attente de création dans Keycloak"

@@ -45,10 +45,15 @@ class UsageRules:
                 continue
             raw = (u["attributes"].get(naming.TERMS_ATTR) or [None])[0]
             at = datetime.fromtimestamp(int(raw), tz=timezone.utc) if raw and raw.isdigit() else None
-            version = None
-            if at is not None:
-                eligible = [v for v, published in versions if published <= at]
-                version = eligible[-1] if eligible else versions[0][0]
+            version = version_accepted(versions, at)
             out.append({"identifiant": u["username"], "partner": p.siret, "accepted_at": at.isoformat() if at else None,
                         "version": version, "current": version == versions[-1][0]})
         return sorted(out, key=lambda r: (r["partner"], r["identifiant"]))
+
+
+def version_accepted(versions: list[tuple[str, datetime]], at: datetime | None) -> str | None:
+    """The usage-rules version in force when someone accepted at `at` (the first one if before them all)."""
+    if at is None or not versions:
+        return None
+    eligible = [v for v, published in versions if published <= at]
+    return eligible[-1] if eligible else versions[0][0]
