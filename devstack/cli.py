@@ -36,7 +36,9 @@ def _stack_env(inst: kc.Instance) -> dict[str, str]:
     return {k: os.environ.get(k, v) for k, v in defaults.items()}
 
 
-def _up(_args) -> int:
+def _up(args) -> int:
+    if args.cluster:
+        return _up_cluster()
     inst = kc.demo_instance()
     t0 = time.monotonic()
     how = kc.start(inst)
@@ -71,7 +73,32 @@ def _up(_args) -> int:
     return 0
 
 
+def _up_cluster() -> int:
+    from devstack.cluster import Cluster  # noqa: PLC0415
+    c = Cluster()
+    c.up()
+    s = c.secrets()
+    print()
+    print("Mon Compte Partenaire, topologie de production (2 nœuds Keycloak, 2 instances de chaque service) :")
+    print(f"  Portail                      {c.url('portail')}/")
+    print(f"  API de provisionnement       {c.url('api')}/openapi.json")
+    print(f"  Console Keycloak             {c.url('keycloak')}/admin/  (admin / {c.dir / 'secrets.json'}: "
+          "keycloak_admin_password)")
+    print(f"  État du répartiteur          http://127.0.0.1:{c.port('lb_stats')}/")
+    print(f"  Courriels reçus              http://127.0.0.1:{c.port('mail_web')}/")
+    print(f"  Certificat TLS à approuver   {c.ca_file}")
+    print(f"  Secrets (hors git)           {c.dir / 'secrets.json'} ({len(s)} valeurs tirées au hasard)")
+    print("Arrêt : ./scripts/down.sh --cluster    Remise à zéro : ./scripts/down.sh --cluster --reset")
+    return 0
+
+
 def _down(args) -> int:
+    if args.cluster:
+        from devstack.cluster import Cluster  # noqa: PLC0415
+        for name in Cluster().down(reset=args.reset):
+            print(f"[{name}] stopped")
+        print("[postgres] stopped" + (" and the cluster's data deleted" if args.reset else ""))
+        return 0
     inst = kc.demo_instance()
     for h in HELPERS:
         if processes.stop(h):
@@ -94,7 +121,13 @@ def _build_extension(_args) -> int:
     return 0
 
 
-def _status(_args) -> int:
+def _status(args) -> int:
+    if args.cluster:
+        from devstack.cluster import Cluster  # noqa: PLC0415
+        states = Cluster().status()
+        for name, up in states.items():
+            print(f"{name}: {'running' if up else 'stopped'}")
+        return 0 if all(states.values()) else 1
     inst = kc.demo_instance()
     ready = kc.is_ready(inst)
     print(f"keycloak: {'ready' if ready else 'not ready'} at {inst.url}")
@@ -107,19 +140,22 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mcp-dev", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("up", help="start everything on embedded defaults and seed the demo partner")
+    u = sub.add_parser("up", help="start everything on embedded defaults and seed the demo partner")
     d = sub.add_parser("down", help="stop the local stack")
     d.add_argument("--reset", action="store_true", help="also delete local data (Keycloak H2, registry)")
-    sub.add_parser("status", help="is the local stack up?")
+    st = sub.add_parser("status", help="is the local stack up?")
+    for p_ in (u, d, st):
+        p_.add_argument("--cluster", action="store_true",
+                        help="the production topology (issue 14): PostgreSQL, 2 Keycloak nodes, HAProxy, gunicorn")
     sub.add_parser("build-extension", help="build the Keycloak extension jar into build/ (for Docker users)")
     args = p.parse_args(argv)
-    if args.cmd == "up":
+    if args.cmd == "up" and not args.cluster:
         require("mcp-dev up", [(True, "la pile de démonstration (start-dev sur H2, admin/admin, secrets "
                                       "demo-only, SQLite, serveurs de développement) n'est pas une installation de "
                                       "production : voir « Production mode » dans le README")])
     try:
         return {"up": _up, "down": _down, "status": _status, "build-extension": _build_extension}[args.cmd](args)
-    except (kc.KeycloakError, RuntimeError) as e:
+    except (kc.KeycloakError, RuntimeError) as e:  # ClusterError is a RuntimeError
         print(f"error: {e}", file=sys.stderr)
         return 2
 

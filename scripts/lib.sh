@@ -72,6 +72,13 @@ bootstrap_runtime() {
   ensure_python
 }
 
+bootstrap_cluster() {
+  # issue 14: the load balancer and the database of the production topology (Debian packages)
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ensure_debs postgresql
+  ensure_debs haproxy
+  ensure_packages "openssl:openssl"
+}
+
 bootstrap_tests() {
   bootstrap_runtime
   ensure_packages "chromium:chromium" "chromedriver:chromium-driver" "npm:npm"
@@ -80,4 +87,5 @@ bootstrap_tests() {
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
   fi
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ensure_debs postgresql
+  bootstrap_cluster  # the failover tests bring the production topology up
 }

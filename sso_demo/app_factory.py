@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, render_template
+from sqlalchemy import exc as sa_exc
 
 from sso_demo.auth import init_auth
 from sso_demo.config import AppConfig
@@ -27,6 +28,10 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     app.add_template_filter(journal_labels.action_fr, "action_fr")
     app.add_template_filter(journal_labels.paris, "paris")
 
+    @app.get("/healthz")
+    def healthz():  # the load balancer's liveness check: this process answers (no database, no Keycloak)
+        return {"status": "ok"}
+
     @app.errorhandler(404)
     def not_found(_e):
         return render_template("errors/404.html"), 404
@@ -35,4 +40,14 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     def unavailable(_e):
         return render_template("errors/400.html", message="Le service de provisionnement est momentanément "
                                "indisponible ; réessayez dans quelques instants."), 503
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def database_down(e):  # issue 14: the shared database restarting (sessions, AFAS, CDAP) is a clear 503
+        app.logger.warning("database unreachable: %s", e.__class__.__name__)
+        resp = app.make_response((render_template(
+            "errors/400.html", message="Le service est momentanément indisponible (base de données injoignable) ; "
+            "rien n'a été perdu, réessayez dans quelques instants."), 503))
+        resp.headers["Retry-After"] = "5"
+        return resp
     return app

@@ -8,11 +8,12 @@ from datetime import date, datetime
 
 from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from provisioning.api.auth import TokenVerifier
 from provisioning.domain import user_import
-from provisioning.errors import ProvisioningError
+from provisioning.errors import ProvisioningError, Unavailable
 from provisioning.services import Provisioning
 
 
@@ -82,6 +83,15 @@ def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
         resp = on_error(ProvisioningError(code, text, e.code or 500))
         if e.code == 405 and e.valid_methods:
             resp.headers["Allow"] = ", ".join(e.valid_methods)
+        return resp
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    def on_database_down(_e):  # issue 14: the registry's database restarting is a 503 to retry, not a bug
+        app.logger.warning("registry database unreachable: %s", _e.__class__.__name__)
+        resp = on_error(Unavailable("La base du registre est momentanément injoignable ; rien n'a été enregistré, "
+                                    "réessayez dans quelques instants."))
+        resp.headers["Retry-After"] = "5"
         return resp
 
     @app.errorhandler(Exception)

@@ -51,7 +51,7 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
 
 
 LEASE = "reconcile-worker"
-LEASE_SECONDS = 15.0
+LEASE_SECONDS = float(os.environ.get("MCP_WORKER_LEASE_SECONDS", "15"))  # a dead worker's successor waits this long
 
 
 class Lease:
