@@ -273,15 +273,27 @@ class Cluster:
             if service == "keycloak":
                 # logins stick to a node (cookie), so a login's steps stay where its authentication session is;
                 # a dead node's users are sent to the other, where the persistent sessions are read from the database
-                lines += ["  cookie MCP_KC_NODE insert indirect nocache secure httponly",
-                          "  option httpchk GET /health/ready"]
-                lines += [f"  server kc{i + 1} 127.0.0.1:{self.port('kc_http', i)} cookie kc{i + 1} check "
-                          f"port {self.port('kc_management', i)}" for i in range(self.nodes)]
+                lines.insert(lines.index(f"  default_backend be_{service}"),
+                             "  use_backend be_keycloak_degraded if { nbsrv(be_keycloak) eq 0 }")
+                lines += self._keycloak_servers("/health/ready")
+                # No node ready. Keycloak's partition guard keeps the survivor "not ready" for about a minute
+                # after the loss of the cluster's coordinator (its JGroups entry is still in the database), though
+                # it serves well: the live nodes answer then. If they fail (their database down), people get
+                # our 503 page, not an error trace.
+                lines += ["backend be_keycloak_degraded", "  balance roundrobin", "  option forwardfor",
+                          *self._keycloak_servers("/health/live"),
+                          "  http-response return status 503 content-type \"text/html; charset=utf-8\" "
+                          f"file {self.dir / 'haproxy-503.html'} hdr Retry-After 5 if {{ status ge 500 }}"]
             else:  # no stickiness: each request may land on either instance (sessions are shared)
                 lines += [f"  option httpchk GET {HEALTH.get(service, '/healthz')}"]
                 lines += [f"  server {service}{i + 1} 127.0.0.1:{self.instance_port(service, i)} check"
                           for i in range(self.instances)]
         return "\n".join(lines) + "\n"
+
+    def _keycloak_servers(self, health: str) -> list[str]:
+        return ["  cookie MCP_KC_NODE insert indirect nocache secure httponly", f"  option httpchk GET {health}",
+                *[f"  server kc{i + 1} 127.0.0.1:{self.port('kc_http', i)} cookie kc{i + 1} check "
+                  f"port {self.port('kc_management', i)}" for i in range(self.nodes)]]
 
     def start_haproxy(self) -> str:
         self.make_certificate()
@@ -289,6 +301,7 @@ class Cluster:
                 "</title><h1>Mon Compte Partenaire est momentanément indisponible</h1><p>Aucun serveur ne répond "
                 "pour l'instant. Réessayez dans quelques instants ; rien de ce que vous aviez enregistré n'est "
                 "perdu.</p></html>\n")
+        (self.dir / "haproxy-503.html").write_text(page)
         (self.dir / "haproxy-503.http").write_text(
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=utf-8\r\nRetry-After: 5\r\n"
             f"Cache-Control: no-store\r\nConnection: close\r\nContent-Length: {len(page.encode())}\r\n\r\n{page}")

@@ -36,21 +36,28 @@ class Reconciling:
         """Make Keycloak match the registry: all of it, or one partner's slice (API mutations: only that
         partner is read from the store and from Keycloak, whatever the size of the realm)."""
         gw = self.gateway()
-        scope = None
+        scope, p = None, None
         if partner is None:
             reg = self.registry()
         else:
             with UnitOfWork(self.engine) as uow:
                 p, settings = uow.registry.partner(partner), uow.registry.settings()
-            if p is None:
-                raise NotFound(f"Partenaire {partner} inconnu.")
-            reg = Registry([], [p], settings)
-            scope = Scope(partner, frozenset(u.identifiant for u in p.users))
+            # a partner that left the registry: its slice converges to nothing (found while testing issue 14: its
+            # request failed « inconnu » for ever and its accounts stayed in Keycloak)
+            reg = Registry([], [p] if p else [], settings)
+            scope = Scope(partner, frozenset(u.identifiant for u in p.users) if p else frozenset())
         desired = desired_state(reg, self.today())
         if scope is not None:
             desired = scope.slice(desired)
         observed = gw.observe(scope)
-        return self.execute_changes(actor, plan(desired, observed), observed, progress=progress, gateway=gw)
+        changes = plan(desired, observed)
+        if partner is not None and p is None:
+            # a person the same change moved elsewhere keeps the account (her sessions end: their claims name the
+            # old partner)
+            with UnitOfWork(self.engine) as uow:
+                changes = [ch for ch in changes if not (ch.kind == "user" and ch.destructive and (
+                    uow.registry.partner_of(ch.target) or uow.registry.caf_of(ch.target)))]
+        return self.execute_changes(actor, changes, observed, progress=progress, gateway=gw)
 
     def execute_changes(self, actor: Actor, changes: list[Change], observed: State, *,
                         progress: Progress | None = None, gateway: Gateway | None = None) -> ApplyReport:

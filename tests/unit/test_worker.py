@@ -194,3 +194,41 @@ def test_an_idle_worker_polls_by_reading_only(svc):
         assert getattr(raw, "total_changes", None) == changes
         if svc.engine.dialect.name == "sqlite":
             assert raw.in_transaction is False  # no write was begun: the write lock was never asked for
+
+
+def test_a_partner_removed_from_the_registry_leaves_keycloak_through_the_worker(use_case_engine):
+    """Found while testing issue 14: the removed partner's request failed « Partenaire inconnu » at every retry
+    and its groups, organisation and enabled accounts stayed in Keycloak. Its slice now converges to nothing;
+    a person the same file moved to another partner keeps the account (not its sessions)."""
+    from tests.unit.factories import example_data, second_partner
+    s = make_service(use_case_engine, reconcile_mode="worker")
+    data = example_data()
+    b = second_partner(data)
+    s.import_registry(NATIONAL, registry(data))
+    run_once(s)
+    assert "b.paul.bernard" in s.fake.state.users and "b.lea.petit" in s.fake.state.users
+    data["partners"].remove(b)
+    data["partners"][0]["users"].append({"identifiant": "b.lea.petit", "first_name": "Léa", "last_name": "Petit",
+                                         "email": "b.lea.petit@hirondelles.example"})
+    s.import_registry(NATIONAL, registry(data))
+    for key in ("98765432100015", A):  # the removed partner's request first: the worst order for b.lea.petit
+        with UnitOfWork(s.engine) as uow:
+            token, due = uow.reconcile.claim(1, key=key)
+            uow.commit()
+        assert due, key
+        report = s.reconcile(NATIONAL, partner=key)
+        with UnitOfWork(s.engine) as uow:
+            uow.reconcile.finish(due[0], token, error=None, failures=[])
+            uow.commit()
+        assert not report.failed
+        if key != A:
+            touched = {(c.action, c.target) for c in report.applied}
+            assert ("disable", "b.paul.bernard") in touched
+            assert not touched & {("disable", "b.lea.petit"), ("delete", "b.lea.petit")}, "the moved person keeps her account"
+            assert ("end", "b.lea.petit") in touched  # her tokens still name the partner she left
+    assert s.reconcile_state("98765432100015")["state"] == "appliqué"
+    users = s.fake.state.users
+    assert not users["b.paul.bernard"].enabled, "a person who left is disabled, as a full reconcile does"
+    assert users["b.lea.petit"].enabled and ("partner", A) in users["b.lea.petit"].attributes
+    assert not any("98765432100015" in g for g in s.fake.state.groups) and "p-98765432100015" not in s.fake.state.orgs
+    assert s.plan() == []

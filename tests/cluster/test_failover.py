@@ -1,0 +1,266 @@
+"""Issue 14 on the production topology: a user through the load balancer (TLS) uses the portal, CDAP and AFAS;
+then one part at a time is killed with SIGKILL (the Keycloak node that served the login, one instance of an
+application, the active reconcile worker) or PostgreSQL is restarted, and the service goes on."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import secrets
+import time
+
+import pyotp
+import pytest
+import requests
+import sqlalchemy as sa
+
+from devstack.admin import AdminSession
+from devstack.cluster import Cluster
+from tests.cluster.conftest import Browser
+
+PASSWORD = f"Grappe-De-Noeuds-{secrets.token_hex(3)}!"  # new each run (the realm keeps a password history)
+REALM = "mon-compte-partenaire"
+
+
+def _admin(c: Cluster) -> AdminSession:
+    s = AdminSession(c.url("keycloak"), "admin", c.secrets()["keycloak_admin_password"], realm=REALM)
+    s.http.trust_env, s.http.verify = False, str(c.ca_file)
+    return s
+
+
+def _ready_person(c: Cluster, username: str) -> str:
+    """A seeded user of the demo partner with a known password (as after her first connection)."""
+    admin = _admin(c)
+    [user] = admin.get("/users", params={"username": username, "exact": "true"})
+    admin.put(f"/users/{user['id']}/reset-password", json={"type": "password", "value": PASSWORD, "temporary": False})
+    admin.put(f"/users/{user['id']}", json={**user, "requiredActions": ["TERMS_AND_CONDITIONS"]})
+    return user["id"]
+
+
+def _text(resp: requests.Response) -> str:
+    from bs4 import BeautifulSoup
+    return BeautifulSoup(resp.text, "html.parser").get_text(" ", strip=True)
+
+
+def login(c: Cluster, username: str, app: str = "portail") -> tuple[Browser, requests.Response]:
+    b = Browser(c)
+    r = b.get(c.url(app) + "/auth/login")
+    assert r.url.startswith(c.url("keycloak")) and "password" in r.text, r.url
+    r = b.submit(r, {"username": username, "password": PASSWORD})
+    if "Règles d'usage" in _text(r) and r.url.startswith(c.url("keycloak")):
+        r = b.submit(r, {"accept": ""})
+    assert r.status_code == 200 and r.url.startswith(c.url(app)), (r.status_code, r.url, _text(r)[:400])
+    return b, r
+
+
+def _enrol_totp(b: Browser, r: requests.Response) -> pyotp.TOTP:
+    assert "Protéger l’accès aux données des allocataires" in _text(r), _text(r)[:400]
+    r = b.submit(r, {"choice": "totp"})
+    manual = re.search(r'href="([^"]*mode=manual[^"]*)"', r.text)
+    assert manual, _text(r)[:400]
+    from html import unescape
+    from urllib.parse import urljoin
+    r = b.get(urljoin(r.url, unescape(manual.group(1))))
+    secret = re.search(r'id="kc-totp-secret-key"[^>]*>([^<]+)<', r.text).group(1).replace(" ", "").strip()
+    totp = pyotp.TOTP(secret)
+    r = b.submit(r, {"totp": totp.now(), "userLabel": "Téléphone"})
+    r = b.submit(r, {"kcRecoveryCodesConfirmation": "on"})
+    return totp, r
+
+
+def _stats(c: Cluster) -> dict[str, int]:
+    """Requests each server received, from HAProxy's statistics (CSV)."""
+    text = requests.get(f"http://127.0.0.1:{c.port('lb_stats')}/;csv", timeout=5).text.lstrip("# ")
+    return {f"{row['pxname']}/{row['svname']}": int(row["stot"] or 0) for row in csv.DictReader(io.StringIO(text))}
+
+
+def _session_row(c: Cluster, client: str):
+    """The app session behind the browser's cookie, as the shared store holds it."""
+    engine = sa.create_engine(c.db_url("sessions"))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, data FROM app_sessions WHERE client = :c"), {"c": client}).all()
+    engine.dispose()
+    return rows
+
+
+def test_a_user_logs_in_through_the_load_balancer_and_uses_portal_cdap_and_afas(cluster):
+    c = cluster
+    _ready_person(c, "lea.petit")
+    before = _stats(c)
+    b, r = login(c, "lea.petit")
+    assert "Léa" in _text(r)
+    for _ in range(4):  # a few pages: the load balancer alternates the instances, the session is shared
+        r = b.get(c.url("portail") + "/")
+        assert r.status_code == 200 and "Léa" in _text(r) and r.url.startswith(c.url("portail"))
+    after = _stats(c)
+    served = {s: after[s] - before.get(s, 0) for s in ("be_portail/portail1", "be_portail/portail2")}
+    assert all(n > 0 for n in served.values()), served  # both instances answered the same session
+
+    r = b.get(c.url("cdap") + "/")  # CDAP asks for the second factor (issue 13): enrolment at first need
+    assert r.url.startswith(c.url("keycloak")), r.url
+    _, r = _enrol_totp(b, r)
+    assert r.status_code == 200 and r.url.startswith(c.url("cdap")), (r.url, _text(r)[:300])
+    assert "allocataire" in _text(r).lower()
+
+    r = b.get(c.url("afas") + "/")  # single sign-on: no password asked
+    assert r.status_code == 200 and r.url.startswith(c.url("afas")), (r.url, _text(r)[:300])
+    assert "AFAS" in _text(r) and "Léa" in _text(r)
+    assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+def test_sigkill_of_the_keycloak_node_that_served_the_login(cluster):
+    c = cluster
+    _ready_person(c, "paul.bernard")
+    b, r = login(c, "paul.bernard", app="afas")
+    node = b.node()
+    index = int(node.removeprefix("kc")) - 1
+    victim = c.node_proc(index)
+    victim.kill()
+    try:
+        t0 = time.monotonic()
+        r = b.get(c.url("afas") + "/")  # the app's own session
+        assert r.status_code == 200 and "Paul" in _text(r)
+
+        # the token refresh: the app's refresh token goes to the surviving node (persistent user sessions)
+        sid, data = max((row for row in _session_row(c, "afas") if json.loads(row[1])["user"]["username"] == "paul.bernard"),
+                        key=lambda row: json.loads(row[1])["created"])  # this browser's: the newest
+        old = json.loads(data)
+        engine = sa.create_engine(c.db_url("sessions"))
+        with engine.begin() as conn:  # as if the access token had expired
+            conn.execute(sa.text("UPDATE app_sessions SET data = :d WHERE id = :i"),
+                         {"d": json.dumps({**old, "access_expires": 0}), "i": sid})
+        r = b.get(c.url("afas") + "/")  # the dashboard reads the equipments from the API with the user's token
+        assert r.status_code == 200 and "Paul" in _text(r), (r.status_code, _text(r)[:300])
+        with engine.connect() as conn:
+            new = json.loads(conn.execute(sa.text("SELECT data FROM app_sessions WHERE id = :i"), {"i": sid}).scalar())
+        engine.dispose()
+        assert new["access_token"] != old["access_token"] and new["access_expires"] > time.time(), \
+            "the refresh token was honoured by the surviving node"
+
+        r = b.get(c.url("portail") + "/")  # another app over SSO: the browser pinned to the dead node is moved
+        assert r.status_code == 200 and r.url.startswith(c.url("portail")) and "Paul" in _text(r), r.url
+
+        other, r = login(c, "paul.bernard")  # a new login succeeds, on the other node
+        assert other.node() != node
+        print(f"failover: first successful login {time.monotonic() - t0:.1f} s after SIGKILL of {node}")
+    finally:
+        c.start_node(index, import_realm=False)  # a node added back joins the cluster (README « Exploitation »)
+    b2, _ = login(c, "paul.bernard")
+    assert b2.http.cookies.get("MCP_KC_NODE") in ("kc1", "kc2")
+
+
+def test_sigkill_of_one_application_instance_keeps_the_users_session(cluster):
+    c = cluster
+    _ready_person(c, "marc.martin")
+    b, r = login(c, "marc.martin", app="afas")
+    victim = c.instance_proc("afas", 0)
+    victim.kill()
+    try:
+        for _ in range(6):  # every request answered, by the surviving instance, in the same session
+            r = b.get(c.url("afas") + "/")
+            assert r.status_code == 200 and r.url.startswith(c.url("afas")) and "Marc" in _text(r), \
+                (r.status_code, r.url)
+    finally:
+        c.start_instance("afas", 0)
+
+
+def _partner_registry(tag: str, n_partners: int, users: int):
+    from provisioning.domain.model import Partner, Registry, User
+    from provisioning.domain.rules import siret_with_key
+    from provisioning.domain.scope import FileScope
+    partners = []
+    for i in range(n_partners):
+        people = [User(f"{tag}{i}.{k}", "Prénom", "Nom", f"{tag}{i}.{k}@grappe.example") for k in range(users)]
+        partners.append(Partner(siret_with_key(f"{8100000000000 + int(tag[1:], 16) * 100 + i:013d}"), f"Grappe {i}", "751",
+                                people[0].identifiant, [], people))
+    return Registry([], partners, scope=FileScope(partners=frozenset(p.siret for p in partners)))
+
+
+def test_sigkill_of_the_active_worker_during_a_reconcile(cluster_env):
+    from provisioning.app_factory import build
+    from provisioning.services import Actor
+    from provisioning.store import tables as t
+    c = cluster_env
+    svc = build()
+    tag = "g" + secrets.token_hex(2)  # names of this run only
+    reg = _partner_registry(tag, 30, 5)
+    svc.import_registry(Actor("test:cluster", system=True), reg)  # 30 reconcile requests for the workers
+    admin = _admin(c)
+
+    def created() -> int:
+        return admin.get("/users/count", params={"search": tag})
+
+    deadline = time.monotonic() + 60
+    while created() == 0:
+        assert time.monotonic() < deadline, "no worker took the requests"
+        time.sleep(0.1)
+    with svc.engine.connect() as conn:
+        holder = conn.execute(sa.select(t.leases.c.holder).where(t.leases.c.name == "reconcile-worker")).scalar()
+    pid = int(holder.split(":")[1])
+    [active] = [p for p in (c.background_proc("worker", 0), c.background_proc("worker", 1)) if p.pid() == pid]
+    active.kill()
+    killed_at = created()
+    assert killed_at < 150, "the reconcile was over before the kill: nothing proven"
+    try:
+        r = t.reconcile_requests.c
+        deadline = time.monotonic() + 180
+        while True:
+            with svc.engine.connect() as conn:
+                pending = conn.execute(sa.select(sa.func.count()).where(
+                    r.generation > r.done_generation, r.key.in_([p.siret for p in reg.partners]))).scalar()
+            if not pending:
+                break
+            assert time.monotonic() < deadline, f"{pending} request(s) still pending after the kill"
+            time.sleep(1)
+        users = admin.get("/users", params={"search": tag, "max": 1000})
+        names = [u["username"] for u in users]
+        assert len(names) == 150 and len(set(names)) == 150
+        with svc.engine.connect() as conn:
+            audited = [row.object for row in conn.execute(sa.select(t.audit_log.c.object).where(
+                t.audit_log.c.action == "keycloak:create:user", t.audit_log.c.object.like(f"%{tag}%")))]
+            mails = conn.execute(sa.select(t.outbox.c.recipient, t.outbox.c.subject).where(
+                t.outbox.c.recipient.like(f"{tag}%@grappe.example"))).all()
+        assert len(audited) == len(set(audited)) == 150, "each user created once, each creation audited once"
+        assert len({m.recipient for m in mails}) == 150, "every new user is told"
+        assert len(mails) == len(set(mails)), "no mail twice"
+        assert svc.plan() == [], "a second plan is empty"
+        print(f"worker killed after {killed_at} of 150 users; the other worker finished the reconcile")
+    finally:
+        c.start_background("worker", 0 if active.name == "worker-1" else 1)
+
+
+def test_postgresql_restart_clear_503_then_full_recovery(cluster):
+    c = cluster
+    _ready_person(c, "jeanne.dupont")
+    b, r = login(c, "jeanne.dupont")
+    c.stop_postgres(mode="fast")
+    try:
+        r = b.get(c.url("portail") + "/")
+        assert r.status_code == 503 and "indisponible" in _text(r), (r.status_code, _text(r)[:300])
+        api = requests.get(c.url("api") + "/partners", verify=str(c.ca_file), timeout=30,
+                           headers={"Authorization": "Bearer not-a-token"})
+        assert api.status_code in (401, 503)
+        deadline = time.monotonic() + 30  # Keycloak's readiness follows its database: the load balancer says so
+        while True:
+            kc = requests.get(c.url("keycloak") + f"/realms/{REALM}/account", verify=str(c.ca_file), timeout=30,
+                              allow_redirects=False)
+            if kc.status_code == 503:
+                break
+            assert time.monotonic() < deadline, kc.status_code
+            time.sleep(1)
+        assert "momentanément indisponible" in kc.text and kc.headers["Retry-After"] == "5"
+    finally:
+        c.start_postgres()
+    deadline = time.monotonic() + 90
+    while True:  # the same session again: nothing lost
+        r = b.get(c.url("portail") + "/")
+        if r.status_code == 200:
+            break
+        assert time.monotonic() < deadline, (r.status_code, _text(r)[:200])
+        time.sleep(1)
+    assert "Jeanne" in _text(r)
+    c.wait_lb("keycloak", f"/realms/{REALM}/.well-known/openid-configuration", timeout=120)
+    _, r = login(c, "jeanne.dupont")  # and new logins
+    assert "Jeanne" in _text(r)
