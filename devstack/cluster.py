@@ -297,10 +297,7 @@ class Cluster:
 
     def start_haproxy(self) -> str:
         self.make_certificate()
-        page = ("<!doctype html><html lang=\"fr\"><meta charset=\"utf-8\"><title>Service momentanément indisponible"
-                "</title><h1>Mon Compte Partenaire est momentanément indisponible</h1><p>Aucun serveur ne répond "
-                "pour l'instant. Réessayez dans quelques instants ; rien de ce que vous aviez enregistré n'est "
-                "perdu.</p></html>\n")
+        page = (REPO_ROOT / "deploy" / "503.html").read_text()  # the same page as docker-compose's HAProxy
         (self.dir / "haproxy-503.html").write_text(page)
         (self.dir / "haproxy-503.http").write_text(
             "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html; charset=utf-8\r\nRetry-After: 5\r\n"

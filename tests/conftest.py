@@ -90,10 +90,16 @@ def _testcontainers_keycloak():
     from testcontainers.keycloak import KeycloakContainer  # noqa: PLC0415
 
     root = Path(__file__).resolve().parent.parent
+    # the same extension jar, theme and realm as docker-compose.yml (without the jar, logins could not pass)
+    jar = kc.install_extension(kc.pristine_distribution(), root / "build" / "mcp-keycloak-extension.jar")
     container = (KeycloakContainer(f"quay.io/keycloak/keycloak:{kc.KEYCLOAK_VERSION}")
+                 .with_volume_mapping(str(jar), "/opt/keycloak/providers/mcp-keycloak-extension.jar")
                  .with_volume_mapping(str(root / "realm-config"), "/opt/keycloak/data/import")
                  .with_volume_mapping(str(root / "keycloak-theme" / kc.THEME), f"/opt/keycloak/themes/{kc.THEME}")
                  .with_command("start-dev --import-realm"))
+    for name, value in kc.test_instance().extra_env.items():  # the test apps' redirect URIs, as for the local one
+        if not name.startswith("MCP_SMTP"):  # 127.0.0.1 is the container itself: Keycloak's own mails are not tested there
+            container = container.with_env(name, value)
     with container:
         yield KeycloakServer(container.get_url(), container.username, container.password)
 

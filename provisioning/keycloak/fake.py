@@ -6,6 +6,7 @@ import copy
 import itertools
 from dataclasses import replace
 
+from provisioning.errors import Conflict
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 
@@ -178,6 +179,8 @@ class FakeGateway:
     def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None:
         self._hit("reset_provisional")
         u = self._user(user_id)
+        if not u.managed:  # as the gateway: never the password of an account we did not create
+            raise Conflict(f"Le compte {u.username} n'est pas géré par Mon Compte Partenaire.", code="COMPTE_NON_GERE")
         self.passwords[u.username] = password
         self.deadlines[u.username] = expires_at
         self.logged_out.append(u.username)

@@ -19,7 +19,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError
 
 from provisioning.domain import naming as n
-from provisioning.errors import Transient, Unavailable
+from provisioning.errors import Conflict, Transient, Unavailable
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 log = logging.getLogger(__name__)
@@ -355,13 +355,16 @@ class KeycloakGateway:
     def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None:
         """Re-issue (R13, R18): the old password dies; a new provisional one with a new 24 h deadline, or
         none at all in action-link mode (the link sets it)."""
+        current = self._call("get user", self.kc.get_user, user_id)
+        if not _managed(current.get("attributes")):  # never the password of an account we did not create
+            raise Conflict(f"Le compte {current.get('username')} n'est pas géré par Mon Compte Partenaire : "
+                           "aucun code ne lui est envoyé.", code="COMPTE_NON_GERE")
         if password:
             self._call("reset password", self.kc.set_user_password, user_id, password, temporary=True)
         else:
             for cred in self._call("credentials", self.kc.get_credentials, user_id):
                 if cred.get("type") == "password":
                     self._call("delete credential", self.kc.delete_credential, user_id, cred["id"])
-        current = self._call("get user", self.kc.get_user, user_id)
         attrs = current.setdefault("attributes", {})
         if expires_at:
             attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]

@@ -267,6 +267,19 @@ class Outbox:
             at=now(), recipient=recipient, subject="codes d'accès (identifiant puis mot de passe provisoire)",
             body="", caf_code=caf, kind="credentials", payload=who))
 
+    def _pending_credentials(self, username: str):
+        o = t.outbox.c
+        return sa.and_(o.kind == "credentials", o.sent_at.is_(None), o.dead_at.is_(None),
+                       o.payload["username"].as_string() == username)
+
+    def credentials_pending(self, username: str) -> bool:
+        return self.conn.execute(sa.select(t.outbox.c.id).where(self._pending_credentials(username)).limit(1)).first() \
+            is not None
+
+    def withdraw_credentials(self, username: str) -> None:
+        """The account was not created after all: its codes must not leave."""
+        self.conn.execute(sa.delete(t.outbox).where(self._pending_credentials(username)))
+
     def claim(self, limit: int = 50) -> tuple[str, list[Any]]:
         """Take up to `limit` due rows for this sender: no other sender gets them while the claim holds.
         PostgreSQL skips rows another transaction is claiming (FOR UPDATE SKIP LOCKED); SQLite has one

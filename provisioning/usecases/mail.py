@@ -39,10 +39,16 @@ class Mail:
 
     def _queue_credentials(self, user: UserSpec) -> None:
         with UnitOfWork(self.engine) as uow:
+            self._credentials_intent(uow, user)
+            uow.commit()
+
+    @staticmethod
+    def _credentials_intent(uow, user: UserSpec) -> None:
+        """Once: a person whose codes are already waiting to leave is not queued twice."""
+        if not uow.outbox.credentials_pending(user.username):
             uow.outbox.put_credentials(user.email, {"username": user.username, "first_name": user.first_name,
                                                     "last_name": user.last_name, "email": user.email},
                                        caf=uow.registry.caf_of(user.username))
-            uow.commit()
 
     def _deliver_credentials(self, gw: Gateway, who: dict) -> None:
         """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then

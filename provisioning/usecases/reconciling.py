@@ -13,6 +13,7 @@ from provisioning.errors import NotFound, ProvisioningError, Unavailable
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.apply import ApplyReport, Progress, execute
 from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.operations import CreateUser
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import Scope, State, UserSpec
 from provisioning.store.uow import UnitOfWork, renewing
@@ -66,12 +67,6 @@ class Reconciling:
         mails (R13)."""
         gw = gateway or self.gateway()
 
-        def onboard(user: UserSpec, _password: None, _user_id: str) -> None:
-            """R13: the two mails go through the outbox as an intent; the provisional password is set and
-            mailed when the mail leaves, so a mail server that is down loses nothing."""
-            if user.enabled:
-                self._queue_credentials(user)
-
         def audited(ch: Change, failure: str | None) -> None:
             """Before each change, its intent; after a refusal, that it failed and why."""
             action = f"keycloak:{ch.action}:{ch.kind}" if failure is None else f"keycloak:echec:{ch.action}:{ch.kind}"
@@ -79,13 +74,21 @@ class Reconciling:
             owner = ch.owner or ""
             person = ch.target.split(" -> ")[0] if ch.kind in journal.PERSON_KINDS else None
             with UnitOfWork(self.engine) as uow:  # in the partner's journal, and the person's history
+                if isinstance(ch, CreateUser) and ch.spec.enabled:
+                    # R13: the two mails are an intent written with the creation's own intent, before Keycloak
+                    # has the account (a run killed right after the creation still sends them, once; found by the
+                    # issue-14 failover test); a refused creation withdraws them
+                    if failure is None:
+                        self._credentials_intent(uow, ch.spec)
+                    else:
+                        uow.outbox.withdraw_credentials(ch.spec.username)
                 uow.audit.record(actor.username, action, ch.target, None, after,
                                  partner=owner.removeprefix("partner:") if owner.startswith("partner:") else None,
                                  subject=person, summary=f"{ch.target} : {ch.reason}"
                                  + (f" — échec : {failure}" if failure else ""))
                 uow.commit()
 
-        report = execute(changes, observed, gw, new_password=lambda: None, on_user_created=onboard,
+        report = execute(changes, observed, gw, new_password=lambda: None,
                          on_audit=audited, progress=progress, workers=self.workers)
         self.deliver_notifications()
         if report.halted:
