@@ -1,5 +1,5 @@
 """Issue 14: the production topology (devstack.cluster) brought up once for this directory's tests, on its own
-ports (base 18443) so a developer's `up.sh --cluster` (base 8443) can stay up. It is torn down at the end; its
+ports (base 18443) so a developer's `up.sh --cluster` (base 8443) can stay up. It is torn down after these tests; its
 logs stay in .run/cluster-test/ for a failed run to be read."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.cluster)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # torn down as soon as tests/cluster is done, not at the end of the run
 def cluster():
     keep = os.environ.get("MCP_TEST_CLUSTER_KEEP") == "1"  # iterate on the tests against a cluster left up
     c = Cluster(name="cluster-test", base=TEST_BASE, lease_seconds=6)
