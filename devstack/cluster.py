@@ -184,8 +184,7 @@ class Cluster:
         if not (home / "bin" / "kc.sh").exists():
             shutil.copytree(kc.pristine_distribution(), home, symlinks=True)
         kc.install_extension(home)
-        shutil.rmtree(home / "themes" / kc.THEME, ignore_errors=True)
-        shutil.copytree(REPO_ROOT / "keycloak-theme" / kc.THEME, home / "themes" / kc.THEME)
+        kc.install_theme(home)
         options = ["--db=postgres", "--health-enabled=true", "--metrics-enabled=true", "--cache=ispn",
                    "--cache-stack=jdbc-ping"]
         jar = home / "providers" / "mcp-keycloak-extension.jar"

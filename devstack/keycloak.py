@@ -139,15 +139,25 @@ def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
     if fresh_data:
         shutil.rmtree(home / "data", ignore_errors=True)
     install_extension(home)
-    theme_dst = home / "themes" / THEME
-    shutil.rmtree(theme_dst, ignore_errors=True)
-    shutil.copytree(REPO_ROOT / "keycloak-theme" / THEME, theme_dst)
+    install_theme(home)
     import_dir = home / "data" / "import"
     shutil.rmtree(import_dir, ignore_errors=True)
     import_dir.mkdir(parents=True)
     for realm_file in (REPO_ROOT / "realm-config").glob("*.json"):
         shutil.copy2(realm_file, import_dir / realm_file.name)
     return home
+
+
+IDENTITY_CSS = REPO_ROOT / "sso_demo" / "static" / "mcp-identity.css"  # issue 15: one source of the look
+
+
+def install_theme(home: Path) -> Path:
+    """Our login theme, with the identity stylesheet the applications serve (tokens, header, footer)."""
+    theme_dst = home / "themes" / THEME
+    shutil.rmtree(theme_dst, ignore_errors=True)
+    shutil.copytree(REPO_ROOT / "keycloak-theme" / THEME, theme_dst)
+    shutil.copy2(IDENTITY_CSS, theme_dst / "login" / "resources" / "css" / IDENTITY_CSS.name)
+    return theme_dst
 
 
 def install_extension(home: Path, jar: Path | None = None) -> Path:

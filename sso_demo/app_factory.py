@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, render_template
 from sqlalchemy import exc as sa_exc
 
 from sso_demo.auth import init_auth
+from sso_demo.legal import init_legal
 from sso_demo.config import AppConfig
 from sso_demo import labels as journal_labels
 
@@ -22,6 +23,7 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     app.config["MAX_FORM_MEMORY_SIZE"] = 2_000_000
     app.url_map.strict_slashes = False  # /console/ and /console both answer (no trailing-slash 404); before any rule
     init_auth(app, cfg)
+    init_legal(app)  # the footer's pages, public, in every app
     for bp in blueprints:
         app.register_blueprint(bp)
 

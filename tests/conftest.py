@@ -96,6 +96,8 @@ def _testcontainers_keycloak():
                  .with_volume_mapping(str(jar), "/opt/keycloak/providers/mcp-keycloak-extension.jar")
                  .with_volume_mapping(str(root / "realm-config"), "/opt/keycloak/data/import")
                  .with_volume_mapping(str(root / "keycloak-theme" / kc.THEME), f"/opt/keycloak/themes/{kc.THEME}")
+                 .with_volume_mapping(str(kc.IDENTITY_CSS),
+                                      f"/opt/keycloak/themes/{kc.THEME}/login/resources/css/{kc.IDENTITY_CSS.name}")
                  .with_command("start-dev --import-realm"))
     for name, value in kc.test_instance().extra_env.items():  # the test apps' redirect URIs, as for the local one
         if not name.startswith("MCP_SMTP"):  # 127.0.0.1 is the container itself: Keycloak's own mails are not tested there

@@ -10,6 +10,7 @@ from email.utils import formatdate, make_msgid
 from typing import Protocol
 
 from provisioning.errors import Transient, Unavailable
+from provisioning.notify.html import as_html
 
 
 class Notifier(Protocol):
@@ -25,17 +26,23 @@ class SmtpConfig:
     password: str = ""
     sender: str = "Mon Compte Partenaire <ne-pas-repondre@mon-compte-partenaire.example>"
     timeout: float = 20.0
+    portal_url: str = ""  # the HTML part's footer links (issue 15)
 
 
 class SmtpNotifier:
     def __init__(self, cfg: SmtpConfig):
         self.cfg = cfg
 
-    def send(self, recipient: str, subject: str, body: str) -> None:
+    def message(self, recipient: str, subject: str, body: str) -> EmailMessage:
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.cfg.sender, recipient, subject
         msg["Date"], msg["Message-ID"] = formatdate(localtime=True), make_msgid(domain="mon-compte-partenaire")
-        msg.set_content(body)
+        msg.set_content(body)  # the text part, complete on its own
+        msg.add_alternative(as_html(subject, body, self.cfg.portal_url), subtype="html")
+        return msg
+
+    def send(self, recipient: str, subject: str, body: str) -> None:
+        msg = self.message(recipient, subject, body)
         try:
             if self.cfg.security == "ssl":
                 smtp = smtplib.SMTP_SSL(self.cfg.host, self.cfg.port, timeout=self.cfg.timeout,

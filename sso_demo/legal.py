@@ -1,0 +1,54 @@
+"""The pages every footer links to (issue 15): mentions légales, données personnelles, accessibilité, aide et
+contact. Public (no login: Keycloak's pages link here before anyone is known), the same in the three apps.
+
+`typo` is French typography for texts written with ordinary spaces: a narrow no-break space before ; ! ? and
+a no-break space before : and inside « », so a line never starts with a lone sign."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, render_template
+from markupsafe import Markup
+
+bp = Blueprint("legal", __name__)
+
+NBSP, NNBSP = "\u00a0", "\u202f"
+_RULES = [(re.compile(r"[ \u00a0]+([;!?])"), NNBSP + r"\1"), (re.compile(r"[ \u00a0\u202f]+:(?=\s|$)"), NBSP + ":"),
+          (re.compile(r"«[ \u00a0\u202f]*"), "«" + NBSP), (re.compile(r"[ \u00a0\u202f]*»"), NBSP + "»")]
+
+
+def typo(text: str) -> str:
+    """French spacing in a text (never inside tags: applied to text, not to markup)."""
+    for pattern, repl in _RULES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def typo_html(html: str) -> Markup:
+    """The same on rendered HTML, text between tags only (attributes and URLs are left alone)."""
+    parts = re.split(r"(<[^>]+>)", str(html))
+    return Markup("".join(p if p.startswith("<") else typo(p) for p in parts))
+
+
+# (address, title, template) of each page, in footer order
+PAGES = [("/mentions-legales", "Mentions légales", "legal/mentions.html"),
+         ("/donnees-personnelles", "Données personnelles", "legal/donnees.html"),
+         ("/accessibilite", "Déclaration d’accessibilité", "legal/accessibilite.html"),
+         ("/aide", "Aide et contact", "legal/aide.html")]
+
+
+def _view(title: str, template: str):
+    def view():
+        return render_template(template, title=title)
+    view.__name__ = template.split("/")[-1].removesuffix(".html")
+    return view
+
+
+for _path, _title, _template in PAGES:
+    bp.add_url_rule(_path, view_func=_view(_title, _template))
+
+
+def init_legal(app) -> None:
+    app.register_blueprint(bp)
+    app.add_template_filter(typo_html, "typo")
