@@ -10,16 +10,14 @@ It brings up its own cluster (`cluster-bench`, ports from 28443, fresh) and remo
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from common import REALM, form, load, pkce
+from common import REALM, code_flow_login, load
 from devstack.admin import AdminSession
 from devstack.cluster import Cluster
 
@@ -35,30 +33,8 @@ def session(c: Cluster) -> requests.Session:
 def browser_login(c: Cluster, username: str) -> str:
     """One login from a fresh cookie jar; returns the node the load balancer chose."""
     s = session(c)
-    redirect = c.url("portail") + "/auth/callback"
-    base = f"{c.issuer}/protocol/openid-connect"
-    verifier, challenge = pkce()
-    r = s.get(base + "/auth", timeout=30, params={
-        "client_id": "portail", "response_type": "code", "scope": "openid", "redirect_uri": redirect,
-        "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
-        "code_challenge_method": "S256"})
-    r.raise_for_status()
-    action, fields = form(r.text, r.url)
-    r = s.post(action, data={**fields, "username": username, "password": PASSWORD}, allow_redirects=False, timeout=30)
-    for _ in range(5):  # Keycloak's redirects, and the usage rules accepted at each user's first login
-        location = r.headers.get("Location", "")
-        if location.startswith(redirect):
-            break
-        if r.status_code in (302, 303):
-            r = s.get(location, allow_redirects=False, timeout=30)
-        else:
-            action, fields = form(r.text, r.url)
-            r = s.post(action, data={**fields, "accept": "Accepter"}, allow_redirects=False, timeout=30)
-    code = parse_qs(urlparse(r.headers["Location"]).query)["code"][0]
-    t = s.post(base + "/token", timeout=30, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier,
-        "client_id": "portail", "client_secret": c.secrets()["client_portail"]})
-    assert t.status_code == 200 and "access_token" in t.json(), t.text[:200]
+    code_flow_login(s, f"{c.issuer}/protocol/openid-connect", ("portail", c.secrets()["client_portail"]),
+                    c.url("portail") + "/auth/callback", username, PASSWORD)
     return s.cookies.get("MCP_KC_NODE", "?")
 
 

@@ -14,15 +14,13 @@ Keycloak whose data matters.
 from __future__ import annotations
 
 import argparse
-import secrets
 import os
 import statistics
 import sys
-from urllib.parse import parse_qs, urlparse
 
 import requests
 
-from common import REALM, admin_from_env, form, load, localhost_is_secure, pkce
+from common import REALM, admin_from_env, code_flow_login, load
 from devstack.keycloak import TEST_APP_PORTS
 
 CLIENT, SECRET = "portail", "demo-only-portail-secret"
@@ -33,29 +31,7 @@ CURRENT = [PASSWORD]  # the password hashed with the realm's current algorithm (
 
 def browser_login(base: str, username: str) -> None:
     """One login as a browser does it, from a fresh cookie jar: form, credentials, code, tokens."""
-    s = requests.Session()
-    verifier, challenge = pkce()
-    r = s.get(base + "/auth", timeout=30, params={
-        "client_id": CLIENT, "response_type": "code", "scope": "openid", "redirect_uri": REDIRECT,
-        "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
-        "code_challenge_method": "S256"})
-    localhost_is_secure(s)
-    action, fields = form(r.text, r.url)
-    r = s.post(action, data={**fields, "username": username, "password": PASSWORD}, allow_redirects=False, timeout=30)
-    for _ in range(5):  # Keycloak's own redirects, and the usage rules accepted once per user (R15)
-        location = r.headers.get("Location", "")
-        if location.startswith(REDIRECT):
-            break
-        if r.status_code in (302, 303):
-            r = s.get(location, allow_redirects=False, timeout=30)
-        else:
-            action, fields = form(r.text, r.url)
-            r = s.post(action, data={**fields, "accept": "Accepter"}, allow_redirects=False, timeout=30)
-    code = parse_qs(urlparse(r.headers["Location"]).query)["code"][0]
-    t = requests.post(base + "/token", timeout=30, data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, "code_verifier": verifier,
-        "client_id": CLIENT, "client_secret": SECRET})
-    assert t.status_code == 200 and "access_token" in t.json(), t.text[:200]
+    code_flow_login(requests.Session(), base, (CLIENT, SECRET), REDIRECT, username, PASSWORD, plain_http=True)
 
 
 def direct_login(base: str, username: str) -> None:

@@ -9,7 +9,7 @@ import os
 import secrets
 import threading
 import time
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import requests
 from bs4 import BeautifulSoup
@@ -42,6 +42,38 @@ def pkce() -> tuple[str, str]:
     """(verifier, S256 challenge)."""
     verifier = secrets.token_urlsafe(48)
     return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def code_flow_login(s: requests.Session, base: str, client: tuple[str, str], redirect: str, username: str,
+                    password: str, *, plain_http: bool = False) -> dict:
+    """One login as a browser does it: the login page, the credentials, Keycloak's redirects and the usage
+    rules (accepted at a user's first login), then the code exchanged (PKCE) for tokens, which it returns.
+    `base`: the realm's openid-connect endpoint; `client`: (id, secret)."""
+    verifier, challenge = pkce()
+    r = s.get(base + "/auth", timeout=30, params={
+        "client_id": client[0], "response_type": "code", "scope": "openid", "redirect_uri": redirect,
+        "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16), "code_challenge": challenge,
+        "code_challenge_method": "S256"})
+    r.raise_for_status()
+    if plain_http:
+        localhost_is_secure(s)
+    action, fields = form(r.text, r.url)
+    r = s.post(action, data={**fields, "username": username, "password": password}, allow_redirects=False, timeout=30)
+    for _ in range(5):
+        location = r.headers.get("Location", "")
+        if location.startswith(redirect):
+            break
+        if r.status_code in (302, 303):
+            r = s.get(location, allow_redirects=False, timeout=30)
+        else:
+            action, fields = form(r.text, r.url)
+            r = s.post(action, data={**fields, "accept": "Accepter"}, allow_redirects=False, timeout=30)
+    code = parse_qs(urlparse(r.headers["Location"]).query)["code"][0]
+    t = s.post(base + "/token", timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect, "code_verifier": verifier,
+        "client_id": client[0], "client_secret": client[1]})
+    assert t.status_code == 200 and "access_token" in t.json(), t.text[:200]
+    return t.json()
 
 
 def load(call, seconds: float, concurrency: int) -> tuple[list[float], float]:

@@ -523,14 +523,7 @@ def _env_marker(pid: int) -> bytes:
 
 
 def _group_alive(pgid: int) -> bool:
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return bool(kc._group_members(pgid))
 
 
 def _reap(pid: int) -> None:

@@ -82,6 +82,7 @@ bootstrap_cluster() {
 bootstrap_tests() {
   bootstrap_runtime
   ensure_packages "chromium:chromium" "chromedriver:chromium-driver" "npm:npm"
+  ensure_debs fonts-dejavu-core  # the visual references were drawn with it (tests/browser/visual.py)
   if [ ! -f "$ROOT/node_modules/axe-core/axe.min.js" ]; then
     log "installing axe-core (npm ci)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

@@ -1,0 +1,46 @@
+"""Visual regression (issue 15): a page's screenshot compared with the committed reference in visual/.
+
+A pixel counts as changed when one of its channels moves by more than PIXEL (anti-aliasing moves less); the
+page fails when more than TOLERANCE of its pixels changed — a colour, a font, a header or a footer that moves
+does. What changes from run to run (dates, lists other tests fill) is masked by the caller. A failure writes
+the new screenshot and the difference to .run/visual/ for review; `MCP_UPDATE_SCREENSHOTS=1` rewrites the
+references (then look at them before committing)."""
+
+from __future__ import annotations
+
+import os
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image, ImageChops
+
+REFERENCES = Path(__file__).resolve().parent / "visual"
+OUT = Path(__file__).resolve().parents[2] / ".run" / "visual"
+PIXEL = 40
+TOLERANCE = 0.01  # 1 % of the pixels: a 1,280 × 800 page may differ on 10,240 pixels at most
+
+
+def changed_share(reference: Image.Image, actual: Image.Image) -> float:
+    if reference.size != actual.size:
+        return 1.0
+    diff = ImageChops.difference(reference.convert("RGB"), actual.convert("RGB")).convert("L")
+    changed = sum(diff.point(lambda v: 255 if v > PIXEL else 0).histogram()[255:])
+    return changed / (reference.width * reference.height)
+
+
+def check(page, name: str, mask: tuple[str, ...] = ()) -> None:
+    png = page.screenshot(mask=[page.locator(m) for m in mask], animations="disabled", caret="hide")
+    ref = REFERENCES / f"{name}.png"
+    if os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
+        REFERENCES.mkdir(exist_ok=True)
+        ref.write_bytes(png)
+        return
+    assert ref.exists(), f"no reference for {name}: run with MCP_UPDATE_SCREENSHOTS=1, then review {ref}"
+    actual = Image.open(BytesIO(png))
+    share = changed_share(Image.open(ref), actual)
+    if share > TOLERANCE:
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / f"{name}.png").write_bytes(png)
+        if Image.open(ref).size == actual.size:
+            ImageChops.difference(Image.open(ref).convert("RGB"), actual.convert("RGB")).save(OUT / f"{name}-diff.png")
+    assert share <= TOLERANCE, f"{name}: {share:.2%} of the pixels changed (tolerance {TOLERANCE:.0%}); see {OUT}"
