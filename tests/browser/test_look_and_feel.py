@@ -27,7 +27,11 @@ def _no_sideways_scroll(page, name: str) -> None:
     for width in (320, 1440):
         page.set_viewport_size({"width": width, "height": 900})
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px"
+        culprits = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                             (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ')[0] : ''))""")
+        assert overflow <= 0, f"{name} at {width} px scrolls sideways by {overflow} px: {culprits}"
 
 
 def _look(page, name: str, masks=()) -> None:
