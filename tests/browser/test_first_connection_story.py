@@ -44,7 +44,8 @@ def test_first_connection_story(stack, new_page, newcomer):
 
     # R15: the usage rules first, full text, Refuser then Accepter
     page.wait_for_selector("#kc-accept")
-    text = page.inner_text("body")
+    text = page.inner_text("body").replace("\u00a0", " ").replace("\u202f", " ")  # French no-break spaces (issue 15)
+    assert "«\u00a0Mon Compte Partenaire\u00a0»" in page.inner_text("#kc-page-title")
     assert "Règles d’usage liées à l’utilisation du portail « Mon Compte Partenaire »" in text or \
         "Règles d'usage liées à l'utilisation du portail « Mon Compte Partenaire »" in text
     assert "Vos engagements" in text and "loi relative à l’informatique" in text

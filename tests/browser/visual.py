@@ -2,7 +2,8 @@
 
 A pixel counts as changed when one of its channels moves by more than PIXEL (anti-aliasing moves less); the
 page fails when more than TOLERANCE of its pixels changed — a colour, a font, a header or a footer that moves
-does. What changes from run to run (dates, lists other tests fill) is masked by the caller. A failure writes
+does. What changes from run to run is masked (dates) or left out of the layout (lists other tests fill) by
+the caller. A failure writes
 the new screenshot and the difference to .run/visual/ for review; `MCP_UPDATE_SCREENSHOTS=1` rewrites the
 references (then look at them before committing)."""
 
@@ -28,8 +29,13 @@ def changed_share(reference: Image.Image, actual: Image.Image) -> float:
     return changed / (reference.width * reference.height)
 
 
-def check(page, name: str, mask: tuple[str, ...] = ()) -> None:
+def check(page, name: str, mask: tuple[str, ...] = (), hide: tuple[str, ...] = ()) -> None:
+    """`mask`: boxes painted over (text that changes, same size); `hide`: left out of the layout while the
+    screenshot is taken (lists whose length other tests change), then shown again."""
+    style = page.add_style_tag(content=f"{', '.join(hide)} {{ display: none !important; }}") if hide else None
     png = page.screenshot(mask=[page.locator(m) for m in mask], animations="disabled", caret="hide")
+    if style:
+        style.evaluate("e => e.remove()")
     ref = REFERENCES / f"{name}.png"
     if os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
         REFERENCES.mkdir(exist_ok=True)

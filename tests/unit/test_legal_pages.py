@@ -61,3 +61,16 @@ def test_the_legal_pages_follow_french_spacing(tmp_path):
         text = BeautifulSoup(client.get(path).get_data(as_text=True), "html.parser").find("article").get_text()
         for bad in (" :", " ;", " !", " ?", "« ", " »"):
             assert bad not in text, (path, bad)
+
+
+def test_keycloak_french_texts_follow_french_spacing():
+    """The login theme's French messages (outside their HTML tags): no ordinary space before : ; ! ? nor
+    inside « »."""
+    import re
+    path = ROOT / "keycloak-theme" / "mon-compte-partenaire" / "login" / "messages" / "messages_fr.properties"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if "=" not in line or line.lstrip().startswith("#"):
+            continue
+        key, value = line.split("=", 1)
+        text = "".join(p for p in re.split(r"(<[^>]+>)", value) if not p.startswith("<"))
+        assert typo(text) == text, key
