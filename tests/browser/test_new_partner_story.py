@@ -46,8 +46,9 @@ def _first_connection(stack, new_page, ident: str, url: str, *, check_rules: boo
         assert page.locator("#mcp-password-rules li.mcp-ok").count() == 0  # nothing typed: nothing ticked
         page.type("#password-new", "colibri")  # lower case only: one rule met, as it is typed
         ticked = page.locator("#mcp-password-rules li.mcp-ok").all_inner_texts()
-        assert [t.split(" — ")[0] for t in ticked] == ["contenir une minuscule ;", "compter au plus 128 caractères ;",
-                                                         "être différent de votre identifiant ;"]
+        assert [t.split(" — ")[0] for t in ticked] == ["contenir une minuscule\u202f;",  # French spacing (issue 15)
+                                                         "compter au plus 128 caractères\u202f;",
+                                                         "être différent de votre identifiant\u202f;"]
         assert "respectée" in ticked[0] and "à respecter" in page.inner_text("#mcp-password-rules li[data-rule=length]")
         page.fill("#password-new", "")
         page.type("#password-new", password)
