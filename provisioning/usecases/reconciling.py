@@ -9,7 +9,7 @@ from dataclasses import replace
 from provisioning.domain import journal
 from provisioning.domain.model import Registry
 from provisioning.domain.scope import FileScope
-from provisioning.errors import NotFound, ProvisioningError, Unavailable
+from provisioning.errors import ProvisioningError, Unavailable
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.apply import ApplyReport, Progress, execute
 from provisioning.reconcile.desired import desired_state
