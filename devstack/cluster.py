@@ -212,7 +212,7 @@ class Cluster:
         return home
 
     def node_proc(self, i: int) -> "Proc":
-        return Proc(self, f"keycloak-node{i + 1}", [], self.port("kc_management", i), "/health/ready")
+        return Proc(self, f"keycloak-node{i + 1}", self.port("kc_management", i), "/health/ready")
 
     def start_node(self, i: int, *, import_realm: bool) -> str:
         proc = self.node_proc(i)
@@ -307,11 +307,11 @@ class Cluster:
         check = subprocess.run([haproxy, "-c", "-q", "-f", str(cfg)], capture_output=True, text=True)
         if check.returncode != 0:
             raise ClusterError(f"haproxy refuses its configuration:\n{check.stdout}{check.stderr}")
-        return Proc(self, "haproxy", [], self.port("lb_stats"), "/").start([haproxy, "-db", "-f", str(cfg)], {})
+        return Proc(self, "haproxy", self.port("lb_stats"), "/").start([haproxy, "-db", "-f", str(cfg)], {})
 
     # --- Python services ---------------------------------------------------------------------------
     def instance_proc(self, service: str, i: int) -> "Proc":
-        return Proc(self, f"{service}-{i + 1}", [], self.instance_port(service, i), HEALTH.get(service, "/healthz"))
+        return Proc(self, f"{service}-{i + 1}", self.instance_port(service, i), HEALTH.get(service, "/healthz"))
 
     def start_instance(self, service: str, i: int) -> str:
         cmd = [sys.executable, "-m", "gunicorn", "-c", "python:provisioning.gunicorn_conf",
@@ -320,19 +320,19 @@ class Cluster:
         return self.instance_proc(service, i).start(cmd, self.env(), cwd=REPO_ROOT)
 
     def background_proc(self, kind: str, i: int) -> "Proc":
-        return Proc(self, f"{kind}-{i + 1}", [], None, None)
+        return Proc(self, f"{kind}-{i + 1}", None, None)
 
     def start_background(self, kind: str, i: int) -> str:
         cmd = [sys.executable, "-m", "provisioning.cli", kind]
         return self.background_proc(kind, i).start(cmd, self.env(), cwd=REPO_ROOT)
 
     def smtp_proc(self) -> "Proc":
-        return Proc(self, "smtp-sink", [], self.port("mail_web"), "/")
+        return Proc(self, "smtp-sink", self.port("mail_web"), "/")
 
     def all_procs(self) -> list["Proc"]:
         return ([self.background_proc(k, i) for k in ("worker", "daily") for i in range(2)]
                 + [self.instance_proc(s, i) for s in SERVICES for i in range(self.instances)]
-                + [Proc(self, "haproxy", [], None, None)]
+                + [Proc(self, "haproxy", None, None)]
                 + [self.node_proc(i) for i in range(self.nodes)] + [self.smtp_proc()])
 
     # --- the whole ---------------------------------------------------------------------------------
@@ -421,7 +421,6 @@ class Proc:
     (stopped or killed whole), and how to know it is ready (a port and an HTTP path, or alive for a second)."""
     cluster: Cluster
     name: str
-    argv: list[str]
     port: int | None
     path: str | None
 

@@ -42,11 +42,11 @@ def check(page, name: str, mask: tuple[str, ...] = (), hide: tuple[str, ...] = (
         ref.write_bytes(png)
         return
     assert ref.exists(), f"no reference for {name}: run with MCP_UPDATE_SCREENSHOTS=1, then review {ref}"
-    actual = Image.open(BytesIO(png))
-    share = changed_share(Image.open(ref), actual)
+    actual, reference = Image.open(BytesIO(png)), Image.open(ref)
+    share = changed_share(reference, actual)
     if share > TOLERANCE:
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / f"{name}.png").write_bytes(png)
-        if Image.open(ref).size == actual.size:
-            ImageChops.difference(Image.open(ref).convert("RGB"), actual.convert("RGB")).save(OUT / f"{name}-diff.png")
+        if reference.size == actual.size:
+            ImageChops.difference(reference.convert("RGB"), actual.convert("RGB")).save(OUT / f"{name}-diff.png")
     assert share <= TOLERANCE, f"{name}: {share:.2%} of the pixels changed (tolerance {TOLERANCE:.0%}); see {OUT}"
