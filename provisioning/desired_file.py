@@ -304,11 +304,12 @@ class _Reader:
             members = []
             for j, m in enumerate(self.field(b, "members", bp, required=False, kind=list, default=[])):
                 mp = f"{bp}.members[{j}]"
-                self.known_keys(m, {"identifiant", "groups", "profiles"}, mp)
+                self.known_keys(m, {"identifiant", "groups", "profiles", "suspended"}, mp)
                 groups = self.enum_set(Group, self.field(m, "groups", mp, kind=list, default=[]), f"{mp}.groups")
                 profiles = self.enum_set(Profile, self.field(m, "profiles", mp, required=False, kind=list, default=[]),
                                          f"{mp}.profiles")
-                members.append(Member(self.field(m, "identifiant", mp, default=""), groups, profiles))
+                members.append(Member(self.field(m, "identifiant", mp, default=""), groups, profiles,
+                                      m.get("suspended") is True if isinstance(m, dict) else False))
             if service:
                 bulletins.append(Bulletin(service, members))
         suspended = self.enum_set(Service, self.field(d, "suspended_services", path, required=False, kind=list,
@@ -430,7 +431,8 @@ def partner_to_dict(p: Partner) -> dict:
                          "incident_procedure": c.contract.incident_procedure},
             "bulletins": [{"service": b.service.value, "members": [
                 {"identifiant": m.identifiant, "groups": sorted(g.value for g in m.groups),
-                 "profiles": sorted(x.value for x in m.profiles)} for m in b.members]} for b in c.bulletins],
+                 "profiles": sorted(x.value for x in m.profiles), **({"suspended": True} if m.suspended else {})}
+                for m in b.members]} for b in c.bulletins],
             "suspended_services": sorted(s.value for s in c.suspended_services),
         } for c in p.conventions],
     }

@@ -14,8 +14,9 @@ from provisioning.usecases.mail import Mail
 from provisioning.usecases.partners import Partners
 from provisioning.usecases.people import People
 from provisioning.usecases.reconciling import Reconciling
+from provisioning.usecases.reviews import Reviews
 from provisioning.usecases.usage_rules import UsageRules
 
 
-class Provisioning(People, Imports, Partners, Mail, UsageRules, Reconciling, Core):
+class Provisioning(People, Imports, Partners, Mail, UsageRules, Reconciling, Reviews, Core):
     """The facade: every use case, one object (configuration and adapters in Core.__init__)."""

@@ -51,10 +51,11 @@ def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
     app.extensions["provisioning"] = service
     app.extensions["verifier"] = verifier
 
-    from provisioning.api import audit, meta, partners  # noqa: PLC0415
+    from provisioning.api import audit, meta, partners, reviews  # noqa: PLC0415
     app.register_blueprint(meta.bp)
     app.register_blueprint(partners.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(reviews.bp)
 
     @app.before_request
     def larger_body_for_imports():

@@ -88,6 +88,17 @@ class Incident(Strict):
     description: Annotated[str, Field(max_length=4000)]
 
 
+class NewReview(Strict):
+    """Issue 16: a Caf opens an access review; `partners` absent or null: every partner of the Caf."""
+    deadline: date
+    partners: Annotated[list[Annotated[str, Field(max_length=14)]], Field(max_length=5000)] | None = None
+
+
+class ReviewDecision(Strict):
+    item: Annotated[str, Field(max_length=255)]
+    decision: Literal["confirmé", "retiré"]
+
+
 class Query(BaseModel):
     """Query strings are text: numbers are read from it (lax), unknown parameters refused."""
     model_config = ConfigDict(extra="forbid", frozen=True)

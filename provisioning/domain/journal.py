@@ -36,6 +36,12 @@ ACTIONS = {
     "adopt-account": "Reprise d'un compte existant",
     "import": "Import d'un fichier d'état",
     "delete": "Suppression",
+    "open-review": "Ouverture d'une revue des habilitations",
+    "review-confirm": "Revue : habilitation confirmée",
+    "review-revoke": "Revue : habilitation retirée",
+    "review-reminder": "Revue : rappel envoyé",
+    "review-suspend": "Revue : habilitations non confirmées suspendues",
+    "close-review": "Clôture d'une revue des habilitations",
 }
 KEYCLOAK_VERBS = {"create": "création", "update": "modification", "delete": "suppression", "add": "ajout",
                   "remove": "retrait", "enable": "activation", "disable": "désactivation", "end": "fin",
@@ -57,14 +63,15 @@ def action_fr(code: str) -> str:
     return ACTIONS.get(code, code)
 
 
-def _holdings(doc: dict | None, ident: str) -> dict[str, tuple[list[str], list[str]]]:
-    """(convention, service) → (groups, profiles) held on the bulletins by `ident`."""
+def _holdings(doc: dict | None, ident: str) -> dict[str, tuple[list[str], list[str], bool]]:
+    """(convention, service) → (groups, profiles, suspended by a review) held on the bulletins by `ident`."""
     out = {}
     for c in (doc or {}).get("conventions", []):
         for b in c.get("bulletins", []):
             for m in b.get("members", []):
                 if m.get("identifiant") == ident:
-                    out[f"{b['service']} ({c['number']})"] = (sorted(m.get("groups", [])), sorted(m.get("profiles", [])))
+                    out[f"{b['service']} ({c['number']})"] = (sorted(m.get("groups", [])), sorted(m.get("profiles", [])),
+                                                               bool(m.get("suspended")))
     return out
 
 
@@ -92,10 +99,11 @@ def person_changes(before: dict | None, after: dict | None, ident: str) -> list[
         out.append(f"état : {_state(ub)} → {_state(ua)}")
     hb, ha = _holdings(before, ident), _holdings(after, ident)
 
-    def text(h: tuple[list[str], list[str]] | None) -> str:
+    def text(h: tuple[list[str], list[str], bool] | None) -> str:
         if not h:
             return "aucune"
-        return " + ".join(h[0]) + (f" ; profils {' + '.join(h[1])}" if h[1] else "")
+        return (" + ".join(h[0]) + (f" ; profils {' + '.join(h[1])}" if h[1] else "")
+                + (" (suspendues par la revue)" if h[2] else ""))
     for where in sorted(set(hb) | set(ha)):
         if hb.get(where) != ha.get(where):
             out.append(f"habilitations {where} : {text(hb.get(where))} → {text(ha.get(where))}")

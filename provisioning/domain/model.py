@@ -106,10 +106,13 @@ CONTRACT_CONTACTS = ("partner_administrator", "partner_security_officer", "partn
 
 @dataclass
 class Member:
-    """A user listed on a bulletin, with the groups and (AFAS) profiles granted to them."""
+    """A user listed on a bulletin, with the groups and (AFAS) profiles granted to them. `suspended`: the
+    grant is kept but gives nothing — an access review's deadline passed with nobody confirming it (issue 16);
+    granting again (set-membership) lifts it."""
     identifiant: str
     groups: set[Group] = field(default_factory=set)
     profiles: set[Profile] = field(default_factory=set)
+    suspended: bool = False
 
 
 @dataclass
@@ -120,6 +123,11 @@ class Bulletin:
 
     def member(self, identifiant: str) -> Member | None:
         return next((m for m in self.members if m.identifiant == identifiant), None)
+
+    def granting(self, identifiant: str) -> Member | None:
+        """The member's entry when it grants something (not suspended by a review)."""
+        m = self.member(identifiant)
+        return m if m and not m.suspended else None
 
 
 @dataclass
@@ -188,7 +196,7 @@ class Partner:
         out: set[Group] = set()
         for conv in self.conventions:
             for b in conv.bulletins:
-                m = b.member(identifiant)
+                m = b.granting(identifiant)
                 if m and conv.grants(b.service):
                     out |= {g for g in m.groups if g.service is b.service}
         return out
@@ -202,7 +210,7 @@ class Partner:
                 if not conv.grants(b.service):
                     continue
                 for m in b.members:
-                    if m.identifiant in out:
+                    if m.identifiant in out and not m.suspended:
                         out[m.identifiant][0].update(g for g in m.groups if g.service is b.service)
                         if b.service is Service.AFAS:
                             out[m.identifiant][1].update(m.profiles)
@@ -218,7 +226,7 @@ class Partner:
         out: set[Profile] = set()
         for conv in self.conventions:
             b = conv.bulletin(Service.AFAS)
-            m = b.member(identifiant) if b else None
+            m = b.granting(identifiant) if b else None
             if m and conv.grants(Service.AFAS):
                 out |= m.profiles
         return out

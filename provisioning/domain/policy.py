@@ -75,6 +75,8 @@ POLICY: dict[str, Rule] = {
     "remove-equipment": CAF,
     "convention-transition": CAF,
     "suspend-inactive": NATIONAL,
+    "review-revoke": MANAGERS,       # issue 16: a reviewer withdraws a grant (R12 hierarchy checked too)
+    "review-suspend": NATIONAL,      # the deadline's suspensions: the review job only
 }
 
 

@@ -99,7 +99,7 @@ def items(campaign: Campaign, partners: Iterable[Partner]) -> list[Item]:
                 if not conv.grants(b.service):
                     continue
                 for m in b.members:
-                    if m.identifiant in active and (m.groups or m.profiles):
+                    if m.identifiant in active and not m.suspended and (m.groups or m.profiles):
                         out.append(Item(p.siret, conv.number, b.service, m.identifiant, frozenset(m.groups),
                                         frozenset(m.profiles) if b.service is Service.AFAS else frozenset()))
     return sorted(out, key=lambda i: (i.partner, i.identifiant, i.convention, i.service.value))

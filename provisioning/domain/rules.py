@@ -306,6 +306,8 @@ def afas_profile_caps(reg: Registry, today: date) -> Iterator[Violation]:
                     continue
                 counts: dict[Profile, list[str]] = defaultdict(list)
                 for m in b.members:
+                    if m.suspended:  # a grant a review suspended holds no slot: a successor may take it
+                        continue
                     for prof in m.profiles:
                         counts[prof].append(m.identifiant)
                 yield from _cap_violations(counts, f"Bulletin AFAS de la convention {c.number}",

@@ -193,6 +193,11 @@ class FakeGateway:
         return [{"id": u.id, "username": u.username, "created": self.created_at.get(u.username, 0.0),
                  "attributes": dict(self.attributes.get(u.username, {}))} for u in self.state.users.values()]
 
+    def last_logins(self, since) -> dict:
+        self._hit("last_logins")
+        names = {u.id: u.username for u in self.state.users.values()}
+        return {names[uid]: at for uid, at in self.logins.items() if uid in names and at >= since}
+
     def logins_since(self, since) -> set[str]:
         return set(self.login_ids)
 

@@ -88,3 +88,60 @@ def incident_mail(ref: int, kind: str, who: str, partner: str, at, description: 
         "",
         description,
     ]))
+
+
+def _paris_day(at) -> str:
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+    return f"{at.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y}"
+
+
+def review_opened_mail(first: str, last: str, partner: str, caf_name: str, count: int, deadline,
+                       url: str) -> tuple[str, str]:
+    """Issue 16: to the partner's administrator and responsables des habilitations when a campaign opens."""
+    return (f"{PORTAL} : revue des habilitations de {partner} à faire avant le {_paris_day(deadline)}", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"La {caf_name} ouvre la revue périodique des habilitations de {partner}.",
+        f"{count} habilitation(s) sont à confirmer ou à retirer avant le {_paris_day(deadline)}, dans la console",
+        f"partenaire : {url}",
+        "",
+        "Pour chaque personne, confirmez les habilitations dont elle a encore besoin et retirez les autres.",
+        "À l'échéance, toute habilitation qui n'a pas été confirmée est suspendue : la personne perd l'accès au",
+        "service concerné jusqu'à ce qu'elle lui soit de nouveau accordée.",
+    ]))
+
+
+def review_reminder_mail(first: str, last: str, partner: str, pending: int, days: int, deadline,
+                         url: str) -> tuple[str, str]:
+    return (f"{PORTAL} : rappel — revue des habilitations de {partner}, échéance le {_paris_day(deadline)}", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"Il reste {pending} habilitation(s) de {partner} à revoir, et {days} jour(s) avant l'échéance du "
+        f"{_paris_day(deadline)}.",
+        f"Console partenaire : {url}",
+        "",
+        "À l'échéance, les habilitations non confirmées seront suspendues.",
+    ]))
+
+
+def review_suspended_mail(first: str, last: str, what: list[str]) -> tuple[str, str]:
+    """R18: the person whose grants nobody confirmed at the deadline."""
+    return (f"{PORTAL} : suspension de vos habilitations", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        "Lors de la revue périodique des habilitations, votre administrateur partenaire n'a pas confirmé, avant",
+        "l'échéance, les habilitations suivantes ; elles sont suspendues :",
+        *[f"- {w}" for w in what],
+        "",
+        "Si vous en avez encore besoin, adressez-vous à votre administrateur partenaire : il peut vous les accorder",
+        "de nouveau.",
+    ]))
+
+
+def review_closed_report(caf_name: str, lines: list[str]) -> tuple[str, str]:
+    """R9: the Caf is told what the deadline suspended."""
+    return (f"{PORTAL} : clôture d'une revue des habilitations ({caf_name})", "\n".join([
+        "La revue des habilitations est close. Habilitations suspendues faute de confirmation :",
+        "",
+        *([f"- {line}" for line in lines] or ["- aucune"]),
+    ]))

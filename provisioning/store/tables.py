@@ -101,3 +101,28 @@ leases = sa.Table(  # issue 14: one active process of a kind (reconcile worker, 
     sa.Column("holder", sa.String(128), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+review_campaigns = sa.Table(  # issue 16: access reviews; the items are the grants in force at opening
+    "review_campaigns", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("caf_code", sa.String(16), nullable=False, index=True),
+    sa.Column("opened_by", sa.String(128), nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("partners", sa.JSON, nullable=True),          # null: every partner of the Caf
+    sa.Column("items", sa.JSON, nullable=False),            # [Item as dict], frozen at opening
+    sa.Column("reminders_sent", sa.JSON, nullable=False),   # [days before the deadline]
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),  # the deadline's suspensions done
+)
+
+review_decisions = sa.Table(
+    "review_decisions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign_id", sa.String(36), sa.ForeignKey("review_campaigns.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("item", sa.String(255), nullable=False),
+    sa.Column("partner_siret", sa.String(14), nullable=False, index=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("by", sa.String(128), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)

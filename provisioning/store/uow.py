@@ -7,6 +7,7 @@ import os
 import threading
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
-from provisioning.domain.model import Caf, Partner, Registry, Settings
+from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
+from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.errors import Conflict, ValidationFailed, Violation
 from provisioning.store import tables as t
 
@@ -488,6 +490,85 @@ class Leases:
         return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or timezone.utc) >= now() else None
 
 
+def _aware(d: datetime | None) -> datetime | None:
+    """SQLite gives back naive datetimes: they were stored in UTC."""
+    return d if d is None or d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+class ReviewRepository:
+    """Access-review campaigns (their items frozen at opening) and the decisions taken on them (issue 16)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    @staticmethod
+    def _item_to_dict(i: Item) -> dict:
+        return {"partner": i.partner, "convention": i.convention, "service": i.service.value,
+                "identifiant": i.identifiant, "groups": sorted(g.value for g in i.groups),
+                "profiles": sorted(x.value for x in i.profiles)}
+
+    @staticmethod
+    def _item(d: dict) -> Item:
+        return Item(d["partner"], d["convention"], Service(d["service"]), d["identifiant"],
+                    frozenset(Group(g) for g in d["groups"]), frozenset(Profile(x) for x in d["profiles"]))
+
+    def add(self, c: Campaign, items: list[Item]) -> None:
+        self.conn.execute(sa.insert(t.review_campaigns).values(
+            id=c.id, caf_code=c.caf, opened_by=c.opened_by, opened_at=c.opened_at, deadline=c.deadline,
+            partners=sorted(c.partners) if c.partners is not None else None,
+            items=[self._item_to_dict(i) for i in items], reminders_sent=[], closed_at=None))
+
+    def _campaign(self, r) -> ReviewCampaignRow:
+        return ReviewCampaignRow(
+            Campaign(r.id, r.caf_code, r.opened_by, _aware(r.opened_at), _aware(r.deadline),
+                     frozenset(r.partners) if r.partners is not None else None),
+            [self._item(d) for d in r.items], set(r.reminders_sent or []), _aware(r.closed_at))
+
+    def get(self, campaign_id: str) -> ReviewCampaignRow | None:
+        r = self.conn.execute(sa.select(t.review_campaigns).where(t.review_campaigns.c.id == campaign_id)).first()
+        return self._campaign(r) if r else None
+
+    def list(self, caf: str | None = None, *, open_only: bool = False) -> list[ReviewCampaignRow]:
+        c = t.review_campaigns.c
+        q = sa.select(t.review_campaigns).order_by(c.opened_at.desc())
+        if caf:
+            q = q.where(c.caf_code == caf)
+        if open_only:
+            q = q.where(c.closed_at.is_(None))
+        return [self._campaign(r) for r in self.conn.execute(q)]
+
+    def decide(self, campaign_id: str, d: Decision, partner: str) -> None:
+        self.conn.execute(sa.insert(t.review_decisions).values(campaign_id=campaign_id, item=d.item,
+                                                               partner_siret=partner, verdict=d.verdict.value,
+                                                               by=d.by, at=d.at))
+
+    def decisions(self, campaign_id: str, partner: str | None = None) -> list[Decision]:
+        c = t.review_decisions.c
+        q = sa.select(t.review_decisions).where(c.campaign_id == campaign_id).order_by(c.id)
+        if partner:
+            q = q.where(c.partner_siret == partner)
+        return [Decision(r.item, Verdict(r.verdict), r.by, _aware(r.at)) for r in self.conn.execute(q)]
+
+    def reminder_sent(self, campaign_id: str, days: int) -> None:
+        row = self.get(campaign_id)
+        self.conn.execute(sa.update(t.review_campaigns).where(t.review_campaigns.c.id == campaign_id)
+                          .values(reminders_sent=sorted(row.reminders_sent | {days})))
+
+    def close(self, campaign_id: str, at: datetime) -> bool:
+        """True for the one caller that closes it (two daily jobs never suspend twice)."""
+        c = t.review_campaigns.c
+        return bool(self.conn.execute(sa.update(t.review_campaigns).where(c.id == campaign_id, c.closed_at.is_(None))
+                                      .values(closed_at=at)).rowcount)
+
+
+@dataclass
+class ReviewCampaignRow:
+    campaign: Campaign
+    items: list[Item]
+    reminders_sent: set[int]
+    closed_at: datetime | None
+
+
 class UnitOfWork:
     """`with UnitOfWork(engine) as uow: ...; uow.commit()` — anything not committed is rolled back."""
 
@@ -503,6 +584,7 @@ class UnitOfWork:
         self.usage_rules = UsageRulesRepository(self.conn)
         self.reconcile = ReconcileRequests(self.conn)
         self.leases = Leases(self.conn)
+        self.reviews = ReviewRepository(self.conn)
         return self
 
     def commit(self) -> None:

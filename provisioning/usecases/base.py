@@ -195,14 +195,16 @@ class Core:
                 expected_version: int | None = None, acts_outside: bool = False,
                 on_person: str | None = None, self_ok: bool = True, subject: str | None = None,
                 also_about: Callable[[], list[str]] | None = None,
-                inform_mail: Callable[[Partner], list[tuple[str, str, str]]] | None = None) -> MutationResult:
+                inform_mail: Callable[[Partner], list[tuple[str, str, str]]] | None = None,
+                within: Callable[[UnitOfWork], None] | None = None) -> MutationResult:
         """One partner, one transaction: load it with its version, check rights, change it, validate that
         partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
         read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
         `expected_version`: the version the client saw (API If-Match). A change that changes nothing writes
         nothing (no audit, report, version or reconcile) unless it `acts_outside` the registry (re-issue).
         `inform`: (identifiants, what, suspended), or a function giving it once the change is made —
-        mail those users about a suspension or its end (R18)."""
+        mail those users about a suspension or its end (R18). `within`: more writes of the same transaction
+        (an access review's decision stored with the revocation it causes)."""
         with UnitOfWork(self.engine) as uow:
             found = uow.registry.partner_with_version(siret)
             if found is None:
@@ -241,6 +243,8 @@ class Core:
             self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
             for recipient, subject, body in (inform_mail(p) if inform_mail else []):  # with the change, or not at all
                 uow.outbox.put(recipient, subject, body, caf=p.caf)
+            if within:
+                within(uow)
             if callable(inform):
                 inform = inform()
             if inform:

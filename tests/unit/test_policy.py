@@ -40,6 +40,8 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "reset-second-factor": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "convention-transition": {"national", "sa-caf"},
     "suspend-inactive": {"national"},
+    "review-revoke": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
+    "review-suspend": {"national"},
 }
 
 

@@ -1,0 +1,351 @@
+"""Access reviews (issue 16): a Caf opens a campaign, its partners' managers confirm or withdraw each grant,
+reminders go before the deadline, and at the deadline every grant nobody confirmed is suspended (kept, giving
+nothing), its holder told, the Caf told (R9), the sessions ended by the reconcile that follows. The rules are in
+domain/reviews.py; here they meet the store, the mails and Keycloak's last logins."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from provisioning.domain import reviews as rv
+from provisioning.domain.model import Partner, Registry, Service
+from provisioning.errors import Forbidden, NotFound, ProvisioningError, ValidationFailed, Violation
+from provisioning.notify import messages
+from provisioning.store.uow import ReviewCampaignRow, UnitOfWork
+from provisioning.usecases.base import CAF_ADMIN, Actor, _check_hierarchy, _unknown_or_forbidden
+
+log = logging.getLogger(__name__)
+REVIEW_JOB = Actor("job:revue-habilitations", system=True)
+LAST_LOGIN_WINDOW = timedelta(days=400)  # last connections shown beside each person: the year under review
+
+
+def _what(it: rv.Item) -> str:
+    held = ", ".join(sorted(g.value for g in it.groups))
+    profiles = f" ; profils {', '.join(sorted(x.value for x in it.profiles))}" if it.profiles else ""
+    return f"{it.service.value} ({held}{profiles}) au titre de la convention {it.convention}"
+
+
+def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime) -> dict:
+    c = row.campaign
+    per = rv.progress(row.items, decisions)
+    return {"id": c.id, "caf": c.caf, "opened_by": c.opened_by, "opened_at": c.opened_at, "deadline": c.deadline,
+            "partners": sorted(c.partners) if c.partners is not None else None,
+            "state": "close" if row.closed_at else ("ouverte" if c.open_at(now) else "échue"),
+            "closed_at": row.closed_at, "total": len(row.items),
+            "progress": {siret: {"total": p.total, "confirmed": p.confirmed, "revoked": p.revoked,
+                                 "pending": len(p.pending)} for siret, p in sorted(per.items())}}
+
+
+class Reviews:
+    # --- the Caf -------------------------------------------------------------------------------------
+    def open_review(self, actor: Actor, caf: str, deadline: datetime, partners: list[str] | None = None) -> dict:
+        """Open a campaign over the Caf's partners (all, or those listed); the grants in force now are its
+        items. Refused, with every fault listed, when another campaign of the Caf is still open."""
+        if not actor.is_caf_admin_of(caf):
+            raise Forbidden("Seul un administrateur de la Caf ouvre une revue de ses partenaires.")
+        now = self.now()
+        with UnitOfWork(self.engine) as uow:
+            caf_obj = uow.registry.load_caf(caf)
+            if caf_obj is None:
+                raise NotFound(f"Caf {caf} inconnue.")
+            known = {p.siret: p for p in uow.registry.partners_of_caf(caf)}
+            faults = rv.validate_campaign(caf, now, deadline, partners, known)
+            if uow.reviews.list(caf, open_only=True):
+                faults.append(Violation("CAMPAGNE_EN_COURS", "Une revue de cette Caf est déjà en cours : attendez sa "
+                                        "clôture avant d'en ouvrir une autre."))
+            if faults:
+                raise ValidationFailed(faults)
+            campaign = rv.Campaign(str(uuid.uuid4()), caf, actor.username, now, deadline,
+                                   frozenset(partners) if partners is not None else None)
+            items = rv.items(campaign, known.values())
+            uow.reviews.add(campaign, items)
+            count = defaultdict(int)
+            for it in items:
+                count[it.partner] += 1
+            uow.audit.record(actor.username, "open-review", f"review:{campaign.id}", None,
+                             {"deadline": deadline, "partners": sorted(campaign.partners or []) or "tous",
+                              "items": len(items)}, caf=caf,
+                             summary=f"revue des habilitations ouverte jusqu'au {deadline:%d/%m/%Y} : "
+                                     f"{len(items)} habilitation(s), {len(count)} partenaire(s)")
+            for siret, n in sorted(count.items()):
+                p = known[siret]
+                for u in self._reviewers(p):
+                    subject, body = messages.review_opened_mail(u.first_name, u.last_name, p.name, caf_obj.name, n,
+                                                                deadline, self._review_url(campaign.id, siret))
+                    uow.outbox.put(u.email, subject, body, caf=caf)
+            uow.commit()
+        self.deliver_notifications()
+        return _summary(self._row(campaign.id), [], now)
+
+    def reviews(self, actor: Actor) -> list[dict]:
+        """The campaigns a reader may see: its Caf's (a Caf administrator), those covering its partner (a
+        partner's administrator or responsable des habilitations: the counts of its own partner only)."""
+        now = self.now()
+        with UnitOfWork(self.engine) as uow:
+            if actor.system or (CAF_ADMIN in actor.roles and actor.caf):
+                rows = uow.reviews.list(None if actor.system else actor.caf)
+                return [_summary(r, uow.reviews.decisions(r.campaign.id), now) for r in rows]
+            p = uow.registry.partner(actor.partner) if actor.partner else None
+            if p is None or not rv.may_decide(actor, p):
+                return []
+            out = []
+            for r in uow.reviews.list(p.caf):
+                if r.campaign.covers(p):
+                    mine = ReviewCampaignRow(r.campaign, [i for i in r.items if i.partner == p.siret],
+                                             r.reminders_sent, r.closed_at)
+                    s = _summary(mine, uow.reviews.decisions(r.campaign.id, p.siret), now)
+                    out.append(s | {"partners": [p.siret]})
+            return out
+
+    def review(self, actor: Actor, campaign_id: str) -> dict:
+        row = self._row(campaign_id)
+        if not actor.is_caf_admin_of(row.campaign.caf):
+            raise NotFound("Campagne de revue inconnue.")
+        with UnitOfWork(self.engine) as uow:
+            return _summary(row, uow.reviews.decisions(campaign_id), self.now())
+
+    def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict:
+        """A partner's items with the decision that counts, who took it, and each person's last connection
+        (one read of Keycloak's LOGIN events for the whole page, never one a person)."""
+        row = self._row(campaign_id)
+        p = self._reviewed_partner(actor, row, siret)
+        with UnitOfWork(self.engine) as uow:
+            decisions = uow.reviews.decisions(campaign_id, siret)
+        last = rv.latest(decisions)
+        logins = self.gateway().last_logins(self.now() - LAST_LOGIN_WINDOW)
+        out = []
+        for it in (i for i in row.items if i.partner == siret):
+            u, d = p.user(it.identifiant), last.get(it.key)
+            out.append({"key": it.key, "identifiant": it.identifiant, "convention": it.convention,
+                        "service": it.service.value, "groups": sorted(g.value for g in it.groups),
+                        "profiles": sorted(x.value for x in it.profiles),
+                        "first_name": u.first_name if u else "", "last_name": u.last_name if u else "",
+                        "last_login": logins.get(it.identifiant),
+                        "decision": d.verdict.value if d else None, "decided_by": d.by if d else None,
+                        "decided_at": d.at if d else None,
+                        "may_decide": self._may_decide_on(actor, p, it.identifiant)})
+        return _summary(ReviewCampaignRow(row.campaign, [i for i in row.items if i.partner == siret],
+                                          row.reminders_sent, row.closed_at),
+                        decisions, self.now()) | {"partner": {"siret": p.siret, "name": p.name}, "items": out}
+
+    def review_csv(self, actor: Actor, campaign_id: str) -> str:
+        """The campaign's result, one line a grant: who decided what and when; what the deadline did."""
+        row = self._row(campaign_id)
+        if not actor.is_caf_admin_of(row.campaign.caf):
+            raise NotFound("Campagne de revue inconnue.")
+        with UnitOfWork(self.engine) as uow:
+            last = rv.latest(uow.reviews.decisions(campaign_id))
+            names = {p.siret: p for p in uow.registry.partners_of_caf(row.campaign.caf)}
+        buf = io.StringIO()
+        w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+        w.writerow(["siret", "partenaire", "convention", "service", "identifiant", "nom", "prenom", "groupes",
+                    "profils", "decision", "par", "le", "resultat"])
+        for it in row.items:
+            p, d = names.get(it.partner), last.get(it.key)
+            u = p.user(it.identifiant) if p else None
+            result = (d.verdict.value if d else "suspendu (non confirmé)" if row.closed_at else "en attente")
+            w.writerow([_cell(x) for x in (
+                it.partner, p.name if p else "", it.convention, it.service.value, it.identifiant,
+                u.last_name if u else "", u.first_name if u else "", " + ".join(sorted(g.value for g in it.groups)),
+                " + ".join(sorted(x.value for x in it.profiles)), d.verdict.value if d else "", d.by if d else "",
+                d.at.isoformat() if d else "", result)])
+        return "\ufeff" + buf.getvalue()
+
+    # --- the partner's reviewers ----------------------------------------------------------------------
+    def decide(self, actor: Actor, campaign_id: str, key: str, verdict: rv.Verdict) -> dict:
+        """Confirm or withdraw one grant. A withdrawal takes the grant away at once (stored with the decision,
+        one transaction; Keycloak follows, the person's sessions end); a confirmation may be changed into a
+        withdrawal until the deadline, a withdrawal is final."""
+        row = self._row(campaign_id)
+        it = next((i for i in row.items if i.key == key), None)
+        if it is None:
+            raise NotFound("Cette habilitation ne fait pas partie de la campagne.")
+        p = self._reviewed_partner(actor, row, it.partner)
+        if not actor.is_caf_admin_of(p.caf):
+            _check_hierarchy(actor, p, it.identifiant, self_ok=False)
+        now = self.now()
+        with UnitOfWork(self.engine) as uow:
+            previous = rv.latest(uow.reviews.decisions(campaign_id, it.partner)).get(key)
+        faults = rv.check_decision(row.campaign, {i.key for i in row.items}, key, now)
+        if previous and previous.verdict is rv.Verdict.REVOKE:
+            faults.append(Violation("HABILITATION_DEJA_RETIREE", "Cette habilitation a déjà été retirée : pour la "
+                                    "rendre, accordez-la de nouveau depuis la fiche de la personne."))
+        if faults:
+            raise ValidationFailed(faults)
+        decision = rv.Decision(key, verdict, actor.username, now)
+        what = _what(it)
+        if verdict is rv.Verdict.CONFIRM:
+            with UnitOfWork(self.engine) as uow:
+                uow.reviews.decide(campaign_id, decision, it.partner)
+                uow.audit.record(actor.username, "review-confirm", f"review:{campaign_id}", None,
+                                 {"item": key}, partner=it.partner, caf=p.caf, subject=it.identifiant,
+                                 summary=f"revue : habilitation {what} de {it.identifiant} confirmée")
+                uow.commit()
+            return {"item": key, "decision": verdict.value, "by": actor.username, "at": now}
+
+        def change(reg: Registry, partner: Partner) -> list[Violation]:
+            conv = partner.convention(it.convention)
+            b = conv.bulletin(it.service) if conv else None
+            if b is not None:
+                b.members = [m for m in b.members if m.identifiant != it.identifiant]
+            _drop_unheld_assignments(partner, it.identifiant)
+            return []
+        result = self._mutate(actor, it.partner, "review-revoke",
+                              f"revue : habilitation {what} de {it.identifiant} retirée", change,
+                              acts_outside=True, on_person=it.identifiant, self_ok=False,
+                              within=lambda uow: uow.reviews.decide(campaign_id, decision, it.partner))
+        return {"item": key, "decision": verdict.value, "by": actor.username, "at": now,
+                "reconcile": result.reconcile_state}
+
+    # --- the job: reminders and the deadline ------------------------------------------------------------
+    def tick_reviews(self) -> dict:
+        """Run by the daily job (and `mcp-provisioning reviews`): the reminder due for each open campaign, and
+        each campaign whose deadline passed closed: what nobody confirmed suspended. Safe to run twice."""
+        now, done = self.now(), {"reminders": 0, "closed": [], "suspended": 0}
+        with UnitOfWork(self.engine) as uow:
+            rows = uow.reviews.list(open_only=True)
+        for row in rows:
+            if now >= row.campaign.deadline:
+                done["suspended"] += self._close(row, now)
+                done["closed"].append(row.campaign.id)
+            else:
+                done["reminders"] += self._remind(row, now)
+        if done["reminders"] or done["closed"]:
+            self.deliver_notifications()
+        return done
+
+    def _remind(self, row: ReviewCampaignRow, now: datetime) -> int:
+        days = rv.reminder_due(row.campaign, now, row.reminders_sent)
+        if days is None:
+            return 0
+        sent = 0
+        with UnitOfWork(self.engine) as uow:
+            per = rv.progress(row.items, uow.reviews.decisions(row.campaign.id))
+            for siret, pr in sorted(per.items()):
+                p = uow.registry.partner(siret)
+                if pr.done or p is None:
+                    continue
+                for u in self._reviewers(p):
+                    subject, body = messages.review_reminder_mail(u.first_name, u.last_name, p.name, len(pr.pending),
+                                                                  days, row.campaign.deadline,
+                                                                  self._review_url(row.campaign.id, siret))
+                    uow.outbox.put(u.email, subject, body, caf=p.caf)
+                    sent += 1
+            uow.reviews.reminder_sent(row.campaign.id, days)
+            uow.audit.record(REVIEW_JOB.username, "review-reminder", f"review:{row.campaign.id}", caf=row.campaign.caf,
+                             summary=f"revue : rappel J-{days} envoyé ({sent} courriel(s))")
+            uow.commit()
+        return sent
+
+    def _close(self, row: ReviewCampaignRow, now: datetime) -> int:
+        """Suspend, partner by partner, every item without a decision whose grant is still the one reviewed
+        (a grant given again since the opening is a newer decision: left alone), then close the campaign."""
+        with UnitOfWork(self.engine) as uow:
+            decisions = uow.reviews.decisions(row.campaign.id)
+        doomed: dict[str, list[rv.Item]] = defaultdict(list)
+        for it in rv.to_suspend(row.campaign, row.items, decisions, now):
+            doomed[it.partner].append(it)
+        suspended, lines, failed = 0, [], []
+        for siret, its in sorted(doomed.items()):
+            hit: list[rv.Item] = []
+
+            def change(reg: Registry, p: Partner, its=its, hit=hit) -> list[Violation]:
+                for it in its:
+                    conv = p.convention(it.convention)
+                    b = conv.bulletin(it.service) if conv else None
+                    m = b.member(it.identifiant) if b else None
+                    if m and not m.suspended and m.groups == set(it.groups) and m.profiles == set(it.profiles):
+                        m.suspended = True
+                        hit.append(it)
+                return []
+
+            def inform(p: Partner, hit=hit) -> list[tuple[str, str, str]]:
+                per_person: dict[str, list[str]] = defaultdict(list)
+                for it in hit:
+                    per_person[it.identifiant].append(_what(it))
+                return [(u.email, *messages.review_suspended_mail(u.first_name, u.last_name, whats))
+                        for ident, whats in per_person.items() if (u := p.user(ident))]
+            try:
+                self._mutate(REVIEW_JOB, siret, "review-suspend",
+                             "revue close : habilitations non confirmées suspendues — "
+                             + ", ".join(sorted({it.identifiant for it in its})), change,
+                             also_about=lambda its=its: sorted({it.identifiant for it in its}), inform_mail=inform)
+            except NotFound:
+                continue  # the partner left the registry since: nothing of it to suspend
+            except ProvisioningError as e:  # the next run tries again: the campaign stays open until it is done
+                log.error("access review %s: suspensions of %s failed: %s", row.campaign.id, siret, e)
+                failed.append(siret)
+                continue
+            suspended += len(hit)
+            lines += [f"{siret} — {it.identifiant} : {_what(it)}" for it in hit]
+        if failed:
+            return suspended
+        with UnitOfWork(self.engine) as uow:
+            if uow.reviews.close(row.campaign.id, now):
+                caf = uow.registry.load_caf(row.campaign.caf)
+                if caf:
+                    subject, body = messages.review_closed_report(caf.name, lines)
+                    uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
+                uow.audit.record(REVIEW_JOB.username, "close-review", f"review:{row.campaign.id}", None,
+                                 {"suspended": len(lines)}, caf=row.campaign.caf,
+                                 summary=f"revue close : {len(lines)} habilitation(s) suspendue(s)")
+            uow.commit()
+        return suspended
+
+    # --- helpers --------------------------------------------------------------------------------------
+    def _row(self, campaign_id: str) -> ReviewCampaignRow:
+        with UnitOfWork(self.engine) as uow:
+            row = uow.reviews.get(campaign_id)
+        if row is None:
+            raise NotFound("Campagne de revue inconnue.")
+        return row
+
+    def _reviewed_partner(self, actor: Actor, row: ReviewCampaignRow, siret: str) -> Partner:
+        """The partner, if the campaign covers it and the actor may review it; else « inconnu » (a partner's
+        staff cannot tell another partner's campaign from none)."""
+        p = self._load_partner(siret)
+        if p is None or not row.campaign.covers(p) or not rv.may_decide(actor, p):
+            raise _unknown_or_forbidden(actor, siret, p is None or not row.campaign.covers(p))
+        return p
+
+    @staticmethod
+    def _may_decide_on(actor: Actor, p: Partner, identifiant: str) -> bool:
+        try:
+            if not actor.is_caf_admin_of(p.caf):
+                _check_hierarchy(actor, p, identifiant, self_ok=False)
+        except Forbidden:
+            return False
+        return True
+
+    @staticmethod
+    def _reviewers(p: Partner) -> list:
+        """Who receives the campaign's mails: the partner's administrator and responsables des habilitations."""
+        idents = ([p.administrator] if p.administrator else []) + list(p.delegates)
+        return [u for i in dict.fromkeys(idents) if (u := p.user(i)) and u.active]
+
+    def _review_url(self, campaign_id: str, siret: str) -> str:
+        return f"{self.portal_url}/console/{siret}/revues/{campaign_id}"
+
+
+def _cell(v: str) -> str:
+    """No spreadsheet formula from a name (CSV injection)."""
+    return "'" + v if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v
+
+
+def _drop_unheld_assignments(p: Partner, identifiant: str) -> None:
+    """A withdrawn AFAS profile takes the person's equipment associations for that profile with it (R8: an
+    association needs the profile)."""
+    held = set()
+    for conv in p.conventions:
+        b = conv.bulletin(Service.AFAS)
+        m = b.member(identifiant) if b else None
+        held |= m.profiles if m else set()
+    for e in p.equipments:
+        for prof, idents in list(e.assignments.items()):
+            if prof not in held and identifiant in idents:
+                e.assignments[prof] = [i for i in idents if i != identifiant]
