@@ -191,6 +191,14 @@ def cmd_suspend_inactive(args) -> int:
     return 0
 
 
+def cmd_reviews(args) -> int:
+    """Issue 16: the reviews' reminders and deadlines now (the daily job does the same every day)."""
+    done = _service().tick_reviews()
+    print(f"{done['reminders']} rappel(s) envoyé(s) ; {len(done['closed'])} revue(s) close(s), "
+          f"{done['suspended']} habilitation(s) suspendue(s) faute de confirmation.")
+    return 0
+
+
 def cmd_usage_rules(args) -> int:
     svc = _service()
     if args.action == "publish":
@@ -356,8 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     ur.add_argument("--json", action="store_true")
     si = sub.add_parser("suspend-inactive", help="suspend users without login for N days (R18; run it daily)")
     si.add_argument("--days", type=int, default=int(os.environ.get("MCP_INACTIVITY_DAYS", "90")))
+    sub.add_parser("reviews", help="access reviews: send the reminders due, close the reviews whose deadline "
+                                   "passed (unconfirmed grants suspended); the daily job runs it too")
     args = p.parse_args(argv)
-    handlers = {"validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
+    handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
                 "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}

@@ -1,5 +1,5 @@
-"""The daily job: suspend users without login for MCP_INACTIVITY_DAYS days (R18) and deliver pending
-notifications. It runs as its own process (`mcp-provisioning daily`), or as a thread of the API process (the
+"""The daily job: suspend users without login for MCP_INACTIVITY_DAYS days (R18), the access reviews'
+reminders and deadlines (issue 16), and deliver pending notifications. It runs as its own process (`mcp-provisioning daily`), or as a thread of the API process (the
 embedded default); with several instances, one holds the `daily-job` lease and works, the others wait to take
 over (issue 14). The same work once is `mcp-provisioning suspend-inactive` for cron users."""
 
@@ -27,6 +27,12 @@ def run_job(svc: Provisioning, days: int) -> list[str]:
     names = svc.suspend_inactive(JOB, days)
     if names:
         log.warning("suspended after %s days without login: %s", days, ", ".join(names))
+    try:  # issue 16: the access reviews' reminders and deadlines
+        done = svc.tick_reviews()
+        if done["closed"]:
+            log.warning("access reviews closed: %s (%s grants suspended)", done["closed"], done["suspended"])
+    except ProvisioningError as e:
+        log.error("access reviews: %s", e)
     svc.deliver_notifications()
     return names
 

@@ -514,7 +514,9 @@ class ReviewRepository:
 
     def add(self, c: Campaign, items: list[Item]) -> None:
         self.conn.execute(sa.insert(t.review_campaigns).values(
-            id=c.id, caf_code=c.caf, opened_by=c.opened_by, opened_at=c.opened_at, deadline=c.deadline,
+            # in UTC: SQLite keeps no offset, and a Paris deadline read back as UTC would end an hour late
+            id=c.id, caf_code=c.caf, opened_by=c.opened_by, opened_at=c.opened_at.astimezone(timezone.utc),
+            deadline=c.deadline.astimezone(timezone.utc),
             partners=sorted(c.partners) if c.partners is not None else None,
             items=[self._item_to_dict(i) for i in items], reminders_sent=[], closed_at=None))
 
@@ -540,7 +542,7 @@ class ReviewRepository:
     def decide(self, campaign_id: str, d: Decision, partner: str) -> None:
         self.conn.execute(sa.insert(t.review_decisions).values(campaign_id=campaign_id, item=d.item,
                                                                partner_siret=partner, verdict=d.verdict.value,
-                                                               by=d.by, at=d.at))
+                                                               by=d.by, at=d.at.astimezone(timezone.utc)))
 
     def decisions(self, campaign_id: str, partner: str | None = None) -> list[Decision]:
         c = t.review_decisions.c
