@@ -1,7 +1,16 @@
-// Long actions (they reconcile Keycloak): disable the button and say it is in progress.
+// Long actions (they reconcile Keycloak): disable the button pressed and say it is in progress. A disabled
+// button is not sent with the form: its name and value (« confirmé » or « retiré ») travel in a hidden field.
 document.addEventListener("submit", function (event) {
-  var button = event.target.querySelector("button[type=submit]");
-  if (button && !event.target.hasAttribute("data-autosubmit")) {
+  var form = event.target;
+  var button = event.submitter || form.querySelector("button[type=submit]");
+  if (button && !form.hasAttribute("data-autosubmit")) {
+    if (button.name) {
+      var carried = document.createElement("input");
+      carried.type = "hidden";
+      carried.name = button.name;
+      carried.value = button.value;
+      form.appendChild(carried);
+    }
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
     button.textContent = "Traitement en cours…";

@@ -1,0 +1,98 @@
+"""Issue 16 in headless Chromium: the Caf opens an access review from its console; the partner's administrator
+finds every grant with its holder's last connection, confirms one and withdraws another (after a confirmation
+page; Keycloak follows); the Caf follows the progress and exports the result as CSV. axe-core clean.
+`MCP_UPDATE_SCREENSHOTS=1` also rewrites the README's screenshot of the review page (docs/)."""
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from provisioning.domain.model import Group, Service, User
+from tests.browser.axe import violations
+from tests.browser.conftest import OPERATOR
+from tests.browser.helpers import login
+
+A = "12345678900015"
+CONV = "CONV-751-2026-0001"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _row(key: str) -> str:
+    """The review table's row of one grant (its id is the key, made an HTML id)."""
+    return "#h-" + "".join(c if c.isalnum() else "-" for c in key)
+
+
+def _members(stack, path):
+    g = stack.kc_admin.get(f"/group-by-path{path}")
+    return {u["username"] for u in stack.kc_admin.get(f"/groups/{g['id']}/members")}
+
+
+def test_a_review_opened_by_the_caf_and_decided_by_the_partner_administrator(stack, new_page):
+    svc = stack.provisioning
+    svc.create_user(OPERATOR, A, User("nina.roux", "Nina", "Roux", "nina.roux@hirondelles.example"))
+    svc.set_membership(OPERATOR, A, CONV, Service.CDAP, "nina.roux", {Group.CDAP_CONSULTER}, set())
+    stack.settle()
+    assert "nina.roux" in _members(stack, f"/partenaires/{A}/CDAP Consulter")
+
+    # the Caf opens it for one partner; a date in the past is refused with its reason, nothing opened
+    stack.ready_user("caf.admin")
+    caf = new_page(bypass_csp=True)
+    login(caf, stack.urls["portail"] + "/", "caf.admin")
+    caf.goto(stack.urls["portail"] + "/caf/revues")
+    assert violations(caf) == []
+    caf.fill("#deadline", "2020-01-01")
+    caf.click("#ouvrir-revue button")
+    assert "ECHEANCE_TROP_PROCHE" in caf.inner_text("#erreurs")
+    assert "Aucune revue" in caf.inner_text("#revues")
+    caf.fill("#deadline", "2030-01-01")
+    caf.click("#ouvrir-revue button")
+    assert "ECHEANCE_TROP_LOINTAINE" in caf.inner_text("#erreurs")
+    caf.goto(stack.urls["portail"] + "/caf/revues")
+    caf.check("input[name=scope][value=choisis]")
+    caf.check(f"input[name=partners][value='{A}']")
+    with caf.expect_navigation():
+        caf.click("#ouvrir-revue button")
+    assert "Revue ouverte" in caf.inner_text("main") and "Centre de loisirs Les Hirondelles" in caf.inner_text("#avancement")
+    assert violations(caf) == []
+    assert any("revue des habilitations" in m.subject for m in stack.smtp.mails
+               if "jeanne.dupont@hirondelles.example" in m.recipients)
+
+    # the partner's administrator: every grant, the last connection, confirm and withdraw
+    stack.ready_user("jeanne.dupont")
+    page = new_page(bypass_csp=True)
+    login(page, stack.urls["portail"] + "/", "jeanne.dupont")
+    page.click("#lien-console")
+    page.click("text=Revue des habilitations")
+    page.wait_for_selector("#revue")
+    table = page.inner_text("#revue")
+    assert "nina.roux" in table and "lea.petit" in table and "b.lea.petit" not in table  # its own partner only
+    assert "aucune connexion enregistrée" in page.inner_text(_row(f"{A}/{CONV}/CDAP/nina.roux"))
+    assert violations(page) == []
+    with page.expect_navigation():
+        page.click("button[aria-label='Confirmer CDAP pour lea.petit']")
+    assert "Habilitation de lea.petit confirmée" in page.inner_text("main")
+    assert "Confirmé" in page.inner_text(_row(f"{A}/{CONV}/CDAP/lea.petit"))
+    with page.expect_navigation():
+        page.click("button[aria-label='Retirer CDAP pour nina.roux']")
+    assert "ses sessions en cours sont fermées" in page.inner_text("#liste-consequences")
+    with page.expect_navigation():
+        page.click("#confirmer")
+    assert "Habilitation de nina.roux retirée" in page.inner_text("main")
+    stack.settle()
+    assert "nina.roux" not in _members(stack, f"/partenaires/{A}/CDAP Consulter")
+    assert page.query_selector("button[aria-label='Retirer CDAP pour nina.roux']") is None  # final
+    if os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        page.screenshot(path=str(DOCS / "revue-habilitations.png"), full_page=True)
+
+    # the Caf's progress and CSV
+    caf.reload()
+    row = caf.inner_text("#avancement tbody tr")
+    assert row.split("\t")[-3:] == ["1", "1", str(int(row.split("\t")[1]) - 2)]
+    with caf.expect_download() as dl:
+        caf.click("#export-csv")
+    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig")), delimiter=";"))
+    result = {(r["identifiant"], r["service"]): r["resultat"] for r in rows}
+    assert result[("nina.roux", "CDAP")] == "retiré" and result[("lea.petit", "CDAP")] == "confirmé"
+    assert result[("paul.bernard", "AFAS")] == "en attente"
