@@ -91,13 +91,15 @@ class Cluster:
     # --- secrets: drawn once, kept outside git ------------------------------------------------------
     def secrets(self) -> dict[str, str]:
         path = self.dir / "secrets.json"
-        if path.exists():
-            return json.loads(path.read_text())
+        kept = json.loads(path.read_text()) if path.exists() else {}
         values = {"keycloak_admin_password": secrets.token_urlsafe(18)}
         values.update({f"db_{db}": secrets.token_urlsafe(18) for db in DATABASES})
         values.update({f"client_{c}": secrets.token_urlsafe(32)
-                       for c in (*APPS, "provisioning", "provisioning_api")})
+                       for c in (*APPS, "provisioning", "provisioning_api", "scim", "caf_services")})
         values.update({f"session_key_{a}": secrets.token_hex(32) for a in APPS})
+        if kept and set(values) <= set(kept):
+            return kept
+        values.update(kept)  # a cluster made before a new client keeps its secrets and gets the new ones
         self.dir.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(values, indent=1))
         path.chmod(0o600)
@@ -115,6 +117,7 @@ class Cluster:
             **{f"MCP_{a.upper()}_SESSION_KEY": s[f"session_key_{a}"] for a in APPS},
             "MCP_PROVISIONING_CLIENT_SECRET": s["client_provisioning"],
             "MCP_PROVISIONING_API_CLIENT_SECRET": s["client_provisioning_api"],
+            "MCP_SCIM_CLIENT_SECRET": s["client_scim"], "MCP_CAF_SERVICES_CLIENT_SECRET": s["client_caf_services"],
             "MCP_DATABASE_URL": self.db_url("mcp"), "MCP_SESSION_URL": self.db_url("sessions"),
             "MCP_AFAS_DATABASE_URL": self.db_url("afas"), "MCP_CDAP_DATABASE_URL": self.db_url("cdap"),
             "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(self.port("smtp")),

@@ -35,6 +35,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     portal_url: str = "http://localhost:8081"
     api_audience: str = "provisioning-api"
+    scim_audience: str = "scim"
     public_keycloak_url: str = "http://localhost:8080"
     onboarding: str = "password"  # or "action-link": Keycloak mails a 24 h link, no password in mail
     # API mutations answer once stored and `mcp-provisioning worker` reconciles ("worker", the default), or the
@@ -71,6 +72,7 @@ class Config:
                             portal_url=e("MCP_PORTAIL_URL", "http://localhost:8081")),
             portal_url=e("MCP_PORTAIL_URL", "http://localhost:8081"),
             api_audience=e("MCP_API_AUDIENCE", "provisioning-api"),
+            scim_audience=e("MCP_SCIM_AUDIENCE", "scim"),
             public_keycloak_url=e("MCP_PUBLIC_KEYCLOAK_URL", kc_url).rstrip("/"),
             onboarding=e("MCP_ONBOARDING", "password"),
             reconcile_mode=e("MCP_RECONCILE", "worker"),

@@ -44,7 +44,8 @@ def problem(e: ProvisioningError) -> dict:
             "code": e.code, **e.as_dict()}
 
 
-def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
+def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: TokenVerifier | None = None) -> Flask:
+    """`scim_verifier`: tokens for /scim/v2 (audience « scim »); without it, SCIM is not served."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json = IsoJSON(app)
@@ -107,6 +108,12 @@ def create_app(service: Provisioning, verifier: TokenVerifier) -> Flask:
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         return resp
 
+    if scim_verifier is not None:  # issue 16: SCIM 2.0 beside the API, same process, its own audience
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware  # noqa: PLC0415
+
+        from provisioning.scim.app import ScimApplication  # noqa: PLC0415
+        app.extensions["scim"] = ScimApplication(service.engine, scim_verifier, today=service.today)
+        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/scim": app.extensions["scim"]})
     return app
 
 
@@ -136,6 +143,6 @@ def serve() -> None:
 
 
 def from_config(cfg, svc) -> Flask:
-    return create_app(svc, TokenVerifier(cfg.issuer, cfg.api_audience,
-                                         jwks_url=f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}"
-                                                  "/protocol/openid-connect/certs"))
+    jwks = f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}/protocol/openid-connect/certs"
+    return create_app(svc, TokenVerifier(cfg.issuer, cfg.api_audience, jwks_url=jwks),
+                      TokenVerifier(cfg.issuer, cfg.scim_audience, jwks_url=jwks))

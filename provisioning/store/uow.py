@@ -247,6 +247,18 @@ class AuditRepository:
         return out
 
 
+    def dates(self, partners: list[str]) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
+        """(person → first and last journal line about them, partner → its first and last line), in one query
+        each: the created and lastModified dates the SCIM resources carry."""
+        a = t.audit_log.c
+        people = self.conn.execute(sa.select(a.subject, sa.func.min(a.at), sa.func.max(a.at))
+                                   .where(a.partner_siret.in_(partners), a.subject.is_not(None)).group_by(a.subject))
+        whole = self.conn.execute(sa.select(a.partner_siret, sa.func.min(a.at), sa.func.max(a.at))
+                                  .where(a.partner_siret.in_(partners)).group_by(a.partner_siret))
+        return ({r[0]: (_aware(r[1]), _aware(r[2])) for r in people},
+                {r[0]: (_aware(r[1]), _aware(r[2])) for r in whole})
+
+
 class Outbox:
     """Notifications are written in the same transaction as the change that causes them, then delivered by
     a sender outside any transaction: claim (one sender per row), send, record the outcome."""

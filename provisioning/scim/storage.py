@@ -1,0 +1,125 @@
+"""Where the SCIM resources come from: the registry, seen through the caller's scope (a partner, a Caf, or the
+whole branch). Anything outside the scope does not exist for the caller (404, never 403: a partner cannot tell
+another partner's people from nobody). Read-only."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Union
+
+from scim2_models import (
+    NotFoundException, NotImplementedException, Resource, ResourceType, ScimFilter, SearchRequest,
+)
+from scim2_server.storage import ScimStorage, SearchPage
+from scim2_server.utils import parametrize
+
+from provisioning.domain import naming as n
+from provisioning.domain.model import Partner, Registry
+from provisioning.reconcile.desired import desired_state
+from provisioning.scim import resources as r
+from provisioning.store.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Scope:
+    partner: str | None = None   # one partner
+    caf: str | None = None       # every partner of one Caf
+    national: bool = False       # every partner
+
+    def covers(self, p: Partner) -> bool:
+        return self.national or p.siret == self.partner or (self.caf is not None and p.caf == self.caf)
+
+
+CURRENT: contextvars.ContextVar[Scope] = contextvars.ContextVar("scim_scope")
+
+
+def _holders(p: Partner, settings, today: date) -> dict[str, set[str]]:
+    """Group key → members, exactly as the reconciler puts them in Keycloak (the same function decides)."""
+    state = desired_state(Registry([], [p], settings), today)
+    out = {}
+    for path, spec in state.groups.items():
+        key = dict(spec.attributes).get(n.KIND_ATTR)
+        if spec.roles and key in n.PARTNER_GROUPS:
+            out[key] = state.members.get(path, set())
+    return out
+
+
+class RegistryStorage(ScimStorage):
+    def __init__(self, engine, today=date.today):
+        self.engine = engine
+        self.today = today
+
+    # --- reads ------------------------------------------------------------------------------------------
+    def _partners(self, scope: Scope, only: str | None = None) -> tuple[list[Partner], Any]:
+        with UnitOfWork(self.engine) as uow:
+            if only is not None:
+                p = uow.registry.partner(only)
+                partners = [p] if p else []
+            elif scope.partner:
+                p = uow.registry.partner(scope.partner)
+                partners = [p] if p else []
+            elif scope.caf:
+                partners = uow.registry.partners_of_caf(scope.caf)
+            else:
+                partners = uow.registry.load().partners
+            partners = [p for p in partners if scope.covers(p)]
+            people, whole = uow.audit.dates([p.siret for p in partners]) if partners else ({}, {})
+            settings = uow.registry.settings()
+        return partners, (people, whole, settings)
+
+    def _resources(self, types: set[str], partners: list[Partner], extra) -> list[Resource[Any]]:
+        people, whole, settings = extra
+        out: list[Resource[Any]] = []
+        for p in partners:
+            if "User" in types:
+                out += r.users_of(p, people, whole.get(p.siret))
+            if "Group" in types:
+                out += r.groups_of(p, _holders(p, settings, self.today()), whole.get(p.siret))
+        return out
+
+    def get(self, resource_type: ResourceType, resource_id: str, *, response_parameters=None) -> Resource[Any]:
+        scope = CURRENT.get()
+        if resource_type.name == "User":
+            with UnitOfWork(self.engine) as uow:
+                p = uow.registry.partner_of(resource_id)
+            siret = p.siret if p else None
+        else:
+            siret = resource_id.split(".", 1)[0] if "." in resource_id else None
+        if siret is None:
+            raise NotFoundException(detail=f"{resource_type.name} {resource_id} inconnu")
+        partners, extra = self._partners(scope, only=siret)
+        for res in self._resources({resource_type.name}, partners, extra):
+            if res.id == resource_id:
+                return res
+        raise NotFoundException(detail=f"{resource_type.name} {resource_id} inconnu")
+
+    def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
+               position: Any = None) -> SearchPage:
+        partners, extra = self._partners(CURRENT.get())
+        found = self._resources({rt.name for rt in resource_types}, partners, extra)
+        scim_filter = search_request.filter
+        if scim_filter is not None and not scim_filter.models and found:
+            models = tuple(dict.fromkeys(type(x) for x in found))
+            scim_filter = parametrize(ScimFilter, Union[models])(str(scim_filter))  # noqa: UP007
+        if scim_filter is not None:
+            found = [x for x in found if scim_filter.match(x)]
+        descending = search_request.sort_by is not None and \
+            search_request.sort_order == SearchRequest.SortOrder.descending
+        keyed = [(search_request.sort_value(x), x) for x in found]
+        keyed.sort(key=lambda kv: (kv[0] is None, kv[0] if kv[0] is not None else "", kv[1].id), reverse=descending)
+        found = [x for _, x in keyed]
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        return SearchPage(len(found), found[start:stop])
+
+    # --- writes: not offered (the service refuses them before they get here) -----------------------------
+    def create(self, resource_type, resource):
+        raise NotImplementedException(detail="Lecture seule")
+
+    def update(self, resource_type, resource, *, expected_version=None):
+        raise NotImplementedException(detail="Lecture seule")
+
+    def delete(self, resource_type, resource_id, *, expected_version=None):
+        raise NotImplementedException(detail="Lecture seule")
