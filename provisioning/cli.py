@@ -250,9 +250,8 @@ def cmd_daily(args) -> int:
     from provisioning.reconcile.worker import Lease  # noqa: PLC0415
     svc = _service()
     days, every = settings()
-    if days <= 0:
-        print("MCP_INACTIVITY_DAYS=0 : suspension automatique désactivée.")
-        return 0
+    if days <= 0:  # the access reviews' deadlines and the outbox still need the job
+        print("MCP_INACTIVITY_DAYS=0 : suspension automatique désactivée (revues et courriels continuent).")
     if args.once:
         print(f"{len(run_job(svc, days))} utilisateur(s) suspendu(s).")
         return 0

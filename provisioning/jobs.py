@@ -24,7 +24,7 @@ def settings() -> tuple[int, float]:
 
 
 def run_job(svc: Provisioning, days: int) -> list[str]:
-    names = svc.suspend_inactive(JOB, days)
+    names = svc.suspend_inactive(JOB, days) if days > 0 else []  # 0: no suspension for inactivity
     if names:
         log.warning("suspended after %s days without login: %s", days, ", ".join(names))
     try:  # issue 16: the access reviews' reminders and deadlines
@@ -57,8 +57,6 @@ def run_daily(svc: Provisioning, stop: threading.Event, *, days: int, every: flo
 def start_daily(svc: Provisioning) -> threading.Thread | None:
     """The API process's thread (the embedded default); `mcp-provisioning daily` is the same as a process."""
     days, every = settings()
-    if days <= 0:
-        return None
     stop = threading.Event()
     t = threading.Thread(target=run_daily, args=(svc, stop),
                          kwargs={"days": days, "every": every, "lease": Lease(svc, LEASE, seconds=60.0)},

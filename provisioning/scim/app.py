@@ -47,7 +47,15 @@ def scope_of(actor) -> Scope:
                                     "claim caf ou partner, ou scim:lecture-nationale).")
 
 
+MAX_BODY = 16 * 1024  # a search body is a few hundred bytes: nothing larger is read into memory
+
+
 class ReadOnlyService(ScimService):
+    def max_body_size(self, request) -> int | None:
+        """scim2-server reads any non-bulk body whole, and before authentication: bounded here."""
+        limit = super().max_body_size(request)
+        return MAX_BODY if limit is None else min(limit, MAX_BODY)
+
     def authorize(self, request, target, resource_type) -> None:
         if target.operation not in READS:
             raise ForbiddenException(detail="Annuaire en lecture seule : les créations et modifications passent par "

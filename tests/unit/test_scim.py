@@ -162,3 +162,27 @@ def test_a_grant_suspended_by_a_review_is_no_longer_listed(scim):
     assert get(scim, "/Users/lea.petit").json[EXT].get("habilitations", []) == []   # an empty list is left out
     cdap = get(scim, f"/Groups/{A}.cdap-consulter").json
     assert not cdap.get("members")
+
+
+def test_a_large_body_is_refused_and_never_read_whole_even_without_a_token(scim):
+    """scim2-server reads a body before authentication: at most MAX_BODY + 1 bytes of it are read."""
+    import io  # noqa: PLC0415
+
+    from werkzeug.test import EnvironBuilder, run_wsgi_app  # noqa: PLC0415
+
+    from provisioning.scim.app import MAX_BODY  # noqa: PLC0415
+    body = b'{"filter": "userName eq \\"' + b"x" * 1_000_000 + b'\\""}'
+
+    class Counting(io.BytesIO):
+        taken = 0
+
+        def read(self, n=-1):
+            out = super().read(n)
+            Counting.taken += len(out)
+            return out
+    for headers in ({"Authorization": "Bearer caf"}, {}):
+        Counting.taken = 0
+        env = EnvironBuilder("/scim/v2/.search", method="POST", headers=headers, content_type="application/scim+json",
+                             content_length=len(body), input_stream=Counting(body)).get_environ()
+        _, status, _ = run_wsgi_app(scim.application, env)
+        assert int(status.split()[0]) in (400, 401, 413) and Counting.taken <= MAX_BODY + 1
