@@ -4,7 +4,7 @@ partner and exports its result. Every action is the API's, with the user's own t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -15,6 +15,7 @@ from sso_demo.portal.api_views import call, errors_of
 
 bp = Blueprint("reviews", __name__)
 ADMIN, DELEGATE, CAF_ADMIN = "administrateur-partenaire", "responsable-habilitations", "caf-administrateur"
+YEARLY = timedelta(days=365)
 STATES = {"ouverte": "en cours", "échue": "échue (clôture en cours)", "close": "close"}
 
 
@@ -70,8 +71,8 @@ def decide(siret: str, cid: str):
         return ask
     r = call("POST", f"/api/v1/reviews/{cid}/decisions", json={"item": item, "decision": decision})
     if r.status_code == 200:
-        who = item.rsplit("/", 1)[-1]
-        flash(f"Habilitation de {who} {'confirmée' if decision == 'confirmé' else 'retirée'}.")
+        *_, service, who = item.split("/") if item.count("/") == 3 else ("", "", "", item)
+        flash(f"Habilitation {service} {'confirmée' if decision == 'confirmé' else 'retirée'} pour {who}.")
     else:
         fields, general = errors_of(r)
         flash(Markup("Refusé : ") + Markup(" ").join(general + list(fields.values())), "erreur")
@@ -108,8 +109,11 @@ def caf_reviews():
             return redirect(url_for("reviews.caf_review", cid=c["id"]))
         fields, general = errors_of(r)
         errors, status = general + list(fields.values()), 422
-    return render_template("portal/reviews/caf_list.html", rows=call("GET", "/api/v1/reviews").json(),
-                           partners=partners, form=form, errors=errors), status
+    rows = call("GET", "/api/v1/reviews").json()
+    last = max((datetime.fromisoformat(c["opened_at"]) for c in rows), default=None)
+    due = last + YEARLY if last else None  # a review a year at least (issue 16)
+    return render_template("portal/reviews/caf_list.html", rows=rows, partners=partners, form=form, errors=errors,
+                           due=due, overdue=due is None or due <= datetime.now(timezone.utc)), status
 
 
 @bp.get("/caf/revues/<cid>")

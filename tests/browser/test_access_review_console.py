@@ -30,16 +30,17 @@ def _members(stack, path):
 
 def test_a_review_opened_by_the_caf_and_decided_by_the_partner_administrator(stack, new_page):
     svc = stack.provisioning
-    svc.create_user(OPERATOR, A, User("nina.roux", "Nina", "Roux", "nina.roux@hirondelles.example"))
-    svc.set_membership(OPERATOR, A, CONV, Service.CDAP, "nina.roux", {Group.CDAP_CONSULTER}, set())
+    svc.create_user(OPERATOR, A, User("ines.faure", "Inès", "Faure", "ines.faure@hirondelles.example"))
+    svc.set_membership(OPERATOR, A, CONV, Service.CDAP, "ines.faure", {Group.CDAP_CONSULTER}, set())
     stack.settle()
-    assert "nina.roux" in _members(stack, f"/partenaires/{A}/CDAP Consulter")
+    assert "ines.faure" in _members(stack, f"/partenaires/{A}/CDAP Consulter")
 
     # the Caf opens it for one partner; a date in the past is refused with its reason, nothing opened
     stack.ready_user("caf.admin")
     caf = new_page(bypass_csp=True)
     login(caf, stack.urls["portail"] + "/", "caf.admin")
     caf.goto(stack.urls["portail"] + "/caf/revues")
+    assert "Aucune revue n'a encore été ouverte" in caf.inner_text("#prochaine-revue")
     assert violations(caf) == []
     caf.fill("#deadline", "2020-01-01")
     caf.click("#ouvrir-revue button")
@@ -66,33 +67,36 @@ def test_a_review_opened_by_the_caf_and_decided_by_the_partner_administrator(sta
     page.click("text=Revue des habilitations")
     page.wait_for_selector("#revue")
     table = page.inner_text("#revue")
-    assert "nina.roux" in table and "lea.petit" in table and "b.lea.petit" not in table  # its own partner only
-    assert "aucune connexion enregistrée" in page.inner_text(_row(f"{A}/{CONV}/CDAP/nina.roux"))
+    assert "ines.faure" in table and "lea.petit" in table and "b.lea.petit" not in table  # its own partner only
+    assert "aucune connexion enregistrée" in page.inner_text(_row(f"{A}/{CONV}/CDAP/ines.faure"))
     assert violations(page) == []
     with page.expect_navigation():
         page.click("button[aria-label='Confirmer CDAP pour lea.petit']")
-    assert "Habilitation de lea.petit confirmée" in page.inner_text("main")
+    assert "Habilitation CDAP confirmée pour lea.petit" in page.inner_text("main")
     assert "Confirmé" in page.inner_text(_row(f"{A}/{CONV}/CDAP/lea.petit"))
     with page.expect_navigation():
-        page.click("button[aria-label='Retirer CDAP pour nina.roux']")
+        page.click("button[aria-label='Retirer CDAP pour ines.faure']")
     assert "ses sessions en cours sont fermées" in page.inner_text("#liste-consequences")
     with page.expect_navigation():
         page.click("#confirmer")
-    assert "Habilitation de nina.roux retirée" in page.inner_text("main")
+    assert "Habilitation CDAP retirée pour ines.faure" in page.inner_text("main")
     stack.settle()
-    assert "nina.roux" not in _members(stack, f"/partenaires/{A}/CDAP Consulter")
-    assert page.query_selector("button[aria-label='Retirer CDAP pour nina.roux']") is None  # final
+    assert "ines.faure" not in _members(stack, f"/partenaires/{A}/CDAP Consulter")
+    assert page.query_selector("button[aria-label='Retirer CDAP pour ines.faure']") is None  # final
     if os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
         page.screenshot(path=str(DOCS / "revue-habilitations.png"), full_page=True)
 
-    # the Caf's progress and CSV
-    caf.reload()
+    # the Caf's progress and CSV; the next yearly review is announced
+    caf.goto(stack.urls["portail"] + "/caf/revues")
+    assert "Prochaine revue annuelle due le" in caf.inner_text("#prochaine-revue")
+    caf.click("#revues tbody a")
+    caf.wait_for_selector("#avancement")
     row = caf.inner_text("#avancement tbody tr")
     assert row.split("\t")[-3:] == ["1", "1", str(int(row.split("\t")[1]) - 2)]
     with caf.expect_download() as dl:
         caf.click("#export-csv")
     rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig")), delimiter=";"))
     result = {(r["identifiant"], r["service"]): r["resultat"] for r in rows}
-    assert result[("nina.roux", "CDAP")] == "retiré" and result[("lea.petit", "CDAP")] == "confirmé"
+    assert result[("ines.faure", "CDAP")] == "retiré" and result[("lea.petit", "CDAP")] == "confirmé"
     assert result[("paul.bernard", "AFAS")] == "en attente"
