@@ -193,38 +193,33 @@ def test_last_connections_come_from_one_read_and_a_regrant_during_the_campaign_i
 def test_the_api_opens_lists_decides_and_exports_in_each_readers_scope(world):
     from provisioning.api import create_app  # noqa: PLC0415
     from tests.unit.test_api_usecases import Verifier  # noqa: PLC0415
-    import tests.unit.test_api_usecases as door  # noqa: PLC0415
 
     actors = {"caf": CAF, "lyon": LYON, "jeanne": JEANNE, "marc": MARC, "autre": OTHER_ADMIN}
-    old, door.ACTORS = door.ACTORS, actors
-    try:
-        api = create_app(world, Verifier()).test_client()
-        h = lambda who: {"Authorization": f"Bearer {who}"}  # noqa: E731
-        bad = api.post("/api/v1/cafs/751/reviews", headers=h("caf"), json={"deadline": "demain", "extra": 1})
-        assert bad.status_code == 400 and {v["code"] for v in bad.get_json()["violations"]} == {"CHAMP_TYPE",
-                                                                                               "CHAMP_INCONNU"}
-        assert api.post("/api/v1/cafs/751/reviews", headers=h("lyon"), json={"deadline": "2026-12-20"}).status_code == 403
-        assert api.get("/api/v1/reviews", headers=h("caf")).get_json() == []      # nothing was written
-        r = api.post("/api/v1/cafs/751/reviews", headers=h("caf"), json={"deadline": "2026-12-20", "partners": [SIRET]})
-        assert r.status_code == 201
-        cid = r.get_json()["id"]
-        assert r.get_json()["deadline"].startswith("2026-12-20T22:59")            # the day's last minute, Paris
-        assert [x["id"] for x in api.get("/api/v1/reviews", headers=h("jeanne")).get_json()] == [cid]
-        assert api.get("/api/v1/reviews", headers=h("autre")).get_json() == []     # not covered: sees none
-        assert api.get(f"/api/v1/reviews/{cid}/partners/{SIRET}", headers=h("autre")).status_code == 404
-        page = api.get(f"/api/v1/reviews/{cid}/partners/{SIRET}", headers=h("jeanne")).get_json()
-        assert len(page["items"]) == 4 and page["partner"]["name"].startswith("Centre de loisirs")
-        d = api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("jeanne"),
-                     json={"item": KEY["lea-cdap"], "decision": "confirmé"})
-        assert d.status_code == 200 and d.get_json()["by"] == "jeanne.dupont"
-        assert api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("marc"),
-                        json={"item": KEY["marc"], "decision": "confirmé"}).status_code == 403
-        assert api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("jeanne"),
-                        json={"item": KEY["paul"], "decision": "peut-être"}).status_code == 400
-        assert api.get(f"/api/v1/reviews/{cid}", headers=h("caf")).get_json()["progress"][SIRET] == {
-            "total": 4, "confirmed": 1, "revoked": 0, "pending": 3}
-        csv_ = api.get(f"/api/v1/reviews/{cid}/export.csv", headers=h("caf"))
-        assert csv_.status_code == 200 and csv_.mimetype == "text/csv" and "confirmé;jeanne.dupont" in csv_.text
-        assert api.get(f"/api/v1/reviews/{cid}/export.csv", headers=h("jeanne")).status_code == 404
-    finally:
-        door.ACTORS = old
+    api = create_app(world, Verifier(actors)).test_client()
+    h = lambda who: {"Authorization": f"Bearer {who}"}  # noqa: E731
+    bad = api.post("/api/v1/cafs/751/reviews", headers=h("caf"), json={"deadline": "demain", "extra": 1})
+    assert bad.status_code == 400 and {v["code"] for v in bad.get_json()["violations"]} == {"CHAMP_TYPE",
+                                                                                           "CHAMP_INCONNU"}
+    assert api.post("/api/v1/cafs/751/reviews", headers=h("lyon"), json={"deadline": "2026-12-20"}).status_code == 403
+    assert api.get("/api/v1/reviews", headers=h("caf")).get_json() == []      # nothing was written
+    r = api.post("/api/v1/cafs/751/reviews", headers=h("caf"), json={"deadline": "2026-12-20", "partners": [SIRET]})
+    assert r.status_code == 201
+    cid = r.get_json()["id"]
+    assert r.get_json()["deadline"].startswith("2026-12-20T22:59")            # the day's last minute, Paris
+    assert [x["id"] for x in api.get("/api/v1/reviews", headers=h("jeanne")).get_json()] == [cid]
+    assert api.get("/api/v1/reviews", headers=h("autre")).get_json() == []     # not covered: sees none
+    assert api.get(f"/api/v1/reviews/{cid}/partners/{SIRET}", headers=h("autre")).status_code == 404
+    page = api.get(f"/api/v1/reviews/{cid}/partners/{SIRET}", headers=h("jeanne")).get_json()
+    assert len(page["items"]) == 4 and page["partner"]["name"].startswith("Centre de loisirs")
+    d = api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("jeanne"),
+                 json={"item": KEY["lea-cdap"], "decision": "confirmé"})
+    assert d.status_code == 200 and d.get_json()["by"] == "jeanne.dupont"
+    assert api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("marc"),
+                    json={"item": KEY["marc"], "decision": "confirmé"}).status_code == 403
+    assert api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("jeanne"),
+                    json={"item": KEY["paul"], "decision": "peut-être"}).status_code == 400
+    assert api.get(f"/api/v1/reviews/{cid}", headers=h("caf")).get_json()["progress"][SIRET] == {
+        "total": 4, "confirmed": 1, "revoked": 0, "pending": 3}
+    csv_ = api.get(f"/api/v1/reviews/{cid}/export.csv", headers=h("caf"))
+    assert csv_.status_code == 200 and csv_.mimetype == "text/csv" and "confirmé;jeanne.dupont" in csv_.text
+    assert api.get(f"/api/v1/reviews/{cid}/export.csv", headers=h("jeanne")).status_code == 404

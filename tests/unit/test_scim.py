@@ -12,11 +12,11 @@ from werkzeug.test import Client
 
 from provisioning.api import create_app
 from provisioning.domain.model import Group as G, Service
-from provisioning.errors import Unauthorized
 from provisioning.scim.resources import UserResource
 from provisioning.services import Actor
 from tests.unit.factories import add_caf_692, example_data, registry, second_partner
 from tests.unit.services import make_service
+from tests.unit.test_api_usecases import Verifier
 from tests.unit.test_desired_state_files import NATIONAL
 
 A, B = "12345678900015", "98765432100015"
@@ -30,14 +30,6 @@ TOKENS = {
 }
 
 
-class Verifier:
-    def verify(self, header):
-        try:
-            return TOKENS[(header or "").removeprefix("Bearer ")]
-        except KeyError:
-            raise Unauthorized() from None
-
-
 @pytest.fixture
 def scim(use_case_engine):
     svc = make_service(use_case_engine)
@@ -45,7 +37,7 @@ def scim(use_case_engine):
     second_partner(data)
     add_caf_692(data)
     svc.import_registry(NATIONAL, registry(data))
-    client = Client(create_app(svc, Verifier(), Verifier()))
+    client = Client(create_app(svc, Verifier(TOKENS), Verifier(TOKENS)))
     client.svc = svc
     return client
 
