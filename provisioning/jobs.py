@@ -1,7 +1,8 @@
-"""The daily job: suspend users without login for MCP_INACTIVITY_DAYS days (R18), the access reviews'
-reminders and deadlines (issue 16), and deliver pending notifications. It runs as its own process (`mcp-provisioning daily`), or as a thread of the API process (the
-embedded default); with several instances, one holds the `daily-job` lease and works, the others wait to take
-over (issue 14). The same work once is `mcp-provisioning suspend-inactive` for cron users."""
+"""The daily job: suspend users without login for MCP_INACTIVITY_DAYS days (R18; 0: never), the access
+reviews' reminders and deadlines (issue 16), and deliver pending notifications. It runs as its own process
+(`mcp-provisioning daily`), or as a thread of the API process (the embedded default); with several instances,
+one holds the `daily-job` lease and works, the others wait to take over (issue 14). For cron users, the same
+work once is `mcp-provisioning suspend-inactive` and `mcp-provisioning reviews`."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def run_daily(svc: Provisioning, stop: threading.Event, *, days: int, every: flo
     keeper.join(5)
 
 
-def start_daily(svc: Provisioning) -> threading.Thread | None:
+def start_daily(svc: Provisioning) -> threading.Thread:
     """The API process's thread (the embedded default); `mcp-provisioning daily` is the same as a process."""
     days, every = settings()
     stop = threading.Event()

@@ -246,7 +246,6 @@ class AuditRepository:
             out.append(row)
         return out
 
-
     def dates(self, partners: list[str]) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
         """(person → first and last journal line about them, partner → its first and last line), in one query
         each: the created and lastModified dates the SCIM resources carry."""
