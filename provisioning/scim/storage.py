@@ -12,6 +12,7 @@ from typing import Any, Union
 from scim2_models import (
     NotFoundException, NotImplementedException, Resource, ResourceType, ScimFilter, SearchRequest,
 )
+from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
 from scim2_server.utils import parametrize
 
@@ -20,6 +21,23 @@ from provisioning.domain.model import Partner, Registry
 from provisioning.reconcile.desired import desired_state
 from provisioning.scim import resources as r
 from provisioning.store.uow import UnitOfWork
+
+
+USER_NAME = {"username", "id", "urn:ietf:params:scim:schemas:core:2.0:user:username"}
+
+
+def _user_equality(scim_filter) -> str | None:
+    """The identifiant a filter names with `userName eq "…"` (or `id eq`), alone; else None. Identifiants are
+    stored lower-case, and userName compares without case (RFC 7643 §4.1.1)."""
+    node = getattr(scim_filter, "ast", None) if scim_filter is not None else None
+    if isinstance(node, Comparison) and node.op == CompareOperator.eq and isinstance(node.value, str) \
+            and str(node.attr_path).lower() in USER_NAME:
+        return node.value.lower()
+    return None
+
+
+def _by_identifiant(sort_by) -> bool:
+    return sort_by is None or str(sort_by).lower() in USER_NAME
 
 
 @dataclass(frozen=True)
@@ -97,8 +115,19 @@ class RegistryStorage(ScimStorage):
 
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
-        partners, extra = self._partners(CURRENT.get())
-        found = self._resources({rt.name for rt in resource_types}, partners, extra)
+        scope, types = CURRENT.get(), {rt.name for rt in resource_types}
+        person = _user_equality(search_request.filter) if types == {"User"} else None
+        if person is not None:  # `userName eq` / `id eq`: through the user index, one partner built, not all
+            with UnitOfWork(self.engine) as uow:
+                p = uow.registry.partner_of(person)
+            if p is None:
+                return SearchPage(0, [])
+            partners, extra = self._partners(scope, only=p.siret)
+        elif types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):
+            return self._page_of_users(scope, search_request)
+        else:
+            partners, extra = self._partners(scope)
+        found = self._resources(types, partners, extra)
         scim_filter = search_request.filter
         if scim_filter is not None and not scim_filter.models and found:
             models = tuple(dict.fromkeys(type(x) for x in found))
@@ -113,6 +142,18 @@ class RegistryStorage(ScimStorage):
         start = search_request.start_index_0 or 0
         stop = None if search_request.count is None else start + search_request.count
         return SearchPage(len(found), found[start:stop])
+
+    def _page_of_users(self, scope: Scope, search_request: SearchRequest[Any]) -> SearchPage:
+        """A page of users in identifiant order: only the page's people are built (id = userName = identifiant)."""
+        partners, extra = self._partners(scope)
+        everyone = sorted(((u.identifiant, p) for p in partners for u in p.users), key=lambda x: x[0],
+                          reverse=search_request.sort_order == SearchRequest.SortOrder.descending)
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        page = everyone[start:stop]
+        built = {res.id: res for p in {id(p): p for _, p in page}.values()
+                 for res in self._resources({"User"}, [p], extra)}
+        return SearchPage(len(everyone), [built[ident] for ident, _ in page])
 
     # --- writes: not offered (the service refuses them before they get here) -----------------------------
     def create(self, resource_type, resource):

@@ -98,6 +98,12 @@ def test_sorting_paging_and_the_page_size_cap(scim):
     everyone = names(first) + names(second) + names(get(scim, "/Users?sortBy=userName&count=3&startIndex=7"))
     assert everyone == sorted(everyone) and len(set(everyone)) == 8
     assert names(get(scim, "/Users?sortBy=userName&sortOrder=descending&count=1")) == ["paul.bernard"]
+    # the shortcut that builds only the page's people gives what the general path (a filter) gives
+    general = get(scim, "/Users?sortBy=userName&count=3&startIndex=4&filter=" + quote("userName pr"))
+    assert names(general) == names(second) and general.json["totalResults"] == 8
+    assert get(scim, "/Users?sortBy=userName&count=3&startIndex=4").json == general.json
+    assert names(get(scim, "/Users?sortBy=name.familyName&count=2")) in (["b.paul.bernard", "paul.bernard"],
+                                                                       ["paul.bernard", "b.paul.bernard"])
     assert ListResponse[UserResource].model_validate(first.json).total_results == 8
 
 
@@ -117,6 +123,8 @@ def test_each_token_sees_its_scope_and_nothing_else(scim):
     assert get(scim, "/Users/b.lea.petit", "a").status_code == 404                   # another partner: unknown
     assert get(scim, f"/Groups/{B}.cdap-consulter", "a").status_code == 404
     assert names(get(scim, "/Users?filter=" + quote(f'{EXT}:siret eq "{B}"'), "a")) == []
+    assert names(get(scim, "/Users?filter=" + quote('userName eq "b.lea.petit"'), "a")) == []   # the index shortcut
+    assert names(get(scim, "/Users?filter=" + quote('id eq "lea.petit"'), "a")) == ["lea.petit"]
     assert all(g.startswith(f"/partenaires/{A}/") for g in names(get(scim, "/Groups", "a")))
     assert len(names(get(scim, "/Users", "caf"))) == 8                               # both partners of Caf 751
     assert names(get(scim, "/Users", "lyon")) == []                                  # Caf 692 has none

@@ -1,0 +1,67 @@
+"""Benchmark of the SCIM directory (issue 16): what a Caf service asks most — one person by id, a `userName eq`
+search, a page of the Caf's users, a `co` filter over them, its groups — with N partners of 4 people in one Caf
+(the registry on SQLite, in-process WSGI, no network):
+
+    .venv/bin/python benchmarks/bench_scim.py [--partners 500] [--rounds 30] [--repeat 3]
+
+Printed (median and p90 of each request shape over `rounds` requests, per repetition), never asserted. A
+Caf-wide search builds every resource of the Caf per request (README « SCIM »): this is where it shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from werkzeug.test import Client
+
+from benchmarks.bench_core import Verifier, service
+from provisioning.api import create_app
+from provisioning.services import Actor
+
+CAF_SERVICE = Actor("service-account-caf-services", frozenset({"scim:lecture"}), caf="751")
+
+
+class ScimVerifier:
+    def verify(self, header):
+        return CAF_SERVICE
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--partners", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=30)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        svc = service(f"sqlite:///{Path(tmp) / 'r.sqlite'}", a.partners)
+        client = Client(create_app(svc, Verifier(), ScimVerifier()))
+        last = f"u{a.partners - 1}.2"
+        shapes = {"one person by id": f"/Users/{last}",
+                  "userName eq": "/Users?filter=" + quote(f'userName eq "{last}"'),
+                  "a page of the Caf's users (50)": "/Users?count=50&startIndex=101",
+                  "emails co, sorted, first 20": "/Users?count=20&sortBy=userName&filter=" + quote('emails co "9.1@"'),
+                  "the Caf's groups (50)": "/Groups?count=50"}
+        print(f"SCIM, {a.partners} partners / {a.partners * 4} users in one Caf ({a.rounds} requests a shape, "
+              f"{a.repeat} runs)")
+        for label, path in shapes.items():
+            runs = []
+            for _ in range(a.repeat):
+                times = []
+                for _ in range(a.rounds):
+                    t0 = time.perf_counter()
+                    r = client.get("/scim/v2" + path, headers={"Authorization": "Bearer x"})
+                    times.append(time.perf_counter() - t0)
+                    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+                runs.append((statistics.median(times), sorted(times)[int(0.9 * (len(times) - 1))]))
+            med = statistics.median(m for m, _ in runs) * 1000
+            p90 = statistics.median(p for _, p in runs) * 1000
+            print(f"  {label:34} median {med:7.1f} ms   p90 {p90:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
