@@ -145,3 +145,13 @@ def review_closed_report(caf_name: str, lines: list[str]) -> tuple[str, str]:
         "",
         *([f"- {line}" for line in lines] or ["- aucune"]),
     ]))
+
+
+def review_auto_opened_report(caf_name: str, items: int, partners: int, deadline) -> tuple[str, str]:
+    """R9: the yearly review opened by itself; the Caf is told what it asks and until when."""
+    return (f"{PORTAL} : revue annuelle des habilitations ouverte ({caf_name})", "\n".join([
+        "Un an après la précédente, la revue annuelle des habilitations de vos partenaires est ouverte.",
+        f"{items} habilitation(s) chez {partners} partenaire(s) sont à confirmer ou à retirer avant le "
+        f"{_paris_day(deadline)}.",
+        "Les administrateurs des partenaires en sont informés ; l'avancement se suit dans la console Caf.",
+    ]))

@@ -10,7 +10,8 @@ import io
 import logging
 import uuid
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from provisioning.domain import reviews as rv
 from provisioning.domain.model import Partner, Registry, Service
@@ -21,7 +22,8 @@ from provisioning.usecases.base import CAF_ADMIN, Actor, _check_hierarchy, _unkn
 
 log = logging.getLogger(__name__)
 REVIEW_JOB = Actor("job:revue-habilitations", system=True)
-LAST_LOGIN_WINDOW = timedelta(days=400)  # last connections shown beside each person: the year under review
+LAST_LOGIN_WINDOW = timedelta(days=400)
+PARIS = ZoneInfo("Europe/Paris")  # last connections shown beside each person: the year under review
 
 
 def _what(it: rv.Item) -> str:
@@ -72,6 +74,9 @@ class Reviews:
                               "items": len(items)}, caf=caf,
                              summary=f"revue des habilitations ouverte jusqu'au {deadline:%d/%m/%Y} : "
                                      f"{len(items)} habilitation(s), {len(count)} partenaire(s)")
+            if actor.system:  # opened by the yearly recurrence: the Caf is told (R9), it did not do it itself
+                subject, body = messages.review_auto_opened_report(caf_obj.name, len(items), len(count), deadline)
+                uow.outbox.put(caf_obj.habilitation_mailbox, subject, body, caf=caf)
             for siret, n in sorted(count.items()):
                 p = known[siret]
                 for u in self._reviewers(p):
@@ -206,7 +211,7 @@ class Reviews:
     def tick_reviews(self) -> dict:
         """Run by the daily job (and `mcp-provisioning reviews`): the reminder due for each open campaign, and
         each campaign whose deadline passed closed: what nobody confirmed suspended. Safe to run twice."""
-        now, done = self.now(), {"reminders": 0, "closed": [], "suspended": 0}
+        now, done = self.now(), {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
         with UnitOfWork(self.engine) as uow:
             rows = uow.reviews.list(open_only=True)
         for row in rows:
@@ -215,9 +220,29 @@ class Reviews:
                 done["closed"].append(row.campaign.id)
             else:
                 done["reminders"] += self._remind(row, now)
-        if done["reminders"] or done["closed"]:
+        done["opened"] = self._open_yearly(now)
+        if done["reminders"] or done["closed"] or done["opened"]:
             self.deliver_notifications()
         return done
+
+    def _open_yearly(self, now: datetime) -> list[str]:
+        """« Defaults: yearly »: a year after a Caf's last review opened, once it is closed, the next one opens
+        by itself over all its partners (30 days, to the end of a Paris day). The first review of a Caf is opened
+        by a person: the recurrence follows what the Caf started."""
+        with UnitOfWork(self.engine) as uow:
+            latest: dict[str, ReviewCampaignRow] = {}
+            for r in uow.reviews.list():  # newest first
+                latest.setdefault(r.campaign.caf, r)
+        opened = []
+        for caf, last in sorted(latest.items()):
+            if last.closed_at is None or not rv.next_campaign_due(last.campaign.opened_at, now):
+                continue
+            day = (now + rv.DEFAULT_DURATION).astimezone(PARIS).date()
+            try:
+                opened.append(self.open_review(REVIEW_JOB, caf, datetime.combine(day, time(23, 59), PARIS))["id"])
+            except ProvisioningError as e:  # e.g. the Caf has no partner left: tried again tomorrow
+                log.error("yearly access review of Caf %s not opened: %s", caf, e)
+        return opened
 
     def _remind(self, row: ReviewCampaignRow, now: datetime) -> int:
         days = rv.reminder_due(row.campaign, now, row.reminders_sent)

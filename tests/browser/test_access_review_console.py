@@ -89,7 +89,7 @@ def test_a_review_opened_by_the_caf_and_decided_by_the_partner_administrator(sta
 
     # the Caf's progress and CSV; the next yearly review is announced
     caf.goto(stack.urls["portail"] + "/caf/revues")
-    assert "Prochaine revue annuelle due le" in caf.inner_text("#prochaine-revue")
+    assert "Prochaine revue annuelle le" in caf.inner_text("#prochaine-revue")
     caf.click("#revues tbody a")
     caf.wait_for_selector("#avancement")
     row = caf.inner_text("#avancement tbody tr")

@@ -67,4 +67,4 @@ def test_a_review_from_opening_to_suspension_in_keycloak(keycloak, kc_admin, smt
     assert any("suspension" in m.subject for m in smtp.to("lea.petit@hirondelles.example"))
     assert any("clôture" in m.subject for m in smtp.to("habilitations@caf75.example"))
     assert svc.plan() == []                    # Keycloak holds exactly what the registry says
-    assert svc.tick_reviews() == {"reminders": 0, "closed": [], "suspended": 0}
+    assert svc.tick_reviews() == {"reminders": 0, "closed": [], "suspended": 0, "opened": []}

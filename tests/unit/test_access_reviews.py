@@ -107,7 +107,7 @@ def test_a_campaign_from_opening_to_the_suspension_of_what_nobody_confirmed(worl
     assert any("clôture" in m[1] and "lea.petit" in m[2] and "marc.martin" in m[2] for m in caf_mails)
     # a second run changes nothing and tells nobody again
     svc.mails.sent.clear()
-    assert svc.tick_reviews() == {"reminders": 0, "closed": [], "suspended": 0}
+    assert svc.tick_reviews() == {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
     assert svc.mails.sent == []
 
     # the journal holds every decision, the reminders, the suspension and the closing
@@ -223,3 +223,25 @@ def test_the_api_opens_lists_decides_and_exports_in_each_readers_scope(world):
     csv_ = api.get(f"/api/v1/reviews/{cid}/export.csv", headers=h("caf"))
     assert csv_.status_code == 200 and csv_.mimetype == "text/csv" and "confirmé;jeanne.dupont" in csv_.text
     assert api.get(f"/api/v1/reviews/{cid}/export.csv", headers=h("jeanne")).status_code == 404
+
+
+def test_a_year_after_the_last_review_the_next_one_opens_by_itself(world):
+    svc, clock = world, world.clock
+    assert svc.tick_reviews()["opened"] == []              # a Caf's first review is opened by a person
+    first = svc.open_review(CAF, "751", clock() + timedelta(days=30), [SIRET])
+    clock.advance(days=200)
+    assert svc.tick_reviews()["closed"] == [first["id"]]
+    clock.advance(days=100)
+    assert svc.tick_reviews()["opened"] == []              # 300 days after the opening: not yet
+    svc.mails.sent.clear()
+    clock.advance(days=66)
+    opened = svc.tick_reviews()["opened"]
+    assert len(opened) == 1
+    c = svc.review(CAF, opened[0])
+    assert c["opened_by"] == "job:revue-habilitations" and c["partners"] is None   # every partner of the Caf
+    # the other partner is reviewed for the first time; A's grants, all suspended last time, are not asked again
+    assert set(c["progress"]) == {OTHER} and c["state"] == "ouverte"
+    assert timedelta(days=30) <= c["deadline"] - clock() <= timedelta(days=31)
+    assert any("revue annuelle" in m[1] for m in _to(svc.mails, "habilitations@caf75.example"))
+    assert _to(svc.mails, "b.jeanne.dupont@hirondelles.example")       # the reviewers are asked, as usual
+    assert svc.tick_reviews()["opened"] == []              # one a year, not one a day
