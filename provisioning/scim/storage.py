@@ -106,12 +106,12 @@ class RegistryStorage(ScimStorage):
         else:
             siret = resource_id.split(".", 1)[0] if "." in resource_id else None
         if siret is None:
-            raise NotFoundException(detail=f"{resource_type.name} {resource_id} inconnu")
+            raise NotFoundException(detail=f"{resource_type.name} inconnu dans votre périmètre.")
         partners, extra = self._partners(scope, only=siret)
         for res in self._resources({resource_type.name}, partners, extra):
             if res.id == resource_id:
                 return res
-        raise NotFoundException(detail=f"{resource_type.name} {resource_id} inconnu")
+        raise NotFoundException(detail=f"{resource_type.name} inconnu dans votre périmètre.")
 
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
