@@ -21,8 +21,10 @@ from werkzeug.test import Client
 
 from benchmarks.bench_core import Verifier, service
 from provisioning.api import create_app
+from provisioning.scim.resources import PartnerUser
 from provisioning.services import Actor
 
+EXT = str(PartnerUser.__schema__)
 CAF_SERVICE = Actor("service-account-caf-services", frozenset({"scim:lecture"}), caf="751")
 
 
@@ -41,10 +43,12 @@ def main() -> None:
         svc = service(f"sqlite:///{Path(tmp) / 'r.sqlite'}", a.partners)
         client = Client(create_app(svc, Verifier(), ScimVerifier()))
         last = f"u{a.partners - 1}.2"
+        siret = svc.registry().partner_of(last).siret
         shapes = {"one person by id": f"/Users/{last}",
                   "userName eq": "/Users?filter=" + quote(f'userName eq "{last}"'),
                   "a page of the Caf's users (50)": "/Users?count=50&startIndex=101",
                   "emails co, sorted, first 20": "/Users?count=20&sortBy=userName&filter=" + quote('emails co "9.1@"'),
+                  "one partner's users (siret eq)": "/Users?filter=" + quote(f'{EXT}:siret eq "{siret}"'),
                   "the Caf's groups (50)": "/Groups?count=50"}
         print(f"SCIM, {a.partners} partners / {a.partners * 4} users in one Caf ({a.rounds} requests a shape, "
               f"{a.repeat} runs)")

@@ -12,7 +12,7 @@ from typing import Any, Union
 from scim2_models import (
     NotFoundException, NotImplementedException, Resource, ResourceType, ScimFilter, SearchRequest,
 )
-from scim2_models.path import CompareOperator, Comparison
+from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 from scim2_server.storage import ScimStorage, SearchPage
 from scim2_server.utils import parametrize
 
@@ -26,13 +26,27 @@ from provisioning.store.uow import UnitOfWork
 USER_NAME = {"username", "id", "urn:ietf:params:scim:schemas:core:2.0:user:username"}
 
 
-def _user_equality(scim_filter) -> str | None:
-    """The identifiant a filter names with `userName eq "…"` (or `id eq`), alone; else None. Identifiants are
-    stored lower-case, and userName compares without case (RFC 7643 §4.1.1)."""
+SIRET = f"{r.PartnerUser.__schema__}:siret".lower()
+
+
+def _narrowing(scim_filter) -> tuple[str, str] | None:
+    """What a User filter pins down, alone or in an `and`: ("person", identifiant) for `userName eq` / `id eq`,
+    ("partner", SIRET) for our extension's `siret eq`; else None. Only a shortcut to the candidates: the whole
+    filter is still applied to them. Identifiants are stored lower-case and userName compares without case
+    (RFC 7643 §4.1.1)."""
     node = getattr(scim_filter, "ast", None) if scim_filter is not None else None
-    if isinstance(node, Comparison) and node.op == CompareOperator.eq and isinstance(node.value, str) \
-            and str(node.attr_path).lower() in USER_NAME:
-        return node.value.lower()
+    terms = node.terms if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_ else (node,)
+    found = {}
+    for t in terms:
+        if isinstance(t, Comparison) and t.op == CompareOperator.eq and isinstance(t.value, str):
+            attr = str(t.attr_path).lower()
+            if attr in USER_NAME:
+                found.setdefault("person", t.value.lower())
+            elif attr == SIRET:
+                found.setdefault("partner", t.value)
+    for kind in ("person", "partner"):
+        if kind in found:
+            return kind, found[kind]
     return None
 
 
@@ -116,13 +130,16 @@ class RegistryStorage(ScimStorage):
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
         scope, types = CURRENT.get(), {rt.name for rt in resource_types}
-        person = _user_equality(search_request.filter) if types == {"User"} else None
-        if person is not None:  # `userName eq` / `id eq`: through the user index, one partner built, not all
-            with UnitOfWork(self.engine) as uow:
-                p = uow.registry.partner_of(person)
-            if p is None:
+        narrow = _narrowing(search_request.filter) if types == {"User"} else None
+        if narrow is not None:  # one person (the user index) or one partner: that partner built, not the scope
+            siret = narrow[1]
+            if narrow[0] == "person":
+                with UnitOfWork(self.engine) as uow:
+                    p = uow.registry.partner_of(narrow[1])
+                siret = p.siret if p else None
+            if siret is None:
                 return SearchPage(0, [])
-            partners, extra = self._partners(scope, only=p.siret)
+            partners, extra = self._partners(scope, only=siret)
         elif types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):
             return self._page_of_users(scope, search_request)
         else:

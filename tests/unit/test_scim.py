@@ -83,6 +83,12 @@ def test_filters_eq_co_sw_and_on_core_and_extension_attributes(scim):
     assert sorted(names(q('name.familyName sw "Pe"'))) == ["b.lea.petit", "lea.petit"]
     assert names(q(f'name.familyName sw "Pe" and {EXT}:siret eq "{A}"')) == ["lea.petit"]
     assert sorted(names(q(f'{EXT}:afasProfiles eq "approbateur"'))) == ["b.marc.martin", "marc.martin"]
+    # the shortcuts (one person, one partner) still apply the whole filter to what they find
+    assert names(q('userName eq "lea.petit" and active eq true')) == ["lea.petit"]
+    assert names(q('userName eq "lea.petit" and active eq false')) == []
+    assert len(names(q(f'{EXT}:siret eq "{B}"'))) == 4
+    assert names(q(f'{EXT}:siret eq "{B}" and userName sw "b.lea"')) == ["b.lea.petit"]
+    assert len(names(q(f'{EXT}:siret eq "{B}" or userName eq "lea.petit"'))) == 5   # an `or` is not narrowed
     groups = get(scim, "/Groups?filter=" + quote(f'displayName sw "/partenaires/{A}/CDAP"'))
     assert names(groups) == [f"/partenaires/{A}/CDAP Consulter"]
     assert [m["value"] for m in groups.json["Resources"][0]["members"]] == ["lea.petit"]
