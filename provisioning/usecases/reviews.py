@@ -18,7 +18,9 @@ from provisioning.domain.model import Partner, Registry, Service
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, ValidationFailed, Violation
 from provisioning.notify import messages
 from provisioning.store.uow import ReviewCampaignRow, UnitOfWork
-from provisioning.usecases.base import CAF_ADMIN, Actor, _check_hierarchy, _unknown_or_forbidden
+from provisioning.usecases.base import (
+    CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor, _check_hierarchy, _unknown_or_forbidden,
+)
 
 log = logging.getLogger(__name__)
 REVIEW_JOB = Actor("job:revue-habilitations", system=True)
@@ -255,8 +257,13 @@ class Reviews:
                 p = uow.registry.partner(siret)
                 if pr.done or p is None:
                     continue
+                people = {key: key.rsplit("/", 1)[-1] for key in pr.pending}
                 for u in self._reviewers(p):
-                    subject, body = messages.review_reminder_mail(u.first_name, u.last_name, p.name, len(pr.pending),
+                    # what this reviewer may decide (R12: a delegate is not reminded of his own grants)
+                    mine = [k for k, ident in people.items() if self._may_decide_on(_as_reviewer(p, u), p, ident)]
+                    if not mine:
+                        continue
+                    subject, body = messages.review_reminder_mail(u.first_name, u.last_name, p.name, len(mine),
                                                                   days, row.campaign.deadline,
                                                                   self._review_url(row.campaign.id, siret))
                     uow.outbox.put(u.email, subject, body, caf=p.caf)
@@ -355,6 +362,12 @@ class Reviews:
 
     def _review_url(self, campaign_id: str, siret: str) -> str:
         return f"{self.portal_url}/console/{siret}/revues/{campaign_id}"
+
+
+def _as_reviewer(p: Partner, u) -> Actor:
+    """A reviewer as the rules see them: the partner's administrator, or one of its delegates."""
+    role = PARTNER_ADMIN if u.identifiant == p.administrator else DELEGATE
+    return Actor(u.identifiant, frozenset({role}), partner=p.siret)
 
 
 def _cell(v: str) -> str:

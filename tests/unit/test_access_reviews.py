@@ -245,3 +245,15 @@ def test_a_year_after_the_last_review_the_next_one_opens_by_itself(world):
     assert any("revue annuelle" in m[1] for m in _to(svc.mails, "habilitations@caf75.example"))
     assert _to(svc.mails, "b.jeanne.dupont@hirondelles.example")       # the reviewers are asked, as usual
     assert svc.tick_reviews()["opened"] == []              # one a year, not one a day
+
+
+def test_a_reminder_goes_to_who_can_decide_what_is_left(world):
+    svc, clock = world, world.clock
+    c = svc.open_review(CAF, "751", clock() + timedelta(days=30), [SIRET])
+    for key in ("lea-afas", "lea-cdap", "paul"):
+        svc.decide(JEANNE, c["id"], KEY[key], Verdict.CONFIRM)
+    svc.mails.sent.clear()
+    clock.advance(days=16, hours=1)
+    assert svc.tick_reviews()["reminders"] == 1          # only Marc's own grant is left: Jeanne decides it
+    assert "Il reste 1 habilitation(s)" in _to(svc.mails, "jeanne.dupont@hirondelles.example")[0][2]
+    assert not _to(svc.mails, "marc.martin@hirondelles.example")
