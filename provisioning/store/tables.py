@@ -70,6 +70,7 @@ outbox = sa.Table(
     sa.Column("claimed_by", sa.String(36), nullable=True),      # one sender at a time per row
     sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),  # attempts exhausted: shown to the Caf
+    sa.Column("username", sa.String(64), nullable=True, index=True),  # whose credentials (kind "credentials")
 )
 
 usage_rules_versions = sa.Table(

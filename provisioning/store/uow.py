@@ -278,12 +278,11 @@ class Outbox:
         start then); nothing secret is stored."""
         self.conn.execute(sa.insert(t.outbox).values(
             at=now(), recipient=recipient, subject="codes d'accès (identifiant puis mot de passe provisoire)",
-            body="", caf_code=caf, kind="credentials", payload=who))
+            body="", caf_code=caf, kind="credentials", payload=who, username=who["username"]))
 
     def _pending_credentials(self, username: str):
         o = t.outbox.c
-        return sa.and_(o.kind == "credentials", o.sent_at.is_(None), o.dead_at.is_(None),
-                       o.payload["username"].as_string() == username)
+        return sa.and_(o.username == username, o.kind == "credentials", o.sent_at.is_(None), o.dead_at.is_(None))
 
     def credentials_pending(self, username: str) -> bool:
         return self.conn.execute(sa.select(t.outbox.c.id).where(self._pending_credentials(username)).limit(1)).first() \

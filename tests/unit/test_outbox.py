@@ -111,3 +111,28 @@ def test_a_claimed_row_is_sent_by_one_sender_only(svc):
         first.outbox.sent(taken[0].id, token)
         first.commit()
     assert rows(svc)[0].sent_at is not None
+
+
+def test_the_migration_indexes_whose_credentials_wait_and_keeps_those_already_queued(tmp_path):
+    """0008: an intent queued before the upgrade is still found (« not queued twice », withdrawn on refusal), and
+    the check compares the indexed column, not the JSON of every pending row."""
+    from alembic import command  # noqa: PLC0415
+    from alembic.config import Config  # noqa: PLC0415
+
+    from provisioning.store.uow import MIGRATIONS, make_engine, migrate  # noqa: PLC0415
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        conn.execute(sa.text("INSERT INTO outbox (at, recipient, subject, body, kind, payload, attempts) VALUES "
+                             "(CURRENT_TIMESTAMP, 'a@x.example', 's', '', 'credentials', :p, 0)"),
+                     {"p": '{"username": "ancien.compte", "email": "a@x.example"}'})
+    migrate(engine)
+    with UnitOfWork(engine) as uow:
+        assert uow.outbox.credentials_pending("ancien.compte")
+        assert not uow.outbox.credentials_pending("autre.compte")
+        uow.outbox.withdraw_credentials("ancien.compte")
+        assert not uow.outbox.credentials_pending("ancien.compte")
+    assert "ix_outbox_username" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
