@@ -155,3 +155,13 @@ def review_auto_opened_report(caf_name: str, items: int, partners: int, deadline
         f"{_paris_day(deadline)}.",
         "Les administrateurs des partenaires en sont informés ; l'avancement se suit dans la console Caf.",
     ]))
+
+
+def review_withdrawn_mail(first: str, last: str, what: str, by: str) -> tuple[str, str]:
+    """R18: the person whose grant a reviewer withdrew."""
+    return (f"{PORTAL} : retrait d'une habilitation", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"Lors de la revue périodique des habilitations, {by} a retiré votre habilitation {what}.",
+        "Si vous en avez encore besoin, adressez-vous à votre administrateur partenaire.",
+    ]))

@@ -205,7 +205,11 @@ class Reviews:
         result = self._mutate(actor, it.partner, "review-revoke",
                               f"revue : habilitation {what} de {it.identifiant} retirée", change,
                               acts_outside=True, on_person=it.identifiant, self_ok=False,
-                              within=lambda uow: uow.reviews.decide(campaign_id, decision, it.partner))
+                              within=lambda uow: uow.reviews.decide(campaign_id, decision, it.partner),
+                              inform_mail=lambda partner: [
+                                  (u.email, *messages.review_withdrawn_mail(u.first_name, u.last_name, what,
+                                                                            actor.username))
+                                  for u in [partner.user(it.identifiant)] if u])
         return {"item": key, "decision": verdict.value, "by": actor.username, "at": now,
                 "reconcile": result.reconcile_state}
 

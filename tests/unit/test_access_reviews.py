@@ -73,6 +73,8 @@ def test_a_campaign_from_opening_to_the_suspension_of_what_nobody_confirmed(worl
     svc.decide(JEANNE, opened["id"], KEY["lea-afas"], Verdict.CONFIRM)
     svc.decide(JEANNE, opened["id"], KEY["paul"], Verdict.REVOKE)      # taken away at once
     assert "paul.bernard" not in svc.fake.state.members[f"/partenaires/{SIRET}/AFAS Déclarer"]
+    told = _to(svc.mails, "paul.bernard@hirondelles.example")
+    assert len(told) == 1 and "jeanne.dupont a retiré votre habilitation AFAS" in told[0][2]   # R18: he is told
     p = svc.registry().partner(SIRET)
     assert p.granted_groups("paul.bernard") == set()
     assert p.equipments[0].assignments[Profile.FINANCIER] == []    # the association went with the profile
