@@ -11,15 +11,14 @@ Caf-wide search builds every resource of the Caf per request (README « SCIM »)
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
 from werkzeug.test import Client
 
 from benchmarks.bench_core import Verifier, service
+from benchmarks.common import median_p90_ms
 from provisioning.api import create_app
 from provisioning.scim.resources import PartnerUser
 from provisioning.services import Actor
@@ -53,19 +52,12 @@ def main() -> None:
         print(f"SCIM, {a.partners} partners / {a.partners * 4} users in one Caf ({a.rounds} requests a shape, "
               f"{a.repeat} runs)")
         for label, path in shapes.items():
-            runs = []
-            for _ in range(a.repeat):
-                times = []
-                for _ in range(a.rounds):
-                    t0 = time.perf_counter()
-                    r = client.get("/scim/v2" + path, headers={"Authorization": "Bearer x"})
-                    times.append(time.perf_counter() - t0)
-                    assert r.status_code == 200, r.get_data(as_text=True)[:300]
-                runs.append((statistics.median(times), sorted(times)[int(0.9 * (len(times) - 1))]))
-            med = statistics.median(m for m, _ in runs) * 1000
-            p90 = statistics.median(p for _, p in runs) * 1000
+            def request(path=path):
+                r = client.get("/scim/v2" + path, headers={"Authorization": "Bearer x"})
+                assert r.status_code == 200, r.get_data(as_text=True)[:300]
+                return r
+            med, p90, _ = median_p90_ms(request, a.rounds, a.repeat)
             print(f"  {label:34} median {med:7.1f} ms   p90 {p90:7.1f} ms")
-
 
 if __name__ == "__main__":
     main()

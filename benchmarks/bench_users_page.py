@@ -9,14 +9,13 @@ Printed (median and p90 of each query shape over `rounds` requests, per repetiti
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from provisioning.api import create_app
 from provisioning.domain.model import Partner, User
 from benchmarks.bench_core import NATIONAL, Verifier, registry, service
+from benchmarks.common import median_p90_ms
 
 QUERIES = {"first page by name": "?sort=nom&offset=0&limit=20",
            "search without accents": "?q=ELODIE%20LEFEVRE&sort=nom&limit=20",
@@ -40,19 +39,12 @@ def main() -> None:
         client = create_app(svc, Verifier()).test_client()
         print(f"users page, {len(big.users)} users in one partner ({a.rounds} requests a shape, {a.repeat} runs)")
         for label, query in QUERIES.items():
-            runs = []
-            for _ in range(a.repeat):
-                times = []
-                for _ in range(a.rounds):
-                    t0 = time.perf_counter()
-                    r = client.get(f"/api/v1/partners/{big.siret}/users{query}")
-                    times.append(time.perf_counter() - t0)
-                    assert r.status_code == 200, r.get_json()
-                runs.append((statistics.median(times), sorted(times)[int(0.9 * (len(times) - 1))]))
-            med = statistics.median(m for m, _ in runs) * 1000
-            p90 = statistics.median(p for _, p in runs) * 1000
+            def request(query=query):
+                r = client.get(f"/api/v1/partners/{big.siret}/users{query}")
+                assert r.status_code == 200, r.get_json()
+                return r
+            med, p90, r = median_p90_ms(request, a.rounds, a.repeat)
             print(f"  {label:34} median {med:6.1f} ms   p90 {p90:6.1f} ms   (total {r.headers['X-Total-Count']})")
-
 
 if __name__ == "__main__":
     main()

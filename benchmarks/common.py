@@ -7,6 +7,7 @@ import base64
 import hashlib
 import os
 import secrets
+import statistics
 import threading
 import time
 from urllib.parse import parse_qs, urljoin, urlparse
@@ -96,3 +97,17 @@ def load(call, seconds: float, concurrency: int) -> tuple[list[float], float]:
     for t in threads:
         t.join()
     return latencies, time.monotonic() - t0
+
+
+def median_p90_ms(request, rounds: int, repeat: int):
+    """`request()` timed `rounds` times, `repeat` runs: (median of the runs' medians, median of their p90s) in ms,
+    and the last result. `request` asserts what it must."""
+    runs, last = [], None
+    for _ in range(repeat):
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            last = request()
+            times.append(time.perf_counter() - t0)
+        runs.append((statistics.median(times), sorted(times)[int(0.9 * (len(times) - 1))]))
+    return statistics.median(m for m, _ in runs) * 1000, statistics.median(p for _, p in runs) * 1000, last
