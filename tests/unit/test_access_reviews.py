@@ -259,3 +259,19 @@ def test_a_reminder_goes_to_who_can_decide_what_is_left(world):
     assert svc.tick_reviews()["reminders"] == 1          # only Marc's own grant is left: Jeanne decides it
     assert "Il reste 1 habilitation(s)" in _to(svc.mails, "jeanne.dupont@hirondelles.example")[0][2]
     assert not _to(svc.mails, "marc.martin@hirondelles.example")
+
+
+def test_keycloak_refusing_at_the_deadline_leaves_the_suspensions_stored_and_a_reconcile_to_finish(world):
+    svc, clock = world, world.clock
+    svc.open_review(CAF, "751", clock() + timedelta(days=10), [SIRET])
+    clock.advance(days=11)
+    svc.fake.fail_on = "remove_member"
+    done = svc.tick_reviews()
+    assert done["suspended"] == 4 and len(done["closed"]) == 1             # the registry decided, once
+    assert Group.CDAP_CONSULTER not in svc.registry().partner(SIRET).granted_groups("lea.petit")
+    assert "lea.petit" in svc.fake.state.members[f"/partenaires/{SIRET}/CDAP Consulter"]   # Keycloak not yet
+    assert svc.plan() != []
+    svc.fake.fail_on = None
+    svc.reconcile(NATIONAL)                                                # the retry converges
+    assert "lea.petit" not in svc.fake.state.members[f"/partenaires/{SIRET}/CDAP Consulter"]
+    assert svc.plan() == [] and svc.tick_reviews()["suspended"] == 0
