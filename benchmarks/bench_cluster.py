@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import requests
-
 from common import REALM, code_flow_login, load
+
 from devstack.admin import AdminSession
 from devstack.cluster import Cluster
 

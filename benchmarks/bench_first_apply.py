@@ -31,8 +31,8 @@ from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import make_engine, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_reconcile import synthetic  # noqa: E402 (same synthetic partners as the plan benchmark)
-from common import admin_from_env  # noqa: E402
+from bench_reconcile import synthetic
+from common import admin_from_env
 
 NATIONAL = Actor("bench", system=True)
 
@@ -111,7 +111,7 @@ def main() -> int:
             remove_managed(admin)
     finally:
         remove_managed(admin)
-    ratios = [a / b for a, b in zip(mine, theirs)]
+    ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
     print(f"first apply of {args.partners} partners / {args.partners * args.users_per_partner} users, {args.repeat} repetitions, "
           "median [min–max]")
     print(f"  ours (store + reconcile + passwords set)  {statistics.median(mine):7.1f} s [{min(mine):.1f}–{max(mine):.1f}]")

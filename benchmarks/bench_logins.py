@@ -19,8 +19,8 @@ import statistics
 import sys
 
 import requests
-
 from common import REALM, admin_from_env, code_flow_login, load
+
 from devstack.keycloak import TEST_APP_PORTS
 
 CLIENT, SECRET = "portail", "demo-only-portail-secret"

@@ -13,8 +13,8 @@ every object carrying the ownership marker in that realm first: never point it a
 from __future__ import annotations
 
 import argparse
-import secrets
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -25,8 +25,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import requests
-
 from common import REALM, admin_from_env, form, load, localhost_is_secure, pkce
+
 from devstack.admin import remove_managed
 from devstack.keycloak import TEST_APP_PORTS
 from provisioning.desired_file import load_file
@@ -152,8 +152,8 @@ def main() -> int:
                       f"   {statistics.median(rps):6.0f} req/s [{min(rps):.0f}–{max(rps):.0f}]", flush=True)
         page1, static1 = results[("security page (portal /)", 1)], results[("static file, same process", 1)]
         page8, static8 = results[("security page (portal /)", 8)], results[("static file, same process", 8)]
-        ratio = statistics.median(a[0] / b[0] for a, b in zip(page1, static1))
-        share = statistics.median(a[1] / b[1] for a, b in zip(page8, static8))
+        ratio = statistics.median(a[0] / b[0] for a, b in zip(page1, static1, strict=True))
+        share = statistics.median(a[1] / b[1] for a, b in zip(page8, static8, strict=True))
         print(f"goal c=1: page p50 ≤ 3× the static file's — measured {ratio:.2f}×")
         print(f"goal c=8: page throughput ≥ 40 % of the static file's — measured {share:.0%}")
     finally:

@@ -16,12 +16,21 @@ import statistics
 import time
 from collections import Counter
 from datetime import date
-
 from pathlib import Path
 
 from provisioning.desired_file import load_file
 from provisioning.domain.model import (
-    Bulletin, Caf, Convention, ConventionStatus, Group, Member, Partner, Profile, Registry, Service, User,
+    Bulletin,
+    Caf,
+    Convention,
+    ConventionStatus,
+    Group,
+    Member,
+    Partner,
+    Profile,
+    Registry,
+    Service,
+    User,
 )
 from provisioning.domain.rules import siret_with_key
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
@@ -29,7 +38,6 @@ from provisioning.reconcile.apply import apply
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import plan
 from provisioning.reconcile.state import Scope
-
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "desired-state.yaml"
 

@@ -12,10 +12,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from provisioning.api import create_app
-from provisioning.domain.model import Partner, User
 from benchmarks.bench_core import NATIONAL, Verifier, registry, service
 from benchmarks.common import median_p90_ms
+from provisioning.api import create_app
+from provisioning.domain.model import Partner, User
 
 QUERIES = {"first page by name": "?sort=nom&offset=0&limit=20",
            "search without accents": "?q=ELODIE%20LEFEVRE&sort=nom&limit=20",

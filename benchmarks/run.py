@@ -54,7 +54,7 @@ def main() -> int:
     pg = None
     extra = dict(kc.test_instance().extra_env)  # the realm registers the applications' test ports
     if args.size == "large":
-        from tests.support.postgres import LocalPostgres  # noqa: PLC0415
+        from tests.support.postgres import LocalPostgres
         pg = LocalPostgres()
         url = pg.start()
         host = url.split("@", 1)[1]

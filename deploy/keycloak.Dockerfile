@@ -5,6 +5,7 @@ ENV KC_DB=postgres KC_HEALTH_ENABLED=true KC_METRICS_ENABLED=true KC_CACHE=ispn 
 COPY build/mcp-keycloak-extension.jar /opt/keycloak/providers/
 COPY keycloak-theme/mon-compte-partenaire /opt/keycloak/themes/mon-compte-partenaire
 COPY sso_demo/static/mcp-identity.css /opt/keycloak/themes/mon-compte-partenaire/login/resources/css/
+COPY sso_demo/static/fonts /opt/keycloak/themes/mon-compte-partenaire/login/resources/css/fonts
 RUN /opt/keycloak/bin/kc.sh build
 
 FROM quay.io/keycloak/keycloak:26.7.3

@@ -76,7 +76,7 @@ class AdminSession:
         return uid
 
 
-def remove_managed(admin: "AdminSession") -> None:
+def remove_managed(admin: AdminSession) -> None:
     """Delete what the reconciler created in a realm (its ownership marker says so), with the two roots:
     tests and benchmarks start from an empty realm. Never on a realm whose data matters."""
     for u in admin.get("/users", params={"q": "mcp.managed-by:mon-compte-partenaire", "max": 100000}):

@@ -46,8 +46,8 @@ def _up(args) -> int:
     env = _stack_env(inst)
     os.environ.update(env)
     print(f"[smtp-sink] {processes.start(SMTP_SINK)}: smtp://127.0.0.1:{SMTP_PORT}, http://localhost:{MAIL_WEB_PORT}/")
-    from devstack.seed import seed_demo  # noqa: PLC0415 (needs the environment above)
-    from provisioning.app_factory import build  # noqa: PLC0415
+    from devstack.seed import seed_demo
+    from provisioning.app_factory import build
     changes = seed_demo(build())
     print(f"[seed] demo partner reconciled into Keycloak ({changes} change(s))")
     print(f"[api] {processes.start(API, env)}: http://localhost:{API_PORT}/openapi.json")
@@ -74,7 +74,7 @@ def _up(args) -> int:
 
 
 def _up_cluster() -> int:
-    from devstack.cluster import Cluster  # noqa: PLC0415
+    from devstack.cluster import Cluster
     c = Cluster()
     c.up()
     s = c.secrets()
@@ -94,7 +94,7 @@ def _up_cluster() -> int:
 
 def _down(args) -> int:
     if args.cluster:
-        from devstack.cluster import Cluster  # noqa: PLC0415
+        from devstack.cluster import Cluster
         for name in Cluster().down(reset=args.reset):
             print(f"[{name}] stopped")
         print("[postgres] stopped" + (" and the cluster's data deleted" if args.reset else ""))
@@ -115,7 +115,7 @@ def _down(args) -> int:
 
 def _build_extension(_args) -> int:
     """For Docker users: build/mcp-keycloak-extension.jar, mounted by docker-compose.yml."""
-    from devstack.paths import REPO_ROOT  # noqa: PLC0415
+    from devstack.paths import REPO_ROOT
     jar = kc.install_extension(kc.pristine_distribution(), REPO_ROOT / "build" / "mcp-keycloak-extension.jar")
     print(f"[keycloak-extension] {jar}")
     return 0
@@ -123,7 +123,7 @@ def _build_extension(_args) -> int:
 
 def _status(args) -> int:
     if args.cluster:
-        from devstack.cluster import Cluster  # noqa: PLC0415
+        from devstack.cluster import Cluster
         states = Cluster().status()
         for name, up in states.items():
             print(f"{name}: {'running' if up else 'stopped'}")

@@ -17,6 +17,7 @@ Python process runs with MCP_ENV=production, so each refuses demo secrets, insec
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -214,7 +215,7 @@ class Cluster:
             shutil.copy2(realm_file, home / "data" / "import" / realm_file.name)
         return home
 
-    def node_proc(self, i: int) -> "Proc":
+    def node_proc(self, i: int) -> Proc:
         return Proc(self, f"keycloak-node{i + 1}", self.port("kc_management", i), "/health/ready")
 
     def start_node(self, i: int, *, import_realm: bool) -> str:
@@ -263,7 +264,7 @@ class Cluster:
                   "  retries 3", "  option redispatch 1", "  retry-on conn-failure empty-response response-timeout",
                   f"  errorfile 503 {self.dir / 'haproxy-503.http'}",
                   "  default-server inter 1s fall 2 rise 2",
-                  f"listen stats", f"  bind 127.0.0.1:{self.port('lb_stats')}", "  stats enable", "  stats uri /"]
+                  "listen stats", f"  bind 127.0.0.1:{self.port('lb_stats')}", "  stats enable", "  stats uri /"]
         for service in ("keycloak", *SERVICES):
             lines += [f"frontend fe_{service}", f"  bind 127.0.0.1:{self.port('lb_' + service)} ssl crt {pem}",
                       "  http-request set-header X-Forwarded-Proto https",
@@ -313,7 +314,7 @@ class Cluster:
         return Proc(self, "haproxy", self.port("lb_stats"), "/").start([haproxy, "-db", "-f", str(cfg)], {})
 
     # --- Python services ---------------------------------------------------------------------------
-    def instance_proc(self, service: str, i: int) -> "Proc":
+    def instance_proc(self, service: str, i: int) -> Proc:
         return Proc(self, f"{service}-{i + 1}", self.instance_port(service, i), HEALTH.get(service, "/healthz"))
 
     def start_instance(self, service: str, i: int) -> str:
@@ -322,17 +323,17 @@ class Cluster:
                "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1", WSGI[service]]
         return self.instance_proc(service, i).start(cmd, self.env(), cwd=REPO_ROOT)
 
-    def background_proc(self, kind: str, i: int) -> "Proc":
+    def background_proc(self, kind: str, i: int) -> Proc:
         return Proc(self, f"{kind}-{i + 1}", None, None)
 
     def start_background(self, kind: str, i: int) -> str:
         cmd = [sys.executable, "-m", "provisioning.cli", kind]
         return self.background_proc(kind, i).start(cmd, self.env(), cwd=REPO_ROOT)
 
-    def smtp_proc(self) -> "Proc":
+    def smtp_proc(self) -> Proc:
         return Proc(self, "smtp-sink", self.port("mail_web"), "/")
 
-    def all_procs(self) -> list["Proc"]:
+    def all_procs(self) -> list[Proc]:
         return ([self.background_proc(k, i) for k in ("worker", "daily") for i in range(2)]
                 + [self.instance_proc(s, i) for s in SERVICES for i in range(self.instances)]
                 + [Proc(self, "haproxy", None, None)]
@@ -529,10 +530,8 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _listening(port: int) -> bool:

@@ -7,6 +7,7 @@ with our theme and realm file installed, its own H2 database, ports, PID file an
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -149,14 +150,16 @@ def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
 
 
 IDENTITY_CSS = REPO_ROOT / "sso_demo" / "static" / "mcp-identity.css"  # issue 15: one source of the look
+FONTS = REPO_ROOT / "sso_demo" / "static" / "fonts"  # issue 24: the fonts it names, served beside it
 
 
 def install_theme(home: Path) -> Path:
-    """Our login theme, with the identity stylesheet the applications serve (tokens, header, footer)."""
+    """Our login theme, with the identity stylesheet the applications serve (tokens, header, footer) and its fonts."""
     theme_dst = home / "themes" / THEME
     shutil.rmtree(theme_dst, ignore_errors=True)
     shutil.copytree(REPO_ROOT / "keycloak-theme" / THEME, theme_dst)
     shutil.copy2(IDENTITY_CSS, theme_dst / "login" / "resources" / "css" / IDENTITY_CSS.name)
+    shutil.copytree(FONTS, theme_dst / "login" / "resources" / "css" / FONTS.name)
     return theme_dst
 
 
@@ -276,12 +279,11 @@ def start(instance: Instance, *, fresh_data: bool = False, timeout: float = 300.
            "--health-enabled=true",
            "--import-realm"]
     instance.state_dir.mkdir(parents=True, exist_ok=True)
-    log = open(instance.log_file, "ab")
-    log.write(f"\n=== {time.strftime('%F %T')} start-dev on Java {jdk.major} ({jdk.home})\n".encode())
-    log.flush()
-    proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
+    with open(instance.log_file, "ab") as log:
+        log.write(f"\n=== {time.strftime('%F %T')} start-dev on Java {jdk.major} ({jdk.home})\n".encode())
+        log.flush()
+        proc = subprocess.Popen(cmd, cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     instance.pid_file.write_text(str(proc.pid))
     try:
         wait_ready(instance, proc.pid, timeout)
@@ -310,10 +312,8 @@ def stop(instance: Instance, timeout: float = 40.0) -> bool:
     if pid is None:
         instance.pid_file.unlink(missing_ok=True)
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)  # our Popen made pid a session/group leader
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     _reap(pid)
     # kc.sh dies at once; the JVM may still be flushing H2: wait for the whole group to be gone
@@ -328,10 +328,8 @@ def stop(instance: Instance, timeout: float = 40.0) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:  # collect the exit status if it is our child, so it does not linger as a zombie
+    with contextlib.suppress(ChildProcessError):  # collect the exit status if it is our child (no zombie)
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def reset(instance: Instance) -> None:

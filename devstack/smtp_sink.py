@@ -54,9 +54,9 @@ class MailSink:
                     f.write(json.dumps(mail.__dict__, ensure_ascii=False) + "\n")
         return "250 Message accepted"
 
-    def start(self) -> "MailSink":
+    def start(self) -> MailSink:
         if self.port == 0:
-            import socket  # noqa: PLC0415
+            import socket
             with socket.socket() as s:
                 s.bind((self.host, 0))
                 self.port = s.getsockname()[1]
@@ -79,7 +79,7 @@ class MailSink:
 
 def _web(sink: MailSink, port: int) -> ThreadingHTTPServer:
     class Page(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             with sink._lock:
                 mails = list(reversed(sink.mails))
             if self.path.startswith("/api/mails"):

@@ -11,13 +11,15 @@ Exit codes: 0 ok; 1 refused (validation, rights, destruction not confirmed); 2 p
 from __future__ import annotations
 
 import argparse
-import logging
+import contextlib
 import getpass
 import json
+import logging
 import os
 import sys
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -69,9 +71,10 @@ def _print_plan(p: files.StatePlan, as_json: bool) -> None:
 def _service():
     """An operator's command waits for Keycloak: CLI mutations (re-issue, adopt…) reconcile inline,
     whatever MCP_RECONCILE says for the API."""
-    from dataclasses import replace  # noqa: PLC0415
-    from provisioning.app_factory import build  # noqa: PLC0415 (keeps `validate` free of DB and Keycloak)
-    from provisioning.config import Config  # noqa: PLC0415
+    from dataclasses import replace
+
+    from provisioning.app_factory import build
+    from provisioning.config import Config
     return build(replace(Config.from_env(), reconcile_mode="inline"))
 
 
@@ -100,7 +103,7 @@ def cmd_plan(args) -> int:
     p = _plan(args, _service())
     _print_plan(p, args.json)
     if args.out:
-        text = open(args.file, encoding="utf-8").read() if args.file else None
+        text = Path(args.file).read_text(encoding="utf-8") if args.file else None
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(files.saved(p, text), f, ensure_ascii=False, indent=2)
         print(f"Plan enregistré dans {args.out} : `mcp-provisioning apply {args.out}` appliquera exactement "
@@ -202,8 +205,8 @@ def cmd_reviews(args) -> int:
 def cmd_usage_rules(args) -> int:
     svc = _service()
     if args.action == "publish":
-        from provisioning.config import Config, secret  # noqa: PLC0415
-        from provisioning.keycloak.gateway import UsageRulesPublisher  # noqa: PLC0415
+        from provisioning.config import Config, secret
+        from provisioning.keycloak.gateway import UsageRulesPublisher
         cfg = Config.from_env()
         password = secret("MCP_KEYCLOAK_REALM_ADMIN_PASSWORD")
         if not password or not args.version:
@@ -244,10 +247,10 @@ def cmd_notify(args) -> int:
 
 def cmd_daily(args) -> int:
     """The daily job as its own process: one active among several (lease `daily-job`)."""
-    import threading  # noqa: PLC0415
+    import threading
 
-    from provisioning.jobs import LEASE, run_daily, run_job, settings  # noqa: PLC0415
-    from provisioning.reconcile.worker import Lease  # noqa: PLC0415
+    from provisioning.jobs import LEASE, run_daily, run_job, settings
+    from provisioning.reconcile.worker import Lease
     svc = _service()
     days, every = settings()
     if days <= 0:  # the access reviews' deadlines and the outbox still need the job
@@ -255,17 +258,15 @@ def cmd_daily(args) -> int:
     if args.once:
         print(f"{len(run_job(svc, days))} utilisateur(s) suspendu(s).")
         return 0
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_daily(svc, threading.Event(), days=days, every=every, lease=Lease(svc, LEASE, seconds=60.0),
                   first_wait=0.0)
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
 def cmd_worker(args) -> int:
     """The reconcile worker: takes the reconcile requests that changes wrote, partner by partner."""
-    from provisioning.reconcile.worker import main_loop  # noqa: PLC0415
+    from provisioning.reconcile.worker import main_loop
     svc = _service()
     if args.full:
         with svc_uow(svc) as uow:
@@ -278,7 +279,7 @@ def cmd_worker(args) -> int:
 
 
 def svc_uow(svc):
-    from provisioning.store.uow import UnitOfWork  # noqa: PLC0415
+    from provisioning.store.uow import UnitOfWork
     return UnitOfWork(svc.engine)
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provisioning.keycloak.gateway import KeycloakConfig
-from provisioning.production import is_demo_secret, require
 from provisioning.notify.notifier import SmtpConfig
+from provisioning.production import is_demo_secret, require
 
 log = logging.getLogger(__name__)
 DEMO_PROVISIONING_SECRET = "demo-only-provisioning-secret"
@@ -47,7 +47,7 @@ class Config:
         return f"{self.public_keycloak_url}/realms/{self.keycloak.realm}"
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls) -> Config:
         e = os.environ.get
         kc_url = e("KEYCLOAK_URL", "http://localhost:8080").rstrip("/")
         client_secret = secret("MCP_PROVISIONING_CLIENT_SECRET", DEMO_PROVISIONING_SECRET)

@@ -3,14 +3,31 @@ examples/desired-state.yaml). Parsing keeps each node's line so every fault poin
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from typing import Any
 
 import yaml
 
 from provisioning.domain.model import (
-    Bulletin, Caf, CafAdministrator, Contact, Convention, ConventionStatus, Equipment, EquipmentType, Group, Member,
-    Partner, Profile, Registry, Service, ServiceContract, Settings, StatusChange, User,
+    Bulletin,
+    Caf,
+    CafAdministrator,
+    Contact,
+    Convention,
+    ConventionStatus,
+    Equipment,
+    EquipmentType,
+    Group,
+    Member,
+    Partner,
+    Profile,
+    Registry,
+    Service,
+    ServiceContract,
+    Settings,
+    StatusChange,
+    User,
 )
 from provisioning.domain.rules import validate
 from provisioning.domain.scope import FileScope
@@ -286,10 +303,8 @@ class _Reader:
             hs = self.enum(ConventionStatus, self.field(h, "status", hp, default="requested"), f"{hp}.status")
             at = h.get("at") if isinstance(h, dict) else None
             if isinstance(at, str):
-                try:
+                with contextlib.suppress(ValueError):
                     at = datetime.fromisoformat(at)
-                except ValueError:
-                    pass
             if isinstance(at, date) and not isinstance(at, datetime):
                 at = datetime(at.year, at.month, at.day)
             if not isinstance(at, datetime):

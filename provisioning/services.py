@@ -7,7 +7,13 @@ changes nothing anywhere."""
 from __future__ import annotations
 
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
-    CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor, Core, MutationResult, generate_password,
+    CAF_ADMIN,
+    DELEGATE,
+    PARTNER_ADMIN,
+    Actor,
+    Core,
+    MutationResult,
+    generate_password,
 )
 from provisioning.usecases.imports import Imports
 from provisioning.usecases.mail import Mail

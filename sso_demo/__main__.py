@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 
 from werkzeug.serving import make_server
 
-from sso_demo import afas, cdap, portal
 from provisioning.production import dev_server
+from sso_demo import afas, cdap, portal
 from sso_demo.config import AppConfig
 
 

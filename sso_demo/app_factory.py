@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, render_template
 from sqlalchemy import exc as sa_exc
 
-from sso_demo.auth import init_auth
-from sso_demo.legal import init_legal
-from sso_demo.config import AppConfig
 from sso_demo import labels as journal_labels
+from sso_demo.auth import init_auth
+from sso_demo.config import AppConfig
+from sso_demo.legal import init_legal
 
 HERE = Path(__file__).resolve().parent
 

@@ -8,14 +8,24 @@ import functools
 import secrets
 import time
 import unicodedata
-from urllib.parse import unquote, urlsplit
 from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import (
-    Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for,
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
 )
 from joserfc import jwt
 from joserfc.errors import JoseError

@@ -56,7 +56,7 @@ class AppConfig:
         return f"mcp_{self.client_id}"
 
     @classmethod
-    def from_env(cls, client_id: str, **overrides) -> "AppConfig":
+    def from_env(cls, client_id: str, **overrides) -> AppConfig:
         e = os.environ.get
         kc = e("MCP_PUBLIC_KEYCLOAK_URL", e("KEYCLOAK_URL", "http://localhost:8080")).rstrip("/")
         realm = e("MCP_REALM", "mon-compte-partenaire")

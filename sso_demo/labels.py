@@ -3,7 +3,7 @@ in small print for support. Times are shown in Europe/Paris and say so."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from provisioning.domain.journal import ACTIONS, action_fr  # noqa: F401 (one table for API and pages)
@@ -22,6 +22,6 @@ def paris(value, seconds: bool = False, label: bool = False) -> str:
     if not isinstance(value, datetime):
         return "—" if value is None else str(value)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     text = value.astimezone(PARIS).strftime("%d/%m/%Y à %Hh%M" + (":%S" if seconds else ""))
     return text + " (heure de Paris)" if label else text

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from sso_demo import afas as _afas, cdap as _cdap, portal as _portal
+from sso_demo import afas as _afas
+from sso_demo import cdap as _cdap
+from sso_demo import portal as _portal
 
 _FACTORIES = {"portail": _portal.create_app, "cdap": _cdap.create_app, "afas": _afas.create_app}
 

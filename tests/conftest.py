@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlparse
 
 import pytest
 import requests
-from urllib.parse import urlparse
 
 from devstack import keycloak as kc
 from devstack.admin import AdminSession
@@ -46,10 +46,10 @@ class KeycloakServer:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # noqa: PLC0415 (optional dependency)
+        import docker
         docker.from_env().ping()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 (whatever fails, no Docker answers)
         return False
 
 
@@ -85,9 +85,9 @@ def keycloak():
 
 
 def _testcontainers_keycloak():
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from testcontainers.keycloak import KeycloakContainer  # noqa: PLC0415
+    from testcontainers.keycloak import KeycloakContainer
 
     root = Path(__file__).resolve().parent.parent
     # the same extension jar, theme and realm as docker-compose.yml (without the jar, logins could not pass)
@@ -98,6 +98,7 @@ def _testcontainers_keycloak():
                  .with_volume_mapping(str(root / "keycloak-theme" / kc.THEME), f"/opt/keycloak/themes/{kc.THEME}")
                  .with_volume_mapping(str(kc.IDENTITY_CSS),
                                       f"/opt/keycloak/themes/{kc.THEME}/login/resources/css/{kc.IDENTITY_CSS.name}")
+                 .with_volume_mapping(str(kc.FONTS), f"/opt/keycloak/themes/{kc.THEME}/login/resources/css/fonts")
                  .with_command("start-dev --import-realm"))
     for name, value in kc.test_instance().extra_env.items():  # the test apps' redirect URIs, as for the local one
         if not name.startswith("MCP_SMTP"):  # 127.0.0.1 is the container itself: Keycloak's own mails are not tested there

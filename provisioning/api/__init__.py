@@ -52,7 +52,7 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     app.extensions["provisioning"] = service
     app.extensions["verifier"] = verifier
 
-    from provisioning.api import audit, meta, partners, reviews  # noqa: PLC0415
+    from provisioning.api import audit, meta, partners, reviews
     app.register_blueprint(meta.bp)
     app.register_blueprint(partners.bp)
     app.register_blueprint(audit.bp)
@@ -109,9 +109,9 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
         return resp
 
     if scim_verifier is not None:  # issue 16: SCIM 2.0 beside the API, same process, its own audience
-        from werkzeug.middleware.dispatcher import DispatcherMiddleware  # noqa: PLC0415
+        from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-        from provisioning.scim.app import ScimApplication  # noqa: PLC0415
+        from provisioning.scim.app import ScimApplication
         app.extensions["scim"] = ScimApplication(service.engine, scim_verifier, today=service.today)
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/scim": app.extensions["scim"]})
     return app
@@ -119,19 +119,17 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
 
 def serve() -> None:
     """`mcp-provisioning-api`: the API on MCP_API_PORT (default 8090) with the configured adapters."""
-    from provisioning.app_factory import build  # noqa: PLC0415
-    from provisioning.config import Config  # noqa: PLC0415
-
-    from provisioning.jobs import start_daily  # noqa: PLC0415
-
-    from provisioning.production import dev_server  # noqa: PLC0415
+    from provisioning.app_factory import build
+    from provisioning.config import Config
+    from provisioning.jobs import start_daily
+    from provisioning.production import dev_server
 
     cfg = Config.from_env()  # in production, the settings are refused first, all listed
     dev_server("mcp-provisioning-api", "provisioning.api.wsgi:app")
     svc = build(cfg)
     start_daily(svc)
     app = from_config(cfg, svc)
-    from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: PLC0415
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
     class Quiet(WSGIRequestHandler):
         sys_version = ""  # no Python version in the Server header (development server only; production: gunicorn)

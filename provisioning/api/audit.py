@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, jsonify
@@ -21,7 +21,7 @@ def _svc():
 
 def _rows(q, with_documents: bool) -> list[dict]:
     def paris_midnight(d):  # a day as people mean it: Paris time
-        return datetime.combine(d, time(0), PARIS).astimezone(timezone.utc)
+        return datetime.combine(d, time(0), PARIS).astimezone(UTC)
     return _svc().audit(g.actor, q.partner, q.limit, q.offset, actor=q.actor or None, subject=q.user or None,
                         since=paris_midnight(q.since) if q.since else None,
                         until=paris_midnight(q.until + timedelta(days=1)) if q.until else None,

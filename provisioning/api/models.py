@@ -7,8 +7,8 @@ messages) stay in domain/rules.py and apply after these.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 from datetime import date
+from functools import wraps
 from typing import Annotated, Literal
 
 from flask import g, request

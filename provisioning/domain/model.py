@@ -214,7 +214,7 @@ class Partner:
                         out[m.identifiant][0].update(g for g in m.groups if g.service is b.service)
                         if b.service is Service.AFAS:
                             out[m.identifiant][1].update(m.profiles)
-        for ident, (groups, profiles) in out.items():
+        for groups, profiles in out.values():
             if Group.AFAS_DECLARER not in groups:
                 profiles.clear()
         return out

@@ -10,7 +10,15 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from provisioning.domain.model import (
-    TRANSITIONS, Convention, ConventionStatus, EquipmentType, Group, Partner, Profile, Registry, Service,
+    TRANSITIONS,
+    Convention,
+    ConventionStatus,
+    EquipmentType,
+    Group,
+    Partner,
+    Profile,
+    Registry,
+    Service,
     StatusChange,
 )
 from provisioning.errors import Violation

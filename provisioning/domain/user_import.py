@@ -20,7 +20,17 @@ from datetime import date
 
 from provisioning.domain import rules
 from provisioning.domain.model import (
-    Bulletin, Caf, Convention, Group, Member, Partner, Profile, Registry, Service, Settings, User,
+    Bulletin,
+    Caf,
+    Convention,
+    Group,
+    Member,
+    Partner,
+    Profile,
+    Registry,
+    Service,
+    Settings,
+    User,
 )
 from provisioning.errors import Violation
 
@@ -215,7 +225,7 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
             members = [Member(line.identifiant, groups, line.profiles if svc is Service.AFAS else set())
                        for svc, groups in by_service.items()]
             mini_conv = Convention(conv.number, conv.status, [], conv.contract,
-                                   [Bulletin(m_svc, [m]) for m_svc, m in zip(by_service, members)])
+                                   [Bulletin(m_svc, [m]) for m_svc, m in zip(by_service, members, strict=True)])
             mini = Registry([caf] if caf else [], [Partner(p.siret, p.name, p.caf, users=[user],
                                                            conventions=[mini_conv])], settings)
             faults = [v for rule in (rules.groups_and_profiles_fit_the_bulletin, rules.afas_habiliter_only_from_opening)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
@@ -416,7 +416,7 @@ class KeycloakGateway:
                                  first=first, max=self.page_size)
             for e in page:
                 name = (e.get("details") or {}).get("username")
-                at = datetime.fromtimestamp(e["time"] / 1000, tz=timezone.utc)
+                at = datetime.fromtimestamp(e["time"] / 1000, tz=UTC)
                 if name and (name not in out or at > out[name]):
                     out[name] = at
             if len(page) < self.page_size:
@@ -462,7 +462,7 @@ class KeycloakGateway:
         events = self._raw_get("/events", type="LOGIN", user=user_id, max=50)
         for e in sorted(events, key=lambda e: e["time"], reverse=True):
             if e.get("sessionId") != current_session:
-                return datetime.fromtimestamp(e["time"] / 1000, tz=timezone.utc)
+                return datetime.fromtimestamp(e["time"] / 1000, tz=UTC)
         return None
 
     def account(self, username: str) -> AccountState:
@@ -478,11 +478,11 @@ class KeycloakGateway:
         events = self._raw_get("/events", type="LOGIN", user=u["id"], max=1)
         raw = ((u.get("attributes") or {}).get(n.TERMS_ATTR) or [None])[0]
         not_before = int(bf.get("failedLoginNotBefore") or 0)  # seconds: the end of a temporary lockout
-        locked_until = datetime.fromtimestamp(not_before, tz=timezone.utc) if bf.get("disabled") and not_before else None
+        locked_until = datetime.fromtimestamp(not_before, tz=UTC) if bf.get("disabled") and not_before else None
         return AccountState(
             exists=True, enabled=bool(u.get("enabled")),
-            last_login=datetime.fromtimestamp(events[0]["time"] / 1000, tz=timezone.utc) if events else None,
-            terms_accepted_at=datetime.fromtimestamp(int(raw), tz=timezone.utc) if raw and raw.isdigit() else None,
+            last_login=datetime.fromtimestamp(events[0]["time"] / 1000, tz=UTC) if events else None,
+            terms_accepted_at=datetime.fromtimestamp(int(raw), tz=UTC) if raw and raw.isdigit() else None,
             locked_until=locked_until, failures=int(bf.get("numFailures") or 0),
             password_change_pending="UPDATE_PASSWORD" in (u.get("requiredActions") or []),
             second_factors=tuple(sorted({c["type"] for c in creds if c.get("type") in SECOND_FACTORS})))

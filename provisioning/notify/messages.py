@@ -65,7 +65,7 @@ def second_factor_reset_mail(first: str, last: str, actor: str) -> tuple[str, st
     return (f"{PORTAL} : votre second facteur a été réinitialisé", "\n".join([
         f"Bonjour {first} {last},",
         "",
-        f"Votre second facteur (application d'authentification, clé de sécurité et codes de récupération) a été",
+        "Votre second facteur (application d'authentification, clé de sécurité et codes de récupération) a été",
         f"réinitialisé par {actor}. À votre prochaine connexion à un service qui le demande (CDAP), vous en",
         "enregistrerez un nouveau.",
         "Si vous n'êtes pas à l'origine de cette demande, prévenez sans attendre votre administrateur partenaire :",
@@ -91,7 +91,7 @@ def incident_mail(ref: int, kind: str, who: str, partner: str, at, description: 
 
 
 def _paris_day(at) -> str:
-    from zoneinfo import ZoneInfo  # noqa: PLC0415
+    from zoneinfo import ZoneInfo
     return f"{at.astimezone(ZoneInfo('Europe/Paris')):%d/%m/%Y}"
 
 

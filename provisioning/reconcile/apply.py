@@ -18,9 +18,24 @@ from dataclasses import dataclass, field
 from provisioning.errors import Conflict, ProvisioningError, Unavailable
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.operations import (
-    AccountConflict, AddMember, AddOrgMember, Change, CreateGroup, CreateOrg, CreateUser, DeleteGroup, DeleteOrg,
-    DisableUser, EnableUser, EndSessions, RemoveDirectRole, RemoveMember, RemoveOrgMember, UpdateGroupRoles,
-    UpdateOrg, UpdateUser,
+    AccountConflict,
+    AddMember,
+    AddOrgMember,
+    Change,
+    CreateGroup,
+    CreateOrg,
+    CreateUser,
+    DeleteGroup,
+    DeleteOrg,
+    DisableUser,
+    EnableUser,
+    EndSessions,
+    RemoveDirectRole,
+    RemoveMember,
+    RemoveOrgMember,
+    UpdateGroupRoles,
+    UpdateOrg,
+    UpdateUser,
 )
 from provisioning.reconcile.plan import plan
 from provisioning.reconcile.state import Scope, State, UserSpec
@@ -191,7 +206,7 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
                         break
                     done(ch, attempt(ch, lambda ch=ch: run(ch)))
             else:  # independent changes of one kind: a few at a time (Keycloak hashes, answers, in parallel)
-                for ch, ok in zip(batch, pool.map(lambda ch: attempt(ch, lambda: run(ch)), batch)):
+                for ch, ok in zip(batch, pool.map(lambda ch: attempt(ch, lambda: run(ch)), batch), strict=True):
                     done(ch, ok)
     if not report.halted:
         end_sessions()

@@ -23,7 +23,7 @@ SERVICE_GROUP_KEYS = {
 
 
 def _group(path: str, key: str, **attrs: str) -> GroupSpec:
-    name, client, role = n.PARTNER_GROUPS[key] if key in n.PARTNER_GROUPS else n.CAF_ADMIN_GROUP
+    name, client, role = n.PARTNER_GROUPS.get(key, n.CAF_ADMIN_GROUP)
     return GroupSpec(path=path, attributes=tuple(sorted({n.KIND_ATTR: key, **attrs}.items())),
                      roles=frozenset({(client, role)}))
 

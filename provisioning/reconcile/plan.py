@@ -13,8 +13,23 @@ from __future__ import annotations
 
 from provisioning.domain import naming as n
 from provisioning.reconcile.operations import (
-    AccountConflict, AddMember, AddOrgMember, Change, CreateGroup, CreateOrg, CreateUser, DeleteGroup, DeleteOrg,
-    DisableUser, EnableUser, RemoveDirectRole, RemoveMember, RemoveOrgMember, UpdateGroupRoles, UpdateOrg, UpdateUser,
+    AccountConflict,
+    AddMember,
+    AddOrgMember,
+    Change,
+    CreateGroup,
+    CreateOrg,
+    CreateUser,
+    DeleteGroup,
+    DeleteOrg,
+    DisableUser,
+    EnableUser,
+    RemoveDirectRole,
+    RemoveMember,
+    RemoveOrgMember,
+    UpdateGroupRoles,
+    UpdateOrg,
+    UpdateUser,
 )
 from provisioning.reconcile.state import RoleRef, State, UserSpec
 

@@ -10,6 +10,7 @@ runs is kept (its generation is newer) and done next.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -70,7 +71,7 @@ class Lease:
             with UnitOfWork(self.svc.engine) as uow:
                 ok = uow.leases.acquire(self.name, self.holder, self.seconds)
                 uow.commit()
-        except Exception:  # noqa: BLE001 (database down: not held, try again)
+        except Exception:
             log.exception("lease %s: renewal failed", self.name)
             ok = False
         if ok and not self.held.is_set():
@@ -111,7 +112,7 @@ def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event 
             if time.monotonic() - last_mail >= mail_every:
                 last_mail = time.monotonic()
                 svc.deliver_notifications()
-        except Exception:  # noqa: BLE001 (a bug or a database hiccup must not end the worker)
+        except Exception:
             log.exception("reconcile worker round failed")
             handled = 0
         if not handled:
@@ -124,10 +125,8 @@ def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event 
 def main_loop(svc: Provisioning, once: bool, interval: float) -> int:
     if once:
         return run_once(svc)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_forever(svc, interval, lease=Lease(svc))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

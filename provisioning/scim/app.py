@@ -6,8 +6,19 @@ body: they go through the API, where the caps, the ownership marker and the R12 
 from __future__ import annotations
 
 from scim2_models import (
-    AuthenticationScheme, Bulk, ChangePassword, ETag, External, Filter, ForbiddenException, Pagination, Patch,
-    Reference, ServiceProviderConfig, Sort, UnauthorizedException,
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    ETag,
+    External,
+    Filter,
+    ForbiddenException,
+    Pagination,
+    Patch,
+    Reference,
+    ServiceProviderConfig,
+    Sort,
+    UnauthorizedException,
 )
 from scim2_server.applications.wsgi import WSGIApplication
 from scim2_server.routing import Operation

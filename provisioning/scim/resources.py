@@ -6,19 +6,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from scim2_models import (
-    URN, Email, EnterpriseUser, Extension, Group, GroupMember, Meta, Mutability, Name, ResourceType, Returned,
-    ScimProvider, User,
+    URN,
+    Email,
+    EnterpriseUser,
+    Extension,
+    Group,
+    GroupMember,
+    Meta,
+    Mutability,
+    Name,
+    ResourceType,
+    Returned,
+    ScimProvider,
+    User,
 )
 from scim2_models import Group as ScimGroup
 
 from provisioning.domain import naming as n
 from provisioning.domain.model import Partner
 
-EPOCH = datetime(2016, 6, 20, tzinfo=timezone.utc)  # before anything: an object no journal line dates
+EPOCH = datetime(2016, 6, 20, tzinfo=UTC)  # before anything: an object no journal line dates
 READ = [Mutability.read_only]
 
 

@@ -10,7 +10,12 @@ from datetime import date
 from typing import Any, Union
 
 from scim2_models import (
-    NotFoundException, NotImplementedException, Resource, ResourceType, ScimFilter, SearchRequest,
+    NotFoundException,
+    NotImplementedException,
+    Resource,
+    ResourceType,
+    ScimFilter,
+    SearchRequest,
 )
 from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
 from scim2_server.storage import ScimStorage, SearchPage
@@ -21,7 +26,6 @@ from provisioning.domain.model import Partner, Registry
 from provisioning.reconcile.desired import desired_state
 from provisioning.scim import resources as r
 from provisioning.store.uow import UnitOfWork
-
 
 USER_NAME = {"username", "id", "urn:ietf:params:scim:schemas:core:2.0:user:username"}
 

@@ -8,7 +8,7 @@ import threading
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def _jsonable(v: Any) -> Any:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class RegistryRepository:
@@ -433,7 +433,7 @@ def renewing(engine, token: str):
                 with UnitOfWork(engine) as uow:
                     uow.reconcile.renew(token)
                     uow.commit()
-            except Exception:  # noqa: BLE001 (a missed beat only shortens the claim)
+            except Exception:
                 log.warning("could not renew reconcile claim %s", token, exc_info=True)
     th = threading.Thread(target=beat, daemon=True)
     th.start()
@@ -447,14 +447,14 @@ def renewing(engine, token: str):
 class UsageRulesRepository:
     """Published versions of the usage rules (the first, 20 June 2016, is the seed's)."""
 
-    FIRST = ("2016-06-20", datetime(1970, 1, 1, tzinfo=timezone.utc))
+    FIRST = ("2016-06-20", datetime(1970, 1, 1, tzinfo=UTC))
 
     def __init__(self, conn: Connection):
         self.conn = conn
 
     def versions(self) -> list[tuple[str, datetime]]:
         rows = self.conn.execute(sa.select(t.usage_rules_versions).order_by(t.usage_rules_versions.c.published_at))
-        out = [(r.version, r.published_at if r.published_at.tzinfo else r.published_at.replace(tzinfo=timezone.utc))
+        out = [(r.version, r.published_at if r.published_at.tzinfo else r.published_at.replace(tzinfo=UTC))
                for r in rows]
         return [self.FIRST] + [v for v in out if v[0] != self.FIRST[0]]  # the seed's version is always the first
 
@@ -497,12 +497,12 @@ class Leases:
 
     def holder(self, name: str) -> str | None:
         row = self.conn.execute(sa.select(t.leases).where(t.leases.c.name == name)).first()
-        return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or timezone.utc) >= now() else None
+        return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or UTC) >= now() else None
 
 
 def _aware(d: datetime | None) -> datetime | None:
     """SQLite gives back naive datetimes: they were stored in UTC."""
-    return d if d is None or d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d if d is None or d.tzinfo else d.replace(tzinfo=UTC)
 
 
 class ReviewRepository:
@@ -525,8 +525,8 @@ class ReviewRepository:
     def add(self, c: Campaign, items: list[Item]) -> None:
         self.conn.execute(sa.insert(t.review_campaigns).values(
             # in UTC: SQLite keeps no offset, and a Paris deadline read back as UTC would end an hour late
-            id=c.id, caf_code=c.caf, opened_by=c.opened_by, opened_at=c.opened_at.astimezone(timezone.utc),
-            deadline=c.deadline.astimezone(timezone.utc),
+            id=c.id, caf_code=c.caf, opened_by=c.opened_by, opened_at=c.opened_at.astimezone(UTC),
+            deadline=c.deadline.astimezone(UTC),
             partners=sorted(c.partners) if c.partners is not None else None,
             items=[self._item_to_dict(i) for i in items], reminders_sent=[], closed_at=None))
 
@@ -552,7 +552,7 @@ class ReviewRepository:
     def decide(self, campaign_id: str, d: Decision, partner: str) -> None:
         self.conn.execute(sa.insert(t.review_decisions).values(campaign_id=campaign_id, item=d.item,
                                                                partner_siret=partner, verdict=d.verdict.value,
-                                                               by=d.by, at=d.at.astimezone(timezone.utc)))
+                                                               by=d.by, at=d.at.astimezone(UTC)))
 
     def decisions(self, campaign_id: str, partner: str | None = None) -> list[Decision]:
         c = t.review_decisions.c
@@ -587,7 +587,7 @@ class UnitOfWork:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.conn = self.engine.connect()
         self.tx = self.conn.begin()
         self.registry = RegistryRepository(self.conn)

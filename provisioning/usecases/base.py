@@ -8,7 +8,7 @@ import secrets
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal, policy, rules
@@ -119,7 +119,7 @@ class Core:
         self.gateway = gateway
         self.notifier = notifier
         self.portal_url = portal_url
-        self.now = now or (lambda: datetime.now(timezone.utc))  # injectable clock (tests of the 24 h rule)
+        self.now = now or (lambda: datetime.now(UTC))  # injectable clock (tests of the 24 h rule)
         self.today = today or (lambda: self.now().date())
         self.provisional_hours = provisional_hours
         if onboarding not in ("password", "action-link"):

@@ -8,13 +8,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from provisioning.errors import (
-    Forbidden, NotFound, ProvisioningError, Transient, Unavailable, ValidationFailed, Violation,
+    Forbidden,
+    NotFound,
+    ProvisioningError,
+    Transient,
+    Unavailable,
+    ValidationFailed,
+    Violation,
 )
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import Outbox, UnitOfWork
-from provisioning.usecases.base import Actor, CAF_ADMIN, generate_password
+from provisioning.usecases.base import CAF_ADMIN, Actor, generate_password
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,21 @@ import logging
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import rules
 from provisioning.domain.model import (
-    Bulletin, Convention, ConventionStatus, Equipment, EquipmentType, Partner, Profile, Registry, Service,
-    ServiceContract, StatusChange,
+    Bulletin,
+    Convention,
+    ConventionStatus,
+    Equipment,
+    EquipmentType,
+    Partner,
+    Profile,
+    Registry,
+    Service,
+    ServiceContract,
+    StatusChange,
 )
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import Actor, CAF_ADMIN, MutationResult, _unknown_or_forbidden
+from provisioning.usecases.base import CAF_ADMIN, Actor, MutationResult, _unknown_or_forbidden
 
 log = logging.getLogger(__name__)
 

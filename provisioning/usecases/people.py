@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from provisioning.domain import rules
 from provisioning.domain.model import Group, Member, Partner, Profile, Registry, Service, User
-from provisioning.notify import messages
 from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
+from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.usage_rules import version_accepted
 from provisioning.usecases.base import Actor, MutationResult, _on_user, _unknown_or_forbidden, _user
+from provisioning.usecases.usage_rules import version_accepted
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from provisioning.reconcile.apply import ApplyReport, Progress, execute
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.operations import CreateUser
 from provisioning.reconcile.plan import Change, plan
-from provisioning.reconcile.state import Scope, State, UserSpec
+from provisioning.reconcile.state import Scope, State
 from provisioning.store.uow import UnitOfWork, renewing
 from provisioning.usecases.base import Actor
 from provisioning.usecases.desired_state import store_file

@@ -19,7 +19,12 @@ from provisioning.errors import Forbidden, NotFound, ProvisioningError, Validati
 from provisioning.notify import messages
 from provisioning.store.uow import ReviewCampaignRow, UnitOfWork
 from provisioning.usecases.base import (
-    CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor, _check_hierarchy, _unknown_or_forbidden,
+    CAF_ADMIN,
+    DELEGATE,
+    PARTNER_ADMIN,
+    Actor,
+    _check_hierarchy,
+    _unknown_or_forbidden,
 )
 
 log = logging.getLogger(__name__)

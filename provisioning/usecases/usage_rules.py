@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from provisioning.domain import naming
 from provisioning.errors import Forbidden
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import Actor, CAF_ADMIN
+from provisioning.usecases.base import CAF_ADMIN, Actor
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class UsageRules:
             if p is None:
                 continue
             raw = (u["attributes"].get(naming.TERMS_ATTR) or [None])[0]
-            at = datetime.fromtimestamp(int(raw), tz=timezone.utc) if raw and raw.isdigit() else None
+            at = datetime.fromtimestamp(int(raw), tz=UTC) if raw and raw.isdigit() else None
             version = version_accepted(versions, at)
             out.append({"identifiant": u["username"], "partner": p.siret, "accepted_at": at.isoformat() if at else None,
                         "version": version, "current": version == versions[-1][0]})

@@ -4,7 +4,7 @@ providers to equipments by AFAS Habiliter through the provisioning API."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, url_for
@@ -58,7 +58,7 @@ def _db() -> sa.Engine:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _equipments(refresh: bool = False) -> tuple[list[dict], dict]:

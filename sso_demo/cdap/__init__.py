@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Blueprint, Flask, abort, current_app, render_template, request
@@ -62,7 +62,7 @@ def search():
     # scope: only beneficiaries the partner serves; others look exactly like unknown numbers
     found = beneficiaries.find(p.partner, p.caf, form["numero"])
     with _engine().begin() as c:
-        c.execute(sa.insert(consultations).values(at=datetime.now(timezone.utc), username=p.username,
+        c.execute(sa.insert(consultations).values(at=datetime.now(UTC), username=p.username,
                                                   partner=p.partner, numero=form["numero"],
                                                   purpose=form["purpose"], found=found is not None))
     return render_template("cdap/search.html", purposes=PURPOSES, result=found or "absent", errors={}, form=form,

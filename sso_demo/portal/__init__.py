@@ -10,7 +10,7 @@ from sso_demo.config import AppConfig
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
-    from sso_demo.portal import caf, console, home, incident, reviews  # noqa: PLC0415
+    from sso_demo.portal import caf, console, home, incident, reviews
     app = make_app("portail", cfg, home.bp, console.bp, caf.bp, incident.bp, reviews.bp)
     on_login(app, home.read_previous_login)
     return app

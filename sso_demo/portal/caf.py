@@ -13,7 +13,15 @@ from provisioning.domain.journal import folded
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
-    account_of, call, errors_of, history_of, journal_csv, journal_page, paginate, unchanged_or, users_page,
+    account_of,
+    call,
+    errors_of,
+    history_of,
+    journal_csv,
+    journal_page,
+    paginate,
+    unchanged_or,
+    users_page,
 )
 
 bp = Blueprint("caf", __name__, url_prefix="/caf")
@@ -284,7 +292,7 @@ def unlock(siret: str, ident: str):
 @bp.post("/partenaires/<siret>/utilisateurs/<ident>/second-facteur")
 @require_role(CAF_ADMIN)
 def reset_second_factor(siret: str, ident: str):
-    from sso_demo.portal.console import SECOND_FACTOR_RESET  # noqa: PLC0415 (one text for both consoles)
+    from sso_demo.portal.console import SECOND_FACTOR_RESET
     if ask := confirm.needed(f"réinitialiser le second facteur de {ident}", SECOND_FACTOR_RESET,
                              url_for("caf.user", siret=siret, ident=ident)):
         return ask

@@ -12,7 +12,14 @@ from markupsafe import Markup
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
-    account_of, call, errors_of, history_of, journal_csv, journal_page, unchanged_or, users_page,
+    account_of,
+    call,
+    errors_of,
+    history_of,
+    journal_csv,
+    journal_page,
+    unchanged_or,
+    users_page,
 )
 
 bp = Blueprint("console", __name__, url_prefix="/console")

@@ -4,7 +4,7 @@ partner and exports its result. Every action is the API's, with the user's own t
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -113,7 +113,7 @@ def caf_reviews():
     last = max((datetime.fromisoformat(c["opened_at"]) for c in rows), default=None)
     due = last + YEARLY if last else None  # a review a year at least (issue 16)
     return render_template("portal/reviews/caf_list.html", rows=rows, partners=partners, form=form, errors=errors,
-                           due=due, overdue=due is None or due <= datetime.now(timezone.utc)), status
+                           due=due, overdue=due is None or due <= datetime.now(UTC)), status
 
 
 @bp.get("/caf/revues/<cid>")

@@ -23,12 +23,12 @@ from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import UnitOfWork, make_engine, migrate
 from sso_demo import afas, cdap, portal
 from sso_demo.config import AppConfig
-from tests.integration.conftest import clean_managed
+from tests.browser.fonts import launch_chromium
 from tests.browser.helpers import PASSWORDS, RESETS
+from tests.integration.conftest import clean_managed
 from tests.unit.factories import example_data, registry, second_partner
 
 OPERATOR = Actor("cli:browser-tests", system=True)
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 
@@ -124,11 +124,16 @@ def stack(keycloak, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def chromium():
+def playwright_session():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright_session, tmp_path_factory):
+    browser = launch_chromium(playwright_session, "private", tmp_path_factory.mktemp("fontconfig"))
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

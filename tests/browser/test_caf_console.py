@@ -4,6 +4,7 @@ preparation to activation, suspensions, R9 reports, audit, CSV export of a bulle
 import csv
 import io
 import re
+from pathlib import Path
 
 from tests.browser.axe import violations
 from tests.browser.helpers import fill_contract, keycloak_follows, login
@@ -30,7 +31,7 @@ def test_partners_of_the_caf_and_csv_export_of_a_bulletin(stack, new_page):
     assert violations(page) == []
     with page.expect_download() as dl:
         page.click("#convention-CONV-751-2026-0001 >> text=exporter les identifiants (CSV) >> nth=0")
-    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8-sig").read()), delimiter=";"))
+    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig")), delimiter=";"))
     assert {r["identifiant"] for r in rows} >= {"lea.petit", "paul.bernard", "marc.martin"}
     assert next(r for r in rows if r["identifiant"] == "marc.martin")["profils"] == "approbateur"
 
@@ -137,7 +138,7 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     assert "lea.petit" not in journal
     with page.expect_download() as dl:
         page.click("#export-csv")
-    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8-sig").read()), delimiter=";"))
+    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text(encoding="utf-8-sig")), delimiter=";"))
     assert rows and {r["personne"] for r in rows} == {"paul.bernard"}
     assert any(r["action"] == "Suspension d'un utilisateur" and "actif → suspendu" in r["changement"] for r in rows)
     page.fill("#du", "2999-01-01")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.axe import violations
+from tests.browser.fonts import HOSTILE_FAMILY, launch_chromium
 from tests.browser.helpers import login
 from tests.browser.visual import check
 
@@ -102,3 +103,31 @@ def test_the_footer_pages_hold_from_320_to_1440_px(stack, new_page):
         page.goto(stack.urls["portail"] + path)
         _no_sideways_scroll(page, path)
         assert violations(page) == [], path
+
+
+def test_the_look_does_not_depend_on_the_machines_fonts(stack, playwright_session, tmp_path):
+    """Issue 24: on a machine whose fonts answer every family a page could ask the system for (sans-serif,
+    Arial, Liberation Sans…) with a serif face, and list every font installed (fonts-liberation included where
+    it is), an application page and Keycloak's login page match the same references: they draw only with the
+    fonts they serve."""
+    browser = launch_chromium(playwright_session, "hostile", tmp_path)
+    try:
+        page = browser.new_context(locale="fr-FR").new_page()
+        page.goto(stack.urls["portail"] + "/page-inexistante")
+        widths = page.evaluate("""async () => { await document.fonts.ready;
+            return ['sans-serif', 'Arial', 'serif', '"Source Sans 3"'].map(family => {
+              const c = document.createElement('canvas').getContext('2d');
+              c.font = `20px ${family}`; return c.measureText('Mon Compte Partenaire, habilitations').width; }); }""")
+        # the machine is hostile indeed: what a page would get from the system is the serif face, not ours
+        assert widths[0] == widths[1] == widths[2] != widths[3], (HOSTILE_FAMILY, widths)
+        for label, (w, h) in WIDTHS.items():
+            page.set_viewport_size({"width": w, "height": h})
+            check(page, f"erreur-404-{label}")
+        page.goto(stack.urls["portail"] + "/auth/login")
+        page.wait_for_selector("#kc-login")
+        for label, (w, h) in WIDTHS.items():
+            page.set_viewport_size({"width": w, "height": h})
+            page.evaluate("() => window.scrollTo(0, 0)")
+            check(page, f"keycloak-connexion-{label}")
+    finally:
+        browser.close()

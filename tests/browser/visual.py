@@ -29,9 +29,17 @@ def changed_share(reference: Image.Image, actual: Image.Image) -> float:
     return changed / (reference.width * reference.height)
 
 
+def _wait_for_our_fonts(page, name: str) -> None:
+    """The fonts the page serves are loaded before the picture (font-display: swap draws a fallback first)."""
+    loaded = page.evaluate("""async () => { await document.fonts.ready;
+        return [...document.fonts].filter(f => f.status === 'loaded').map(f => f.family.replaceAll('"', '')); }""")
+    assert "Source Sans 3" in loaded, f"{name}: the page's text is not drawn with the font it serves ({loaded})"
+
+
 def check(page, name: str, mask: tuple[str, ...] = (), hide: tuple[str, ...] = ()) -> None:
     """`mask`: boxes painted over (text that changes, same size); `hide`: left out of the layout while the
     screenshot is taken (lists whose length other tests change), then shown again."""
+    _wait_for_our_fonts(page, name)
     style = page.add_style_tag(content=f"{', '.join(hide)} {{ display: none !important; }}") if hide else None
     png = page.screenshot(mask=[page.locator(m) for m in mask], animations="disabled", caret="hide")
     if style:

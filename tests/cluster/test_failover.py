@@ -12,7 +12,6 @@ import secrets
 import time
 
 import pyotp
-import pytest
 import requests
 import sqlalchemy as sa
 

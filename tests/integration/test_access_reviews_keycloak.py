@@ -5,7 +5,7 @@ confirmed grant intact, the person and the Caf told; then a second plan is empty
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import requests
 
@@ -29,7 +29,7 @@ def _members(kc_admin, path):
 
 def test_a_review_from_opening_to_suspension_in_keycloak(keycloak, kc_admin, smtp, sqlite_engine, gateway,
                                                          user_token, provisioning):
-    at = [datetime.now(timezone.utc)]
+    at = [datetime.now(UTC)]
     svc = Provisioning(sqlite_engine, lambda: gateway, SmtpNotifier(SmtpConfig("127.0.0.1", smtp.port)),
                        portal_url=keycloak.app_url("portail"), now=lambda: at[0])
     svc.import_registry(OPERATOR, registry())

@@ -1,5 +1,7 @@
 """The REST API with real Keycloak bearer tokens (obtained through the real login form), real store and SMTP."""
 
+from datetime import UTC
+
 import pytest
 
 from provisioning.api import create_app
@@ -201,7 +203,7 @@ def test_the_console_reads_an_account_from_keycloak_and_unlocks_it_after_failed_
     """Issue 12 §4: « en attente de première connexion », last connection, « verrouillé jusqu'à HH:MM » after
     brute force, and an audited unlock that lets the right password in again."""
     import time
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from tests.support.oidc import Page, Redirect, Rp
     t = user_token("jeanne.dupont")
@@ -222,7 +224,7 @@ def test_the_console_reads_an_account_from_keycloak_and_unlocks_it_after_failed_
     a = api.get(f"/api/v1/partners/{A}/users/lea.petit/account", headers=_h(t)).get_json()
     assert a["state"] == "verrouillé après des échecs de connexion" and a["failures"] >= 5
     until = datetime.fromisoformat(a["locked_until"])
-    assert 60 < (until - datetime.now(timezone.utc)).total_seconds() <= 15 * 60  # the realm's wait, from Keycloak
+    assert 60 < (until - datetime.now(UTC)).total_seconds() <= 15 * 60  # the realm's wait, from Keycloak
 
     r = api.delete(f"/api/v1/partners/{A}/users/lea.petit/lockout", headers=_h(t))
     assert r.status_code == 200

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -44,7 +45,7 @@ def test_validate_points_at_the_line_of_each_fault(cli, tmp_path):
     assert r.returncode == 1
     assert "[AFAS_TROP_DE_FOURNISSEURS_ACTIVITE]" in r.stderr and "ligne " in r.stderr
     line = int(r.stderr.split("ligne ")[1].split(":")[0])
-    assert "members" in open(bad, encoding="utf-8").read().splitlines()[line - 1]
+    assert "members" in Path(bad).read_text(encoding="utf-8").splitlines()[line - 1]
 
 
 def test_apply_then_plan_is_empty(cli, kc_admin):

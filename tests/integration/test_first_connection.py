@@ -3,7 +3,7 @@ password (injectable clock), re-issue, lost credentials, suspensions and reactiv
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -32,7 +32,7 @@ def _login(rp, username, password):
 
 
 def test_provisional_password_older_than_24_hours_opens_no_session(provisioning, smtp, kc_admin, rp):
-    provisioning.now = lambda: datetime.now(timezone.utc) - timedelta(hours=24, minutes=1)  # created yesterday
+    provisioning.now = lambda: datetime.now(UTC) - timedelta(hours=24, minutes=1)  # created yesterday
     provisioning.import_registry(OPERATOR, registry())
     provisioning.reconcile(OPERATOR)
     page = _login(rp, "lea.petit", _password(smtp, "lea.petit@hirondelles.example"))
@@ -46,7 +46,7 @@ def test_provisional_password_older_than_24_hours_opens_no_session(provisioning,
 
 
 def test_provisional_password_within_24_hours_leads_to_the_usage_rules(provisioning, smtp, rp):
-    provisioning.now = lambda: datetime.now(timezone.utc) - timedelta(hours=23, minutes=50)
+    provisioning.now = lambda: datetime.now(UTC) - timedelta(hours=23, minutes=50)
     provisioning.import_registry(OPERATOR, registry())
     provisioning.reconcile(OPERATOR)
     page = _login(rp, "lea.petit", _password(smtp, "lea.petit@hirondelles.example"))
@@ -55,11 +55,11 @@ def test_provisional_password_within_24_hours_leads_to_the_usage_rules(provision
 
 
 def test_reissue_sends_a_new_pair_and_kills_the_old_password(provisioning, smtp, rp, kc_admin):
-    provisioning.now = lambda: datetime.now(timezone.utc) - timedelta(hours=30)
+    provisioning.now = lambda: datetime.now(UTC) - timedelta(hours=30)
     provisioning.import_registry(OPERATOR, registry())
     provisioning.reconcile(OPERATOR)
     old = _password(smtp, "lea.petit@hirondelles.example")
-    provisioning.now = lambda: datetime.now(timezone.utc)
+    provisioning.now = lambda: datetime.now(UTC)
     smtp.clear()
     provisioning.reissue_credentials(OPERATOR, SIRET, "lea.petit")
     mails = smtp.to("lea.petit@hirondelles.example")
@@ -130,7 +130,7 @@ def test_suspending_a_user_ends_live_sessions(provisioning, smtp, kc_admin, rp):
 def test_users_without_login_for_n_days_are_suspended(provisioning, smtp, kc_admin, rp):
     provisioning.import_registry(OPERATOR, registry())
     provisioning.reconcile(OPERATOR)
-    created = datetime.now(timezone.utc)
+    created = datetime.now(UTC)
     time.sleep(2)
     uid = kc_admin.user_by_username("paul.bernard")["id"]
     kc_admin.put(f"/users/{uid}/reset-password", json={"type": "password", "value": "Actif-Recemment-2026!",

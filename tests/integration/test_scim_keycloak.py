@@ -107,9 +107,9 @@ def test_scim2_tester_passes_every_check_that_applies(keycloak, scim_server):
 def test_the_reads_scim2_tester_cannot_reach_run_here_on_existing_resources(keycloak, scim_server):
     """scim2-tester's read checks first create their own resource; on a read-only directory they are replayed
     here on existing ones, through scim2-client, which validates every response against the served schemas."""
-    from scim2_models import Group, ResponseParameters, SearchRequest  # noqa: PLC0415
+    from scim2_models import Group, ResponseParameters, SearchRequest
 
-    from provisioning.scim.resources import UserResource  # noqa: PLC0415
+    from provisioning.scim.resources import UserResource
     token = client_token(keycloak, "caf-services", "demo-only-caf-services-secret")
     client = SyncSCIMClient(httpx2.Client(base_url=scim_server, headers={"Authorization": f"Bearer {token}"},
                                           timeout=30))

@@ -3,11 +3,11 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.unit.test_shared_sessions import *  # noqa: F401,F403 (the same tests, collected here)
+from tests.unit.test_shared_sessions import *  # noqa: F403 (the same tests, collected here)
 
 
 @pytest.fixture
-def session_url(postgres_url):  # noqa: F811 (overrides the SQLite one)
+def session_url(postgres_url):
     engine = sa.create_engine(postgres_url)
     with engine.begin() as c:
         c.execute(sa.text("DROP TABLE IF EXISTS app_sessions"))

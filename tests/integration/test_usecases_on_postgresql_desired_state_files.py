@@ -2,4 +2,4 @@
 SQLite and on PostgreSQL)."""
 
 from tests.integration.usecases_pg import use_case_engine  # noqa: F401 (overrides the SQLite one)
-from tests.unit.test_desired_state_files import *  # noqa: F401,F403 (the same tests, collected here)
+from tests.unit.test_desired_state_files import *  # noqa: F403 (the same tests, collected here)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlencode, urljoin, urlparse
 
 import requests
+from bs4 import BeautifulSoup
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from bs4 import BeautifulSoup
 
 
 @dataclass

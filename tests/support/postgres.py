@@ -6,6 +6,7 @@ system user when we are root (PostgreSQL refuses to run as root).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -65,8 +66,6 @@ class LocalPostgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/mcp_test"
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(PostgresUnavailable):
             self._run(_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
-        except PostgresUnavailable:
-            pass
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -34,7 +34,7 @@ KEY = {"lea-afas": f"{SIRET}/CONV-751-2026-0001/AFAS/lea.petit",
 
 class Clock:
     def __init__(self):
-        self.at = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc)
+        self.at = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.at
@@ -193,8 +193,8 @@ def test_last_connections_come_from_one_read_and_a_regrant_during_the_campaign_i
 
 
 def test_the_api_opens_lists_decides_and_exports_in_each_readers_scope(world):
-    from provisioning.api import create_app  # noqa: PLC0415
-    from tests.unit.test_api_usecases import Verifier  # noqa: PLC0415
+    from provisioning.api import create_app
+    from tests.unit.test_api_usecases import Verifier
 
     actors = {"caf": CAF, "lyon": LYON, "jeanne": JEANNE, "marc": MARC, "autre": OTHER_ADMIN}
     api = create_app(world, Verifier(actors)).test_client()

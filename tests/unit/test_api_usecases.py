@@ -216,7 +216,7 @@ def test_journals_say_who_did_what_to_whom_before_and_after_with_filters_and_csv
     text = r.get_data(as_text=True)
     assert r.status_code == 200 and text.startswith("\ufeffnumero;date (heure de Paris);auteur;action;code;personne")
     assert "Habilitations modifiées;set-membership;alex.roy" in text and "aucune → AFAS Déclarer" in text
-    assert api.get(f"/api/v1/audit.csv?partner=98765432100015", headers=h("sam")).status_code == 404
+    assert api.get("/api/v1/audit.csv?partner=98765432100015", headers=h("sam")).status_code == 404
 
 
 def test_user_lists_are_searched_without_accents_sorted_and_paged(api):

@@ -3,7 +3,7 @@ what is audited and mailed, and which version each acceptance counts for."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -54,7 +54,7 @@ def test_a_published_version_counts_acceptances_from_its_date(svc):
     with pytest.raises(Transient):
         svc.publish_usage_rules(NATIONAL, "2027-01-01", Publisher(fail=True))
     assert [r["version"] for r in svc.usage_rules_acceptances(NATIONAL)] == [None] * 4  # nothing stored: both or neither
-    base = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 12, 1, tzinfo=UTC)
     svc.now = lambda: base
     publisher = Publisher()
     svc.publish_usage_rules(NATIONAL, "2026-12-01", publisher)

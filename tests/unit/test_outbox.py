@@ -5,7 +5,7 @@ password being set in Keycloak and mailed only when the mail leaves. Regression:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -48,7 +48,7 @@ def test_credentials_wait_for_the_mail_server_and_their_24_hours_start_when_they
     assert not any(svc.fake.passwords.values())  # nobody can log in with a password never mailed
 
     svc.notifier.down = False
-    later = datetime.now(timezone.utc) + timedelta(hours=3)
+    later = datetime.now(UTC) + timedelta(hours=3)
     svc.now = lambda: later
     with svc.engine.begin() as c:  # the backoff has passed
         c.execute(sa.update(t.outbox).values(next_attempt_at=None))
@@ -116,10 +116,10 @@ def test_a_claimed_row_is_sent_by_one_sender_only(svc):
 def test_the_migration_indexes_whose_credentials_wait_and_keeps_those_already_queued(tmp_path):
     """0008: an intent queued before the upgrade is still found (« not queued twice », withdrawn on refusal), and
     the check compares the indexed column, not the JSON of every pending row."""
-    from alembic import command  # noqa: PLC0415
-    from alembic.config import Config  # noqa: PLC0415
+    from alembic import command
+    from alembic.config import Config
 
-    from provisioning.store.uow import MIGRATIONS, make_engine, migrate  # noqa: PLC0415
+    from provisioning.store.uow import MIGRATIONS, make_engine, migrate
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

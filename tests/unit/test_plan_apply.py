@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-
 from provisioning.domain.model import ConventionStatus
 from provisioning.keycloak.fake import FakeGateway
 from provisioning.reconcile.apply import apply

@@ -3,7 +3,7 @@ partner, reminders, and what is suspended at the deadline."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from provisioning.domain import reviews as rv
 from provisioning.domain.model import ConventionStatus, Group, Profile, Service
@@ -11,7 +11,7 @@ from provisioning.usecases.base import Actor
 from tests.unit.factories import example_data, registry, second_partner
 
 A, B = "12345678900015", "98765432100015"
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 def _campaign(partners=None, days=30) -> rv.Campaign:

@@ -8,7 +8,7 @@ import pytest
 from provisioning.domain.model import Group, Service
 from provisioning.errors import Forbidden
 from provisioning.services import DELEGATE, PARTNER_ADMIN, Actor
-from tests.unit.test_desired_state_files import A, NATIONAL, counts, svc  # noqa: F401 (fixture)
+from tests.unit.test_desired_state_files import NATIONAL, A, counts, svc  # noqa: F401 (fixture)
 
 MARC = Actor("marc.martin", frozenset({DELEGATE}), partner=A)       # delegate of A
 JEANNE = Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner=A)  # its administrator

@@ -4,9 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
-from provisioning.domain.model import CONTRACT_CONTACTS, ConventionStatus, Contact, Convention, ServiceContract
+from provisioning.domain.model import CONTRACT_CONTACTS, Contact, Convention, ConventionStatus, Service, ServiceContract
 from provisioning.domain.rules import service_is_convened, transition
-from provisioning.domain.model import Service
 from provisioning.errors import ValidationFailed
 from tests.unit.factories import TODAY, add_user, afas_members, example_data, registry, second_partner
 

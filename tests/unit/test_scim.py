@@ -4,6 +4,7 @@ written. The same endpoints with real Keycloak tokens, and scim2-tester: tests/i
 
 from __future__ import annotations
 
+from datetime import UTC
 from urllib.parse import quote
 
 import pytest
@@ -11,7 +12,8 @@ from scim2_models import ListResponse
 from werkzeug.test import Client
 
 from provisioning.api import create_app
-from provisioning.domain.model import Group as G, Service
+from provisioning.domain.model import Group as G
+from provisioning.domain.model import Service
 from provisioning.scim.resources import UserResource
 from provisioning.services import Actor
 from tests.unit.factories import add_caf_692, example_data, registry, second_partner
@@ -156,11 +158,11 @@ def test_writes_are_refused_and_write_nothing(scim):
 def test_a_grant_suspended_by_a_review_is_no_longer_listed(scim):
     p = scim.svc.registry().partner(A)
     assert G.CDAP_CONSULTER in p.granted_groups("lea.petit")
-    from datetime import datetime, timedelta, timezone  # noqa: PLC0415
+    from datetime import datetime, timedelta
 
-    from provisioning.services import CAF_ADMIN  # noqa: PLC0415
+    from provisioning.services import CAF_ADMIN
     caf = Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751")
-    at = [datetime(2026, 11, 27, tzinfo=timezone.utc)]
+    at = [datetime(2026, 11, 27, tzinfo=UTC)]
     scim.svc.now = lambda: at[0]
     scim.svc.open_review(caf, "751", at[0] + timedelta(days=10), [A])
     at[0] += timedelta(days=11)
@@ -172,11 +174,11 @@ def test_a_grant_suspended_by_a_review_is_no_longer_listed(scim):
 
 def test_a_large_body_is_refused_and_never_read_whole_even_without_a_token(scim):
     """scim2-server reads a body before authentication: at most MAX_BODY + 1 bytes of it are read."""
-    import io  # noqa: PLC0415
+    import io
 
-    from werkzeug.test import EnvironBuilder, run_wsgi_app  # noqa: PLC0415
+    from werkzeug.test import EnvironBuilder, run_wsgi_app
 
-    from provisioning.scim.app import MAX_BODY  # noqa: PLC0415
+    from provisioning.scim.app import MAX_BODY
     body = b'{"filter": "userName eq \\"' + b"x" * 1_000_000 + b'\\""}'
 
     class Counting(io.BytesIO):

@@ -102,6 +102,7 @@ def test_two_workers_never_take_the_same_request(svc):
 
 def test_a_killed_workers_request_is_taken_over_once_its_claim_lapses_but_never_while_it_runs(svc, monkeypatch):
     import time
+
     from provisioning.store.uow import ReconcileRequests, renewing
     monkeypatch.setattr(ReconcileRequests, "CLAIM_SECONDS", 1)
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)
@@ -211,6 +212,7 @@ def test_a_refused_change_is_audited_as_intended_then_failed(svc):
 def test_the_running_worker_sends_mail_that_waited_for_the_mail_server_without_anyone_acting(use_case_engine):
     import threading
     import time
+
     from provisioning.reconcile.worker import run_forever
     from tests.unit.test_outbox import DownThenUp
 
