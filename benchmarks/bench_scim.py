@@ -5,7 +5,7 @@ search, a page of the Caf's users, a `co` filter over them, its groups — with 
     .venv/bin/python benchmarks/bench_scim.py [--partners 500] [--rounds 30] [--repeat 3]
 
 Printed (median and p90 of each request shape over `rounds` requests, per repetition), never asserted. A
-Caf-wide search builds every resource of the Caf per request (README « SCIM »): this is where it shows.
+Caf-wide search builds every resource of the Caf per request (docs/provisioning.md « SCIM »): this is where it shows.
 """
 
 from __future__ import annotations

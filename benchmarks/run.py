@@ -1,12 +1,14 @@
 """Every benchmark, one command, each figure printed beside its baseline from the same run:
 
-    .venv/bin/python benchmarks/run.py                 # medium: the README's table
+    .venv/bin/python benchmarks/run.py                 # medium: the table of docs/benchmarks.md
     .venv/bin/python benchmarks/run.py --size small    # a quick pass (.ci/run): the benchmarks keep working
     .venv/bin/python benchmarks/run.py --size large    # 2,000 partners / 10,000 users, Keycloak on PostgreSQL
 
 It starts its own Keycloak (instance "bench", ports 8280/9200, fresh data; on PostgreSQL for --size large,
-since Keycloak's dev-file H2 fails on large imports) and stops it at the end. Nothing is asserted on time;
-a benchmark that crashes makes the run fail.
+since Keycloak's dev-file H2 fails on large imports) and stops it at the end — unless --reuse-keycloak names a
+running one (.ci/run passes the test run's, so CI starts Keycloak once). Nothing is asserted on time; a
+benchmark that crashes makes the run fail. The cluster benchmark brings a whole production topology up: it runs
+at the medium size only (the failover tests already bring one up in CI).
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ SIZES = {  # (script, arguments) for each size
               ("bench_core.py", ["--large", "200", "--repeat", "1"]),
               ("bench_worker_kill.py", ["--users", "40", "--runs", "1", "--kill-within", "4"]),
               ("bench_users_page.py", ["--users", "300", "--rounds", "5", "--repeat", "1"]),
-              ("bench_scim.py", ["--partners", "50", "--rounds", "5", "--repeat", "1"]),
-              ("bench_cluster.py", ["--seconds", "2", "--repeat", "1", "--concurrency", "2", "--failovers", "1"])],
+              ("bench_scim.py", ["--partners", "50", "--rounds", "5", "--repeat", "1"])],
     "medium": [("bench_pages.py", ["--seconds", "5", "--repeat", "3"]),
                ("bench_logins.py", ["--seconds", "10", "--repeat", "3", "--concurrency", "4"]),
                ("bench_reconcile.py", ["--partners", "200", "--cleanup"]),
@@ -50,7 +51,16 @@ SIZES = {  # (script, arguments) for each size
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", choices=sorted(SIZES), default="medium")
+    ap.add_argument("--reuse-keycloak", metavar="URL",
+                    help="a running Keycloak with the realm imported (admin from KEYCLOAK_ADMIN / KEYCLOAK_ADMIN_PASSWORD)")
     args = ap.parse_args()
+    if args.reuse_keycloak:
+        if args.size == "large":
+            ap.error("--size large starts its own Keycloak on PostgreSQL")
+        print(f"[bench] machine: {os.cpu_count()} CPU(s); Keycloak {kc.KEYCLOAK_VERSION} at {args.reuse_keycloak} "
+              "(reused)", flush=True)
+        env = {**os.environ, "KEYCLOAK_URL": args.reuse_keycloak, "PYTHONPATH": str(ROOT)}
+        return _run_all(SIZES[args.size], env)
     pg = None
     extra = dict(kc.test_instance().extra_env)  # the realm registers the applications' test ports
     if args.size == "large":
@@ -66,20 +76,24 @@ def main() -> int:
     kc.start(inst, fresh_data=True)
     env = {**os.environ, "KEYCLOAK_URL": inst.url, "KEYCLOAK_ADMIN": inst.admin_user,
            "KEYCLOAK_ADMIN_PASSWORD": inst.admin_password, "PYTHONPATH": str(ROOT)}
-    failed = []
     try:
-        for script, arguments in SIZES[args.size]:
-            print(f"\n[bench] {script} {' '.join(arguments)}", flush=True)
-            t0 = time.monotonic()
-            done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *arguments], env=env, cwd=ROOT)
-            print(f"[bench] {script}: {'ok' if done.returncode == 0 else 'FAILED'} in {time.monotonic() - t0:.0f} s",
-                  flush=True)
-            if done.returncode != 0:
-                failed.append(script)
+        return _run_all(SIZES[args.size], env)
     finally:
         kc.stop(inst)
         if pg:
             pg.stop()
+
+
+def _run_all(scripts: list[tuple[str, list[str]]], env: dict[str, str]) -> int:
+    failed = []
+    for script, arguments in scripts:
+        print(f"\n[bench] {script} {' '.join(arguments)}", flush=True)
+        t0 = time.monotonic()
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *arguments], env=env, cwd=ROOT)
+        print(f"[bench] {script}: {'ok' if done.returncode == 0 else 'FAILED'} in {time.monotonic() - t0:.0f} s",
+              flush=True)
+        if done.returncode != 0:
+            failed.append(script)
     if failed:
         print(f"[bench] failed: {', '.join(failed)}")
         return 1

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "up" and not args.cluster:
         require("mcp-dev up", [(True, "la pile de démonstration (start-dev sur H2, admin/admin, secrets "
                                       "demo-only, SQLite, serveurs de développement) n'est pas une installation de "
-                                      "production : voir « Production mode » dans le README")])
+                                      "production : voir docs/operations.md")])
     try:
         return {"up": _up, "down": _down, "status": _status, "build-extension": _build_extension}[args.cmd](args)
     except (kc.KeycloakError, RuntimeError) as e:  # ClusterError is a RuntimeError

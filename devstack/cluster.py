@@ -18,6 +18,7 @@ Python process runs with MCP_ENV=production, so each refuses demo secrets, insec
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -180,26 +181,33 @@ class Cluster:
     # --- Keycloak -----------------------------------------------------------------------------------
     @property
     def kc_build(self) -> Path:
-        return self.dir / "keycloak"
+        """One production build of Keycloak for every topology of this machine (the demo's, the tests', the
+        benchmarks'): beside the cached distribution, outside any topology's directory, so `down --reset` and a
+        test run's fresh topology keep it. Rebuilt when the extension or the build options change."""
+        return kc.CACHE_DIR / "builds" / f"keycloak-{kc.KEYCLOAK_VERSION}-production"
 
     def build_keycloak(self) -> None:
-        """Install the distribution, our extension, theme and realm file, then `kc.sh build` (once per change)."""
+        """Install the distribution, our extension, theme and realm file, then `kc.sh build` (once per change);
+        two topologies starting at once build it once (a lock)."""
         home = self.kc_build
-        if not (home / "bin" / "kc.sh").exists():
-            shutil.copytree(kc.pristine_distribution(), home, symlinks=True)
-        kc.install_extension(home)
-        kc.install_theme(home)
-        options = ["--db=postgres", "--health-enabled=true", "--metrics-enabled=true", "--cache=ispn",
-                   "--cache-stack=jdbc-ping"]
-        jar = home / "providers" / "mcp-keycloak-extension.jar"
-        stamp, want = home / ".mcp-build", f"{options} {jar.stat().st_mtime}"
-        if stamp.exists() and stamp.read_text() == want:
-            return
-        done = subprocess.run([str(home / "bin" / "kc.sh"), "build", *options], cwd=home, capture_output=True,
-                              text=True, env={**os.environ, "JAVA_HOME": str(find_jdk().home)}, timeout=600)
-        if done.returncode != 0:
-            raise ClusterError(f"kc.sh build failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-        stamp.write_text(want)
+        home.parent.mkdir(parents=True, exist_ok=True)
+        with open(home.parent / f"{home.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (home / "bin" / "kc.sh").exists():
+                shutil.copytree(kc.pristine_distribution(), home, symlinks=True)
+            kc.install_extension(home)
+            kc.install_theme(home)
+            options = ["--db=postgres", "--health-enabled=true", "--metrics-enabled=true", "--cache=ispn",
+                       "--cache-stack=jdbc-ping"]
+            jar = home / "providers" / "mcp-keycloak-extension.jar"
+            stamp, want = home / ".mcp-build", f"{options} {jar.stat().st_mtime}"
+            if stamp.exists() and stamp.read_text() == want:
+                return
+            done = subprocess.run([str(home / "bin" / "kc.sh"), "build", *options], cwd=home, capture_output=True,
+                                  text=True, env={**os.environ, "JAVA_HOME": str(find_jdk().home)}, timeout=600)
+            if done.returncode != 0:
+                raise ClusterError(f"kc.sh build failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+            stamp.write_text(want)
 
     def node_home(self, i: int) -> Path:
         return self.dir / f"keycloak-node{i + 1}"
@@ -208,8 +216,8 @@ class Cluster:
         """Each node its own directory (its data/ and transaction log), hard links to the one build."""
         home = self.node_home(i)
         shutil.rmtree(home, ignore_errors=True)
-        shutil.copytree(self.kc_build, home, symlinks=True, copy_function=os.link,
-                        ignore=shutil.ignore_patterns("data"))
+        shutil.copytree(self.kc_build, home, symlinks=True, copy_function=_link_or_copy,
+                        ignore=shutil.ignore_patterns("data", ".mcp-build"))
         (home / "data" / "import").mkdir(parents=True)
         for realm_file in (REPO_ROOT / "realm-config").glob("*.json"):
             shutil.copy2(realm_file, home / "data" / "import" / realm_file.name)
@@ -399,13 +407,22 @@ class Cluster:
         return out
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link to the shared build (no copy of 200 MB per node); a copy where the cache is on another disk."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _pg_bin(name: str) -> str:
     """Debian's postgresql keeps its programs out of PATH (psql excepted)."""
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if found:
         return found[-1]
-    if shutil.which(name):
-        return shutil.which(name)
+    on_path = shutil.which(name)
+    if on_path:
+        return on_path
     raise ClusterError(f"{name} not found: install Debian's postgresql package (scripts/up.sh --cluster does)")
 
 

@@ -80,10 +80,12 @@ def _service():
 
 def cmd_validate(args) -> int:
     reg = load_file(args.file, date.today())
+    scope = reg.scope
+    assert scope is not None  # a desired-state file always has one (its own, or the whole registry)
     if args.json:
-        print(json.dumps({"valid": True, "scope": reg.scope.as_data(), "partners": len(reg.partners)}))
+        print(json.dumps({"valid": True, "scope": scope.as_data(), "partners": len(reg.partners)}))
     else:
-        print(f"{args.file} : valide (périmètre : {reg.scope.describe()} ; {len(reg.partners)} partenaire(s), "
+        print(f"{args.file} : valide (périmètre : {scope.describe()} ; {len(reg.partners)} partenaire(s), "
               f"{sum(len(p.users) for p in reg.partners)} utilisateur(s)).")
     return 0
 

@@ -1,4 +1,4 @@
-"""The desired-state YAML file a Caf keeps in git (format documented in the README and in
+"""The desired-state YAML file a Caf keeps in git (format documented in docs/provisioning.md and in
 examples/desired-state.yaml). Parsing keeps each node's line so every fault points at its line."""
 
 from __future__ import annotations
@@ -354,10 +354,11 @@ def load(text: str | bytes, today: date) -> Registry:
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise _unreadable("FICHIER_TROP_GROS", f"Le fichier dépasse {MAX_BYTES // (1024 * 1024)} Mo.", None)
+        raw = text
         try:
-            text = text.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            line = text[:e.start].count(b"\n") + 1
+            line = raw[:e.start].count(b"\n") + 1
             raise _unreadable("YAML_ENCODAGE", "Le fichier n'est pas en UTF-8 valide.", line) from e
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _unreadable("FICHIER_TROP_GROS", f"Le fichier dépasse {MAX_BYTES // (1024 * 1024)} Mo.", None)

@@ -15,7 +15,7 @@ class Violation:
     line: int | None = None
 
     def as_dict(self) -> dict:
-        d = {"code": self.code, "message": self.message}
+        d: dict[str, str | int] = {"code": self.code, "message": self.message}
         if self.path:
             d["path"] = self.path
         if self.line is not None:
@@ -38,7 +38,7 @@ class ProvisioningError(Exception):
         super().__init__(self.description)
 
     def as_dict(self) -> dict:
-        d = {"error": self.code, "error_description": self.description}
+        d: dict[str, object] = {"error": self.code, "error_description": self.description}
         if self.violations:
             d["violations"] = [v.as_dict() for v in self.violations]
         return d

@@ -37,4 +37,4 @@ def is_demo_secret(value: str | None) -> bool:
 def dev_server(process: str, wsgi: str) -> None:
     """Werkzeug's server is for development: production runs the WSGI app under gunicorn."""
     require(process, [(True, f"le serveur de développement de Werkzeug n'est pas un serveur de production : "
-                             f"lancez « gunicorn '{wsgi}' » (voir le README)")])
+                             f"lancez « gunicorn '{wsgi}' » (voir docs/security.md)")])

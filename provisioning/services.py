@@ -16,13 +16,10 @@ from provisioning.usecases.base import (  # noqa: F401 (the names callers import
     generate_password,
 )
 from provisioning.usecases.imports import Imports
-from provisioning.usecases.mail import Mail
 from provisioning.usecases.partners import Partners
-from provisioning.usecases.people import People
-from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.reviews import Reviews
 from provisioning.usecases.usage_rules import UsageRules
 
 
-class Provisioning(People, Imports, Partners, Mail, UsageRules, Reconciling, Reviews, Core):
+class Provisioning(Partners, Imports, Reviews, UsageRules):
     """The facade: every use case, one object (configuration and adapters in Core.__init__)."""

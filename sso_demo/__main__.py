@@ -18,6 +18,8 @@ def servers(host: str = "127.0.0.1"):
     for client_id, factory in (("portail", portal.create_app), ("cdap", cdap.create_app), ("afas", afas.create_app)):
         cfg = AppConfig.from_env(client_id)
         port = urlparse(cfg.base_url).port
+        if port is None:
+            raise SystemExit(f"MCP_{client_id.upper()}_URL must name a port to listen on: {cfg.base_url}")
         out.append(make_server(host, port, factory(cfg), threaded=True))
     return out
 

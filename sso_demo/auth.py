@@ -109,6 +109,14 @@ def current_principal() -> Principal | None:
     return getattr(g, "principal", None)
 
 
+def signed_in() -> Principal:
+    """The person signed in, in a view behind login_required or require_role (anonymous there: 401)."""
+    p = current_principal()
+    if p is None:
+        abort(401)
+    return p
+
+
 def login_required(view):
     @functools.wraps(view)
     def wrapped(*args, **kwargs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from provisioning.production import is_demo_secret, require
 
@@ -62,7 +63,7 @@ class AppConfig:
         realm = e("MCP_REALM", "mon-compte-partenaire")
         urls = {name: e(f"MCP_{name.upper()}_URL", f"http://localhost:{port}") for name, port in DEFAULT_PORTS.items()}
         secret = e(f"MCP_{client_id.upper()}_CLIENT_SECRET", f"demo-only-{client_id}-secret")
-        values = dict(
+        values: dict[str, Any] = dict(
             client_id=client_id, client_secret=secret, base_url=urls[client_id], issuer=f"{kc}/realms/{realm}",
             idle_timeout=int(e("MCP_IDLE_TIMEOUT", "1800")),
             secure_cookies=e("MCP_INSECURE_COOKIES", "") != "1",

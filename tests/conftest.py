@@ -3,7 +3,8 @@
 - KEYCLOAK_URL set: that server (admin from KEYCLOAK_ADMIN / KEYCLOAK_ADMIN_PASSWORD); the realm must exist;
 - MCP_KEYCLOAK_BACKEND=testcontainers and a Docker engine answering: a container (optional, for Docker users);
 - otherwise: the local distribution's "test" instance (ports 8180/9100), started once with a fresh
-  database so the current realm file is the one imported, and stopped at the end.
+  database so the current realm file is the one imported, and stopped at the end (left running when
+  MCP_KEEP_TEST_KEYCLOAK=1: .ci/run then runs the benchmarks on it and stops it).
 
 When no Keycloak can be had, every test needing it fails with the reason: never a silent skip.
 """
@@ -81,7 +82,8 @@ def keycloak():
         yield KeycloakServer(inst.url, inst.admin_user, inst.admin_password,
                              app_ports=tuple(kc.TEST_APP_PORTS.items()))
     finally:
-        kc.stop(inst)
+        if os.environ.get("MCP_KEEP_TEST_KEYCLOAK") != "1":
+            kc.stop(inst)
 
 
 def _testcontainers_keycloak():

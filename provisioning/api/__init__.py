@@ -9,7 +9,7 @@ from datetime import date, datetime
 from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import exc as sa_exc
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from provisioning.api.auth import TokenVerifier
 from provisioning.domain import user_import
@@ -81,9 +81,9 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
 
     @app.errorhandler(HTTPException)
     def on_http_error(e: HTTPException):  # 404, 405, 413, … as problem details too, never an HTML page
-        code, text = HTTP_PROBLEMS.get(e.code, ("erreur_http", e.name))
+        code, text = HTTP_PROBLEMS.get(e.code or 500, ("erreur_http", e.name))
         resp = on_error(ProvisioningError(code, text, e.code or 500))
-        if e.code == 405 and e.valid_methods:
+        if isinstance(e, MethodNotAllowed) and e.valid_methods:
             resp.headers["Allow"] = ", ".join(e.valid_methods)
         return resp
 
@@ -113,7 +113,8 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
 
         from provisioning.scim.app import ScimApplication
         app.extensions["scim"] = ScimApplication(service.engine, scim_verifier, today=service.today)
-        app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/scim": app.extensions["scim"]})
+        app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, {"/scim": app.extensions["scim"]})
     return app
 
 

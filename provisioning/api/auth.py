@@ -50,9 +50,8 @@ class TokenVerifier:
         c = token.claims
         if c.get("typ", "Bearer") != "Bearer":
             raise Unauthorized("Un jeton d'accès est attendu.")
-        roles = set((c.get("realm_access") or {}).get("roles", []))
+        held = set((c.get("realm_access") or {}).get("roles", []))
         for client, access in (c.get("resource_access") or {}).items():
-            roles |= {f"{client}:{r}" for r in access.get("roles", [])}  # e.g. afas:AFAS-Habiliter
-        roles = frozenset(roles)
-        return Actor(c.get("preferred_username") or c["sub"], roles, c.get("partner"), c.get("caf"),
+            held |= {f"{client}:{r}" for r in access.get("roles", [])}  # e.g. afas:AFAS-Habiliter
+        return Actor(c.get("preferred_username") or c["sub"], frozenset(held), c.get("partner"), c.get("caf"),
                      sub=c.get("sub"), session=c.get("sid"))

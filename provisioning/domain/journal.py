@@ -4,6 +4,7 @@ Pure: it reads two partner documents (the store's format) and names the differen
 from __future__ import annotations
 
 import unicodedata
+from typing import Any
 
 PERSON_KINDS = {"user", "member", "org-member", "direct-role", "sessions"}
 
@@ -63,7 +64,7 @@ def action_fr(code: str) -> str:
     return ACTIONS.get(code, code)
 
 
-def _holdings(doc: dict | None, ident: str) -> dict[str, tuple[list[str], list[str], bool]]:
+def _holdings(doc: dict[str, Any] | None, ident: str) -> dict[str, tuple[list[str], list[str], bool]]:
     """(convention, service) → (groups, profiles, suspended by a review) held on the bulletins by `ident`."""
     out = {}
     for c in (doc or {}).get("conventions", []):
@@ -75,17 +76,17 @@ def _holdings(doc: dict | None, ident: str) -> dict[str, tuple[list[str], list[s
     return out
 
 
-def _user(doc: dict | None, ident: str) -> dict | None:
+def _user(doc: dict[str, Any] | None, ident: str) -> dict[str, Any] | None:
     return next((u for u in (doc or {}).get("users", []) if u.get("identifiant") == ident), None)
 
 
-def _state(u: dict | None) -> str:
+def _state(u: dict[str, Any] | None) -> str:
     if u is None:
         return "absent"
     return "verrouillé" if u.get("locked") else "suspendu" if u.get("suspended") else "actif"
 
 
-def person_changes(before: dict | None, after: dict | None, ident: str) -> list[str]:
+def person_changes(before: dict[str, Any] | None, after: dict[str, Any] | None, ident: str) -> list[str]:
     """« habilitations AFAS (CONV-1) : aucune → AFAS Déclarer ; profils approbateur », « état : actif → suspendu »…"""
     out = []
     ub, ua = _user(before, ident), _user(after, ident)
@@ -114,7 +115,7 @@ def person_changes(before: dict | None, after: dict | None, ident: str) -> list[
     return out
 
 
-def summary(describe: str, before: dict | None, after: dict | None, subject: str | None) -> str:
+def summary(describe: str, before: dict[str, Any] | None, after: dict[str, Any] | None, subject: str | None) -> str:
     details = person_changes(before, after, subject) if subject else []
     return describe + (" — " + " ; ".join(details) if details else "")
 
@@ -124,7 +125,7 @@ def folded(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
 
 
-def spreadsheet_cell(value) -> str:
+def spreadsheet_cell(value: object) -> str:
     """A CSV cell a spreadsheet will not run: text starting with = + - @ (or a tab or carriage return) is a
     formula to Excel and LibreOffice (OWASP « CSV injection »); a leading apostrophe keeps it text."""
     text = "" if value is None else str(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from provisioning.domain.model import Partner
 
@@ -15,33 +16,47 @@ CAF_ADMIN, PARTNER_ADMIN, DELEGATE = "caf-administrateur", "administrateur-parte
 AFAS_HABILITER = "afas:AFAS-Habiliter"
 
 
-def its_caf(a, p: Partner) -> bool:
+class Acting(Protocol):
+    """Who acts, as the rules see it (usecases.base.Actor is one)."""
+    @property
+    def username(self) -> str: ...
+    @property
+    def roles(self) -> frozenset[str]: ...
+    @property
+    def partner(self) -> str | None: ...
+    @property
+    def caf(self) -> str | None: ...
+    @property
+    def system(self) -> bool: ...
+
+
+def its_caf(a: Acting, p: Partner) -> bool:
     """A national operator, or an administrator of the partner's own Caf (R11)."""
     return a.system or (CAF_ADMIN in a.roles and a.caf == p.caf)
 
 
-def its_managers(a, p: Partner) -> bool:
+def its_managers(a: Acting, p: Partner) -> bool:
     """Its Caf, or the partner's administrator and responsables des habilitations (R12)."""
     return its_caf(a, p) or (a.partner == p.siret and bool(set(a.roles) & {PARTNER_ADMIN, DELEGATE}))
 
 
-def its_administrator(a, p: Partner) -> bool:
+def its_administrator(a: Acting, p: Partner) -> bool:
     """Its Caf, or the administrator of this very partner (not a delegate)."""
     return its_caf(a, p) or (a.partner == p.siret and PARTNER_ADMIN in a.roles and p.administrator == a.username)
 
 
-def its_habiliter_members(a, p: Partner) -> bool:
+def its_habiliter_members(a: Acting, p: Partner) -> bool:
     """Members of the partner's « AFAS Habiliter » group (R10), or a national operator."""
     return a.system or (a.partner == p.siret and AFAS_HABILITER in a.roles)
 
 
-def national(a, p: Partner) -> bool:
+def national(a: Acting, p: Partner) -> bool:
     return a.system
 
 
 @dataclass(frozen=True)
 class Rule:
-    allows: Callable[[object, Partner], bool]
+    allows: Callable[[Acting, Partner], bool]
     refusal: str
 
 
@@ -80,7 +95,7 @@ POLICY: dict[str, Rule] = {
 }
 
 
-def refusal(actor, action: str, p: Partner) -> str | None:
+def refusal(actor: Acting, action: str, p: Partner) -> str | None:
     """None when the actor may; else the French reason. An action missing from the table is refused."""
     rule = POLICY.get(action)
     if rule is None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from provisioning.domain.model import Group, Partner, Profile, Service
-from provisioning.domain.policy import its_managers
+from provisioning.domain.policy import Acting, its_managers
 from provisioning.errors import Violation
 
 DEFAULT_PERIOD = timedelta(days=365)     # a campaign a year (issue 16: « Defaults: yearly »)
@@ -105,7 +105,7 @@ def items(campaign: Campaign, partners: Iterable[Partner]) -> list[Item]:
     return sorted(out, key=lambda i: (i.partner, i.identifiant, i.convention, i.service.value))
 
 
-def may_decide(actor, p: Partner) -> bool:
+def may_decide(actor: Acting, p: Partner) -> bool:
     """The partner's administrator or responsables des habilitations, or its Caf (R12, R11)."""
     return its_managers(actor, p)
 
@@ -142,7 +142,8 @@ class Progress:
 
 def progress(all_items: list[Item], decisions: Iterable[Decision]) -> dict[str, Progress]:
     """Per partner: how many items, confirmed, revoked, and those still waiting."""
-    last, out = latest(decisions), {}
+    last = latest(decisions)
+    out: dict[str, Progress] = {}
     for it in all_items:
         pr = out.setdefault(it.partner, Progress())
         pr.total += 1

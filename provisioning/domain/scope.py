@@ -8,6 +8,7 @@ Cafs (`scope: {cafs: ["751"]}`: those Cafs and every partner attached to them), 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from provisioning.domain.model import ConventionStatus, Partner
 
@@ -31,7 +32,7 @@ class FileScope:
             return "Caf " + ", ".join(sorted(self.cafs))
         return "partenaire(s) " + ", ".join(sorted(self.partners))
 
-    def as_data(self) -> str | dict:
+    def as_data(self) -> str | dict[str, Any]:
         if self.everything:
             return "all"
         if self.cafs:
@@ -51,13 +52,13 @@ class RegistryChange:
         sign = {"add": "+", "update": "~", "remove": "-", "terminate": "-"}[self.action]
         return f"{sign} registre : {self.action} {self.target}  ({self.reason})"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "kind": "registry", "target": self.target, "reason": self.reason,
                 "destructive": self.destructive}
 
 
-def registry_diff(before: dict[str, tuple[Partner, dict]], after: dict[str, tuple[Partner, dict]],
-                  cafs_before: dict[str, dict], cafs_after: dict[str, dict]) -> list[RegistryChange]:
+def registry_diff(before: dict[str, tuple[Partner, dict[str, Any]]], after: dict[str, tuple[Partner, dict[str, Any]]],
+                  cafs_before: dict[str, dict[str, Any]], cafs_after: dict[str, dict[str, Any]]) -> list[RegistryChange]:
     """Partners and Cafs (SIRET or code -> (object, stored document)) inside the scope, before and after.
     Removing a partner and terminating or dropping a convention are destructive."""
     out: list[RegistryChange] = []

@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from enum import Enum
+from typing import Any, TypeVar
 
 from provisioning.domain import rules
 from provisioning.domain.model import (
@@ -65,13 +67,17 @@ class Outcome:
     def refused(self) -> bool:
         return bool(self.refusals)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "identifiant": self.identifiant, "action": self.action, "grants": self.grants,
                 "refusals": [{"code": v.code, "message": v.message} for v in self.refusals]}
 
 
-def _values(cls, raw: str, number: int, column: str) -> tuple[set, list[Violation]]:
-    out, faults = set(), []
+E = TypeVar("E", bound=Enum)
+
+
+def _values(cls: type[E], raw: str, number: int, column: str) -> tuple[set[E], list[Violation]]:
+    out: set[E] = set()
+    faults: list[Violation] = []
     for part in (x.strip() for x in raw.replace(",", "+").split("+")):
         if not part:
             continue
@@ -195,8 +201,8 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
                 refuse(Violation("IDENTITE_DIFFERENTE", f"« {line.identifiant} » existe déjà sous le nom "
                                  f"{existing.first_name} {existing.last_name} ({existing.email}) : l'import ne modifie "
                                  "pas une identité.", where))
-            elif line.groups and (why := hierarchy(line.identifiant)):
-                refuse(Violation("HIERARCHIE", why, where))
+            elif line.groups and (reason := hierarchy(line.identifiant)):
+                refuse(Violation("HIERARCHIE", reason, where))
         else:
             mini = Registry([caf] if caf else [], [Partner(p.siret, p.name, p.caf, users=[user])], settings)
             out.refusals.extend(Violation(v.code, v.message, where) for v in rules.formats_are_valid(mini, today))
@@ -217,8 +223,8 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
         if by_service and not out.refusals:
             conv, why = _convention(p, line, set(by_service))
             out.refusals.extend(why)
-            for svc in by_service if conv else ():
-                if not conv.grants(svc):
+            for svc in by_service:
+                if conv is not None and not conv.grants(svc):
                     refuse(Violation("SERVICE_NON_CONVENTIONNE", f"La convention {conv.number} n'est pas active ou ne "
                                      f"porte pas le service {svc.value} (ou il est suspendu).", where))
         if conv and not out.refusals:  # the memberships alone, against the bulletin's rules (R6, R7, R10)
@@ -233,7 +239,8 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
             out.refusals.extend(Violation(v.code, v.message, where) for v in faults)
         if conv and not out.refusals and Service.AFAS in by_service:  # R8 caps, counted as the lines go
             b = conv.bulletin(Service.AFAS)
-            before = (b.member(line.identifiant).profiles if b and b.member(line.identifiant) else set())
+            held = b.member(line.identifiant) if b else None
+            before = held.profiles if held else set()
             for prof in sorted(line.profiles - before):
                 if caps[(conv.number, prof)] + 1 > rules.CAPS[prof]:
                     refuse(Violation(rules.CAP_CODES[prof], f"Bulletin AFAS de la convention {conv.number} : le profil "
@@ -248,6 +255,7 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
         if conv:
             for svc, groups in by_service.items():
                 b = conv.bulletin(svc)
+                assert b is not None  # _convention chose a convention carrying each service's bulletin
                 old = b.member(line.identifiant)
                 if svc is Service.AFAS:
                     for prof in (old.profiles if old else set()):

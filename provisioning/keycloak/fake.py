@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import replace
+from datetime import datetime
 
 from provisioning.errors import Conflict
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
@@ -15,7 +16,7 @@ class FakeGateway:
         self.state = State()
         self._ids = (f"id-{i}" for i in itertools.count(1))
         self.calls: list[str] = []
-        self.passwords: dict[str, str] = {}
+        self.passwords: dict[str, str | None] = {}  # None: an action link was mailed instead
         self.logged_out: list[str] = []
         self.logins: dict = {}
         self.deadlines: dict[str, int | None] = {}
@@ -24,7 +25,7 @@ class FakeGateway:
         self.created_at: dict[str, float] = {}
         self.fail_on: str | None = None  # name of a method that raises, to simulate interruption
         self.attributes: dict[str, dict[str, list[str]]] = {}  # what Keycloak itself sets (terms_and_conditions)
-        self.lockouts: dict[str, object] = {}  # username -> locked-until datetime (brute-force protection)
+        self.lockouts: dict[str, datetime] = {}  # username -> locked-until datetime (brute-force protection)
         self.second_factors: dict[str, set[str]] = {}  # username -> credential types (otp, webauthn, …)
 
     def _hit(self, name: str) -> None:
@@ -80,7 +81,8 @@ class FakeGateway:
         if scope is not None:
             out.direct_roles = {(u, r) for u, r in st.direct_roles if u in out.users}
         seen = set().union(*out.members.values(), *out.org_members.values())
-        out.member_ids = {name: st.users[name].id for name in seen if name in st.users}  # foreign members too
+        out.member_ids = {name: uid for name in seen if name in st.users  # foreign members too
+                          for uid in [st.users[name].id] if uid is not None}
         return out
 
     def create_org(self, spec: OrgSpec) -> str:

@@ -13,7 +13,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError
@@ -56,6 +56,7 @@ class Gateway(Protocol):
     def account(self, username: str) -> AccountState: ...
     def unlock(self, user_id: str) -> None: ...
     def reset_second_factor(self, user_id: str) -> list[str]: ...
+    def user_id(self, username: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ class KeycloakGateway:
             return fn(*args, **kw)
         except KeycloakError as e:
             if e.response_code is None:  # no answer at all
-                raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e.error_message}") from e
+                raise Unavailable(f"Keycloak injoignable pendant « {what} » : {_reason(e)}") from e
             if e.response_code in accept:
                 return None
             if e.response_code == 404:  # the realm was re-imported under a long-lived process: ids moved
@@ -128,7 +129,7 @@ class KeycloakGateway:
         except OSError as e:  # connection refused, DNS, timeouts
             raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e}") from e
 
-    def _raw_get(self, path: str, **params) -> list | dict:
+    def _raw_get(self, path: str, **params: Any) -> Any:
         url = f"admin/realms/{self.realm}{path}"
         r = self._call(f"GET {path}", self.kc.connection.raw_get, url, **params)
         if r.status_code >= 400:
@@ -158,7 +159,8 @@ class KeycloakGateway:
         url = f"realms/{self.realm}/{n.BULK_ENDPOINT}"
 
         def fetch(first: int, size: int) -> list[dict]:
-            params = {"kind": kind, "first": first, "max": size, **({"partner": partner} if partner else {})}
+            params: dict[str, Any] = {"kind": kind, "first": first, "max": size,
+                                      **({"partner": partner} if partner else {})}
             r = self._call(f"GET {n.BULK_ENDPOINT}", self.kc.connection.raw_get, url, **params)
             if r.status_code == 404 and first == 0:
                 raise LookupError  # not installed

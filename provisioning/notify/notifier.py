@@ -44,6 +44,7 @@ class SmtpNotifier:
     def send(self, recipient: str, subject: str, body: str) -> None:
         msg = self.message(recipient, subject, body)
         try:
+            smtp: smtplib.SMTP
             if self.cfg.security == "ssl":
                 smtp = smtplib.SMTP_SSL(self.cfg.host, self.cfg.port, timeout=self.cfg.timeout,
                                         context=ssl.create_default_context())

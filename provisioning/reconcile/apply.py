@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from provisioning.errors import Conflict, ProvisioningError, Unavailable
 from provisioning.keycloak.gateway import Gateway
@@ -60,7 +62,7 @@ class ApplyReport:
         return not self.failed and self.halted is None
 
 
-def apply(desired: State, gateway: Gateway, *, scope: Scope | None = None, **options) -> ApplyReport:
+def apply(desired: State, gateway: Gateway, *, scope: Scope | None = None, **options: Any) -> ApplyReport:
     """With a `scope`, only that partner's slice is observed and reconciled (the API's mutations touch one
     partner). `options` are those of execute()."""
     if scope is not None:
@@ -76,7 +78,7 @@ INDEPENDENT = (CreateOrg, UpdateOrg, CreateGroup, CreateUser, UpdateUser, Enable
                RemoveOrgMember, AddMember, RemoveMember, RemoveDirectRole, UpdateGroupRoles)
 
 
-def _kind(ch: Change) -> tuple:
+def _kind(ch: Change) -> tuple[type, ...] | tuple[type, int]:
     return (type(ch), ch.spec.depth) if isinstance(ch, CreateGroup) else (type(ch),)
 
 
@@ -101,9 +103,9 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
     """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
     refused (Keycloak extension FirstLoginGuard); None: no deadline. `workers`: how many independent changes
     of one kind run at once (1: strictly one after the other)."""
-    users = {**observed.member_ids, **{name: u.id for name, u in observed.users.items()}}
-    groups = {path: g.id for path, g in observed.groups.items()}
-    orgs = {alias: o.id for alias, o in observed.orgs.items()}
+    users = {**observed.member_ids, **{name: u.id for name, u in observed.users.items() if u.id}}
+    groups = {path: g.id for path, g in observed.groups.items() if g.id}
+    orgs = {alias: o.id for alias, o in observed.orgs.items() if o.id}
     report = ApplyReport()
 
     def run(ch: Change) -> None:
@@ -180,7 +182,7 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
             if report.halted:
                 return
             cut = EndSessions(target=name, reason="accès retiré : sessions en cours terminées", user_id=user_id)
-            attempt(cut, lambda cut=cut: run(cut))
+            attempt(cut, partial(run, cut))
         lost_access.clear()
 
     def done(ch: Change, ok: bool) -> None:
@@ -204,9 +206,9 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
                 for ch in batch:
                     if report.halted:
                         break
-                    done(ch, attempt(ch, lambda ch=ch: run(ch)))
+                    done(ch, attempt(ch, partial(run, ch)))
             else:  # independent changes of one kind: a few at a time (Keycloak hashes, answers, in parallel)
-                for ch, ok in zip(batch, pool.map(lambda ch: attempt(ch, lambda: run(ch)), batch), strict=True):
+                for ch, ok in zip(batch, pool.map(lambda ch: attempt(ch, partial(run, ch)), batch), strict=True):
                     done(ch, ok)
     if not report.halted:
         end_sessions()

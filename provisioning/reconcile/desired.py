@@ -1,4 +1,4 @@
-"""Registry -> desired Keycloak state (pure). The mapping is documented in the README:
+"""Registry -> desired Keycloak state (pure). The mapping is documented in docs/architecture.md:
 
 - one organisation per partner (alias p-<SIRET>), every partner user a member;
 - groups /partenaires/<SIRET>/<habilitation>, each holding exactly one role (naming.PARTNER_GROUPS);

@@ -5,7 +5,7 @@ plan), and whose object it is (`owner`: partner:SIRET, caf:CODE, or "" for the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from provisioning.reconcile.state import GroupSpec, OrgSpec, RoleRef, UserSpec
 
@@ -30,7 +30,7 @@ class Change:
     def __str__(self) -> str:
         return f"{SIGNS[self.action]} {self.action} {self.kind} {self.target}  ({self.reason})"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"action": self.action, "kind": self.kind, "target": self.target, "reason": self.reason,
                 "destructive": self.destructive}
 

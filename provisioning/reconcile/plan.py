@@ -64,22 +64,40 @@ def _role_label(r: RoleRef) -> str:
     return f"{r[0]}:{r[1]}" if r[0] else r[1]
 
 
-def plan(desired: State, observed: State) -> list[Change]:
-    out: list[Change] = []
+def _known(id_: str | None) -> str:
+    """Keycloak's id of an observed object (only desired objects have none)."""
+    if id_ is None:
+        raise ValueError("an observed Keycloak object without an id")
+    return id_
 
+
+def plan(desired: State, observed: State) -> list[Change]:
+    """Pure: what to change in Keycloak so that `observed` becomes `desired`, each change with its reason."""
+    out = _plan_orgs(desired, observed) + _plan_groups(desired, observed)
+    users, unowned = _plan_users(desired, observed)
+    out += users + _plan_memberships(desired, observed, unowned)
+    return sorted(out, key=lambda c: ORDER.index(f"{c.action}:{c.kind}"))
+
+
+def _plan_orgs(desired: State, observed: State) -> list[Change]:
+    out: list[Change] = []
     for alias, want in desired.orgs.items():
         have = observed.orgs.get(alias)
         if have is None:
             out.append(CreateOrg(target=alias, reason="partenaire du registre sans organisation", spec=want,
                                  owner=owner_of_alias(alias)))
         elif have.managed and (have.name, have.attributes) != (want.name, want.attributes):
-            out.append(UpdateOrg(target=alias, reason="nom ou attributs différents du registre", id=have.id, spec=want,
-                                 owner=owner_of_alias(alias)))
+            out.append(UpdateOrg(target=alias, reason="nom ou attributs différents du registre", id=_known(have.id),
+                                 spec=want, owner=owner_of_alias(alias)))
     for alias, have in observed.orgs.items():
         if have.managed and alias not in desired.orgs:
-            out.append(DeleteOrg(target=alias, reason="partenaire retiré du registre", id=have.id,
+            out.append(DeleteOrg(target=alias, reason="partenaire retiré du registre", id=_known(have.id),
                                  owner=owner_of_alias(alias)))
+    return out
 
+
+def _plan_groups(desired: State, observed: State) -> list[Change]:
+    out: list[Change] = []
     for path, want in sorted(desired.groups.items(), key=lambda kv: kv[1].depth):
         have = observed.groups.get(path)
         if have is None:
@@ -88,16 +106,21 @@ def plan(desired: State, observed: State) -> list[Change]:
         elif have.managed and have.roles != want.roles:
             out.append(UpdateGroupRoles(
                 target=path, reason="rôles du groupe modifiés hors registre (dérive) : attendu "
-                + ", ".join(sorted(map(_role_label, want.roles))), id=have.id,
+                + ", ".join(sorted(map(_role_label, want.roles))), id=_known(have.id),
                 add=tuple(sorted(want.roles - have.roles, key=str)), remove=tuple(sorted(have.roles - want.roles, key=str)),
                 owner=owner_of_path(path)))
     for path, have in sorted(observed.groups.items(), key=lambda kv: -kv[1].depth):
         if have.managed and path not in desired.groups:
-            out.append(DeleteGroup(target=path, reason="habilitation plus prévue par le registre", id=have.id,
+            out.append(DeleteGroup(target=path, reason="habilitation plus prévue par le registre", id=_known(have.id),
                                    members=frozenset(observed.members.get(path, ())), owner=owner_of_path(path)))
+    return out
 
+
+def _plan_users(desired: State, observed: State) -> tuple[list[Change], set[str]]:
+    """The users' changes, and the desired users whose account (or email) belongs to someone we do not manage."""
+    out: list[Change] = []
     by_email = {(u.email or "").lower(): u for u in observed.users.values() if u.email}
-    unowned: set[str] = set()  # desired users whose account (or email) belongs to someone we do not manage
+    unowned: set[str] = set()
     for name, want in desired.users.items():
         have = observed.users.get(name)
         owner = owner_of_user(want)
@@ -119,16 +142,20 @@ def plan(desired: State, observed: State) -> list[Change]:
             continue
         if have.profile() != want.profile():
             out.append(UpdateUser(target=name, reason="nom, courriel ou rattachement différents du registre",
-                                  id=have.id, spec=want, owner=owner))
+                                  id=_known(have.id), spec=want, owner=owner))
         if want.enabled and not have.enabled:
-            out.append(EnableUser(target=name, reason="utilisateur actif au registre", id=have.id, owner=owner))
+            out.append(EnableUser(target=name, reason="utilisateur actif au registre", id=_known(have.id), owner=owner))
         elif not want.enabled and have.enabled:
-            out.append(DisableUser(target=name, reason="utilisateur suspendu", id=have.id, owner=owner))
+            out.append(DisableUser(target=name, reason="utilisateur suspendu", id=_known(have.id), owner=owner))
     for name, have in observed.users.items():
         if have.managed and have.enabled and name not in desired.users:
-            out.append(DisableUser(target=name, reason="utilisateur retiré du registre", id=have.id,
+            out.append(DisableUser(target=name, reason="utilisateur retiré du registre", id=_known(have.id),
                                    owner=owner_of_user(have)))
+    return out, unowned
 
+
+def _plan_memberships(desired: State, observed: State, unowned: set[str]) -> list[Change]:
+    out: list[Change] = []
     for alias, want_members in desired.org_members.items():
         have_members = observed.org_members.get(alias, set())
         for u in sorted(want_members - have_members - unowned):
@@ -155,5 +182,4 @@ def plan(desired: State, observed: State) -> list[Change]:
                 target=f"{user} -> {_role_label(role)}",
                 reason="rôle attribué directement hors groupe (dérive) : les rôles passent par les groupes",
                 user=user, role=role, owner=owner_of_user(desired.users[user])))
-
-    return sorted(out, key=lambda c: ORDER.index(f"{c.action}:{c.kind}"))
+    return out

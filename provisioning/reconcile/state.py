@@ -52,7 +52,7 @@ class UserSpec:
     id: str | None = None
     managed: bool = True
 
-    def profile(self) -> tuple:
+    def profile(self) -> tuple[object, ...]:
         """What the reconciler keeps in line with the registry (never credentials)."""
         return (self.first_name, self.last_name, (self.email or "").lower(), self.attributes)
 

@@ -19,6 +19,7 @@ from scim2_models import (
     Meta,
     Mutability,
     Name,
+    Reference,
     ResourceType,
     Returned,
     ScimProvider,
@@ -96,7 +97,7 @@ def groups_of(p: Partner, holders: dict[str, set[str]], dates: tuple[datetime, d
         name = n.PARTNER_GROUPS[key][0]
         members = sorted(holders[key])
         res = ScimGroup(id=f"{p.siret}.{key}", display_name=f"{n.partner_group_path(p.siret)}/{name}",
-                        members=[GroupMember(value=m, ref=f"Users/{m}", display=names.get(m), type="User")
+                        members=[GroupMember(value=m, ref=Reference(f"Users/{m}"), display=names.get(m), type="User")
                                  for m in members] or None,
                         meta=_meta("Group", (p.siret, key, members), dates))
         out.append(res)

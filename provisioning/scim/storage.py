@@ -40,7 +40,7 @@ def _narrowing(scim_filter) -> tuple[str, str] | None:
     (RFC 7643 §4.1.1)."""
     node = getattr(scim_filter, "ast", None) if scim_filter is not None else None
     terms = node.terms if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_ else (node,)
-    found = {}
+    found: dict[str, str] = {}
     for t in terms:
         if isinstance(t, Comparison) and t.op == CompareOperator.eq and isinstance(t.value, str):
             attr = str(t.attr_path).lower()
@@ -126,17 +126,17 @@ class RegistryStorage(ScimStorage):
         if siret is None:
             raise NotFoundException(detail=f"{resource_type.name} inconnu dans votre périmètre.")
         partners, extra = self._partners(scope, only=siret)
-        for res in self._resources({resource_type.name}, partners, extra):
+        for res in self._resources({str(resource_type.name)}, partners, extra):
             if res.id == resource_id:
                 return res
         raise NotFoundException(detail=f"{resource_type.name} inconnu dans votre périmètre.")
 
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
-        scope, types = CURRENT.get(), {rt.name for rt in resource_types}
+        scope, types = CURRENT.get(), {rt.name for rt in resource_types if rt.name}
         narrow = _narrowing(search_request.filter) if types == {"User"} else None
         if narrow is not None:  # one person (the user index) or one partner: that partner built, not the scope
-            siret = narrow[1]
+            siret: str | None = narrow[1]
             if narrow[0] == "person":
                 with UnitOfWork(self.engine) as uow:
                     p = uow.registry.partner_of(narrow[1])

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import threading
 import uuid
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlalchemy as sa
 from alembic import command
@@ -217,7 +219,9 @@ class AuditRepository:
                                                                  partner_siret=partner, caf_code=caf,
                                                                  before=_jsonable(before), after=_jsonable(after),
                                                                  subject=subject, summary=summary))
-        return result.inserted_primary_key[0]
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0,
              actor: str | None = None, subject: str | None = None, since: datetime | None = None,
@@ -246,7 +250,7 @@ class AuditRepository:
             out.append(row)
         return out
 
-    def dates(self, partners: list[str]) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
+    def dates(self, partners: Sequence[str]) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
         """(person → first and last journal line about them, partner → its first and last line), in one query
         each: the created and lastModified dates the SCIM resources carry."""
         a = t.audit_log.c
@@ -500,6 +504,10 @@ class Leases:
         return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or UTC) >= now() else None
 
 
+@overload
+def _aware(d: datetime) -> datetime: ...
+@overload
+def _aware(d: None) -> None: ...
 def _aware(d: datetime | None) -> datetime | None:
     """SQLite gives back naive datetimes: they were stored in UTC."""
     return d if d is None or d.tzinfo else d.replace(tzinfo=UTC)
@@ -554,7 +562,7 @@ class ReviewRepository:
                                                                partner_siret=partner, verdict=d.verdict.value,
                                                                by=d.by, at=d.at.astimezone(UTC)))
 
-    def decisions(self, campaign_id: str, partner: str | None = None) -> list[Decision]:
+    def decisions(self, campaign_id: str, partner: str | None = None) -> builtins.list[Decision]:
         c = t.review_decisions.c
         q = sa.select(t.review_decisions).where(c.campaign_id == campaign_id).order_by(c.id)
         if partner:
@@ -563,6 +571,8 @@ class ReviewRepository:
 
     def reminder_sent(self, campaign_id: str, days: int) -> None:
         row = self.get(campaign_id)
+        if row is None:
+            raise LookupError(campaign_id)
         self.conn.execute(sa.update(t.review_campaigns).where(t.review_campaigns.c.id == campaign_id)
                           .values(reminders_sent=sorted(row.reminders_sent | {days})))
 

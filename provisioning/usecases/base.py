@@ -9,6 +9,9 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal, policy, rules
@@ -17,6 +20,7 @@ from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.notify.notifier import Notifier
+from provisioning.reconcile.apply import ApplyReport
 from provisioning.reconcile.plan import Change
 from provisioning.store.uow import UnitOfWork, stale_version
 
@@ -47,7 +51,7 @@ class Actor:
         return self.system or (CAF_ADMIN in self.roles and self.caf == caf_code)
 
 
-def _unknown_or_forbidden(actor: Actor, siret: str, unknown: bool):
+def _unknown_or_forbidden(actor: Actor, siret: str, unknown: bool) -> NotFound | Forbidden:
     """A partner's staff cannot tell another partner's SIRET from an unknown one: both are « inconnu »."""
     if unknown or not (actor.system or CAF_ADMIN in actor.roles):
         return NotFound(f"Partenaire {siret} inconnu.")
@@ -80,7 +84,7 @@ def _on_user(identifiant: str, edit: Callable[[User], None]) -> Callable[[Regist
     """A registry change that edits one user of the partner (refused when there is no such user)."""
     def change(reg: Registry, p: Partner) -> list[Violation]:
         u, missing = _user(p, identifiant)
-        if not missing:
+        if u is not None:
             edit(u)
         return missing
     return change
@@ -104,11 +108,11 @@ class MutationResult:
     applied: list[Change] = field(default_factory=list)
     changed: bool = True   # False: the request changed nothing, and nothing was written
     version: int = 0       # the partner's stored version after the request (API ETag)
-    reconcile_state: dict | None = None  # {state: en attente | appliqué | en échec, reason, …}
+    reconcile_state: dict[str, Any] | None = None  # {state: en attente | appliqué | en échec, reason, …}
 
 
 class Core:
-    def __init__(self, engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
+    def __init__(self, engine: Engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
                  onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4):
@@ -128,6 +132,10 @@ class Core:
         if reconcile_mode not in ("inline", "worker"):
             raise ValueError(f"reconcile mode {reconcile_mode!r}: expected 'inline' or 'worker'")
         self.reconcile_mode = reconcile_mode  # worker: mutations answer once stored; the worker reconciles
+
+    def reconcile_request(self, key: str) -> ApplyReport | None:
+        """Apply a stored reconcile request now (inline mode): usecases.reconciling.Reconciling does it."""
+        raise NotImplementedError
 
     def provisional_deadline(self) -> int:
         """R13: a provisional password is valid 24 hours from now."""
@@ -161,13 +169,13 @@ class Core:
         return [p for p in self.registry().partners if actor.can_manage_partner(p)]
 
     def audit(self, reader: Actor, siret: str | None = None, limit: int = 100, offset: int = 0,
-              **filters) -> list[dict]:
+              **filters: Any) -> list[dict[str, Any]]:
         """The journal in the reader's scope (a partner, a Caf, everything for the CLI); `filters`: actor,
         subject (the person concerned), since, until, with_documents."""
         actor = reader
         if siret:
             self.partner(actor, siret)
-            scope = {"partner": siret}
+            scope: dict[str, str] = {"partner": siret}
         elif actor.system:
             scope = {}
         elif CAF_ADMIN in actor.roles and actor.caf:
@@ -175,7 +183,8 @@ class Core:
         else:
             raise Forbidden()
         with UnitOfWork(self.engine) as uow:
-            return uow.audit.list(**scope, limit=limit, offset=offset, **filters)
+            return uow.audit.list(partner=scope.get("partner"), caf=scope.get("caf"), limit=limit, offset=offset,
+                                  **filters)
 
     def previous_login(self, actor: Actor) -> datetime | None:
         """R17: date and time of the previous successful connection (None: first connection)."""
@@ -191,7 +200,7 @@ class Core:
 
     def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
                 change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
-                inform: tuple[list[str], str, bool] | Callable[[], tuple | None] | None = None,
+                inform: tuple[list[str], str, bool] | Callable[[], tuple[Any, ...] | None] | None = None,
                 expected_version: int | None = None, acts_outside: bool = False,
                 on_person: str | None = None, self_ok: bool = True, subject: str | None = None,
                 also_about: Callable[[], list[str]] | None = None,

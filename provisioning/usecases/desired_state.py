@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from provisioning.desired_file import caf_to_dict, partner_to_dict
 from provisioning.domain.model import Partner, Registry
@@ -23,6 +24,10 @@ from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import State
 from provisioning.store.uow import UnitOfWork, stale_version
+from provisioning.usecases.base import Actor
+
+if TYPE_CHECKING:
+    from provisioning.usecases.reconciling import Reconciling
 
 DEFAULT_DESTROY_THRESHOLD = 5  # destructive changes allowed without --allow-destroy (never a partner removal)
 
@@ -51,7 +56,7 @@ class StatePlan:
 
     def lines(self) -> list[RegistryChange | Change]:
         """Destructive changes first, then the rest, each group in execution order."""
-        everything = [*self.registry_changes, *self.changes]
+        everything: list[RegistryChange | Change] = [*self.registry_changes, *self.changes]
         return [c for c in everything if c.destructive] + [c for c in everything if not c.destructive]
 
 
@@ -63,14 +68,14 @@ def fingerprint(p: StatePlan) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def saved(p: StatePlan, file_text: str | None) -> dict:
+def saved(p: StatePlan, file_text: str | None) -> dict[str, Any]:
     """`plan --out`: the plan as shown, with what is needed to check it is still the plan at apply time."""
     return {"format": "mon-compte-partenaire/plan/1", "scope": p.scope.as_data(), "file": file_text,
             "fingerprint": fingerprint(p), "destructive": len(p.destructive),
             "changes": [c.as_dict() for c in p.lines()]}
 
 
-def check_saved(doc: dict, p: StatePlan) -> None:
+def check_saved(doc: dict[str, Any], p: StatePlan) -> None:
     if doc.get("format") != "mon-compte-partenaire/plan/1":
         raise ProvisioningError("PLAN_ILLISIBLE", "Ce fichier n'est pas un plan enregistré par `plan --out`.", 400)
     if doc.get("fingerprint") != fingerprint(p):
@@ -78,7 +83,7 @@ def check_saved(doc: dict, p: StatePlan) -> None:
                                 "qui serait appliqué. Refaites `plan --out`, relisez-le, puis appliquez-le.", 409)
 
 
-def check_mandate(actor, scope: FileScope, partners_cafs: set[str]) -> None:
+def check_mandate(actor: Actor, scope: FileScope, partners_cafs: set[str]) -> None:
     """Who may own which file: national operators anything; a Caf administrator its own Caf only
     (`partners_cafs`: the Cafs of the partners a partner-scoped file names, stored and as written)."""
     if actor.system:
@@ -104,10 +109,11 @@ def _in_scope(owner: str, ch: Change, scope: FileScope, sirets: set[str]) -> boo
     return ch.action == "create" and ch.kind == "group"  # the shared roots, needed by the first partner
 
 
-def plan_file(svc, actor, file_reg: Registry, *, observe: bool = True) -> StatePlan:
+def plan_file(svc: Reconciling, actor: Actor, file_reg: Registry, *, observe: bool = True) -> StatePlan:
     """Merge the file into the stored registry inside its scope, validate the result, and plan the
     Keycloak changes inside the scope (`observe=False`: the registry part only)."""
     scope = file_reg.scope
+    assert scope is not None  # a registry read from a file always carries the part of the store it owns
     with UnitOfWork(svc.engine) as uow:
         stored = uow.registry.load()
         versions = uow.registry.versions()
@@ -140,7 +146,7 @@ def plan_file(svc, actor, file_reg: Registry, *, observe: bool = True) -> StateP
                      {s: versions[s] for s in sirets if s in versions})
 
 
-def plan_stored(svc) -> StatePlan:
+def plan_stored(svc: Reconciling) -> StatePlan:
     """Reconciling the stored registry: the whole realm, no registry change."""
     observed = svc.gateway().observe()
     return StatePlan(FileScope(everything=True), [], plan(desired_state(svc.registry(), svc.today()), observed),
@@ -160,7 +166,7 @@ def check_destruction(p: StatePlan, allow_destroy: int | None, threshold: int = 
                                 f"{why} : relancez avec --allow-destroy {count} pour confirmer.", 409)
 
 
-def apply_plan(svc, actor, p: StatePlan, *, allow_destroy: int | None = None,
+def apply_plan(svc: Reconciling, actor: Actor, p: StatePlan, *, allow_destroy: int | None = None,
                threshold: int = DEFAULT_DESTROY_THRESHOLD, progress: Progress | None = None) -> ApplyReport:
     """Store the file's part of the registry (only what changed), then carry out exactly the Keycloak
     changes shown. Refused whole if the registry moved since the plan was made."""
@@ -170,7 +176,7 @@ def apply_plan(svc, actor, p: StatePlan, *, allow_destroy: int | None = None,
     return svc.execute_changes(actor, p.changes, p.observed, progress=progress)
 
 
-def store_file(svc, actor, file_reg: Registry) -> StatePlan:
+def store_file(svc: Reconciling, actor: Actor, file_reg: Registry) -> StatePlan:
     """Store a file's part of the registry without touching Keycloak (the next reconcile does it)."""
     p = plan_file(svc, actor, file_reg, observe=False)
     if p.registry_changes:
@@ -178,8 +184,9 @@ def store_file(svc, actor, file_reg: Registry) -> StatePlan:
     return p
 
 
-def _store(svc, actor, p: StatePlan) -> None:
+def _store(svc: Reconciling, actor: Actor, p: StatePlan) -> None:
     scope, reg = p.scope, p.registry
+    assert reg is not None  # only a file's plan is stored
     file_partners = {x.siret: x for x in reg.partners if scope.covers_partner(x) or x.siret in p.versions}
     with UnitOfWork(svc.engine) as uow:
         stored = uow.registry.load()
@@ -226,12 +233,12 @@ def _store(svc, actor, p: StatePlan) -> None:
         uow.commit()
 
 
-def _caf_doc(reg: Registry, code: str) -> dict | None:
+def _caf_doc(reg: Registry, code: str) -> dict[str, Any] | None:
     c = reg.caf(code)
     return caf_to_dict(c) if c else None
 
 
-def export(svc, actor, scope: FileScope) -> Registry:
+def export(svc: Reconciling, actor: Actor, scope: FileScope) -> Registry:
     """The stored registry inside `scope`, in the file format: validate accepts it, plan on it is empty."""
     with UnitOfWork(svc.engine) as uow:
         stored = uow.registry.load()

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
-from provisioning.domain import policy, user_import
+from provisioning.domain import policy, rules, user_import
 from provisioning.domain.model import Partner, Registry
 from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed, Violation
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import Actor, MutationResult, _check_hierarchy
+from provisioning.usecases.base import Actor, Core, MutationResult, _check_hierarchy
 
 
 @dataclass
@@ -19,11 +20,11 @@ class ImportPlan:
     applied: MutationResult | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"lines": [o.as_dict() for o in self.outcomes], "counts": self.counts}
 
 
-class Imports:
+class Imports(Core):
     def import_users(self, actor: Actor, siret: str, data: bytes, apply: bool,
                      expected_version: int | None = None) -> ImportPlan:
         p = self.partner(actor, siret)  # who may see it (unknown and forbidden look the same)
@@ -65,8 +66,8 @@ class Imports:
 
     def _unmanaged(self, people: list[tuple[str, str]]) -> set[str]:
         """New identifiants Keycloak already holds without our marker (never adopted): a few at a time."""
-        candidates = [(u, e) for u, e in people if user_import.rules.IDENTIFIANT_RE.fullmatch(u)
-                      and not user_import.rules.email_faults(e, "")]
+        candidates = [(u, e) for u, e in people if rules.IDENTIFIANT_RE.fullmatch(u)
+                      and not rules.email_faults(e, "")]
         if not candidates:
             return set()
         gw = self.gateway()

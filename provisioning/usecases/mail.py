@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from provisioning.errors import (
     Forbidden,
@@ -20,13 +21,13 @@ from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import Outbox, UnitOfWork
-from provisioning.usecases.base import CAF_ADMIN, Actor, generate_password
+from provisioning.usecases.base import CAF_ADMIN, Actor, Core, generate_password
 
 log = logging.getLogger(__name__)
 
 
-class Mail:
-    def notifications(self, actor: Actor, dead: bool = False) -> list[dict]:
+class Mail(Core):
+    def notifications(self, actor: Actor, dead: bool = False) -> list[dict[str, Any]]:
         if not (actor.system or CAF_ADMIN in actor.roles):
             raise Forbidden()
         with UnitOfWork(self.engine) as uow:
@@ -49,14 +50,14 @@ class Mail:
             uow.commit()
 
     @staticmethod
-    def _credentials_intent(uow, user: UserSpec) -> None:
+    def _credentials_intent(uow: UnitOfWork, user: UserSpec) -> None:
         """Once: a person whose codes are already waiting to leave is not queued twice."""
         if not uow.outbox.credentials_pending(user.username):
             uow.outbox.put_credentials(user.email, {"username": user.username, "first_name": user.first_name,
                                                     "last_name": user.last_name, "email": user.email},
                                        caf=uow.registry.caf_of(user.username))
 
-    def _deliver_credentials(self, gw: Gateway, who: dict) -> None:
+    def _deliver_credentials(self, gw: Gateway, who: dict[str, Any]) -> None:
         """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then
         the identifiant and, in a separate mail, the password — or, in action-link mode, Keycloak's own mail
         with a link valid 24 hours. A retry sets a new password: an unsent one is never valid."""
@@ -72,6 +73,7 @@ class Mail:
         if link:
             gw.send_action_link(user_id, self.provisional_hours * 3600, "portail")
         else:
+            assert password is not None
             subject, body = messages.password_mail(user, password)
             self.notifier.send(user.email, subject, body)
 
@@ -96,12 +98,13 @@ class Mail:
         gw = self.gateway() if any(r.kind == "credentials" for r in rows) else None
         down = threading.Event()  # the mail server (or Keycloak) does not answer: the rest wait, uncounted
 
-        def send(row) -> bool:
+        def send(row: Any) -> bool:
             if down.is_set():
                 return False
             error = None
             try:
                 if row.kind == "credentials":
+                    assert gw is not None  # made above when a row of the claim is credentials
                     self._deliver_credentials(gw, row.payload or {})
                 else:
                     self.notifier.send(row.recipient, row.subject, row.body)

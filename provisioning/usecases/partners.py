@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import rules
@@ -22,11 +23,12 @@ from provisioning.domain.model import (
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
 from provisioning.store.uow import UnitOfWork
 from provisioning.usecases.base import CAF_ADMIN, Actor, MutationResult, _unknown_or_forbidden
+from provisioning.usecases.people import People
 
 log = logging.getLogger(__name__)
 
 
-class Partners:
+class Partners(People):
     def create_partner(self, actor: Actor, partner: Partner) -> Partner:
         """R11: a Caf administrator registers a partner of its own Caf (administrator user included)."""
         if not actor.is_caf_admin_of(partner.caf):
@@ -95,7 +97,7 @@ class Partners:
         return self._mutate(actor, siret, "set-contract", f"contrat de service de la convention {number} mis à jour",
                             change, reconcile=False, expected_version=expected_version)
 
-    def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict]:
+    def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict[str, Any]]:
         """R13: the attachment of the bulletin sent to the Caf — who holds what on it."""
         p = self.partner(actor, siret)
         conv = p.convention(number)
@@ -137,9 +139,10 @@ class Partners:
 
         def change(reg: Registry, p: Partner) -> list[Violation]:
             conv = p.convention(number)
-            if conv is None or conv.bulletin(service) is None:
+            bulletin = conv.bulletin(service) if conv else None
+            if conv is None or bulletin is None:
                 return [Violation("BULLETIN_INCONNU", f"La convention {number} n'a pas de bulletin {service.value}.")]
-            members.extend(m.identifiant for m in conv.bulletin(service).members)
+            members.extend(m.identifiant for m in bulletin.members)
             conv.suspended_services = (conv.suspended_services | {service}) if suspended \
                 else (conv.suspended_services - {service})
             return []

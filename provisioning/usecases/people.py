@@ -6,20 +6,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from provisioning.domain import rules
 from provisioning.domain.model import Group, Member, Partner, Profile, Registry, Service, User
 from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
+from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import UnitOfWork
 from provisioning.usecases.base import Actor, MutationResult, _on_user, _unknown_or_forbidden, _user
+from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.usage_rules import version_accepted
 
 log = logging.getLogger(__name__)
 
 
-class People:
+class People(Reconciling):
     def create_user(self, actor: Actor, siret: str, user: User, expected_version: int | None = None) -> MutationResult:
         """Another partner's identifiant or email is refused by the store's unique index; an account that
         exists in Keycloak without our marker is refused before anything is stored (never adopted)."""
@@ -71,7 +74,7 @@ class People:
         return self._mutate(actor, siret, "set-membership", what, change, on_person=identifiant, self_ok=False,
                             expected_version=expected_version)
 
-    def account(self, actor: Actor, siret: str, identifiant: str) -> dict:
+    def account(self, actor: Actor, siret: str, identifiant: str) -> dict[str, Any]:
         """What Keycloak knows of a partner's user (issue 12 §4), for its managers: state, lockout, last
         connection, the usage-rules version accepted (mapped onto the published versions)."""
         p = self._load_partner(siret)
@@ -104,7 +107,8 @@ class People:
                 "usage_rules": {"version": version, "accepted_at": a.terms_accepted_at,
                                 "current": bool(versions) and version == versions[-1][0]}}
 
-    def _on_account(self, identifiant: str, act) -> Callable[[Registry, Partner], list[Violation]]:
+    def _on_account(self, identifiant: str, act: Callable[[Gateway, str], list[Violation]]
+                    ) -> Callable[[Registry, Partner], list[Violation]]:
         """A change made in Keycloak on a partner's user account (unlock, second-factor reset): `act(gateway,
         user_id)` runs inside the registry transaction, so if Keycloak refuses nothing is audited; it returns
         the refusals, if any."""
@@ -123,7 +127,7 @@ class People:
                     expected_version: int | None = None) -> MutationResult:
         """End a lockout after failed logins (Keycloak's brute-force protection) before it expires, audited."""
         return self._mutate(actor, siret, "unlock-user", f"{identifiant} déverrouillé (échecs de connexion effacés)",
-                            self._on_account(identifiant, lambda gw, uid: gw.unlock(uid) or []),
+                            self._on_account(identifiant, _unlock),
                             reconcile=False, acts_outside=True, on_person=identifiant,
                             expected_version=expected_version)
 
@@ -131,7 +135,7 @@ class People:
                             expected_version: int | None = None) -> MutationResult:
         """Issue 13: lost phone or security key: the second factors and recovery codes go (Keycloak), the
         user is told by mail, the next level-2 login enrols anew; audited like a lost-credentials lock."""
-        def reset(gw, user_id: str) -> list[Violation]:
+        def reset(gw: Gateway, user_id: str) -> list[Violation]:
             if gw.reset_second_factor(user_id):
                 return []
             return [Violation("AUCUN_SECOND_FACTEUR", f"« {identifiant} » n'a pas de second facteur à réinitialiser.")]
@@ -168,7 +172,7 @@ class People:
         """A new pair of mails (identifiant, then a new provisional password valid 24 h); the old one is dead."""
         def change(reg: Registry, p: Partner) -> list[Violation]:
             u, missing = _user(p, identifiant)
-            if missing:
+            if u is None:
                 return missing
             if u.suspended:
                 return [Violation("UTILISATEUR_SUSPENDU", f"« {identifiant} » est suspendu par la Caf : "
@@ -185,6 +189,7 @@ class People:
             raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
         gw.reset_provisional(user_id, None, None)  # the old password dies now; the new one leaves with the mail
         u = result.partner.user(identifiant)
+        assert u is not None  # the mutation just refused a partner without that person
         self._queue_credentials(UserSpec(u.identifiant, u.first_name, u.last_name, u.email))
         self.deliver_notifications()
         return result
@@ -206,9 +211,11 @@ class People:
                     continue
                 doomed.setdefault(p.siret, []).append(u.identifiant)
         for siret, idents in doomed.items():
-            def change(reg: Registry, p: Partner, idents=idents) -> list[Violation]:
+            def change(reg: Registry, p: Partner, idents: list[str] = idents) -> list[Violation]:
                 for ident in idents:
-                    p.user(ident).suspended = True
+                    u = p.user(ident)
+                    if u is not None:  # removed since the registry was read: nothing to suspend
+                        u.suspended = True
                 return []
             self._mutate(actor, siret, "suspend-inactive", f"suspension après {days} jours sans connexion : "
                          + ", ".join(idents), change, reconcile=False,
@@ -227,7 +234,9 @@ class People:
         if not actor.is_caf_admin_of(p.caf):
             raise Forbidden("L'adoption d'un compte est réservée à la Caf du partenaire.", code="HORS_MANDAT")
         gw = self.gateway()
-        if gw.unmanaged_account(identifiant, p.user(identifiant).email) != identifiant:
+        person = p.user(identifiant)
+        assert person is not None  # partner_of found the partner through this person
+        if gw.unmanaged_account(identifiant, person.email) != identifiant:
             raise Conflict(f"Aucun compte non géré « {identifiant} » à adopter dans Keycloak.", code="RIEN_A_ADOPTER")
         with UnitOfWork(self.engine) as uow:
             uow.audit.record(actor.username, "adopt-account", identifiant, None, {"partner": p.siret},
@@ -238,3 +247,8 @@ class People:
         report = self.reconcile_request(p.siret) if self.reconcile_mode == "inline" else None
         return MutationResult(p, reconciled=bool(report and report.complete),
                               applied=report.applied if report else [], reconcile_state=self.reconcile_state(p.siret))
+
+
+def _unlock(gw: Gateway, user_id: str) -> list[Violation]:
+    gw.unlock(user_id)
+    return []

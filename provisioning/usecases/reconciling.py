@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 from provisioning.domain import journal
 from provisioning.domain.model import Registry
@@ -19,11 +20,12 @@ from provisioning.reconcile.state import Scope, State
 from provisioning.store.uow import UnitOfWork, renewing
 from provisioning.usecases.base import Actor
 from provisioning.usecases.desired_state import store_file
+from provisioning.usecases.mail import Mail
 
 log = logging.getLogger(__name__)
 
 
-class Reconciling:
+class Reconciling(Mail):
     def import_registry(self, actor: Actor, reg: Registry) -> None:
         """Store a validated desired-state file's part of the registry (audited per partner, reported to
         each Caf); Keycloak follows at the next reconcile. A registry without a scope is the whole one."""
@@ -118,7 +120,7 @@ class Reconciling:
             uow.commit()
         return report
 
-    def reconcile_state(self, key: str) -> dict | None:
+    def reconcile_state(self, key: str) -> dict[str, Any] | None:
         """Where Keycloak stands for this partner: en attente, appliqué, or en échec with the reason."""
         with UnitOfWork(self.engine) as uow:
             return uow.reconcile.state(key)

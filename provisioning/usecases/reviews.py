@@ -10,11 +10,14 @@ import io
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from provisioning.domain import reviews as rv
-from provisioning.domain.model import Partner, Registry, Service
+from provisioning.domain.model import Partner, Registry, Service, User
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, ValidationFailed, Violation
 from provisioning.notify import messages
 from provisioning.store.uow import ReviewCampaignRow, UnitOfWork
@@ -26,6 +29,7 @@ from provisioning.usecases.base import (
     _check_hierarchy,
     _unknown_or_forbidden,
 )
+from provisioning.usecases.mail import Mail
 
 log = logging.getLogger(__name__)
 REVIEW_JOB = Actor("job:revue-habilitations", system=True)
@@ -39,7 +43,7 @@ def _what(it: rv.Item) -> str:
     return f"{it.service.value} ({held}{profiles}) au titre de la convention {it.convention}"
 
 
-def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime) -> dict:
+def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime) -> dict[str, Any]:
     c = row.campaign
     per = rv.progress(row.items, decisions)
     return {"id": c.id, "caf": c.caf, "opened_by": c.opened_by, "opened_at": c.opened_at, "deadline": c.deadline,
@@ -50,9 +54,9 @@ def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime
                                  "pending": len(p.pending)} for siret, p in sorted(per.items())}}
 
 
-class Reviews:
+class Reviews(Mail):
     # --- the Caf -------------------------------------------------------------------------------------
-    def open_review(self, actor: Actor, caf: str, deadline: datetime, partners: list[str] | None = None) -> dict:
+    def open_review(self, actor: Actor, caf: str, deadline: datetime, partners: list[str] | None = None) -> dict[str, Any]:
         """Open a campaign over the Caf's partners (all, or those listed); the grants in force now are its
         items. Refused, with every fault listed, when another campaign of the Caf is still open."""
         if not actor.is_caf_admin_of(caf):
@@ -73,7 +77,7 @@ class Reviews:
                                    frozenset(partners) if partners is not None else None)
             items = rv.items(campaign, known.values())
             uow.reviews.add(campaign, items)
-            count = defaultdict(int)
+            count: defaultdict[str, int] = defaultdict(int)
             for it in items:
                 count[it.partner] += 1
             uow.audit.record(actor.username, "open-review", f"review:{campaign.id}", None,
@@ -94,7 +98,7 @@ class Reviews:
         self.deliver_notifications()
         return _summary(self._row(campaign.id), [], now)
 
-    def reviews(self, actor: Actor) -> list[dict]:
+    def reviews(self, actor: Actor) -> list[dict[str, Any]]:
         """The campaigns a reader may see: its Caf's (a Caf administrator), those covering its partner (a
         partner's administrator or responsable des habilitations: the counts of its own partner only)."""
         now = self.now()
@@ -114,14 +118,14 @@ class Reviews:
                     out.append(s | {"partners": [p.siret]})
             return out
 
-    def review(self, actor: Actor, campaign_id: str) -> dict:
+    def review(self, actor: Actor, campaign_id: str) -> dict[str, Any]:
         row = self._row(campaign_id)
         if not actor.is_caf_admin_of(row.campaign.caf):
             raise NotFound("Campagne de revue inconnue.")
         with UnitOfWork(self.engine) as uow:
             return _summary(row, uow.reviews.decisions(campaign_id), self.now())
 
-    def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict:
+    def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict[str, Any]:
         """A partner's items with the decision that counts, who took it, and each person's last connection
         (one read of Keycloak's LOGIN events for the whole page, never one a person)."""
         row = self._row(campaign_id)
@@ -169,7 +173,7 @@ class Reviews:
         return "\ufeff" + buf.getvalue()
 
     # --- the partner's reviewers ----------------------------------------------------------------------
-    def decide(self, actor: Actor, campaign_id: str, key: str, verdict: rv.Verdict) -> dict:
+    def decide(self, actor: Actor, campaign_id: str, key: str, verdict: rv.Verdict) -> dict[str, Any]:
         """Confirm or withdraw one grant. A withdrawal takes the grant away at once (stored with the decision,
         one transaction; Keycloak follows, the person's sessions end); a confirmation may be changed into a
         withdrawal until the deadline, a withdrawal is final."""
@@ -219,10 +223,11 @@ class Reviews:
                 "reconcile": result.reconcile_state}
 
     # --- the job: reminders and the deadline ------------------------------------------------------------
-    def tick_reviews(self) -> dict:
+    def tick_reviews(self) -> dict[str, Any]:
         """Run by the daily job (and `mcp-provisioning reviews`): the reminder due for each open campaign, and
         each campaign whose deadline passed closed: what nobody confirmed suspended. Safe to run twice."""
-        now, done = self.now(), {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
+        now = self.now()
+        done: dict[str, Any] = {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
         with UnitOfWork(self.engine) as uow:
             rows = uow.reviews.list(open_only=True)
         for row in rows:
@@ -295,7 +300,7 @@ class Reviews:
         for siret, its in sorted(doomed.items()):
             hit: list[rv.Item] = []
 
-            def change(reg: Registry, p: Partner, its=its, hit=hit) -> list[Violation]:
+            def change(reg: Registry, p: Partner, its: list[rv.Item] = its, hit: list[rv.Item] = hit) -> list[Violation]:
                 for it in its:
                     conv = p.convention(it.convention)
                     b = conv.bulletin(it.service) if conv else None
@@ -305,7 +310,7 @@ class Reviews:
                         hit.append(it)
                 return []
 
-            def inform(p: Partner, hit=hit) -> list[tuple[str, str, str]]:
+            def inform(p: Partner, hit: list[rv.Item] = hit) -> list[tuple[str, str, str]]:
                 per_person: dict[str, list[str]] = defaultdict(list)
                 for it in hit:
                     per_person[it.identifiant].append(_what(it))
@@ -315,7 +320,7 @@ class Reviews:
                 self._mutate(REVIEW_JOB, siret, "review-suspend",
                              "revue close : habilitations non confirmées suspendues — "
                              + ", ".join(sorted({it.identifiant for it in its})), change,
-                             also_about=lambda its=its: sorted({it.identifiant for it in its}), inform_mail=inform)
+                             also_about=partial(_identifiants, its), inform_mail=inform)
             except NotFound:
                 continue  # the partner left the registry since: nothing of it to suspend
             except ProvisioningError as e:  # the next run tries again: the campaign stays open until it is done
@@ -364,7 +369,7 @@ class Reviews:
         return True
 
     @staticmethod
-    def _reviewers(p: Partner) -> list:
+    def _reviewers(p: Partner) -> list[User]:
         """Who receives the campaign's mails: the partner's administrator and responsables des habilitations."""
         idents = ([p.administrator] if p.administrator else []) + list(p.delegates)
         return [u for i in dict.fromkeys(idents) if (u := p.user(i)) and u.active]
@@ -373,7 +378,7 @@ class Reviews:
         return f"{self.portal_url}/console/{siret}/revues/{campaign_id}"
 
 
-def _as_reviewer(p: Partner, u) -> Actor:
+def _as_reviewer(p: Partner, u: User) -> Actor:
     """A reviewer as the rules see them: the partner's administrator, or one of its delegates."""
     role = PARTNER_ADMIN if u.identifiant == p.administrator else DELEGATE
     return Actor(u.identifiant, frozenset({role}), partner=p.siret)
@@ -396,3 +401,7 @@ def _drop_unheld_assignments(p: Partner, identifiant: str) -> None:
         for prof, idents in list(e.assignments.items()):
             if prof not in held and identifiant in idents:
                 e.assignments[prof] = [i for i in idents if i != identifiant]
+
+
+def _identifiants(items: Iterable[rv.Item]) -> list[str]:
+    return sorted({it.identifiant for it in items})

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from provisioning.domain import naming
 from provisioning.errors import Forbidden
 from provisioning.store.uow import UnitOfWork
-from provisioning.usecases.base import CAF_ADMIN, Actor
+from provisioning.usecases.base import CAF_ADMIN, Actor, Core
 
 log = logging.getLogger(__name__)
 
 
-class UsageRules:
-    def publish_usage_rules(self, actor: Actor, version: str, publisher) -> datetime:
+class Publisher(Protocol):
+    """Where the usage rules' version and date go for Keycloak (FirstLoginGuard reads them)."""
+    def publish(self, version: str, at: int) -> None: ...
+
+
+class UsageRules(Core):
+    def publish_usage_rules(self, actor: Actor, version: str, publisher: Publisher) -> datetime:
         """Every user accepts again at their next login (FirstLoginGuard compares acceptance times)."""
         if not actor.system:
             raise Forbidden("La publication des règles d'usage est une opération nationale (ligne de commande).")
@@ -27,7 +33,7 @@ class UsageRules:
             uow.commit()
         return at
 
-    def usage_rules_acceptances(self, actor: Actor) -> list[dict]:
+    def usage_rules_acceptances(self, actor: Actor) -> list[dict[str, Any]]:
         """Who accepted which version and when (Keycloak's acceptance time mapped onto the published versions)."""
         reg = self.registry()
         if actor.system:

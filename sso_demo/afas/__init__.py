@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, abort, current_app, g, redirect, render_temp
 from sso_demo import apiclient
 from sso_demo.afas import rules
 from sso_demo.app_factory import make_app
-from sso_demo.auth import current_principal, require_role
+from sso_demo.auth import require_role, signed_in
 from sso_demo.config import AppConfig
 from sso_demo.journal import engine_for
 
@@ -66,7 +66,7 @@ def _equipments(refresh: bool = False) -> tuple[list[dict], dict]:
     read once per request unless `refresh`."""
     if not refresh and "afas_equipments" in g:
         return g.afas_equipments
-    p = current_principal()
+    p = signed_in()
     if not p.partner:
         abort(403)
     try:
@@ -90,7 +90,7 @@ def _equipment(code: str) -> dict:
 
 
 def _declaration(c, code: str, year: int, create: bool = False):
-    p = current_principal()
+    p = signed_in()
     q = sa.select(declarations).where(declarations.c.partner == p.partner, declarations.c.equipment == code,
                                       declarations.c.year == year)
     row = c.execute(q).first()
@@ -101,7 +101,7 @@ def _declaration(c, code: str, year: int, create: bool = False):
 
 
 def _log(c, decl_id: int, action: str) -> None:
-    c.execute(sa.insert(history).values(declaration_id=decl_id, at=_now(), username=current_principal().username,
+    c.execute(sa.insert(history).values(declaration_id=decl_id, at=_now(), username=signed_in().username,
                                         action=action))
 
 
@@ -119,7 +119,7 @@ def _refresh_anomalies(c, decl) -> None:
 
 def _view(code: str, year: int, errors: dict | None = None, form: dict | None = None, status: int = 200,
           notice: str | None = None, refusals: list[str] | None = None):
-    p = current_principal()
+    p = signed_in()
     e = _equipment(code)
     with _db().connect() as c:
         decl = _declaration(c, code, year)
@@ -147,7 +147,7 @@ def _view(code: str, year: int, errors: dict | None = None, form: dict | None = 
 def index():
     equipments, _ = _equipments()
     year = _now().year - 1  # declarations concern the past year
-    p = current_principal()
+    p = signed_in()
     with _db().connect() as c:
         rows = {r.equipment: r for r in c.execute(sa.select(declarations).where(
             declarations.c.partner == p.partner, declarations.c.year == year))}
@@ -162,7 +162,7 @@ def declaration(code: str, year: int):
 
 
 def _save(code: str, year: int, role: str, fields: dict, column: str, label: str):
-    p = current_principal()
+    p = signed_in()
     e = _equipment(code)
     if not rules.may_act(p.roles, p.username, role, e.get("assignments", {})):
         abort(403)
@@ -194,7 +194,7 @@ def save_financial(code: str, year: int):
 @bp.post("/equipements/<code>/<int:year>/anomalies/<int:anomaly_id>")
 @require_role(DECLARER)
 def justify(code: str, year: int, anomaly_id: int):
-    p = current_principal()
+    p = signed_in()
     e = _equipment(code)
     text = (request.form.get("justification") or "").strip()
     with _db().begin() as c:
@@ -220,7 +220,7 @@ def justify(code: str, year: int, anomaly_id: int):
 @bp.post("/equipements/<code>/<int:year>/transmission")
 @require_role(DECLARER)
 def transmit(code: str, year: int):
-    p = current_principal()
+    p = signed_in()
     e = _equipment(code)
     if not rules.may_act(p.roles, p.username, rules.ROLE_APPROVER, e.get("assignments", {})):
         abort(403)
@@ -248,7 +248,7 @@ def transmit(code: str, year: int):
 @bp.get("/tableau-de-bord")
 @require_role(DECLARER)
 def dashboard():
-    p = current_principal()
+    p = signed_in()
     with _db().connect() as c:
         rows = list(c.execute(sa.select(declarations).where(declarations.c.partner == p.partner)
                               .order_by(declarations.c.year.desc(), declarations.c.equipment)))
@@ -259,7 +259,7 @@ def dashboard():
 @require_role(HABILITER)
 def habilitations():
     """R10: associate providers and the approver to equipments, through the provisioning API (caps R8)."""
-    p = current_principal()
+    p = signed_in()
     equipments, candidates = _equipments()
     errors, notice, status = [], None, 200
     if request.method == "POST":

@@ -4,6 +4,7 @@ reactivate a user, a service or a whole convention, see R9 reports and the audit
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -66,7 +67,10 @@ def home():
 @bp.route("/partenaires/nouveau", methods=["GET", "POST"])
 @require_role(CAF_ADMIN)
 def new_partner():
-    form, fields, general, status = {}, {}, [], 200
+    form: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    general: list[Any] = []
+    status = 200
     if request.method == "POST":
         form = {k: request.form.get(k, "").strip() for k in
                 ("siret", "name", "identifiant", "first_name", "last_name", "email")}
@@ -113,10 +117,12 @@ CONTRACT_FIELDS = {f"{k}_{a}" for k, _ in CONTACTS for a in ("name", "email")} |
 @require_role(CAF_ADMIN)
 def new_convention(siret: str):
     p = call("GET", f"/api/v1/partners/{siret}").json()
-    form, fields, general, status = {}, {}, [], 200
+    form: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    general: list[Any] = []
+    status = 200
     if request.method == "POST":
-        form = request.form.to_dict()
-        form["services"] = request.form.getlist("services")
+        form = {**request.form.to_dict(), "services": request.form.getlist("services")}
         r = call("POST", f"/api/v1/partners/{siret}/conventions", ok=(201,),
                  json={"number": form.get("number", "").strip(), "services": form["services"],
                        "contract": _contract_from(form)})
@@ -139,7 +145,9 @@ def contract(siret: str, number: str):
         abort(404)
     form = {f"{k}_{a}": (conv["contract"].get(k) or {}).get(a, "") for k, _ in CONTACTS for a in ("name", "email")}
     form["incident_procedure"] = conv["contract"].get("incident_procedure", "")
-    fields, general, status = {}, [], 200
+    fields: dict[str, Any] = {}
+    general: list[Any] = []
+    status = 200
     if request.method == "POST":
         form = request.form.to_dict()
         r = call("PUT", f"/api/v1/partners/{siret}/conventions/{number}/contract", json=_contract_from(form))
@@ -166,7 +174,9 @@ def equipment(siret: str, code: str | None):
         abort(404)
     form = {"code": code or "", "name": current["name"] if current else "",
             "type": current["type"] if current else "ALSH", "sites": "\n".join(current["sites"]) if current else ""}
-    fields, general, status = {}, [], 200
+    fields: dict[str, Any] = {}
+    general: list[Any] = []
+    status = 200
     if request.method == "POST":
         form = {k: request.form.get(k, "").strip() for k in ("code", "name", "type", "sites")}
         if code:

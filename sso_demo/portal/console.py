@@ -5,11 +5,12 @@ report lost credentials, re-issue, read the audit trail."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from sso_demo.auth import current_principal, require_role
+from sso_demo.auth import current_principal, require_role, signed_in
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
     account_of,
@@ -39,7 +40,7 @@ user_import_max = 1_000_000  # the API refuses larger files with its own message
 
 def _own(siret: str) -> None:
     """Server-side tenant check (the API checks again): a partner's console is for its own staff only."""
-    if current_principal().partner != siret:
+    if signed_in().partner != siret:
         abort(403)
 
 
@@ -77,7 +78,10 @@ def users(siret: str):
 @require_role(ADMIN, DELEGATE)
 def new_user(siret: str):
     _own(siret)
-    form, fields, general, status = {}, {}, [], 200
+    form: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    general: list[Any] = []
+    status = 200
     if request.method == "POST":
         form = {k: request.form.get(k, "").strip() for k in ("identifiant", "first_name", "last_name", "email")}
         r = call("POST", f"/api/v1/partners/{siret}/users", json=form)
@@ -110,7 +114,10 @@ def import_users(siret: str):
     """Issue 12 §5: upload a CSV, read the plan line by line, then apply it (whole or not at all). The file
     travels back with the preview form (base64): the apply re-plans it under the API's rules."""
     _own(siret)
-    plan, general, data, status = None, [], "", 200
+    plan: Any = None
+    general: list[Any] = []
+    data = ""
+    status = 200
     if request.method == "POST":
         if request.form.get("step") == "appliquer":
             data = request.form.get("fichier", "")
@@ -150,7 +157,10 @@ def user(siret: str, ident: str):
     u = next((x for x in partner["users"] if x["identifiant"] == ident), None)
     if u is None:
         abort(404)
-    fields, general, status, typed = {}, [], 200, None
+    fields: dict[str, Any] = {}
+    general: list[Any] = []
+    status = 200
+    typed: Any = None
     if request.method == "POST":
         number, service = request.form["convention"], request.form["service"]
         body = {"groups": request.form.getlist("groups"), "profiles": request.form.getlist("profiles")}
@@ -173,7 +183,7 @@ def user(siret: str, ident: str):
                               "groups": GROUPS[b["service"]], "held": held, "errors": general if refused else []})
     return render_template("portal/console/user.html", siret=siret, partner=partner, u=u, bulletins=bulletins,
                            profiles=PROFILES, caps=_caps(partner), cap_limits=CAPS,
-                           is_admin=current_principal().has(ADMIN), account=account_of(siret, ident),
+                           is_admin=signed_in().has(ADMIN), account=account_of(siret, ident),
                            history=history_of(siret, ident)), status
 
 

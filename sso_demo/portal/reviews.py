@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from sso_demo.auth import current_principal, require_role
+from sso_demo.auth import current_principal, require_role, signed_in
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import call, errors_of
 
@@ -25,7 +25,7 @@ def labels():
 
 
 def _own(siret: str) -> None:
-    if current_principal().partner != siret:
+    if signed_in().partner != siret:
         abort(403)
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pyotp
+
+from tests.support.totp import fresh_code
+
 PASSWORDS: dict[str, str] = {}  # username -> the password the tests set
 RESETS: dict[str, int] = {}
 
@@ -16,15 +20,11 @@ def login(page, url: str, username: str, password: str | None = None) -> None:
 
 
 TOTPS: dict = {}        # username -> pyotp.TOTP enrolled by the tests (issue 13)
-LAST_CODE: dict = {}    # username -> the last code given (Keycloak refuses a code twice)
 
 
 def second_factor(page, username: str) -> None:
     """After reaching a level-2 service (CDAP): enrol an authenticator app the first time (its key read as
     text), give its code the next times; nothing when the page asks neither."""
-    import time
-
-    import pyotp
     page.wait_for_load_state()
     if page.query_selector("#mcp-second-factor-form"):
         page.check("#mcp-choice-totp")
@@ -32,19 +32,14 @@ def second_factor(page, username: str) -> None:
         page.wait_for_selector("#kc-totp-settings")
         page.click("#mode-manual")
         totp = TOTPS[username] = pyotp.TOTP(page.inner_text("#kc-totp-secret-key").replace(" ", ""))
-        page.fill("#totp", LAST_CODE.setdefault(username, totp.now()))
-        LAST_CODE[username] = totp.now()
+        page.fill("#totp", fresh_code(totp))
         page.click("#saveTOTPBtn")
         page.wait_for_selector("#kc-recovery-codes-list")
         page.check("#kcRecoveryCodesConfirmationCheck")
         page.click("#saveRecoveryAuthnCodesBtn")
         page.wait_for_load_state()
     elif page.query_selector("input#otp") and username in TOTPS:
-        totp = TOTPS[username]
-        if totp.now() == LAST_CODE.get(username):
-            time.sleep(30 - time.time() % 30 + 1)
-        LAST_CODE[username] = totp.now()
-        page.fill("#otp", LAST_CODE[username])
+        page.fill("#otp", fresh_code(TOTPS[username]))
         page.click("#kc-login")
         page.wait_for_load_state()
 

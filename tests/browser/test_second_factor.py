@@ -13,6 +13,7 @@ from provisioning.domain.model import User
 from tests.browser.axe import violations
 from tests.browser.conftest import OPERATOR
 from tests.browser.helpers import login
+from tests.support.totp import fresh_code
 
 A = "12345678900015"
 
@@ -55,7 +56,7 @@ def test_cdap_steps_up_with_an_authenticator_app_and_the_administrator_resets_it
     _clean(page, "TOTP configuration")
     page.click("#mode-manual")  # « Impossible de scanner ? »: the key as text
     totp = pyotp.TOTP(page.inner_text("#kc-totp-secret-key").replace(" ", ""))
-    page.fill("#totp", totp.now())
+    page.fill("#totp", fresh_code(totp))
     page.fill("#userLabel", "Téléphone de Hugo")
     page.click("#saveTOTPBtn")
     assert len(_recovery_codes(page)) >= 10
@@ -71,8 +72,7 @@ def test_cdap_steps_up_with_an_authenticator_app_and_the_administrator_resets_it
     other.click("#kc-login")
     other.wait_for_selector("#otp")
     _clean(other, "code page")
-    time.sleep(30 - time.time() % 30 + 1)  # a code not used yet
-    other.fill("#otp", totp.now())
+    other.fill("#otp", fresh_code(totp))  # a code not used yet
     other.click("#kc-login")
     other.wait_for_url(stack.urls["cdap"] + "/**")
     assert other.query_selector("#numero")

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from devstack.admin import AdminSession
 from devstack.cluster import Cluster
 from tests.cluster.conftest import Browser
+from tests.support.totp import fresh_code
 
 PASSWORD = f"Grappe-De-Noeuds-{secrets.token_hex(3)}!"  # new each run (the realm keeps a password history)
 REALM = "mon-compte-partenaire"
@@ -64,7 +65,7 @@ def _enrol_totp(b: Browser, r: requests.Response) -> pyotp.TOTP:
     r = b.get(urljoin(r.url, unescape(manual.group(1))))
     secret = re.search(r'id="kc-totp-secret-key"[^>]*>([^<]+)<', r.text).group(1).replace(" ", "").strip()
     totp = pyotp.TOTP(secret)
-    r = b.submit(r, {"totp": totp.now(), "userLabel": "Téléphone"})
+    r = b.submit(r, {"totp": fresh_code(totp), "userLabel": "Téléphone"})
     r = b.submit(r, {"kcRecoveryCodesConfirmation": "on"})
     return totp, r
 
@@ -145,7 +146,7 @@ def test_sigkill_of_the_keycloak_node_that_served_the_login(cluster):
         assert other.node() != node
         print(f"failover: first successful login {time.monotonic() - t0:.1f} s after SIGKILL of {node}")
     finally:
-        c.start_node(index, import_realm=False)  # a node added back joins the cluster (README « Exploitation »)
+        c.start_node(index, import_realm=False)  # a node added back joins the cluster (docs/operations.md)
     b2, _ = login(c, "paul.bernard")
     assert b2.http.cookies.get("MCP_KC_NODE") in ("kc1", "kc2")
 

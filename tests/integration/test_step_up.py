@@ -5,7 +5,6 @@ by brute-force protection, and a reset by the administrator that forces a new en
 from __future__ import annotations
 
 import re
-import time
 
 import pyotp
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from tests.integration.conftest import PROVISIONING_SECRET
 from tests.support.oidc import Page, Redirect, Rp
+from tests.support.totp import fresh_code
 
 PASSWORD = "Correct-Horse-42!"
 
@@ -47,18 +47,12 @@ def _enrol_totp(rp: Rp, page: Page) -> tuple[pyotp.TOTP, list[str], Page | Redir
     page = rp._follow(rp.http.get(rp._abs(page, manual["href"]), allow_redirects=False, timeout=30))
     secret = page.soup.find(id="kc-totp-secret-key").get_text(strip=True).replace(" ", "")
     totp = pyotp.TOTP(secret)
-    page = rp.submit(page, {"totp": totp.now(), "userLabel": "Téléphone"})
+    page = rp.submit(page, {"totp": fresh_code(totp), "userLabel": "Téléphone"})
     assert isinstance(page, Page), "recovery codes come right after the TOTP"
     codes = [li.get_text(strip=True).split(": ")[-1] for li in page.soup.select("#kc-recovery-codes-list li")]
     assert len(codes) >= 10, page.text()[:600]
     result = rp.submit(page, {"kcRecoveryCodesConfirmation": "on"})
     return totp, codes, result
-
-
-def _next_window(totp: pyotp.TOTP) -> str:
-    """A code Keycloak has not seen yet (it refuses a code reused within its window)."""
-    time.sleep(30 - time.time() % 30 + 1)
-    return totp.now()
 
 
 @pytest.fixture
@@ -101,7 +95,7 @@ def test_cdap_steps_up_once_per_session_and_the_portal_stays_at_level_1(keycloak
     page = other.submit(page, {"otp": "000000" if totp.now() != "000000" else "111111"})
     assert isinstance(page, Page) and page.has_input("otp")
     assert kc_admin.get(f"/attack-detection/brute-force/users/{uid}")["numFailures"] == before + 1
-    assert _tokens(other, req, other.submit(page, {"otp": _next_window(totp)}))["id"]["acr"] == "niveau-2"
+    assert _tokens(other, req, other.submit(page, {"otp": fresh_code(totp)}))["id"]["acr"] == "niveau-2"
 
     # a recovery code works once
     used = _with_recovery_code(keycloak, username, codes)

@@ -76,14 +76,16 @@ def test_under_gunicorn_the_api_names_no_server_or_version(tmp_path):
                              "--bind", f"127.0.0.1:{port}", "--workers", "1", "provisioning.api.wsgi:app"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        for _ in range(100):
+        # ready when it answers: gunicorn's start takes 1 s on an idle machine, much more on a loaded one
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()
             try:
-                r = requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2)
+                r = requests.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10)
                 break
             except requests.ConnectionError:
+                assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
                 time.sleep(0.1)
-        else:
-            raise AssertionError(proc.stderr.read1().decode() if proc.poll() is not None else "gunicorn did not answer")
         assert r.status_code == 200
         assert r.raw.headers.getlist("Server") == ["mon-compte-partenaire"]
     finally:
