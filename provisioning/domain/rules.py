@@ -67,6 +67,12 @@ def _control(text: str) -> bool:
     return any(unicodedata.category(c) == "Cc" or c in VERTICAL_SPACE for c in text)
 
 
+def _invisible(text: str) -> list[str]:
+    """Format characters (Unicode category Cf): zero-width spaces and joiners, bidirectional overrides, soft
+    hyphens… They make two names that look alike differ, or a name read backwards (issue 25)."""
+    return sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cf"})
+
+
 def siret_is_valid(siret: str) -> bool:
     """14 ASCII digits with a valid key: Luhn, or for La Poste (SIREN 356000000) a digit sum multiple of 5."""
     if not SIRET_RE.fullmatch(siret or ""):
@@ -93,6 +99,9 @@ def person_name_faults(value: str, label: str, path: str) -> list[Violation]:
         return [Violation("NOM_VIDE", f"Le {label} est obligatoire.", path)]
     if len(value) > NAME_MAX:
         return [Violation("NOM_TROP_LONG", f"Le {label} dépasse {NAME_MAX} caractères.", path)]
+    if hidden := _invisible(value):
+        return [Violation("NOM_CARACTERE_INVISIBLE", f"Le {label} contient un caractère invisible ou de mise en "
+                          f"forme ({', '.join(hidden)}) : retapez-le sans copier-coller.", path)]
     bad = sorted({c for c in value if c in PERSON_NAME_FORBIDDEN})
     if bad or _control(value):
         shown = " ".join(bad) if bad else "caractère de contrôle"
@@ -106,6 +115,9 @@ def text_faults(value: str, label: str, path: str, limit: int = LABEL_MAX, requi
         return [Violation("TEXTE_VIDE", f"« {label} » est obligatoire.", path)] if required else []
     if len(value) > limit:
         return [Violation("TEXTE_TROP_LONG", f"« {label} » dépasse {limit} caractères.", path)]
+    if hidden := _invisible(value):
+        return [Violation("TEXTE_CARACTERE_INVISIBLE", f"« {label} » contient un caractère invisible ou de mise en "
+                          f"forme ({', '.join(hidden)}) : retapez-le sans copier-coller.", path)]
     allowed_breaks = {"\n", "\r"} if limit >= TEXT_MAX else set()
     if any((unicodedata.category(c) == "Cc" or c in VERTICAL_SPACE) and c not in allowed_breaks for c in value):
         return [Violation("TEXTE_CARACTERE_INTERDIT", f"« {label} » contient un caractère de contrôle.", path)]

@@ -134,6 +134,9 @@ def test_the_caf_declares_equipments_with_their_sites(api):
     assert api.put(path, headers=h("caf"), json={**body, "type": "CRECHE"}).status_code == 400
     r = api.put(path, headers=h("caf"), json={**body, "name": "", "sites": ["A", "A"]})
     assert r.status_code == 422 and {v["code"] for v in r.get_json()["violations"]} == {"VALEUR_EN_DOUBLE", "TEXTE_VIDE"}
+    r = api.put(path, headers=h("caf"), json={**body, "name": "Accueil des Lucioles\u200b", "sites": ["\u202eParc"]})
+    assert r.status_code == 422 and [v["code"] for v in r.get_json()["violations"]] == [
+        "TEXTE_CARACTERE_INVISIBLE", "TEXTE_CARACTERE_INVISIBLE"]  # issue 25: what looks alike is not stored
     assert api.get(f"/api/v1/partners/{NEW}", headers=h("caf")).get_json()["equipments"] == []  # nothing written
     r = api.put(path, headers=h("caf"), json=body)
     assert r.status_code == 200 and r.get_json()["partner"]["equipments"] == [

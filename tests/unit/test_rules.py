@@ -219,6 +219,33 @@ def test_person_names_follow_keycloaks_user_profile(name, code):
     assert codes(d) == [code]
 
 
+@pytest.mark.parametrize("name", ["Jean\u200bDupont", "Jean\u200d", "\u202eliciA", "Jean\u00adne", "Léa\u2066",
+                                  "\ufeffMarc"])
+def test_invisible_and_formatting_characters_are_refused_in_person_names(name):
+    """Issue 25: zero-width spaces and joiners, bidi overrides and isolates, soft hyphens (Unicode category
+    Cf) make two names that look alike differ, or one read backwards."""
+    d = example_data()
+    d["partners"][0]["users"][1]["last_name"] = name
+    assert codes(d) == ["NOM_CARACTERE_INVISIBLE"]
+    with pytest.raises(ValidationFailed) as e:
+        registry(d)
+    assert "U+" in e.value.violations[0].message and "retapez-le" in e.value.violations[0].message
+
+
+@pytest.mark.parametrize("where", ["partner", "equipment", "site"])
+def test_invisible_characters_are_refused_in_every_human_text(where):
+    d = example_data()
+    p = d["partners"][0]
+    hostile = "Accueil\u200b des Lucioles\u202e"
+    if where == "partner":
+        p["name"] = hostile
+    elif where == "equipment":
+        p["equipments"][0]["name"] = hostile
+    else:
+        p["equipments"][0]["sites"] = [hostile]
+    assert codes(d) == ["TEXTE_CARACTERE_INVISIBLE"]
+
+
 def test_names_keycloak_accepts_are_accepted():
     d = example_data()
     d["partners"][0]["users"][1]["first_name"] = "Jean-Éloïse d'Arc-en-Ciel"
