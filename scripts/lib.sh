@@ -119,7 +119,7 @@ bootstrap_tests() {
   bootstrap_runtime
   ensure_packages "the browser tests drive Debian's headless Chromium" "chromium:chromium"
   ensure_packages "npm installs axe-core, the accessibility checker the browser tests inject" "npm:npm"
-  ensure_debs "the test of pages on a machine with other fonts answers every family with DejaVu Serif" \
+  ensure_debs "the test browser's only system fonts (tests/browser/fonts.py)" \
     fonts-dejavu-core
   if [ ! -f "$ROOT/node_modules/axe-core/axe.min.js" ]; then
     log "installing axe-core (npm ci): the accessibility checker of the browser tests"

@@ -5,7 +5,9 @@ fontconfig; fontconfig still decides how glyphs are rendered (anti-aliasing, hin
 a family the CSS names but does not serve. Both are pinned here, so a screenshot is the same on a machine with
 or without fonts-liberation, or with another default sans-serif:
 
-- `private`: the only fonts are ours; the rendering settings are fixed; /etc/fonts is not read at all;
+- `private`: the only system fonts are DejaVu's (Debian's fonts-dejavu-core, which the set-up installs:
+  Chromium loads no web font at all when fontconfig lists none, and lists ours wrongly when given the woff2
+  files); the rendering settings are fixed; /etc/fonts is not read at all;
 - `hostile`: every font installed on the machine, and every family a page could ask the system for (sans-serif,
   Arial, Liberation Sans, Helvetica, DejaVu Sans, monospace…) answered with a serif face, as on a machine set up
   otherwise — a page that depends on a system font looks different there.
@@ -17,11 +19,10 @@ import os
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-ROOT = Path(__file__).resolve().parents[2]
-OUR_FONTS = ROOT / "sso_demo" / "static" / "fonts"
+DEJAVU = "/usr/share/fonts/truetype/dejavu"
 SYSTEM_FONTS = ("/usr/share/fonts", "/usr/local/share/fonts")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-HOSTILE_FAMILY = "DejaVu Serif"  # fonts-dejavu-core, installed by scripts/lib.sh for this purpose
+HOSTILE_FAMILY = "DejaVu Serif"  # fonts-dejavu-core, installed by scripts/lib.sh
 
 # the same rendering everywhere: these change the pixels of every glyph, web fonts included
 RENDERING = """
@@ -54,7 +55,9 @@ def write_config(kind: str, directory: Path) -> Path:
     """Write the fontconfig file of `kind` ('private' or 'hostile') under `directory`; return its path."""
     directory.mkdir(parents=True, exist_ok=True)
     if kind == "private":
-        text = _document([str(OUR_FONTS)], directory / "cache", "")
+        if not os.path.isdir(DEJAVU):
+            raise RuntimeError(f"{DEJAVU} is missing: install Debian's fonts-dejavu-core (scripts/test.sh does)")
+        text = _document([DEJAVU], directory / "cache", "")
     elif kind == "hostile":
         text = _document([d for d in SYSTEM_FONTS if os.path.isdir(d)], directory / "cache", _hostile_aliases())
     else:

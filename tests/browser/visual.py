@@ -36,16 +36,17 @@ def _wait_for_our_fonts(page, name: str) -> None:
     assert "Source Sans 3" in loaded, f"{name}: the page's text is not drawn with the font it serves ({loaded})"
 
 
-def check(page, name: str, mask: tuple[str, ...] = (), hide: tuple[str, ...] = ()) -> None:
+def check(page, name: str, mask: tuple[str, ...] = (), hide: tuple[str, ...] = (), *, redraw: bool = True) -> None:
     """`mask`: boxes painted over (text that changes, same size); `hide`: left out of the layout while the
-    screenshot is taken (lists whose length other tests change), then shown again."""
+    screenshot is taken (lists whose length other tests change), then shown again. `redraw=False`: compared
+    even under MCP_UPDATE_SCREENSHOTS (a browser that must match the references, never draw them)."""
     _wait_for_our_fonts(page, name)
     style = page.add_style_tag(content=f"{', '.join(hide)} {{ display: none !important; }}") if hide else None
     png = page.screenshot(mask=[page.locator(m) for m in mask], animations="disabled", caret="hide")
     if style:
         style.evaluate("e => e.remove()")
     ref = REFERENCES / f"{name}.png"
-    if os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
+    if redraw and os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
         REFERENCES.mkdir(exist_ok=True)
         ref.write_bytes(png)
         return
