@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from provisioning.errors import Conflict
+from provisioning.keycloak.gateway import AccountDisabled
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 
@@ -17,6 +18,7 @@ class FakeGateway:
         self._ids = (f"id-{i}" for i in itertools.count(1))
         self.calls: list[str] = []
         self.passwords: dict[str, str | None] = {}  # None: an action link was mailed instead
+        self.history: dict[str, list[str]] = {}  # passwords replaced (Keycloak's password history)
         self.logged_out: list[str] = []
         self.logins: dict = {}
         self.deadlines: dict[str, int | None] = {}
@@ -178,11 +180,17 @@ class FakeGateway:
     def previous_login(self, user_id: str, current_session: str | None):
         return self.logins.get(user_id)
 
-    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None:
+    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None, *,
+                          only_if_enabled: bool = False) -> None:
         self._hit("reset_provisional")
         u = self._user(user_id)
         if not u.managed:  # as the gateway: never the password of an account we did not create
             raise Conflict(f"Le compte {u.username} n'est pas géré par Mon Compte Partenaire.", code="COMPTE_NON_GERE")
+        if only_if_enabled and not u.enabled:
+            raise AccountDisabled(f"Le compte {u.username} est désactivé dans Keycloak.")
+        old = self.passwords.get(u.username)
+        if old:
+            self.history.setdefault(u.username, []).append(old)  # as Keycloak: the replaced one is remembered
         self.passwords[u.username] = password
         self.deadlines[u.username] = expires_at
         self.logged_out.append(u.username)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,8 @@ class Gateway(Protocol):
     def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None: ...
     def delete_group(self, group_id: str) -> None: ...
     def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str: ...
-    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None: ...
+    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None, *,
+                          only_if_enabled: bool = False) -> None: ...
     def users_with_attributes(self) -> list[dict]: ...
     def send_action_link(self, user_id: str, lifespan: int, client_id: str) -> None: ...
     def logins_since(self, since: datetime) -> set[str]: ...
@@ -66,6 +68,18 @@ class KeycloakConfig:
     client_id: str = "provisioning"
     client_secret: str = ""
     verify: bool | str = True
+
+
+class AccountDisabled(Transient):
+    """The account is disabled in Keycloak: credentials wait until the plan enables it."""
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.code = "COMPTE_DESACTIVE"
+
+
+def _nobody_knows() -> str:
+    """A password no one will ever be told, that meets the realm's policy: it replaces one that must die."""
+    return "Mcp-" + secrets.token_urlsafe(32) + "-9a!"
 
 
 def _reason(e: KeycloakError) -> str:
@@ -355,26 +369,28 @@ class KeycloakGateway:
             payload["credentials"] = [{"type": "password", "value": temporary_password, "temporary": True}]
         return self._call("create user", self.kc.create_user, payload, exist_ok=False)
 
-    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None) -> None:
+    def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None, *,
+                          only_if_enabled: bool = False) -> None:
         """Re-issue (R13, R18): the old password dies; a new provisional one with a new 24 h deadline, or
-        none at all in action-link mode (the link sets it)."""
+        (`password` None: a re-issue before its mail, or action-link mode) a random one nobody knows.
+        Either way Keycloak moves the old one into its password history, so it cannot be chosen again (a
+        deleted credential would leave no history). Never enables the account: that is the plan's decision;
+        with `only_if_enabled`, a disabled account gets nothing (COMPTE_DESACTIVE, retried later)."""
         current = self._call("get user", self.kc.get_user, user_id)
         if not _managed(current.get("attributes")):  # never the password of an account we did not create
             raise Conflict(f"Le compte {current.get('username')} n'est pas géré par Mon Compte Partenaire : "
                            "aucun code ne lui est envoyé.", code="COMPTE_NON_GERE")
-        if password:
-            self._call("reset password", self.kc.set_user_password, user_id, password, temporary=True)
-        else:
-            for cred in self._call("credentials", self.kc.get_credentials, user_id):
-                if cred.get("type") == "password":
-                    self._call("delete credential", self.kc.delete_credential, user_id, cred["id"])
+        if only_if_enabled and not current.get("enabled"):
+            raise AccountDisabled(f"Le compte {current.get('username')} est désactivé dans Keycloak : ses codes "
+                                  "partiront quand il sera actif.")
+        self._call("reset password", self.kc.set_user_password, user_id, password or _nobody_knows(),
+                   temporary=True)
         attrs = current.setdefault("attributes", {})
         if expires_at:
             attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
         else:
             attrs.pop(n.PROVISIONAL_EXPIRES_ATTR, None)
         current["requiredActions"] = sorted(set(current.get("requiredActions") or []) | {"UPDATE_PASSWORD"})
-        current["enabled"] = True
         self._put_user(user_id, current)
         self.logout_user(user_id)
 

@@ -103,6 +103,24 @@ class RegistryRepository:
                                 .where(t.user_index.c.identifiant == identifiant)).first()
         return self.partner(row.partner_siret) if row and row.partner_siret else None
 
+    def person(self, identifiant: str) -> Person | None:
+        """Who the registry says this identifiant is now — a partner's user or a Caf administrator — with
+        whether they may receive codes (one index read, then their partner or Caf only)."""
+        row = self.conn.execute(sa.select(t.user_index.c.partner_siret, t.user_index.c.caf_code)
+                                .where(t.user_index.c.identifiant == identifiant)).first()
+        if row is None:
+            return None
+        if row.partner_siret:
+            p = self.partner(row.partner_siret)
+            u = p.user(identifiant) if p else None
+            if p is None or u is None:
+                return None
+            why = ("suspendu" if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked else None)
+            return Person(identifiant, u.first_name, u.last_name, u.email, p.caf, p.siret, why)
+        caf = self.load_caf(row.caf_code) if row.caf_code else None
+        a = next((x for x in caf.administrators if x.identifiant == identifiant), None) if caf else None
+        return Person(identifiant, a.first_name, a.last_name, a.email, caf.code, None, None) if caf and a else None
+
     def taken_elsewhere(self, siret: str, identifiants: list[str], emails: list[str]) -> tuple[set[str], set[str]]:
         """Which of these identifiants and addresses belong to someone outside this partner (a few IN
         queries, not one per person)."""
@@ -262,6 +280,19 @@ class AuditRepository:
                 {r[0]: (_aware(r[1]), _aware(r[2])) for r in whole})
 
 
+@dataclass(frozen=True)
+class Person:
+    """A person of the registry as credential delivery sees them: current names and address, and why they
+    may not receive codes now (None: they may)."""
+    identifiant: str
+    first_name: str
+    last_name: str
+    email: str
+    caf: str
+    partner: str | None
+    refused: str | None
+
+
 class Outbox:
     """Notifications are written in the same transaction as the change that causes them, then delivered by
     a sender outside any transaction: claim (one sender per row), send, record the outcome."""
@@ -277,12 +308,15 @@ class Outbox:
         self.conn.execute(sa.insert(t.outbox).values(at=now(), recipient=recipient, subject=subject, body=body,
                                                      caf_code=caf, kind="mail"))
 
-    def put_credentials(self, recipient: str, who: dict, caf: str | None = None) -> None:
+    def put_credentials(self, recipient: str, who: dict, caf: str | None = None) -> int:
         """An intent: at sending time a provisional password is set in Keycloak and mailed (its 24 hours
-        start then); nothing secret is stored."""
-        self.conn.execute(sa.insert(t.outbox).values(
+        start then); nothing secret is stored. Returns its number (whoever wrote it withdraws only that one)."""
+        done = self.conn.execute(sa.insert(t.outbox).values(
             at=now(), recipient=recipient, subject="codes d'accès (identifiant puis mot de passe provisoire)",
             body="", caf_code=caf, kind="credentials", payload=who, username=who["username"]))
+        key = done.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def _pending_credentials(self, username: str):
         o = t.outbox.c
@@ -292,9 +326,15 @@ class Outbox:
         return self.conn.execute(sa.select(t.outbox.c.id).where(self._pending_credentials(username)).limit(1)).first() \
             is not None
 
-    def withdraw_credentials(self, username: str) -> None:
-        """The account was not created after all: its codes must not leave."""
-        self.conn.execute(sa.delete(t.outbox).where(self._pending_credentials(username)))
+    def withdraw(self, msg_id: int) -> None:
+        """An intent its writer takes back (the account it announced was not created): that row only — a
+        second writer's intent for the same person stays (issue 25: two writers racing for one creation)."""
+        o = t.outbox.c
+        self.conn.execute(sa.delete(t.outbox).where(o.id == msg_id, o.sent_at.is_(None)))
+
+    def drop(self, msg_id: int, token: str) -> None:
+        """A claimed intent that must not leave any more (decided at sending time from the registry)."""
+        self.conn.execute(sa.delete(t.outbox).where(t.outbox.c.id == msg_id, t.outbox.c.claimed_by == token))
 
     def claim(self, limit: int = 50) -> tuple[str, list[Any]]:
         """Take up to `limit` due rows for this sender: no other sender gets them while the claim holds.

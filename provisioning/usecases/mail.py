@@ -20,7 +20,7 @@ from provisioning.errors import (
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
-from provisioning.store.uow import Outbox, UnitOfWork
+from provisioning.store.uow import Outbox, Person, UnitOfWork
 from provisioning.usecases.base import CAF_ADMIN, Actor, Core, generate_password
 
 log = logging.getLogger(__name__)
@@ -50,24 +50,45 @@ class Mail(Core):
             uow.commit()
 
     @staticmethod
-    def _credentials_intent(uow: UnitOfWork, user: UserSpec) -> None:
-        """Once: a person whose codes are already waiting to leave is not queued twice."""
-        if not uow.outbox.credentials_pending(user.username):
-            uow.outbox.put_credentials(user.email, {"username": user.username, "first_name": user.first_name,
-                                                    "last_name": user.last_name, "email": user.email},
-                                       caf=uow.registry.caf_of(user.username))
+    def _credentials_intent(uow: UnitOfWork, user: UserSpec) -> int | None:
+        """Once: a person whose codes are already waiting to leave is not queued twice. Returns the intent
+        written (None: one was waiting already, and stays whatever becomes of this caller's change)."""
+        if uow.outbox.credentials_pending(user.username):
+            return None
+        return uow.outbox.put_credentials(user.email, {"username": user.username, "first_name": user.first_name,
+                                                       "last_name": user.last_name, "email": user.email},
+                                          caf=uow.registry.caf_of(user.username))
 
-    def _deliver_credentials(self, gw: Gateway, who: dict[str, Any]) -> None:
+    def _deliverable(self, row: Any, token: str) -> Person | None:
+        """Decided at the moment of sending, from the registry (issue 25): a queued intent does not undo what
+        happened since. A person removed, suspended or whose codes were reported lost gets nothing; their
+        intent is dropped, with a line in the journal. The names and address are the registry's now."""
+        username = (row.payload or {}).get("username", "")
+        with UnitOfWork(self.engine) as uow:
+            person = uow.registry.person(username)
+            if person is not None and person.refused is None:
+                return person
+            why = "n'est plus au registre" if person is None else f"est {person.refused}"
+            uow.outbox.drop(row.id, token)
+            uow.audit.record("outbox", "credentials-withdrawn", username, None, {"raison": why},
+                             partner=person.partner if person else None, caf=row.caf_code, subject=username,
+                             summary=f"codes de {username} non envoyés : {why}")
+            uow.commit()
+        log.info("credentials of %s not sent: %s", username, why)
+        return None
+
+    def _deliver_credentials(self, gw: Gateway, person: Person) -> None:
         """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then
         the identifiant and, in a separate mail, the password — or, in action-link mode, Keycloak's own mail
-        with a link valid 24 hours. A retry sets a new password: an unsent one is never valid."""
-        user = UserSpec(who["username"], who["first_name"], who["last_name"], who["email"])
+        with a link valid 24 hours. A retry sets a new password: an unsent one is never valid. Only to an
+        account of ours that the plan has enabled: delivery never enables one."""
+        user = UserSpec(person.identifiant, person.first_name, person.last_name, person.email)
         user_id = gw.user_id(user.username)
         if user_id is None:
             raise Transient(f"Le compte {user.username} n'existe pas encore dans Keycloak.")
         link = self.onboarding == "action-link"
         password = None if link else generate_password()
-        gw.reset_provisional(user_id, password, None if link else self.provisional_deadline())
+        gw.reset_provisional(user_id, password, None if link else self.provisional_deadline(), only_if_enabled=True)
         subject, body = messages.identifiant_mail(user, self.portal_url, action_link=link)
         self.notifier.send(user.email, subject, body)
         if link:
@@ -105,7 +126,10 @@ class Mail(Core):
             try:
                 if row.kind == "credentials":
                     assert gw is not None  # made above when a row of the claim is credentials
-                    self._deliver_credentials(gw, row.payload or {})
+                    person = self._deliverable(row, token)
+                    if person is None:
+                        return False  # dropped: nothing to record
+                    self._deliver_credentials(gw, person)
                 else:
                     self.notifier.send(row.recipient, row.subject, row.body)
             except ProvisioningError as e:

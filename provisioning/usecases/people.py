@@ -179,6 +179,12 @@ class People(Reconciling):
                                   "rétablissez-le avant de réémettre ses codes.")]
             u.locked = False
             return []
+        # refused before anything is written (issue 25): an account Keycloak holds without our marker gets no
+        # codes, so no journal line, no report and no mail to the Caf either
+        person = self.partner(actor, siret).user(identifiant)
+        if person is not None and self.gateway().unmanaged_account(identifiant, person.email) == identifiant:
+            raise Conflict(f"Le compte {identifiant} n'est pas géré par Mon Compte Partenaire : aucun code ne lui "
+                           "est envoyé.", code="COMPTE_NON_GERE")
         result = self._mutate(actor, siret, "reissue-credentials", f"nouveaux codes envoyés à {identifiant}", change,
                               acts_outside=True, on_person=identifiant, expected_version=expected_version)
         if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
@@ -187,7 +193,8 @@ class People(Reconciling):
         user_id = gw.user_id(identifiant)
         if user_id is None:
             raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
-        gw.reset_provisional(user_id, None, None)  # the old password dies now; the new one leaves with the mail
+        gw.reset_provisional(user_id, None, None)  # the old password dies now (into Keycloak's history); the new
+        # one leaves with the mail
         u = result.partner.user(identifiant)
         assert u is not None  # the mutation just refused a partner without that person
         self._queue_credentials(UserSpec(u.identifiant, u.first_name, u.last_name, u.email))

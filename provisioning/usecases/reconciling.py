@@ -68,6 +68,7 @@ class Reconciling(Mail):
         a run killed at any point leaves a trail of everything Keycloak received. New users get their two
         mails (R13)."""
         gw = gateway or self.gateway()
+        intents: dict[str, int] = {}  # the credentials intents this run wrote (it withdraws only those)
 
         def audited(ch: Change, failure: str | None) -> None:
             """Before each change, its intent; after a refusal, that it failed and why."""
@@ -81,9 +82,13 @@ class Reconciling(Mail):
                     # has the account (a run killed right after the creation still sends them, once; found by the
                     # issue-14 failover test); a refused creation withdraws them
                     if failure is None:
-                        self._credentials_intent(uow, ch.spec)
-                    else:
-                        uow.outbox.withdraw_credentials(ch.spec.username)
+                        written = self._credentials_intent(uow, ch.spec)
+                        if written is not None:
+                            intents[ch.target] = written
+                    elif ch.target in intents:
+                        # ours only: when a second writer created the account first (409 here), its intent
+                        # stays and delivers (issue 25: 150 people left without codes)
+                        uow.outbox.withdraw(intents.pop(ch.target))
                 uow.audit.record(actor.username, action, ch.target, None, after,
                                  partner=owner.removeprefix("partner:") if owner.startswith("partner:") else None,
                                  subject=person, summary=f"{ch.target} : {ch.reason}"

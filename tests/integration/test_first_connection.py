@@ -90,6 +90,21 @@ def test_lost_credentials_lock_at_once_and_reissue_unlocks(provisioning, smtp, k
                       f"/partenaires/{SIRET}/AFAS Fournisseurs de données financières"}
 
 
+def test_after_lost_codes_and_new_ones_the_old_password_cannot_be_chosen_again(provisioning, smtp, kc_admin):
+    """Issue 25, measured on main: the re-issue deleted the password credential, so Keycloak's password history
+    lost it and the person could choose the stolen password again. Now it is replaced and remembered."""
+    provisioning.import_registry(OPERATOR, registry())
+    provisioning.reconcile(OPERATOR)
+    uid = kc_admin.user_by_username("paul.bernard")["id"]
+    stolen = "Ancien-Mot-De-Passe-2026!"
+    kc_admin.put(f"/users/{uid}/reset-password", json={"type": "password", "value": stolen, "temporary": False})
+    provisioning.report_lost_credentials(OPERATOR, SIRET, "paul.bernard")
+    provisioning.reissue_credentials(OPERATOR, SIRET, "paul.bernard")
+    again = kc_admin.request("PUT", f"/users/{uid}/reset-password",
+                             json={"type": "password", "value": stolen, "temporary": False})
+    assert again.status_code == 400 and "istory" in again.text, again.text  # invalidPasswordHistoryMessage
+
+
 def _paths(kc_admin, username):
     uid = kc_admin.user_by_username(username)["id"]
     return {g["path"] for g in kc_admin.get(f"/users/{uid}/groups")}

@@ -10,6 +10,7 @@ import pytest
 from provisioning.domain import naming as n
 from provisioning.errors import ProvisioningError
 from provisioning.keycloak.fake import FakeGateway
+from provisioning.keycloak.gateway import AccountDisabled
 from provisioning.reconcile.state import GroupSpec, OrgSpec, UserSpec
 from tests.integration.conftest import clean_managed
 
@@ -108,3 +109,18 @@ def test_refusals_and_absences_are_the_same(backend):
     gw.delete_group(gid)
     gw.delete_group(gid)  # already gone: not an error (an interrupted run deleted it)
     assert PARTNER.path not in gw.observe().groups
+
+
+def test_a_provisional_password_never_enables_an_account(backend):
+    """Issue 25: enabling is the plan's decision. Measured on main: `reset_provisional` set `enabled = True`,
+    so a queued delivery gave a suspended person a working password back."""
+    gw, _ = backend
+    uid = gw.create_user(user("contrat.cinq", enabled=False), None)
+    gw.reset_provisional(uid, "Provisoire-Contrat-2026!", None)  # a re-issue's kill: allowed, stays disabled
+    assert gw.observe().users["contrat.cinq"].enabled is False
+    with pytest.raises(AccountDisabled):  # a delivery: refused while disabled, retried later
+        gw.reset_provisional(uid, "Provisoire-Contrat-2027!", None, only_if_enabled=True)
+    assert gw.observe().users["contrat.cinq"].enabled is False
+    gw.set_enabled(uid, True)
+    gw.reset_provisional(uid, "Provisoire-Contrat-2028!", None, only_if_enabled=True)
+    assert gw.observe().users["contrat.cinq"].enabled is True

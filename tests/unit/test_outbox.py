@@ -133,6 +133,8 @@ def test_the_migration_indexes_whose_credentials_wait_and_keeps_those_already_qu
     with UnitOfWork(engine) as uow:
         assert uow.outbox.credentials_pending("ancien.compte")
         assert not uow.outbox.credentials_pending("autre.compte")
-        uow.outbox.withdraw_credentials("ancien.compte")
+        pending = uow.conn.execute(sa.select(sa.text("id")).select_from(sa.text("outbox"))
+                                   .where(sa.text("username = 'ancien.compte'"))).scalar_one()
+        uow.outbox.withdraw(pending)
         assert not uow.outbox.credentials_pending("ancien.compte")
     assert "ix_outbox_username" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}

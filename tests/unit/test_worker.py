@@ -191,14 +191,23 @@ def test_a_refused_creation_withdraws_its_codes_and_codes_never_reach_an_account
     assert "nina.refus" not in svc.fake.state.users and "nina.refus" not in _credentials_rows(svc)
     svc.fake.fail_on = None
     from provisioning.reconcile.state import UserSpec
-    svc.fake.state.users["intrus"] = UserSpec("intrus", "I", "N", "intrus@x.example", id="id-intrus", managed=False)
-    svc._queue_credentials(UserSpec("intrus", "I", "N", "intrus@x.example"))
+    # a person of the registry whose identifiant Keycloak already gives to an account we did not create
+    svc.fake.state.users["nina.refus"] = UserSpec("nina.refus", "I", "N", "intrus@x.example", id="id-intrus",
+                                                  managed=False)
+    svc._queue_credentials(UserSpec("nina.refus", "I", "N", "nina.refus@example.fr"))
     svc.deliver_notifications()
-    assert "intrus" not in svc.fake.passwords, "an unmanaged account's password is never set"
+    assert "nina.refus" not in svc.fake.passwords, "an unmanaged account's password is never set"
     with svc.engine.connect() as c:
         error = c.execute(sa.select(t.outbox.c.error).where(t.outbox.c.kind == "credentials",
-                                                           t.outbox.c.recipient == "intrus@x.example")).scalar()
+                                                           t.outbox.c.username == "nina.refus")).scalar()
     assert "n'est pas géré" in error
+    # someone the registry does not know (any more): the intent is dropped, said in the journal, nothing set
+    svc.fake.state.users["intrus"] = UserSpec("intrus", "I", "N", "intrus@x.example", id="id-intrus2", managed=True)
+    svc._queue_credentials(UserSpec("intrus", "I", "N", "intrus@x.example"))
+    svc.deliver_notifications()
+    assert "intrus" not in svc.fake.passwords and "intrus" not in _credentials_rows(svc)
+    assert any(e["action"] == "credentials-withdrawn" and e["object"] == "intrus"
+               for e in svc.audit(NATIONAL, limit=20))
 
 
 def test_a_refused_change_is_audited_as_intended_then_failed(svc):

@@ -1,0 +1,176 @@
+"""Issue 25: credentials are decided at the moment they leave, from the registry and Keycloak as they are then;
+a step queued earlier never undoes what happened since. Each test is a defect measured on main before the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+import sqlalchemy as sa
+
+from provisioning.errors import Conflict, Unavailable
+from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.plan import plan
+from provisioning.reconcile.worker import run_once
+from provisioning.store import tables as t
+from tests.unit.factories import TODAY, example_data, registry
+from tests.unit.services import make_service
+from tests.unit.test_desired_state_files import NATIONAL
+
+A = "12345678900015"
+
+
+@dataclass
+class SwitchableNotifier:
+    """A mail server that can be down (the codes then wait in the outbox)."""
+    down: bool = False
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def send(self, recipient: str, subject: str, body: str) -> None:
+        if self.down:
+            raise Unavailable("serveur de courriel injoignable (test)")
+        self.sent.append((recipient, subject, body))
+
+
+@pytest.fixture
+def svc(use_case_engine):
+    return make_service(use_case_engine, SwitchableNotifier(), reconcile_mode="worker")
+
+
+def _pending(svc) -> list[str]:
+    with svc.engine.connect() as c:
+        return sorted(r.username for r in c.execute(sa.select(t.outbox.c.username).where(
+            t.outbox.c.kind == "credentials", t.outbox.c.sent_at.is_(None), t.outbox.c.dead_at.is_(None))))
+
+
+def _mailed_to(svc, email: str) -> list[str]:
+    """The subjects of the credential mails (identifiant, provisional password) sent to that address."""
+    return [s for r, s, _ in svc.notifier.sent if r == email and ("identifiant" in s or "mot de passe" in s)]
+
+
+def _all_due(svc) -> None:
+    with svc.engine.begin() as c:
+        c.execute(sa.update(t.outbox).values(next_attempt_at=None))
+        c.execute(sa.update(t.reconcile_requests).values(next_attempt_at=None))
+
+
+def _created_with_mail_down(svc) -> None:
+    svc.notifier.down = True
+    svc.import_registry(NATIONAL, registry())
+    run_once(svc)
+    assert "paul.bernard" in _pending(svc)
+    svc.notifier.down = False
+    _all_due(svc)
+
+
+def test_a_person_suspended_while_her_codes_wait_gets_none_and_stays_disabled(svc):
+    """Measured on main: the queued delivery set `enabled = True`, a new password and mailed it: the login
+    worked. Here the registry decides at sending time; Keycloak's account is never enabled by a delivery."""
+    _created_with_mail_down(svc)
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    run_once(svc)  # the worker disables the account (and delivers what may leave)
+    svc.deliver_notifications()
+    assert not svc.fake.state.users["paul.bernard"].enabled
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and "paul.bernard" not in _pending(svc)
+    assert _mailed_to(svc, "lea.petit@hirondelles.example"), "the others' codes left"
+    entries = [e for e in svc.audit(NATIONAL, limit=50) if e["action"] == "credentials-withdrawn"]
+    assert [e["object"] for e in entries] == ["paul.bernard"] and "suspendu" in entries[0]["summary"]
+
+
+def test_a_suspension_not_yet_in_keycloak_is_already_respected(svc):
+    """The Caf's suspension is stored; the worker has not disabled the account yet: nothing leaves anyway."""
+    _created_with_mail_down(svc)
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    svc.deliver_notifications()  # before any reconcile
+    assert svc.fake.state.users["paul.bernard"].enabled, "Keycloak not reconciled yet"
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == []
+    assert "paul.bernard" not in svc.fake.passwords or svc.fake.passwords["paul.bernard"] is None or \
+        svc.fake.history.get("paul.bernard") is None, "no new password set for him at delivery"
+
+
+def test_a_disabled_account_is_never_enabled_by_a_delivery(svc):
+    """A person active in the registry whose account the plan has not enabled yet: her codes wait."""
+    _created_with_mail_down(svc)
+    uid = svc.fake.state.users["paul.bernard"].id
+    svc.fake.set_enabled(uid, False)  # as the plan would do it, or by hand in the console
+    svc.deliver_notifications()
+    assert not svc.fake.state.users["paul.bernard"].enabled
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and "paul.bernard" in _pending(svc)
+    with svc.engine.connect() as c:
+        error = c.execute(sa.select(t.outbox.c.error).where(t.outbox.c.username == "paul.bernard")).scalar()
+    assert "désactivé" in error
+
+
+def test_a_person_whose_partner_left_the_registry_gets_no_codes(svc):
+    _created_with_mail_down(svc)
+    data = example_data()
+    data["partners"] = []
+    svc.import_registry(NATIONAL, registry(data))
+    svc.deliver_notifications()
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and _mailed_to(svc, "lea.petit@hirondelles.example") == []
+    assert not [u for u in _pending(svc) if u != "caf.admin"]
+
+
+def test_the_codes_use_the_registry_address_of_the_moment(svc):
+    """The intent was written with the old address; the mails go to the one the registry holds now."""
+    _created_with_mail_down(svc)
+    data = example_data()
+    next(u for u in data["partners"][0]["users"] if u["identifiant"] == "paul.bernard")["email"] = "paul.b@hirondelles.example"
+    svc.import_registry(NATIONAL, registry(data))
+    svc.deliver_notifications()
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and len(_mailed_to(svc, "paul.b@hirondelles.example")) == 2
+
+
+def test_the_writer_that_loses_a_creation_race_keeps_the_winners_codes(svc):
+    """Measured on main: CLI `apply` racing the worker, the side whose `create user` got 409 withdrew the
+    other side's queued codes: 150 people enabled, in their groups, without password or mail."""
+    svc.notifier.down = True
+    svc.import_registry(NATIONAL, registry())
+    reg = svc.registry()
+    observed = svc.fake.observe()
+    stale = plan(desired_state(reg, TODAY), observed)  # both writers planned from the same observation
+    svc.execute_changes(NATIONAL, stale, observed)     # the winner creates everyone, its intents queued
+    assert "paul.bernard" in _pending(svc)
+    loser = svc.execute_changes(NATIONAL, stale, observed)  # the loser: 409 on every creation
+    assert {c.target for c, _ in loser.failed if c.kind == "user"} >= {"paul.bernard", "lea.petit"}
+    assert "paul.bernard" in _pending(svc), "the winner's intent stays"
+    svc.notifier.down = False
+    _all_due(svc)
+    svc.deliver_notifications()
+    assert len(_mailed_to(svc, "paul.bernard@hirondelles.example")) == 2 and _pending(svc) == []
+
+
+def test_a_refused_reissue_writes_nothing(svc):
+    """Measured on main: re-issuing codes for an account Keycloak holds without our marker answered 409 but
+    wrote a journal line and mailed the Caf « nouveaux codes envoyés »."""
+    svc.import_registry(NATIONAL, registry())
+    run_once(svc)
+    svc.deliver_notifications()
+    uid = svc.fake.state.users["paul.bernard"].id
+    svc.fake.state.users["paul.bernard"] = svc.fake.state.users["paul.bernard"].__class__(
+        **{**svc.fake.state.users["paul.bernard"].__dict__, "managed": False})
+    before_audit, before_mails = len(svc.audit(NATIONAL, limit=500)), len(svc.notifier.sent)
+    with svc.engine.connect() as c:
+        outbox_before = c.execute(sa.select(sa.func.count()).select_from(t.outbox)).scalar()
+    with pytest.raises(Conflict) as e:
+        svc.reissue_credentials(NATIONAL, A, "paul.bernard")
+    assert e.value.code == "COMPTE_NON_GERE"
+    assert len(svc.audit(NATIONAL, limit=500)) == before_audit and len(svc.notifier.sent) == before_mails
+    with svc.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(t.outbox)).scalar() == outbox_before
+    assert svc.fake.state.users["paul.bernard"].id == uid
+
+
+def test_a_reissue_keeps_the_old_password_in_keycloaks_history(svc):
+    """Measured on main: after « perte ou vol » then new codes, the person could choose the old password again
+    (the credential was deleted, so the history lost it). Now it is replaced: Keycloak remembers it."""
+    svc.import_registry(NATIONAL, registry())
+    run_once(svc)
+    svc.deliver_notifications()
+    first = svc.fake.passwords["paul.bernard"]
+    svc.report_lost_credentials(NATIONAL, A, "paul.bernard")
+    svc.reissue_credentials(NATIONAL, A, "paul.bernard")
+    run_once(svc)
+    svc.deliver_notifications()
+    assert first in svc.fake.history["paul.bernard"]
+    assert svc.fake.passwords["paul.bernard"] not in (None, first)
