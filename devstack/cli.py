@@ -48,8 +48,12 @@ def _up(args) -> int:
     print(f"[smtp-sink] {processes.start(SMTP_SINK)}: smtp://127.0.0.1:{SMTP_PORT}, http://localhost:{MAIL_WEB_PORT}/")
     from devstack.seed import seed_demo
     from provisioning.app_factory import build
-    changes = seed_demo(build())
-    print(f"[seed] demo partner reconciled into Keycloak ({changes} change(s))")
+    seeded = seed_demo(build())
+    if seeded.stored:
+        print(f"[seed] demo partner stored; Keycloak followed ({seeded.applied or 0} change(s))")
+    else:
+        print(f"[seed] the registry already holds {seeded.partners} partner(s): kept as they are "
+              "(./scripts/down.sh --reset to start again from the example)")
     print(f"[api] {processes.start(API, env)}: http://localhost:{API_PORT}/openapi.json")
     print(f"[worker] {processes.start(WORKER, env)}: reconcile requests, partner by partner")
     apps_env = {**env, "MCP_API_URL": f"http://localhost:{API_PORT}", "MCP_STATE_DIR": str(STATE_DIR)}

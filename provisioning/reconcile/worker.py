@@ -20,7 +20,7 @@ import uuid
 
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
-from provisioning.store.uow import UnitOfWork, renewing
+from provisioning.store.uow import UnitOfWork, acting_under, renewing
 
 log = logging.getLogger(__name__)
 WORKER = Actor("worker:reconcile", system=True)
@@ -38,7 +38,7 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
             break
         [req] = due
         failures, error = [], None
-        with renewing(svc.engine, token):
+        with renewing(svc.engine, token), acting_under(token):
             try:
                 report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
                 failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]

@@ -6,9 +6,11 @@ import builtins
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -367,6 +369,12 @@ class Outbox:
                                   next_attempt_at=None if dead else now() + delay, dead_at=now() if dead else None))
         return dead
 
+    def later(self, msg_id: int, token: str, seconds: float) -> None:
+        """Not now, and no attempt counted: the person's partner is being written by someone else."""
+        self.conn.execute(sa.update(t.outbox).where(t.outbox.c.id == msg_id, t.outbox.c.claimed_by == token)
+                          .values(claimed_by=None, claimed_until=None,
+                                  next_attempt_at=now() + timedelta(seconds=seconds)))
+
     def release(self, token: str) -> None:
         """Give back the rows this sender claimed and did not try (no attempt counted)."""
         self.conn.execute(sa.update(t.outbox).where(t.outbox.c.claimed_by == token)
@@ -436,6 +444,34 @@ class ReconcileRequests:
                           .values(claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
         return token, list(self.conn.execute(sa.select(t.reconcile_requests).where(r.claimed_by == token)))
 
+    def hold(self, key: str, token: str) -> bool:
+        """Take this key's claim whatever its request's state — for a writer that is not the worker (the CLI's
+        `apply`, a credential delivery) — so that the worker, or another writer, waits its turn (issue 25: one
+        writer per partner). False while someone else holds it. The request's generation is left alone."""
+        r, at = t.reconcile_requests.c, now()
+        if self.conn.execute(sa.select(r.key).where(r.key == key)).first() is None:
+            try:
+                with self.conn.begin_nested():
+                    self.conn.execute(sa.insert(t.reconcile_requests).values(
+                        key=key, requested_at=at, generation=0, done_generation=0, state=self.APPLIED, attempts=0,
+                        updated_at=at))
+            except sa.exc.IntegrityError:  # made concurrently: the update below decides
+                pass
+        free = sa.or_(r.claimed_until.is_(None), r.claimed_until < at, r.claimed_by == token)
+        taken = self.conn.execute(sa.update(t.reconcile_requests).where(r.key == key, free).values(
+            claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
+        return taken.rowcount == 1
+
+    def holds(self, key: str, token: str) -> bool:
+        r = t.reconcile_requests.c
+        return self.conn.execute(sa.select(r.key).where(r.key == key, r.claimed_by == token,
+                                                         r.claimed_until >= now())).first() is not None
+
+    def let_go(self, token: str) -> None:
+        """Give back every claim `hold` took with this token; requests made meanwhile stay due for the worker."""
+        self.conn.execute(sa.update(t.reconcile_requests).where(t.reconcile_requests.c.claimed_by == token)
+                          .values(claimed_by=None, claimed_until=None))
+
     def renew(self, token: str) -> None:
         self.conn.execute(sa.update(t.reconcile_requests).where(t.reconcile_requests.c.claimed_by == token)
                           .values(claimed_until=now() + timedelta(seconds=self.CLAIM_SECONDS)))
@@ -464,6 +500,53 @@ class ReconcileRequests:
     def counts(self) -> dict[str, int]:
         r = t.reconcile_requests.c
         return dict(self.conn.execute(sa.select(r.state, sa.func.count()).group_by(r.state)).all())
+
+
+CLAIM_WAIT = float(os.environ.get("MCP_CLAIM_WAIT_SECONDS", "120"))
+# the claim token the current flow writes under (the worker's request, `holding`): a step it runs — the
+# credential delivery at the end of a reconcile — writes under the same claim instead of waiting for itself
+HELD: ContextVar[str | None] = ContextVar("HELD", default=None)
+
+
+@contextmanager
+def acting_under(token: str):
+    reset = HELD.set(token)
+    try:
+        yield token
+    finally:
+        HELD.reset(reset)
+
+
+@contextmanager
+def holding(engine: Engine, keys: Sequence[str], *, wait: float | None = None, poll: float = 0.2):
+    """Hold the claims of these keys (partners' SIRETs, "*" for the realm's shared objects) for the duration:
+    taken in a fixed order, each waited for while another writer holds it (up to `wait` seconds, then
+    ClaimBusy: nothing was done), renewed while the block runs, given back at its end."""
+    token, deadline = f"hold-{uuid.uuid4()}", time.monotonic() + (CLAIM_WAIT if wait is None else wait)
+    try:
+        for key in sorted(set(keys)):
+            while True:
+                with UnitOfWork(engine) as uow:
+                    taken = uow.reconcile.hold(key, token)
+                    uow.commit()
+                if taken:
+                    break
+                if time.monotonic() >= deadline:
+                    raise ClaimBusy(key)
+                time.sleep(poll)
+        with renewing(engine, token), acting_under(token):
+            yield token
+    finally:
+        with UnitOfWork(engine) as uow:
+            uow.reconcile.let_go(token)
+            uow.commit()
+
+
+class ClaimBusy(Conflict):
+    def __init__(self, key: str):
+        what = "les objets communs du royaume" if key == "*" else f"le partenaire {key}"
+        super().__init__(f"Un autre processus écrit dans Keycloak pour {what} : rien n'a été fait, réessayez dans "
+                         "un moment.", code="OCCUPE")
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from provisioning.reconcile.apply import ApplyReport, Progress
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import State
-from provisioning.store.uow import UnitOfWork, stale_version
+from provisioning.store.uow import UnitOfWork, holding, stale_version
 from provisioning.usecases.base import Actor
 
 if TYPE_CHECKING:
@@ -167,13 +167,27 @@ def check_destruction(p: StatePlan, allow_destroy: int | None, threshold: int = 
 
 
 def apply_plan(svc: Reconciling, actor: Actor, p: StatePlan, *, allow_destroy: int | None = None,
-               threshold: int = DEFAULT_DESTROY_THRESHOLD, progress: Progress | None = None) -> ApplyReport:
+               threshold: int = DEFAULT_DESTROY_THRESHOLD, progress: Progress | None = None,
+               claim_wait: float | None = None) -> ApplyReport:
     """Store the file's part of the registry (only what changed), then carry out exactly the Keycloak
-    changes shown. Refused whole if the registry moved since the plan was made."""
+    changes shown. Refused whole if the registry moved since the plan was made. Done under the claims of every
+    partner it touches (and the realm's, for shared objects): the worker, or another `apply`, waits its turn
+    (issue 25: `apply` racing the worker left 150 people without codes)."""
     check_destruction(p, allow_destroy, threshold)
-    if p.registry is not None and p.registry_changes:
-        _store(svc, actor, p)
-    return svc.execute_changes(actor, p.changes, p.observed, progress=progress)
+    with holding(svc.engine, claim_keys(p), wait=claim_wait):
+        if p.registry is not None and p.registry_changes:
+            _store(svc, actor, p)
+        return svc.execute_changes(actor, p.changes, p.observed, progress=progress)
+
+
+def claim_keys(p: StatePlan) -> list[str]:
+    """The reconcile claims a plan needs: each partner it changes, and "*" for what partners share."""
+    keys = {c.target.split("/", 1)[0] for c in p.registry_changes if c.target[:1].isdigit()}
+    for ch in p.changes:
+        keys.add(ch.owner.removeprefix("partner:") if ch.owner and ch.owner.startswith("partner:") else "*")
+    if any(not c.target[:1].isdigit() for c in p.registry_changes):
+        keys.add("*")
+    return sorted(keys)
 
 
 def store_file(svc: Reconciling, actor: Actor, file_reg: Registry) -> StatePlan:

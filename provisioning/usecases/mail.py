@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from provisioning.errors import (
@@ -20,7 +23,7 @@ from provisioning.errors import (
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
-from provisioning.store.uow import Outbox, Person, UnitOfWork
+from provisioning.store.uow import HELD, Outbox, Person, UnitOfWork
 from provisioning.usecases.base import CAF_ADMIN, Actor, Core, generate_password
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,8 @@ class Mail(Core):
         log.info("credentials of %s not sent: %s", username, why)
         return None
 
+    BUSY_RETRY_SECONDS = 5.0
+
     def _deliver_credentials(self, gw: Gateway, person: Person) -> None:
         """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then
         the identifiant and, in a separate mail, the password — or, in action-link mode, Keycloak's own mail
@@ -110,49 +115,82 @@ class Mail(Core):
                 return total
 
     def _deliver_one_claim(self) -> tuple[int, int, bool]:
-        """(sent, claimed, mail server or Keycloak down) for one claim of due rows."""
+        """(sent, claimed, mail server or Keycloak down) for one claim of due rows. Credentials go partner by
+        partner, each partner's under its claim (one hold for all its people); partners and plain mails run a
+        few at a time."""
         with UnitOfWork(self.engine) as uow:
             token, rows = uow.outbox.claim(Outbox.CLAIM_BATCH)
             uow.commit()
         if not rows:
             return 0, 0, False
-        gw = self.gateway() if any(r.kind == "credentials" for r in rows) else None
         down = threading.Event()  # the mail server (or Keycloak) does not answer: the rest wait, uncounted
-
-        def send(row: Any) -> bool:
-            if down.is_set():
-                return False
-            error = None
-            try:
-                if row.kind == "credentials":
-                    assert gw is not None  # made above when a row of the claim is credentials
-                    person = self._deliverable(row, token)
-                    if person is None:
-                        return False  # dropped: nothing to record
-                    self._deliver_credentials(gw, person)
-                else:
-                    self.notifier.send(row.recipient, row.subject, row.body)
-            except ProvisioningError as e:
-                error = e.description
-                if isinstance(e, Unavailable):
-                    down.set()
-            with UnitOfWork(self.engine) as uow:
-                if error is None:
-                    uow.outbox.sent(row.id, token)
-                elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
-                    log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
-                uow.commit()
-            return error is None
-
-        sent = int(send(rows[0]))  # alone first: a mail server that is down costs one attempt, not one a mail
-        if len(rows) > 1 and not down.is_set():
-            with ThreadPoolExecutor(max(1, min(self.workers, len(rows) - 1))) as pool:
-                sent += sum(pool.map(send, rows[1:]))
+        held = HELD.get()  # the claim this flow writes under (a reconcile delivering what it created)
+        tasks: list[Callable[[], int]] = [partial(self._send_mail, row, token, down)
+                                          for row in rows if row.kind != "credentials"]
+        by_key: dict[str, list[tuple[Any, Person]]] = {}
+        for row in rows:
+            if row.kind == "credentials" and (person := self._deliverable(row, token)) is not None:
+                by_key.setdefault(person.partner or "*", []).append((row, person))
+        if by_key:
+            gw = self.gateway()
+            tasks += [partial(self._send_credentials, key, people, token, held, gw, down)
+                      for key, people in sorted(by_key.items())]
+        if not tasks:
+            return 0, len(rows), False
+        sent = tasks[0]()  # alone first: a mail server that is down costs one attempt, not one a mail
+        if len(tasks) > 1 and not down.is_set():
+            with ThreadPoolExecutor(max(1, min(self.workers, len(tasks) - 1))) as pool:
+                sent += sum(pool.map(lambda task: task(), tasks[1:]))
         if down.is_set():
             with UnitOfWork(self.engine) as uow:
                 uow.outbox.release(token)
                 uow.commit()
         return sent, len(rows), down.is_set()
+
+    def _send_mail(self, row: Any, token: str, down: threading.Event) -> int:
+        return self._attempt(row, token, down, lambda: self.notifier.send(row.recipient, row.subject, row.body))
+
+    def _send_credentials(self, key: str, people: list[tuple[Any, Person]], token: str, held: str | None,
+                          gw: Gateway, down: threading.Event) -> int:
+        """Issue 25: a person's codes leave under her partner's claim (the realm's for a Caf administrator), as
+        every other write to Keycloak for that partner: under the caller's claim when it holds it (the
+        reconcile that created her), else under one taken for this delivery. Someone else writing that partner
+        now: the codes wait a few seconds, no attempt counted."""
+        with UnitOfWork(self.engine) as uow:
+            mine = None if held and uow.reconcile.holds(key, held) else f"deliver-{uuid.uuid4()}"
+            if mine and not uow.reconcile.hold(key, mine):
+                for row, _ in people:
+                    uow.outbox.later(row.id, token, self.BUSY_RETRY_SECONDS)
+                uow.commit()
+                return 0
+            uow.commit()
+        try:
+            return sum(self._attempt(row, token, down, partial(self._deliver_credentials, gw, person))
+                       for row, person in people)
+        finally:
+            if mine:
+                with UnitOfWork(self.engine) as uow:
+                    uow.reconcile.let_go(mine)
+                    uow.commit()
+
+    def _attempt(self, row: Any, token: str, down: threading.Event, action: Callable[[], None]) -> int:
+        """One row: do it, record sent or failed (capped backoff, then a dead letter); 1 when sent."""
+        if down.is_set():
+            return 0
+        error = None
+        try:
+            action()
+        except ProvisioningError as e:
+            error = e.description
+            if isinstance(e, Unavailable):
+                down.set()
+        with UnitOfWork(self.engine) as uow:
+            if error is None:
+                uow.outbox.sent(row.id, token)
+            elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
+                log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
+            uow.commit()
+        return int(error is None)
 
     INCIDENT_KINDS = {"incident": "incident ou défaut de sécurité", "perte": "perte ou vol de codes personnels"}
 

@@ -17,7 +17,7 @@ from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.operations import CreateUser
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import Scope, State
-from provisioning.store.uow import UnitOfWork, renewing
+from provisioning.store.uow import UnitOfWork, acting_under, renewing
 from provisioning.usecases.base import Actor
 from provisioning.usecases.desired_state import store_file
 from provisioning.usecases.mail import Mail
@@ -112,7 +112,7 @@ class Reconciling(Mail):
         if not claimed:
             return None
         report, error = None, None
-        with renewing(self.engine, token):
+        with renewing(self.engine, token), acting_under(token):
             try:
                 report = self.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
             except ProvisioningError as e:

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,50 @@ def test_a_saved_plan_is_applied_exactly_or_refused_when_things_moved(cli, tmp_p
     r = cli("apply", str(saved), "--yes")
     assert r.returncode == 0, r.stderr
     assert {m["username"] for m in kc_admin.get(f"/groups/{group['id']}/members")} == set()
+
+
+def test_apply_racing_the_worker_gives_every_new_person_her_codes_exactly_once(cli, tmp_path, smtp, keycloak):
+    """Issue 25, two real processes: measured on main, `mcp-provisioning apply` of a new partner while the
+    worker ran left 150 of 150 people enabled, in their groups, without password, mail or outbox row (the side
+    whose `create user` got 409 withdrew the other side's codes). `apply` now takes the partner's claim: the
+    worker waits its turn, and each person gets her two mails once, with a password Keycloak holds."""
+    from tests.support.oidc import Page, Rp
+    base = {**os.environ, "KEYCLOAK_URL": keycloak.url, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+            "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(smtp.port), "MCP_OPERATOR": "caf:751"}
+    assert cli("apply", "--file", str(EXAMPLE), "--yes").returncode == 0
+    d = example_data()
+    p = second_partner(d)
+    newcomers = [f"course.{i:02d}" for i in range(30)]
+    for who in newcomers:
+        p["users"].append({"identifiant": who, "first_name": "Camille", "last_name": f"Course {who[-2:]}",
+                           "email": f"{who}@course.example"})
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    worker = subprocess.Popen([sys.executable, "-m", "provisioning.cli", "worker", "--interval", "0.1"], env=base,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        r = cli("apply", "--file", str(path), "--yes")
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 120
+        while json.loads(cli("outbox", "--json").stdout) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert json.loads(cli("outbox", "--json").stdout) == [], "every code left"
+    assert json.loads(cli("outbox", "--json", "--dead").stdout) == []
+    people = [u["identifiant"] for u in p["users"]]
+    for who in people:
+        email = next(u["email"] for u in p["users"] if u["identifiant"] == who)
+        subjects = sorted(m.subject for m in smtp.to(email) if "identifiant" in m.subject or "mot de passe" in m.subject)
+        assert subjects == ["« Mon Compte Partenaire » : votre identifiant",
+                            "« Mon Compte Partenaire » : votre mot de passe provisoire"], (who, subjects)
+    rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
+    for who in (newcomers[0], newcomers[-1], "b.lea.petit"):  # the mailed password is the one Keycloak holds
+        email = next(u["email"] for u in p["users"] if u["identifiant"] == who)
+        mail = next(m for m in smtp.to(email) if "mot de passe" in m.subject)
+        fresh = Rp(rp.issuer, rp.client_id, rp.client_secret, rp.redirect_uri)  # a new browser each
+        _, page = fresh.authorize()
+        result = fresh.login(page, who, re.search(r"provisoire : (\S+)", mail.body).group(1))
+        assert isinstance(result, Page) and result.soup.find(id="kc-accept"), who
+    assert cli("plan", "--file", str(path), "--detailed-exitcode").returncode == 0
