@@ -65,8 +65,8 @@ class Forbidden(ProvisioningError):
 
 
 class Unauthorized(ProvisioningError):
-    def __init__(self, description: str = "Jeton d'accès absent ou invalide."):
-        super().__init__("unauthorized", description, 401)
+    def __init__(self, description: str = "Jeton d'accès absent ou invalide.", code: str = "unauthorized"):
+        super().__init__(code, description, 401)
 
 
 class Conflict(ProvisioningError):

@@ -67,7 +67,9 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     def authenticate():
         if request.endpoint in meta.PUBLIC_ENDPOINTS:
             return None
-        g.actor = verifier.verify(request.headers.get("Authorization"))
+        actor = verifier.verify(request.headers.get("Authorization"))
+        # issue 25: a person's standing in the registry now, on every request (an operator acts as himself)
+        g.actor = actor if actor.system else service.current_actor(actor)
         return None
 
     @app.errorhandler(ProvisioningError)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from provisioning.domain import naming as n
-from provisioning.domain.model import ConventionStatus, Group, Partner, Registry, Service
+from provisioning.domain.model import Caf, ConventionStatus, Group, Partner, Registry, Service, Settings
 from provisioning.reconcile.state import GroupSpec, OrgSpec, State, UserSpec
 
 SERVICE_GROUP_KEYS = {
@@ -86,3 +86,35 @@ def desired_state(reg: Registry, today: date) -> State:
                     continue  # R10: not before its opening date
                 add_group(_group(f"{base}/{n.PARTNER_GROUPS[key][0]}", key, **attrs), holders.get(key, set()))
     return s
+
+
+def _role_label(client: str | None, role: str) -> str:
+    return f"{client}:{role}" if client else role
+
+
+MANAGED_ROLE_LABELS = frozenset(_role_label(c, r) for c, r in n.MANAGED_CLIENT_ROLES) | n.MANAGED_REALM_ROLES
+
+
+def roles_of(identifiant: str, caf: Caf | None, partner: Partner | None, settings: Settings,
+             today: date) -> frozenset[str]:
+    """The roles the registry gives this one person now, as a token names them (« afas:AFAS-Habiliter »,
+    « administrateur-partenaire »): what desired_state puts her groups' roles at, computed for her alone
+    (issue 25: the API checks them on every request, at a cost that does not grow with the partner)."""
+    keys: set[str] = set()
+    if caf is not None and any(a.identifiant == identifiant for a in caf.administrators):
+        keys.add("caf-admin")
+    user = partner.user(identifiant) if partner is not None else None
+    if partner is not None and user is not None and user.active:
+        keys |= {"administrateur"} if partner.administrator == identifiant else set()
+        keys |= {"delegues"} if identifiant in partner.delegates else set()
+        offered = {k for s in _services_with_groups(partner) for k in SERVICE_GROUP_KEYS[s]}
+        if today < settings.afas_habiliter_opening:
+            offered.discard(n.GROUP_KEY[Group.AFAS_HABILITER])
+        held = {n.GROUP_KEY[g] for g in partner.granted_groups(identifiant)}
+        held |= {n.PROFILE_KEY[prof] for prof in partner.granted_profiles(identifiant)}
+        keys |= held & offered
+    out = set()
+    for key in keys:
+        _, client, role = n.PARTNER_GROUPS.get(key, n.CAF_ADMIN_GROUP)
+        out.add(_role_label(client, role))
+    return frozenset(out)

@@ -123,6 +123,16 @@ class RegistryRepository:
         a = next((x for x in caf.administrators if x.identifiant == identifiant), None) if caf else None
         return Person(identifiant, a.first_name, a.last_name, a.email, caf.code, None, None) if caf and a else None
 
+    def standing(self, identifiant: str) -> tuple[Person, Partner | None, Caf | None] | None:
+        """The person, with her partner (a partner's user) or her Caf (a Caf administrator): one index read and
+        one document, whatever the size of the registry."""
+        person = self.person(identifiant)
+        if person is None:
+            return None
+        if person.partner:
+            return person, self.partner(person.partner), None
+        return person, None, self.load_caf(person.caf)
+
     def taken_elsewhere(self, siret: str, identifiants: list[str], emails: list[str]) -> tuple[set[str], set[str]]:
         """Which of these identifiants and addresses belong to someone outside this partner (a few IN
         queries, not one per person)."""

@@ -7,7 +7,7 @@ import logging
 import secrets
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -16,11 +16,12 @@ from sqlalchemy.engine import Engine
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal, policy, rules
 from provisioning.domain.model import Partner, Registry, User
-from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
+from provisioning.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, Violation
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.notify.notifier import Notifier
 from provisioning.reconcile.apply import ApplyReport
+from provisioning.reconcile.desired import MANAGED_ROLE_LABELS, roles_of
 from provisioning.reconcile.plan import Change
 from provisioning.store.uow import UnitOfWork, stale_version
 
@@ -136,6 +137,25 @@ class Core:
     def reconcile_request(self, key: str) -> ApplyReport | None:
         """Apply a stored reconcile request now (inline mode): usecases.reconciling.Reconciling does it."""
         raise NotImplementedError
+
+    def current_actor(self, actor: Actor) -> Actor:
+        """Issue 25: the token says who acts; the registry says what they may do now. A person removed,
+        suspended, locked or moved to another partner is refused at once (measured on main: a suspended
+        administrator locked another user, a terminated partner's administrator created users, for up to the
+        token's 300 s); the roles the registry manages are those it gives her now (never more than the token)."""
+        if actor.system:
+            return actor
+        with UnitOfWork(self.engine) as uow:
+            found = uow.registry.standing(actor.username)
+            settings = uow.registry.settings()
+        if found is None or found[0].refused or (actor.partner or None) != found[0].partner \
+                or (actor.caf is not None and actor.caf != found[0].caf):
+            raise Unauthorized("Votre accès a changé depuis votre connexion (retiré, suspendu ou verrouillé) : "
+                               "reconnectez-vous ; si le refus persiste, adressez-vous à votre administrateur.",
+                               code="ACCES_RETIRE")
+        person, partner, caf = found
+        now = roles_of(person.identifiant, caf, partner, settings, self.today())
+        return replace(actor, roles=(actor.roles - MANAGED_ROLE_LABELS) | (actor.roles & now))
 
     def provisional_deadline(self) -> int:
         """R13: a provisional password is valid 24 hours from now."""

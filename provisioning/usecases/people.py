@@ -137,6 +137,8 @@ class People(Reconciling):
         user is told by mail, the next level-2 login enrols anew; audited like a lost-credentials lock."""
         def reset(gw: Gateway, user_id: str) -> list[Violation]:
             if gw.reset_second_factor(user_id):
+                # issue 25: a session opened with the lost factor must not keep level 2: every session ends
+                gw.logout_user(user_id)
                 return []
             return [Violation("AUCUN_SECOND_FACTEUR", f"« {identifiant} » n'a pas de second facteur à réinitialiser.")]
         return self._mutate(actor, siret, "reset-second-factor", f"second facteur de {identifiant} réinitialisé",

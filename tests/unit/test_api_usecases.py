@@ -10,7 +10,7 @@ import pytest
 from provisioning.api import create_app
 from provisioning.errors import Unauthorized
 from provisioning.services import CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor
-from tests.unit.factories import registry
+from tests.unit.factories import add_caf_692, example_data, registry
 from tests.unit.services import make_service
 from tests.unit.test_desired_state_files import NATIONAL
 
@@ -20,6 +20,7 @@ ACTORS = {
     "lyon": Actor("caf.lyon", frozenset({CAF_ADMIN}), caf="692"),
     "sam": Actor("sam.perrin", frozenset({PARTNER_ADMIN}), partner=NEW),
     "habiliter": Actor("alex.roy", frozenset({DELEGATE, "afas:AFAS-Habiliter"}), partner=NEW),
+    "jeanne": Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner="12345678900015"),  # another partner's
 }
 
 
@@ -38,7 +39,9 @@ class Verifier:
 @pytest.fixture
 def api(use_case_engine):
     svc = make_service(use_case_engine)
-    svc.import_registry(NATIONAL, registry())
+    d = example_data()
+    add_caf_692(d)  # caf.lyon is a real person of the registry: the API checks every caller's standing
+    svc.import_registry(NATIONAL, registry(d))
     client = create_app(svc, Verifier()).test_client()
     client.svc = svc
     return client
@@ -266,9 +269,12 @@ def test_a_lost_phone_resets_the_second_factor_with_a_mail_and_an_audit_entry(ap
     path = f"/api/v1/partners/{NEW}/users/alex.roy"
     assert api.get(f"{path}/account", headers=h("sam")).get_json()["second_factors"] == ["otp", "recovery-authn-codes"]
     assert api.delete(f"{path}/second-factor", headers=h("lyon")).status_code == 403  # another Caf
+    logged_out = api.svc.fake.logged_out.count("alex.roy")
     r = api.delete(f"{path}/second-factor", headers=h("sam"))
     assert r.status_code == 200
     assert api.get(f"{path}/account", headers=h("sam")).get_json()["second_factors"] == []
+    # issue 25: a session opened with the lost phone does not keep level 2: every session of hers ends
+    assert api.svc.fake.logged_out.count("alex.roy") == logged_out + 1
     r = api.delete(f"{path}/second-factor", headers=h("sam"))  # a second click: nothing left, said so
     assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "AUCUN_SECOND_FACTEUR"
     rows = api.get(f"/api/v1/audit?partner={NEW}&user=alex.roy", headers=h("sam")).get_json()
