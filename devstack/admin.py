@@ -52,16 +52,6 @@ class AdminSession:
     def delete(self, path: str, **kw) -> requests.Response:
         return self.request("DELETE", path, **kw)
 
-    def shift_clock(self, seconds: int) -> None:
-        """Move Keycloak's clock `seconds` ahead of real time (0: back to real time). Only the test instance
-        has the endpoint (keycloak-extension, MCP_KEYCLOAK_TEST_CLOCK). Tokens issued before a move may be
-        expired or not yet valid after it: this session's is dropped."""
-        self._token = ""
-        r = self.http.put(f"{self.base_url}/realms/master/mcp-test-clock/offset", params={"seconds": seconds},
-                          headers={"Authorization": f"Bearer {self.token()}"}, timeout=30)
-        r.raise_for_status()
-        self._token = ""
-
     # --- small helpers used by seeds and tests -----------------------------------------------
     def client(self, client_id: str) -> dict:
         found = self.get("/clients", params={"clientId": client_id})

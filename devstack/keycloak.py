@@ -88,9 +88,7 @@ def test_instance() -> Instance:
         admin_user="admin",
         admin_password="test-admin-password",
         extra_env={**{f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
-                   "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT),
-                   # /realms/master/mcp-test-clock (keycloak-extension): the tests move Keycloak's clock
-                   "MCP_KEYCLOAK_TEST_CLOCK": "enabled"},
+                   "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT)},
     )
 
 

@@ -372,10 +372,11 @@ class KeycloakGateway:
     def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None, *,
                           only_if_enabled: bool = False) -> None:
         """Re-issue (R13, R18): the old password dies; a new provisional one with a new 24 h deadline, or
-        (`password` None: a re-issue before its mail, or action-link mode) a random one nobody knows.
-        Either way Keycloak moves the old one into its password history, so it cannot be chosen again (a
-        deleted credential would leave no history). Never enables the account: that is the plan's decision;
-        with `only_if_enabled`, a disabled account gets nothing (COMPTE_DESACTIVE, retried later)."""
+        (`password` None: a re-issue before its mail, or action-link mode) a random one nobody knows if the
+        account has a password to kill. Either way Keycloak moves the old one into its password history, so it
+        cannot be chosen again (a deleted credential would leave no history). Never enables the account: that
+        is the plan's decision; with `only_if_enabled`, a disabled account gets nothing (COMPTE_DESACTIVE,
+        retried later)."""
         current = self._call("get user", self.kc.get_user, user_id)
         if not _managed(current.get("attributes")):  # never the password of an account we did not create
             raise Conflict(f"Le compte {current.get('username')} n'est pas géré par Mon Compte Partenaire : "
@@ -383,8 +384,10 @@ class KeycloakGateway:
         if only_if_enabled and not current.get("enabled"):
             raise AccountDisabled(f"Le compte {current.get('username')} est désactivé dans Keycloak : ses codes "
                                   "partiront quand il sera actif.")
-        self._call("reset password", self.kc.set_user_password, user_id, password or _nobody_knows(),
-                   temporary=True)
+        if password or any(c.get("type") == "password"
+                           for c in self._call("credentials", self.kc.get_credentials, user_id)):
+            self._call("reset password", self.kc.set_user_password, user_id, password or _nobody_knows(),
+                       temporary=True)
         attrs = current.setdefault("attributes", {})
         if expires_at:
             attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
