@@ -430,14 +430,20 @@ class ReconcileRequests:
         done = self.conn.execute(sa.update(t.reconcile_requests).where(r.key == key).values(
             generation=r.generation + 1, state=self.PENDING, attempts=0, next_attempt_at=None, requested_at=at,
             updated_at=at))
-        if done.rowcount == 0:
-            try:
-                with self.conn.begin_nested():
-                    self.conn.execute(sa.insert(t.reconcile_requests).values(
-                        key=key, requested_at=at, generation=1, done_generation=0, state=self.PENDING, attempts=0,
-                        updated_at=at))
-            except sa.exc.IntegrityError:  # requested concurrently: the other row serves
-                self.request(key)
+        if done.rowcount == 0 and not self._insert(key, generation=1, state=self.PENDING):
+            self.request(key)  # requested concurrently: the other row serves
+
+    def _insert(self, key: str, *, generation: int, state: str) -> bool:
+        """A first row for this key; False when another transaction made it first."""
+        at = now()
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(sa.insert(t.reconcile_requests).values(
+                    key=key, requested_at=at, generation=generation, done_generation=0, state=state, attempts=0,
+                    updated_at=at))
+        except sa.exc.IntegrityError:
+            return False
+        return True
 
     def claim(self, limit: int = 20, key: str | None = None) -> tuple[str, list[Any]]:
         """Take due requests (or this one only, due or not yet retried): no other worker gets them meanwhile."""
@@ -460,13 +466,7 @@ class ReconcileRequests:
         writer per partner). False while someone else holds it. The request's generation is left alone."""
         r, at = t.reconcile_requests.c, now()
         if self.conn.execute(sa.select(r.key).where(r.key == key)).first() is None:
-            try:
-                with self.conn.begin_nested():
-                    self.conn.execute(sa.insert(t.reconcile_requests).values(
-                        key=key, requested_at=at, generation=0, done_generation=0, state=self.APPLIED, attempts=0,
-                        updated_at=at))
-            except sa.exc.IntegrityError:  # made concurrently: the update below decides
-                pass
+            self._insert(key, generation=0, state=self.APPLIED)  # made concurrently: the update below decides
         free = sa.or_(r.claimed_until.is_(None), r.claimed_until < at, r.claimed_by == token)
         taken = self.conn.execute(sa.update(t.reconcile_requests).where(r.key == key, free).values(
             claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))

@@ -22,3 +22,14 @@ def make_service(engine, notifier=None, **options) -> Provisioning:
     svc = Provisioning(engine, lambda: gw, notifier or MemoryNotifier(), today=lambda: TODAY, **options)
     svc.fake = gw
     return svc
+
+
+def reconciled_service(engine) -> Provisioning:
+    """Worker mode (changes answer once stored), the example registry imported and reconciled by the worker."""
+    from provisioning.reconcile.worker import run_once
+    from tests.unit.factories import registry
+    from tests.unit.test_desired_state_files import NATIONAL
+    s = make_service(engine, reconcile_mode="worker")
+    s.import_registry(NATIONAL, registry())
+    run_once(s)
+    return s

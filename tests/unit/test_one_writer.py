@@ -10,7 +10,7 @@ from provisioning.reconcile.worker import run_once
 from provisioning.store.uow import ClaimBusy, UnitOfWork, holding
 from provisioning.usecases import desired_state as files
 from tests.unit.factories import example_data, registry, second_partner
-from tests.unit.services import make_service
+from tests.unit.services import make_service, reconciled_service
 from tests.unit.test_desired_state_files import NATIONAL
 
 A, B = "12345678900015", "98765432100015"
@@ -18,10 +18,7 @@ A, B = "12345678900015", "98765432100015"
 
 @pytest.fixture
 def svc(use_case_engine):
-    s = make_service(use_case_engine, reconcile_mode="worker")
-    s.import_registry(NATIONAL, registry())
-    run_once(s)
-    return s
+    return reconciled_service(use_case_engine)
 
 
 def _with_b():

@@ -12,7 +12,7 @@ from provisioning.reconcile.worker import run_once
 from provisioning.store import tables as t
 from provisioning.store.uow import UnitOfWork
 from tests.unit.factories import registry
-from tests.unit.services import make_service
+from tests.unit.services import make_service, reconciled_service
 from tests.unit.test_desired_state_files import NATIONAL
 
 A = "12345678900015"
@@ -20,10 +20,7 @@ A = "12345678900015"
 
 @pytest.fixture
 def svc(use_case_engine):
-    s = make_service(use_case_engine, reconcile_mode="worker")
-    s.import_registry(NATIONAL, registry())
-    run_once(s)
-    return s
+    return reconciled_service(use_case_engine)
 
 
 def due_now(svc):
