@@ -139,6 +139,7 @@ def make_user(kc_admin):
 GROUPS = (("tests/cluster", "cluster"), ("tests/unit", "unit"), ("tests/setup", "unit"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         path = str(item.fspath).replace(os.sep, "/")
