@@ -132,18 +132,8 @@ def make_user(kc_admin):
         kc_admin.delete(f"/users/{uid}")
 
 
-# Issue 24: with pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs), each group runs whole in one
-# worker: the integration and browser tests share the test Keycloak, its realm's data and the applications'
-# fixed ports, so they stay together and in order; the production topology's tests (their own Keycloak nodes,
-# PostgreSQL and ports) and the unit tests run beside them.
-GROUPS = (("tests/cluster", "cluster"), ("tests/unit", "unit"), ("tests/setup", "unit"))
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
         path = str(item.fspath).replace(os.sep, "/")
         if "tests/integration" in path or "tests/browser" in path:
             item.add_marker(pytest.mark.integration)
-        group = next((name for where, name in GROUPS if where in path), "keycloak")
-        item.add_marker(pytest.mark.xdist_group(group))

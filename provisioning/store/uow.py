@@ -532,7 +532,7 @@ def holding(engine: Engine, keys: Sequence[str], *, wait: float | None = None, p
     """Hold the claims of these keys (partners' SIRETs, "*" for the realm's shared objects) for the duration:
     taken in a fixed order, each waited for while another writer holds it (up to `wait` seconds, then
     ClaimBusy: nothing was done), renewed while the block runs, given back at its end."""
-    token, deadline = f"hold-{uuid.uuid4()}", time.monotonic() + (CLAIM_WAIT if wait is None else wait)
+    token, deadline = str(uuid.uuid4()), time.monotonic() + (CLAIM_WAIT if wait is None else wait)
     try:
         for key in sorted(set(keys)):
             while True:

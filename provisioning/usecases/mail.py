@@ -157,7 +157,7 @@ class Mail(Core):
         reconcile that created her), else under one taken for this delivery. Someone else writing that partner
         now: the codes wait a few seconds, no attempt counted."""
         with UnitOfWork(self.engine) as uow:
-            mine = None if held and uow.reconcile.holds(key, held) else f"deliver-{uuid.uuid4()}"
+            mine = None if held and uow.reconcile.holds(key, held) else str(uuid.uuid4())  # claimed_by: 36
             if mine and not uow.reconcile.hold(key, mine):
                 for row, _ in people:
                     uow.outbox.later(row.id, token, self.BUSY_RETRY_SECONDS)
