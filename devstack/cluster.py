@@ -376,7 +376,7 @@ class Cluster:
         """The demo partner, through the provisioning service (as `mcp-dev up` does)."""
         env = {**self.env(), "MCP_ENV": ""}  # the seeding is the demo's, not a production process
         done = subprocess.run([sys.executable, "-c", "from devstack.seed import seed_demo; "
-                               "from provisioning.app_factory import build; print(seed_demo(build()))"],
+                               "from provisioning.app_factory import build; print(seed_demo(build()).applied or 0)"],
                               cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise ClusterError(f"seeding failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
