@@ -394,6 +394,9 @@ class KeycloakGateway:
         else:
             attrs.pop(n.PROVISIONAL_EXPIRES_ATTR, None)
         current["requiredActions"] = sorted(set(current.get("requiredActions") or []) | {"UPDATE_PASSWORD"})
+        # `enabled` left out (Keycloak keeps it): a representation read before the worker enabled or disabled
+        # the account would otherwise put the old value back
+        current.pop("enabled", None)
         self._put_user(user_id, current)
         self.logout_user(user_id)
 

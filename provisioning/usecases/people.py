@@ -14,7 +14,7 @@ from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violat
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
-from provisioning.store.uow import UnitOfWork
+from provisioning.store.uow import UnitOfWork, holding
 from provisioning.usecases.base import Actor, MutationResult, _on_user, _unknown_or_forbidden, _user
 from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.usage_rules import version_accepted
@@ -195,8 +195,8 @@ class People(Reconciling):
         user_id = gw.user_id(identifiant)
         if user_id is None:
             raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
-        gw.reset_provisional(user_id, None, None)  # the old password dies now (into Keycloak's history); the new
-        # one leaves with the mail
+        with holding(self.engine, [siret]):  # one writer per partner: not beside the worker enabling her
+            gw.reset_provisional(user_id, None, None)  # the old password dies now (into Keycloak's history)
         u = result.partner.user(identifiant)
         assert u is not None  # the mutation just refused a partner without that person
         self._queue_credentials(UserSpec(u.identifiant, u.first_name, u.last_name, u.email))
