@@ -181,8 +181,10 @@ def apply_plan(svc: Reconciling, actor: Actor, p: StatePlan, *, allow_destroy: i
 
 
 def claim_keys(p: StatePlan) -> list[str]:
-    """The reconcile claims a plan needs: each partner it changes, and "*" for what partners share."""
-    keys = {c.target.split("/", 1)[0] for c in p.registry_changes if c.target[:1].isdigit()}
+    """The reconcile claims a plan needs: each partner it changes, and always "*" — what partners share, and
+    the worker's full reconciles, which write every partner under that claim alone (a store of a file asks
+    for one): an `apply` and a full reconcile never run together."""
+    keys = {"*"} | {c.target.split("/", 1)[0] for c in p.registry_changes if c.target[:1].isdigit()}
     for ch in p.changes:
         keys.add(ch.owner.removeprefix("partner:") if ch.owner and ch.owner.startswith("partner:") else "*")
     if any(not c.target[:1].isdigit() for c in p.registry_changes):

@@ -29,7 +29,7 @@ def _with_b():
 
 def test_apply_holds_the_claims_of_what_it_changes_while_it_writes(svc):
     p = files.plan_file(svc, NATIONAL, _with_b())
-    assert files.claim_keys(p) == [B]
+    assert files.claim_keys(p) == ["*", B]
     seen = []
     create = svc.fake.create_user
 
