@@ -3,7 +3,7 @@ a step queued earlier never undoes what happened since. Each test is a defect me
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import sqlalchemy as sa
@@ -81,11 +81,13 @@ def test_a_suspension_not_yet_in_keycloak_is_already_respected(svc):
     """The Caf's suspension is stored; the worker has not disabled the account yet: nothing leaves anyway."""
     _created_with_mail_down(svc)
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    password, history = svc.fake.passwords.get("paul.bernard"), list(svc.fake.history.get("paul.bernard", []))
+    resets = svc.fake.calls.count("reset_provisional")
     svc.deliver_notifications()  # before any reconcile
     assert svc.fake.state.users["paul.bernard"].enabled, "Keycloak not reconciled yet"
     assert _mailed_to(svc, "paul.bernard@hirondelles.example") == []
-    assert "paul.bernard" not in svc.fake.passwords or svc.fake.passwords["paul.bernard"] is None or \
-        svc.fake.history.get("paul.bernard") is None, "no new password set for him at delivery"
+    assert svc.fake.passwords.get("paul.bernard") == password and svc.fake.history.get("paul.bernard", []) == history
+    assert svc.fake.calls.count("reset_provisional") == resets + 4, "the four others' codes only"
 
 
 def test_a_disabled_account_is_never_enabled_by_a_delivery(svc):
@@ -147,8 +149,7 @@ def test_a_refused_reissue_writes_nothing(svc):
     run_once(svc)
     svc.deliver_notifications()
     uid = svc.fake.state.users["paul.bernard"].id
-    svc.fake.state.users["paul.bernard"] = svc.fake.state.users["paul.bernard"].__class__(
-        **{**svc.fake.state.users["paul.bernard"].__dict__, "managed": False})
+    svc.fake.state.users["paul.bernard"] = replace(svc.fake.state.users["paul.bernard"], managed=False)
     before_audit, before_mails = len(svc.audit(NATIONAL, limit=500)), len(svc.notifier.sent)
     with svc.engine.connect() as c:
         outbox_before = c.execute(sa.select(sa.func.count()).select_from(t.outbox)).scalar()
