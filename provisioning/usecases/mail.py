@@ -20,7 +20,7 @@ from provisioning.errors import (
     ValidationFailed,
     Violation,
 )
-from provisioning.keycloak.gateway import Gateway
+from provisioning.keycloak.gateway import AccountDisabled, Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import HELD, Outbox, Person, UnitOfWork
@@ -180,6 +180,11 @@ class Mail(Core):
         error = None
         try:
             action()
+        except AccountDisabled:  # the plan has not enabled her yet (a re-issue in worker mode): soon, uncounted
+            with UnitOfWork(self.engine) as uow:
+                uow.outbox.later(row.id, token, self.BUSY_RETRY_SECONDS)
+                uow.commit()
+            return 0
         except ProvisioningError as e:
             error = e.description
             if isinstance(e, Unavailable):

@@ -1,6 +1,8 @@
 """Issue 6, partner console in headless Chromium: users, creation, grants within the caps, delegation,
 lost credentials and re-issue, audit; tenant isolation; axe-core clean."""
 
+import time
+
 from provisioning.domain.model import User
 from tests.browser.axe import violations
 from tests.browser.conftest import OPERATOR
@@ -96,10 +98,15 @@ def test_delegate_lost_credentials_reissue_and_audit(stack, new_page):
     keycloak_follows(page)
     uid = stack.kc_admin.user_by_username("lea.petit")["id"]
     assert stack.kc_admin.get(f"/users/{uid}")["enabled"] is False
+    mails = len(stack.smtp.to("lea.petit@hirondelles.example"))
     page.click("#reemission")
     assert "nouveaux codes" in page.inner_text("main")
     keycloak_follows(page)
     assert stack.kc_admin.get(f"/users/{uid}")["enabled"] is True
+    deadline = time.monotonic() + 30  # her two mails leave once the worker has enabled her again
+    while len(stack.smtp.to("lea.petit@hirondelles.example")) < mails + 2:
+        assert time.monotonic() < deadline, "the new codes did not leave"
+        time.sleep(0.2)
     stack.forget("lea.petit")  # re-issued: later stories set a known password again
     page.click("text=Journal")
     journal = page.inner_text("#journal")
