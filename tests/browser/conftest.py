@@ -23,6 +23,7 @@ from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import UnitOfWork, make_engine, migrate
 from sso_demo import afas, cdap, portal
 from sso_demo.config import AppConfig
+from tests.browser import settle
 from tests.browser.fonts import launch_chromium
 from tests.browser.helpers import PASSWORDS, RESETS
 from tests.integration.conftest import clean_managed
@@ -30,7 +31,7 @@ from tests.unit.factories import example_data, registry, second_partner
 
 OPERATOR = Actor("cli:browser-tests", system=True)
 
-
+settle.install()  # a click that navigates returns once the new page has loaded
 
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # request lines would drown the test report
 
@@ -147,6 +148,7 @@ def new_page(chromium):
         contexts.append(ctx)
         page = ctx.new_page()
         page.set_default_timeout(20_000)
+        settle.watch(page)
         return page
     yield make
     for c in contexts:
