@@ -48,6 +48,7 @@ def _up(args) -> int:
     print(f"[smtp-sink] {processes.start(SMTP_SINK)}: smtp://127.0.0.1:{SMTP_PORT}, http://localhost:{MAIL_WEB_PORT}/")
     from devstack.seed import seed_demo
     from provisioning.app_factory import build
+    print(f"[migrate] {_migrate()}")  # a deployment step: the processes below refuse an older schema
     seeded = seed_demo(build())
     if seeded.stored:
         print(f"[seed] demo partner stored; Keycloak followed ({seeded.applied or 0} change(s))")
@@ -75,6 +76,13 @@ def _up(args) -> int:
     print("  Mot de passe provisoire de chacun : dans le second courriel reçu (page des courriels ci-dessus).")
     print("Arrêt : ./scripts/down.sh    Remise à zéro : ./scripts/down.sh --reset")
     return 0
+
+
+def _migrate() -> str:
+    from provisioning.config import Config
+    from provisioning.store.uow import make_engine, migrate
+    before, after = migrate(make_engine(Config.from_env().database_url))
+    return f"registry schema already at {after}" if before == after else f"registry schema {before or 'empty'} → {after}"
 
 
 def _up_cluster() -> int:

@@ -360,6 +360,7 @@ class Cluster:
         for i in range(1, self.nodes):
             say(f"[keycloak-node{i + 1}] {self.start_node(i, import_realm=False)} ({time.monotonic() - t0:.0f} s)")
         self.wait_lb("keycloak", f"/realms/{kc.REALM}/.well-known/openid-configuration")
+        say(f"[migrate] {self.migrate()}")  # a deployment step, before any process that uses the registry
         if seed:
             say(f"[seed] {self.seed()} change(s) applied")
         for service in SERVICES:
@@ -371,6 +372,13 @@ class Cluster:
         for service in SERVICES:
             self.wait_lb(service, HEALTH.get(service, "/healthz"))
         say(f"[cluster] up in {time.monotonic() - t0:.0f} s")
+
+    def migrate(self) -> str:
+        done = subprocess.run([sys.executable, "-m", "provisioning.cli", "migrate"], cwd=REPO_ROOT,
+                              env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise ClusterError(f"migration failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        return done.stdout.strip().splitlines()[-1]
 
     def seed(self) -> int:
         """The demo partner, through the provisioning service (as `mcp-dev up` does)."""

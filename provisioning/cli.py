@@ -1,4 +1,4 @@
-"""mcp-provisioning: validate | plan | apply | export | status | notify — the Caf operator's command line.
+"""mcp-provisioning: validate | plan | apply | export | status | notify | migrate — the Caf operator's command line.
 
 The operator's mandate (--as, or MCP_OPERATOR): `national`, or `caf:CODE` for a Caf administrator, who
 plans, applies and exports only files scoped to that Caf. A desired-state file declares its scope.
@@ -254,15 +254,30 @@ def cmd_daily(args) -> int:
     from provisioning.jobs import LEASE, run_daily, run_job, settings
     from provisioning.reconcile.worker import Lease
     svc = _service()
-    days, every = settings()
+    days, at = settings()
     if days <= 0:  # the access reviews' deadlines and the outbox still need the job
         print("MCP_INACTIVITY_DAYS=0 : suspension automatique désactivée (revues et courriels continuent).")
     if args.once:
         print(f"{len(run_job(svc, days))} utilisateur(s) suspendu(s).")
         return 0
+    print(f"Tâche quotidienne : chaque jour à {at.strftime('%H:%M')} (heure de Paris), et dès maintenant si la "
+          "dernière exécution prévue a été manquée.", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        run_daily(svc, threading.Event(), days=days, every=every, lease=Lease(svc, LEASE, seconds=60.0),
-                  first_wait=0.0)
+        run_daily(svc, threading.Event(), days=days, at=at, lease=Lease(svc, LEASE, seconds=60.0))
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    """A deployment step (issue 25 §6): brings the registry's schema to this version's, under a database lock,
+    before any process starts; the processes refuse an older schema rather than race to migrate it."""
+    from provisioning.config import Config
+    from provisioning.store.uow import make_engine, migrate
+    engine = make_engine(Config.from_env().database_url)
+    before, after = migrate(engine)
+    if before == after:
+        print(f"Base du registre déjà à jour (révision {after}).")
+    else:
+        print(f"Base du registre migrée : {before or 'vide'} → {after}.")
     return 0
 
 
@@ -342,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--out", help="file to write (default: standard output)")
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
+    sub.add_parser("migrate", help="bring the registry's database schema to this version's (a deployment step; "
+                   "the other commands and processes refuse an older schema)")
     sub.add_parser("notify", help="send what waits in the outbox (reports, credentials, suspensions)")
     ad = sub.add_parser("adopt", parents=[mandate], help="explicitly adopt an existing Keycloak account the "
                         "registry lists but Mon Compte Partenaire did not create (audited)")
@@ -371,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
-                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
+                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
     try:
         return handlers[args.cmd](args)

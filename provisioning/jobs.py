@@ -1,5 +1,6 @@
 """The daily job: suspend users without login for MCP_INACTIVITY_DAYS days (R18; 0: never), the access
-reviews' reminders and deadlines (issue 16), and deliver pending notifications. It runs as its own process
+reviews' reminders and deadlines (issue 16), and deliver pending notifications. Every day at MCP_DAILY_AT
+(Paris time, default 04:00), and once at start when a run was missed (issue 25). It runs as its own process
 (`mcp-provisioning daily`), or as a thread of the API process (the embedded default); with several instances,
 one holds the `daily-job` lease and works, the others wait to take over (issue 14). For cron users, the same
 work once is `mcp-provisioning suspend-inactive` and `mcp-provisioning reviews`."""
@@ -9,19 +10,26 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
+from datetime import datetime, time
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from provisioning.domain.schedule import is_due, parse_at
 from provisioning.errors import ProvisioningError
 from provisioning.reconcile.worker import Lease
 from provisioning.services import Actor, Provisioning
+from provisioning.store.uow import UnitOfWork, now
 
 log = logging.getLogger(__name__)
 JOB = Actor("job:suspend-inactive", system=True)
 LEASE = "daily-job"
 
 
-def settings() -> tuple[int, float]:
+def settings() -> tuple[int, time]:
+    """MCP_INACTIVITY_DAYS (0: no suspension for inactivity) and MCP_DAILY_AT, the Paris time it runs at."""
     return (int(os.environ.get("MCP_INACTIVITY_DAYS", "90")),
-            float(os.environ.get("MCP_INACTIVITY_CHECK_HOURS", "24")) * 3600)
+            parse_at(os.environ.get("MCP_DAILY_AT", "04:00")))
 
 
 def run_job(svc: Provisioning, days: int) -> list[str]:
@@ -38,29 +46,45 @@ def run_job(svc: Provisioning, days: int) -> list[str]:
     return names
 
 
-def run_daily(svc: Provisioning, stop: threading.Event, *, days: int, every: float, lease: Lease,
-              first_wait: float | None = None) -> None:
-    """Every `every` seconds, while this process holds the lease: the job. A process that takes the lease
-    over runs it at its next tick (the job is idempotent: a user already suspended is not again)."""
+def run_if_due(svc: Provisioning, days: int, at: time, clock: Callable[[], datetime] = now) -> bool:
+    """The job, if it has not completed since its latest scheduled instant; its completion is recorded, so a
+    restart neither repeats nor postpones it, and a process back after downtime catches up once."""
+    with UnitOfWork(svc.engine) as uow:
+        last = uow.job_runs.last(LEASE)
+    moment = clock()
+    if not is_due(last, moment, at):
+        return False
+    run_job(svc, days)
+    with UnitOfWork(svc.engine) as uow:
+        uow.job_runs.done(LEASE, moment)
+        uow.commit()
+    return True
+
+
+def run_daily(svc: Provisioning, stop: threading.Event, *, days: int, at: time, lease: Lease,
+              poll: float = 60.0, clock: Callable[[], datetime] = now) -> None:
+    """Every `poll` seconds, while this process holds the lease: the job if it is due. A process that takes
+    the lease over finds in the registry whether today's run was done (the job is idempotent besides)."""
     keeper = lease.keep(stop)
-    wait = every if first_wait is None else first_wait
-    while not stop.wait(wait):
-        wait = every
-        if not lease.held.is_set():
-            continue
-        try:
-            run_job(svc, days)
-        except ProvisioningError as e:  # retried at the next run
-            log.error("daily job failed: %s", e)
+    lease.held.wait(min(poll, 5.0))  # the first renewal, so a job due at start runs at start
+    while True:
+        if lease.held.is_set():
+            try:
+                if run_if_due(svc, days, at, clock):
+                    log.info("daily job done (next at %s, Paris time)", at.strftime("%H:%M"))
+            except (ProvisioningError, SQLAlchemyError) as e:  # retried at the next poll: still due
+                log.error("daily job failed: %s", e)
+        if stop.wait(poll):
+            break
     keeper.join(5)
 
 
 def start_daily(svc: Provisioning) -> threading.Thread:
     """The API process's thread (the embedded default); `mcp-provisioning daily` is the same as a process."""
-    days, every = settings()
+    days, at = settings()
     stop = threading.Event()
     t = threading.Thread(target=run_daily, args=(svc, stop),
-                         kwargs={"days": days, "every": every, "lease": Lease(svc, LEASE, seconds=60.0)},
+                         kwargs={"days": days, "at": at, "lease": Lease(svc, LEASE, seconds=60.0)},
                          name="mcp-daily-job", daemon=True)
     t.start()
     return t

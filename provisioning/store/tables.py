@@ -103,6 +103,12 @@ leases = sa.Table(  # issue 14: one active process of a kind (reconcile worker, 
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+job_runs = sa.Table(  # issue 25: when a scheduled job last completed, so a restart neither skips nor repeats it
+    "job_runs", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 review_campaigns = sa.Table(  # issue 16: access reviews; the items are the grants in force at opening
     "review_campaigns", metadata,
     sa.Column("id", sa.String(36), primary_key=True),

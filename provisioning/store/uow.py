@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
-from provisioning.errors import Conflict, ValidationFailed, Violation
+from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
 from provisioning.store import tables as t
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,82 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
+MIGRATION_LOCK = 0x6D6370  # PostgreSQL advisory lock key ("mcp"): one migrating process at a time
+
+
+class SchemaNotCurrent(ProvisioningError):
+    """A process meets a database its code was not written for: it refuses to start rather than guess."""
+
+    def __init__(self, found: str | None, expected: str):
+        what = "vide (aucune migration)" if found is None else f"à la révision {found}"
+        super().__init__("SCHEMA_NON_A_JOUR", f"La base du registre est {what}, ce programme attend la révision "
+                         f"{expected} : lancez « mcp-provisioning migrate » (une étape du déploiement), puis "
+                         "redémarrez.", 503)
+
+
+def _alembic() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+    head = ScriptDirectory.from_config(_alembic()).get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Every process but `migrate` calls this at start (issue 25 §6): migrations are a deployment step,
+    never six processes racing to run them."""
+    found, expected = schema_revision(engine), head_revision()
+    if found != expected:
+        raise SchemaNotCurrent(found, expected)
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    """Two `migrate` at once (two deployments, a retried job) run one after the other, the second finding
+    nothing to do. PostgreSQL: a session advisory lock; SQLite: an exclusive lock on a file beside the base."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK})
+                conn.commit()
+        return
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+    with open(f"{path}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Brings the schema to the code's head under the migration lock; returns (before, after)."""
+    cfg = _alembic()
+    with _migration_lock(engine):
+        before = schema_revision(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    return before, head_revision()
 
 
 def _jsonable(v: Any) -> Any:
@@ -637,6 +707,22 @@ class Leases:
         return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or UTC) >= now() else None
 
 
+class JobRuns:
+    """When each scheduled job last completed (the daily job's catch-up reads it)."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def last(self, name: str) -> datetime | None:
+        row = self.conn.execute(sa.select(t.job_runs.c.last_run_at).where(t.job_runs.c.name == name)).first()
+        return _aware(row.last_run_at) if row else None
+
+    def done(self, name: str, at: datetime) -> None:
+        if not self.conn.execute(sa.update(t.job_runs).where(t.job_runs.c.name == name)
+                                 .values(last_run_at=at)).rowcount:
+            self.conn.execute(sa.insert(t.job_runs).values(name=name, last_run_at=at))
+
+
 @overload
 def _aware(d: datetime) -> datetime: ...
 @overload
@@ -739,6 +825,7 @@ class UnitOfWork:
         self.usage_rules = UsageRulesRepository(self.conn)
         self.reconcile = ReconcileRequests(self.conn)
         self.leases = Leases(self.conn)
+        self.job_runs = JobRuns(self.conn)
         self.reviews = ReviewRepository(self.conn)
         return self
 

@@ -25,6 +25,7 @@ def cli(keycloak, kc_admin, smtp, tmp_path):
     def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "provisioning.cli", *args], env={**base, **(env or {})},
                               capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert run("migrate").returncode == 0  # the deployment step before any other command
     yield run
     clean_managed(kc_admin)
 
@@ -152,7 +153,7 @@ def test_a_missing_or_read_only_registry_database_is_exit_3_without_a_traceback(
     r = cli("status", env=env)
     assert r.returncode == 3 and "[base_indisponible]" in r.stderr and "Traceback" not in r.stderr
     ro = tmp_path / "ro.sqlite"
-    assert cli("export", "--caf", "751", env={"MCP_DATABASE_URL": f"sqlite:///{ro}"}).returncode == 0  # created
+    assert cli("migrate", env={"MCP_DATABASE_URL": f"sqlite:///{ro}"}).returncode == 0  # created
     read_only = f"sqlite:///file:{ro}?mode=ro&uri=true"  # (chmod would not stop root, who runs CI)
     r = cli("apply", "--file", str(EXAMPLE), "--yes", env={"MCP_DATABASE_URL": read_only})
     assert r.returncode == 3 and "[base_indisponible]" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -165,6 +165,7 @@ def test_the_api_answers_once_stored_by_default_and_the_cli_acts_inline(monkeypa
     from provisioning.config import Config
     monkeypatch.delenv("MCP_RECONCILE", raising=False)
     monkeypatch.setenv("MCP_DATABASE_URL", f"sqlite:///{tmp_path / 'r.sqlite'}")
+    assert cli_module.main(["migrate"]) == 0
     assert Config.from_env().reconcile_mode == "worker"
     monkeypatch.setenv("MCP_RECONCILE", "worker")
     assert cli_module._service().reconcile_mode == "inline"

@@ -75,9 +75,14 @@ def test_many_instances_claiming_at_once_get_one_holder(use_case_engine):
 
 
 def test_of_two_daily_job_processes_only_the_lease_holder_runs_the_job(use_case_engine, monkeypatch):
+    """And the one that takes over does not run again what the other did today (the registry says so)."""
+    from datetime import UTC, datetime
+    from datetime import time as clock_time
+
     from provisioning.jobs import run_daily
     from tests.unit.services import make_service
     runs = {"a": 0, "b": 0}
+    moment = [datetime(2027, 1, 11, 9, 0, tzinfo=UTC)]  # 10:00 in Paris; the job is at 04:00
     stops, threads, leases = {}, {}, {}
     for name in ("a", "b"):
         svc = make_service(use_case_engine)
@@ -89,14 +94,18 @@ def test_of_two_daily_job_processes_only_the_lease_holder_runs_the_job(use_case_
         svc.deliver_notifications = lambda: 0
         stops[name], leases[name] = threading.Event(), Lease(svc, "daily-job", seconds=1.0, holder=name)
         threads[name] = threading.Thread(target=run_daily, args=(svc, stops[name]), daemon=True,
-                                         kwargs={"days": 90, "every": 0.1, "lease": leases[name]})
+                                         kwargs={"days": 90, "at": clock_time(4, 0), "lease": leases[name],
+                                                 "poll": 0.05, "clock": lambda: moment[0]})
         threads[name].start()
         time.sleep(0.3)
-    time.sleep(0.8)
-    assert runs["a"] >= 5 and runs["b"] == 0
+    time.sleep(0.5)
+    assert runs == {"a": 1, "b": 0}  # never run: due at once, and once only
     stops["a"].set()
     threads["a"].join(5)
-    time.sleep(1.0)
-    assert runs["b"] >= 3  # took over
+    time.sleep(1.5)
+    assert leases["b"].held.is_set() and runs == {"a": 1, "b": 0}  # took over; today's run was done
+    moment[0] = datetime(2027, 1, 12, 3, 1, tzinfo=UTC)  # 04:01 in Paris, the next day
+    time.sleep(0.5)
+    assert runs == {"a": 1, "b": 1}
     stops["b"].set()
     threads["b"].join(5)

@@ -48,9 +48,14 @@ def test_production_settings_pass_but_werkzeug_is_refused_for_gunicorn():
         assert "SECRET" not in r.stderr and "SESSION_KEY" not in r.stderr
 
 
-def test_the_wsgi_entry_points_build_with_production_settings():
-    r = run(["-c", "from sso_demo import wsgi; print(wsgi.cdap.name); from provisioning.api import wsgi as w; "
-                   "print(w.app.name)"], GOOD)
+def test_the_wsgi_entry_points_build_with_production_settings(tmp_path):
+    env = {**GOOD, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite'}"}
+    entry = ["-c", "from sso_demo import wsgi; print(wsgi.cdap.name); from provisioning.api import wsgi as w; "
+                   "print(w.app.name)"]
+    r = run(entry, env)  # the registry not migrated yet: the API refuses to start, saying what to do
+    assert r.returncode != 0 and "[SCHEMA_NON_A_JOUR]" in r.stderr and "mcp-provisioning migrate" in r.stderr
+    assert run(["-m", "provisioning.cli", "migrate"], env).returncode == 0
+    r = run(entry, env)
     assert r.returncode == 0, r.stderr
     assert "sso_demo.cdap" in r.stdout and "provisioning.api" in r.stdout
 
@@ -72,6 +77,7 @@ def test_under_gunicorn_the_api_names_no_server_or_version(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**CLEAN, **GOOD, "MCP_DATABASE_URL": f"sqlite:///{tmp_path / 'r.sqlite'}"}
+    assert run(["-m", "provisioning.cli", "migrate"], env).returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:provisioning.gunicorn_conf",
                              "--bind", f"127.0.0.1:{port}", "--workers", "1", "provisioning.api.wsgi:app"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
