@@ -103,3 +103,30 @@ def test_codes_leave_under_the_partners_claim_and_wait_while_someone_else_writes
         c.execute(sa.update(t.outbox).values(next_attempt_at=None))
     s.deliver_notifications()
     assert len([m for m in s.notifier.sent if m[0] == "lea.petit@hirondelles.example"]) == 2
+
+
+def test_a_reissue_meeting_a_busy_partner_is_not_refused_after_storing_and_its_codes_follow(svc):
+    """Found by the simulation (issue 25 §8): a worker that died mid-reconcile left partner A's claim held; a
+    re-issue then stored the unlock and its journal line, and only then answered 409 OCCUPE — a refusal that
+    had written. Now the re-issue succeeds; the old password dies with the delivery of the new one, under the
+    claim, once the other writer is gone."""
+    import sqlalchemy as sa
+
+    from provisioning.store import tables as t
+    svc.REISSUE_CLAIM_WAIT = 0.0
+    svc.deliver_notifications()
+    with UnitOfWork(svc.engine) as uow:  # the dead worker's claim, not expired yet
+        assert uow.reconcile.hold(A, "dead-worker")
+        uow.commit()
+    old = svc.fake.passwords["lea.petit"]
+    svc.reissue_credentials(NATIONAL, A, "lea.petit")  # no OCCUPE
+    assert svc.fake.passwords["lea.petit"] == old, "not while another holds partner A"
+    with UnitOfWork(svc.engine) as uow:
+        uow.reconcile.let_go("dead-worker")
+        uow.commit()
+    with svc.engine.begin() as c:
+        c.execute(sa.update(t.outbox).values(next_attempt_at=None))
+    svc.deliver_notifications()
+    mailed = svc.notifier.sent[-1]
+    assert mailed[0] == "lea.petit@hirondelles.example" and svc.fake.passwords["lea.petit"] in mailed[2]
+    assert old in svc.fake.history["lea.petit"]  # replaced, remembered by the password history
