@@ -177,14 +177,19 @@ def cmd_status(args) -> int:
               "users": sum(len(p.users) for p in reg.partners),
               "active_conventions": sum(1 for p in reg.partners for c in p.conventions if c.status.value == "active"),
               "pending_changes": len(changes)}
+    import unicodedata
     with svc_uow(svc) as uow:
-        status.update({f"reconcile_{k.replace(' ', '_').replace('é', 'e').replace('è', 'e')}": v
-                       for k, v in uow.reconcile.counts().items()})
+        status.update({"reconcile_" + unicodedata.normalize("NFKD", k).encode("ascii", "ignore").decode()
+                       .replace(" ", "_"): v for k, v in uow.reconcile.counts().items()})
+        to_handle = uow.reconcile.to_handle()
     if args.json:
-        print(json.dumps(status))
+        print(json.dumps({**status, "to_handle": [{"key": h["key"], "reason": h.get("reason")} for h in to_handle]},
+                         ensure_ascii=False))
     else:
         for k, v in status.items():
             print(f"{k:<20} {v}")
+        for h in to_handle:  # issue 25 §5: not retried until the registry or Keycloak changes
+            print(f"À traiter : {'royaume' if h['key'] == '*' else 'partenaire ' + h['key']} — {h.get('reason')}")
         print("Keycloak conforme." if not changes else "Dérive ou changements en attente : lancez `mcp-provisioning plan`.")
     return 0
 

@@ -29,6 +29,10 @@ class Violation:
 
 @dataclass
 class ProvisioningError(Exception):
+    """`retryable`: whether doing the same again later may succeed with nothing changed (issue 25 §5). A
+    refusal (rights, rules, an account we do not manage, a name Keycloak refuses) is not: the reconcile of a
+    partner that meets only such refusals stops retrying and says « à traiter » until something changes."""
+    retryable = False
     code: str = "erreur"
     description: str = "Erreur"
     status: int = 500
@@ -77,8 +81,16 @@ class Conflict(ProvisioningError):
 
 class Transient(ProvisioningError):
     """A dependency (Keycloak, SMTP, database) failed; retrying later may succeed."""
+    retryable = True
+
     def __init__(self, description: str):
         super().__init__("transient", description, 503)
+
+
+class KeycloakRefused(Transient):
+    """Keycloak answered and refused (400, 403, 409, 422: a name or value it will not take, a permission the
+    service account lacks, an object of that name we do not own): the same request will be refused again."""
+    retryable = False
 
 
 class Unavailable(Transient):

@@ -20,7 +20,7 @@ from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError
 
 from provisioning.domain import naming as n
-from provisioning.errors import Conflict, Transient, Unavailable
+from provisioning.errors import Conflict, KeycloakRefused, Transient, Unavailable
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ class KeycloakGateway:
             if e.response_code == 404:  # the realm was re-imported under a long-lived process: ids moved
                 self._client_ids.clear()
                 self._roles.clear()
-            raise Transient(f"Keycloak a refusé « {what} » : {e.response_code} {_reason(e)}") from e
+            refusal = KeycloakRefused if e.response_code in (400, 403, 409, 422) else Transient
+            raise refusal(f"Keycloak a refusé « {what} » : {e.response_code} {_reason(e)}") from e
         except OSError as e:  # connection refused, DNS, timeouts
             raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e}") from e
 
@@ -313,7 +314,7 @@ class KeycloakGateway:
         for o in self._paged("/organizations", search=spec.alias, briefRepresentation="false"):
             if o["alias"] == spec.alias and _managed(o.get("attributes")):
                 return o["id"]
-        raise Transient(f"Création de l'organisation {spec.alias} refusée : une organisation de ce nom existe "
+        raise KeycloakRefused(f"Création de l'organisation {spec.alias} refusée : une organisation de ce nom existe "
                         "sans être gérée par Mon Compte Partenaire.")
 
     def update_org(self, org_id: str, spec: OrgSpec) -> None:
@@ -338,7 +339,7 @@ class KeycloakGateway:
         if gid is None:  # created by an interrupted run: take it only if it carries our marker
             found = self._call("group by path", self.kc.get_group_by_path, spec.path)
             if not _managed(found.get("attributes")):
-                raise Transient(f"Création du groupe {spec.path} refusée : un groupe de ce nom existe sans être "
+                raise KeycloakRefused(f"Création du groupe {spec.path} refusée : un groupe de ce nom existe sans être "
                                 "géré par Mon Compte Partenaire.")
             gid = found["id"]
         self.change_group_roles(gid, sorted(spec.roles, key=str), [])

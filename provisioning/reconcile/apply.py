@@ -52,6 +52,13 @@ class ApplyReport:
     created_users: list[UserSpec] = field(default_factory=list)
     failed: list[tuple[Change, str]] = field(default_factory=list)  # (change, reason in French)
     halted: str | None = None  # Keycloak unreachable: the rest of the plan was not attempted
+    terminal: list[Change] = field(default_factory=list)  # failed for a reason retrying will not change
+
+    @property
+    def needs_attention(self) -> bool:
+        """Every failure is a refusal (an unmanaged account, a name Keycloak refuses): retrying changes
+        nothing until the registry or Keycloak does — « à traiter » (issue 25 §5)."""
+        return bool(self.failed) and self.halted is None and len(self.terminal) == len(self.failed)
 
     @property
     def empty(self) -> bool:
@@ -165,6 +172,8 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
             why = e.description
         except ProvisioningError as e:
             why = e.description
+            if not e.retryable:
+                report.terminal.append(ch)
         except KeyError as e:  # the object it needs was not created (its own change failed above)
             why = f"dépend d'un changement qui a échoué ({e.args[0]})"
         else:

@@ -20,6 +20,7 @@ import uuid
 
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
+from provisioning.store import uow as store
 from provisioning.store.uow import UnitOfWork, acting_under, renewing
 
 log = logging.getLogger(__name__)
@@ -37,18 +38,41 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
         if not due:
             break
         [req] = due
-        failures, error = [], None
+        failures, error, terminal = [], None, False
         with renewing(svc.engine, token), acting_under(token):
             try:
                 report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
                 failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]
+                terminal = report.needs_attention
             except ProvisioningError as e:  # Keycloak or the database unreachable, partner gone…
-                error = e.description
+                error, terminal = e.description, not e.retryable
         with UnitOfWork(svc.engine) as uow:
-            uow.reconcile.finish(req, token, error=error, failures=failures)
+            uow.reconcile.finish(req, token, error=error, failures=failures, terminal=terminal)
             uow.commit()
         handled += 1
     return handled
+
+
+RESYNC_SECONDS = float(os.environ.get("MCP_RESYNC_MINUTES", "10")) * 60  # 0: no periodic resync
+RESYNC = "resync"
+
+
+def resync_if_due(svc: Provisioning, every: float = RESYNC_SECONDS) -> int:
+    """Level-triggered for real (issue 25 §5): every `every` seconds (recorded in the registry, so restarts
+    and several workers do not multiply it), every partner at rest is asked again, one claim at a time like
+    any request; a hand edit in Keycloak is corrected within that period."""
+    if every <= 0:
+        return 0
+    with UnitOfWork(svc.engine) as uow:
+        last, at = uow.job_runs.last(RESYNC), store.now()
+        if last is not None and (at - last).total_seconds() < every:
+            return 0
+        asked = uow.reconcile.request_resync()
+        uow.job_runs.done(RESYNC, at)
+        uow.commit()
+    if asked:
+        log.info("periodic resync: %s reconcile request(s)", asked)
+    return asked
 
 
 LEASE = "reconcile-worker"
@@ -95,7 +119,7 @@ class Lease:
 
 
 def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event | None = None,
-                mail_every: float = 5.0, lease: Lease | None = None) -> None:
+                mail_every: float = 5.0, lease: Lease | None = None, resync_every: float = RESYNC_SECONDS) -> None:
     """Until stopped: due requests, then (every `mail_every` seconds) the outbox's due retries, so a mail
     that failed while the mail server was down leaves once it is back without anyone acting. With a
     `lease`, only while this process holds it (the others wait, ready to take over)."""
@@ -108,6 +132,7 @@ def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event 
             stop.wait(interval)
             continue
         try:
+            resync_if_due(svc, resync_every)
             handled = run_once(svc)
             if time.monotonic() - last_mail >= mail_every:
                 last_mail = time.monotonic()

@@ -486,7 +486,7 @@ class Outbox:
 class ReconcileRequests:
     """What Keycloak still has to follow: one row per partner, written with the change that needs it."""
 
-    PENDING, APPLIED, FAILED = "en attente", "appliqué", "en échec"
+    PENDING, APPLIED, FAILED, TO_HANDLE = "en attente", "appliqué", "en échec", "à traiter"
     MAX_BACKOFF = 300  # seconds between retries of a request that keeps failing, at most
     # a claim lasts this long unless its worker renews it (every third of it, while it runs): a worker
     # killed mid-run frees its request within this time
@@ -502,6 +502,22 @@ class ReconcileRequests:
             updated_at=at))
         if done.rowcount == 0 and not self._insert(key, generation=1, state=self.PENDING):
             self.request(key)  # requested concurrently: the other row serves
+
+    def request_resync(self) -> int:
+        """Issue 25 §5: every partner reconciled and at rest, and the realm's shared objects, asked again, so a
+        change made by hand in Keycloak is corrected without waiting for the partner's next change. Two
+        statements whatever the number of partners; what is pending, failing (it retries) or « à traiter »
+        (retrying changes nothing) is left alone. Returns how many were asked."""
+        r, at = t.reconcile_requests.c, now()
+        missing = self.conn.execute(sa.select(t.partners.c.siret).where(
+            t.partners.c.siret.not_in(sa.select(r.key)))).scalars().all()
+        for key in [*missing, *(["*"] if self.conn.execute(sa.select(r.key).where(r.key == "*")).first() is None
+                                 else [])]:
+            self._insert(key, generation=1, state=self.PENDING)
+        asked = self.conn.execute(sa.update(t.reconcile_requests).where(r.state == self.APPLIED).values(
+            generation=r.generation + 1, state=self.PENDING, attempts=0, next_attempt_at=None, requested_at=at,
+            updated_at=at)).rowcount
+        return asked + len(missing)
 
     def _insert(self, key: str, *, generation: int, state: str) -> bool:
         """A first row for this key; False when another transaction made it first."""
@@ -556,14 +572,15 @@ class ReconcileRequests:
         self.conn.execute(sa.update(t.reconcile_requests).where(t.reconcile_requests.c.claimed_by == token)
                           .values(claimed_until=now() + timedelta(seconds=self.CLAIM_SECONDS)))
 
-    def finish(self, req, token: str, *, error: str | None, failures: list[dict]) -> None:
+    def finish(self, req, token: str, *, error: str | None, failures: list[dict], terminal: bool = False) -> None:
         """Record a run: applied; failed objects (retried later, capped backoff); or a transient error.
-        A request made while this one ran (newer generation) stays due."""
+        `terminal`: it failed only for reasons retrying will not change — « à traiter », not retried until a
+        change requests it again (issue 25 §5). A request made while this one ran (newer generation) stays due."""
         r, at = t.reconcile_requests.c, now()
         attempts = 0 if error is None and not failures else req.attempts + 1
-        state = self.APPLIED if error is None and not failures else self.FAILED
-        retry = None if state == self.APPLIED else at + timedelta(seconds=min(2 ** attempts, self.MAX_BACKOFF))
-        done_generation = req.generation if state == self.APPLIED else req.done_generation
+        state = self.APPLIED if error is None and not failures else self.TO_HANDLE if terminal else self.FAILED
+        retry = None if state != self.FAILED else at + timedelta(seconds=min(2 ** attempts, self.MAX_BACKOFF))
+        done_generation = req.done_generation if state == self.FAILED else req.generation
         self.conn.execute(sa.update(t.reconcile_requests).where(r.key == req.key, r.claimed_by == token).values(
             state=sa.case((r.generation > req.generation, self.PENDING), else_=state),
             done_generation=done_generation, attempts=attempts, next_attempt_at=retry, claimed_by=None,
@@ -576,6 +593,12 @@ class ReconcileRequests:
         reason = row.last_error or "; ".join(f"{f['target']} : {f['reason']}" for f in row.failures or [])
         return {"state": row.state, "updated_at": row.updated_at.isoformat(), "attempts": row.attempts,
                 "reason": reason or None}
+
+    def to_handle(self) -> list[dict]:
+        """The requests « à traiter » (issue 25 §5): key and reason, for `status` and the consoles."""
+        r = t.reconcile_requests.c
+        rows = self.conn.execute(sa.select(r.key).where(r.state == self.TO_HANDLE).order_by(r.key)).all()
+        return [{"key": row.key, **(self.state(row.key) or {})} for row in rows]
 
     def counts(self) -> dict[str, int]:
         r = t.reconcile_requests.c

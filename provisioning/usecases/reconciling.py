@@ -111,17 +111,18 @@ class Reconciling(Mail):
             uow.commit()
         if not claimed:
             return None
-        report, error = None, None
+        report, error, terminal = None, None, False
         with renewing(self.engine, token), acting_under(token):
             try:
                 report = self.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
             except ProvisioningError as e:
-                error = e.description
+                error, terminal = e.description, not e.retryable
                 log.warning("reconcile of %s deferred: %s", key, e.description)
         failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed] \
             if report else []
         with UnitOfWork(self.engine) as uow:
-            uow.reconcile.finish(claimed[0], token, error=error, failures=failures)
+            uow.reconcile.finish(claimed[0], token, error=error, failures=failures,
+                                 terminal=terminal or bool(report and report.needs_attention))
             uow.commit()
         return report
 

@@ -69,8 +69,54 @@ def test_a_refused_object_is_reported_with_its_reason_and_the_rest_is_applied(sv
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)
     run_once(svc)
     state = svc.reconcile_state(A)
-    assert state["state"] == "en échec" and "pris.ailleurs" in state["reason"]
+    assert state["state"] == "à traiter" and "pris.ailleurs" in state["reason"]
     assert not svc.fake.state.users["paul.bernard"].enabled  # the suspension did not wait
+
+
+def test_a_terminal_refusal_stops_retrying_until_the_registry_changes(svc):
+    """Issue 25 §5: measured before, a conflict with an account we do not manage was retried every 5 minutes
+    forever. Only refusals (nothing retryable): « à traiter », not due any more, whatever the time; the next
+    change of the partner asks again."""
+    from datetime import timedelta
+
+    from provisioning.domain.model import User
+    from provisioning.store import uow as uow_module
+    svc.fake.hand_add_user("pris.ailleurs", email="x@ailleurs.example")
+    svc.fake.unmanaged_account = lambda username, email: None
+    svc.create_user(NATIONAL, A, User("pris.ailleurs", "Pris", "Ailleurs", "pris@x.example"))
+    run_once(svc)
+    assert svc.reconcile_state(A)["state"] == "à traiter"
+    real_now = uow_module.now
+    uow_module.now = lambda: real_now() + timedelta(days=1)
+    try:
+        calls = len(svc.fake.calls)
+        assert run_once(svc) == 0 and len(svc.fake.calls) == calls  # not retried a day later
+    finally:
+        uow_module.now = real_now
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)  # a change: asked again, still to handle
+    assert run_once(svc) == 1 and svc.reconcile_state(A)["state"] == "à traiter"
+    assert not svc.fake.state.users["paul.bernard"].enabled
+
+
+def test_keycloak_refusing_a_value_is_terminal_and_a_5xx_is_retried():
+    """The gateway's classification: 400/403/409/422 will be refused again; 5xx and no answer may pass later."""
+    from keycloak.exceptions import KeycloakError
+
+    from provisioning.errors import KeycloakRefused, Transient, Unavailable
+    from provisioning.keycloak.gateway import KeycloakGateway
+
+    def failing(code):
+        def fn():
+            raise KeycloakError(error_message="refusé", response_code=code)
+        return fn
+    gw = KeycloakGateway.__new__(KeycloakGateway)
+    gw._client_ids, gw._roles = {}, {}
+    for code, kind, retryable in ((400, KeycloakRefused, False), (403, KeycloakRefused, False),
+                                  (409, KeycloakRefused, False), (500, Transient, True), (503, Transient, True),
+                                  (None, Unavailable, True), (404, Transient, True)):
+        with pytest.raises(kind) as e:
+            gw._call("test", failing(code))
+        assert e.value.retryable is retryable, code
 
 
 def test_a_request_made_while_the_worker_runs_is_not_lost(svc):
@@ -293,3 +339,33 @@ def test_a_partner_removed_from_the_registry_leaves_keycloak_through_the_worker(
     assert users["b.lea.petit"].enabled and ("partner", A) in users["b.lea.petit"].attributes
     assert not any("98765432100015" in g for g in s.fake.state.groups) and "p-98765432100015" not in s.fake.state.orgs
     assert s.plan() == []
+
+
+def test_a_hand_edit_in_keycloak_is_corrected_by_the_periodic_resync(svc):
+    """Issue 25 §5: measured before, a change made by hand in Keycloak stayed until the partner changed again.
+    The resync asks every partner at rest again (once per period, whatever the restarts), one claim at a time;
+    a partner « à traiter » is left alone (retrying changes nothing)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from provisioning.reconcile.worker import resync_if_due
+    from provisioning.store import uow as uow_module
+    lea = svc.fake.state.users["lea.petit"]
+    svc.fake.state.users["lea.petit"] = replace(lea, enabled=False)  # an administrator, by hand
+    svc.fake.hand_add_member("paul.bernard", next(iter(svc.fake.state.groups)))
+    assert svc.plan()
+    assert resync_if_due(svc, every=600) >= 2  # the partner and the realm's shared objects
+    assert resync_if_due(svc, every=600) == 0  # once per period
+    while run_once(svc):
+        pass
+    assert svc.fake.state.users["lea.petit"].enabled and svc.plan() == []
+    with UnitOfWork(svc.engine) as uow:
+        assert uow.reconcile.counts() == {"appliqué": 2}
+    real_now = uow_module.now
+    uow_module.now = lambda: real_now() + timedelta(seconds=601)
+    try:
+        with svc.engine.begin() as c:  # partner A waits for someone: not asked again
+            c.execute(sa.text("UPDATE reconcile_requests SET state = 'à traiter' WHERE key = :k"), {"k": A})
+        assert resync_if_due(svc, every=600) == 1  # the period passed: the realm's only
+    finally:
+        uow_module.now = real_now
