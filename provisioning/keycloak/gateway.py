@@ -77,6 +77,12 @@ class AccountDisabled(Transient):
         self.code = "COMPTE_DESACTIVE"
 
 
+def _password_created(credentials: list[dict] | None) -> int | None:
+    """When the account's password credential was set (ms), or None without one."""
+    dates = [int(c.get("createdDate") or 0) for c in credentials or [] if c.get("type") == "password"]
+    return max(dates) if dates else None
+
+
 def _nobody_knows() -> str:
     """A password no one will ever be told, that meets the realm's policy: it replaces one that must die."""
     return "Mcp-" + secrets.token_urlsafe(32) + "-9a!"
@@ -385,10 +391,15 @@ class KeycloakGateway:
         if only_if_enabled and not current.get("enabled"):
             raise AccountDisabled(f"Le compte {current.get('username')} est désactivé dans Keycloak : ses codes "
                                   "partiront quand il sera actif.")
-        if password or any(c.get("type") == "password"
-                           for c in self._call("credentials", self.kc.get_credentials, user_id)):
+        before = _password_created(self._call("credentials", self.kc.get_credentials, user_id))
+        if password or before is not None:
             self._call("reset password", self.kc.set_user_password, user_id, password or _nobody_knows(),
                        temporary=True)
+        if password:  # issue 25: mailed only once Keycloak shows it holds this password (a newer credential)
+            after = _password_created(self._call("credentials", self.kc.get_credentials, user_id))
+            if after is None or (before is not None and after <= before):
+                raise Transient(f"Keycloak ne confirme pas le nouveau mot de passe de {current.get('username')} : "
+                                "rien n'est envoyé, un autre partira.")
         attrs = current.setdefault("attributes", {})
         if expires_at:
             attrs[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]

@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -23,6 +24,7 @@ from provisioning.errors import (
 from provisioning.keycloak.gateway import AccountDisabled, Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
+from provisioning.store import uow as store
 from provisioning.store.uow import HELD, Outbox, Person, UnitOfWork
 from provisioning.usecases.base import CAF_ADMIN, Actor, Core, generate_password
 
@@ -81,6 +83,13 @@ class Mail(Core):
         return None
 
     BUSY_RETRY_SECONDS = 5.0
+
+    def disabled_wait(self, queued_at: datetime) -> float:
+        """An account still disabled: every 5 s at first (the worker is about to enable it), then less and less
+        often — a tenth of the time waited, at most 5 minutes — so an account that stays disabled (its
+        convention suspended) does not cost a round trip every 5 s forever."""
+        waited = (store.now() - (queued_at if queued_at.tzinfo else queued_at.replace(tzinfo=UTC))).total_seconds()
+        return min(300.0, max(self.BUSY_RETRY_SECONDS, waited / 10))
 
     def _deliver_credentials(self, gw: Gateway, person: Person) -> None:
         """R13, at sending time: a new provisional password valid 24 hours from now is set in Keycloak, then
@@ -182,7 +191,7 @@ class Mail(Core):
             action()
         except AccountDisabled:  # the plan has not enabled her yet (a re-issue in worker mode): soon, uncounted
             with UnitOfWork(self.engine) as uow:
-                uow.outbox.later(row.id, token, self.BUSY_RETRY_SECONDS)
+                uow.outbox.later(row.id, token, self.disabled_wait(row.at))
                 uow.commit()
             return 0
         except ProvisioningError as e:

@@ -175,3 +175,61 @@ def test_a_reissue_keeps_the_old_password_in_keycloaks_history(svc):
     svc.deliver_notifications()
     assert first in svc.fake.history["paul.bernard"]
     assert svc.fake.passwords["paul.bernard"] not in (None, first)
+
+
+class _KeycloakLosingWrites:
+    """python-keycloak's admin client as seen by the gateway, with a Keycloak that answers the password reset
+    and then does not hold it (killed before its write was durable, measured once in 150 on main)."""
+
+    def __init__(self, lose: bool):
+        self.lose, self.created, self.calls = lose, 1_000, []
+
+    def get_user(self, user_id):
+        from provisioning.domain import naming as n
+        return {"id": user_id, "username": "lea.petit", "enabled": True,
+                "attributes": {n.MANAGED_BY_ATTR: [n.MANAGED_BY]}}
+
+    def get_credentials(self, user_id):
+        return [{"type": "password", "createdDate": self.created}]
+
+    def set_user_password(self, user_id, password, temporary):
+        self.calls.append("reset")
+        if not self.lose:
+            self.created += 25
+
+    def update_user(self, user_id, rep):
+        self.calls.append("put")
+
+    def user_logout(self, user_id):
+        self.calls.append("logout")
+
+
+@pytest.mark.parametrize("lose", [True, False], ids=["write-lost", "write-held"])
+def test_a_password_is_mailed_only_once_keycloak_shows_it_holds_it(lose):
+    """Issue 25 §2: « envoyé » only when Keycloak holds the password that left. The gateway reads the password
+    credential's date before and after the reset: not newer, the delivery fails (retryable) before any mail, and
+    the retry sets another password."""
+    from provisioning.errors import Transient
+    from provisioning.keycloak.gateway import KeycloakGateway
+    gw = KeycloakGateway.__new__(KeycloakGateway)
+    gw.kc, gw._client_ids, gw._roles = _KeycloakLosingWrites(lose), {}, {}
+    if lose:
+        with pytest.raises(Transient, match="ne confirme pas") as e:
+            gw.reset_provisional("id-1", "Provisoire-1234!", 1_900_000_000, only_if_enabled=True)
+        assert e.value.retryable and gw.kc.calls == ["reset"]
+    else:
+        gw.reset_provisional("id-1", "Provisoire-1234!", 1_900_000_000, only_if_enabled=True)
+        assert gw.kc.calls == ["reset", "put", "logout"]
+
+
+def test_codes_for_an_account_that_stays_disabled_are_tried_less_and_less_often(use_case_engine):
+    """Issue 25: measured before, codes waiting for a disabled account were tried every 5 s forever."""
+    from datetime import timedelta
+
+    from provisioning.store.uow import now
+    svc = make_service(use_case_engine)
+    at = now()
+    assert svc.disabled_wait(at) == 5.0  # just queued: the worker is about to enable her
+    assert svc.disabled_wait(at - timedelta(seconds=200)) == pytest.approx(20.0, abs=1)
+    assert svc.disabled_wait(at - timedelta(days=2)) == 300.0
+    assert svc.disabled_wait((at - timedelta(hours=1)).replace(tzinfo=None)) == 300.0  # SQLite's naive dates
