@@ -10,11 +10,11 @@ from typing import Any
 
 from provisioning.domain import rules
 from provisioning.domain.model import Group, Member, Partner, Profile, Registry, Service, User
-from provisioning.errors import Conflict, Forbidden, NotFound, Transient, Violation
+from provisioning.errors import Conflict, Forbidden, NotFound, ProvisioningError, Transient, Violation
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.reconcile.state import UserSpec
-from provisioning.store.uow import ClaimBusy, UnitOfWork, holding
+from provisioning.store.uow import UnitOfWork, holding
 from provisioning.usecases.base import Actor, MutationResult, _on_user, _unknown_or_forbidden, _user
 from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.usage_rules import version_accepted
@@ -193,16 +193,20 @@ class People(Reconciling):
                               acts_outside=True, on_person=identifiant, expected_version=expected_version)
         if any(c.action == "create" and c.kind == "user" and c.target == identifiant for c in result.applied):
             return result  # just created: its first mails are on their way
+        # the change is stored: from here nothing is a refusal (issue 25 §4; found by the simulation and the
+        # refusal property): the old password dies now if Keycloak lets us, else with the delivery of the new
+        # one, which replaces it under the partner's claim and checks that Keycloak holds it
         gw = self.gateway()
-        user_id = gw.user_id(identifiant)
-        if user_id is None:
+        user_id: str | None = ""
+        try:
+            user_id = gw.user_id(identifiant)
+            if user_id is not None:
+                with holding(self.engine, [siret], wait=self.REISSUE_CLAIM_WAIT):  # not beside the worker
+                    gw.reset_provisional(user_id, None, None)  # into Keycloak's password history
+        except ProvisioningError as e:  # Keycloak down or refusing, the partner busy (ClaimBusy)
+            log.info("re-issue for %s: old password not reset now (%s); the delivery replaces it", identifiant, e)
+        if user_id is None:  # no account yet: its creation mails the codes
             raise Transient("Le compte n'existe pas encore dans Keycloak ; relancez la réconciliation.")
-        try:  # one writer per partner: not beside the worker enabling her
-            with holding(self.engine, [siret], wait=self.REISSUE_CLAIM_WAIT):
-                gw.reset_provisional(user_id, None, None)  # the old password dies now (into Keycloak's history)
-        except ClaimBusy:  # the change is stored, so no refusal now (found by the simulation, issue 25 §8): the
-            # delivery below replaces the password under the partner's claim once the other writer is done
-            log.info("partner %s busy: %s's old password dies with the delivery of the new one", siret, identifiant)
         u = result.partner.user(identifiant)
         assert u is not None  # the mutation just refused a partner without that person
         self._queue_credentials(UserSpec(u.identifiant, u.first_name, u.last_name, u.email))
