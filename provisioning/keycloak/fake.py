@@ -30,6 +30,15 @@ class FakeGateway:
         self.lockouts: dict[str, datetime] = {}  # username -> locked-until datetime (brute-force protection)
         self.second_factors: dict[str, set[str]] = {}  # username -> credential types (otp, webauthn, …)
 
+    def copy(self) -> FakeGateway:
+        """An independent twin in the same state (the simulation and the refusal property start from one)."""
+        twin = FakeGateway()
+        for name, value in vars(self).items():
+            if name != "_ids":
+                setattr(twin, name, copy.deepcopy(value))
+        twin._ids = (f"id-{i}" for i in itertools.count(10_000))  # ids this one has not used
+        return twin
+
     def _hit(self, name: str) -> None:
         self.calls.append(name)
         if self.fail_on == name:

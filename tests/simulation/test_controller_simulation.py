@@ -21,8 +21,6 @@ the seed: a failing seed replays with the same value.
 
 from __future__ import annotations
 
-import copy
-import itertools
 import os
 import random
 import re
@@ -141,15 +139,6 @@ def _template(tmp: Path) -> dict[str, object]:
     return _TEMPLATE
 
 
-def _clone(fake: FakeGateway) -> FakeGateway:
-    twin = FakeGateway()
-    for name, value in vars(fake).items():
-        if name != "_ids":
-            setattr(twin, name, copy.deepcopy(value))
-    twin._ids = (f"id-{i}" for i in itertools.count(10_000))  # ids the template has not used
-    return twin
-
-
 class Controller(RuleBasedStateMachine):
     tmp: Path  # set by the test
 
@@ -163,7 +152,7 @@ class Controller(RuleBasedStateMachine):
         self.clock = Clock()
         uow_module.now = self.clock  # the store's clock: claims, backoffs and leases follow simulated time
         uow_module.CLAIM_WAIT = 0.0  # a claim held by another (a crashed step's) is busy now, not in 120 real s
-        self.keycloak = FlakyKeycloak(_clone(t["fake"]))  # type: ignore[arg-type]
+        self.keycloak = FlakyKeycloak(t["fake"].copy())  # type: ignore[attr-defined]
         self.mail = FlakyMail()
         self.mail.sent = list(t["sent"])  # type: ignore[call-overload]
         self.svc = Provisioning(self.engine, lambda: self.keycloak, self.mail, today=lambda: TODAY,

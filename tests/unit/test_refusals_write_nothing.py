@@ -94,12 +94,11 @@ def template(tmp_path_factory):
 
 
 def _run(template, tmp_path, mode: str, command: str, at: int | None, n: int):
-    from tests.simulation.test_controller_simulation import _clone
     path, fake = template
     db = tmp_path / f"{command}-{mode}-{n}.sqlite"
     shutil.copy(path, db)
     engine = make_engine(f"sqlite:///{db}")
-    gw = Refusing(_clone(fake), at)
+    gw = Refusing(fake.copy(), at)
     mail = MemoryNotifier()
     svc = Provisioning(engine, lambda: gw, mail, today=lambda: TODAY, reconcile_mode=mode)
     svc.REISSUE_CLAIM_WAIT = 0.0
