@@ -39,6 +39,17 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
             break
         [req] = due
         failures, error, terminal = [], None, False
+        if req.key == "*":  # the whole registry: every partner's claim as well, or later
+            with UnitOfWork(svc.engine) as uow:
+                every = uow.reconcile.hold_every_partner(token)
+                uow.commit()
+            if not every:
+                with UnitOfWork(svc.engine) as uow:
+                    uow.reconcile.finish(req, token, error="Un autre processus écrit pour un partenaire : la "
+                                         "réconciliation complète attend son tour.", failures=[])
+                    uow.commit()
+                handled += 1
+                continue
         with renewing(svc.engine, token), acting_under(token):
             try:
                 report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
@@ -48,6 +59,8 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
                 error, terminal = e.description, not e.retryable
         with UnitOfWork(svc.engine) as uow:
             uow.reconcile.finish(req, token, error=error, failures=failures, terminal=terminal)
+            if req.key == "*":
+                uow.reconcile.let_go(token)  # the partners' claims it took
             uow.commit()
         handled += 1
     return handled

@@ -558,6 +558,23 @@ class ReconcileRequests:
             claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
         return taken.rowcount == 1
 
+    def hold_every_partner(self, token: str) -> bool:
+        """A full reconcile (`*`) writes every partner: it takes every partner's claim too, in one statement
+        whatever their number (issue 25: one writer per partner). False, with nothing kept, when another writer
+        holds one of them."""
+        r, p, at = t.reconcile_requests.c, t.partners.c, now()
+        for key in self.conn.execute(sa.select(p.siret).where(p.siret.not_in(sa.select(r.key)))).scalars():
+            self._insert(key, generation=0, state=self.APPLIED)
+        partners = sa.select(p.siret).scalar_subquery()
+        free = sa.or_(r.claimed_until.is_(None), r.claimed_until < at, r.claimed_by == token)
+        taken = self.conn.execute(sa.update(t.reconcile_requests).where(r.key.in_(partners), free).values(
+            claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS))).rowcount
+        if taken == self.conn.execute(sa.select(sa.func.count()).select_from(t.partners)).scalar():
+            return True
+        self.conn.execute(sa.update(t.reconcile_requests).where(r.key != "*", r.claimed_by == token)
+                          .values(claimed_by=None, claimed_until=None))
+        return False
+
     def holds(self, key: str, token: str) -> bool:
         r = t.reconcile_requests.c
         return self.conn.execute(sa.select(r.key).where(r.key == key, r.claimed_by == token,

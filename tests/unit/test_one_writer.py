@@ -130,3 +130,35 @@ def test_a_reissue_meeting_a_busy_partner_is_not_refused_after_storing_and_its_c
     mailed = svc.notifier.sent[-1]
     assert mailed[0] == "lea.petit@hirondelles.example" and svc.fake.passwords["lea.petit"] in mailed[2]
     assert old in svc.fake.history["lea.petit"]  # replaced, remembered by the password history
+
+
+def test_a_full_reconcile_takes_every_partners_claim_or_waits(svc):
+    """Issue 25: a full reconcile (`*`) writes every partner; it wrote them under the realm's claim only, so
+    beside an `apply` holding one partner. Now it holds every partner's claim (one statement) or waits."""
+    from datetime import timedelta
+
+    from provisioning.store import uow as uow_module
+    svc.fake.state.users["lea.petit"] = __import__("dataclasses").replace(svc.fake.state.users["lea.petit"],
+                                                                          enabled=False)  # drift to correct
+    with UnitOfWork(svc.engine) as uow:
+        assert uow.reconcile.hold(A, "apply-elsewhere")
+        uow.reconcile.request("*")
+        uow.commit()
+    assert run_once(svc) == 1
+    assert not svc.fake.state.users["lea.petit"].enabled, "not while another writer holds partner A"
+    assert svc.reconcile_state("*")["state"] == "en échec" and "attend son tour" in svc.reconcile_state("*")["reason"]
+    with UnitOfWork(svc.engine) as uow:
+        assert uow.reconcile.holds(A, "apply-elsewhere")  # what it could not take, it did not keep either
+        uow.reconcile.let_go("apply-elsewhere")
+        uow.commit()
+    real_now = uow_module.now
+    uow_module.now = lambda: real_now() + timedelta(seconds=10)  # past its backoff
+    try:
+        while run_once(svc):
+            pass
+    finally:
+        uow_module.now = real_now
+    assert svc.fake.state.users["lea.petit"].enabled and svc.reconcile_state("*")["state"] == "appliqué"
+    with UnitOfWork(svc.engine) as uow:
+        assert uow.reconcile.hold(A, "next-writer")  # given back
+        uow.commit()
