@@ -46,7 +46,7 @@ from provisioning.domain.model import User
 from provisioning.domain.scope import FileScope
 from provisioning.errors import ProvisioningError, Transient, Unavailable
 from provisioning.keycloak.fake import FakeGateway
-from provisioning.reconcile.worker import run_once
+from provisioning.reconcile.worker import resync_if_due, run_once
 from provisioning.services import Actor, Provisioning
 from provisioning.store import tables
 from provisioning.store import uow as uow_module
@@ -160,6 +160,7 @@ class Controller(RuleBasedStateMachine):
         self.svc.workers = 1  # deliveries one after the other: the simulation is deterministic
         self.svc.REISSUE_CLAIM_WAIT = 0.0
         self.reissuing: str | None = None  # a re-issue unlocks the person it mails
+        self.by_hand = False  # the step was a hand edit in Keycloak, not ours
         self.siret = _TEMPLATE["siret"]
         self._before = self._observe()
 
@@ -245,6 +246,27 @@ class Controller(RuleBasedStateMachine):
             files.apply_plan(self.svc, NATIONAL, plan, allow_destroy=1000)
         self._do(apply)
 
+    @precondition(lambda self: self._present())
+    @rule(data=st.data(), enabled=st.booleans())
+    def an_administrator_edits_keycloak_by_hand(self, data: st.DataObject, enabled: bool) -> None:
+        """Drift: an account enabled or disabled in Keycloak's console; the resync must correct it."""
+        who = data.draw(st.sampled_from(self._present()))
+        if (u := self.keycloak.fake.state.users.get(who)) is not None:
+            self.keycloak.fake.state.users[who] = replace(u, enabled=enabled)
+            self.by_hand = True
+
+    @rule()
+    def periodic_resync(self) -> None:
+        self._do(lambda: resync_if_due(self.svc, every=1))
+
+    @rule()
+    def full_reconcile_requested(self) -> None:
+        def ask() -> None:
+            with UnitOfWork(self.engine) as uow:
+                uow.reconcile.request("*")
+                uow.commit()
+        self._do(ask)
+
     @rule()
     def worker_step(self) -> None:
         self._do(lambda: run_once(self.svc))
@@ -279,7 +301,7 @@ class Controller(RuleBasedStateMachine):
         start, end = before["people"], after["people"]  # type: ignore[union-attr]
         users = self.keycloak.fake.state.users
         for name in after["enabled"] - before["enabled"]:  # type: ignore[operator]
-            if users[name].managed:
+            if users[name].managed and not self.by_hand:
                 assert end.get(name, ("absent",))[0] == "actif", \
                     f"{name}'s account was enabled while the registry holds them {end.get(name, ('absent',))[0]}"
         by_mail = {email: who for who, (_, email) in {**start, **end}.items()}
@@ -296,7 +318,7 @@ class Controller(RuleBasedStateMachine):
         for who, password in last.items():
             assert self.keycloak.fake.passwords.get(who) == password, f"{who} was mailed a password Keycloak does not hold"
             assert users[who].enabled, f"{who} was mailed codes for a disabled account"
-        self._before, self.reissuing = after, None
+        self._before, self.reissuing, self.by_hand = after, None, False
 
     # --- once the faults stop ---------------------------------------------------------------------------------
     def _converge(self) -> None:
@@ -305,9 +327,7 @@ class Controller(RuleBasedStateMachine):
             self.clock.at += timedelta(hours=1)  # past every backoff and every claim a crash left
             for dead in self.svc.notifications(NATIONAL, dead=True):  # what an operator resends
                 self.svc.resend_notification(NATIONAL, dead["id"])
-            with UnitOfWork(self.engine) as uow:
-                uow.reconcile.request(self.siret)
-                uow.commit()
+            resync_if_due(self.svc, every=1)  # the periodic resync corrects what was edited by hand
             while run_once(self.svc):
                 pass
             self.svc.deliver_notifications()
