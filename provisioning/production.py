@@ -10,8 +10,21 @@ from collections.abc import Iterable
 DEMO_MARK = "demo-only"
 
 
+ENVIRONMENTS = ("demo", "production")
+
+
+class UnknownEnvironment(SystemExit):
+    def __init__(self, value: str):
+        super().__init__(f"[configuration] MCP_ENV={value!r} n'est pas reconnu : « demo » (ou vide) ou « production ». "
+                         "Une faute de frappe ne doit pas lancer la démonstration à la place de la production.")
+
+
 def production() -> bool:
-    return os.environ.get("MCP_ENV", "").strip().lower() == "production"
+    """Issue 26: `MCP_ENV=prod` (a typo) silently ran the demo; anything but demo or production is refused."""
+    value = os.environ.get("MCP_ENV", "").strip().lower()
+    if value not in ("", *ENVIRONMENTS):
+        raise UnknownEnvironment(os.environ.get("MCP_ENV", ""))
+    return value == "production"
 
 
 class NotForProduction(SystemExit):

@@ -42,6 +42,8 @@ class Mail(Core):
         """A dead letter of the actor's Caf goes back to the queue (audited), then the sender runs."""
         if not (actor.system or CAF_ADMIN in actor.roles):
             raise Forbidden()
+        if not 0 < msg_id < 2**63:  # beyond the database's integers: no such mail (it answered 500)
+            raise NotFound(f"Pas de courriel n° {msg_id} à renvoyer pour votre Caf.")
         with UnitOfWork(self.engine) as uow:
             if not uow.outbox.resend(msg_id, caf=None if actor.system else actor.caf):
                 raise NotFound(f"Pas de courriel n° {msg_id} à renvoyer pour votre Caf.")

@@ -138,3 +138,11 @@ def test_the_migration_indexes_whose_credentials_wait_and_keeps_those_already_qu
         uow.outbox.withdraw(pending)
         assert not uow.outbox.credentials_pending("ancien.compte")
     assert "ix_outbox_username" in {i["name"] for i in sa.inspect(engine).get_indexes("outbox")}
+
+
+@pytest.mark.parametrize("msg_id", [0, -1, 2**63, 10**30])
+def test_resending_a_mail_number_beyond_the_databases_integers_is_not_found(svc, msg_id):
+    """Issue 26: `resend` with an id ≥ 2^63 answered 500 (the database's integer overflowed)."""
+    from provisioning.errors import NotFound
+    with pytest.raises(NotFound):
+        svc.resend_notification(NATIONAL, msg_id)

@@ -34,6 +34,14 @@ def test_demo_settings_are_refused_in_production_with_what_to_set(args):
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("args", [["-m", "sso_demo"], ["-m", "provisioning.cli", "status"]], ids=["applications", "cli"])
+def test_a_misspelled_environment_is_refused_not_run_as_the_demo(args):
+    """Issue 26: MCP_ENV=prod (a typo) ran the demo with its known secrets."""
+    r = run(args, {"MCP_ENV": "prod"})
+    assert r.returncode != 0 and "[configuration] MCP_ENV='prod'" in r.stderr and "production" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
 def test_every_wrong_setting_of_an_application_is_listed_at_once():
     r = run(["-m", "sso_demo"], {"MCP_ENV": "production", "MCP_INSECURE_COOKIES": "1"})
     for what in ("MCP_PORTAIL_CLIENT_SECRET", "MCP_PORTAIL_SESSION_KEY", "MCP_INSECURE_COOKIES", "MCP_PORTAIL_URL"):
