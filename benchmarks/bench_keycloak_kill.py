@@ -70,6 +70,10 @@ def one_run(n: int, args, inst, admin: AdminSession, sink: MailSink, tmp: Path) 
         mailed_before = sum(1 for m in sink.mails if m.recipients[0].startswith(tag) and "mot de passe" in m.subject)
         os.killpg(kc.running_pid(inst), signal.SIGKILL)
         t0 = time.monotonic()
+        while any(kc._port_busy(port) for port in (inst.http_port, inst.management_port)):
+            if time.monotonic() - t0 > 60:
+                raise SystemExit("the killed Keycloak's ports are still taken after 60 s")
+            time.sleep(0.2)
         kc.start(inst)  # the same data: what Keycloak had committed
         restart = time.monotonic() - t0
         deadline = time.monotonic() + 600

@@ -319,7 +319,7 @@ def cmd_outbox(args) -> int:
         svc.resend_notification(_actor(), args.resend)
         print(f"Courriel n° {args.resend} remis en file d'envoi.")
         return 0
-    rows = [r for r in svc.notifications(_actor(), dead=args.dead) if args.all or not r["sent_at"]]
+    rows = svc.notifications(_actor(), dead=args.dead, waiting=not (args.all or args.dead))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return 0

@@ -467,12 +467,16 @@ class Outbox:
             q = q.where(t.outbox.c.caf_code == caf)
         return self.conn.execute(q.values(dead_at=None, attempts=0, next_attempt_at=None, error=None)).rowcount == 1
 
-    def list(self, caf: str | None = None, limit: int = 100, dead: bool = False) -> list[dict]:
+    def list(self, caf: str | None = None, limit: int = 100, dead: bool = False, waiting: bool = False) -> list[dict]:
+        """Newest first; `dead`: the dead letters; `waiting`: what is not sent yet, in the query (it was the
+        newest 100 rows filtered afterwards: a mail waiting behind 100 newer sent ones was not listed)."""
         q = sa.select(t.outbox).order_by(t.outbox.c.id.desc()).limit(limit)
         if caf:
             q = q.where(t.outbox.c.caf_code == caf)
         if dead:
             q = q.where(t.outbox.c.dead_at.is_not(None))
+        if waiting:
+            q = q.where(t.outbox.c.sent_at.is_(None), t.outbox.c.dead_at.is_(None))
         out = []
         for r in self.conn.execute(q):
             row = {k: v for k, v in r._asdict().items() if k not in ("payload", "claimed_by", "claimed_until")}

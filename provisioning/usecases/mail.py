@@ -32,11 +32,11 @@ log = logging.getLogger(__name__)
 
 
 class Mail(Core):
-    def notifications(self, actor: Actor, dead: bool = False) -> list[dict[str, Any]]:
+    def notifications(self, actor: Actor, dead: bool = False, waiting: bool = False) -> list[dict[str, Any]]:
         if not (actor.system or CAF_ADMIN in actor.roles):
             raise Forbidden()
         with UnitOfWork(self.engine) as uow:
-            return uow.outbox.list(caf=None if actor.system else actor.caf, dead=dead)
+            return uow.outbox.list(caf=None if actor.system else actor.caf, dead=dead, waiting=waiting)
 
     def resend_notification(self, actor: Actor, msg_id: int) -> None:
         """A dead letter of the actor's Caf goes back to the queue (audited), then the sender runs."""

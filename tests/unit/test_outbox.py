@@ -5,6 +5,7 @@ password being set in Keycloak and mailed only when the mail leaves. Regression:
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -146,3 +147,26 @@ def test_resending_a_mail_number_beyond_the_databases_integers_is_not_found(svc,
     from provisioning.errors import NotFound
     with pytest.raises(NotFound):
         svc.resend_notification(NATIONAL, msg_id)
+
+
+def test_a_mail_waiting_behind_a_hundred_newer_sent_ones_is_still_listed_as_waiting(svc, capsys, monkeypatch):
+    """Found by the one-writer benchmark: `mcp-provisioning outbox` took the newest 100 rows, then kept the
+    unsent ones — with 154 new people, the last codes still waiting were not listed and the outbox looked empty."""
+    from provisioning import cli
+    from provisioning.store.uow import UnitOfWork
+    with UnitOfWork(svc.engine) as uow:
+        uow.outbox.put("attend@x.example", "en attente", "corps", caf="751")
+        for i in range(120):
+            uow.outbox.put(f"envoye{i}@x.example", "envoyé", "corps", caf="751")
+        uow.commit()
+    with UnitOfWork(svc.engine) as uow:
+        token, rows = uow.outbox.claim(200)
+        for r in rows:
+            if r.recipient != "attend@x.example":
+                uow.outbox.sent(r.id, token)
+        uow.outbox.release(token)
+        uow.commit()
+    monkeypatch.setattr(cli, "_service", lambda: svc)
+    assert cli.main(["outbox", "--json"]) == 0
+    waiting = json.loads(capsys.readouterr().out)
+    assert [w["recipient"] for w in waiting] == ["attend@x.example"]
