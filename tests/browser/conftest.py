@@ -113,7 +113,9 @@ def stack(keycloak, tmp_path_factory):
     svc.import_registry(OPERATOR, registry(data))
     svc.reconcile(OPERATOR)
     stop = threading.Event()
-    worker = threading.Thread(target=run_forever, args=(svc, 0.2, stop), daemon=True)
+    # no periodic resync here: a page would say « en attente » for the moments it runs, at whatever time the
+    # suite reaches 10 minutes (the resync has its own tests)
+    worker = threading.Thread(target=run_forever, args=(svc, 0.2, stop), kwargs={"resync_every": 0}, daemon=True)
     worker.start()
     yield Stack(svc, sink, urls, apps, admin)
     stop.set()
