@@ -138,14 +138,16 @@ def run_forever(svc: Provisioning, interval: float = 0.5, stop: threading.Event 
     `lease`, only while this process holds it (the others wait, ready to take over)."""
     stop = stop or threading.Event()
     log.info("reconcile worker started (every %.1f s)", interval)
-    last_mail = 0.0
+    last_mail, next_resync_check = 0.0, 0.0
     keeper = lease.keep(stop) if lease else None
     while not stop.is_set():
         if lease and not lease.held.is_set():
             stop.wait(interval)
             continue
         try:
-            resync_if_due(svc, resync_every)
+            if resync_every > 0 and time.monotonic() >= next_resync_check:  # not a read every round
+                next_resync_check = time.monotonic() + min(resync_every, 60.0)
+                resync_if_due(svc, resync_every)
             handled = run_once(svc)
             if time.monotonic() - last_mail >= mail_every:
                 last_mail = time.monotonic()
