@@ -21,6 +21,19 @@ def svc(use_case_engine):
     return reconciled_service(use_case_engine)
 
 
+def _hand_over_and_deliver(svc, holder: str) -> None:
+    """The other writer gives the partner back; the waiting codes are due at once and leave."""
+    import sqlalchemy as sa
+
+    from provisioning.store import tables as t
+    with UnitOfWork(svc.engine) as uow:
+        uow.reconcile.let_go(holder)
+        uow.commit()
+    with svc.engine.begin() as c:
+        c.execute(sa.update(t.outbox).values(next_attempt_at=None))
+    svc.deliver_notifications()
+
+
 def _with_b():
     d = example_data()
     second_partner(d)
@@ -96,12 +109,7 @@ def test_codes_leave_under_the_partners_claim_and_wait_while_someone_else_writes
     with s.engine.connect() as c:
         row = c.execute(sa.select(t.outbox).where(t.outbox.c.username == "lea.petit")).one()
     assert row.attempts == 0 and row.sent_at is None and row.next_attempt_at is not None
-    with UnitOfWork(s.engine) as uow:
-        uow.reconcile.let_go("another-process")
-        uow.commit()
-    with s.engine.begin() as c:
-        c.execute(sa.update(t.outbox).values(next_attempt_at=None))
-    s.deliver_notifications()
+    _hand_over_and_deliver(s, "another-process")
     assert len([m for m in s.notifier.sent if m[0] == "lea.petit@hirondelles.example"]) == 2
 
 
@@ -110,9 +118,7 @@ def test_a_reissue_meeting_a_busy_partner_is_not_refused_after_storing_and_its_c
     re-issue then stored the unlock and its journal line, and only then answered 409 OCCUPE — a refusal that
     had written. Now the re-issue succeeds; the old password dies with the delivery of the new one, under the
     claim, once the other writer is gone."""
-    import sqlalchemy as sa
 
-    from provisioning.store import tables as t
     svc.REISSUE_CLAIM_WAIT = 0.0
     svc.deliver_notifications()
     with UnitOfWork(svc.engine) as uow:  # the dead worker's claim, not expired yet
@@ -121,12 +127,7 @@ def test_a_reissue_meeting_a_busy_partner_is_not_refused_after_storing_and_its_c
     old = svc.fake.passwords["lea.petit"]
     svc.reissue_credentials(NATIONAL, A, "lea.petit")  # no OCCUPE
     assert svc.fake.passwords["lea.petit"] == old, "not while another holds partner A"
-    with UnitOfWork(svc.engine) as uow:
-        uow.reconcile.let_go("dead-worker")
-        uow.commit()
-    with svc.engine.begin() as c:
-        c.execute(sa.update(t.outbox).values(next_attempt_at=None))
-    svc.deliver_notifications()
+    _hand_over_and_deliver(svc, "dead-worker")
     mailed = svc.notifier.sent[-1]
     assert mailed[0] == "lea.petit@hirondelles.example" and svc.fake.passwords["lea.petit"] in mailed[2]
     assert old in svc.fake.history["lea.petit"]  # replaced, remembered by the password history
