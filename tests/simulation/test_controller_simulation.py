@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -48,10 +47,10 @@ from provisioning.errors import ProvisioningError, Transient, Unavailable
 from provisioning.keycloak.fake import FakeGateway
 from provisioning.reconcile.worker import resync_if_due, run_once
 from provisioning.services import Actor, Provisioning
-from provisioning.store import tables
 from provisioning.store import uow as uow_module
 from provisioning.store.uow import UnitOfWork, make_engine, migrate
 from provisioning.usecases import desired_state as files
+from tests.support.snapshot import every_table
 from tests.unit.factories import TODAY, registry
 
 NATIONAL = Actor("cli:simulation", system=True)
@@ -187,9 +186,7 @@ class Controller(RuleBasedStateMachine):
                 "mails": len(self.mail.sent)}
 
     def _tables(self) -> list[tuple[str, list[str]]]:
-        with self.engine.connect() as c:
-            return [(tb.name, sorted(repr(tuple(r)) for r in c.execute(sa.select(tb))))
-                    for tb in tables.metadata.sorted_tables]
+        return every_table(self.engine)
 
     def _do(self, action) -> None:
         """One step: the action, a refusal checked to have written nothing, a crash or a fault absorbed."""

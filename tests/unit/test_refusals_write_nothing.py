@@ -12,7 +12,6 @@ import shutil
 from collections.abc import Callable
 
 import pytest
-import sqlalchemy as sa
 
 from provisioning.domain.model import ConventionStatus, EquipmentType, Group, Profile, Service, User
 from provisioning.errors import Conflict, ProvisioningError
@@ -20,8 +19,8 @@ from provisioning.keycloak.fake import FakeGateway
 from provisioning.notify.notifier import MemoryNotifier
 from provisioning.reconcile.worker import run_once
 from provisioning.services import Provisioning
-from provisioning.store import tables
 from provisioning.store.uow import make_engine, migrate
+from tests.support.snapshot import every_table
 from tests.unit.factories import TODAY, registry
 from tests.unit.test_desired_state_files import NATIONAL
 
@@ -104,9 +103,7 @@ def _run(template, tmp_path, mode: str, command: str, at: int | None, n: int):
     svc.REISSUE_CLAIM_WAIT = 0.0
 
     def tables_now():
-        with engine.connect() as c:
-            return [(tb.name, sorted(repr(tuple(r)) for r in c.execute(sa.select(tb))))
-                    for tb in tables.metadata.sorted_tables]
+        return every_table(engine)
     before = tables_now()
     refusal = None
     try:
