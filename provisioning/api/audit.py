@@ -19,19 +19,19 @@ def _svc():
     return current_app.extensions["provisioning"]
 
 
-def _rows(q, with_documents: bool) -> list[dict]:
+def _rows(q, with_changes: bool) -> list[dict]:
     def paris_midnight(d):  # a day as people mean it: Paris time
         return datetime.combine(d, time(0), PARIS).astimezone(UTC)
     return _svc().audit(g.actor, q.partner, q.limit, q.offset, actor=q.actor or None, subject=q.user or None,
                         since=paris_midnight(q.since) if q.since else None,
                         until=paris_midnight(q.until + timedelta(days=1)) if q.until else None,
-                        with_documents=with_documents)
+                        with_changes=with_changes)
 
 
 @bp.get("/audit")
 @m.query(m.AuditQuery)
 def audit():
-    return jsonify(_rows(g.query, with_documents=True))
+    return jsonify(_rows(g.query, with_changes=True))
 
 
 @bp.get("/audit.csv")
@@ -41,7 +41,7 @@ def audit_csv():
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";")
     w.writerow(["numero", "date (heure de Paris)", "auteur", "action", "code", "personne", "objet", "changement"])
-    for r in _rows(g.query, with_documents=False):
+    for r in _rows(g.query, with_changes=False):
         at = datetime.fromisoformat(r["at"]).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
         w.writerow([journal.spreadsheet_cell(x) for x in (
             r["id"], at, r["actor"], journal.action_fr(r["action"]), r["action"], r["subject"] or "", r["object"],

@@ -45,8 +45,9 @@ audit_log = sa.Table(
     sa.Column("object", sa.String(255), nullable=False, index=True),
     sa.Column("partner_siret", sa.String(14), nullable=True, index=True),
     sa.Column("caf_code", sa.String(16), nullable=True, index=True),
-    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("before", sa.JSON, nullable=True),   # entries before migration 0010: whole documents
     sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("changes", sa.JSON, nullable=True),  # since 0010: [{path, before, after}] (domain/diff.py)
     sa.Column("subject", sa.String(64), nullable=True, index=True),  # the person it is about, if one
     sa.Column("summary", sa.Text, nullable=True),                    # what changed, in French, before → after
 )

@@ -22,6 +22,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
+from provisioning.domain import diff
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
@@ -261,8 +262,7 @@ class RegistryRepository:
                 raise stale_version(p.siret)
             version = expected_version + 1
         if reindex:
-            self.unindex(partner=p.siret)
-            self.index_partner(p)
+            self._reindex_partner(p)
         return version
 
     def delete_partner(self, siret: str) -> None:
@@ -276,30 +276,54 @@ class RegistryRepository:
         self.conn.execute(sa.delete(t.user_index).where(col == (partner or caf)))
 
     def index_partner(self, p: Partner) -> None:
-        for u in p.users:
-            self._index(u.identifiant, u.email, partner=p.siret)
+        self._index_many([(u.identifiant, u.email) for u in p.users], partner=p.siret)
 
     def index_caf(self, c: Caf) -> None:
-        for a in c.administrators:
-            self._index(a.identifiant, a.email, caf=c.code)
+        self._index_many([(a.identifiant, a.email) for a in c.administrators], caf=c.code)
 
-    def _index(self, identifiant: str, email: str, partner: str | None = None, caf: str | None = None) -> None:
-        """The database's unique indexes enforce uniqueness across partners; a clash is the same rule
-        violation, with the same code and message, as inside one partner (never naming the other one)."""
+    def _reindex_partner(self, p: Partner) -> None:
+        """Issue 27: write only the index rows that changed (one person added: one row), not the partner's
+        5,000 — one read of the partner's rows, then deletes and inserts in batches."""
         ix = t.user_index.c
-        if self.conn.execute(sa.select(ix.identifiant).where(ix.identifiant == identifiant)).first():
-            raise ValidationFailed([Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {identifiant} » est déjà "
-                                              "utilisé : un utilisateur appartient à un seul partenaire.", "identifiant")])
-        if self.conn.execute(sa.select(ix.email).where(ix.email == email.lower())).first():
-            raise ValidationFailed([Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée.",
-                                              "email")])
+        have = dict(self.conn.execute(sa.select(ix.identifiant, ix.email).where(ix.partner_siret == p.siret)).all())
+        want = {u.identifiant: u.email for u in p.users}
+        gone = [i for i, e in have.items() if i not in want or want[i].lower() != e]
+        for i in range(0, len(gone), 500):
+            self.conn.execute(sa.delete(t.user_index).where(ix.partner_siret == p.siret,
+                                                             ix.identifiant.in_(gone[i:i + 500])))
+        self._index_many([(i, e) for i, e in want.items() if have.get(i) != e.lower()], partner=p.siret)
+
+    def _index_many(self, people: list[tuple[str, str]], partner: str | None = None, caf: str | None = None) -> None:
+        """The database's unique indexes enforce uniqueness across partners; a clash is the same rule
+        violation, with the same code and message, as inside one partner (never naming the other one).
+        Checked with a few IN queries, inserted in one statement per 500."""
+        if not people:
+            return
+        ix = t.user_index.c
+        ids, mails = set(), set()
+        for i in range(0, len(people), 500):
+            batch = people[i:i + 500]
+            ids |= set(self.conn.execute(sa.select(ix.identifiant).where(
+                ix.identifiant.in_([ident for ident, _ in batch]))).scalars())
+            mails |= set(self.conn.execute(sa.select(ix.email).where(
+                ix.email.in_([email.lower() for _, email in batch]))).scalars())
+        for identifiant, email in people:
+            if identifiant in ids:
+                raise ValidationFailed([Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {identifiant} » est déjà "
+                                                  "utilisé : un utilisateur appartient à un seul partenaire.",
+                                                  "identifiant")])
+            if email.lower() in mails:
+                raise ValidationFailed([Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée.",
+                                                  "email")])
         try:
             with self.conn.begin_nested():
-                self.conn.execute(sa.insert(t.user_index).values(identifiant=identifiant, email=email.lower(),
-                                                                 partner_siret=partner, caf_code=caf))
-        except sa.exc.IntegrityError as e:  # a concurrent transaction took it between the check and the insert
-            raise Conflict(f"L'identifiant « {identifiant} » ou le courriel « {email} » vient d'être enregistré "
-                           "ailleurs : rechargez et recommencez.") from e
+                for i in range(0, len(people), 500):
+                    self.conn.execute(sa.insert(t.user_index), [
+                        {"identifiant": ident, "email": email.lower(), "partner_siret": partner, "caf_code": caf}
+                        for ident, email in people[i:i + 500]])
+        except sa.exc.IntegrityError as e:  # a concurrent transaction took one between the check and the insert
+            raise Conflict("Un identifiant ou un courriel vient d'être enregistré ailleurs : rechargez et "
+                           "recommencez.") from e
 
 
 def stale_version(siret: str) -> Conflict:
@@ -314,22 +338,27 @@ class AuditRepository:
     def record(self, actor: str, action: str, obj: str, before: Any = None, after: Any = None, *,
                partner: str | None = None, caf: str | None = None, subject: str | None = None,
                summary: str | None = None) -> int:
-        """Append one entry; returns its number (a reference people can quote)."""
+        """Append one entry; returns its number (a reference people can quote). What is kept of `before` and
+        `after` is what differs between them (domain/diff.py), not the two documents."""
+        delta = _jsonable(diff.changes(before, after))
         result = self.conn.execute(sa.insert(t.audit_log).values(at=now(), actor=actor, action=action, object=obj,
                                                                  partner_siret=partner, caf_code=caf,
-                                                                 before=_jsonable(before), after=_jsonable(after),
-                                                                 subject=subject, summary=summary))
+                                                                 changes=delta or None, subject=subject,
+                                                                 summary=summary))
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
 
     def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0,
              actor: str | None = None, subject: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, with_documents: bool = True) -> list[dict]:
+             until: datetime | None = None, with_changes: bool = True) -> list[dict]:
         """Newest first. Filters: partner or Caf (the reader's scope), then actor, the person concerned
         (entries about them, and Keycloak's changes to their account), a time window [since, until)."""
         a = t.audit_log.c
-        q = sa.select(t.audit_log).order_by(a.id.desc()).limit(limit).offset(offset)
+        columns = [a.id, a.at, a.actor, a.action, a.object, a.partner_siret, a.caf_code, a.subject, a.summary]
+        if with_changes:
+            columns += [a.changes, a.before, a.after]
+        q = sa.select(*columns).order_by(a.id.desc()).limit(limit).offset(offset)
         if partner:
             q = q.where(a.partner_siret == partner)
         if caf:
@@ -345,8 +374,10 @@ class AuditRepository:
         out = []
         for r in self.conn.execute(q):
             row = {**r._asdict(), "at": r.at.isoformat()}
-            if not with_documents:
-                row.pop("before"), row.pop("after")
+            if with_changes:  # an entry from before 0010 kept its two documents: its changes are derived
+                before, after = row.pop("before"), row.pop("after")
+                if row["changes"] is None:
+                    row["changes"] = diff.changes(before, after)
             out.append(row)
         return out
 

@@ -86,7 +86,7 @@ def test_audit_log_is_append_only(engine):
             c.execute(sa.text(stmt))
     with UnitOfWork(engine) as uow:
         [entry] = uow.audit.list()
-    assert entry["actor"] == "caf.admin" and entry["before"] == {"a": 1} and entry["after"] == {"a": 2}
+    assert entry["actor"] == "caf.admin" and entry["changes"] == [{"path": "a", "before": 1, "after": 2}]
 
 
 def test_two_senders_never_claim_the_same_outbox_row(engine):
