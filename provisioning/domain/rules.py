@@ -11,10 +11,12 @@ from datetime import date, datetime
 
 from provisioning.domain.model import (
     TRANSITIONS,
+    Bulletin,
     Convention,
     ConventionStatus,
     EquipmentType,
     Group,
+    Member,
     Partner,
     Profile,
     Registry,
@@ -317,6 +319,21 @@ def _cap_violations(counts: dict[Profile, list[str]], where: str, path: str) -> 
                             path)
 
 
+def holds_a_slot(m: Member) -> bool:
+    """R8's count: a grant a review suspended holds no slot (a successor may take it). Every entry point (API,
+    file, CSV import, consoles) counts through this and `profile_holders`."""
+    return not m.suspended
+
+
+def profile_holders(b: Bulletin) -> dict[Profile, list[str]]:
+    counts: dict[Profile, list[str]] = defaultdict(list)
+    for m in b.members:
+        if holds_a_slot(m):
+            for prof in m.profiles:
+                counts[prof].append(m.identifiant)
+    return counts
+
+
 def afas_profile_caps(reg: Registry, today: date) -> Iterator[Violation]:
     """R8: at most 2 activity providers, 2 financial providers and 1 approver per AFAS bulletin and per equipment."""
     for pi, p in enumerate(reg.partners):
@@ -324,13 +341,7 @@ def afas_profile_caps(reg: Registry, today: date) -> Iterator[Violation]:
             for bi, b in enumerate(c.bulletins):
                 if b.service is not Service.AFAS:
                     continue
-                counts: dict[Profile, list[str]] = defaultdict(list)
-                for m in b.members:
-                    if m.suspended:  # a grant a review suspended holds no slot: a successor may take it
-                        continue
-                    for prof in m.profiles:
-                        counts[prof].append(m.identifiant)
-                yield from _cap_violations(counts, f"Bulletin AFAS de la convention {c.number}",
+                yield from _cap_violations(profile_holders(b), f"Bulletin AFAS de la convention {c.number}",
                                            _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", "members"))
         for ei, e in enumerate(p.equipments):
             yield from _cap_violations(dict(e.assignments), f"Équipement {e.code}", _p(pi, f"equipments[{ei}]", "assignments"))

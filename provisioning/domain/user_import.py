@@ -176,12 +176,11 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
     ids_elsewhere, mails_elsewhere = taken
     first_line: dict[str, int] = {}
     mails = Counter(u.email.lower() for u in p.users)
-    caps: dict[tuple[str, Profile], int] = Counter()
+    caps: dict[tuple[str, Profile], int] = Counter()  # R8, counted as the API and the file count (rules.py)
     for c in p.conventions:
         b = c.bulletin(Service.AFAS)
-        for m in (b.members if b else []):
-            for prof in m.profiles:
-                caps[(c.number, prof)] += 1
+        for prof, holders in (rules.profile_holders(b) if b else {}).items():
+            caps[(c.number, prof)] += len(holders)
     outcomes = []
     for line in lines:
         out = Outcome(line.number, line.identifiant)
@@ -240,7 +239,7 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
         if conv and not out.refusals and Service.AFAS in by_service:  # R8 caps, counted as the lines go
             b = conv.bulletin(Service.AFAS)
             held = b.member(line.identifiant) if b else None
-            before = held.profiles if held else set()
+            before = held.profiles if held and rules.holds_a_slot(held) else set()
             for prof in sorted(line.profiles - before):
                 if caps[(conv.number, prof)] + 1 > rules.CAPS[prof]:
                     refuse(Violation(rules.CAP_CODES[prof], f"Bulletin AFAS de la convention {conv.number} : le profil "
@@ -257,8 +256,8 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
                 b = conv.bulletin(svc)
                 assert b is not None  # _convention chose a convention carrying each service's bulletin
                 old = b.member(line.identifiant)
-                if svc is Service.AFAS:
-                    for prof in (old.profiles if old else set()):
+                if svc is Service.AFAS:  # the line's grant replaces the old one, a review's suspension lifted
+                    for prof in (old.profiles if old and rules.holds_a_slot(old) else set()):
                         caps[(conv.number, prof)] -= 1
                     for prof in line.profiles:
                         caps[(conv.number, prof)] += 1
