@@ -20,6 +20,7 @@ import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -330,7 +331,7 @@ def cmd_outbox(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mcp-provisioning", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -360,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--partner", action="append", help="a partner's SIRET (repeatable)")
     which.add_argument("--all", action="store_true", help="the whole registry (national operator)")
     ex.add_argument("--out", help="file to write (default: standard output)")
+    _operations(sub, mandate)
+    return p
+
+
+def _operations(sub: Any, mandate: argparse.ArgumentParser) -> None:
+    """The commands of running it: status, migrate, the processes, the outbox, people."""
     s = sub.add_parser("status", help="registry counts and whether Keycloak has drifted")
     s.add_argument("--json", action="store_true")
     sub.add_parser("migrate", help="bring the registry's database schema to this version's (a deployment step; "
@@ -390,7 +397,10 @@ def main(argv: list[str] | None = None) -> int:
     si.add_argument("--days", type=int, default=int(os.environ.get("MCP_INACTIVITY_DAYS", "90")))
     sub.add_parser("reviews", help="access reviews: send the reminders due, close the reviews whose deadline "
                                    "passed (unconfirmed grants suspended); the daily job runs it too")
-    args = p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
                 "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,

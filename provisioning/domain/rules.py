@@ -12,8 +12,10 @@ from datetime import date, datetime
 from provisioning.domain.model import (
     TRANSITIONS,
     Bulletin,
+    Caf,
     Convention,
     ConventionStatus,
+    Equipment,
     EquipmentType,
     Group,
     Member,
@@ -161,58 +163,70 @@ def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
                             "caractères parmi minuscules, chiffres, point, tiret et souligné.", path + ".identifiant")
         yield from email_faults(email, path + ".email")
     for ci, caf in enumerate(reg.cafs):
-        cp = f"cafs[{ci}]"
-        if not CAF_CODE_RE.fullmatch(caf.code or ""):
-            yield Violation("CODE_CAF_INVALIDE", f"Le code de Caf « {(caf.code or '')[:8]} » compte 2 à 8 chiffres "
-                            "ou majuscules.", cp + ".code")
-        yield from text_faults(caf.name, "nom de la Caf", cp + ".name")
-        yield from email_faults(caf.habilitation_mailbox, cp + ".habilitation_mailbox",
-                                f"La boîte des habilitations de la Caf {caf.code}")
-        for ai, a in enumerate(caf.administrators):
-            yield from person_name_faults(a.first_name, "prénom", f"{cp}.administrators[{ai}].first_name")
-            yield from person_name_faults(a.last_name, "nom", f"{cp}.administrators[{ai}].last_name")
+        yield from _caf_formats(caf, f"cafs[{ci}]")
     for pi, p in enumerate(reg.partners):
-        if not siret_is_valid(p.siret):
-            yield Violation("SIRET_INVALIDE", f"Le SIRET « {(p.siret or '')[:14]} » doit compter 14 chiffres et "
-                            "une clé de contrôle valide.", _p(pi, "siret"))
-        yield from text_faults(p.name, "nom du partenaire", _p(pi, "name"))
-        for ui, u in enumerate(p.users):
-            yield from person_name_faults(u.first_name, "prénom", _p(pi, f"users[{ui}]", "first_name"))
-            yield from person_name_faults(u.last_name, "nom", _p(pi, f"users[{ui}]", "last_name"))
-        for ei, e in enumerate(p.equipments):
-            if not EQUIPMENT_RE.fullmatch(e.code or ""):
-                yield Violation("CODE_EQUIPEMENT_INVALIDE", f"Le code d'équipement « {(e.code or '')[:32]} » compte 1 "
-                                "à 32 majuscules, chiffres ou tirets.", _p(pi, f"equipments[{ei}]", "code"))
-            yield from text_faults(e.name, "nom de l'équipement", _p(pi, f"equipments[{ei}]", "name"))
-            if len(e.sites) > SITES_MAX:
-                yield Violation("TROP_DE_SITES", f"Un équipement compte au plus {SITES_MAX} sites.",
-                                _p(pi, f"equipments[{ei}]", "sites"))
-            for si, site in enumerate(e.sites[:SITES_MAX]):
-                yield from text_faults(site, "site", _p(pi, f"equipments[{ei}]", f"sites[{si}]"))
-            if len(set(e.sites)) != len(e.sites):
-                yield Violation("VALEUR_EN_DOUBLE", f"Le même site figure deux fois pour l'équipement {e.code}.",
-                                _p(pi, f"equipments[{ei}]", "sites"))
-        for code, n in Counter(e.code for e in p.equipments).items():
-            if n > 1:
-                yield Violation("EQUIPEMENT_EN_DOUBLE", f"L'équipement {code} figure {n} fois.", _p(pi, "equipments"))
-        for ci, c in enumerate(p.conventions):
-            cp = _p(pi, f"conventions[{ci}]")
-            if not CONVENTION_RE.fullmatch(c.number or ""):
-                yield Violation("NUMERO_CONVENTION_INVALIDE", f"Le numéro de convention « {(c.number or '')[:40]} » "
-                                "est obligatoire : 3 à 40 majuscules, chiffres ou tirets (ex. CONV-751-2026-0001).",
-                                cp + ".number")
-            for role, contact in vars(c.contract).items():
-                if role == "incident_procedure":
-                    yield from text_faults(contact, "procédure d'incident", cp + ".contract.incident_procedure",
-                                           TEXT_MAX, required=False)
-                elif contact is not None:
-                    where = f"{cp}.contract.{role}"
-                    yield from text_faults(contact.name, "nom du contact", where + ".name", NAME_MAX)
-                    if contact.email:
-                        yield from email_faults(contact.email, where + ".email")
-                    if contact.phone and not PHONE_RE.fullmatch(contact.phone):
-                        yield Violation("TELEPHONE_INVALIDE", f"Le téléphone compte au plus {PHONE_MAX} chiffres, "
-                                        "espaces, points, tirets, parenthèses ou +.", where + ".phone")
+        yield from _partner_formats(p, pi)
+
+
+def _caf_formats(caf: Caf, cp: str) -> Iterator[Violation]:
+    if not CAF_CODE_RE.fullmatch(caf.code or ""):
+        yield Violation("CODE_CAF_INVALIDE", f"Le code de Caf « {(caf.code or '')[:8]} » compte 2 à 8 chiffres "
+                        "ou majuscules.", cp + ".code")
+    yield from text_faults(caf.name, "nom de la Caf", cp + ".name")
+    yield from email_faults(caf.habilitation_mailbox, cp + ".habilitation_mailbox",
+                            f"La boîte des habilitations de la Caf {caf.code}")
+    for ai, a in enumerate(caf.administrators):
+        yield from person_name_faults(a.first_name, "prénom", f"{cp}.administrators[{ai}].first_name")
+        yield from person_name_faults(a.last_name, "nom", f"{cp}.administrators[{ai}].last_name")
+
+
+def _partner_formats(p: Partner, pi: int) -> Iterator[Violation]:
+    if not siret_is_valid(p.siret):
+        yield Violation("SIRET_INVALIDE", f"Le SIRET « {(p.siret or '')[:14]} » doit compter 14 chiffres et "
+                        "une clé de contrôle valide.", _p(pi, "siret"))
+    yield from text_faults(p.name, "nom du partenaire", _p(pi, "name"))
+    for ui, u in enumerate(p.users):
+        yield from person_name_faults(u.first_name, "prénom", _p(pi, f"users[{ui}]", "first_name"))
+        yield from person_name_faults(u.last_name, "nom", _p(pi, f"users[{ui}]", "last_name"))
+    for ei, e in enumerate(p.equipments):
+        yield from _equipment_formats(e, _p(pi, f"equipments[{ei}]"))
+    for code, n in Counter(e.code for e in p.equipments).items():
+        if n > 1:
+            yield Violation("EQUIPEMENT_EN_DOUBLE", f"L'équipement {code} figure {n} fois.", _p(pi, "equipments"))
+    for ci, c in enumerate(p.conventions):
+        yield from _convention_formats(c, _p(pi, f"conventions[{ci}]"))
+
+
+def _equipment_formats(e: Equipment, ep: str) -> Iterator[Violation]:
+    if not EQUIPMENT_RE.fullmatch(e.code or ""):
+        yield Violation("CODE_EQUIPEMENT_INVALIDE", f"Le code d'équipement « {(e.code or '')[:32]} » compte 1 "
+                        "à 32 majuscules, chiffres ou tirets.", ep + ".code")
+    yield from text_faults(e.name, "nom de l'équipement", ep + ".name")
+    if len(e.sites) > SITES_MAX:
+        yield Violation("TROP_DE_SITES", f"Un équipement compte au plus {SITES_MAX} sites.", ep + ".sites")
+    for si, site in enumerate(e.sites[:SITES_MAX]):
+        yield from text_faults(site, "site", f"{ep}.sites[{si}]")
+    if len(set(e.sites)) != len(e.sites):
+        yield Violation("VALEUR_EN_DOUBLE", f"Le même site figure deux fois pour l'équipement {e.code}.", ep + ".sites")
+
+
+def _convention_formats(c: Convention, cp: str) -> Iterator[Violation]:
+    if not CONVENTION_RE.fullmatch(c.number or ""):
+        yield Violation("NUMERO_CONVENTION_INVALIDE", f"Le numéro de convention « {(c.number or '')[:40]} » "
+                        "est obligatoire : 3 à 40 majuscules, chiffres ou tirets (ex. CONV-751-2026-0001).",
+                        cp + ".number")
+    for role, contact in vars(c.contract).items():
+        if role == "incident_procedure":
+            yield from text_faults(contact, "procédure d'incident", cp + ".contract.incident_procedure",
+                                   TEXT_MAX, required=False)
+        elif contact is not None:
+            where = f"{cp}.contract.{role}"
+            yield from text_faults(contact.name, "nom du contact", where + ".name", NAME_MAX)
+            if contact.email:
+                yield from email_faults(contact.email, where + ".email")
+            if contact.phone and not PHONE_RE.fullmatch(contact.phone):
+                yield Violation("TELEPHONE_INVALIDE", f"Le téléphone compte au plus {PHONE_MAX} chiffres, "
+                                "espaces, points, tirets, parenthèses ou +.", where + ".phone")
 
 
 def identifiants_and_emails_are_unique(reg: Registry, today: date) -> Iterator[Violation]:

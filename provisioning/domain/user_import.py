@@ -173,98 +173,130 @@ def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, 
     per line what happened. `taken`: identifiants and addresses used outside this partner; `unmanaged`: new
     identifiants Keycloak already holds without our marker; `hierarchy(identifiant)`: the R12 refusal, if any,
     for changing an existing person's habilitations."""
-    ids_elsewhere, mails_elsewhere = taken
-    first_line: dict[str, int] = {}
-    mails = Counter(u.email.lower() for u in p.users)
-    caps: dict[tuple[str, Profile], int] = Counter()  # R8, counted as the API and the file count (rules.py)
-    for c in p.conventions:
-        b = c.bulletin(Service.AFAS)
-        for prof, holders in (rules.profile_holders(b) if b else {}).items():
-            caps[(c.number, prof)] += len(holders)
-    outcomes = []
-    for line in lines:
+    batch = _Batch(p, caf, settings, today, taken, unmanaged, hierarchy)
+    return [batch.line(line) for line in lines]
+
+
+class _Batch:
+    """The lines so far: who was seen on which line, the addresses in use, the R8 counts (rules.py's)."""
+
+    def __init__(self, p: Partner, caf: Caf | None, settings: Settings, today: date,
+                 taken: tuple[set[str], set[str]], unmanaged: set[str], hierarchy: Callable[[str], str | None]):
+        self.p, self.caf, self.settings, self.today = p, caf, settings, today
+        self.ids_elsewhere, self.mails_elsewhere = taken
+        self.unmanaged, self.hierarchy = unmanaged, hierarchy
+        self.first_line: dict[str, int] = {}
+        self.mails = Counter(u.email.lower() for u in p.users)
+        self.caps: dict[tuple[str, Profile], int] = Counter()  # R8, counted as the API and the file count
+        for c in p.conventions:
+            b = c.bulletin(Service.AFAS)
+            for prof, holders in (rules.profile_holders(b) if b else {}).items():
+                self.caps[(c.number, prof)] += len(holders)
+
+    def _mini(self, user: User, conventions: list[Convention] | None = None) -> Registry:
+        p = self.p
+        return Registry([self.caf] if self.caf else [], [Partner(p.siret, p.name, p.caf, users=[user],
+                                                                 conventions=conventions or [])], self.settings)
+
+    def line(self, line: Line) -> Outcome:
         out = Outcome(line.number, line.identifiant)
-        outcomes.append(out)
         where = f"ligne {line.number}"
-        refuse = out.refusals.append
         out.refusals.extend(line.faults)
-        if line.identifiant in first_line:
-            refuse(Violation("LIGNE_EN_DOUBLE", f"« {line.identifiant} » figure déjà ligne "
-                             f"{first_line[line.identifiant]} : une ligne par personne.", where))
-        first_line.setdefault(line.identifiant, line.number)
-        existing = p.user(line.identifiant)
+        if line.identifiant in self.first_line:
+            out.refusals.append(Violation("LIGNE_EN_DOUBLE", f"« {line.identifiant} » figure déjà ligne "
+                                          f"{self.first_line[line.identifiant]} : une ligne par personne.", where))
+        self.first_line.setdefault(line.identifiant, line.number)
+        existing = self.p.user(line.identifiant)
         user = existing or User(line.identifiant, line.first_name, line.last_name, line.email)
-        if existing:
-            if (existing.first_name, existing.last_name, existing.email.lower()) != \
-                    (line.first_name, line.last_name, line.email.lower()):
-                refuse(Violation("IDENTITE_DIFFERENTE", f"« {line.identifiant} » existe déjà sous le nom "
-                                 f"{existing.first_name} {existing.last_name} ({existing.email}) : l'import ne modifie "
-                                 "pas une identité.", where))
-            elif line.groups and (reason := hierarchy(line.identifiant)):
-                refuse(Violation("HIERARCHIE", reason, where))
-        else:
-            mini = Registry([caf] if caf else [], [Partner(p.siret, p.name, p.caf, users=[user])], settings)
-            out.refusals.extend(Violation(v.code, v.message, where) for v in rules.formats_are_valid(mini, today))
-            if line.identifiant in ids_elsewhere:
-                refuse(Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {line.identifiant} » est déjà utilisé : "
-                                 "un utilisateur appartient à un seul partenaire.", where))
-            if line.email.lower() in mails_elsewhere or mails[line.email.lower()]:
-                refuse(Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {line.email[:254]} » est déjà utilisée.", where))
-            if line.identifiant in unmanaged:
-                refuse(Violation("COMPTE_NON_GERE", f"Un compte « {line.identifiant} » existe déjà dans Keycloak sans "
-                                 "avoir été créé par Mon Compte Partenaire : il ne sera pas repris.", where))
+        out.refusals += self._identity(line, existing, user, where)
         by_service: dict[Service, set[Group]] = {}
         for g in line.groups:
             by_service.setdefault(g.service, set()).add(g)
         if line.profiles and Service.AFAS not in by_service:
-            refuse(Violation("PROFIL_SANS_GROUPE_DECLARER", "Des profils AFAS sans le groupe « AFAS Déclarer ».", where))
+            out.refusals.append(Violation("PROFIL_SANS_GROUPE_DECLARER", "Des profils AFAS sans le groupe « AFAS "
+                                          "Déclarer ».", where))
         conv = None
         if by_service and not out.refusals:
-            conv, why = _convention(p, line, set(by_service))
-            out.refusals.extend(why)
-            for svc in by_service:
-                if conv is not None and not conv.grants(svc):
-                    refuse(Violation("SERVICE_NON_CONVENTIONNE", f"La convention {conv.number} n'est pas active ou ne "
-                                     f"porte pas le service {svc.value} (ou il est suspendu).", where))
-        if conv and not out.refusals:  # the memberships alone, against the bulletin's rules (R6, R7, R10)
-            members = [Member(line.identifiant, groups, line.profiles if svc is Service.AFAS else set())
-                       for svc, groups in by_service.items()]
-            mini_conv = Convention(conv.number, conv.status, [], conv.contract,
-                                   [Bulletin(m_svc, [m]) for m_svc, m in zip(by_service, members, strict=True)])
-            mini = Registry([caf] if caf else [], [Partner(p.siret, p.name, p.caf, users=[user],
-                                                           conventions=[mini_conv])], settings)
-            faults = [v for rule in (rules.groups_and_profiles_fit_the_bulletin, rules.afas_habiliter_only_from_opening)
-                      for v in rule(mini, today)]
-            out.refusals.extend(Violation(v.code, v.message, where) for v in faults)
-        if conv and not out.refusals and Service.AFAS in by_service:  # R8 caps, counted as the lines go
-            b = conv.bulletin(Service.AFAS)
-            held = b.member(line.identifiant) if b else None
-            before = held.profiles if held and rules.holds_a_slot(held) else set()
-            for prof in sorted(line.profiles - before):
-                if caps[(conv.number, prof)] + 1 > rules.CAPS[prof]:
-                    refuse(Violation(rules.CAP_CODES[prof], f"Bulletin AFAS de la convention {conv.number} : le profil "
-                                     f"{rules.PROFILE_LABELS[prof]} compte déjà {caps[(conv.number, prof)]} titulaire(s), "
-                                     f"{rules.CAPS[prof]} au plus.", where))
+            conv, why = self._grants(line, user, by_service, where)
+            out.refusals += why
         if out.refusals:
             out.action = "refusée"
-            continue
+            return out
+        self._apply(line, existing, user, conv, by_service, out)
+        return out
+
+    def _identity(self, line: Line, existing: User | None, user: User, where: str) -> list[Violation]:
+        """An existing person keeps her identity; a new one passes the formats and is nobody else."""
+        if existing:
+            if (existing.first_name, existing.last_name, existing.email.lower()) != \
+                    (line.first_name, line.last_name, line.email.lower()):
+                return [Violation("IDENTITE_DIFFERENTE", f"« {line.identifiant} » existe déjà sous le nom "
+                                  f"{existing.first_name} {existing.last_name} ({existing.email}) : l'import ne "
+                                  "modifie pas une identité.", where)]
+            if line.groups and (reason := self.hierarchy(line.identifiant)):
+                return [Violation("HIERARCHIE", reason, where)]
+            return []
+        out = [Violation(v.code, v.message, where) for v in rules.formats_are_valid(self._mini(user), self.today)]
+        if line.identifiant in self.ids_elsewhere:
+            out.append(Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {line.identifiant} » est déjà utilisé : "
+                                 "un utilisateur appartient à un seul partenaire.", where))
+        if line.email.lower() in self.mails_elsewhere or self.mails[line.email.lower()]:
+            out.append(Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {line.email[:254]} » est déjà utilisée.", where))
+        if line.identifiant in self.unmanaged:
+            out.append(Violation("COMPTE_NON_GERE", f"Un compte « {line.identifiant} » existe déjà dans Keycloak sans "
+                                 "avoir été créé par Mon Compte Partenaire : il ne sera pas repris.", where))
+        return out
+
+    def _grants(self, line: Line, user: User, by_service: dict[Service, set[Group]],
+                where: str) -> tuple[Convention | None, list[Violation]]:
+        """The convention the line's services fall under, then the memberships alone against the bulletin's
+        rules (R6, R7, R10), then the R8 caps counted as the lines go."""
+        conv, out = _convention(self.p, line, set(by_service))
+        for svc in by_service:
+            if conv is not None and not conv.grants(svc):
+                out.append(Violation("SERVICE_NON_CONVENTIONNE", f"La convention {conv.number} n'est pas active ou "
+                                     f"ne porte pas le service {svc.value} (ou il est suspendu).", where))
+        if conv is None or out:
+            return conv, out
+        members = [Member(line.identifiant, groups, line.profiles if svc is Service.AFAS else set())
+                   for svc, groups in by_service.items()]
+        mini_conv = Convention(conv.number, conv.status, [], conv.contract,
+                               [Bulletin(m_svc, [m]) for m_svc, m in zip(by_service, members, strict=True)])
+        mini = self._mini(user, [mini_conv])
+        out += [Violation(v.code, v.message, where)
+                for rule in (rules.groups_and_profiles_fit_the_bulletin, rules.afas_habiliter_only_from_opening)
+                for v in rule(mini, self.today)]
+        if not out and Service.AFAS in by_service:
+            out += self._caps(line, conv, where)
+        return conv, out
+
+    def _caps(self, line: Line, conv: Convention, where: str) -> list[Violation]:
+        b = conv.bulletin(Service.AFAS)
+        held = b.member(line.identifiant) if b else None
+        before = held.profiles if held and rules.holds_a_slot(held) else set()
+        return [Violation(rules.CAP_CODES[prof], f"Bulletin AFAS de la convention {conv.number} : le profil "
+                          f"{rules.PROFILE_LABELS[prof]} compte déjà {self.caps[(conv.number, prof)]} titulaire(s), "
+                          f"{rules.CAPS[prof]} au plus.", where)
+                for prof in sorted(line.profiles - before) if self.caps[(conv.number, prof)] + 1 > rules.CAPS[prof]]
+
+    def _apply(self, line: Line, existing: User | None, user: User, conv: Convention | None,
+               by_service: dict[Service, set[Group]], out: Outcome) -> None:
         if not existing:
-            p.users.append(user)
-            mails[user.email.lower()] += 1
-        if conv:
-            for svc, groups in by_service.items():
-                b = conv.bulletin(svc)
-                assert b is not None  # _convention chose a convention carrying each service's bulletin
-                old = b.member(line.identifiant)
-                if svc is Service.AFAS:  # the line's grant replaces the old one, a review's suspension lifted
-                    for prof in (old.profiles if old and rules.holds_a_slot(old) else set()):
-                        caps[(conv.number, prof)] -= 1
-                    for prof in line.profiles:
-                        caps[(conv.number, prof)] += 1
-                b.members = [m for m in b.members if m.identifiant != line.identifiant]
-                b.members.append(Member(line.identifiant, set(groups), set(line.profiles) if svc is Service.AFAS else set()))
-                out.grants.append(f"{' + '.join(sorted(g.value for g in groups))}"
-                                  + (f" ; profils {' + '.join(sorted(x.value for x in line.profiles))}"
-                                     if svc is Service.AFAS and line.profiles else "") + f" ({conv.number})")
+            self.p.users.append(user)
+            self.mails[user.email.lower()] += 1
+        for svc, groups in (by_service.items() if conv else ()):
+            assert conv is not None
+            b = conv.bulletin(svc)
+            assert b is not None  # _convention chose a convention carrying each service's bulletin
+            old = b.member(line.identifiant)
+            if svc is Service.AFAS:  # the line's grant replaces the old one, a review's suspension lifted
+                for prof in (old.profiles if old and rules.holds_a_slot(old) else set()):
+                    self.caps[(conv.number, prof)] -= 1
+                for prof in line.profiles:
+                    self.caps[(conv.number, prof)] += 1
+            b.members = [m for m in b.members if m.identifiant != line.identifiant]
+            b.members.append(Member(line.identifiant, set(groups), set(line.profiles) if svc is Service.AFAS else set()))
+            out.grants.append(f"{' + '.join(sorted(g.value for g in groups))}"
+                              + (f" ; profils {' + '.join(sorted(x.value for x in line.profiles))}"
+                                 if svc is Service.AFAS and line.profiles else "") + f" ({conv.number})")
         out.action = "mise à jour" if existing else "création"
-    return outcomes

@@ -214,61 +214,14 @@ class KeycloakGateway:
         """What Keycloak holds. With a scope (one partner, for API mutations) only that partner's objects
         are read: its users by attribute query, its groups and organisation by their partner attribute."""
         s = State()
-        if scope is None:
-            # our extension reads users with their attributes in two queries a page; the admin API's full
-            # representation costs Keycloak a user profile evaluation per user (slow on large realms)
-            users = self._bulk("users", None)
-            if users is None:
-                users = self._paged("/users", briefRepresentation="false")
-        else:
-            users = self._paged("/users", q=f"{n.PARTNER_ATTR}:{scope.siret}", briefRepresentation="false")
-            found = {u["username"] for u in users}
-            for name in sorted(scope.usernames - found):  # new users, or users adopted without our attribute
-                users += [u for u in self._raw_get("/users", username=name, exact="true", briefRepresentation="false")
-                          if u["username"] == name]
-        for u in users:
+        for u in self._observed_users(scope):
             s.users[u["username"]] = UserSpec(
                 u["username"], u.get("firstName") or "", u.get("lastName") or "", u.get("email") or "",
                 u.get("enabled", True), _attrs(u.get("attributes")), u["id"], _managed(u.get("attributes")))
-
-        def walk(g: dict) -> None:
-            roles = {(None, r) for r in g.get("realmRoles", [])}
-            roles |= {(c, r) for c, rs in (g.get("clientRoles") or {}).items() for r in rs}
-            s.groups[g["path"]] = GroupSpec(g["path"], _attrs(g.get("attributes")), frozenset(roles), g["id"],
-                                            _managed(g.get("attributes")))
-            children = g.get("subGroups") or []
-            in_scope = scope is None or (scope.covers_group(g["path"]) and g["path"] != f"/{n.PARTNERS_ROOT}")
-            if in_scope and g.get("subGroupCount", 0) > len(children):
-                # search results carry a truncated hierarchy on large realms: read the rest, a page at a time
-                children = self._paged(f"/groups/{g['id']}/children", briefRepresentation="false")
-            for child in children:
-                walk(child)
-
         partner = scope.siret if scope else None
         bulk_groups = self._bulk("groups", partner)
+        self._observe_groups(s, scope, bulk_groups)
         bulk = {e["id"]: e["members"] for e in bulk_groups or []}
-        if bulk_groups is not None:
-            # our extension lists every marked group with its path and roles: no hierarchy walk (which costs
-            # about one request a partner on large realms). Unmarked groups are not ours: a creation at
-            # such a path is refused by Keycloak and reported, never taken over.
-            for e in bulk_groups:
-                roles = {(None, r) for r in e.get("realmRoles", [])}
-                roles |= {(c, r) for c, rs in (e.get("clientRoles") or {}).items() for r in rs}
-                s.groups[e["path"]] = GroupSpec(e["path"], _attrs(e.get("attributes")), frozenset(roles), e["id"],
-                                                _managed(e.get("attributes")))
-        else:
-            query = f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}" if scope is None else f"{n.PARTNER_ATTR}:{scope.siret}"
-            for top in self._paged("/groups", q=query, briefRepresentation="false", populateHierarchy="true"):
-                walk(top)
-        if scope is None:  # the query returns ancestors of matches too; keep what belongs to our trees
-            s.groups = {p: g for p, g in s.groups.items()
-                        if p.split("/")[1] in (n.PARTNERS_ROOT, n.CAFS_ROOT) or g.managed}
-        else:
-            s.groups = {p: g for p, g in s.groups.items() if scope.covers_group(p)}
-            if f"/{n.PARTNERS_ROOT}" not in s.groups:  # a partner without groups yet: its parent still counts
-                root = self._call("group by path", self.kc.get_group_by_path, f"/{n.PARTNERS_ROOT}", accept=(404,))
-                if root:
-                    walk({**root, "subGroups": []})
         by_id = {u.id: u.username for u in s.users.values()}
 
         def members(g: GroupSpec) -> tuple[str, set[str]]:
@@ -278,11 +231,7 @@ class KeycloakGateway:
             s.member_ids.update({r["username"]: r["id"] for r in rows})  # foreign members too: drift to remove
             return g.path, {by_id.get(r["id"], r["username"]) for r in rows}
 
-        org_query = {} if scope is None else {"q": f"{n.PARTNER_ATTR}:{scope.siret}"}
-        for o in self._paged("/organizations", briefRepresentation="false", **org_query):
-            s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],
-                                         _managed(o.get("attributes")))
-
+        self._observe_orgs(s, scope)
         org_bulk = {e["id"]: e["members"] for e in self._bulk("organizations", partner) or []}
 
         def org_members(o: OrgSpec) -> tuple[str, set[str]]:
@@ -295,7 +244,67 @@ class KeycloakGateway:
         with ThreadPoolExecutor(self.workers) as pool:
             s.members = dict(pool.map(members, [g for g in s.groups.values() if g.roles]))
             s.org_members = dict(pool.map(org_members, s.orgs.values()))
+        self._observe_direct_roles(s, scope)
+        return s
 
+    def _observed_users(self, scope: Scope | None) -> list[dict]:
+        if scope is None:
+            # our extension reads users with their attributes in two queries a page; the admin API's full
+            # representation costs Keycloak a user profile evaluation per user (slow on large realms)
+            users = self._bulk("users", None)
+            return users if users is not None else self._paged("/users", briefRepresentation="false")
+        users = self._paged("/users", q=f"{n.PARTNER_ATTR}:{scope.siret}", briefRepresentation="false")
+        found = {u["username"] for u in users}
+        for name in sorted(scope.usernames - found):  # new users, or users adopted without our attribute
+            users += [u for u in self._raw_get("/users", username=name, exact="true", briefRepresentation="false")
+                      if u["username"] == name]
+        return users
+
+    @staticmethod
+    def _group_spec(g: dict) -> GroupSpec:
+        roles = {(None, r) for r in g.get("realmRoles", [])}
+        roles |= {(c, r) for c, rs in (g.get("clientRoles") or {}).items() for r in rs}
+        return GroupSpec(g["path"], _attrs(g.get("attributes")), frozenset(roles), g["id"],
+                         _managed(g.get("attributes")))
+
+    def _observe_groups(self, s: State, scope: Scope | None, bulk_groups: list[dict] | None) -> None:
+        def walk(g: dict) -> None:
+            s.groups[g["path"]] = self._group_spec(g)
+            children = g.get("subGroups") or []
+            in_scope = scope is None or (scope.covers_group(g["path"]) and g["path"] != f"/{n.PARTNERS_ROOT}")
+            if in_scope and g.get("subGroupCount", 0) > len(children):
+                # search results carry a truncated hierarchy on large realms: read the rest, a page at a time
+                children = self._paged(f"/groups/{g['id']}/children", briefRepresentation="false")
+            for child in children:
+                walk(child)
+
+        if bulk_groups is not None:
+            # our extension lists every marked group with its path and roles: no hierarchy walk (which costs
+            # about one request a partner on large realms). Unmarked groups are not ours: a creation at
+            # such a path is refused by Keycloak and reported, never taken over.
+            for e in bulk_groups:
+                s.groups[e["path"]] = self._group_spec(e)
+        else:
+            query = f"{n.MANAGED_BY_ATTR}:{n.MANAGED_BY}" if scope is None else f"{n.PARTNER_ATTR}:{scope.siret}"
+            for top in self._paged("/groups", q=query, briefRepresentation="false", populateHierarchy="true"):
+                walk(top)
+        if scope is None:  # the query returns ancestors of matches too; keep what belongs to our trees
+            s.groups = {p: g for p, g in s.groups.items()
+                        if p.split("/")[1] in (n.PARTNERS_ROOT, n.CAFS_ROOT) or g.managed}
+            return
+        s.groups = {p: g for p, g in s.groups.items() if scope.covers_group(p)}
+        if f"/{n.PARTNERS_ROOT}" not in s.groups:  # a partner without groups yet: its parent still counts
+            root = self._call("group by path", self.kc.get_group_by_path, f"/{n.PARTNERS_ROOT}", accept=(404,))
+            if root:
+                walk({**root, "subGroups": []})
+
+    def _observe_orgs(self, s: State, scope: Scope | None) -> None:
+        org_query = {} if scope is None else {"q": f"{n.PARTNER_ATTR}:{scope.siret}"}
+        for o in self._paged("/organizations", briefRepresentation="false", **org_query):
+            s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],
+                                         _managed(o.get("attributes")))
+
+    def _observe_direct_roles(self, s: State, scope: Scope | None) -> None:
         holders = [(None, r) for r in sorted(n.MANAGED_REALM_ROLES)] + sorted(n.MANAGED_CLIENT_ROLES, key=str)
 
         def held(ref: RoleRef) -> list[tuple[str, RoleRef]]:
@@ -306,7 +315,6 @@ class KeycloakGateway:
         with ThreadPoolExecutor(self.workers) as pool:  # one read per managed role, side by side
             for grants in pool.map(held, holders):
                 s.direct_roles.update(g for g in grants if scope is None or g[0] in s.users)
-        return s
 
     # --- organisations ------------------------------------------------------------------------------
     def create_org(self, spec: OrgSpec) -> str:

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from provisioning.errors import Conflict, ProvisioningError, Unavailable
@@ -110,117 +109,142 @@ def execute(changes: list[Change], observed: State, gateway: Gateway, *,
     """`provisional_deadline()` gives the epoch second after which a new user's provisional password is
     refused (Keycloak extension FirstLoginGuard); None: no deadline. `workers`: how many independent changes
     of one kind run at once (1: strictly one after the other)."""
-    users = {**observed.member_ids, **{name: u.id for name, u in observed.users.items() if u.id}}
-    groups = {path: g.id for path, g in observed.groups.items() if g.id}
-    orgs = {alias: o.id for alias, o in observed.orgs.items() if o.id}
-    report = ApplyReport()
+    run = _Run(changes, observed, gateway, new_password=new_password, on_user_created=on_user_created,
+               on_audit=on_audit, progress=progress, provisional_deadline=provisional_deadline)
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for batch in _batches(changes):
+            if run.report.halted:
+                break
+            if run.lost_access and not batch[0].destructive:  # removals first: end sessions once all are done
+                run.end_sessions()
+            if len(batch) == 1 or workers <= 1:
+                for ch in batch:
+                    if run.report.halted:
+                        break
+                    run.done(ch, run.attempt(ch))
+            else:  # independent changes of one kind: a few at a time (Keycloak hashes, answers, in parallel)
+                for ch, ok in zip(batch, pool.map(run.attempt, batch), strict=True):
+                    run.done(ch, ok)
+    if not run.report.halted:
+        run.end_sessions()
+    for ch, why in run.report.failed:
+        log.warning("not applied: %s: %s", ch, why)
+    return run.report
 
-    def run(ch: Change) -> None:
+
+class _Run:
+    """One execution of a plan: the ids known so far (observed, then created), the report, who lost access."""
+
+    def __init__(self, changes: list[Change], observed: State, gateway: Gateway, *,
+                 new_password: Callable[[], str | None],
+                 on_user_created: Callable[[UserSpec, str | None, str], None] | None,
+                 on_audit: Callable[[Change, str | None], None] | None, progress: Progress | None,
+                 provisional_deadline: Callable[[], int] | None):
+        self.total, self.gw = len(changes), gateway
+        self.new_password, self.on_user_created = new_password, on_user_created
+        self.on_audit, self.progress, self.provisional_deadline = on_audit, progress, provisional_deadline
+        self.users = {**observed.member_ids, **{name: u.id for name, u in observed.users.items() if u.id}}
+        self.groups = {path: g.id for path, g in observed.groups.items() if g.id}
+        self.orgs = {alias: o.id for alias, o in observed.orgs.items() if o.id}
+        self.report = ApplyReport()
+        self.lost_access: dict[str, str] = {}  # username -> id of people whose roles were just taken away
+        self.count = 0
+
+    def send(self, ch: Change) -> None:
+        """The one Keycloak call (or two) that carries out `ch`."""
+        gw, groups, orgs = self.gw, self.groups, self.orgs
         match ch:
             case CreateOrg():
-                orgs[ch.target] = gateway.create_org(ch.spec)
+                orgs[ch.target] = gw.create_org(ch.spec)
             case UpdateOrg():
-                gateway.update_org(ch.id, ch.spec)
+                gw.update_org(ch.id, ch.spec)
             case DeleteOrg():
-                gateway.delete_org(ch.id)
+                gw.delete_org(ch.id)
             case CreateGroup():
-                parent = groups[ch.spec.parent] if ch.spec.parent else None
-                groups[ch.spec.path] = gateway.create_group(ch.spec, parent)
+                groups[ch.spec.path] = gw.create_group(ch.spec, groups[ch.spec.parent] if ch.spec.parent else None)
             case UpdateGroupRoles():
-                gateway.change_group_roles(ch.id, list(ch.add), list(ch.remove))
+                gw.change_group_roles(ch.id, list(ch.add), list(ch.remove))
             case DeleteGroup():
-                gateway.delete_group(ch.id)
+                gw.delete_group(ch.id)
             case CreateUser():
-                password = new_password()
-                users[ch.target] = gateway.create_user(ch.spec, password,
-                                                       provisional_deadline() if provisional_deadline else None)
-                report.created_users.append(ch.spec)
-                if on_user_created:
-                    on_user_created(ch.spec, password, users[ch.target])
-            case UpdateUser():
-                gateway.update_user(ch.id, ch.spec)
-            case EnableUser():
-                gateway.set_enabled(ch.id, True)
-            case DisableUser():
-                gateway.set_enabled(ch.id, False)
-            case AddOrgMember():
-                gateway.add_org_member(orgs[ch.org], users[ch.user])
-            case RemoveOrgMember():
-                gateway.remove_org_member(orgs[ch.org], users[ch.user])
-            case AddMember():
-                gateway.add_member(users[ch.user], groups[ch.group])
-            case RemoveMember():
-                gateway.remove_member(users[ch.user], groups[ch.group])
-            case RemoveDirectRole():
-                gateway.remove_direct_role(users[ch.user], ch.role)
+                self._create_user(ch)
+            case UpdateUser() | EnableUser() | DisableUser():
+                self._user(ch)
+            case AddOrgMember() | RemoveOrgMember() | AddMember() | RemoveMember() | RemoveDirectRole():
+                self._membership(ch)
             case EndSessions():
-                gateway.logout_user(ch.user_id)
+                gw.logout_user(ch.user_id)
             case AccountConflict():
                 raise Conflict(ch.reason, code="COMPTE_NON_GERE")
             case _:
                 raise AssertionError(f"no executor for {type(ch).__name__}")
 
-    lost_access: dict[str, str] = {}  # username -> id of people whose roles were just taken away
+    def _create_user(self, ch: CreateUser) -> None:
+        password = self.new_password()
+        deadline = self.provisional_deadline() if self.provisional_deadline else None
+        self.users[ch.target] = self.gw.create_user(ch.spec, password, deadline)
+        self.report.created_users.append(ch.spec)
+        if self.on_user_created:
+            self.on_user_created(ch.spec, password, self.users[ch.target])
 
-    def attempt(ch: Change, action: Callable[[], None]) -> bool:
-        if on_audit and not isinstance(ch, AccountConflict):
-            on_audit(ch, None)  # the intent, before Keycloak has it: a run killed right after leaves a true trail
+    def _user(self, ch: UpdateUser | EnableUser | DisableUser) -> None:
+        if isinstance(ch, UpdateUser):
+            self.gw.update_user(ch.id, ch.spec)
+        else:
+            self.gw.set_enabled(ch.id, isinstance(ch, EnableUser))
+
+    def _membership(self, ch: AddOrgMember | RemoveOrgMember | AddMember | RemoveMember | RemoveDirectRole) -> None:
+        gw, user = self.gw, self.users[ch.user]
+        match ch:
+            case AddOrgMember():
+                gw.add_org_member(self.orgs[ch.org], user)
+            case RemoveOrgMember():
+                gw.remove_org_member(self.orgs[ch.org], user)
+            case AddMember():
+                gw.add_member(user, self.groups[ch.group])
+            case RemoveMember():
+                gw.remove_member(user, self.groups[ch.group])
+            case RemoveDirectRole():
+                gw.remove_direct_role(user, ch.role)
+
+    def attempt(self, ch: Change) -> bool:
+        audit = self.on_audit if not isinstance(ch, AccountConflict) else None
+        if audit:
+            audit(ch, None)  # the intent, before Keycloak has it: a run killed right after leaves a true trail
         try:
-            action()
+            self.send(ch)
         except Unavailable as e:
-            report.halted = e.description
+            self.report.halted = e.description
             why = e.description
         except ProvisioningError as e:
             why = e.description
             if not e.retryable:
-                report.terminal.append(ch)
+                self.report.terminal.append(ch)
         except KeyError as e:  # the object it needs was not created (its own change failed above)
             why = f"dépend d'un changement qui a échoué ({e.args[0]})"
         else:
-            report.applied.append(ch)
+            self.report.applied.append(ch)
             return True
-        report.failed.append((ch, why))
-        if on_audit and not isinstance(ch, AccountConflict):
-            on_audit(ch, why)  # and that it did not happen
+        self.report.failed.append((ch, why))
+        if audit:
+            audit(ch, why)  # and that it did not happen
         return False
 
-    def end_sessions() -> None:
+    def end_sessions(self) -> None:
         """Losing access ends the person's sessions at once (Keycloak tells every application through
         back-channel logout), so no live session keeps a role it no longer has."""
-        for name, user_id in sorted(lost_access.items()):
-            if report.halted:
+        for name, user_id in sorted(self.lost_access.items()):
+            if self.report.halted:
                 return
-            cut = EndSessions(target=name, reason="accès retiré : sessions en cours terminées", user_id=user_id)
-            attempt(cut, partial(run, cut))
-        lost_access.clear()
+            self.attempt(EndSessions(target=name, reason="accès retiré : sessions en cours terminées", user_id=user_id))
+        self.lost_access.clear()
 
-    def done(ch: Change, ok: bool) -> None:
+    def done(self, ch: Change, ok: bool) -> None:
         if ok:
             if isinstance(ch, (RemoveMember, RemoveDirectRole, RemoveOrgMember)):
-                lost_access[ch.user] = users[ch.user]
+                self.lost_access[ch.user] = self.users[ch.user]
             elif isinstance(ch, DeleteGroup):  # its members lose its role with it
-                lost_access.update({u: users[u] for u in ch.members if u in users})
-        count[0] += 1
-        if ok and progress:
-            progress(count[0], len(changes), ch)
-
-    count = [0]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        for batch in _batches(changes):
-            if report.halted:
-                break
-            if lost_access and not batch[0].destructive:  # removals come first: end sessions once all are done
-                end_sessions()
-            if len(batch) == 1 or workers <= 1:
-                for ch in batch:
-                    if report.halted:
-                        break
-                    done(ch, attempt(ch, partial(run, ch)))
-            else:  # independent changes of one kind: a few at a time (Keycloak hashes, answers, in parallel)
-                for ch, ok in zip(batch, pool.map(lambda ch: attempt(ch, partial(run, ch)), batch), strict=True):
-                    done(ch, ok)
-    if not report.halted:
-        end_sessions()
-    for ch, why in report.failed:
-        log.warning("not applied: %s: %s", ch, why)
-    return report
+                self.lost_access.update({u: self.users[u] for u in ch.members if u in self.users})
+        self.count += 1
+        if ok and self.progress:
+            self.progress(self.count, self.total, ch)

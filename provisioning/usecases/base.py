@@ -235,19 +235,7 @@ class Core:
         mail those users about a suspension or its end (R18). `within`: more writes of the same transaction
         (an access review's decision stored with the revocation it causes)."""
         with UnitOfWork(self.engine) as uow:
-            found = uow.registry.partner_with_version(siret)
-            if found is None:
-                raise _unknown_or_forbidden(actor, siret, True)
-            p, version = found
-            if not (actor.can_manage_partner(p) or actor.is_member_of(p)):
-                raise _unknown_or_forbidden(actor, siret, False)
-            refused = policy.refusal(actor, action, p)  # who may do what: domain/policy.py
-            if refused:
-                raise Forbidden(refused)
-            if on_person:
-                _check_hierarchy(actor, p, on_person, self_ok)
-            if expected_version is not None and expected_version != version:
-                raise stale_version(siret)
+            p, version = self._checked(uow, actor, siret, action, on_person, self_ok, expected_version)
             caf = uow.registry.load_caf(p.caf)
             reg = Registry([caf] if caf else [], [p], uow.registry.settings())
             before = partner_to_dict(p)
@@ -261,32 +249,64 @@ class Core:
             if after != before:
                 version = uow.registry.save_partner(p, version)
                 uow.reconcile.request(siret)  # with the change: the worker converges even if we stop here
-            subject = subject or on_person  # the person the entry is about (the journals filter on it)
-            uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf,
-                             subject=subject, summary=journal.summary(describe, before, after, subject))
-            for person in (also_about() if also_about else []):  # one line per person in their history too
-                if not journal.person_changes(before, after, person):
-                    continue
-                uow.audit.record(actor.username, action, f"partner:{siret}", partner=siret, caf=p.caf, subject=person,
-                                 summary=journal.summary(describe, before, after, person))
+            people = also_about() if also_about else []
+            self._journal(uow, actor, action, describe, p, before, after, subject or on_person, people)
             self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
-            for recipient, subject, body in (inform_mail(p) if inform_mail else []):  # with the change, or not at all
-                uow.outbox.put(recipient, subject, body, caf=p.caf)
+            for recipient, mail_subject, body in (inform_mail(p) if inform_mail else []):  # with the change, or not at all
+                uow.outbox.put(recipient, mail_subject, body, caf=p.caf)
             if within:
                 within(uow)
-            if callable(inform):
-                inform = inform()
-            if inform:
-                idents, what, suspended = inform
-                for ident in dict.fromkeys(idents):
-                    u = p.user(ident)
-                    if u:
-                        mail = messages.suspension_mail if suspended else messages.reactivation_mail
-                        subject, body = mail(u.first_name, u.last_name, what)
-                        uow.outbox.put(u.email, subject, body, caf=p.caf)
+            self._inform(uow, p, inform() if callable(inform) else inform)
             uow.commit()
-        result = MutationResult(p, reconciled=False, version=version)
-        if reconcile and after != before and self.reconcile_mode == "inline":
+        return self._reconciled(siret, MutationResult(p, reconciled=False, version=version),
+                                reconcile and after != before)
+
+    def _checked(self, uow: UnitOfWork, actor: Actor, siret: str, action: str, on_person: str | None,
+                 self_ok: bool, expected_version: int | None) -> tuple[Partner, int]:
+        """The partner and its version, once the actor may do `action` on it (and on `on_person`, R12)."""
+        found = uow.registry.partner_with_version(siret)
+        if found is None:
+            raise _unknown_or_forbidden(actor, siret, True)
+        p, version = found
+        if not (actor.can_manage_partner(p) or actor.is_member_of(p)):
+            raise _unknown_or_forbidden(actor, siret, False)
+        refused = policy.refusal(actor, action, p)  # who may do what: domain/policy.py
+        if refused:
+            raise Forbidden(refused)
+        if on_person:
+            _check_hierarchy(actor, p, on_person, self_ok)
+        if expected_version is not None and expected_version != version:
+            raise stale_version(siret)
+        return p, version
+
+    @staticmethod
+    def _journal(uow: UnitOfWork, actor: Actor, action: str, describe: str, p: Partner, before: dict[str, Any],
+                 after: dict[str, Any], subject: str | None, people: list[str]) -> None:
+        """The entry (what changed, about `subject`), and one line in each other person's history it changed."""
+        siret = p.siret
+        uow.audit.record(actor.username, action, f"partner:{siret}", before, after, partner=siret, caf=p.caf,
+                         subject=subject, summary=journal.summary(describe, before, after, subject))
+        for person in people:
+            if journal.person_changes(before, after, person):
+                uow.audit.record(actor.username, action, f"partner:{siret}", partner=siret, caf=p.caf, subject=person,
+                                 summary=journal.summary(describe, before, after, person))
+
+    @staticmethod
+    def _inform(uow: UnitOfWork, p: Partner, inform: tuple[Any, ...] | None) -> None:
+        """R18: mail the people a suspension (or its end) concerns."""
+        if not inform:
+            return
+        idents, what, suspended = inform
+        mail = messages.suspension_mail if suspended else messages.reactivation_mail
+        for ident in dict.fromkeys(idents):
+            u = p.user(ident)
+            if u:
+                subject, body = mail(u.first_name, u.last_name, what)
+                uow.outbox.put(u.email, subject, body, caf=p.caf)
+
+    def _reconciled(self, siret: str, result: MutationResult, changed: bool) -> MutationResult:
+        """Inline mode: Keycloak follows now; either way the answer says where the partner's request stands."""
+        if changed and self.reconcile_mode == "inline":
             report = self.reconcile_request(siret)
             if report is not None:
                 result.applied = report.applied
