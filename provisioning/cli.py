@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from provisioning import settings
 from provisioning.desired_file import dump, load, load_file
 from provisioning.domain.scope import FileScope
 from provisioning.errors import ProvisioningError, Transient, ValidationFailed
@@ -39,7 +40,7 @@ def _actor() -> Actor:
 def _operator(args) -> Actor:
     """The mandate the operator declares for file commands. The CLI holds the service account, so this
     guards against mistakes (applying another Caf's file); the API enforces mandates with tokens."""
-    raw = (getattr(args, "operator", None) or os.environ.get("MCP_OPERATOR", "")).strip()
+    raw = (getattr(args, "operator", None) or settings.read().operator).strip()
     who = f"cli:{getpass.getuser()}"
     if raw == "national":
         return Actor(who, system=True)
@@ -132,6 +133,8 @@ def cmd_apply(args) -> int:
     _print_plan(p, False)
     if p.empty:
         return 0
+    if args.destroy_threshold is None:
+        args.destroy_threshold = settings.read().destroy_threshold
     files.check_destruction(p, args.allow_destroy, args.destroy_threshold)  # before asking anything
     if not args.yes:
         if not sys.stdin.isatty():
@@ -196,6 +199,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_suspend_inactive(args) -> int:
+    if args.days is None:
+        args.days = settings.read().inactivity_days
     names = _service().suspend_inactive(_actor(), args.days)
     print(f"{len(names)} utilisateur(s) suspendu(s) après {args.days} jours sans connexion"
           + (" : " + ", ".join(names) if names else "."))
@@ -213,16 +218,17 @@ def cmd_reviews(args) -> int:
 def cmd_usage_rules(args) -> int:
     svc = _service()
     if args.action == "publish":
-        from provisioning.config import Config, secret
+        from provisioning.config import Config
         from provisioning.keycloak.gateway import UsageRulesPublisher
-        cfg = Config.from_env()
-        password = secret("MCP_KEYCLOAK_REALM_ADMIN_PASSWORD")
+        st = settings.read()
+        cfg = Config.from_env(st)
+        password = st.keycloak_realm_admin_password
         if not password or not args.version:
             print("[configuration] publish VERSION needs a realm administrator: MCP_KEYCLOAK_REALM_ADMIN and "
                   "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD (or _FILE).", file=sys.stderr)
             return 1
         publisher = UsageRulesPublisher(cfg.keycloak.server_url, cfg.keycloak.realm,
-                                        os.environ.get("MCP_KEYCLOAK_REALM_ADMIN", "admin"), password)
+                                        st.keycloak_realm_admin, password)
         at = svc.publish_usage_rules(_actor(), args.version, publisher)
         print(f"Version {args.version} publiée le {at:%d/%m/%Y à %H:%M} UTC : chaque utilisateur l'acceptera à sa "
               "prochaine connexion.")
@@ -353,8 +359,8 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--allow-destroy", type=int, metavar="N",
                    help="confirm the plan's N destructive changes (N must be the count the plan shows)")
     a.add_argument("--destroy-threshold", type=int, metavar="N",
-                   default=int(os.environ.get("MCP_DESTROY_THRESHOLD", files.DEFAULT_DESTROY_THRESHOLD)),
-                   help="destructive changes allowed without --allow-destroy (never a partner removal)")
+                   default=None,
+                   help="destructive changes allowed without --allow-destroy (never a partner removal; default: MCP_DESTROY_THRESHOLD)")
     ex = sub.add_parser("export", parents=[mandate], help="write the registry of a scope in the file format")
     which = ex.add_mutually_exclusive_group(required=True)
     which.add_argument("--caf", action="append", help="a Caf code (repeatable)")
@@ -394,7 +400,7 @@ def _operations(sub: Any, mandate: argparse.ArgumentParser) -> None:
     ur.add_argument("version", nargs="?")
     ur.add_argument("--json", action="store_true")
     si = sub.add_parser("suspend-inactive", help="suspend users without login for N days (R18; run it daily)")
-    si.add_argument("--days", type=int, default=int(os.environ.get("MCP_INACTIVITY_DAYS", "90")))
+    si.add_argument("--days", type=int, default=None, help="default: MCP_INACTIVITY_DAYS")
     sub.add_parser("reviews", help="access reviews: send the reminders due, close the reviews whose deadline "
                                    "passed (unconfirmed grants suspended); the daily job runs it too")
 
@@ -434,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Interrompu : relancez la commande, elle reprend là où elle s'est arrêtée.", file=sys.stderr)
         return 130
     except Exception:  # a bug: one line for the operator, the traceback only on request
-        if os.environ.get("MCP_DEBUG") == "1":
+        if os.environ.get("MCP_DEBUG", "").lower() in ("1", "true", "yes", "on"):  # even when settings are broken
             raise
         logging.getLogger(__name__).debug("internal error", exc_info=True)
         print("[erreur_interne] Erreur inattendue (un défaut du programme) ; relancez avec MCP_DEBUG=1 pour le "

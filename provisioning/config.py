@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provisioning import settings
 from provisioning.keycloak.gateway import KeycloakConfig
 from provisioning.notify.notifier import SmtpConfig
 from provisioning.production import is_demo_secret, require
@@ -15,22 +15,15 @@ log = logging.getLogger(__name__)
 DEMO_PROVISIONING_SECRET = "demo-only-provisioning-secret"
 
 
-def secret(name: str, default: str = "") -> str:
-    """NAME from the environment, or the content of the file named by NAME_FILE."""
-    if os.environ.get(f"{name}_FILE"):
-        return Path(os.environ[f"{name}_FILE"]).read_text().strip()
-    return os.environ.get(name, default)
-
-
-def _default_db() -> str:
-    state = Path(os.environ.get("MCP_STATE_DIR", Path.cwd() / ".run"))
+def _default_db(state_dir: str) -> str:
+    state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{state / 'provisioning.sqlite'}"
+    return f"sqlite:///{state.resolve() / 'provisioning.sqlite'}"
 
 
 @dataclass(frozen=True)
 class Config:
-    database_url: str = field(default_factory=_default_db)
+    database_url: str = field(default_factory=lambda: _default_db(".run"))
     keycloak: KeycloakConfig = field(default_factory=lambda: KeycloakConfig("http://localhost:8080"))
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     portal_url: str = "http://localhost:8081"
@@ -47,33 +40,31 @@ class Config:
         return f"{self.public_keycloak_url}/realms/{self.keycloak.realm}"
 
     @classmethod
-    def from_env(cls) -> Config:
-        e = os.environ.get
-        kc_url = e("KEYCLOAK_URL", "http://localhost:8080").rstrip("/")
-        client_secret = secret("MCP_PROVISIONING_CLIENT_SECRET", DEMO_PROVISIONING_SECRET)
+    def from_env(cls, st: settings.Settings | None = None) -> Config:
+        """From the declared settings (provisioning/settings.py), read and checked once: a typo is refused."""
+        st = st or settings.at_start()
+        client_secret = st.provisioning_client_secret
         if client_secret == DEMO_PROVISIONING_SECRET:
             log.warning("using the demo-only provisioning client secret; set MCP_PROVISIONING_CLIENT_SECRET")
         require("le service de provisionnement", [
             (is_demo_secret(client_secret), "MCP_PROVISIONING_CLIENT_SECRET (ou _FILE) : le secret de démonstration "
                                             "est connu de tous"),
-            (secret("MCP_KEYCLOAK_REALM_ADMIN_PASSWORD", "x") in ("admin", ""),
+            (st.keycloak_realm_admin_password == "admin",
              "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD : « admin » n'est pas un mot de passe"),
-            (e("MCP_SMTP_SECURITY", "none") == "none" and e("MCP_SMTP_HOST", "localhost") not in ("localhost", "127.0.0.1"),
+            (st.smtp_security == "none" and st.smtp_host not in ("localhost", "127.0.0.1"),
              "MCP_SMTP_SECURITY : starttls ou ssl vers un serveur de messagerie distant"),
-            (not e("MCP_DATABASE_URL"), "MCP_DATABASE_URL : la base du registre (PostgreSQL), pas le SQLite de démonstration"),
+            (not st.database_url, "MCP_DATABASE_URL : la base du registre (PostgreSQL), pas le SQLite de démonstration"),
         ])
+        kc_url = st.keycloak_url.rstrip("/")
         return cls(
-            database_url=e("MCP_DATABASE_URL") or _default_db(),
-            keycloak=KeycloakConfig(kc_url, e("MCP_REALM", "mon-compte-partenaire"),
-                                    e("MCP_PROVISIONING_CLIENT_ID", "provisioning"), client_secret),
-            smtp=SmtpConfig(e("MCP_SMTP_HOST", "localhost"), int(e("MCP_SMTP_PORT", "1025")),
-                            e("MCP_SMTP_SECURITY", "none"), e("MCP_SMTP_USERNAME", ""),
-                            secret("MCP_SMTP_PASSWORD"), e("MCP_SMTP_SENDER", SmtpConfig.sender),
-                            portal_url=e("MCP_PORTAIL_URL", "http://localhost:8081")),
-            portal_url=e("MCP_PORTAIL_URL", "http://localhost:8081"),
-            api_audience=e("MCP_API_AUDIENCE", "provisioning-api"),
-            scim_audience=e("MCP_SCIM_AUDIENCE", "scim"),
-            public_keycloak_url=e("MCP_PUBLIC_KEYCLOAK_URL", kc_url).rstrip("/"),
-            onboarding=e("MCP_ONBOARDING", "password"),
-            reconcile_mode=e("MCP_RECONCILE", "worker"),
+            database_url=st.database_url or _default_db(st.state_dir),
+            keycloak=KeycloakConfig(kc_url, st.realm, st.provisioning_client_id, client_secret),
+            smtp=SmtpConfig(st.smtp_host, st.smtp_port, st.smtp_security, st.smtp_username, st.smtp_password,
+                            st.smtp_sender, portal_url=st.portail_url),
+            portal_url=st.portail_url,
+            api_audience=st.api_audience,
+            scim_audience=st.scim_audience,
+            public_keycloak_url=st.issuer_base,
+            onboarding=st.onboarding,
+            reconcile_mode=st.reconcile,
         )

@@ -8,7 +8,6 @@ work once is `mcp-provisioning suspend-inactive` and `mcp-provisioning reviews`.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable
 from datetime import datetime, time
@@ -28,8 +27,9 @@ LEASE = "daily-job"
 
 def settings() -> tuple[int, time]:
     """MCP_INACTIVITY_DAYS (0: no suspension for inactivity) and MCP_DAILY_AT, the Paris time it runs at."""
-    return (int(os.environ.get("MCP_INACTIVITY_DAYS", "90")),
-            parse_at(os.environ.get("MCP_DAILY_AT", "04:00")))
+    from provisioning import settings as declared
+    st = declared.read(strict=False)
+    return st.inactivity_days, parse_at(st.daily_at)
 
 
 def run_job(svc: Provisioning, days: int) -> list[str]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from provisioning import settings
 from provisioning.production import is_demo_secret, require
 
 # the realm's acr.loa.map (realm-config): acr value -> level of authentication
@@ -18,9 +18,6 @@ def acr_level(acr) -> int:
     """The level an acr claim stands for: our names, or Keycloak's bare numbers ("0": SSO cookie, "1")."""
     acr = str(acr or "")
     return LEVELS.get(acr, int(acr) if acr.isdigit() else 0)
-
-
-DEFAULT_PORTS = {"portail": 8081, "cdap": 8082, "afas": 8083}
 
 
 @dataclass(frozen=True)
@@ -41,6 +38,7 @@ class AppConfig:
     # issue 13: the services whose client requires level 2 (password + second factor), CDAP by default; the
     # realm enforces it too (client attribute minimum.acr.value), this app checks the acr of its tokens
     second_factor_services: tuple[str, ...] = ("CDAP",)
+    journal_url: str = ""  # the CDAP/AFAS journal's database ("": SQLite in data_dir)
     session_url: str = ""  # issue 14: a database shared by the app's instances ("" : process memory)
 
     @property
@@ -58,24 +56,23 @@ class AppConfig:
 
     @classmethod
     def from_env(cls, client_id: str, **overrides) -> AppConfig:
-        e = os.environ.get
-        kc = e("MCP_PUBLIC_KEYCLOAK_URL", e("KEYCLOAK_URL", "http://localhost:8080")).rstrip("/")
-        realm = e("MCP_REALM", "mon-compte-partenaire")
-        urls = {name: e(f"MCP_{name.upper()}_URL", f"http://localhost:{port}") for name, port in DEFAULT_PORTS.items()}
-        secret = e(f"MCP_{client_id.upper()}_CLIENT_SECRET", f"demo-only-{client_id}-secret")
+        """From the declared settings (provisioning/settings.py), read and checked once: a typo is refused."""
+        st = settings.at_start()
+        secret = st.app(client_id, "client_secret")
         values: dict[str, Any] = dict(
-            client_id=client_id, client_secret=secret, base_url=urls[client_id], issuer=f"{kc}/realms/{realm}",
-            idle_timeout=int(e("MCP_IDLE_TIMEOUT", "1800")),
-            secure_cookies=e("MCP_INSECURE_COOKIES", "") != "1",
-            secret_key=e(f"MCP_{client_id.upper()}_SESSION_KEY", "") or secrets.token_hex(32),
-            portal_url=urls["portail"], cdap_url=urls["cdap"], afas_url=urls["afas"],
-            api_url=e("MCP_API_URL", "http://localhost:8090"), data_dir=e("MCP_STATE_DIR", ".run"),
-            session_url=e(f"MCP_{client_id.upper()}_SESSION_URL", e("MCP_SESSION_URL", "")),
-            second_factor_services=tuple(x.strip().upper() for x in e("MCP_SECOND_FACTOR_SERVICES", "CDAP").split(",")
-                                         if x.strip()),
+            client_id=client_id, client_secret=secret, base_url=st.app(client_id, "url"),
+            issuer=f"{st.issuer_base}/realms/{st.realm}",
+            idle_timeout=st.idle_timeout,
+            secure_cookies=not st.insecure_cookies,
+            secret_key=st.app(client_id, "session_key") or secrets.token_hex(32),
+            portal_url=st.portail_url, cdap_url=st.cdap_url, afas_url=st.afas_url,
+            api_url=st.api_url, data_dir=st.state_dir,
+            session_url=st.app(client_id, "session_url") or st.session_url,
+            journal_url=str(getattr(st, f"{client_id}_database_url", "")),
+            second_factor_services=tuple(x.strip().upper() for x in st.second_factor_services.split(",") if x.strip()),
         )
         values.update(overrides)
-        key = e(f"MCP_{client_id.upper()}_SESSION_KEY", "")
+        key = st.app(client_id, "session_key")
         require(f"l'application {client_id}", [
             (is_demo_secret(secret), f"MCP_{client_id.upper()}_CLIENT_SECRET : le secret de démonstration est connu "
                                      "de tous ; mettez celui du client dans Keycloak"),

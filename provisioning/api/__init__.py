@@ -3,7 +3,6 @@ the consoles obey the same rules; errors are JSON {error, error_description, vio
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 
 from flask import Flask, g, jsonify, request
@@ -122,12 +121,13 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
 
 def serve() -> None:
     """`mcp-provisioning-api`: the API on MCP_API_PORT (default 8090) with the configured adapters."""
+    from provisioning import settings
     from provisioning.app_factory import build
     from provisioning.config import Config
     from provisioning.jobs import start_daily
     from provisioning.production import dev_server
-
-    cfg = Config.from_env()  # in production, the settings are refused first, all listed
+    st = settings.at_start()
+    cfg = Config.from_env(st)  # a typo or a wrong value refused first, all listed (and demo values in production)
     dev_server("mcp-provisioning-api", "provisioning.api.wsgi:app")
     svc = build(cfg)
     start_daily(svc)
@@ -137,7 +137,7 @@ def serve() -> None:
     class Quiet(WSGIRequestHandler):
         sys_version = ""  # no Python version in the Server header (development server only; production: gunicorn)
 
-    srv = make_server(os.environ.get("MCP_API_HOST", "127.0.0.1"), int(os.environ.get("MCP_API_PORT", "8090")), app,
+    srv = make_server(st.api_host, st.api_port, app,
                       threaded=True, request_handler=Quiet)
     srv._server_version = "mon-compte-partenaire"
     srv.serve_forever()

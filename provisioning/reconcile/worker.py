@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 
+from provisioning import settings
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
 from provisioning.store import uow as store
@@ -66,7 +67,7 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
     return handled
 
 
-RESYNC_SECONDS = float(os.environ.get("MCP_RESYNC_MINUTES", "10")) * 60  # 0: no periodic resync
+RESYNC_SECONDS = float(settings.initial("resync_minutes")) * 60  # 0: no periodic resync
 RESYNC = "resync"
 
 
@@ -89,7 +90,7 @@ def resync_if_due(svc: Provisioning, every: float = RESYNC_SECONDS) -> int:
 
 
 LEASE = "reconcile-worker"
-LEASE_SECONDS = float(os.environ.get("MCP_WORKER_LEASE_SECONDS", "15"))  # a dead worker's successor waits this long
+LEASE_SECONDS = float(settings.initial("worker_lease_seconds"))  # a dead worker's successor waits this long
 
 
 class Lease:

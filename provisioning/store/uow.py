@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import logging
-import os
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
+from provisioning import settings
 from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
@@ -525,7 +525,7 @@ class ReconcileRequests:
     MAX_BACKOFF = 300  # seconds between retries of a request that keeps failing, at most
     # a claim lasts this long unless its worker renews it (every third of it, while it runs): a worker
     # killed mid-run frees its request within this time
-    CLAIM_SECONDS = int(os.environ.get("MCP_RECONCILE_CLAIM_SECONDS", "90"))
+    CLAIM_SECONDS = int(settings.initial("reconcile_claim_seconds"))
 
     def __init__(self, conn: Connection):
         self.conn = conn
@@ -657,7 +657,7 @@ class ReconcileRequests:
         return dict(self.conn.execute(sa.select(r.state, sa.func.count()).group_by(r.state)).all())
 
 
-CLAIM_WAIT = float(os.environ.get("MCP_CLAIM_WAIT_SECONDS", "120"))
+CLAIM_WAIT = float(settings.initial("claim_wait_seconds"))
 # the claim token the current flow writes under (the worker's request, `holding`): a step it runs — the
 # credential delivery at the end of a reconcile — writes under the same claim instead of waiting for itself
 HELD: ContextVar[str | None] = ContextVar("HELD", default=None)

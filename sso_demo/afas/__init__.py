@@ -281,6 +281,6 @@ def habilitations():
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
     app = make_app("afas", cfg, bp)
-    app.extensions["afas_db"] = engine_for("afas", app.config["MCP"].data_dir)
+    app.extensions["afas_db"] = engine_for("afas", app.config["MCP"].data_dir, app.config["MCP"].journal_url)
     meta.create_all(app.extensions["afas_db"])
     return app

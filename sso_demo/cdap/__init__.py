@@ -81,6 +81,6 @@ def journal():
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
     app = make_app("cdap", cfg, bp)
-    app.extensions["cdap_db"] = engine_for("cdap", app.config["MCP"].data_dir)
+    app.extensions["cdap_db"] = engine_for("cdap", app.config["MCP"].data_dir, app.config["MCP"].journal_url)
     meta.create_all(app.extensions["cdap_db"])
     return app

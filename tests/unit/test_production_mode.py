@@ -38,7 +38,8 @@ def test_demo_settings_are_refused_in_production_with_what_to_set(args):
 def test_a_misspelled_environment_is_refused_not_run_as_the_demo(args):
     """Issue 26: MCP_ENV=prod (a typo) ran the demo with its known secrets."""
     r = run(args, {"MCP_ENV": "prod"})
-    assert r.returncode != 0 and "[configuration] MCP_ENV='prod'" in r.stderr and "production" in r.stderr, r.stderr
+    assert r.returncode != 0 and "[CONFIGURATION_INVALIDE]" in r.stderr, r.stderr
+    assert "MCP_ENV: [VALEUR_INVALIDE] valeurs acceptées : '', 'demo' ou 'production' (reçu « prod »)" in r.stderr
     assert "Traceback" not in r.stderr
 
 

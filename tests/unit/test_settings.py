@@ -1,0 +1,97 @@
+"""Issue 26 §5: typed settings, declared once (provisioning/settings.py). A misspelled variable or a wrong value
+is refused at start with every fault listed; secrets come from files too; the documentation's table is the
+declaration; every MCP_* variable the repository sets or reads is declared."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provisioning import settings
+from provisioning.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+CLEAN = {k: v for k, v in os.environ.items() if not k.startswith("MCP_")}
+
+
+@pytest.fixture
+def env(monkeypatch):
+    for k in list(os.environ):
+        if k.startswith("MCP_"):
+            monkeypatch.delenv(k)
+    return monkeypatch
+
+
+def test_every_wrong_value_and_unknown_variable_is_listed_at_once(env):
+    for k, v in {"MCP_RECONCILE_MODE": "inline", "MCP_SMTP_PORT": "99999", "MCP_ONBOARDING": "lien",
+                 "MCP_DAILY_AT": "25:00", "MCP_INSECURE_COOKIES": "peut-être", "MCP_INACTIVITY_DAYS": "-1",
+                 "MCP_RESYNC_MINUTES": "dix"}.items():
+        env.setenv(k, v)
+    with pytest.raises(settings.InvalidSettings) as e:
+        settings.read()
+    faults = {v.path: (v.code, v.message) for v in e.value.violations}
+    assert faults["MCP_RECONCILE_MODE"] == ("VARIABLE_INCONNUE", "variable inconnue, lue par aucun processus : "
+                                                                 "vouliez-vous dire MCP_RECONCILE ?")
+    assert faults["MCP_SMTP_PORT"] == ("VALEUR_INVALIDE", "au plus 65535 (reçu « 99999 »)")
+    assert faults["MCP_ONBOARDING"] == ("VALEUR_INVALIDE", "valeurs acceptées : 'password' ou 'action-link' "
+                                                           "(reçu « lien »)")
+    assert faults["MCP_DAILY_AT"][1].startswith("heure quotidienne invalide « 25:00 »")
+    assert faults["MCP_INSECURE_COOKIES"][1].startswith("1 ou 0")
+    assert faults["MCP_INACTIVITY_DAYS"][1] == "au moins 0 (reçu « -1 »)"
+    assert faults["MCP_RESYNC_MINUTES"][1] == "un nombre est attendu (reçu « dix »)"
+    assert len(faults) == 7
+
+
+def test_values_are_typed_an_empty_variable_is_unset_and_a_secret_file_wins(env, tmp_path):
+    env.setenv("MCP_SMTP_PORT", "2525")
+    env.setenv("MCP_INSECURE_COOKIES", "1")
+    env.setenv("MCP_ONBOARDING", "")  # compose files write `MCP_X: ""`
+    env.setenv("MCP_ENV", " Demo ")
+    secret = tmp_path / "secret"
+    secret.write_text("from-the-file\n")
+    env.setenv("MCP_PROVISIONING_CLIENT_SECRET", "from-the-variable")
+    env.setenv("MCP_PROVISIONING_CLIENT_SECRET_FILE", str(secret))
+    st = settings.read()
+    assert (st.smtp_port, st.insecure_cookies, st.onboarding, st.env) == (2525, True, "password", "demo")
+    assert st.provisioning_client_secret == "from-the-file"
+    assert Config.from_env(st).keycloak.client_secret == "from-the-file"
+
+
+@pytest.mark.parametrize("args", [["-m", "provisioning.cli", "status"], ["-m", "sso_demo"]], ids=["cli", "applications"])
+def test_a_misspelled_variable_stops_a_process_before_it_does_anything(args, tmp_path):
+    r = subprocess.run([sys.executable, *args], env={**CLEAN, "MCP_STATE_DIR": str(tmp_path), "MCP_SMTP_SECURTY": "ssl"},
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
+    assert "MCP_SMTP_SECURTY: [VARIABLE_INCONNUE]" in r.stderr and "MCP_SMTP_SECURITY ?" in r.stderr
+    assert list(tmp_path.iterdir()) == []  # no database, no log: nothing started
+
+
+def test_the_documentation_table_is_the_declaration():
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    table = text.split("<!-- settings:begin -->\n")[1].split("<!-- settings:end -->")[0]
+    assert table == settings.markdown(), "regenerate: .venv/bin/python -m provisioning.settings --markdown"
+
+
+def test_every_variable_the_repository_sets_or_reads_is_declared():
+    """So that the refusal of unknown variables never meets one of ours; templates (MCP_{APP}_…) excepted."""
+    known = settings.known_variables()
+    found: dict[str, str] = {}
+    places = ["provisioning", "sso_demo", "devstack", "scripts", "tests", "benchmarks", "realm-config", "deploy",
+              ".ci", "docker-compose.yml", "README.md", "docs"]
+    for place in places:
+        path = ROOT / place
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and p.suffix in
+                                                 (".py", ".sh", ".json", ".yml", ".yaml", ".md", ".env", ".example", "")]
+        for f in files:
+            if f.name in ("settings.py", "test_settings.py", "configuration.md"):  # wrong names on purpose
+                continue
+            for name in re.findall(r"\bMCP_[A-Z0-9_]*[A-Z0-9]\b", f.read_text(encoding="utf-8", errors="ignore")):
+                found.setdefault(name, str(f.relative_to(ROOT)))
+    undeclared = {n: where for n, where in found.items() if n not in known and not n.endswith("_FILE")
+                  and not any(k.startswith(n + "_") for k in known)}  # a prefix a program matches (MCP_SMTP…)
+    assert undeclared == {}
