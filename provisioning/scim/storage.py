@@ -90,18 +90,17 @@ class RegistryStorage(ScimStorage):
     # --- reads ------------------------------------------------------------------------------------------
     def _partners(self, scope: Scope, only: str | None = None) -> tuple[list[Partner], Any]:
         with UnitOfWork(self.engine) as uow:
-            if only is not None:
-                p = uow.registry.partner(only)
-                partners = [p] if p else []
-            elif scope.partner:
-                p = uow.registry.partner(scope.partner)
+            one = only if only is not None else scope.partner
+            if one:
+                p = uow.registry.partner(one)
                 partners = [p] if p else []
             elif scope.caf:
                 partners = uow.registry.partners_of_caf(scope.caf)
             else:
                 partners = uow.registry.load().partners
             partners = [p for p in partners if scope.covers(p)]
-            people, whole = uow.audit.dates([p.siret for p in partners]) if partners else ({}, {})
+            people, whole = ({}, {}) if not partners else uow.audit.dates(
+                partner=one or None, caf=None if one else scope.caf, everything=not (one or scope.caf))
             settings = uow.registry.settings()
         return partners, (people, whole, settings)
 

@@ -381,14 +381,25 @@ class AuditRepository:
             out.append(row)
         return out
 
-    def dates(self, partners: Sequence[str]) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
+    def dates(self, *, partner: str | None = None, caf: str | None = None,
+              everything: bool = False) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
         """(person → first and last journal line about them, partner → its first and last line), in one query
-        each: the created and lastModified dates the SCIM resources carry."""
-        a = t.audit_log.c
+        each: the created and lastModified dates the SCIM resources carry. The scope is one partner, a Caf's
+        partners (a subquery) or `everything`: never a list of SIRETs as parameters (issue 27: a national
+        list past 65,535 partners broke PostgreSQL's limit of bind parameters)."""
+        a, p = t.audit_log.c, t.partners.c
+        if partner is not None:
+            scope = a.partner_siret == partner
+        elif caf is not None:
+            scope = a.partner_siret.in_(sa.select(p.siret).where(p.caf_code == caf))
+        elif everything:
+            scope = a.partner_siret.is_not(None)
+        else:
+            raise ValueError("dates: a partner, a Caf or everything")
         people = self.conn.execute(sa.select(a.subject, sa.func.min(a.at), sa.func.max(a.at))
-                                   .where(a.partner_siret.in_(partners), a.subject.is_not(None)).group_by(a.subject))
+                                   .where(scope, a.subject.is_not(None)).group_by(a.subject))
         whole = self.conn.execute(sa.select(a.partner_siret, sa.func.min(a.at), sa.func.max(a.at))
-                                  .where(a.partner_siret.in_(partners)).group_by(a.partner_siret))
+                                  .where(scope).group_by(a.partner_siret))
         return ({r[0]: (_aware(r[1]), _aware(r[2])) for r in people},
                 {r[0]: (_aware(r[1]), _aware(r[2])) for r in whole})
 

@@ -194,3 +194,33 @@ def test_a_large_body_is_refused_and_never_read_whole_even_without_a_token(scim)
                              content_length=len(body), input_stream=Counting(body)).get_environ()
         _, status, _ = run_wsgi_app(scim.application, env)
         assert int(status.split()[0]) in (400, 401, 413) and Counting.taken <= MAX_BODY + 1
+
+
+def test_no_statement_carries_a_parameter_per_partner(use_case_engine):
+    """Issue 27: a national list bound one parameter per partner (past 65,535, PostgreSQL refused it); now the
+    scope is a subquery or nothing, whatever the number of partners."""
+    import sqlalchemy as sa
+
+    from provisioning.domain.model import Caf, CafAdministrator, Partner, Registry, User
+    from provisioning.domain.rules import siret_with_key
+    from provisioning.domain.scope import FileScope
+    n = 300
+    caf = Caf("751", "Caf de Paris", "habilitations@caf75.example",
+              [CafAdministrator("caf.admin", "Claire", "Fontaine", "claire@caf75.example")])
+    partners = [Partner(siret_with_key(f"{9000000000000 + i:013d}"), f"Partenaire {i}", "751", f"u{i}.a", [],
+                        [User(f"u{i}.a", "Prénom", "Nom", f"u{i}.a@x.example")]) for i in range(n)]
+    svc = make_service(use_case_engine)
+    svc.import_registry(NATIONAL, Registry([caf], partners, scope=FileScope(everything=True)))
+    client = Client(create_app(svc, Verifier(TOKENS), Verifier(TOKENS)))
+    widest: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        widest.append(len(parameters) if isinstance(parameters, (tuple, list, dict)) and not executemany else 0)
+    sa.event.listen(use_case_engine, "before_cursor_execute", count)
+    try:
+        for who in ("national", "caf"):
+            r = get(client, "/Users?count=5&filter=" + quote('emails co "x.example"'), who=who)
+            assert r.status_code == 200 and r.json["totalResults"] == n, r.json
+    finally:
+        sa.event.remove(use_case_engine, "before_cursor_execute", count)
+    assert widest and max(widest) < 20, max(widest)
