@@ -181,10 +181,8 @@ def cmd_status(args) -> int:
               "users": sum(len(p.users) for p in reg.partners),
               "active_conventions": sum(1 for p in reg.partners for c in p.conventions if c.status.value == "active"),
               "pending_changes": len(changes)}
-    import unicodedata
     with svc_uow(svc) as uow:
-        status.update({"reconcile_" + unicodedata.normalize("NFKD", k).encode("ascii", "ignore").decode()
-                       .replace(" ", "_"): v for k, v in uow.reconcile.counts().items()})
+        status.update({f"reconcile_{k}": v for k, v in uow.reconcile.counts().items()})
         to_handle = uow.reconcile.to_handle()
     if args.json:
         print(json.dumps({**status, "to_handle": [{"key": h["key"], "reason": h.get("reason")} for h in to_handle]},
@@ -315,7 +313,7 @@ def svc_uow(svc):
 def cmd_adopt(args) -> int:
     r = _service().adopt_account(_operator(args), args.identifiant)
     print(f"Compte « {args.identifiant} » adopté (audité) : il est désormais géré comme les autres"
-          + (" et aligné sur le registre." if r.reconciled else f" ; réconciliation : {r.reconcile_state}."))
+          + (" et aligné sur le registre." if r.reconciled else f" ; réconciliation : {(r.reconcile_state or {}).get('label', 'inconnue')}."))
     return 0
 
 

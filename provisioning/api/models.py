@@ -96,7 +96,7 @@ class NewReview(Strict):
 
 class ReviewDecision(Strict):
     item: Annotated[str, Field(max_length=255)]
-    decision: Literal["confirmé", "retiré"]
+    decision: Literal["confirmed", "revoked"]
 
 
 class Query(BaseModel):

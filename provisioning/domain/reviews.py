@@ -24,8 +24,12 @@ REMINDERS = (14, 7, 1)                   # days before the deadline
 
 
 class Verdict(str, enum.Enum):
-    CONFIRM = "confirmé"
-    REVOKE = "retiré"
+    CONFIRM = "confirmed"
+    REVOKE = "revoked"
+
+    @property
+    def label(self) -> str:
+        return "confirmé" if self is Verdict.CONFIRM else "retiré"
 
 
 @dataclass(frozen=True)

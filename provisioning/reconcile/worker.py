@@ -177,6 +177,6 @@ def wait_applied(svc: Provisioning, key: str, timeout: float = 30.0) -> str:
     while True:
         with UnitOfWork(svc.engine) as uow:
             state = uow.reconcile.state(key)
-        if state and state["state"] != "en attente" or time.monotonic() > deadline:
+        if state and state["state"] != "pending" or time.monotonic() > deadline:
             return state["state"] if state else "inconnu"
         time.sleep(0.2)

@@ -87,7 +87,7 @@ reconcile_requests = sa.Table(
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("generation", sa.Integer, nullable=False, server_default="1"),  # bumped by each new request
     sa.Column("done_generation", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("state", sa.String(16), nullable=False),  # en attente | appliqué | en échec
+    sa.Column("state", sa.String(16), nullable=False),  # domain.states.ReconcileState's code
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("claimed_by", sa.String(36), nullable=True),

@@ -25,6 +25,7 @@ from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_d
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
+from provisioning.domain.states import ReconcileState
 from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
 from provisioning.store import tables as t
 
@@ -532,7 +533,8 @@ class Outbox:
 class ReconcileRequests:
     """What Keycloak still has to follow: one row per partner, written with the change that needs it."""
 
-    PENDING, APPLIED, FAILED, TO_HANDLE = "en attente", "appliqué", "en échec", "à traiter"
+    PENDING, APPLIED, FAILED, TO_HANDLE = (s.value for s in (ReconcileState.PENDING, ReconcileState.APPLIED,
+                                                             ReconcileState.FAILED, ReconcileState.NEEDS_ATTENTION))
     MAX_BACKOFF = 300  # seconds between retries of a request that keeps failing, at most
     # a claim lasts this long unless its worker renews it (every third of it, while it runs): a worker
     # killed mid-run frees its request within this time
@@ -654,8 +656,8 @@ class ReconcileRequests:
         if row is None:
             return None
         reason = row.last_error or "; ".join(f"{f['target']} : {f['reason']}" for f in row.failures or [])
-        return {"state": row.state, "updated_at": row.updated_at.isoformat(), "attempts": row.attempts,
-                "reason": reason or None}
+        return {"state": row.state, "label": ReconcileState(row.state).label, "updated_at": row.updated_at.isoformat(),
+                "attempts": row.attempts, "reason": reason or None}
 
     def to_handle(self) -> list[dict]:
         """The requests « à traiter » (issue 25 §5): key and reason, for `status` and the consoles."""

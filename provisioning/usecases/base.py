@@ -109,7 +109,7 @@ class MutationResult:
     applied: list[Change] = field(default_factory=list)
     changed: bool = True   # False: the request changed nothing, and nothing was written
     version: int = 0       # the partner's stored version after the request (API ETag)
-    reconcile_state: dict[str, Any] | None = None  # {state: en attente | appliqué | en échec, reason, …}
+    reconcile_state: dict[str, Any] | None = None  # {state: pending | applied | failed | needs_attention, label (French), reason, …}
 
 
 class Core:

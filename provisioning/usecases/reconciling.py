@@ -127,6 +127,6 @@ class Reconciling(Mail):
         return report
 
     def reconcile_state(self, key: str) -> dict[str, Any] | None:
-        """Where Keycloak stands for this partner: en attente, appliqué, or en échec with the reason."""
+        """Where Keycloak stands for this partner: pending, applied, failed (retried) or needs_attention, with the reason and the French label."""
         with UnitOfWork(self.engine) as uow:
             return uow.reconcile.state(key)

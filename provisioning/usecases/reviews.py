@@ -142,7 +142,8 @@ class Reviews(Mail):
                         "profiles": sorted(x.value for x in it.profiles),
                         "first_name": u.first_name if u else "", "last_name": u.last_name if u else "",
                         "last_login": logins.get(it.identifiant),
-                        "decision": d.verdict.value if d else None, "decided_by": d.by if d else None,
+                        "decision": d.verdict.value if d else None,
+                        "decision_label": d.verdict.label if d else None, "decided_by": d.by if d else None,
                         "decided_at": d.at if d else None,
                         "may_decide": self._may_decide_on(actor, p, it.identifiant)})
         return _summary(ReviewCampaignRow(row.campaign, [i for i in row.items if i.partner == siret],
@@ -164,11 +165,11 @@ class Reviews(Mail):
         for it in row.items:
             p, d = names.get(it.partner), last.get(it.key)
             u = p.user(it.identifiant) if p else None
-            result = (d.verdict.value if d else "suspendu (non confirmé)" if row.closed_at else "en attente")
+            result = (d.verdict.label if d else "suspendu (non confirmé)" if row.closed_at else "en attente")
             w.writerow([_cell(x) for x in (
                 it.partner, p.name if p else "", it.convention, it.service.value, it.identifiant,
                 u.last_name if u else "", u.first_name if u else "", " + ".join(sorted(g.value for g in it.groups)),
-                " + ".join(sorted(x.value for x in it.profiles)), d.verdict.value if d else "", d.by if d else "",
+                " + ".join(sorted(x.value for x in it.profiles)), d.verdict.label if d else "", d.by if d else "",
                 d.at.isoformat() if d else "", result)])
         return "\ufeff" + buf.getvalue()
 

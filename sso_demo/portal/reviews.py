@@ -62,7 +62,7 @@ def decide(siret: str, cid: str):
     _own(siret)
     item, decision = request.form.get("item", ""), request.form.get("decision", "")
     back = url_for("reviews.partner_review", siret=siret, cid=cid)
-    if decision == "retiré" and (ask := confirm.needed(
+    if decision == "revoked" and (ask := confirm.needed(
             "retirer cette habilitation",
             ["La personne perd à l'instant l'accès que lui donnait cette habilitation ; ses sessions en cours sont "
              "fermées.", "Le retrait est définitif pour cette revue : pour la rendre, il faudra l'accorder de "
@@ -72,7 +72,7 @@ def decide(siret: str, cid: str):
     r = call("POST", f"/api/v1/reviews/{cid}/decisions", json={"item": item, "decision": decision})
     if r.status_code == 200:
         *_, service, who = item.split("/") if item.count("/") == 3 else ("", "", "", item)
-        flash(f"Habilitation {service} {'confirmée' if decision == 'confirmé' else 'retirée'} pour {who}.")
+        flash(f"Habilitation {service} {'confirmée' if decision == 'confirmed' else 'retirée'} pour {who}.")
     else:
         fields, general = errors_of(r)
         flash(Markup("Refusé : ") + Markup(" ").join(general + list(fields.values())), "erreur")

@@ -1,5 +1,5 @@
 // Long actions (they reconcile Keycloak): disable the button pressed and say it is in progress. A disabled
-// button is not sent with the form: its name and value (« confirmé » or « retiré ») travel in a hidden field.
+// button is not sent with the form: its name and value (« confirmed » or « revoked ») travel in a hidden field.
 document.addEventListener("submit", function (event) {
   var form = event.target;
   var button = event.submitter || form.querySelector("button[type=submit]");

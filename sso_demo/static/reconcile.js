@@ -5,16 +5,16 @@
   if (!el || !el.classList.contains("etat-attente") || !el.dataset.url) return;
   var tries = 0;
   function label(state) {
-    return state === "appliqué" ? "ok" : state === "en attente" ? "attente" : "echec";
+    return state === "applied" ? "ok" : state === "pending" ? "attente" : "echec";
   }
   function poll() {
     tries += 1;
     fetch(el.dataset.url, {credentials: "same-origin", headers: {Accept: "application/json"}})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) {
-        if (s && s.state && s.state !== "en attente") {
+        if (s && s.state && s.state !== "pending") {
           el.className = "etat-" + label(s.state);
-          el.querySelector("strong").textContent = s.state;
+          el.querySelector("strong").textContent = s.label;
           var note = el.querySelector(".etat-note");
           note.textContent = s.reason ? " — " + s.reason : "";
         } else if (tries < 120) {

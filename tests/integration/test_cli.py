@@ -199,14 +199,14 @@ def test_the_worker_process_applies_what_a_change_requested(cli, tmp_path, kc_ad
     svc = Provisioning(engine, lambda: gateway, SmtpNotifier(SmtpConfig("127.0.0.1", smtp.port)),
                        reconcile_mode="worker")
     r = svc.suspend_user(Actor("cli:test", system=True), "12345678900015", "paul.bernard", True)
-    assert r.reconcile_state["state"] == "en attente"
+    assert r.reconcile_state["state"] == "pending"
     assert kc_admin.user_by_username("paul.bernard")["enabled"] is True  # not yet: the worker does it
     run = cli("worker", "--once")
     assert run.returncode == 0 and "traitée" in run.stdout, run.stderr
     assert kc_admin.user_by_username("paul.bernard")["enabled"] is False
-    assert svc.reconcile_state("12345678900015")["state"] == "appliqué"
+    assert svc.reconcile_state("12345678900015")["state"] == "applied"
     status = json.loads(cli("status", "--json").stdout)
-    assert status["reconcile_applique"] >= 1 and "reconcile_en_attente" not in status
+    assert status["reconcile_applied"] >= 1 and "reconcile_pending" not in status
 
 
 def test_a_saved_plan_is_applied_exactly_or_refused_when_things_moved(cli, tmp_path, kc_admin):

@@ -214,10 +214,10 @@ def test_the_api_opens_lists_decides_and_exports_in_each_readers_scope(world):
     page = api.get(f"/api/v1/reviews/{cid}/partners/{SIRET}", headers=h("jeanne")).get_json()
     assert len(page["items"]) == 4 and page["partner"]["name"].startswith("Centre de loisirs")
     d = api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("jeanne"),
-                 json={"item": KEY["lea-cdap"], "decision": "confirmé"})
+                 json={"item": KEY["lea-cdap"], "decision": "confirmed"})
     assert d.status_code == 200 and d.get_json()["by"] == "jeanne.dupont"
     assert api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("marc"),
-                    json={"item": KEY["marc"], "decision": "confirmé"}).status_code == 403
+                    json={"item": KEY["marc"], "decision": "confirmed"}).status_code == 403
     assert api.post(f"/api/v1/reviews/{cid}/decisions", headers=h("jeanne"),
                     json={"item": KEY["paul"], "decision": "peut-être"}).status_code == 400
     assert api.get(f"/api/v1/reviews/{cid}", headers=h("caf")).get_json()["progress"][SIRET] == {

@@ -147,7 +147,7 @@ def test_a_full_reconcile_takes_every_partners_claim_or_waits(svc):
         uow.commit()
     assert run_once(svc) == 1
     assert not svc.fake.state.users["lea.petit"].enabled, "not while another writer holds partner A"
-    assert svc.reconcile_state("*")["state"] == "en échec" and "attend son tour" in svc.reconcile_state("*")["reason"]
+    assert svc.reconcile_state("*")["state"] == "failed" and "attend son tour" in svc.reconcile_state("*")["reason"]
     with UnitOfWork(svc.engine) as uow:
         assert uow.reconcile.holds(A, "apply-elsewhere")  # what it could not take, it did not keep either
         uow.reconcile.let_go("apply-elsewhere")
@@ -159,7 +159,7 @@ def test_a_full_reconcile_takes_every_partners_claim_or_waits(svc):
             pass
     finally:
         uow_module.now = real_now
-    assert svc.fake.state.users["lea.petit"].enabled and svc.reconcile_state("*")["state"] == "appliqué"
+    assert svc.fake.state.users["lea.petit"].enabled and svc.reconcile_state("*")["state"] == "applied"
     with UnitOfWork(svc.engine) as uow:
         assert uow.reconcile.hold(A, "next-writer")  # given back
         uow.commit()

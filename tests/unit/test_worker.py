@@ -29,13 +29,13 @@ def due_now(svc):
 
 
 def test_a_change_answers_once_stored_and_the_worker_applies_it(svc):
-    assert svc.reconcile_state(A)["state"] == "appliqué"  # the import's request, done by the worker
+    assert svc.reconcile_state(A)["state"] == "applied"  # the import's request, done by the worker
     calls = len(svc.fake.calls)
     r = svc.suspend_user(NATIONAL, A, "paul.bernard", True)
-    assert r.reconcile_state["state"] == "en attente" and len(svc.fake.calls) == calls  # Keycloak untouched
+    assert r.reconcile_state["state"] == "pending" and len(svc.fake.calls) == calls  # Keycloak untouched
     assert svc.fake.state.users["paul.bernard"].enabled
     assert run_once(svc) == 1
-    assert svc.reconcile_state(A)["state"] == "appliqué"
+    assert svc.reconcile_state(A)["state"] == "applied"
     assert not svc.fake.state.users["paul.bernard"].enabled
     assert run_once(svc) == 0  # nothing left
 
@@ -49,7 +49,7 @@ def test_keycloak_down_is_retried_with_backoff_and_then_converges(svc):
     svc.fake.observe = down
     run_once(svc)
     state = svc.reconcile_state(A)
-    assert state["state"] == "en échec" and "injoignable" in state["reason"] and state["attempts"] == 1
+    assert state["state"] == "failed" and "injoignable" in state["reason"] and state["attempts"] == 1
     assert run_once(svc) == 0  # not due again before its backoff
     due_now(svc)
     run_once(svc)
@@ -57,7 +57,7 @@ def test_keycloak_down_is_retried_with_backoff_and_then_converges(svc):
     svc.fake.observe = observe
     due_now(svc)
     run_once(svc)
-    assert svc.reconcile_state(A) == {**svc.reconcile_state(A), "state": "appliqué", "attempts": 0, "reason": None}
+    assert svc.reconcile_state(A) == {**svc.reconcile_state(A), "state": "applied", "attempts": 0, "reason": None}
     assert not svc.fake.state.users["paul.bernard"].enabled
 
 
@@ -69,7 +69,7 @@ def test_a_refused_object_is_reported_with_its_reason_and_the_rest_is_applied(sv
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)
     run_once(svc)
     state = svc.reconcile_state(A)
-    assert state["state"] == "à traiter" and "pris.ailleurs" in state["reason"]
+    assert state["state"] == "needs_attention" and "pris.ailleurs" in state["reason"]
     assert not svc.fake.state.users["paul.bernard"].enabled  # the suspension did not wait
 
 
@@ -85,7 +85,7 @@ def test_a_terminal_refusal_stops_retrying_until_the_registry_changes(svc):
     svc.fake.unmanaged_account = lambda username, email: None
     svc.create_user(NATIONAL, A, User("pris.ailleurs", "Pris", "Ailleurs", "pris@x.example"))
     run_once(svc)
-    assert svc.reconcile_state(A)["state"] == "à traiter"
+    assert svc.reconcile_state(A)["state"] == "needs_attention"
     real_now = uow_module.now
     uow_module.now = lambda: real_now() + timedelta(days=1)
     try:
@@ -94,7 +94,7 @@ def test_a_terminal_refusal_stops_retrying_until_the_registry_changes(svc):
     finally:
         uow_module.now = real_now
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)  # a change: asked again, still to handle
-    assert run_once(svc) == 1 and svc.reconcile_state(A)["state"] == "à traiter"
+    assert run_once(svc) == 1 and svc.reconcile_state(A)["state"] == "needs_attention"
     assert not svc.fake.state.users["paul.bernard"].enabled
 
 
@@ -128,9 +128,9 @@ def test_a_request_made_while_the_worker_runs_is_not_lost(svc):
     with UnitOfWork(svc.engine) as uow:
         uow.reconcile.finish(req, token, error=None, failures=[])
         uow.commit()
-    assert svc.reconcile_state(A)["state"] == "en attente"
+    assert svc.reconcile_state(A)["state"] == "pending"
     assert run_once(svc) == 1
-    assert not svc.fake.state.users["lea.petit"].enabled and svc.reconcile_state(A)["state"] == "appliqué"
+    assert not svc.fake.state.users["lea.petit"].enabled and svc.reconcile_state(A)["state"] == "applied"
 
 
 def test_two_workers_never_take_the_same_request(svc):
@@ -157,7 +157,7 @@ def test_a_killed_workers_request_is_taken_over_once_its_claim_lapses_but_never_
         assert run_once(svc) == 0
     time.sleep(1.2)  # then it is killed (no finish): the claim lapses
     assert run_once(svc) == 1
-    assert svc.reconcile_state(A)["state"] == "appliqué" and not svc.fake.state.users["paul.bernard"].enabled
+    assert svc.reconcile_state(A)["state"] == "applied" and not svc.fake.state.users["paul.bernard"].enabled
 
 
 def test_a_caf_change_from_a_file_is_reconciled_by_the_worker_too(tmp_path):
@@ -333,7 +333,7 @@ def test_a_partner_removed_from_the_registry_leaves_keycloak_through_the_worker(
             assert ("disable", "b.paul.bernard") in touched
             assert not touched & {("disable", "b.lea.petit"), ("delete", "b.lea.petit")}, "the moved person keeps her account"
             assert ("end", "b.lea.petit") in touched  # her tokens still name the partner she left
-    assert s.reconcile_state("98765432100015")["state"] == "appliqué"
+    assert s.reconcile_state("98765432100015")["state"] == "applied"
     users = s.fake.state.users
     assert not users["b.paul.bernard"].enabled, "a person who left is disabled, as a full reconcile does"
     assert users["b.lea.petit"].enabled and ("partner", A) in users["b.lea.petit"].attributes
@@ -360,7 +360,7 @@ def test_a_hand_edit_in_keycloak_is_corrected_by_the_periodic_resync(svc):
         pass
     assert svc.fake.state.users["lea.petit"].enabled and svc.plan() == []
     with UnitOfWork(svc.engine) as uow:
-        assert uow.reconcile.counts() == {"appliqué": 2}
+        assert uow.reconcile.counts() == {"applied": 2}
     real_now = uow_module.now
     uow_module.now = lambda: real_now() + timedelta(seconds=601)
     try:
