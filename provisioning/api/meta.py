@@ -41,7 +41,32 @@ def document(app) -> dict:
                 op["parameters"] = [{"name": name, "in": "query", "required": False, "schema": prop}
                                     for name, prop in props.items()]
                 op["responses"].setdefault("400", {"$ref": "#/components/responses/Refused"})
+    _every_refusal(spec)
     return spec
+
+
+METHODS = ("get", "post", "put", "delete", "patch")
+
+
+def _every_refusal(spec: dict) -> None:
+    """The refusals every operation can answer, from how the API is built rather than listed by hand (issue 26
+    §7: 69 (operation, status) pairs were answered but undocumented): a token is required (401), roles and
+    scopes refuse (403), a path names objects that may not exist (404), a mutation meets a newer version or
+    another writer (409) and the rules (422), a body can be unreadable (400) or too large (413), and the
+    registry or Keycloak can be unavailable (503). Public operations (health, this document) answer none."""
+    refused = {"$ref": "#/components/responses/Refused"}
+    for path, item in spec["paths"].items():
+        for method in METHODS:
+            op = item.get(method)
+            if op is None or op.get("security") == []:
+                continue
+            statuses = ["401", "403", "503"]
+            if "{" in path or any(p.get("name") == "partner" for p in op.get("parameters", [])):
+                statuses.append("404")  # an object named by the path, or the partner a query asks about
+            if method != "get":
+                statuses += ["400", "409", "413", "422"]
+            for status in statuses:
+                op["responses"].setdefault(status, refused)
 
 
 @bp.get("/health")

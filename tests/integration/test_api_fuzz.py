@@ -1,6 +1,6 @@
 """Schemathesis against the served OpenAPI document, every operation, with real tokens of each role
 (obtained through the real login form), on the real Keycloak and store: no 5xx, and every answer matches
-the document (refusals are problem details). Bounded: a few examples per operation and role."""
+the document (its status, content type and schema; refusals are problem details). Bounded: a few examples per operation and role."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from provisioning.api import create_app
 from provisioning.api.auth import TokenVerifier
@@ -77,6 +81,7 @@ def test_no_role_gets_a_5xx_or_an_answer_outside_the_document(fuzz_stack):
                 for token in tokens.values():
                     response = case.call(headers={"Authorization": f"Bearer {token}"})
                     statuses[response.status_code // 100] = statuses.get(response.status_code // 100, 0) + 1
-                    case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
+                    case.validate_response(response, checks=(not_a_server_error, status_code_conformance,
+                                                             content_type_conformance, response_schema_conformance))
         each_role()
     assert statuses.get(2, 0) > 20 and statuses.get(4, 0) > 100, statuses  # it reached real objects, and refused
