@@ -12,7 +12,7 @@ from provisioning.api import models as m
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal
 from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
-from provisioning.errors import ValidationFailed, Violation
+from provisioning.errors import NotFound, ValidationFailed, Violation
 from provisioning.services import MutationResult
 
 bp = Blueprint("partners", __name__, url_prefix="/api/v1/partners")
@@ -38,11 +38,11 @@ def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
 
 
 def _service(name: str) -> Service:
-    """The {service} path segment, or a refusal naming it."""
-    found, faults = _enum_list(Service, [name], "service")
-    if faults:
-        raise ValidationFailed(faults)
-    return found.pop()
+    """The {service} path segment: a path naming a service that does not exist names nothing (404)."""
+    try:
+        return Service(name)
+    except ValueError:
+        raise NotFound(f"Service « {name[:50]} » inconnu : {' ou '.join(s.value for s in Service)}.") from None
 
 
 def _if_match() -> int | None:
