@@ -1,11 +1,14 @@
 """Benchmarks of the habilitation core (issue 9), on the registry only (worker mode: an API mutation answers
 once stored; Keycloak is the worker's business), with a fake Keycloak gateway:
 
-    .venv/bin/python benchmarks/bench_core.py [--large 5000] [--repeat 3]   # SQLite files in a temporary directory
+    .venv/bin/python benchmarks/bench_core.py [--large 5000] [--repeat 3] [--people 5000] [--postgres]
+    (SQLite files in a temporary directory; --postgres: a throwaway local PostgreSQL)
 
 1. Latency of a committed API mutation with 10 partners vs 5,000 partners in the registry (goal: ratio ≤ 1.3).
 2. Two API clients making 200 interleaved edits of one partner with If-Match, each 409 retried: lost updates
    (goal: zero).
+3. Issue 27: adding one person to a 10-person partner vs a 5,000-person partner: latency ratio (goal ≤ 1.2) and
+   the size of the journal entry it writes (goal ≤ 2 KB).
 Numbers are printed (median and spread of three repetitions), never asserted.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -97,15 +101,63 @@ def interleaved_edits(svc: Provisioning, edits: int = 200) -> tuple[int, int]:
     return before + edits, after
 
 
+def big_partner(n: int) -> Registry:
+    caf = Caf("751", "Caf de Paris", "habilitations@caf75.example",
+              [CafAdministrator("caf.admin", "Claire", "Fontaine", "caf.admin@caf75.example")])
+    users = [User(f"p.{k}", "Prénom", "Nom", f"p.{k}@x.example") for k in range(n)]
+    return Registry([caf], [Partner(siret_with_key(f"{9100000000000:013d}"), "Grand partenaire", "751",
+                                    users[0].identifiant, [users[1].identifiant], users)],
+                    scope=FileScope(everything=True))
+
+
+def one_person_on(url: str, people: int, rounds: int = 30) -> tuple[float, int]:
+    """Median latency of adding one person through the API to a partner of `people`, and the bytes of the
+    journal entry the last one wrote."""
+    import json
+
+    engine = make_engine(url)
+    migrate(engine)
+    svc = Provisioning(engine, FakeGateway, MemoryNotifier(), reconcile_mode="worker")
+    svc.import_registry(NATIONAL, big_partner(people))
+    client = create_app(svc, Verifier()).test_client()
+    siret = siret_with_key(f"{9100000000000:013d}")
+    samples = []
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        r = client.post(f"/api/v1/partners/{siret}/users", json={
+            "identifiant": f"new.{i}", "first_name": "Nouvelle", "last_name": "Personne", "email": f"new.{i}@x.example"})
+        samples.append(time.perf_counter() - t0)
+        assert r.status_code == 201, r.get_json()
+    [entry] = client.get(f"/api/v1/audit?partner={siret}&limit=1").get_json()
+    size = len(json.dumps({k: entry[k] for k in ("changes", "summary")}, ensure_ascii=False).encode())
+    engine.dispose()
+    return statistics.median(samples[5:]), size
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--large", type=int, default=5000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--people", type=int, default=5000, help="the big partner of part 3")
+    ap.add_argument("--postgres", action="store_true", help="a throwaway local PostgreSQL instead of SQLite")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp())
+    pg = None
+    if args.postgres:
+        import sqlalchemy as sa
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.support.postgres import LocalPostgres
+        pg = LocalPostgres()
+        base = pg.start()
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
 
     def url(tag: str) -> str:
-        return f"sqlite:///{tmp / f'{tag}.sqlite'}"
+        if pg is None:
+            return f"sqlite:///{tmp / f'{tag}.sqlite'}"
+        with admin.connect() as c:
+            c.execute(sa.text(f"CREATE DATABASE {tag.replace('-', '_')}"))
+        return base.rsplit("/", 1)[0] + "/" + tag.replace("-", "_")
 
     print("1. latency of a committed API mutation (worker mode)")
     small, large = service(url("small"), 10), service(url("large"), args.large)
@@ -119,6 +171,18 @@ def main() -> None:
     print("2. two clients, 200 interleaved edits of one partner, If-Match, 409 retried")
     expected, stored = interleaved_edits(service(url("edits"), 10))
     print(f"  users expected {expected}, stored {stored}: {expected - stored} lost update(s) (goal 0)")
+    print(f"3. one person added to a 10-person vs a {args.people}-person partner ({'PostgreSQL' if pg else 'SQLite'})")
+    ratios = []
+    for rep in range(args.repeat):
+        (a, size_a), (b, size_b) = one_person_on(url(f"small_{rep}"), 10), one_person_on(url(f"big_{rep}"), args.people)
+        ratios.append(b / a)
+        print(f"  run {rep + 1}: 10 people {a * 1000:.1f} ms, {args.people} people {b * 1000:.1f} ms, ratio {b / a:.2f}; "
+              f"journal entry {size_a} B vs {size_b} B")
+    print(f"  ratio median {statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}] (goal ≤ 1.2; "
+          "journal entry goal ≤ 2 KB)")
+    if pg is not None:
+        admin.dispose()
+        pg.stop()
 
 
 if __name__ == "__main__":
