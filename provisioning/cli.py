@@ -329,7 +329,7 @@ def cmd_outbox(args) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return 0
     for r in rows:
-        print(f"{r['id']:>6}  {r['state']:<20} {r['attempts']} essai(s)  {r['recipient']:<40} {r['subject']}"
+        print(f"{r['id']:>6}  {r['state_label']:<20} {r['attempts']} essai(s)  {r['recipient']:<40} {r['subject']}"
               + (f"\n        {r['error']}" if r["error"] else ""))
     print(f"{len(rows)} courriel(s).")
     return 0

@@ -12,6 +12,7 @@ from provisioning.api import models as m
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal
 from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
+from provisioning.domain.states import PersonState
 from provisioning.errors import NotFound, ValidationFailed, Violation
 from provisioning.services import MutationResult
 
@@ -151,15 +152,17 @@ def list_users(siret: str):
     needle = journal.folded(q.q.strip())
     users = [u for u in p.users if not needle or needle in journal.folded(
         f"{u.identifiant} {u.first_name} {u.last_name} {u.email} {u.last_name} {u.first_name}")]
-    state = lambda u: "verrouillé" if u.locked else "suspendu" if u.suspended else "actif"  # noqa: E731
+    state = lambda u: (PersonState.LOCKED if u.locked else PersonState.SUSPENDED if u.suspended  # noqa: E731
+                       else PersonState.ACTIVE)
     keys = {"identifiant": lambda u: u.identifiant, "courriel": lambda u: u.email.lower(),
             "nom": lambda u: (journal.folded(u.last_name), journal.folded(u.first_name)),
             "prenom": lambda u: (journal.folded(u.first_name), journal.folded(u.last_name)),
-            "etat": lambda u: (state(u), journal.folded(u.last_name))}
+            "etat": lambda u: (state(u).label, journal.folded(u.last_name))}
     users.sort(key=keys[q.sort], reverse=q.order == "desc")
     page = users[q.offset:q.offset + q.limit]
     resp = jsonify([{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
-                     "email": u.email, "suspended": u.suspended, "locked": u.locked, "state": state(u),
+                     "email": u.email, "suspended": u.suspended, "locked": u.locked, "state": state(u).value,
+                     "state_label": state(u).label,
                      "groups": sorted(x.value for x in grants.get(u.identifiant, (set(), set()))[0]),
                      "profiles": sorted(x.value for x in grants.get(u.identifiant, (set(), set()))[1]),
                      "administrator": p.administrator == u.identifiant,

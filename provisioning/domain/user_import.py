@@ -34,6 +34,7 @@ from provisioning.domain.model import (
     Settings,
     User,
 )
+from provisioning.domain.states import ImportAction
 from provisioning.errors import Violation
 
 COLUMNS = ("identifiant", "nom", "prenom", "courriel", "convention", "groupes", "profils")
@@ -59,7 +60,7 @@ class Line:
 class Outcome:
     line: int
     identifiant: str
-    action: str = ""                  # "création", "mise à jour" or "refusée"
+    action: ImportAction | None = None  # create, update or refused (French labels at the edge)
     grants: list[str] = field(default_factory=list)   # « CDAP Consulter (CONV-…) » …
     refusals: list[Violation] = field(default_factory=list)
 
@@ -68,7 +69,9 @@ class Outcome:
         return bool(self.refusals)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "identifiant": self.identifiant, "action": self.action, "grants": self.grants,
+        return {"line": self.line, "identifiant": self.identifiant,
+                "action": self.action.value if self.action else None,
+                "action_label": self.action.label if self.action else None, "grants": self.grants,
                 "refusals": [{"code": v.code, "message": v.message} for v in self.refusals]}
 
 
@@ -220,7 +223,7 @@ class _Batch:
             conv, why = self._grants(line, user, by_service, where)
             out.refusals += why
         if out.refusals:
-            out.action = "refusée"
+            out.action = ImportAction.REFUSED
             return out
         self._apply(line, existing, user, conv, by_service, out)
         return out
@@ -299,4 +302,4 @@ class _Batch:
             out.grants.append(f"{' + '.join(sorted(g.value for g in groups))}"
                               + (f" ; profils {' + '.join(sorted(x.value for x in line.profiles))}"
                                  if svc is Service.AFAS and line.profiles else "") + f" ({conv.number})")
-        out.action = "mise à jour" if existing else "création"
+        out.action = ImportAction.UPDATE if existing else ImportAction.CREATE

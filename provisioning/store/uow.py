@@ -25,7 +25,7 @@ from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_d
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
-from provisioning.domain.states import ReconcileState
+from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
 from provisioning.store import tables as t
 
@@ -525,7 +525,8 @@ class Outbox:
             row = {k: v for k, v in r._asdict().items() if k not in ("payload", "claimed_by", "claimed_until")}
             for k in ("at", "sent_at", "next_attempt_at", "dead_at"):
                 row[k] = row[k].isoformat() if row[k] else None
-            row["state"] = "envoyé" if r.sent_at else "en échec définitif" if r.dead_at else "en attente d'envoi"
+            state = MailState.SENT if r.sent_at else MailState.DEAD if r.dead_at else MailState.WAITING
+            row["state"], row["state_label"] = state.value, state.label
             out.append(row)
         return out
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from provisioning.domain import policy, rules, user_import
 from provisioning.domain.model import Partner, Registry
+from provisioning.domain.states import ImportAction
 from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed, Violation
 from provisioning.store.uow import UnitOfWork
 from provisioning.usecases.base import Actor, Core, MutationResult, _check_hierarchy
@@ -77,8 +78,8 @@ class Imports(Core):
 
     @staticmethod
     def _summary(plan: ImportPlan) -> ImportPlan:
-        plan.counts = {"lignes": len(plan.outcomes),
-                       "créations": sum(o.action == "création" for o in plan.outcomes),
-                       "mises à jour": sum(o.action == "mise à jour" for o in plan.outcomes),
-                       "refusées": sum(o.refused for o in plan.outcomes)}
+        plan.counts = {"lines": len(plan.outcomes),
+                       "created": sum(o.action is ImportAction.CREATE for o in plan.outcomes),
+                       "updated": sum(o.action is ImportAction.UPDATE for o in plan.outcomes),
+                       "refused": sum(o.refused for o in plan.outcomes)}
         return plan

@@ -10,6 +10,7 @@ from typing import Any
 
 from provisioning.domain import rules
 from provisioning.domain.model import Group, Member, Partner, Profile, Registry, Service, User
+from provisioning.domain.states import AccountState
 from provisioning.errors import Conflict, Forbidden, NotFound, ProvisioningError, Transient, Violation
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
@@ -91,18 +92,19 @@ class People(Reconciling):
         version = version_accepted(versions, a.terms_accepted_at)
         locked = a.locked_until is not None and a.locked_until > self.now()
         if not a.exists:
-            state = "en attente de création dans Keycloak"
+            state = AccountState.AWAITING_CREATION
         elif u.locked:
-            state = "verrouillé (codes déclarés perdus ou volés)"
+            state = AccountState.LOCKED_LOST_CREDENTIALS
         elif u.suspended or not a.enabled:
-            state = "suspendu"
+            state = AccountState.SUSPENDED
         elif locked:
-            state = "verrouillé après des échecs de connexion"
+            state = AccountState.LOCKED_AFTER_FAILURES
         elif a.last_login is None:
-            state = "en attente de première connexion"
+            state = AccountState.AWAITING_FIRST_LOGIN
         else:
-            state = "actif"
-        return {"identifiant": identifiant, "state": state, "exists": a.exists, "enabled": a.enabled,
+            state = AccountState.ACTIVE
+        return {"identifiant": identifiant, "state": state.value, "state_label": state.label, "exists": a.exists,
+                "enabled": a.enabled,
                 "last_login": a.last_login, "locked_until": a.locked_until if locked else None,
                 "failures": a.failures, "password_change_pending": a.password_change_pending,
                 "second_factors": list(a.second_factors),

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from provisioning.domain import reviews as rv
 from provisioning.domain.model import Partner, Registry, Service, User
+from provisioning.domain.states import ReviewState
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, ValidationFailed, Violation
 from provisioning.notify import messages
 from provisioning.store.uow import ReviewCampaignRow, UnitOfWork
@@ -43,12 +44,16 @@ def _what(it: rv.Item) -> str:
     return f"{it.service.value} ({held}{profiles}) au titre de la convention {it.convention}"
 
 
+def _state(s: ReviewState) -> dict[str, str]:
+    return {"state": s.value, "state_label": s.label}
+
+
 def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime) -> dict[str, Any]:
     c = row.campaign
     per = rv.progress(row.items, decisions)
     return {"id": c.id, "caf": c.caf, "opened_by": c.opened_by, "opened_at": c.opened_at, "deadline": c.deadline,
             "partners": sorted(c.partners) if c.partners is not None else None,
-            "state": "close" if row.closed_at else ("ouverte" if c.open_at(now) else "échue"),
+            **_state(ReviewState.CLOSED if row.closed_at else ReviewState.OPEN if c.open_at(now) else ReviewState.DUE),
             "closed_at": row.closed_at, "total": len(row.items),
             "progress": {siret: {"total": p.total, "confirmed": p.confirmed, "revoked": p.revoked,
                                  "pending": len(p.pending)} for siret, p in sorted(per.items())}}

@@ -135,8 +135,8 @@ def import_users(siret: str):
         body = r.json() if r.headers.get("Content-Type", "").startswith("application/") else {}
         if r.status_code == 200 and apply:
             c = body.get("counts", {})
-            flash(unchanged_or(r, f"Import appliqué : {c.get('créations', 0)} utilisateur(s) créé(s), "
-                                  f"{c.get('mises à jour', 0)} mis à jour. Chaque nouvel utilisateur reçoit ses codes "
+            flash(unchanged_or(r, f"Import appliqué : {c.get('created', 0)} utilisateur(s) créé(s), "
+                                  f"{c.get('updated', 0)} mis à jour. Chaque nouvel utilisateur reçoit ses codes "
                                   "dans deux courriels distincts."))
             return redirect(url_for("console.users", siret=siret))
         if r.status_code == 200:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from provisioning.domain.states import ReviewState
 from sso_demo.auth import current_principal, require_role, signed_in
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import call, errors_of
@@ -16,7 +17,7 @@ from sso_demo.portal.api_views import call, errors_of
 bp = Blueprint("reviews", __name__)
 ADMIN, DELEGATE, CAF_ADMIN = "administrateur-partenaire", "responsable-habilitations", "caf-administrateur"
 YEARLY = timedelta(days=365)
-STATES = {"ouverte": "en cours", "échue": "échue (clôture en cours)", "close": "close"}
+STATES = {s.value: s.label for s in ReviewState}  # the API's codes, in French
 
 
 @bp.app_context_processor

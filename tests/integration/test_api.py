@@ -208,13 +208,13 @@ def test_the_console_reads_an_account_from_keycloak_and_unlocks_it_after_failed_
     from tests.support.oidc import Page, Redirect, Rp
     t = user_token("jeanne.dupont")
     r = api.get(f"/api/v1/partners/{A}/users/lea.petit/account", headers=_h(t))
-    assert r.status_code == 200 and r.get_json()["state"] == "en attente de première connexion"
+    assert r.status_code == 200 and r.get_json()["state"] == "awaiting_first_login"
     assert r.get_json()["last_login"] is None
     assert api.get(f"/api/v1/partners/{A}/users/lea.petit/account",
                    headers=_h(user_token("b.jeanne.dupont"))).status_code == 404  # another partner's staff
     user_token("lea.petit")  # a first login (its password set by the helper)
     a = api.get(f"/api/v1/partners/{A}/users/lea.petit/account", headers=_h(t)).get_json()
-    assert a["state"] == "actif" and a["last_login"] is not None
+    assert a["state"] == "active" and a["state_label"] == "actif" and a["last_login"] is not None
 
     rp = Rp(keycloak.issuer, "portail", "demo-only-portail-secret", keycloak.app_url("portail") + "/auth/callback")
     for _ in range(5):
@@ -222,14 +222,14 @@ def test_the_console_reads_an_account_from_keycloak_and_unlocks_it_after_failed_
         assert isinstance(rp.login(page, "lea.petit", "Mauvais-Mot-De-Passe-1!"), Page)
         time.sleep(1.2)
     a = api.get(f"/api/v1/partners/{A}/users/lea.petit/account", headers=_h(t)).get_json()
-    assert a["state"] == "verrouillé après des échecs de connexion" and a["failures"] >= 5
+    assert a["state"] == "locked_after_failures" and a["failures"] >= 5
     until = datetime.fromisoformat(a["locked_until"])
     assert 60 < (until - datetime.now(UTC)).total_seconds() <= 15 * 60  # the realm's wait, from Keycloak
 
     r = api.delete(f"/api/v1/partners/{A}/users/lea.petit/lockout", headers=_h(t))
     assert r.status_code == 200
     a = api.get(f"/api/v1/partners/{A}/users/lea.petit/account", headers=_h(t)).get_json()
-    assert a["state"] == "actif" and a["locked_until"] is None
+    assert a["state"] == "active" and a["locked_until"] is None
     _, page = rp.authorize()
     assert isinstance(rp.login(page, "lea.petit", "Jeton-De-Test-2026!"), Redirect)
     journal = api.get(f"/api/v1/audit?partner={A}&limit=5", headers=_h(t)).get_json()

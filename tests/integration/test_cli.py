@@ -169,7 +169,7 @@ def test_with_the_mail_server_down_credentials_wait_and_leave_later_with_a_worki
     assert smtp.to("lea.petit@hirondelles.example") == []
     waiting = json.loads(cli("outbox", "--json", env=down).stdout)
     assert {w["recipient"] for w in waiting if w["kind"] == "credentials"} >= {"lea.petit@hirondelles.example"}
-    assert all(w["state"] == "en attente d'envoi" for w in waiting)
+    assert all(w["state"] == "waiting" and w["state_label"] == "en attente d'envoi" for w in waiting)
 
     import sqlalchemy as sa
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.sqlite'}")

@@ -64,7 +64,7 @@ def _to(mails, address: str) -> list:
 def test_a_campaign_from_opening_to_the_suspension_of_what_nobody_confirmed(world):
     svc, clock = world, world.clock
     opened = svc.open_review(CAF, "751", clock() + timedelta(days=30), [SIRET])
-    assert opened["total"] == 4 and opened["state"] == "ouverte"
+    assert opened["total"] == 4 and opened["state"] == "open"
     # the partner's administrator and its responsable des habilitations are asked, nobody else
     assert len(_to(svc.mails, "jeanne.dupont@hirondelles.example")) == 1
     assert "4 habilitation(s)" in _to(svc.mails, "marc.martin@hirondelles.example")[0][2]
@@ -242,7 +242,7 @@ def test_a_year_after_the_last_review_the_next_one_opens_by_itself(world):
     c = svc.review(CAF, opened[0])
     assert c["opened_by"] == "job:revue-habilitations" and c["partners"] is None   # every partner of the Caf
     # the other partner is reviewed for the first time; A's grants, all suspended last time, are not asked again
-    assert set(c["progress"]) == {OTHER} and c["state"] == "ouverte"
+    assert set(c["progress"]) == {OTHER} and c["state"] == "open"
     assert timedelta(days=30) <= c["deadline"] - clock() <= timedelta(days=31)
     assert any("revue annuelle" in m[1] for m in _to(svc.mails, "habilitations@caf75.example"))
     assert _to(svc.mails, "b.jeanne.dupont@hirondelles.example")       # the reviewers are asked, as usual

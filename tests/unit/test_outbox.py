@@ -76,7 +76,7 @@ def test_a_mail_server_that_stays_down_makes_dead_letters_the_caf_can_resend(svc
     assert svc.deliver_notifications() == 0 and rows(svc)[0].attempts == Outbox.MAX_ATTEMPTS  # no more tries
     with UnitOfWork(svc.engine) as uow:
         [dead] = uow.outbox.list(caf="751", dead=True)
-        assert dead["state"] == "en échec définitif" and "injoignable" in dead["error"]
+        assert dead["state"] == "dead" and dead["state_label"] == "en échec définitif" and "injoignable" in dead["error"]
         assert uow.outbox.list(caf="692", dead=True) == []
         assert uow.outbox.resend(dead["id"], caf="692") is False  # not that Caf's
         assert uow.outbox.resend(dead["id"], caf="751") is True

@@ -33,7 +33,7 @@ def test_the_preview_says_per_line_who_is_created_what_is_granted_and_what_is_re
     r = _post(api, text)
     assert r.status_code == 200
     lines = {x["line"]: x for x in r.get_json()["lines"]}
-    assert lines[2]["action"] == "création" and lines[2]["grants"] == ["CDAP Consulter (CONV-751-2026-0009)"]
+    assert lines[2]["action"] == "create" and lines[2]["action_label"] == "création" and lines[2]["grants"] == ["CDAP Consulter (CONV-751-2026-0009)"]
     assert lines[3]["grants"] == ["AFAS Déclarer ; profils fournisseur-donnees-activite (CONV-751-2026-0009)"]
     codes = {n: [v["code"] for v in lines[n]["refusals"]] for n in lines}
     assert codes[4] == ["AFAS_TROP_D_APPROBATEURS"]  # R8, counted with those already granted
@@ -41,7 +41,7 @@ def test_the_preview_says_per_line_who_is_created_what_is_granted_and_what_is_re
     assert codes[6] == ["LIGNE_EN_DOUBLE"] and "ligne 2" in lines[6]["refusals"][0]["message"]
     assert codes[7] == ["IDENTIFIANT_EN_DOUBLE"]
     assert codes[8] == ["IDENTITE_DIFFERENTE"]
-    assert r.get_json()["counts"] == {"lignes": 7, "créations": 2, "mises à jour": 0, "refusées": 5}
+    assert r.get_json()["counts"] == {"lines": 7, "created": 2, "updated": 0, "refused": 5}
     assert api.get(f"/api/v1/partners/{NEW}", headers=h("caf")).get_json() == before  # a preview writes nothing
 
     r = _post(api, text, apply=True)  # any refused line refuses the file, every line's reasons listed
@@ -68,7 +68,7 @@ def test_apply_writes_every_line_in_one_change_and_a_second_import_changes_nothi
     assert "compte créé : Hugo Blanc" in imports[0]["summary"] and "profils fournisseur-donnees-activite" in imports[0]["summary"]
     r = _post(api, text, apply=True)  # a second click: the same file again
     assert r.status_code == 200 and r.get_json()["changed"] is False
-    assert [x["action"] for x in r.get_json()["lines"]] == ["mise à jour", "mise à jour"]
+    assert [x["action"] for x in r.get_json()["lines"]] == ["update", "update"]
 
 
 def test_a_delegate_imports_within_the_hierarchy_and_another_partner_cannot_import(api):  # noqa: F811
