@@ -101,7 +101,15 @@ def main() -> int:
     ap.add_argument("--keycloak", default=os.environ.get("KEYCLOAK_URL", "http://localhost:8180"))
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--sessions", choices=("memory", "postgres"), default="memory",
+                    help="the portal's sessions: in its process, or in a throwaway local PostgreSQL (production)")
     args = ap.parse_args()
+    pg = None
+    if args.sessions == "postgres":
+        sys.path.insert(0, str(ROOT))
+        from tests.support.postgres import LocalPostgres
+        pg = LocalPostgres()
+        session_url = pg.start()
     admin = admin_from_env(args.keycloak)
     remove_managed(admin)
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
@@ -120,6 +128,9 @@ def main() -> int:
     env = {**os.environ, "KEYCLOAK_URL": args.keycloak, "MCP_DATABASE_URL": db, "MCP_SMTP_PORT": "1",
            "MCP_RECONCILE": "worker", "MCP_PORTAIL_URL": portal, "MCP_API_URL": f"http://127.0.0.1:{API_PORT}",
            "MCP_INSECURE_COOKIES": "1", "MCP_PORTAIL_SESSION_KEY": "b" * 40, "PYTHONPATH": str(ROOT)}
+    if pg is not None:
+        env["MCP_PORTAIL_SESSION_URL"] = session_url
+        print("the portal's sessions in PostgreSQL")
     procs = [_gunicorn("provisioning.api.wsgi:app", API_PORT, env), _gunicorn("sso_demo.wsgi:portail",
                                                                                 TEST_APP_PORTS["portail"], env)]
     try:
@@ -162,6 +173,8 @@ def main() -> int:
         for p in procs:
             p.wait(10)
         remove_managed(admin)
+        if pg is not None:
+            pg.stop()
     return 0
 
 
