@@ -104,12 +104,6 @@ def main() -> int:
     ap.add_argument("--sessions", choices=("memory", "postgres"), default="memory",
                     help="the portal's sessions: in its process, or in a throwaway local PostgreSQL (production)")
     args = ap.parse_args()
-    pg = None
-    if args.sessions == "postgres":
-        sys.path.insert(0, str(ROOT))
-        from tests.support.postgres import LocalPostgres
-        pg = LocalPostgres()
-        session_url = pg.start()
     admin = admin_from_env(args.keycloak)
     remove_managed(admin)
     tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
@@ -128,8 +122,12 @@ def main() -> int:
     env = {**os.environ, "KEYCLOAK_URL": args.keycloak, "MCP_DATABASE_URL": db, "MCP_SMTP_PORT": "1",
            "MCP_RECONCILE": "worker", "MCP_PORTAIL_URL": portal, "MCP_API_URL": f"http://127.0.0.1:{API_PORT}",
            "MCP_INSECURE_COOKIES": "1", "MCP_PORTAIL_SESSION_KEY": "b" * 40, "PYTHONPATH": str(ROOT)}
-    if pg is not None:
-        env["MCP_PORTAIL_SESSION_URL"] = session_url
+    pg = None
+    if args.sessions == "postgres":
+        sys.path.insert(0, str(ROOT))
+        from tests.support.postgres import LocalPostgres
+        pg = LocalPostgres()
+        env["MCP_PORTAIL_SESSION_URL"] = pg.start()
         print("the portal's sessions in PostgreSQL")
     procs = [_gunicorn("provisioning.api.wsgi:app", API_PORT, env), _gunicorn("sso_demo.wsgi:portail",
                                                                                 TEST_APP_PORTS["portail"], env)]

@@ -21,13 +21,13 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
 from provisioning import settings
-from provisioning.desired_file import caf_from_dict, caf_to_dict, partner_from_dict, partner_to_dict
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
 from provisioning.store import tables as t
+from provisioning.store.documents import caf_from_stored, caf_to_stored, partner_from_stored, partner_to_stored
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -139,8 +139,8 @@ class RegistryRepository:
         self.conn = conn
 
     def load(self) -> Registry:
-        cafs = [caf_from_dict(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
-        partners = [partner_from_dict(r.document)
+        cafs = [caf_from_stored(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
+        partners = [partner_from_stored(r.document)
                     for r in self.conn.execute(sa.select(t.partners).order_by(t.partners.c.siret))]
         return Registry(cafs, partners, self.settings())
 
@@ -153,7 +153,7 @@ class RegistryRepository:
 
     def load_caf(self, code: str) -> Caf | None:
         row = self.conn.execute(sa.select(t.cafs.c.document).where(t.cafs.c.code == code)).first()
-        return caf_from_dict(row.document) if row else None
+        return caf_from_stored(row.document) if row else None
 
     def partner(self, siret: str) -> Partner | None:
         """One partner, without reading the others (API reads)."""
@@ -164,12 +164,12 @@ class RegistryRepository:
         """The partner and the version a later save must find unchanged (optimistic locking)."""
         row = self.conn.execute(sa.select(t.partners.c.document, t.partners.c.version)
                                 .where(t.partners.c.siret == siret)).first()
-        return (partner_from_dict(row.document), row.version) if row else None
+        return (partner_from_stored(row.document), row.version) if row else None
 
     def partners_of_caf(self, caf: str) -> list[Partner]:
         rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.caf_code == caf)
                                  .order_by(t.partners.c.siret))
-        return [partner_from_dict(r.document) for r in rows]
+        return [partner_from_stored(r.document) for r in rows]
 
     def partner_of(self, identifiant: str) -> Partner | None:
         """The partner a person belongs to, through the identifiant index (one partner read, not the registry)."""
@@ -236,7 +236,7 @@ class RegistryRepository:
                                                        value=s.afas_habiliter_opening.isoformat()))
 
     def save_caf(self, c: Caf, *, reindex: bool = True) -> None:
-        doc = _jsonable(caf_to_dict(c))
+        doc = caf_to_stored(c)
         if self.conn.execute(sa.select(t.cafs.c.code).where(t.cafs.c.code == c.code)).first():
             self.conn.execute(sa.update(t.cafs).where(t.cafs.c.code == c.code).values(document=doc))
         else:
@@ -248,7 +248,7 @@ class RegistryRepository:
     def save_partner(self, p: Partner, expected_version: int | None = None, *, reindex: bool = True) -> int:
         """Insert (expected_version None) or update only if the stored version is still the one read:
         `UPDATE … WHERE version = :read`. A lost race raises VERSION_PERIMEE. Returns the new version."""
-        doc = _jsonable(partner_to_dict(p))
+        doc = partner_to_stored(p)
         if expected_version is None:
             if self.conn.execute(sa.select(t.partners.c.siret).where(t.partners.c.siret == p.siret)).first():
                 raise stale_version(p.siret)
