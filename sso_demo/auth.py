@@ -159,6 +159,8 @@ def init_auth(app: Flask, cfg: AppConfig) -> None:
     def load_principal():
         g.principal = None
         g.app_session = None
+        if request.endpoint == "static":  # a style sheet or a font needs no session (nor its database)
+            return
         s = _store().get(session.get("sid"))
         if s is None:
             if session.get("sid"):

@@ -9,6 +9,7 @@ sessions of a Keycloak session id, hence a small table of our own (SQLAlchemy Co
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -103,19 +104,104 @@ def _load(raw: str) -> AppSession:
     return AppSession(**d)
 
 
+CHANNEL = "mcp_app_sessions"
+
+
+class _Invalidations:
+    """PostgreSQL LISTEN on CHANNEL, in a thread of its own: every session another instance changes or ends is
+    evicted from this process's cache (issue 27 §5). While the listener is not listening (starting, connection
+    lost), the cache is not used: every page reads the database, as before."""
+
+    def __init__(self, url: str, evict, reset):
+        self.conninfo = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.evict, self.reset = evict, reset
+        self.listening = threading.Event()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="session-invalidations", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import psycopg
+        while not self.stopped.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.reset()  # what was cached before LISTEN may have changed unheard
+                    self.listening.set()
+                    while not self.stopped.is_set():
+                        for n in conn.notifies(timeout=1.0):
+                            self.evict(n.payload)
+            except Exception:  # noqa: BLE001 — the database went away: no cache until it is back
+                pass
+            finally:
+                self.listening.clear()
+                self.reset()
+            self.stopped.wait(1.0)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
 class SqlSessionStore:
     """Sessions in a database every instance of the app reads (issue 14). A session seen again is touched at
-    most every `touch_every` seconds (a write per request would be the database's busiest load)."""
+    most every `touch_every` seconds (a write per request would be the database's busiest load). On PostgreSQL,
+    each process also keeps the sessions it served in memory and reads the database only to touch one, to check
+    an idle one, or once a change elsewhere was announced (LISTEN/NOTIFY): every change and end of a session —
+    logout, back-channel logout, new tokens — is announced before it returns, so another instance stops serving
+    it within milliseconds. A page then costs no database round trip (issue 27 §5). Whoever else writes the table
+(an operator, a test) announces it too: `SELECT pg_notify('mcp_app_sessions', <id>)`."""
+
+    MAX_CACHED = 20_000
 
     def __init__(self, url: str, idle_timeout: int, client: str):
         self.idle_timeout, self.client = idle_timeout, client
         self.touch_every = min(30.0, idle_timeout / 10)
         # each statement stands alone (a read, or one insert, update or delete): autocommit spares a BEGIN and a
-        # COMMIT round trip per page (issue 27 §5). No ping before each checkout either: a connection the server
-        # dropped fails one request, and SQLAlchemy then renews the whole pool.
+        # COMMIT round trip per page. No ping before each checkout either: a connection the server dropped fails
+        # one request, and SQLAlchemy then renews the whole pool.
         self.engine = sa.create_engine(url, future=True, isolation_level="AUTOCOMMIT", pool_recycle=600)
         _metadata.create_all(self.engine)
+        self.url = url
+        self._cache: dict[str, AppSession] = {}
+        self._lock = threading.Lock()
+        self._epoch = 0  # moves on every announcement heard (or lost): a read racing one is not cached
+        self._pid = os.getpid()
+        self._listener = _Invalidations(url, self._evict, self._reset) if self.engine.dialect.name == "postgresql" \
+            else None
 
+    # --- the cache ------------------------------------------------------------------------------------------
+    def _evict(self, sid: str) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._cache.pop(sid, None)
+
+    def _reset(self) -> None:
+        with self._lock:
+            self._epoch += 1
+            self._cache.clear()
+
+    def _caching(self) -> bool:
+        if self._listener is None:
+            return False
+        if os.getpid() != self._pid:  # a forked worker: the listener thread stayed in the parent
+            self._pid, self._cache = os.getpid(), {}
+            self._listener = _Invalidations(self.url, self._evict, self._reset)
+        return self._listener.listening.is_set()
+
+    def _announce(self, c, sids) -> None:
+        if self._listener is not None:
+            for sid in sids:
+                c.execute(sa.select(sa.func.pg_notify(CHANNEL, sid)))
+        for sid in sids:
+            self._evict(sid)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+        self.engine.dispose()
+
+    # --- the store ------------------------------------------------------------------------------------------
     def create(self, **kw) -> AppSession:
         s = AppSession(id=secrets.token_urlsafe(32), **kw)
         with self.engine.begin() as c:
@@ -126,30 +212,48 @@ class SqlSessionStore:
     def get(self, sid: str | None, *, touch: bool = True) -> AppSession | None:
         if not sid:
             return None
+        caching = self._caching()
+        now = time.time()
+        if caching:
+            with self._lock:
+                cached = self._cache.get(sid)
+                epoch = self._epoch
+            # idle by our copy (another instance may have touched it since) or due for a touch: the database says
+            if cached is not None and now - cached.last_seen < min(self.touch_every, self.idle_timeout):
+                return cached
         a = app_sessions.c
         with self.engine.begin() as c:
             row = c.execute(sa.select(app_sessions).where(a.id == sid, a.client == self.client)).first()
             if row is None:
+                self._evict(sid)
                 return None
-            now = time.time()
             if now - row.last_seen > self.idle_timeout:
                 c.execute(sa.delete(app_sessions).where(a.id == sid))
+                self._announce(c, [sid])
                 return None
             s = _load(row.data)
             s.last_seen = row.last_seen
             if touch and now - row.last_seen >= self.touch_every:
                 c.execute(sa.update(app_sessions).where(a.id == sid).values(last_seen=now))
                 s.last_seen = now
-            return s
+        if caching:
+            with self._lock:
+                if self._epoch == epoch:  # nothing announced while we read: what we read is current
+                    if len(self._cache) >= self.MAX_CACHED:
+                        self._cache.pop(next(iter(self._cache)))
+                    self._cache[sid] = s
+        return s
 
     def save(self, s: AppSession) -> None:
         with self.engine.begin() as c:
             c.execute(sa.update(app_sessions).where(app_sessions.c.id == s.id)
                       .values(data=_dump(s), kc_sid=s.kc_sid or "", last_seen=max(s.last_seen, time.time())))
+            self._announce(c, [s.id])
 
     def drop(self, sid: str) -> None:
         with self.engine.begin() as c:
             c.execute(sa.delete(app_sessions).where(app_sessions.c.id == sid))
+            self._announce(c, [sid])
 
     def drop_kc_session(self, kc_sid: str | None, sub: str | None = None) -> int:
         a = app_sessions.c
@@ -160,7 +264,12 @@ class SqlSessionStore:
         else:
             return 0
         with self.engine.begin() as c:
-            return c.execute(sa.delete(app_sessions).where(a.client == self.client, which)).rowcount
+            ended = c.execute(sa.select(a.id).where(a.client == self.client, which)).scalars().all()
+            if not ended:
+                return 0
+            c.execute(sa.delete(app_sessions).where(a.id.in_(ended)))
+            self._announce(c, ended)
+            return len(ended)
 
 
 def make_store(url: str, idle_timeout: int, client: str):

@@ -128,9 +128,10 @@ def test_sigkill_of_the_keycloak_node_that_served_the_login(cluster):
                         key=lambda row: json.loads(row[1])["created"])  # this browser's: the newest
         old = json.loads(data)
         engine = sa.create_engine(c.db_url("sessions"))
-        with engine.begin() as conn:  # as if the access token had expired
+        with engine.begin() as conn:  # as if the access token had expired (announced, as the store announces)
             conn.execute(sa.text("UPDATE app_sessions SET data = :d WHERE id = :i"),
                          {"d": json.dumps({**old, "access_expires": 0}), "i": sid})
+            conn.execute(sa.text("SELECT pg_notify('mcp_app_sessions', :i)"), {"i": sid})
         r = b.get(c.url("afas") + "/")  # the dashboard reads the equipments from the API with the user's token
         assert r.status_code == 200 and "Paul" in _text(r), (r.status_code, _text(r)[:300])
         with engine.connect() as conn:
