@@ -215,7 +215,10 @@ class _FileSecrets(PydanticBaseSettingsSource):
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         path = os.environ.get(variable(field_name) + "_FILE") if _secret(field_name) else None
-        return (Path(path).read_text(encoding="utf-8").strip() if path else None), field_name, False
+        try:
+            return (Path(path).read_text(encoding="utf-8").strip() if path else None), field_name, False
+        except (OSError, UnicodeDecodeError):  # said by `read()`, with the others
+            return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         out = {}
@@ -224,6 +227,21 @@ class _FileSecrets(PydanticBaseSettingsSource):
             if value is not None:
                 out[key] = value
         return out
+
+
+def _unreadable_secret_files() -> list[Violation]:
+    out = []
+    for name in Settings.model_fields:
+        path = os.environ.get(variable(name) + "_FILE") if _secret(name) else None
+        if not path:
+            continue
+        try:
+            Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else "pas du texte UTF-8"
+            out.append(Violation("FICHIER_SECRET_ILLISIBLE", f"le fichier « {path} » ne peut être lu ({reason})",
+                                 variable(name) + "_FILE"))
+    return out
 
 
 class InvalidSettings(ProvisioningError):
@@ -277,7 +295,7 @@ def _french(err: Any) -> str:
 
 def read(*, strict: bool = True) -> Settings:
     """The environment, once, validated: every fault listed (`strict`: unknown MCP_* variables too)."""
-    faults = unknown_variables() if strict else []
+    faults = (unknown_variables() if strict else []) + _unreadable_secret_files()
     try:
         settings = Settings()
     except ValidationError as e:

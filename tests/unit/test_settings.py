@@ -84,3 +84,16 @@ def test_every_variable_the_repository_sets_or_reads_is_declared():
                   and n not in typos_on_purpose
                   and not any(k.startswith(n + "_") for k in known)}  # a prefix a program matches (MCP_SMTP…)
     assert undeclared == {}
+
+
+def test_a_secret_file_that_cannot_be_read_is_a_listed_fault_not_a_crash(env, tmp_path):
+    env.setenv("MCP_PROVISIONING_CLIENT_SECRET_FILE", str(tmp_path / "absent"))
+    (tmp_path / "binary").write_bytes(b"\xff\xfe\x00")
+    env.setenv("MCP_SMTP_PASSWORD_FILE", str(tmp_path / "binary"))
+    env.setenv("MCP_SMTP_PORT", "x")
+    with pytest.raises(settings.InvalidSettings) as e:
+        settings.read()
+    faults = {v.path: v.code for v in e.value.violations}
+    assert faults == {"MCP_PROVISIONING_CLIENT_SECRET_FILE": "FICHIER_SECRET_ILLISIBLE",
+                      "MCP_SMTP_PASSWORD_FILE": "FICHIER_SECRET_ILLISIBLE", "MCP_SMTP_PORT": "VALEUR_INVALIDE"}
+    assert settings.initial("claim_wait_seconds") == 120  # a module's constant: the default, the start refuses
