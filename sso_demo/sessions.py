@@ -152,7 +152,7 @@ class SqlSessionStore:
     it within milliseconds. A page then costs no database round trip (issue 27 §5). Whoever else writes the table
 (an operator, a test) announces it too: `SELECT pg_notify('mcp_app_sessions', <id>)`."""
 
-    MAX_CACHED = 20_000
+    MAX_CACHED = 5_000  # sessions kept per process (a few KB each, tokens included); the others are read
 
     def __init__(self, url: str, idle_timeout: int, client: str):
         self.idle_timeout, self.client = idle_timeout, client
