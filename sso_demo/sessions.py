@@ -224,8 +224,9 @@ class SqlSessionStore:
         a = app_sessions.c
         with self.engine.begin() as c:
             row = c.execute(sa.select(app_sessions).where(a.id == sid, a.client == self.client)).first()
-            if row is None:
-                self._evict(sid)
+            if row is None:  # (no epoch move: a stranger's random cookies must not stop others being cached)
+                with self._lock:
+                    self._cache.pop(sid, None)
                 return None
             if now - row.last_seen > self.idle_timeout:
                 c.execute(sa.delete(app_sessions).where(a.id == sid))
