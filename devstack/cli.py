@@ -117,9 +117,13 @@ def _down(args) -> int:
             print(f"[{h.name}] stopped")
     if args.reset:
         kc.reset(inst)
-        (STATE_DIR / "provisioning.sqlite").unlink(missing_ok=True)
-        (STATE_DIR / "mails.jsonl").unlink(missing_ok=True)
-        print("[keycloak] stopped and reset (Keycloak database and registry deleted)")
+        # the registry (and its migration lock), the applications' journals (their rows name the old registry's
+        # people) and the mails: the next up.sh starts again from the example
+        for name in ("provisioning.sqlite", "provisioning.sqlite.migrate-lock", "cdap.sqlite", "afas.sqlite",
+                     "mails.jsonl"):
+            (STATE_DIR / name).unlink(missing_ok=True)
+        print("[keycloak] stopped and reset (Keycloak database, registry, journals of CDAP and AFAS and mails "
+              "deleted)")
     else:
         print("[keycloak] stopped" if kc.stop(inst) else "[keycloak] was not running")
     return 0
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("up", help="start everything on embedded defaults and seed the demo partner")
     d = sub.add_parser("down", help="stop the local stack")
-    d.add_argument("--reset", action="store_true", help="also delete local data (Keycloak H2, registry)")
+    d.add_argument("--reset", action="store_true", help="also delete local data (Keycloak H2, registry, CDAP and AFAS journals, mails)")
     st = sub.add_parser("status", help="is the local stack up?")
     for p_ in (u, d, st):
         p_.add_argument("--cluster", action="store_true",
