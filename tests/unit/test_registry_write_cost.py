@@ -138,3 +138,35 @@ def test_the_index_follows_every_kind_of_change_and_still_refuses_another_partne
             svc.create_user(NATIONAL, SIRET, User(ident, "Z", "Z", email))
         assert [v.code for v in e.value.violations] == [code]
         assert _index(use_case_engine) == before
+
+
+def test_two_partners_adding_the_same_address_at_once_store_it_once(use_case_engine):
+    """Attack on the batched index write: two administrators of two partners create a person with the same
+    address (and identifiant) at the same moment. One is stored; the other is refused, with nothing written."""
+    import threading
+
+    from provisioning.errors import Conflict
+    from tests.unit.factories import second_partner
+    data = example_data()
+    second_partner(data)
+    svc = make_service(use_case_engine, reconcile_mode="worker")
+    svc.import_registry(NATIONAL, registry(data))
+    outcomes: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def create(siret: str) -> None:
+        start.wait()
+        try:
+            svc.create_user(NATIONAL, siret, User("meme.personne", "Même", "Personne", "Meme.Personne@x.example"))
+            outcomes[siret] = "stored"
+        except (ValidationFailed, Conflict) as e:
+            outcomes[siret] = e.code
+    threads = [threading.Thread(target=create, args=(s,)) for s in (SIRET, "98765432100015")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=30)
+    assert sorted(outcomes.values()) in (["stored", "validation_failed"], ["conflict", "stored"]), outcomes
+    with UnitOfWork(use_case_engine) as uow:
+        holders = [p.siret for p in uow.registry.load().partners if p.user("meme.personne")]
+    assert len(holders) == 1 and _index(use_case_engine)["meme.personne"] == ("meme.personne@x.example", holders[0])
