@@ -10,6 +10,7 @@ and a test keeps the two equal."""
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import sys
 from pathlib import Path
@@ -309,13 +310,20 @@ def read(*, strict: bool = True) -> Settings:
     return settings
 
 
+@functools.cache
+def _at_import() -> Settings | None:
+    try:
+        return read(strict=False)
+    except InvalidSettings:
+        return None
+
+
 def initial(name: str) -> Any:
     """A module's constant (claim and lease durations): the declared value, or its default when the
-    configuration is refused — the process's start (`at_start`) then stops with the whole list."""
-    try:
-        return getattr(read(strict=False), name)
-    except InvalidSettings:
-        return Settings.model_fields[name].default
+    configuration is refused — the process's start (`at_start`) then stops with the whole list. The environment
+    is read once for all of them."""
+    found = _at_import()
+    return getattr(found, name) if found is not None else Settings.model_fields[name].default
 
 
 def at_start(*, strict: bool = True) -> Settings:

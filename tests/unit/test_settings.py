@@ -96,4 +96,6 @@ def test_a_secret_file_that_cannot_be_read_is_a_listed_fault_not_a_crash(env, tm
     faults = {v.path: v.code for v in e.value.violations}
     assert faults == {"MCP_PROVISIONING_CLIENT_SECRET_FILE": "FICHIER_SECRET_ILLISIBLE",
                       "MCP_SMTP_PASSWORD_FILE": "FICHIER_SECRET_ILLISIBLE", "MCP_SMTP_PORT": "VALEUR_INVALIDE"}
+    settings._at_import.cache_clear()
     assert settings.initial("claim_wait_seconds") == 120  # a module's constant: the default, the start refuses
+    settings._at_import.cache_clear()
