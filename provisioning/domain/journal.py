@@ -20,7 +20,7 @@ ACTIONS = {
     "reactivate-user": "Rétablissement d'un utilisateur",
     "report-lost-credentials": "Codes déclarés perdus ou volés (compte verrouillé)",
     "reissue-credentials": "Nouveaux codes envoyés",
-    "credentials-withdrawn": "Codes non envoyés (personne retirée, suspendue ou verrouillée depuis)",
+    "credentials-withdrawn": "Codes non envoyés (personne retirée ou verrouillée depuis)",
     "suspend-inactive": "Suspension pour inactivité",
     "prepare-convention": "Convention préparée",
     "set-contract": "Contrat de service mis à jour",

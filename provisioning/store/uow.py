@@ -189,7 +189,7 @@ class RegistryRepository:
             u = p.user(identifiant) if p else None
             if p is None or u is None:
                 return None
-            why = ("suspendu" if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked else None)
+            why = (SUSPENDED if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked else None)
             return Person(identifiant, u.first_name, u.last_name, u.email, p.caf, p.siret, why)
         caf = self.load_caf(row.caf_code) if row.caf_code else None
         a = next((x for x in caf.administrators if x.identifiant == identifiant), None) if caf else None
@@ -405,6 +405,9 @@ class AuditRepository:
                 {r[0]: (_aware(r[1]), _aware(r[2])) for r in whole})
 
 
+SUSPENDED = "suspendu"  # why a person may not receive codes now, when the Caf suspended her
+
+
 @dataclass(frozen=True)
 class Person:
     """A person of the registry as credential delivery sees them: current names and address, and why they
@@ -416,6 +419,10 @@ class Person:
     caf: str
     partner: str | None
     refused: str | None
+
+    @property
+    def suspended(self) -> bool:
+        return self.refused == SUSPENDED
 
 
 class Outbox:
@@ -450,6 +457,17 @@ class Outbox:
     def credentials_pending(self, username: str) -> bool:
         return self.conn.execute(sa.select(t.outbox.c.id).where(self._pending_credentials(username)).limit(1)).first() \
             is not None
+
+    def due_now(self, usernames: list[str]) -> None:
+        """These people's waiting codes leave at the next delivery (their account was just enabled): unless
+        a sender holds them now."""
+        if not usernames:
+            return
+        o, at = t.outbox.c, now()
+        for chunk in (usernames[i:i + 500] for i in range(0, len(usernames), 500)):
+            self.conn.execute(sa.update(t.outbox).where(
+                o.username.in_(chunk), o.kind == "credentials", o.sent_at.is_(None), o.dead_at.is_(None),
+                sa.or_(o.claimed_until.is_(None), o.claimed_until < at)).values(next_attempt_at=None))
 
     def withdraw(self, msg_id: int) -> None:
         """An intent its writer takes back (the account it announced was not created): that row only — a

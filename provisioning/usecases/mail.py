@@ -68,13 +68,19 @@ class Mail(Core):
 
     def _deliverable(self, row: Any, token: str) -> Person | None:
         """Decided at the moment of sending, from the registry (issue 25): a queued intent does not undo what
-        happened since. A person removed, suspended or whose codes were reported lost gets nothing; their
-        intent is dropped, with a line in the journal. The names and address are the registry's now."""
+        happened since. A person removed or whose codes were reported lost gets nothing; their intent is
+        dropped, with a line in the journal. A suspended person's codes wait, as a disabled account's do: a
+        re-issue has already killed her old password, so dropping them would leave her, once reactivated,
+        with no password at all (found by the simulation). The names and address are the registry's now."""
         username = (row.payload or {}).get("username", "")
         with UnitOfWork(self.engine) as uow:
             person = uow.registry.person(username)
             if person is not None and person.refused is None:
                 return person
+            if person is not None and person.suspended:
+                uow.outbox.later(row.id, token, self.disabled_wait(row.at))
+                uow.commit()
+                return None
             why = "n'est plus au registre" if person is None else f"est {person.refused}"
             uow.outbox.drop(row.id, token)
             uow.audit.record("outbox", "credentials-withdrawn", username, None, {"raison": why},

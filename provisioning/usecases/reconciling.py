@@ -97,6 +97,11 @@ class Reconciling(Mail):
 
         report = execute(changes, observed, gw, new_password=lambda: None,
                          on_audit=audited, progress=progress, workers=self.workers)
+        touched = sorted({ch.target for ch in report.applied if ch.kind == "user"})
+        if touched:  # a reactivated person's codes waited for her account: they leave now, not minutes later
+            with UnitOfWork(self.engine) as uow:
+                uow.outbox.due_now(touched)
+                uow.commit()
         self.deliver_notifications()
         if report.halted:
             raise Unavailable(report.halted + f" ({len(report.applied)} changement(s) appliqué(s) avant l'arrêt ; "

@@ -9,7 +9,8 @@ left. After every step it checks the invariants; once the faults stop, everythin
 Invariants:
 - Keycloak never enables an account during a step unless the registry holds that person active after it.
 - Codes are mailed only to a person active in the registry (not suspended, not reported lost, not removed
-  before the step), and the password mailed is the one Keycloak holds at the end of that step.
+  before the step — but for the one the step reactivates or re-issues to), and the password mailed is the one
+  Keycloak holds at the end of that step.
 - A refused command (a ProvisioningError other than a dependency's failure) wrote nothing: every table is
   the same before and after.
 - Faults stopped and the clock moved on: the plan is empty, every active person's account is enabled and its
@@ -159,6 +160,7 @@ class Controller(RuleBasedStateMachine):
         self.svc.workers = 1  # deliveries one after the other: the simulation is deterministic
         self.svc.REISSUE_CLAIM_WAIT = 0.0
         self.reissuing: str | None = None  # a re-issue unlocks the person it mails
+        self.reactivating: str | None = None  # a reactivation lets the codes held while suspended leave
         self.by_hand = False  # the step was a hand edit in Keycloak, not ours
         self.siret = _TEMPLATE["siret"]
         self._before = self._observe()
@@ -215,6 +217,7 @@ class Controller(RuleBasedStateMachine):
     @rule(data=st.data(), suspended=st.booleans())
     def caf_suspends_or_reactivates(self, data: st.DataObject, suspended: bool) -> None:
         who = data.draw(st.sampled_from(self._present()))
+        self.reactivating = None if suspended else who  # her codes held while suspended may leave now
         self._do(lambda: self.svc.suspend_user(NATIONAL, self.siret, who, suspended))
 
     @precondition(lambda self: self._present())
@@ -308,14 +311,15 @@ class Controller(RuleBasedStateMachine):
                 continue
             who = by_mail.get(recipient, recipient)
             state_before, state_after = start.get(who, ("absent",))[0], end.get(who, ("absent",))[0]
-            allowed = ("actif", "absent", "verrouillé") if who == self.reissuing else ("actif", "absent")
+            allowed = ("actif", "absent", "verrouillé") if who == self.reissuing else \
+                ("actif", "absent", "suspendu") if who == self.reactivating else ("actif", "absent")
             assert state_after == "actif" and state_before in allowed, \
                 f"codes mailed to {who} ({state_before} before the step, {state_after} after it)"
             last[who] = m.group(1)
         for who, password in last.items():
             assert self.keycloak.fake.passwords.get(who) == password, f"{who} was mailed a password Keycloak does not hold"
             assert users[who].enabled, f"{who} was mailed codes for a disabled account"
-        self._before, self.reissuing, self.by_hand = after, None, False
+        self._before, self.reissuing, self.reactivating, self.by_hand = after, None, None, False
 
     # --- once the faults stop ---------------------------------------------------------------------------------
     def _converge(self) -> None:

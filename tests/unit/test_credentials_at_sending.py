@@ -65,16 +65,65 @@ def _created_with_mail_down(svc) -> None:
 
 def test_a_person_suspended_while_her_codes_wait_gets_none_and_stays_disabled(svc):
     """Measured on main: the queued delivery set `enabled = True`, a new password and mailed it: the login
-    worked. Here the registry decides at sending time; Keycloak's account is never enabled by a delivery."""
+    worked. Here the registry decides at sending time; Keycloak's account is never enabled by a delivery. Her
+    codes are held, not dropped: they leave once she is reactivated (next test)."""
     _created_with_mail_down(svc)
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)
     run_once(svc)  # the worker disables the account (and delivers what may leave)
+    _all_due(svc)
     svc.deliver_notifications()
     assert not svc.fake.state.users["paul.bernard"].enabled
-    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and "paul.bernard" not in _pending(svc)
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and "paul.bernard" in _pending(svc)
     assert _mailed_to(svc, "lea.petit@hirondelles.example"), "the others' codes left"
+    with svc.engine.connect() as c:  # held, no attempt counted: a long suspension never makes a dead letter
+        row = c.execute(sa.select(t.outbox).where(t.outbox.c.username == "paul.bernard")).one()
+    assert row.attempts == 0 and row.next_attempt_at is not None and row.dead_at is None
+
+
+def test_codes_held_during_a_suspension_leave_at_the_reactivation_and_work(svc):
+    """Found by the simulation (seed 887863688): codes re-issued while the mail server was down (the old
+    password killed at once), the person suspended before they left (the intent was dropped), then reactivated:
+    active, enabled, and no password at all — her last mailed one was dead. Now the held codes leave as soon as
+    the worker enables her account again, and the password mailed is the one Keycloak holds."""
+    svc.import_registry(NATIONAL, registry())
+    run_once(svc)
+    svc.deliver_notifications()
+    svc.notifier.down = True
+    svc.reissue_credentials(NATIONAL, A, "paul.bernard")
+    assert svc.fake.passwords.get("paul.bernard") is None, "the old password died with the re-issue"
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    run_once(svc)
+    svc.notifier.down = False
+    _all_due(svc)
+    svc.deliver_notifications()
+    before = len(svc.notifier.sent)
+    svc.suspend_user(NATIONAL, A, "paul.bernard", False)
+    run_once(svc)  # the worker enables her account: her held codes are due at once, and leave
+    mailed = [b for r, s, b in svc.notifier.sent[before:] if r == "paul.bernard@hirondelles.example" and "mot de passe" in s]
+    assert len(mailed) == 1 and svc.fake.state.users["paul.bernard"].enabled
+    assert svc.fake.passwords.get("paul.bernard") in mailed[0], "the password mailed is the live one"
+    assert "paul.bernard" not in _pending(svc)
+
+
+def test_a_person_removed_while_suspended_with_codes_held_gets_none(svc):
+    _created_with_mail_down(svc)
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    svc.deliver_notifications()
+    assert "paul.bernard" in _pending(svc)
+    data = example_data()  # the person leaves the registry (a new file imported)
+    p = data["partners"][0]
+    p["users"] = [u for u in p["users"] if u["identifiant"] != "paul.bernard"]
+    for c in p["conventions"]:
+        for b in c["bulletins"]:
+            b["members"] = [m for m in b["members"] if m["identifiant"] != "paul.bernard"]
+    for e in p["equipments"]:
+        e["assignments"] = {k: [x for x in v if x != "paul.bernard"] for k, v in e["assignments"].items()}
+    svc.import_registry(NATIONAL, registry(data))
+    _all_due(svc)
+    svc.deliver_notifications()
+    assert _mailed_to(svc, "paul.bernard@hirondelles.example") == [] and "paul.bernard" not in _pending(svc)
     entries = [e for e in svc.audit(NATIONAL, limit=50) if e["action"] == "credentials-withdrawn"]
-    assert [e["object"] for e in entries] == ["paul.bernard"] and "suspendu" in entries[0]["summary"]
+    assert [e["object"] for e in entries] == ["paul.bernard"] and "registre" in entries[0]["summary"]
 
 
 def test_a_suspension_not_yet_in_keycloak_is_already_respected(svc):
