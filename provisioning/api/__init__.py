@@ -3,7 +3,7 @@ the consoles obey the same rules; errors are JSON {error, error_description, vio
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import Flask, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
@@ -17,12 +17,15 @@ from provisioning.services import Provisioning
 
 
 class IsoJSON(DefaultJSONProvider):
-    """Dates as ISO 8601 (Flask's default is the HTTP date format)."""
+    """Dates as ISO 8601 (Flask's default is the HTTP date format); a moment always with its offset — a naive
+    one is UTC here (SQLite's columns, a file's day) — as RFC 3339 and the OpenAPI `date-time` format ask."""
     ensure_ascii = False
 
     @staticmethod
     def default(o):
-        if isinstance(o, (date, datetime)):
+        if isinstance(o, datetime):
+            return (o if o.tzinfo else o.replace(tzinfo=UTC)).isoformat()
+        if isinstance(o, date):
             return o.isoformat()
         return DefaultJSONProvider.default(o)
 

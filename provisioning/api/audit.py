@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, g, jsonify
 
 from provisioning.api import models as m
+from provisioning.api import responses as answers
 from provisioning.domain import journal
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -30,6 +31,7 @@ def _rows(q, with_changes: bool) -> list[dict]:
 
 @bp.get("/audit")
 @m.query(m.AuditQuery)
+@answers.returns(answers.AuditList)
 def audit():
     return jsonify(_rows(g.query, with_changes=True))
 
@@ -52,6 +54,7 @@ def audit_csv():
 
 
 @bp.get("/me")
+@answers.returns(answers.Me)
 def me():
     prev = _svc().previous_login(g.actor)
     return jsonify({"username": g.actor.username, "partner": g.actor.partner, "caf": g.actor.caf,
@@ -59,6 +62,7 @@ def me():
 
 
 @bp.get("/usage-rules/acceptances")
+@answers.returns(answers.AcceptanceList)
 def acceptances():
     """R15: who accepted which version of the usage rules, and when (Caf administrators)."""
     return jsonify(_svc().usage_rules_acceptances(g.actor))
@@ -66,6 +70,7 @@ def acceptances():
 
 @bp.post("/incidents")
 @m.body(m.Incident)
+@answers.returns(answers.IncidentReceipt, 201)
 def incidents():
     """R19: report a security incident, or lost credentials, to the Caf's habilitation manager."""
     ref = _svc().report_incident(g.actor, g.body.kind, g.body.description)
@@ -74,11 +79,13 @@ def incidents():
 
 @bp.get("/notifications")
 @m.query(m.NotificationsQuery)
+@answers.returns(answers.NotificationList)
 def notifications():
     return jsonify(_svc().notifications(g.actor, dead=g.query.state == "dead"))
 
 
 @bp.post("/notifications/<int:msg_id>/resend")
+@answers.returns(answers.Resent, 202)
 def resend(msg_id: int):
     """A dead letter (attempts exhausted) goes back to the queue, with fresh attempts."""
     _svc().resend_notification(g.actor, msg_id)

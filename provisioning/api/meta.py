@@ -5,6 +5,9 @@ from pathlib import Path
 
 import yaml
 from flask import Blueprint, current_app, jsonify
+from pydantic import BaseModel
+
+from provisioning.api import responses as answers
 
 bp = Blueprint("meta", __name__)
 PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "static"}
@@ -24,11 +27,14 @@ def document(app) -> dict:
     for rule in app.url_map.iter_rules():
         view = app.view_functions[rule.endpoint]
         body, query = getattr(view, "request_model", None), getattr(view, "query_model", None)
-        if not (body or query):
+        answers: dict[str, type[BaseModel]] = getattr(view, "response_models", {})
+        if not (body or query or answers):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             op = spec["paths"].setdefault(path, {}).setdefault(method.lower(), {"responses": {"200": {"description": "ok"}}})
+            for status, model in answers.items():
+                _answer(op, status, model, schemas)
             if body:
                 schema = body.model_json_schema(ref_template="#/components/schemas/{model}")
                 schemas.update(schema.pop("$defs", {}))
@@ -46,6 +52,15 @@ def document(app) -> dict:
 
 
 METHODS = ("get", "post", "put", "delete", "patch")
+
+
+def _answer(op: dict, status: str, model: type[BaseModel], schemas: dict) -> None:
+    """A 2xx answer's body: the JSON Schema of its response model (provisioning/api/responses.py)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    schemas.update(schema.pop("$defs", {}))
+    schemas[model.__name__] = schema
+    response = op["responses"].setdefault(status, {"description": "ok"})
+    response["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
 
 
 def _every_refusal(spec: dict) -> None:
@@ -70,5 +85,6 @@ def _every_refusal(spec: dict) -> None:
 
 
 @bp.get("/health")
+@answers.returns(answers.Health)
 def health():
     return jsonify({"status": "ok"})

@@ -9,6 +9,7 @@ import re
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from provisioning.api import models as m
+from provisioning.api import responses as answers
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal
 from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
@@ -76,12 +77,14 @@ def _result(r: MutationResult, status: int = 200):
 
 
 @bp.get("")
+@answers.returns(answers.PartnerList)
 def list_partners():
     return jsonify([{"siret": p.siret, "name": p.name, "caf": p.caf} for p in _svc().partners(g.actor)])
 
 
 @bp.post("")
 @m.body(m.NewPartner)
+@answers.returns(answers.PartnerDoc, 201)
 def create_partner():
     b, a = g.body, g.body.administrator
     admin = User(a.identifiant.strip().lower(), a.first_name.strip(), a.last_name.strip(), a.email.strip())
@@ -99,6 +102,7 @@ def _contract(raw: m.Contract) -> ServiceContract:
 
 @bp.put("/<siret>/conventions/<number>/contract")
 @m.body(m.Contract)
+@answers.returns(answers.MutationAnswer)
 def set_contract(siret: str, number: str):
     """R4: the contrat de service's contacts and incident procedure (all required before the signatures)."""
     return _result(_svc().set_contract(g.actor, siret, number, _contract(g.body), expected_version=_if_match()))
@@ -106,6 +110,7 @@ def set_contract(siret: str, number: str):
 
 @bp.post("/<siret>/conventions")
 @m.body(m.NewConvention)
+@answers.returns(answers.MutationAnswer, 200, 201)
 def prepare_convention(siret: str):
     b = g.body
     _, faults = _enum_list(Service, [s.value for s in b.services], "services")  # the same service twice
@@ -129,12 +134,14 @@ def bulletin_csv(siret: str, number: str, service: str):
 
 
 @bp.get("/<siret>")
+@answers.returns(answers.PartnerWithReconcile)
 def get_partner(siret: str):
     p, version = _svc().partner_with_version(g.actor, siret)
     return _etag(jsonify({**partner_to_dict(p), "reconcile": _svc().reconcile_state(siret)}), version)
 
 
 @bp.get("/<siret>/reconcile")
+@answers.returns(answers.ReconcileStatus)
 def reconcile_state(siret: str):
     """Where Keycloak stands for this partner (polled by the consoles while a change is « en attente »)."""
     _svc().partner_with_version(g.actor, siret)  # rights, and unknown and forbidden look the same
@@ -143,6 +150,7 @@ def reconcile_state(siret: str):
 
 @bp.get("/<siret>/users")
 @m.query(m.UsersQuery)
+@answers.returns(answers.UserList)
 def list_users(siret: str):
     """Users with their granted groups and profiles: searched without accents or case (identifiant, names,
     address), sorted, a page at a time; the total matching is in X-Total-Count."""
@@ -173,6 +181,7 @@ def list_users(siret: str):
 
 @bp.post("/<siret>/users")
 @m.body(m.NewUser)
+@answers.returns(answers.MutationAnswer, 200, 201)
 def create_user(siret: str):
     b = g.body
     user = User(b.identifiant.strip().lower(), b.first_name.strip(), b.last_name.strip(), b.email.strip())
@@ -181,6 +190,7 @@ def create_user(siret: str):
 
 @bp.post("/<siret>/users/import")
 @m.query(m.ImportQuery)
+@answers.returns(answers.ImportAnswer)
 def import_users(siret: str):
     """CSV of users and their habilitations (columns of provisioning/domain/user_import.py): the plan line by
     line (`apply=false`, the default), or every line applied in one transaction (`apply=true`: any refused
@@ -197,6 +207,7 @@ def import_users(siret: str):
 
 @bp.put("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
 @m.body(m.Membership)
+@answers.returns(answers.MutationAnswer)
 def set_membership(siret: str, number: str, service: str, identifiant: str):
     groups, f2 = _enum_list(m.Group, [x.value for x in g.body.groups], "groups")
     profiles, f3 = _enum_list(m.Profile, [x.value for x in g.body.profiles], "profiles")
@@ -207,11 +218,13 @@ def set_membership(siret: str, number: str, service: str, identifiant: str):
 
 
 @bp.delete("/<siret>/conventions/<number>/bulletins/<service>/members/<identifiant>")
+@answers.returns(answers.MutationAnswer)
 def revoke_membership(siret: str, number: str, service: str, identifiant: str):
     return _result(_svc().set_membership(g.actor, siret, number, _service(service), identifiant, set(), set(), expected_version=_if_match()))
 
 
 @bp.get("/<siret>/equipments")
+@answers.returns(answers.EquipmentsAnswer)
 def list_equipments(siret: str):
     p, candidates = _svc().equipments(g.actor, siret)
     return jsonify({"equipments": partner_to_dict(p)["equipments"],
@@ -220,6 +233,7 @@ def list_equipments(siret: str):
 
 @bp.put("/<siret>/equipments/<code>")
 @m.body(m.EquipmentBody)
+@answers.returns(answers.MutationAnswer)
 def declare_equipment(siret: str, code: str):
     """R7: the Caf declares (or corrects) an equipment: number (the code), name, type, sites."""
     b = g.body
@@ -229,12 +243,14 @@ def declare_equipment(siret: str, code: str):
 
 
 @bp.delete("/<siret>/equipments/<code>")
+@answers.returns(answers.MutationAnswer)
 def remove_equipment(siret: str, code: str):
     return _result(_svc().remove_equipment(g.actor, siret, code, expected_version=_if_match()))
 
 
 @bp.put("/<siret>/equipments/<code>/assignments")
 @m.body(m.Assignments)
+@answers.returns(answers.MutationAnswer)
 def set_assignments(siret: str, code: str):
     faults = [Violation("VALEUR_EN_DOUBLE", f"« {k.value} » cite deux fois la même personne.", k.value)
               for k, v in g.body.root.items() if len(set(v)) != len(v)]
@@ -244,65 +260,77 @@ def set_assignments(siret: str, code: str):
 
 
 @bp.put("/<siret>/delegates/<identifiant>")
+@answers.returns(answers.MutationAnswer)
 def add_delegate(siret: str, identifiant: str):
     return _result(_svc().set_delegate(g.actor, siret, identifiant, True, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/delegates/<identifiant>")
+@answers.returns(answers.MutationAnswer)
 def remove_delegate(siret: str, identifiant: str):
     return _result(_svc().set_delegate(g.actor, siret, identifiant, False, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/users/<identifiant>/suspension")
+@answers.returns(answers.MutationAnswer)
 def suspend(siret: str, identifiant: str):
     return _result(_svc().suspend_user(g.actor, siret, identifiant, True, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/users/<identifiant>/suspension")
+@answers.returns(answers.MutationAnswer)
 def reactivate(siret: str, identifiant: str):
     return _result(_svc().suspend_user(g.actor, siret, identifiant, False, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/users/<identifiant>/credentials")
+@answers.returns(answers.MutationAnswer)
 def reissue(siret: str, identifiant: str):
     """Re-issue: a new pair of mails, a new 24 h provisional password; unlocks lost credentials."""
     return _result(_svc().reissue_credentials(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
 @bp.get("/<siret>/users/<identifiant>/account")
+@answers.returns(answers.AccountAnswer)
 def account(siret: str, identifiant: str):
     """What Keycloak knows of the account (state, lockout, last connection, usage rules accepted)."""
     return jsonify(_svc().account(g.actor, siret, identifiant))
 
 
 @bp.delete("/<siret>/users/<identifiant>/lockout")
+@answers.returns(answers.MutationAnswer)
 def unlock(siret: str, identifiant: str):
     return _result(_svc().unlock_user(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/users/<identifiant>/second-factor")
+@answers.returns(answers.MutationAnswer)
 def reset_second_factor(siret: str, identifiant: str):
     """Issue 13: lost phone or key: every second factor and recovery code removed, the user told by mail."""
     return _result(_svc().reset_second_factor(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/users/<identifiant>/lost-credentials")
+@answers.returns(answers.MutationAnswer)
 def lost(siret: str, identifiant: str):
     return _result(_svc().report_lost_credentials(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/conventions/<number>/services/<service>/suspension")
+@answers.returns(answers.MutationAnswer)
 def suspend_service(siret: str, number: str, service: str):
     return _result(_svc().suspend_service(g.actor, siret, number, _service(service), True, expected_version=_if_match()))
 
 
 @bp.delete("/<siret>/conventions/<number>/services/<service>/suspension")
+@answers.returns(answers.MutationAnswer)
 def reactivate_service(siret: str, number: str, service: str):
     return _result(_svc().suspend_service(g.actor, siret, number, _service(service), False, expected_version=_if_match()))
 
 
 @bp.post("/<siret>/conventions/<number>/transitions")
 @m.body(m.Transition)
+@answers.returns(answers.MutationAnswer)
 def transition(siret: str, number: str):
     return _result(_svc().transition_convention(g.actor, siret, number, g.body.to, expected_version=_if_match()))
 

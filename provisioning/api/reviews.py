@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, g, jsonify
 
 from provisioning.api import models as m
+from provisioning.api import responses as answers
 from provisioning.domain.reviews import Verdict
 
 bp = Blueprint("reviews", __name__, url_prefix="/api/v1")
@@ -20,6 +21,7 @@ def _svc():
 
 @bp.post("/cafs/<caf>/reviews")
 @m.body(m.NewReview)
+@answers.returns(answers.Review, 201)
 def open_review(caf: str):
     """The deadline is a day: the campaign ends at its last minute, Paris time."""
     deadline = datetime.combine(g.body.deadline, time(23, 59), PARIS)
@@ -27,22 +29,26 @@ def open_review(caf: str):
 
 
 @bp.get("/reviews")
+@answers.returns(answers.ReviewList)
 def list_reviews():
     return jsonify(_svc().reviews(g.actor))
 
 
 @bp.get("/reviews/<campaign_id>")
+@answers.returns(answers.Review)
 def get_review(campaign_id: str):
     return jsonify(_svc().review(g.actor, campaign_id))
 
 
 @bp.get("/reviews/<campaign_id>/partners/<siret>")
+@answers.returns(answers.ReviewItems)
 def review_items(campaign_id: str, siret: str):
     return jsonify(_svc().review_items(g.actor, campaign_id, siret))
 
 
 @bp.post("/reviews/<campaign_id>/decisions")
 @m.body(m.ReviewDecision)
+@answers.returns(answers.DecisionAnswer)
 def decide(campaign_id: str):
     return jsonify(_svc().decide(g.actor, campaign_id, g.body.item, Verdict(g.body.decision)))
 

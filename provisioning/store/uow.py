@@ -120,6 +120,12 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     return before, head_revision()
 
 
+def utc_iso(at: datetime) -> str:
+    """A stored moment as ISO 8601 with its offset: SQLite hands timezone columns back naive (they hold UTC),
+    PostgreSQL aware; an API reader gets the same text from both."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).isoformat()
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
@@ -374,7 +380,7 @@ class AuditRepository:
             q = q.where(a.at < until)
         out = []
         for r in self.conn.execute(q):
-            row = {**r._asdict(), "at": r.at.isoformat()}
+            row = {**r._asdict(), "at": utc_iso(r.at)}
             if with_changes:  # an entry from before 0010 kept its two documents: its changes are derived
                 before, after = row.pop("before"), row.pop("after")
                 if row["changes"] is None:
@@ -542,7 +548,7 @@ class Outbox:
         for r in self.conn.execute(q):
             row = {k: v for k, v in r._asdict().items() if k not in ("payload", "claimed_by", "claimed_until")}
             for k in ("at", "sent_at", "next_attempt_at", "dead_at"):
-                row[k] = row[k].isoformat() if row[k] else None
+                row[k] = utc_iso(row[k]) if row[k] else None
             state = MailState.SENT if r.sent_at else MailState.DEAD if r.dead_at else MailState.WAITING
             row["state"], row["state_label"] = state.value, state.label
             out.append(row)
@@ -675,7 +681,7 @@ class ReconcileRequests:
         if row is None:
             return None
         reason = row.last_error or "; ".join(f"{f['target']} : {f['reason']}" for f in row.failures or [])
-        return {"state": row.state, "label": ReconcileState(row.state).label, "updated_at": row.updated_at.isoformat(),
+        return {"state": row.state, "label": ReconcileState(row.state).label, "updated_at": utc_iso(row.updated_at),
                 "attempts": row.attempts, "reason": reason or None}
 
     def to_handle(self) -> list[dict]:

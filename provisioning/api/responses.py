@@ -1,0 +1,364 @@
+"""Response bodies of the API, declared once (issue 26 §7): each 2xx answer of the served OpenAPI document is
+one of these schemas, and schemathesis checks every answer the tests provoke against it (an undeclared field
+fails, as does a missing one). The views still build plain dicts; these models describe them — they are never
+instantiated on the hot path.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from provisioning.domain.model import ConventionStatus, EquipmentType, Group, Profile, Service
+from provisioning.domain.reviews import Verdict
+from provisioning.domain.states import (
+    AccountState,
+    ImportAction,
+    MailState,
+    PersonState,
+    ReconcileState,
+    ReviewState,
+)
+
+
+class Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- a partner (the registry's document, in the desired-state file's format) -------------------------------
+class UserDoc(Closed):
+    identifiant: str
+    first_name: str
+    last_name: str
+    email: str
+    suspended: Literal[True] | None = Field(None, description="present only when the Caf suspended the person")
+    locked: Literal[True] | None = Field(None, description="present only when the codes were reported lost")
+
+
+class EquipmentDoc(Closed):
+    code: str
+    name: str
+    type: EquipmentType
+    sites: list[str]
+    assignments: dict[Profile, list[str]]
+
+
+class HistoryStep(Closed):
+    status: ConventionStatus
+    at: date | datetime
+    actor: str
+
+
+class ContactDoc(Closed):
+    name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class ContractDoc(Closed):
+    partner_administrator: ContactDoc | None = None
+    partner_security_officer: ContactDoc | None = None
+    partner_cnil_referent: ContactDoc | None = None
+    caf_administrator: ContactDoc | None = None
+    caf_portal_manager: ContactDoc | None = None
+    caf_security_officer: ContactDoc | None = None
+    caf_cnil_referent: ContactDoc | None = None
+    incident_procedure: str
+
+
+class MemberDoc(Closed):
+    identifiant: str
+    groups: list[Group]
+    profiles: list[Profile]
+    suspended: Literal[True] | None = Field(None, description="suspended by an access review's deadline")
+
+
+class BulletinDoc(Closed):
+    service: Service
+    members: list[MemberDoc]
+
+
+class ConventionDoc(Closed):
+    number: str
+    status: ConventionStatus
+    history: list[HistoryStep]
+    contract: ContractDoc
+    bulletins: list[BulletinDoc]
+    suspended_services: list[Service]
+
+
+class PartnerDoc(Closed):
+    siret: str
+    name: str
+    caf: str
+    administrator: str
+    delegates: list[str]
+    users: list[UserDoc]
+    equipments: list[EquipmentDoc]
+    conventions: list[ConventionDoc]
+
+
+class ReconcileStatus(Closed):
+    """Where Keycloak stands for a partner: `state` null when nothing was ever asked."""
+    state: ReconcileState | None
+    label: str | None = None
+    updated_at: datetime | None = None
+    attempts: int | None = None
+    reason: str | None = None
+
+
+class PartnerWithReconcile(PartnerDoc):
+    reconcile: ReconcileStatus | None
+
+
+class PartnerSummary(Closed):
+    siret: str
+    name: str
+    caf: str
+
+
+class PartnerList(RootModel[list[PartnerSummary]]):
+    pass
+
+
+# --- a mutation's answer ------------------------------------------------------------------------------------
+class PlannedChange(Closed):
+    action: str
+    kind: str
+    target: str
+    reason: str
+    destructive: bool
+
+
+class MutationAnswer(Closed):
+    partner: PartnerDoc
+    changed: bool = Field(description="false: the request changed nothing and nothing was written")
+    reconciled: bool = Field(description="false when Keycloak was not reached now; the worker converges")
+    reconcile: ReconcileStatus | None
+    changes: list[PlannedChange]
+    message: str | None = None
+    reconcile_error: str | None = None
+
+
+# --- people ------------------------------------------------------------------------------------------------
+class UserRow(Closed):
+    identifiant: str
+    first_name: str
+    last_name: str
+    email: str
+    suspended: bool
+    locked: bool
+    state: PersonState
+    state_label: str
+    groups: list[Group]
+    profiles: list[Profile]
+    administrator: bool
+    delegate: bool
+
+
+class UserList(RootModel[list[UserRow]]):
+    pass
+
+
+class UsageRulesState(Closed):
+    version: str | None
+    accepted_at: datetime | None
+    current: bool
+
+
+class AccountAnswer(Closed):
+    identifiant: str
+    state: AccountState
+    state_label: str
+    exists: bool
+    enabled: bool
+    last_login: datetime | None
+    locked_until: datetime | None
+    failures: int
+    password_change_pending: bool
+    second_factors: list[str]
+    usage_rules: UsageRulesState
+
+
+class EquipmentsAnswer(Closed):
+    equipments: list[EquipmentDoc]
+    candidates: dict[Profile, list[str]] = Field(description="per AFAS profile, who may be associated")
+
+
+class ImportLine(Closed):
+    line: int
+    identifiant: str | None
+    action: ImportAction | None
+    action_label: str | None
+    grants: list[str] = Field(description="each grant in words, e.g. « CDAP Consulter (CONV-…) »")
+    refusals: list[dict[str, str]]
+
+
+class ImportCounts(Closed):
+    lines: int
+    created: int
+    updated: int
+    refused: int
+
+
+class ImportPlan(Closed):
+    lines: list[ImportLine]
+    counts: ImportCounts
+
+
+class ImportApplied(MutationAnswer):
+    lines: list[ImportLine]
+    counts: ImportCounts
+
+
+# --- the journal, the mails, the caller ----------------------------------------------------------------------
+class FieldChange(Closed):
+    path: str
+    before: object = None
+    after: object = None
+
+
+class AuditEntry(Closed):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    object: str
+    partner_siret: str | None
+    caf_code: str | None
+    subject: str | None
+    summary: str | None
+    changes: list[FieldChange] | None
+
+
+class AuditList(RootModel[list[AuditEntry]]):
+    pass
+
+
+class Me(Closed):
+    username: str
+    partner: str | None
+    caf: str | None
+    previous_login: datetime | None
+
+
+class Acceptance(Closed):
+    identifiant: str
+    partner: str
+    accepted_at: datetime | None
+    version: str | None
+    current: bool
+
+
+class AcceptanceList(RootModel[list[Acceptance]]):
+    pass
+
+
+class IncidentReceipt(Closed):
+    reference: int
+
+
+class Notification(Closed):
+    id: int
+    at: datetime
+    recipient: str
+    subject: str
+    body: str
+    caf_code: str | None
+    kind: str
+    username: str | None
+    attempts: int
+    error: str | None
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    dead_at: datetime | None
+    state: MailState
+    state_label: str
+
+
+class NotificationList(RootModel[list[Notification]]):
+    pass
+
+
+class Resent(Closed):
+    resent: int
+
+
+# --- access reviews ---------------------------------------------------------------------------------------------
+class PartnerProgress(Closed):
+    total: int
+    confirmed: int
+    revoked: int
+    pending: int
+
+
+class Review(Closed):
+    id: str
+    caf: str
+    opened_by: str
+    opened_at: datetime
+    deadline: datetime
+    partners: list[str] | None
+    state: ReviewState
+    state_label: str
+    closed_at: datetime | None
+    total: int
+    progress: dict[str, PartnerProgress]
+
+
+class ReviewList(RootModel[list[Review]]):
+    pass
+
+
+class ReviewItem(Closed):
+    key: str
+    identifiant: str
+    convention: str
+    service: Service
+    groups: list[Group]
+    profiles: list[Profile]
+    first_name: str
+    last_name: str
+    last_login: datetime | None
+    decision: Verdict | None
+    decision_label: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    may_decide: bool
+
+
+class ReviewedPartner(Closed):
+    siret: str
+    name: str
+
+
+class ReviewItems(Review):
+    partner: ReviewedPartner
+    items: list[ReviewItem]
+
+
+class DecisionAnswer(Closed):
+    item: str
+    decision: Verdict
+    by: str
+    at: datetime
+    reconcile: ReconcileStatus | None = None
+
+
+class Health(Closed):
+    status: Literal["ok"]
+
+
+class ImportAnswer(RootModel[ImportPlan | ImportApplied]):
+    pass
+
+
+def returns(model: type[BaseModel], *statuses: int):
+    """The body this view answers with, for these statuses (200 by default): read by the OpenAPI document."""
+    def mark(view):
+        view.response_models = {**getattr(view, "response_models", {}),
+                                **{str(s): model for s in (statuses or (200,))}}
+        return view
+    return mark
