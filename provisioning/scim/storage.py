@@ -5,10 +5,11 @@ another partner's people from nobody). Read-only."""
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Union
 
+import sqlalchemy as sa
 from scim2_models import (
     NotFoundException,
     NotImplementedException,
@@ -17,7 +18,7 @@ from scim2_models import (
     ScimFilter,
     SearchRequest,
 )
-from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator
+from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalOperator, Present
 from scim2_server.storage import ScimStorage, SearchPage
 from scim2_server.utils import parametrize
 
@@ -25,32 +26,55 @@ from provisioning.domain import naming as n
 from provisioning.domain.model import Partner, Registry
 from provisioning.reconcile.desired import desired_state
 from provisioning.scim import resources as r
+from provisioning.store import tables as t
 from provisioning.store.uow import UnitOfWork
 
 USER_NAME = {"username", "id", "urn:ietf:params:scim:schemas:core:2.0:user:username"}
+EMAIL = {"emails", "emails.value", "urn:ietf:params:scim:schemas:core:2.0:user:emails",
+         "urn:ietf:params:scim:schemas:core:2.0:user:emails.value"}
 
 
 SIRET = f"{r.PartnerUser.__schema__}:siret".lower()
 
 
-def _narrowing(scim_filter) -> tuple[str, str] | None:
-    """What a User filter pins down, alone or in an `and`: ("person", identifiant) for `userName eq` / `id eq`,
-    ("partner", SIRET) for our extension's `siret eq`; else None. Only a shortcut to the candidates: the whole
-    filter is still applied to them. Identifiants are stored lower-case and userName compares without case
-    (RFC 7643 §4.1.1)."""
-    node = getattr(scim_filter, "ast", None) if scim_filter is not None else None
-    terms = node.terms if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_ else (node,)
-    found: dict[str, str] = {}
-    for t in terms:
-        if isinstance(t, Comparison) and t.op == CompareOperator.eq and isinstance(t.value, str):
-            attr = str(t.attr_path).lower()
-            if attr in USER_NAME:
-                found.setdefault("person", t.value.lower())
-            elif attr == SIRET:
-                found.setdefault("partner", t.value)
-    for kind in ("person", "partner"):
-        if kind in found:
-            return kind, found[kind]
+def _candidates(node) -> sa.ColumnElement[bool] | None:
+    """A condition on the identifiant index that every user the filter matches meets (a superset: the whole
+    filter is still applied to what it selects), or None when the filter says nothing the index holds. The
+    index keeps identifiants and addresses lower-case, as userName and emails compare (RFC 7643: not
+    case-exact): `userName`/`id` and `emails`/`emails.value` with eq, co, sw, ew, pr, and our extension's
+    `siret eq`; `and` keeps what it can, `or` only when both sides can, `not` nothing (issue 27 §2: a national
+    `emails co` read every partner)."""
+    ix = t.user_index.c
+    if isinstance(node, LogicalExpr):
+        parts = [_candidates(term) for term in node.terms]
+        if node.op == LogicalOperator.and_:
+            known = [c for c in parts if c is not None]
+            return sa.and_(*known) if known else None
+        return sa.or_(*parts) if all(c is not None for c in parts) else None  # type: ignore[arg-type]
+    if isinstance(node, Present):
+        return sa.true() if _column(node.attr_path) is not None else None
+    if not (isinstance(node, Comparison) and isinstance(node.value, str)):
+        return None
+    column = _column(node.attr_path)
+    if column is None:
+        return None
+    if column is ix.partner_siret:
+        return column == node.value if node.op == CompareOperator.eq else None
+    value = node.value.lower()
+    return {CompareOperator.eq: lambda: column == value,
+            CompareOperator.co: lambda: column.contains(value, autoescape=True),
+            CompareOperator.sw: lambda: column.startswith(value, autoescape=True),
+            CompareOperator.ew: lambda: column.endswith(value, autoescape=True)}.get(node.op, lambda: None)()
+
+
+def _column(path) -> sa.Column | None:
+    ix, attr = t.user_index.c, str(path).lower()
+    if attr in USER_NAME:
+        return ix.identifiant
+    if attr in EMAIL:
+        return ix.email
+    if attr == SIRET:
+        return ix.partner_siret
     return None
 
 
@@ -133,21 +157,43 @@ class RegistryStorage(ScimStorage):
     def search(self, resource_types: list[ResourceType], search_request: SearchRequest[Any], *,
                position: Any = None) -> SearchPage:
         scope, types = CURRENT.get(), {rt.name for rt in resource_types if rt.name}
-        narrow = _narrowing(search_request.filter) if types == {"User"} else None
-        if narrow is not None:  # one person (the user index) or one partner: that partner built, not the scope
-            siret: str | None = narrow[1]
-            if narrow[0] == "person":
-                with UnitOfWork(self.engine) as uow:
-                    p = uow.registry.partner_of(narrow[1])
-                siret = p.siret if p else None
-            if siret is None:
-                return SearchPage(0, [])
-            partners, extra = self._partners(scope, only=siret)
-        elif types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):
+        node = getattr(search_request.filter, "ast", None) if search_request.filter is not None else None
+        narrow = _candidates(node) if types == {"User"} and node is not None else None
+        if narrow is not None:  # the index selects the candidates: only their partners are read, only they built
+            return self._finish(self._candidate_users(scope, narrow), search_request)
+        if types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):
             return self._page_of_users(scope, search_request)
-        else:
-            partners, extra = self._partners(scope)
-        found = self._resources(types, partners, extra)
+        partners, extra = self._partners(scope)
+        return self._finish(self._resources(types, partners, extra), search_request)
+
+    def _in_scope(self, scope: Scope) -> sa.ColumnElement[bool]:
+        ix, p = t.user_index.c, t.partners.c
+        if scope.partner:
+            return ix.partner_siret == scope.partner
+        if scope.caf:
+            return ix.partner_siret.in_(sa.select(p.siret).where(p.caf_code == scope.caf))
+        return ix.partner_siret.is_not(None)  # a partner's user, not a Caf administrator
+
+    def _candidate_users(self, scope: Scope, narrow: sa.ColumnElement[bool]) -> list[Resource[Any]]:
+        ix = t.user_index.c
+        where = sa.and_(self._in_scope(scope), narrow)
+        with UnitOfWork(self.engine) as uow:
+            wanted = uow.registry.identifiants_where(where)
+            if not wanted:
+                return []
+            partners = uow.registry.partners_where(sa.select(ix.partner_siret).where(where).distinct())
+            people, whole = uow.audit.dates(people=sa.select(ix.identifiant).where(where),
+                                            partners=sa.select(ix.partner_siret).where(where).distinct())
+        out: list[Resource[Any]] = []
+        for p in partners:
+            if scope.covers(p):
+                out += r.users_of(replace(p, users=[u for u in p.users if u.identifiant in wanted]),
+                                  people, whole.get(p.siret))
+        return out
+
+    @staticmethod
+    def _finish(found: list[Resource[Any]], search_request: SearchRequest[Any]) -> SearchPage:
+        """The whole filter, the order and the page, over the resources built."""
         scim_filter = search_request.filter
         if scim_filter is not None and not scim_filter.models and found:
             models = tuple(dict.fromkeys(type(x) for x in found))
@@ -164,16 +210,25 @@ class RegistryStorage(ScimStorage):
         return SearchPage(len(found), found[start:stop])
 
     def _page_of_users(self, scope: Scope, search_request: SearchRequest[Any]) -> SearchPage:
-        """A page of users in identifiant order: only the page's people are built (id = userName = identifiant)."""
-        partners, extra = self._partners(scope)
-        everyone = sorted(((u.identifiant, p) for p in partners for u in p.users), key=lambda x: x[0],
-                          reverse=search_request.sort_order == SearchRequest.SortOrder.descending)
+        """A page of users in identifiant order, from the index: the count and the page's identifiants in SQL,
+        then only the page's partners read and the page's people built (id = userName = identifiant)."""
+        ix = t.user_index.c
+        where = self._in_scope(scope)
+        descending = search_request.sort_order == SearchRequest.SortOrder.descending
         start = search_request.start_index_0 or 0
-        stop = None if search_request.count is None else start + search_request.count
-        page = everyone[start:stop]
-        built = {res.id: res for p in {id(p): p for _, p in page}.values()
-                 for res in self._resources({"User"}, [p], extra)}
-        return SearchPage(len(everyone), [built[ident] for ident, _ in page])
+        with UnitOfWork(self.engine) as uow:
+            total, page = uow.registry.index_page(where, start, search_request.count, descending=descending)
+            if not page:
+                return SearchPage(total, [])
+            on_page = sa.and_(where, ix.identifiant.in_(page))  # at most a page: the service's max results
+            partners = uow.registry.partners_where(sa.select(ix.partner_siret).where(on_page).distinct())
+            people, whole = uow.audit.dates(people=sa.select(ix.identifiant).where(on_page),
+                                            partners=sa.select(ix.partner_siret).where(on_page).distinct())
+        wanted = set(page)
+        built = {res.id: res for p in partners if scope.covers(p)
+                 for res in r.users_of(replace(p, users=[u for u in p.users if u.identifiant in wanted]),
+                                       people, whole.get(p.siret))}
+        return SearchPage(total, [built[ident] for ident in page if ident in built])
 
     # --- writes: not offered (the service refuses them before they get here) -----------------------------
     def create(self, resource_type, resource):

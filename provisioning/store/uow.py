@@ -177,6 +177,28 @@ class RegistryRepository:
                                  .order_by(t.partners.c.siret))
         return [partner_from_stored(r.document) for r in rows]
 
+    def identifiants_where(self, condition: sa.ColumnElement[bool]) -> set[str]:
+        """The identifiants of the index rows a condition on `user_index` selects."""
+        return set(self.conn.execute(sa.select(t.user_index.c.identifiant).where(condition)).scalars())
+
+    def index_page(self, condition: sa.ColumnElement[bool], start: int, count: int | None, *,
+                   descending: bool = False) -> tuple[int, list[str]]:
+        """(how many index rows the condition selects, the identifiants of one page of them in code-point
+        order — PostgreSQL's collation would otherwise sort « b.lea » after « ba »)."""
+        ix = t.user_index.c
+        total = self.conn.execute(sa.select(sa.func.count()).select_from(t.user_index).where(condition)).scalar_one()
+        key = ix.identifiant.collate("C") if self.conn.dialect.name == "postgresql" else ix.identifiant
+        q = sa.select(ix.identifiant).where(condition).order_by(key.desc() if descending else key).offset(start)
+        if count is not None:
+            q = q.limit(count)
+        return int(total), list(self.conn.execute(q).scalars())
+
+    def partners_where(self, sirets: sa.Select) -> list[Partner]:
+        """The partners whose SIRET a query selects (a subquery, never a list of parameters), in SIRET order."""
+        rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret.in_(sirets))
+                                 .order_by(t.partners.c.siret))
+        return [partner_from_stored(r.document) for r in rows]
+
     def partner_of(self, identifiant: str) -> Partner | None:
         """The partner a person belongs to, through the identifiant index (one partner read, not the registry)."""
         row = self.conn.execute(sa.select(t.user_index.c.partner_siret)
@@ -388,13 +410,16 @@ class AuditRepository:
             out.append(row)
         return out
 
-    def dates(self, *, partner: str | None = None, caf: str | None = None,
-              everything: bool = False) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
+    def dates(self, *, partner: str | None = None, caf: str | None = None, everything: bool = False,
+              people: sa.Select | None = None, partners: sa.Select | None = None,
+              ) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
         """(person → first and last journal line about them, partner → its first and last line), in one query
         each: the created and lastModified dates the SCIM resources carry. The scope is one partner, a Caf's
         partners (a subquery) or `everything`: never a list of SIRETs as parameters (issue 27: a national
         list past 65,535 partners broke PostgreSQL's limit of bind parameters)."""
         a, p = t.audit_log.c, t.partners.c
+        if people is not None and partners is not None:  # some people (a SCIM search's candidates)
+            return self._dates(a.subject.in_(people), a.partner_siret.in_(partners))
         if partner is not None:
             scope = a.partner_siret == partner
         elif caf is not None:
@@ -403,10 +428,14 @@ class AuditRepository:
             scope = a.partner_siret.is_not(None)
         else:
             raise ValueError("dates: a partner, a Caf or everything")
+        return self._dates(sa.and_(scope, a.subject.is_not(None)), scope)
+
+    def _dates(self, about_people, about_partners):
+        a = t.audit_log.c
         people = self.conn.execute(sa.select(a.subject, sa.func.min(a.at), sa.func.max(a.at))
-                                   .where(scope, a.subject.is_not(None)).group_by(a.subject))
+                                   .where(about_people).group_by(a.subject))
         whole = self.conn.execute(sa.select(a.partner_siret, sa.func.min(a.at), sa.func.max(a.at))
-                                  .where(scope).group_by(a.partner_siret))
+                                  .where(about_partners).group_by(a.partner_siret))
         return ({r[0]: (_aware(r[1]), _aware(r[2])) for r in people},
                 {r[0]: (_aware(r[1]), _aware(r[2])) for r in whole})
 
