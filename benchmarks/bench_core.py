@@ -9,6 +9,8 @@ once stored; Keycloak is the worker's business), with a fake Keycloak gateway:
    (goal: zero).
 3. Issue 27: adding one person to a 10-person partner vs a 5,000-person partner: latency ratio (goal ≤ 1.2) and
    the size of the journal entry it writes (goal ≤ 2 KB).
+4. Issue 27: the consoles' user list on that 5,000-person partner — a search, the first page, a page far in
+   sorted by name — asked by a Caf administrator and by the partner's administrator (goal ≤ 100 ms).
 Numbers are printed (median and spread of three repetitions), never asserted.
 """
 
@@ -134,6 +136,40 @@ def one_person_on(url: str, people: int, rounds: int = 30) -> tuple[float, int]:
     return statistics.median(samples[5:]), size
 
 
+def console_reads(url: str, people: int, rounds: int = 15) -> dict[str, float]:
+    """Median latency of the consoles' user list on a partner of `people` (issue 27: ≤ 100 ms at 5,000): a
+    search, the first page, a page far in, sorted by name — asked by a Caf administrator and by the partner's
+    own administrator (whose standing is read from the registry on every request, issue 25)."""
+    from provisioning.services import PARTNER_ADMIN, Actor
+
+    engine = make_engine(url)
+    migrate(engine)
+    svc = Provisioning(engine, FakeGateway, MemoryNotifier(), reconcile_mode="worker")
+    svc.import_registry(NATIONAL, big_partner(people))
+    siret = siret_with_key(f"{9100000000000:013d}")
+
+    class As:
+        def __init__(self, actor):
+            self.actor = actor
+
+        def verify(self, header):
+            return self.actor
+    out = {}
+    for who, verifier in (("Caf", Verifier()), ("partner", As(Actor("p.0", frozenset({PARTNER_ADMIN}), partner=siret)))):
+        client = create_app(svc, verifier).test_client()
+        for label, query in (("search « p.49 »", "q=p.49&limit=50"), ("first page of 50", "limit=50"),
+                             (f"page at {people // 2}, by name", f"limit=50&offset={people // 2}&sort=nom")):
+            samples = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                r = client.get(f"/api/v1/partners/{siret}/users?{query}")
+                samples.append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.get_json()
+            out[f"{who:7} {label}"] = statistics.median(samples[3:])
+    engine.dispose()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--large", type=int, default=5000)
@@ -180,6 +216,9 @@ def main() -> None:
               f"journal entry {size_a} B vs {size_b} B")
     print(f"  ratio median {statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}] (goal ≤ 1.2; "
           "journal entry goal ≤ 2 KB)")
+    print(f"4. the consoles' user list on a {args.people}-person partner (goal ≤ 100 ms)")
+    for label, seconds in console_reads(url("console"), args.people).items():
+        print(f"  {label:40} median {seconds * 1000:6.1f} ms")
     if pg is not None:
         admin.dispose()
         pg.stop()
