@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 from provisioning.keycloak.fake import FakeGateway
 from provisioning.notify.notifier import MemoryNotifier
 from provisioning.services import Provisioning
 from provisioning.store.uow import make_engine, migrate
 from tests.unit.factories import TODAY
 
+_MIGRATED: list[Path] = []  # one registry migrated to head per test process, copied for each test
+
 
 def sqlite_engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.sqlite'}")
-    migrate(engine)
-    return engine
+    """A migrated registry of its own for each test: a copy of one migrated once (running the eleven
+    migrations for every test was a third of the unit suite's time)."""
+    if not _MIGRATED:
+        template = Path(tempfile.mkdtemp(prefix="mcp-registry-template-")) / "registry.sqlite"
+        engine = make_engine(f"sqlite:///{template}")
+        migrate(engine)
+        engine.dispose()
+        _MIGRATED.append(template)
+    path = tmp_path / "registry.sqlite"
+    shutil.copyfile(_MIGRATED[0], path)
+    return make_engine(f"sqlite:///{path}")
 
 
 def make_service(engine, notifier=None, **options) -> Provisioning:

@@ -13,8 +13,8 @@ from scim2_models import SearchRequest
 
 from provisioning.scim import storage as st
 from provisioning.store import uow as store
-from tests.unit.test_scim import TOKENS, get, names
-from tests.unit.test_scim import scim as scim  # noqa: F401 — the fixture
+from tests.unit.test_scim import get, names
+from tests.unit.test_scim import scim as scim
 
 FILTERS = [
     'userName eq "lea.petit"', 'userName eq "LEA.PETIT"', 'id eq "paul.bernard"', 'userName co "AR"',
@@ -30,7 +30,7 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("who", ["caf", "lyon", "a", "national"])
-def test_the_index_changes_no_answer(scim, who, monkeypatch):  # noqa: F811
+def test_the_index_changes_no_answer(scim, who, monkeypatch):
     with_index = {f: sorted(names(get(scim, f"/Users?filter={quote(f)}&count=1000", who))) for f in FILTERS}
     monkeypatch.setattr(st, "_candidates", lambda node: None)  # the old way: every resource of the scope
     without = {f: sorted(names(get(scim, f"/Users?filter={quote(f)}&count=1000", who))) for f in FILTERS}
@@ -39,7 +39,7 @@ def test_the_index_changes_no_answer(scim, who, monkeypatch):  # noqa: F811
         assert with_index['emails co "hirondelles"'] and with_index['userName sw "b."']
 
 
-def test_the_scope_holds_through_the_index(scim):  # noqa: F811
+def test_the_scope_holds_through_the_index(scim):
     f = quote('emails co "hirondelles"')
     assert names(get(scim, f"/Users?filter={f}", "lyon")) == []  # another Caf's service
     assert set(names(get(scim, f"/Users?filter={f}", "a"))) >= {"lea.petit", "paul.bernard"}
@@ -47,7 +47,7 @@ def test_the_scope_holds_through_the_index(scim):  # noqa: F811
     assert names(get(scim, f"/Users?filter={b}", "a")) == []
 
 
-def test_a_national_emails_co_reads_only_the_partners_of_the_people_found(scim, monkeypatch):  # noqa: F811
+def test_a_national_emails_co_reads_only_the_partners_of_the_people_found(scim, monkeypatch):
     read: list[str] = []
     real = store.partner_from_stored
     monkeypatch.setattr(store, "partner_from_stored", lambda doc: read.append(doc["siret"]) or real(doc))
@@ -69,7 +69,7 @@ def test_what_the_index_understands():
 
 
 @pytest.mark.parametrize("who", ["caf", "a", "national"])
-def test_a_page_of_users_from_the_index_is_the_page_the_old_way_gives(scim, who, monkeypatch):  # noqa: F811
+def test_a_page_of_users_from_the_index_is_the_page_the_old_way_gives(scim, who, monkeypatch):
     pages = ["count=3", "count=2&startIndex=3", "count=2&startIndex=7", "count=50", "startIndex=2",
              "count=5&sortBy=userName&sortOrder=descending", "count=0"]
 
