@@ -167,29 +167,30 @@ class RegistryStorage(ScimStorage):
         return self._finish(self._resources(types, partners, extra), search_request)
 
     def _in_scope(self, scope: Scope) -> sa.ColumnElement[bool]:
+        """The caller's people, as a condition on the index: a Caf's through its partners, asked row by row
+        (EXISTS), never a list of the Caf's 60,000 SIRETs built for each query."""
         ix, p = t.user_index.c, t.partners.c
         if scope.partner:
             return ix.partner_siret == scope.partner
         if scope.caf:
-            return ix.partner_siret.in_(sa.select(p.siret).where(p.caf_code == scope.caf))
+            return sa.exists().where(p.siret == ix.partner_siret, p.caf_code == scope.caf)
         return ix.partner_siret.is_not(None)  # a partner's user, not a Caf administrator
 
-    def _candidate_users(self, scope: Scope, narrow: sa.ColumnElement[bool]) -> list[Resource[Any]]:
-        ix = t.user_index.c
-        where = sa.and_(self._in_scope(scope), narrow)
+    def _build(self, scope: Scope, rows: list[tuple[str, str]]) -> dict[str, Resource[Any]]:
+        """The users of these (identifiant, partner) rows, each built once: their partners read 500 at a time,
+        their dates likewise (issue 27 §2: what a search costs is what it finds, not the branch)."""
+        wanted, sirets = {ident for ident, _ in rows}, sorted({siret for _, siret in rows})
         with UnitOfWork(self.engine) as uow:
-            wanted = uow.registry.identifiants_where(where)
-            if not wanted:
-                return []
-            partners = uow.registry.partners_where(sa.select(ix.partner_siret).where(where).distinct())
-            people, whole = uow.audit.dates(people=sa.select(ix.identifiant).where(where),
-                                            partners=sa.select(ix.partner_siret).where(where).distinct())
-        out: list[Resource[Any]] = []
-        for p in partners:
-            if scope.covers(p):
-                out += r.users_of(replace(p, users=[u for u in p.users if u.identifiant in wanted]),
-                                  people, whole.get(p.siret))
-        return out
+            partners = uow.registry.partners_in(sirets)
+            people, whole = uow.audit.dates_of(sorted(wanted), sirets)
+        return {res.id: res for p in partners if scope.covers(p)
+                for res in r.users_of(replace(p, users=[u for u in p.users if u.identifiant in wanted]),
+                                      people, whole.get(p.siret))}
+
+    def _candidate_users(self, scope: Scope, narrow: sa.ColumnElement[bool]) -> list[Resource[Any]]:
+        with UnitOfWork(self.engine) as uow:
+            rows = uow.registry.index_rows(sa.and_(self._in_scope(scope), narrow))
+        return list(self._build(scope, rows).values())
 
     @staticmethod
     def _finish(found: list[Resource[Any]], search_request: SearchRequest[Any]) -> SearchPage:
@@ -210,25 +211,14 @@ class RegistryStorage(ScimStorage):
         return SearchPage(len(found), found[start:stop])
 
     def _page_of_users(self, scope: Scope, search_request: SearchRequest[Any]) -> SearchPage:
-        """A page of users in identifiant order, from the index: the count and the page's identifiants in SQL,
-        then only the page's partners read and the page's people built (id = userName = identifiant)."""
-        ix = t.user_index.c
-        where = self._in_scope(scope)
+        """A page of users in identifiant order, from the index: the count and the page in SQL, then only the
+        page's partners read and the page's people built (id = userName = identifiant)."""
         descending = search_request.sort_order == SearchRequest.SortOrder.descending
-        start = search_request.start_index_0 or 0
         with UnitOfWork(self.engine) as uow:
-            total, page = uow.registry.index_page(where, start, search_request.count, descending=descending)
-            if not page:
-                return SearchPage(total, [])
-            on_page = sa.and_(where, ix.identifiant.in_(page))  # at most a page: the service's max results
-            partners = uow.registry.partners_where(sa.select(ix.partner_siret).where(on_page).distinct())
-            people, whole = uow.audit.dates(people=sa.select(ix.identifiant).where(on_page),
-                                            partners=sa.select(ix.partner_siret).where(on_page).distinct())
-        wanted = set(page)
-        built = {res.id: res for p in partners if scope.covers(p)
-                 for res in r.users_of(replace(p, users=[u for u in p.users if u.identifiant in wanted]),
-                                       people, whole.get(p.siret))}
-        return SearchPage(total, [built[ident] for ident in page if ident in built])
+            total, page = uow.registry.index_page(self._in_scope(scope), search_request.start_index_0 or 0,
+                                                  search_request.count, descending=descending)
+        built = self._build(scope, page)
+        return SearchPage(total, [built[ident] for ident, _ in page if ident in built])
 
     # --- writes: not offered (the service refuses them before they get here) -----------------------------
     def create(self, resource_type, resource):

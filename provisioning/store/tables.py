@@ -26,7 +26,8 @@ user_index = sa.Table(
     "user_index", metadata,
     sa.Column("identifiant", sa.String(64), primary_key=True),
     sa.Column("email", sa.String(255), nullable=False, unique=True),
-    sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"), nullable=True),
+    sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"), nullable=True,
+              index=True),
     sa.Column("caf_code", sa.String(16), nullable=True),
 )
 

@@ -177,27 +177,32 @@ class RegistryRepository:
                                  .order_by(t.partners.c.siret))
         return [partner_from_stored(r.document) for r in rows]
 
-    def identifiants_where(self, condition: sa.ColumnElement[bool]) -> set[str]:
-        """The identifiants of the index rows a condition on `user_index` selects."""
-        return set(self.conn.execute(sa.select(t.user_index.c.identifiant).where(condition)).scalars())
+    def index_rows(self, condition: sa.ColumnElement[bool]) -> list[tuple[str, str]]:
+        """(identifiant, partner SIRET) of the partners' people a condition on `user_index` selects: one read."""
+        ix = t.user_index.c
+        return [(r[0], r[1]) for r in self.conn.execute(
+            sa.select(ix.identifiant, ix.partner_siret).where(condition, ix.partner_siret.is_not(None)))]
+
+    def partners_in(self, sirets: list[str]) -> list[Partner]:
+        """These partners, in SIRET order: one statement per 500 (never an unbounded list of parameters)."""
+        out: list[Partner] = []
+        for i in range(0, len(sirets), 500):
+            rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret.in_(sirets[i:i + 500])))
+            out += [partner_from_stored(r.document) for r in rows]
+        return sorted(out, key=lambda p: p.siret)
 
     def index_page(self, condition: sa.ColumnElement[bool], start: int, count: int | None, *,
-                   descending: bool = False) -> tuple[int, list[str]]:
-        """(how many index rows the condition selects, the identifiants of one page of them in code-point
+                   descending: bool = False) -> tuple[int, list[tuple[str, str]]]:
+        """(how many index rows the condition selects, (identifiant, partner) of one page of them in code-point
         order — PostgreSQL's collation would otherwise sort « b.lea » after « ba »)."""
         ix = t.user_index.c
         total = self.conn.execute(sa.select(sa.func.count()).select_from(t.user_index).where(condition)).scalar_one()
         key = ix.identifiant.collate("C") if self.conn.dialect.name == "postgresql" else ix.identifiant
-        q = sa.select(ix.identifiant).where(condition).order_by(key.desc() if descending else key).offset(start)
+        q = sa.select(ix.identifiant, ix.partner_siret).where(condition).order_by(key.desc() if descending else key)
+        q = q.offset(start)
         if count is not None:
             q = q.limit(count)
-        return int(total), list(self.conn.execute(q).scalars())
-
-    def partners_where(self, sirets: sa.Select) -> list[Partner]:
-        """The partners whose SIRET a query selects (a subquery, never a list of parameters), in SIRET order."""
-        rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret.in_(sirets))
-                                 .order_by(t.partners.c.siret))
-        return [partner_from_stored(r.document) for r in rows]
+        return int(total), [(r[0], r[1]) for r in self.conn.execute(q)]
 
     def partner_of(self, identifiant: str) -> Partner | None:
         """The partner a person belongs to, through the identifiant index (one partner read, not the registry)."""
@@ -410,16 +415,23 @@ class AuditRepository:
             out.append(row)
         return out
 
+    def dates_of(self, people: builtins.list[str], partners: builtins.list[str],
+                 ) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
+        """The same dates for these people and these partners (a SCIM search's): 500 of each per statement."""
+        a, dated, whole = t.audit_log.c, {}, {}
+        for i in range(0, max(len(people), len(partners)), 500):
+            d, w = self._dates(a.subject.in_(people[i:i + 500]), a.partner_siret.in_(partners[i:i + 500]))
+            dated.update(d)
+            whole.update(w)
+        return dated, whole
+
     def dates(self, *, partner: str | None = None, caf: str | None = None, everything: bool = False,
-              people: sa.Select | None = None, partners: sa.Select | None = None,
               ) -> tuple[dict[str, tuple[datetime, datetime]], dict[str, tuple[datetime, datetime]]]:
         """(person → first and last journal line about them, partner → its first and last line), in one query
         each: the created and lastModified dates the SCIM resources carry. The scope is one partner, a Caf's
         partners (a subquery) or `everything`: never a list of SIRETs as parameters (issue 27: a national
         list past 65,535 partners broke PostgreSQL's limit of bind parameters)."""
         a, p = t.audit_log.c, t.partners.c
-        if people is not None and partners is not None:  # some people (a SCIM search's candidates)
-            return self._dates(a.subject.in_(people), a.partner_siret.in_(partners))
         if partner is not None:
             scope = a.partner_siret == partner
         elif caf is not None:
