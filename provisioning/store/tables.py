@@ -119,9 +119,24 @@ review_campaigns = sa.Table(  # issue 16: access reviews; the items are the gran
     sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deadline", sa.DateTime(timezone=True), nullable=False),
     sa.Column("partners", sa.JSON, nullable=True),          # null: every partner of the Caf
-    sa.Column("items", sa.JSON, nullable=False),            # [Item as dict], frozen at opening
+    sa.Column("items", sa.JSON, nullable=False, default=list),  # emptied by 0013: the items are review_items rows
     sa.Column("reminders_sent", sa.JSON, nullable=False),   # [days before the deadline]
     sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),  # the deadline's suspensions done
+)
+
+review_items = sa.Table(  # the grants in force at a campaign's opening, one row each (migration 0013)
+    "review_items", metadata,
+    sa.Column("campaign_id", sa.String(36), sa.ForeignKey("review_campaigns.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),  # <SIRET>/<convention>/<service>/<identifiant>
+    sa.Column("position", sa.Integer, nullable=False),   # the order they were frozen in
+    sa.Column("partner_siret", sa.String(14), nullable=False),
+    sa.Column("convention", sa.String(64), nullable=False),
+    sa.Column("service", sa.String(16), nullable=False),
+    sa.Column("identifiant", sa.String(64), nullable=False),
+    sa.Column("groups", sa.JSON, nullable=False),
+    sa.Column("profiles", sa.JSON, nullable=False),
+    sa.Index("ix_review_items_partner", "campaign_id", "partner_siret"),
 )
 
 review_decisions = sa.Table(

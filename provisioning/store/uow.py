@@ -893,42 +893,57 @@ class ReviewRepository:
         self.conn = conn
 
     @staticmethod
-    def _item_to_dict(i: Item) -> dict:
-        return {"partner": i.partner, "convention": i.convention, "service": i.service.value,
-                "identifiant": i.identifiant, "groups": sorted(g.value for g in i.groups),
-                "profiles": sorted(x.value for x in i.profiles)}
+    def _item_row(campaign_id: str, position: int, i: Item) -> dict:
+        return {"campaign_id": campaign_id, "key": i.key, "position": position, "partner_siret": i.partner,
+                "convention": i.convention, "service": i.service.value, "identifiant": i.identifiant,
+                "groups": sorted(g.value for g in i.groups), "profiles": sorted(x.value for x in i.profiles)}
 
     @staticmethod
-    def _item(d: dict) -> Item:
-        return Item(d["partner"], d["convention"], Service(d["service"]), d["identifiant"],
-                    frozenset(Group(g) for g in d["groups"]), frozenset(Profile(x) for x in d["profiles"]))
+    def _item(r) -> Item:
+        return Item(r.partner_siret, r.convention, Service(r.service), r.identifiant,
+                    frozenset(Group(g) for g in r.groups), frozenset(Profile(x) for x in r.profiles))
 
-    def add(self, c: Campaign, items: list[Item]) -> None:
+    def add(self, c: Campaign, items: builtins.list[Item]) -> None:
         self.conn.execute(sa.insert(t.review_campaigns).values(
             # in UTC: SQLite keeps no offset, and a Paris deadline read back as UTC would end an hour late
             id=c.id, caf_code=c.caf, opened_by=c.opened_by, opened_at=c.opened_at.astimezone(UTC),
             deadline=c.deadline.astimezone(UTC),
-            partners=sorted(c.partners) if c.partners is not None else None,
-            items=[self._item_to_dict(i) for i in items], reminders_sent=[], closed_at=None))
+            partners=sorted(c.partners) if c.partners is not None else None, reminders_sent=[], closed_at=None))
+        rows = [self._item_row(c.id, n, i) for n, i in enumerate(items)]
+        for i in range(0, len(rows), 500):
+            self.conn.execute(sa.insert(t.review_items), rows[i:i + 500])
 
-    def _campaign(self, r) -> ReviewCampaignRow:
+    def _items(self, campaign_id: str, partner: str | None, key: str | None) -> builtins.list[Item]:
+        """A campaign's items: all of them (the Caf's views, the job), one partner's (its review page) or one
+        (a decision) — each read from its index, never the whole campaign for a part of it."""
+        i = t.review_items.c
+        q = sa.select(t.review_items).where(i.campaign_id == campaign_id).order_by(i.position)
+        if partner is not None:
+            q = q.where(i.partner_siret == partner)
+        if key is not None:
+            q = q.where(i.key == key)
+        return [self._item(r) for r in self.conn.execute(q)]
+
+    def _campaign(self, r, partner: str | None = None, key: str | None = None) -> ReviewCampaignRow:
         return ReviewCampaignRow(
             Campaign(r.id, r.caf_code, r.opened_by, _aware(r.opened_at), _aware(r.deadline),
                      frozenset(r.partners) if r.partners is not None else None),
-            [self._item(d) for d in r.items], set(r.reminders_sent or []), _aware(r.closed_at))
+            self._items(r.id, partner, key), set(r.reminders_sent or []), _aware(r.closed_at))
 
-    def get(self, campaign_id: str) -> ReviewCampaignRow | None:
+    def get(self, campaign_id: str, *, partner: str | None = None, key: str | None = None) -> ReviewCampaignRow | None:
+        """The campaign with its items: all, one partner's, or the one with that key."""
         r = self.conn.execute(sa.select(t.review_campaigns).where(t.review_campaigns.c.id == campaign_id)).first()
-        return self._campaign(r) if r else None
+        return self._campaign(r, partner, key) if r else None
 
-    def list(self, caf: str | None = None, *, open_only: bool = False) -> list[ReviewCampaignRow]:
+    def list(self, caf: str | None = None, *, open_only: bool = False,
+             partner: str | None = None) -> builtins.list[ReviewCampaignRow]:
         c = t.review_campaigns.c
         q = sa.select(t.review_campaigns).order_by(c.opened_at.desc())
         if caf:
             q = q.where(c.caf_code == caf)
         if open_only:
             q = q.where(c.closed_at.is_(None))
-        return [self._campaign(r) for r in self.conn.execute(q)]
+        return [self._campaign(r, partner) for r in self.conn.execute(q)]
 
     def decide(self, campaign_id: str, d: Decision, partner: str) -> None:
         self.conn.execute(sa.insert(t.review_decisions).values(campaign_id=campaign_id, item=d.item,

@@ -115,11 +115,9 @@ class Reviews(Mail):
             if p is None or not rv.may_decide(actor, p):
                 return []
             out = []
-            for r in uow.reviews.list(p.caf):
-                if r.campaign.covers(p):
-                    mine = ReviewCampaignRow(r.campaign, [i for i in r.items if i.partner == p.siret],
-                                             r.reminders_sent, r.closed_at)
-                    s = _summary(mine, uow.reviews.decisions(r.campaign.id, p.siret), now)
+            for mine in uow.reviews.list(p.caf, partner=p.siret):  # each campaign with this partner's items only
+                if mine.campaign.covers(p):
+                    s = _summary(mine, uow.reviews.decisions(mine.campaign.id, p.siret), now)
                     out.append(s | {"partners": [p.siret]})
             return out
 
@@ -133,14 +131,14 @@ class Reviews(Mail):
     def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict[str, Any]:
         """A partner's items with the decision that counts, who took it, and each person's last connection
         (one read of Keycloak's LOGIN events for the whole page, never one a person)."""
-        row = self._row(campaign_id)
+        row = self._row(campaign_id, partner=siret)  # that partner's items only
         p = self._reviewed_partner(actor, row, siret)
         with UnitOfWork(self.engine) as uow:
             decisions = uow.reviews.decisions(campaign_id, siret)
         last = rv.latest(decisions)
         logins = self.gateway().last_logins(self.now() - LAST_LOGIN_WINDOW)
         out = []
-        for it in (i for i in row.items if i.partner == siret):
+        for it in row.items:
             u, d = p.user(it.identifiant), last.get(it.key)
             out.append({"key": it.key, "identifiant": it.identifiant, "convention": it.convention,
                         "service": it.service.value, "groups": sorted(g.value for g in it.groups),
@@ -151,9 +149,7 @@ class Reviews(Mail):
                         "decision_label": d.verdict.label if d else None, "decided_by": d.by if d else None,
                         "decided_at": d.at if d else None,
                         "may_decide": self._may_decide_on(actor, p, it.identifiant)})
-        return _summary(ReviewCampaignRow(row.campaign, [i for i in row.items if i.partner == siret],
-                                          row.reminders_sent, row.closed_at),
-                        decisions, self.now()) | {"partner": {"siret": p.siret, "name": p.name}, "items": out}
+        return _summary(row, decisions, self.now()) | {"partner": {"siret": p.siret, "name": p.name}, "items": out}
 
     def review_csv(self, actor: Actor, campaign_id: str) -> str:
         """The campaign's result, one line a grant: who decided what and when; what the deadline did."""
@@ -183,7 +179,7 @@ class Reviews(Mail):
         """Confirm or withdraw one grant. A withdrawal takes the grant away at once (stored with the decision,
         one transaction; Keycloak follows, the person's sessions end); a confirmation may be changed into a
         withdrawal until the deadline, a withdrawal is final."""
-        row = self._row(campaign_id)
+        row = self._row(campaign_id, key=key)  # that item only (`key` is bounded by the request model)
         it = next((i for i in row.items if i.key == key), None)
         if it is None:
             raise NotFound("Cette habilitation ne fait pas partie de la campagne.")
@@ -350,9 +346,10 @@ class Reviews(Mail):
         return suspended
 
     # --- helpers --------------------------------------------------------------------------------------
-    def _row(self, campaign_id: str) -> ReviewCampaignRow:
+    def _row(self, campaign_id: str, *, partner: str | None = None, key: str | None = None) -> ReviewCampaignRow:
+        """The campaign with all its items, or only one partner's, or only one (issue 27 §2)."""
         with UnitOfWork(self.engine) as uow:
-            row = uow.reviews.get(campaign_id)
+            row = uow.reviews.get(campaign_id, partner=partner, key=key)
         if row is None:
             raise NotFound("Campagne de revue inconnue.")
         return row

@@ -24,8 +24,10 @@ def test_a_registry_from_before_0011_has_its_french_states_recoded(tmp_path):
     with engine.begin() as c:
         for key, state in (("A", "en attente"), ("B", "appliqué"), ("C", "en échec"), ("D", "à traiter")):
             c.execute(sa.insert(t.reconcile_requests).values(key=key, requested_at=at, state=state, updated_at=at))
-        c.execute(sa.insert(t.review_campaigns).values(id="r1", caf_code="751", opened_by="x", opened_at=at,
-                                                       deadline=at, items=[], reminders_sent=[]))
+        campaigns = sa.table("review_campaigns", *(sa.column(n) for n in (  # as 0010 had it (items: 0013)
+            "id", "caf_code", "opened_by", "opened_at", "deadline", "items", "reminders_sent")))
+        c.execute(sa.insert(campaigns).values(id="r1", caf_code="751", opened_by="x", opened_at=at,
+                                              deadline=at, items=sa.literal("[]"), reminders_sent=sa.literal("[]")))
         for verdict in ("confirmé", "retiré"):
             c.execute(sa.insert(t.review_decisions).values(campaign_id="r1", item=verdict, partner_siret="1",
                                                            verdict=verdict, by="x", at=at))
