@@ -79,7 +79,7 @@ def _result(r: MutationResult, status: int = 200):
 @bp.get("")
 @answers.returns(answers.PartnerList)
 def list_partners():
-    return jsonify([{"siret": p.siret, "name": p.name, "caf": p.caf} for p in _svc().partners(g.actor)])
+    return jsonify([{"siret": siret, "name": name, "caf": caf} for siret, name, caf in _svc().partner_list(g.actor)])
 
 
 @bp.post("")

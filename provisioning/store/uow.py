@@ -204,6 +204,14 @@ class RegistryRepository:
             q = q.limit(count)
         return int(total), [(r[0], r[1]) for r in self.conn.execute(q)]
 
+    def partner_summaries(self, caf: str | None = None) -> list[tuple[str, str, str]]:
+        """(SIRET, name, Caf) of every partner, or a Caf's, in SIRET order: columns only, no document parsed."""
+        p = t.partners.c
+        q = sa.select(p.siret, p.name, p.caf_code).order_by(p.siret)
+        if caf is not None:
+            q = q.where(p.caf_code == caf)
+        return [(r[0], r[1], r[2]) for r in self.conn.execute(q)]
+
     def partner_of(self, identifiant: str) -> Partner | None:
         """The partner a person belongs to, through the identifiant index (one partner read, not the registry)."""
         row = self.conn.execute(sa.select(t.user_index.c.partner_siret)

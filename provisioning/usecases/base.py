@@ -188,6 +188,17 @@ class Core:
             return [p] if p and actor.can_manage_partner(p) else []
         return [p for p in self.registry().partners if actor.can_manage_partner(p)]
 
+    def partner_list(self, actor: Actor) -> list[tuple[str, str, str]]:
+        """(SIRET, name, Caf) of the partners the actor may manage, for a list: a Caf's 60,000 partners are
+        read from their columns, never their documents (issue 27)."""
+        if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
+            with UnitOfWork(self.engine) as uow:
+                return uow.registry.partner_summaries(actor.caf)
+        if actor.system:
+            with UnitOfWork(self.engine) as uow:
+                return uow.registry.partner_summaries()
+        return [(p.siret, p.name, p.caf) for p in self.partners(actor)]
+
     def audit(self, reader: Actor, siret: str | None = None, limit: int = 100, offset: int = 0,
               **filters: Any) -> list[dict[str, Any]]:
         """The journal in the reader's scope (a partner, a Caf, everything for the CLI); `filters`: actor,

@@ -1,0 +1,45 @@
+"""Issue 27: `GET /api/v1/partners` parsed every partner document of the Caf (people, conventions, bulletins) to
+answer three columns; at 60,000 partners that is the registry in memory per request. Now the columns only."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioning.api import create_app
+from provisioning.store import uow as store
+from tests.unit.factories import add_caf_692, example_data, registry, second_partner
+from tests.unit.services import make_service
+from tests.unit.test_api_contract import ACTORS
+from tests.unit.test_api_usecases import Verifier
+from tests.unit.test_desired_state_files import NATIONAL
+
+
+@pytest.fixture
+def client(use_case_engine):
+    svc = make_service(use_case_engine)
+    data = example_data()
+    second_partner(data)
+    add_caf_692(data)
+    svc.import_registry(NATIONAL, registry(data))
+    return create_app(svc, Verifier({**ACTORS, "cli": NATIONAL}), Verifier(ACTORS)).test_client()
+
+
+@pytest.mark.parametrize(("who", "expected"), [
+    ("caf", {("12345678900015", "751"), ("98765432100015", "751")}),
+    ("lyon", set()),  # a Caf without partners: another Caf's are not listed
+    ("cli", {("12345678900015", "751"), ("98765432100015", "751")}),
+])
+def test_a_caf_or_national_list_parses_no_partner_document(client, who, expected, monkeypatch):
+    parsed: list[str] = []
+    real = store.partner_from_stored
+    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    r = client.get("/api/v1/partners", headers={"Authorization": f"Bearer {who}"})
+    assert r.status_code == 200 and parsed == []
+    assert {(p["siret"], p["caf"]) for p in r.get_json()} == expected
+    assert all(p["name"] for p in r.get_json())
+
+
+def test_a_partners_own_staff_still_sees_only_its_partner(client):
+    r = client.get("/api/v1/partners", headers={"Authorization": "Bearer jeanne"})
+    assert [p["siret"] for p in r.get_json()] == ["12345678900015"]
+    assert client.get("/api/v1/partners", headers={"Authorization": "Bearer lea"}).get_json() == []
