@@ -35,11 +35,11 @@ class UsageRules(Core):
 
     def usage_rules_acceptances(self, actor: Actor) -> list[dict[str, Any]]:
         """Who accepted which version and when (Keycloak's acceptance time mapped onto the published versions)."""
-        reg = self.registry()
         if actor.system:
-            people = {u.identifiant: p for p in reg.partners for u in p.users}
+            people = {u.identifiant: p for p in self.registry().partners for u in p.users}
         elif CAF_ADMIN in actor.roles and actor.caf:
-            people = {u.identifiant: p for p in reg.partners if p.caf == actor.caf for u in p.users}
+            with UnitOfWork(self.engine) as uow:  # the Caf's partners, not the whole registry (issue 27)
+                people = {u.identifiant: p for p in uow.registry.partners_of_caf(actor.caf) for u in p.users}
         else:
             raise Forbidden()
         with UnitOfWork(self.engine) as uow:
