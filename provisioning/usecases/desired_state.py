@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from provisioning.desired_file import caf_to_dict, partner_to_dict
-from provisioning.domain.model import Partner, Registry
+from provisioning.domain.model import Registry
 from provisioning.domain.rules import validate
 from provisioning.domain.scope import FileScope, RegistryChange, registry_diff
 from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed
@@ -257,8 +257,15 @@ def _caf_doc(reg: Registry, code: str) -> dict[str, Any] | None:
 def export(svc: Reconciling, actor: Actor, scope: FileScope) -> Registry:
     """The stored registry inside `scope`, in the file format: validate accepts it, plan on it is empty."""
     with UnitOfWork(svc.engine) as uow:
-        stored = uow.registry.load()
-    partners: list[Partner] = [p for p in stored.partners if scope.covers_partner(p)]
+        if scope.everything:
+            stored = uow.registry.load()
+            partners, all_cafs, settings = stored.partners, stored.cafs, stored.settings
+        else:  # the scope's partners and Cafs only, not the registry (issue 27: one partner out of 60,000)
+            partners = [p for code in sorted(scope.cafs) for p in uow.registry.partners_of_caf(code)]
+            partners += [p for p in uow.registry.partners_in(sorted(scope.partners)) if not scope.covers_caf(p.caf)]
+            all_cafs = [c for code in sorted(scope.cafs) if (c := uow.registry.load_caf(code)) is not None]
+            settings = uow.registry.settings()
+    partners = sorted((p for p in partners if scope.covers_partner(p)), key=lambda p: p.siret)
     check_mandate(actor, scope, {p.caf for p in partners})
-    cafs = [c for c in stored.cafs if scope.covers_caf(c.code)] if not scope.partners else []
-    return Registry(cafs, partners, stored.settings, scope)
+    cafs = [c for c in all_cafs if scope.covers_caf(c.code)] if not scope.partners else []
+    return Registry(cafs, partners, settings, scope)

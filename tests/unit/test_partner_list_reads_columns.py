@@ -43,3 +43,21 @@ def test_a_partners_own_staff_still_sees_only_its_partner(client):
     r = client.get("/api/v1/partners", headers={"Authorization": "Bearer jeanne"})
     assert [p["siret"] for p in r.get_json()] == ["12345678900015"]
     assert client.get("/api/v1/partners", headers={"Authorization": "Bearer lea"}).get_json() == []
+
+
+def test_exporting_one_partner_parses_that_partner_only(use_case_engine, monkeypatch):
+    """`mcp-provisioning export --partner` read and parsed every partner of the registry to keep one."""
+    from provisioning.domain.scope import FileScope
+    from provisioning.usecases import desired_state as files
+    svc = make_service(use_case_engine)
+    data = example_data()
+    second_partner(data)
+    svc.import_registry(NATIONAL, registry(data))
+    parsed: list[str] = []
+    real = store.partner_from_stored
+    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    reg = files.export(svc, NATIONAL, FileScope(partners=frozenset({"98765432100015"})))
+    assert [p.siret for p in reg.partners] == ["98765432100015"] and parsed == ["98765432100015"]
+    parsed.clear()
+    reg = files.export(svc, NATIONAL, FileScope(cafs=frozenset({"751"})))
+    assert [p.siret for p in reg.partners] == ["12345678900015", "98765432100015"] and [c.code for c in reg.cafs] == ["751"]
