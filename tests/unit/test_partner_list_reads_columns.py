@@ -61,3 +61,13 @@ def test_exporting_one_partner_parses_that_partner_only(use_case_engine, monkeyp
     parsed.clear()
     reg = files.export(svc, NATIONAL, FileScope(cafs=frozenset({"751"})))
     assert [p.siret for p in reg.partners] == ["12345678900015", "98765432100015"] and [c.code for c in reg.cafs] == ["751"]
+
+
+def test_a_partners_staff_request_reads_its_partner_once_to_know_who_acts(client, monkeypatch):
+    """current_actor's standing read the person's partner twice per API request."""
+    parsed: list[str] = []
+    real = store.partner_from_stored
+    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    r = client.get("/api/v1/partners", headers={"Authorization": "Bearer jeanne"})
+    assert r.status_code == 200
+    assert parsed == ["12345678900015", "12345678900015"]  # who acts (standing), then the answer
