@@ -144,7 +144,7 @@ def _p(i: int, *rest: str) -> str:
     return ".".join([f"partners[{i}]", *rest])
 
 
-def _people(reg: Registry) -> Iterator[tuple[str, str, str]]:
+def people(reg: Registry) -> Iterator[tuple[str, str, str]]:
     """(identifiant, email, path) of every partner user and Caf administrator."""
     for ci, caf in enumerate(reg.cafs):
         for ai, a in enumerate(caf.administrators):
@@ -157,7 +157,7 @@ def _people(reg: Registry) -> Iterator[tuple[str, str, str]]:
 def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
     """Identifiers are full matches on ASCII classes; names pass Keycloak's user profile; every text is
     bounded. Stored data is therefore always accepted by Keycloak (nothing refused later)."""
-    for ident, email, path in _people(reg):
+    for ident, email, path in people(reg):
         if not IDENTIFIANT_RE.fullmatch(ident or ""):
             yield Violation("IDENTIFIANT_INVALIDE", f"L'identifiant « {(ident or '')[:64]} » doit faire 3 à 64 "
                             "caractères parmi minuscules, chiffres, point, tiret et souligné.", path + ".identifiant")
@@ -233,7 +233,7 @@ def identifiants_and_emails_are_unique(reg: Registry, today: date) -> Iterator[V
     """A user belongs to exactly one partner: an identifiant may appear only once in the whole registry."""
     seen_id: dict[str, str] = {}
     seen_mail: dict[str, str] = {}
-    for ident, email, path in _people(reg):
+    for ident, email, path in people(reg):
         if ident in seen_id:
             # a sentence for people: where the first one is stays out of it (the path says where this one is)
             yield Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {ident} » est déjà utilisé : "

@@ -270,6 +270,34 @@ class RegistryRepository:
     def versions(self) -> dict[str, int]:
         return dict(self.conn.execute(sa.select(t.partners.c.siret, t.partners.c.version)).all())
 
+    def versions_of(self, sirets: list[str]) -> dict[str, int]:
+        """These partners' versions, 500 a statement."""
+        p, out = t.partners.c, {}
+        for i in range(0, len(sirets), 500):
+            out.update(dict(self.conn.execute(sa.select(p.siret, p.version).where(p.siret.in_(sirets[i:i + 500])))
+                            .all()))
+        return out
+
+    def cafs(self) -> list[Caf]:
+        """Every Caf (a hundred at most: their administrators, not their partners)."""
+        return [caf_from_stored(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
+
+    def people_taken(self, identifiants: list[str], emails: list[str], *, besides: list[str],
+                     cafs: list[str]) -> tuple[set[str], set[str]]:
+        """Which of these identifiants and (lower-case) addresses a partner's person holds, other than the
+        partners `besides` (a file's own, bounded by it) and those of the Cafs `cafs` (a subquery)."""
+        ix, pt, ids, mails = t.user_index.c, t.partners.c, set(), set()
+        outside = sa.and_(ix.partner_siret.not_in(besides) if besides else sa.true(),
+                          ~sa.exists().where(pt.siret == ix.partner_siret, pt.caf_code.in_(cafs)) if cafs
+                          else sa.true())
+        for i in range(0, len(identifiants), 500):
+            ids |= set(self.conn.execute(sa.select(ix.identifiant).where(
+                ix.identifiant.in_(identifiants[i:i + 500]), ix.partner_siret.is_not(None), outside)).scalars())
+        for i in range(0, len(emails), 500):
+            mails |= set(self.conn.execute(sa.select(ix.email).where(
+                ix.email.in_(emails[i:i + 500]), ix.partner_siret.is_not(None), outside)).scalars())
+        return ids, mails
+
     def save_settings(self, s: Settings) -> None:
         self.conn.execute(sa.delete(t.settings).where(t.settings.c.key == "afas_habiliter_opening"))
         self.conn.execute(sa.insert(t.settings).values(key="afas_habiliter_opening",

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from provisioning.desired_file import caf_to_dict, partner_to_dict
+from provisioning.domain import rules
 from provisioning.domain.model import Registry
 from provisioning.domain.rules import validate
 from provisioning.domain.scope import FileScope, RegistryChange, registry_diff
-from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed
+from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed, Violation
 from provisioning.reconcile.apply import ApplyReport, Progress
 from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.plan import Change, plan
@@ -114,20 +115,21 @@ def plan_file(svc: Reconciling, actor: Actor, file_reg: Registry, *, observe: bo
     Keycloak changes inside the scope (`observe=False`: the registry part only)."""
     scope = file_reg.scope
     assert scope is not None  # a registry read from a file always carries the part of the store it owns
-    with UnitOfWork(svc.engine) as uow:
-        stored = uow.registry.load()
-        versions = uow.registry.versions()
     file_sirets = {p.siret for p in file_reg.partners}
-    kept = [p for p in stored.partners if not scope.covers_partner(p) and p.siret not in file_sirets]
-    before = [p for p in stored.partners if scope.covers_partner(p) or p.siret in file_sirets]
-    check_mandate(actor, scope, {p.caf for p in file_reg.partners} | {p.caf for p in before})
-    if scope.everything:
-        cafs, settings = file_reg.cafs, file_reg.settings
-    else:
-        cafs = file_reg.cafs + [c for c in stored.cafs if not scope.covers_caf(c.code)]
-        settings = stored.settings
-    merged = Registry(cafs, file_reg.partners + kept, settings, scope)  # the file's objects keep their paths
-    violations = validate(merged, svc.today())
+    with UnitOfWork(svc.engine) as uow:
+        stored = _stored_part(uow, scope, file_sirets)
+        versions = uow.registry.versions_of(sorted({p.siret for p in stored.partners}))
+        before = stored.partners
+        check_mandate(actor, scope, {p.caf for p in file_reg.partners} | {p.caf for p in before})
+        if scope.everything:
+            cafs, settings = file_reg.cafs, file_reg.settings
+        else:
+            cafs = file_reg.cafs + [c for c in stored.cafs if not scope.covers_caf(c.code)]
+            settings = stored.settings
+        # the file's objects keep their paths; the rest of the registry is not loaded: whom the file's people
+        # would meet elsewhere is asked of the identifiant index (issue 27: one partner's file read 60,000)
+        merged = Registry(cafs, file_reg.partners, settings, scope)
+        violations = validate(merged, svc.today()) + _taken_outside(uow, scope, merged, file_sirets)
     if violations:
         raise ValidationFailed(violations, "Le fichier, joint au reste du registre, enfreint des règles ; "
                                            "rien n'a été appliqué.")
@@ -240,13 +242,43 @@ def store_file(svc: Reconciling, actor: Actor, file_reg: Registry) -> StatePlan:
     return p
 
 
+def _stored_part(uow: UnitOfWork, scope: FileScope, file_sirets: set[str]) -> Registry:
+    """What a file replaces, as stored: its scope's partners and any partner it names, every Caf (a hundred
+    at most), the settings — never the other partners (the whole registry for a `scope: all` file)."""
+    if scope.everything:
+        return uow.registry.load()
+    before = [p for code in sorted(scope.cafs) for p in uow.registry.partners_of_caf(code)]
+    named = sorted((scope.partners | file_sirets) - {p.siret for p in before})
+    before += uow.registry.partners_in(named)
+    return Registry(uow.registry.cafs(), sorted(before, key=lambda p: p.siret), uow.registry.settings())
+
+
+def _taken_outside(uow: UnitOfWork, scope: FileScope, merged: Registry, file_sirets: set[str]) -> list[Violation]:
+    """The file's people whose identifiant or address a partner outside the file already holds: the same
+    violations the whole-registry rule gives, asked of the index 500 at a time."""
+    if scope.everything:
+        return []
+    people = [(ident, email, path) for ident, email, path in rules.people(merged) if path.startswith("partners[")]
+    ids, mails = uow.registry.people_taken([i for i, _, _ in people], [(e or "").lower() for _, e, _ in people],
+                                           besides=sorted(scope.partners | file_sirets), cafs=sorted(scope.cafs))
+    out = []
+    for ident, email, path in people:
+        if ident in ids:
+            out.append(Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {ident} » est déjà utilisé : "
+                                 "un utilisateur appartient à un seul partenaire.", path + ".identifiant"))
+        if (email or "").lower() in mails:
+            out.append(Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée par un autre "
+                                 "utilisateur.", path + ".email"))
+    return out
+
+
 def _store(svc: Reconciling, actor: Actor, p: StatePlan) -> None:
     scope, reg = p.scope, p.registry
     assert reg is not None  # only a file's plan is stored
     file_partners = {x.siret: x for x in reg.partners if scope.covers_partner(x) or x.siret in p.versions}
     with UnitOfWork(svc.engine) as uow:
-        stored = uow.registry.load()
-        now_versions = uow.registry.versions()
+        stored = _stored_part(uow, scope, set(file_partners))
+        now_versions = uow.registry.versions_of(sorted({x.siret for x in stored.partners}))
         in_scope = {x.siret: x for x in stored.partners if scope.covers_partner(x) or x.siret in file_partners}
         if {s: now_versions[s] for s in in_scope} != p.versions:
             raise stale_version(", ".join(sorted(in_scope)) or scope.describe())

@@ -1,6 +1,7 @@
 """Issue 27: a file naming a few partners reads Keycloak partner by partner, as an API mutation does, not the
 whole realm (a full read: 23 to 34 minutes at 50,000 partners). Its plan is the one the full read gives, for
-every kind of change a partner's file makes and with drift left by hand in Keycloak."""
+every kind of change a partner's file makes and with drift left by hand in Keycloak. And of the registry it reads
+the partners it names only: whom its people would meet elsewhere is asked of the identifiant index."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from provisioning.domain.model import User
 from provisioning.domain.scope import FileScope
+from provisioning.errors import ValidationFailed
+from provisioning.store import uow as store
 from provisioning.usecases import desired_state as files
 from tests.unit.factories import example_data, registry, second_partner
 from tests.unit.services import make_service
@@ -82,3 +85,57 @@ def test_the_plan_partner_by_partner_is_the_plan_of_the_full_read(svc, case, sir
     assert sorted(map(repr, one_by_one.changes)) == sorted(map(repr, full.changes))
     if case != "nothing":
         assert one_by_one.changes, "a plan with something in it"
+
+
+# --- what the plan reads of the registry ---------------------------------------------------------------------
+
+
+def _with_user(reg, siret: str, user: User):
+    return replace(reg, partners=[replace(p, users=[*p.users, user]) if p.siret == siret else p for p in reg.partners])
+
+
+def test_a_partners_file_reads_only_the_partners_it_names(svc, monkeypatch):
+    parsed: list[str] = []
+    real = store.partner_from_stored
+    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    monkeypatch.setattr(store.RegistryRepository, "load", lambda self: pytest.fail("the whole registry was read"))
+    reg = _file(svc, {A}, _add)
+    parsed.clear()
+    plan = files.plan_file(svc, NATIONAL, reg)
+    files.apply_plan(svc, NATIONAL, plan)
+    assert set(parsed) == {A}
+    assert "zoe.roy" in {u.identifiant for u in svc.partner(NATIONAL, A).users}
+
+
+@pytest.mark.parametrize("clash", ["identifiant", "email"])
+def test_a_person_another_partner_holds_is_refused_at_the_files_line(svc, clash):
+    """The rule read the whole registry to find it; the index finds it now, with the same code, at the path of
+    the file's person (so at its line), and nothing is written."""
+    theirs = svc.partner(NATIONAL, B).users[0]
+    user = User(theirs.identifiant if clash == "identifiant" else "new.person", "Ana", "Dias",
+                theirs.email.upper() if clash == "email" else "ana.dias@x.example")
+    reg = _with_user(_file(svc, {A}, lambda r: r), A, user)
+    with pytest.raises(ValidationFailed) as refused:
+        files.plan_file(svc, NATIONAL, reg)
+    [v] = refused.value.violations
+    assert v.code == ("IDENTIFIANT_EN_DOUBLE" if clash == "identifiant" else "COURRIEL_EN_DOUBLE")
+    assert v.path.startswith("partners[0].users[")
+
+
+def test_a_person_moving_between_two_partners_of_the_same_file_is_accepted(svc):
+    def move(reg):
+        pa = next(p for p in reg.partners if p.siret == A)
+        pb = next(p for p in reg.partners if p.siret == B)
+        lea = pa.user("lea.petit")
+        reg = _remove_paul(reg)  # any edit; then Léa leaves A for B
+        for c in pa.conventions:
+            for b in c.bulletins:
+                b.members = [m for m in b.members if m.identifiant != "lea.petit"]
+        for e in pa.equipments:
+            e.assignments = {k: [x for x in v if x != "lea.petit"] for k, v in e.assignments.items()}
+        pa.users = [u for u in pa.users if u.identifiant != "lea.petit"]
+        pb.users = [*pb.users, lea]
+        return reg
+    plan = files.plan_file(svc, NATIONAL, _file(svc, {A, B}, move))
+    files.apply_plan(svc, NATIONAL, plan, allow_destroy=len(plan.destructive))
+    assert svc.partner(NATIONAL, B).user("lea.petit") is not None and svc.partner(NATIONAL, A).user("lea.petit") is None
