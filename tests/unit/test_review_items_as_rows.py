@@ -34,14 +34,22 @@ def _to(engine, revision: str, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
-def test_a_campaign_frozen_before_0013_reads_the_same_after_and_back(tmp_path):
+AT = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def _campaign_at_0012(tmp_path):
+    """A registry at revision 0012 holding campaign r1, its items frozen as JSON."""
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
     _to(engine, "0012")
-    at = datetime(2026, 12, 1, tzinfo=UTC)
     with engine.begin() as c:
         c.execute(sa.text("INSERT INTO review_campaigns (id, caf_code, opened_by, opened_at, deadline, items, "
                           "reminders_sent) VALUES ('r1', '751', 'x', :at, :at, :items, '[]')"),
-                  {"at": at, "items": json.dumps(FROZEN)})
+                  {"at": AT, "items": json.dumps(FROZEN)})
+    return engine
+
+
+def test_a_campaign_frozen_before_0013_reads_the_same_after_and_back(tmp_path):
+    engine = _campaign_at_0012(tmp_path)
     migrate(engine)
     with UnitOfWork(engine) as uow:
         every = uow.reviews.get("r1")
@@ -61,16 +69,11 @@ def test_a_campaign_frozen_before_0013_reads_the_same_after_and_back(tmp_path):
 def test_the_migration_keeps_every_decision(tmp_path):
     """Found writing 0013: dropping the JSON column on SQLite recreated the table and, foreign keys on, the
     drop cascaded to every decision taken."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
-    _to(engine, "0012")
-    at = datetime(2026, 12, 1, tzinfo=UTC)
+    engine = _campaign_at_0012(tmp_path)
     with engine.begin() as c:
-        c.execute(sa.text("INSERT INTO review_campaigns (id, caf_code, opened_by, opened_at, deadline, items, "
-                          "reminders_sent) VALUES ('r1', '751', 'x', :at, :at, :items, '[]')"),
-                  {"at": at, "items": json.dumps(FROZEN)})
         c.execute(sa.text("INSERT INTO review_decisions (campaign_id, item, partner_siret, verdict, by, at) "
                           "VALUES ('r1', :item, :p, 'confirmed', 'x', :at)"), {"item": f"{A}/C-1/AFAS/lea.petit",
-                                                                               "p": A, "at": at})
+                                                                               "p": A, "at": AT})
     migrate(engine)
     with UnitOfWork(engine) as uow:
         assert [d.verdict for d in uow.reviews.decisions("r1")] == [Verdict.CONFIRM]
