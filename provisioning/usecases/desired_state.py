@@ -328,16 +328,9 @@ def _caf_doc(reg: Registry, code: str) -> dict[str, Any] | None:
 
 def export(svc: Reconciling, actor: Actor, scope: FileScope) -> Registry:
     """The stored registry inside `scope`, in the file format: validate accepts it, plan on it is empty."""
-    with UnitOfWork(svc.engine) as uow:
-        if scope.everything:
-            stored = uow.registry.load()
-            partners, all_cafs, settings = stored.partners, stored.cafs, stored.settings
-        else:  # the scope's partners and Cafs only, not the registry (issue 27: one partner out of 60,000)
-            partners = [p for code in sorted(scope.cafs) for p in uow.registry.partners_of_caf(code)]
-            partners += [p for p in uow.registry.partners_in(sorted(scope.partners)) if not scope.covers_caf(p.caf)]
-            all_cafs = [c for code in sorted(scope.cafs) if (c := uow.registry.load_caf(code)) is not None]
-            settings = uow.registry.settings()
-    partners = sorted((p for p in partners if scope.covers_partner(p)), key=lambda p: p.siret)
+    with UnitOfWork(svc.engine) as uow:  # the scope's documents only (issue 27: one partner out of 60,000)
+        stored = _stored_part(uow, scope, set())
+    partners = [p for p in stored.partners if scope.covers_partner(p)]
     check_mandate(actor, scope, {p.caf for p in partners})
-    cafs = [c for c in all_cafs if scope.covers_caf(c.code)] if not scope.partners else []
-    return Registry(cafs, partners, settings, scope)
+    cafs = [c for c in stored.cafs if scope.covers_caf(c.code)] if not scope.partners else []
+    return Registry(cafs, partners, stored.settings, scope)
