@@ -455,7 +455,8 @@ class AuditRepository:
         """The same dates for these people and these partners (a SCIM search's): 500 of each per statement."""
         a, dated, whole = t.audit_log.c, {}, {}
         for i in range(0, max(len(people), len(partners)), 500):
-            d, w = self._dates(a.subject.in_(people[i:i + 500]), a.partner_siret.in_(partners[i:i + 500]))
+            d, w = self._dates(sa.and_(a.subject.in_(people[i:i + 500]), a.partner_siret.is_not(None)),
+                               a.partner_siret.in_(partners[i:i + 500]))
             dated.update(d)
             whole.update(w)
         return dated, whole

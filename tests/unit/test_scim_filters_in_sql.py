@@ -31,10 +31,13 @@ FILTERS = [
 
 @pytest.mark.parametrize("who", ["caf", "lyon", "a", "national"])
 def test_the_index_changes_no_answer(scim, who, monkeypatch):
-    with_index = {f: sorted(names(get(scim, f"/Users?filter={quote(f)}&count=1000", who))) for f in FILTERS}
+    def answers() -> dict[str, list]:  # whole resources, meta (dates, versions) included, in their order
+        return {f: get(scim, f"/Users?filter={quote(f)}&count=1000&sortBy=userName", who).json.get("Resources", [])
+                for f in FILTERS}
+    with_index = answers()
     monkeypatch.setattr(st, "_candidates", lambda node: None)  # the old way: every resource of the scope
-    without = {f: sorted(names(get(scim, f"/Users?filter={quote(f)}&count=1000", who))) for f in FILTERS}
-    assert with_index == without
+    assert with_index == answers()
+    with_index = {f: sorted(x["userName"] for x in found) for f, found in with_index.items()}
     if who == "national":  # the comparison is not between two empty answers
         assert with_index['emails co "hirondelles"'] and with_index['userName sw "b."']
 
@@ -73,13 +76,14 @@ def test_a_page_of_users_from_the_index_is_the_page_the_old_way_gives(scim, who,
     pages = ["count=3", "count=2&startIndex=3", "count=2&startIndex=7", "count=50", "startIndex=2",
              "count=5&sortBy=userName&sortOrder=descending", "count=0"]
 
-    def answers() -> list[tuple[int, list[str]]]:
+    def answers() -> list[tuple[int, list]]:
         out = []
         for q in pages:
             r = get(scim, f"/Users?{q}", who)
-            out.append((r.json["totalResults"], names(r)))
+            out.append((r.json["totalResults"], r.json.get("Resources", [])))  # whole resources, meta included
         return out
     with_index = answers()
     monkeypatch.setattr(st, "_by_identifiant", lambda sort_by: False)  # the old way: every user built, sorted
     assert with_index == answers()
     assert with_index[0][0] > 3 and len(with_index[1][1]) == 2  # real pages, not empty ones
+    assert [x["userName"] for x in with_index[1][1]] == sorted(x["userName"] for x in with_index[1][1])
