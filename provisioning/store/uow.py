@@ -245,20 +245,6 @@ class RegistryRepository:
             return None
         return Person(identifiant, a.first_name, a.last_name, a.email, caf.code, None, None), None, caf
 
-    def taken_elsewhere(self, siret: str, identifiants: list[str], emails: list[str]) -> tuple[set[str], set[str]]:
-        """Which of these identifiants and addresses belong to someone outside this partner (a few IN
-        queries, not one per person)."""
-        ix = t.user_index.c
-        ids, mails = set(), set()
-        outside = sa.or_(ix.partner_siret.is_(None), ix.partner_siret != siret)
-        for i in range(0, len(identifiants), 500):
-            ids |= set(self.conn.execute(sa.select(ix.identifiant).where(
-                ix.identifiant.in_(identifiants[i:i + 500]), outside)).scalars())
-        lowered = [e.lower() for e in emails]
-        for i in range(0, len(lowered), 500):
-            mails |= set(self.conn.execute(sa.select(ix.email).where(ix.email.in_(lowered[i:i + 500]), outside)).scalars())
-        return ids, mails
-
     def caf_of(self, identifiant: str) -> str | None:
         """The Caf a person answers to (a partner's user: its partner's Caf; a Caf administrator: that Caf)."""
         ix, p = t.user_index.c, t.partners.c
@@ -283,19 +269,24 @@ class RegistryRepository:
         return [caf_from_stored(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
 
     def people_taken(self, identifiants: list[str], emails: list[str], *, besides: list[str],
-                     cafs: list[str]) -> tuple[set[str], set[str]]:
-        """Which of these identifiants and (lower-case) addresses a partner's person holds, other than the
-        partners `besides` (a file's own, bounded by it) and those of the Cafs `cafs` (a subquery)."""
+                     cafs: tuple[str, ...] | list[str] = (), caf_administrators: bool = False,
+                     ) -> tuple[set[str], set[str]]:
+        """Which of these identifiants and addresses someone else holds: a partner's person other than the
+        partners `besides` (bounded by the caller: a file's own, or one partner) and those of the Cafs `cafs` (a
+        subquery), and Caf administrators too when asked. A few IN queries, 500 a statement."""
         ix, pt, ids, mails = t.user_index.c, t.partners.c, set(), set()
-        outside = sa.and_(ix.partner_siret.not_in(besides) if besides else sa.true(),
+        outside = sa.and_(sa.or_(ix.partner_siret.is_(None), ix.partner_siret.not_in(besides)) if besides else sa.true(),
                           ~sa.exists().where(pt.siret == ix.partner_siret, pt.caf_code.in_(cafs)) if cafs
                           else sa.true())
+        if not caf_administrators:
+            outside = sa.and_(outside, ix.partner_siret.is_not(None))
         for i in range(0, len(identifiants), 500):
             ids |= set(self.conn.execute(sa.select(ix.identifiant).where(
-                ix.identifiant.in_(identifiants[i:i + 500]), ix.partner_siret.is_not(None), outside)).scalars())
-        for i in range(0, len(emails), 500):
-            mails |= set(self.conn.execute(sa.select(ix.email).where(
-                ix.email.in_(emails[i:i + 500]), ix.partner_siret.is_not(None), outside)).scalars())
+                ix.identifiant.in_(identifiants[i:i + 500]), outside)).scalars())
+        lowered = [e.lower() for e in emails]
+        for i in range(0, len(lowered), 500):
+            mails |= set(self.conn.execute(sa.select(ix.email).where(ix.email.in_(lowered[i:i + 500]), outside))
+                         .scalars())
         return ids, mails
 
     def save_settings(self, s: Settings) -> None:

@@ -259,7 +259,7 @@ def _taken_outside(uow: UnitOfWork, scope: FileScope, merged: Registry, file_sir
     if scope.everything:
         return []
     people = [(ident, email, path) for ident, email, path in rules.people(merged) if path.startswith("partners[")]
-    ids, mails = uow.registry.people_taken([i for i, _, _ in people], [(e or "").lower() for _, e, _ in people],
+    ids, mails = uow.registry.people_taken([i for i, _, _ in people], [e or "" for _, e, _ in people],
                                            besides=sorted(scope.partners | file_sirets), cafs=sorted(scope.cafs))
     out = []
     for ident, email, path in people:

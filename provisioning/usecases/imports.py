@@ -37,7 +37,8 @@ class Imports(Core):
         new = [ln for ln in lines if p.user(ln.identifiant) is None]
         unmanaged = self._unmanaged([(ln.identifiant, ln.email) for ln in new])
         with UnitOfWork(self.engine) as uow:
-            taken = uow.registry.taken_elsewhere(siret, [ln.identifiant for ln in new], [ln.email for ln in new])
+            taken = uow.registry.people_taken([ln.identifiant for ln in new], [ln.email for ln in new],
+                                              besides=[siret], caf_administrators=True)
 
         def hierarchy(identifiant: str) -> str | None:
             try:

@@ -115,3 +115,14 @@ def test_another_partner_cannot_import_and_a_stale_version_is_refused(api):  # n
     r = api.post(f"/api/v1/partners/{NEW}/users/import?apply=true", headers={**h("sam"), "If-Match": '"v1"'},
                  data=(HEADER + "x.yz;Y;X;xyz@y.fr;;;\n").encode(), content_type="text/csv")
     assert r.status_code == 409 and r.get_json()["code"] == "VERSION_PERIMEE"
+
+
+def test_a_caf_administrators_identifiant_or_address_is_taken_for_a_csv_line(api):  # noqa: F811
+    """The import asks the index who holds a line's identifiant and address: a Caf administrator counts too (the
+    check was merged with a file plan's, which leaves Caf administrators to the rules: this keeps it honest)."""
+    _ready(api)
+    text = HEADER + ("caf.admin;Autre;Personne;autre.personne@lucioles.example;;;\n"
+                     "nouvelle.personne;Nouvelle;Personne;CLAIRE.FONTAINE@caf75.example;;;\n")
+    lines = {x["line"]: x for x in _post(api, text).get_json()["lines"]}
+    assert [v["code"] for v in lines[2]["refusals"]] == ["IDENTIFIANT_EN_DOUBLE"]
+    assert [v["code"] for v in lines[3]["refusals"]] == ["COURRIEL_EN_DOUBLE"]
