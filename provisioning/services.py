@@ -1,11 +1,33 @@
-"""Use cases shared by the CLI, the REST API and the consoles, one module a concern (provisioning/usecases/):
-`Provisioning` composes them. A mutation loads one partner with its version, checks rights, validates that
-partner's rules, stores it with its audit entry, its R9 report and its reconcile request in one transaction;
-Keycloak follows through the reconcile worker (or inline, through the same request). A refused mutation
-changes nothing anywhere."""
+"""The application: every use case behind one object, for the CLI, the REST API, the consoles and the jobs.
+
+    command (usecases/commands.py: what is asked, as data)
+      → handler (usecases/handlers.py says which: people.py, partners.py, imports.py, reviews.py)
+        → unit of work (usecases/change.py for one partner: its version, its rules, its journal, report,
+          mails and reconcile request in one transaction; store/uow.py underneath)
+          → adapters (store: SQLAlchemy; keycloak/gateway.py: python-keycloak; notify: SMTP)
+
+A refused command changes nothing anywhere; Keycloak follows through the reconcile worker (or inline, through
+the same request). The named methods below are the callers' vocabulary, each one command; reads, the
+reconciler, the outbox and the jobs are the kernel's (usecases/base.py, reconciling.py, mail.py, reviews.py)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from provisioning.domain import reviews as rv
+from provisioning.domain.model import (
+    ConventionStatus,
+    EquipmentType,
+    Group,
+    Partner,
+    Profile,
+    Service,
+    ServiceContract,
+    User,
+)
+from provisioning.usecases import commands as c
+from provisioning.usecases import partners, people
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN,
     DELEGATE,
@@ -15,11 +37,135 @@ from provisioning.usecases.base import (  # noqa: F401 (the names callers import
     MutationResult,
     generate_password,
 )
-from provisioning.usecases.imports import Imports
-from provisioning.usecases.partners import Partners
+from provisioning.usecases.handlers import HANDLERS
+from provisioning.usecases.imports import ImportPlan
+from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.reviews import Reviews
 from provisioning.usecases.usage_rules import UsageRules
 
 
-class Provisioning(Partners, Imports, Reviews, UsageRules):
-    """The facade: every use case, one object (configuration and adapters in Core.__init__)."""
+class Provisioning(Reviews, Reconciling, UsageRules):
+    """The facade (configuration and adapters in Core.__init__)."""
+
+    def handle(self, actor: Actor, command: c.Command) -> Any:
+        """Carry out one command for `actor` with its registered handler."""
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            raise TypeError(f"no handler for {type(command).__name__}")
+        return handler(self, actor, command)
+
+    # --- partners, conventions, equipments ------------------------------------------------------------
+    def create_partner(self, actor: Actor, partner: Partner) -> Partner:
+        r: Partner = self.handle(actor, c.CreatePartner(partner=partner))
+        return r
+
+    def prepare_convention(self, actor: Actor, siret: str, number: str, contract: ServiceContract,
+                           services: list[Service], expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.PrepareConvention(siret=siret, number=number, contract=contract,
+                                                       services=services, expected_version=expected_version))
+
+    def set_contract(self, actor: Actor, siret: str, number: str, contract: ServiceContract,
+                     expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SetContract(siret=siret, number=number, contract=contract,
+                                                 expected_version=expected_version))
+
+    def transition_convention(self, actor: Actor, siret: str, number: str, to: ConventionStatus,
+                              expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.TransitionConvention(siret=siret, number=number, to=to,
+                                                          expected_version=expected_version))
+
+    def suspend_service(self, actor: Actor, siret: str, number: str, service: Service, suspended: bool,
+                        expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SuspendService(siret=siret, number=number, service=service,
+                                                    suspended=suspended, expected_version=expected_version))
+
+    def declare_equipment(self, actor: Actor, siret: str, code: str, name: str, etype: EquipmentType,
+                          sites: list[str], expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.DeclareEquipment(siret=siret, code=code, name=name, type=etype, sites=sites,
+                                                      expected_version=expected_version))
+
+    def remove_equipment(self, actor: Actor, siret: str, code: str,
+                         expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.RemoveEquipment(siret=siret, code=code, expected_version=expected_version))
+
+    def set_assignments(self, actor: Actor, siret: str, code: str, assignments: dict[Profile, list[str]],
+                        expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SetAssignments(siret=siret, code=code, assignments=assignments,
+                                                    expected_version=expected_version))
+
+    # --- people ---------------------------------------------------------------------------------------
+    def create_user(self, actor: Actor, siret: str, user: User, expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.CreateUser(siret=siret, user=user, expected_version=expected_version))
+
+    def set_membership(self, actor: Actor, siret: str, convention: str, service: Service, identifiant: str,
+                       groups: set[Group], profiles: set[Profile], expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SetMembership(siret=siret, convention=convention, service=service,
+                                                   identifiant=identifiant, groups=set(groups),
+                                                   profiles=set(profiles), expected_version=expected_version))
+
+    def set_delegate(self, actor: Actor, siret: str, identifiant: str, delegate: bool,
+                     expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SetDelegate(siret=siret, identifiant=identifiant, delegate=delegate,
+                                                 expected_version=expected_version))
+
+    def suspend_user(self, actor: Actor, siret: str, identifiant: str, suspended: bool,
+                     expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SuspendUser(siret=siret, identifiant=identifiant, suspended=suspended,
+                                                 expected_version=expected_version))
+
+    def report_lost_credentials(self, actor: Actor, siret: str, identifiant: str,
+                                expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.ReportLostCredentials(siret=siret, identifiant=identifiant,
+                                                           expected_version=expected_version))
+
+    def reissue_credentials(self, actor: Actor, siret: str, identifiant: str,
+                            expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.ReissueCredentials(siret=siret, identifiant=identifiant,
+                                                        expected_version=expected_version))
+
+    def unlock_user(self, actor: Actor, siret: str, identifiant: str,
+                    expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.UnlockUser(siret=siret, identifiant=identifiant,
+                                                expected_version=expected_version))
+
+    def reset_second_factor(self, actor: Actor, siret: str, identifiant: str,
+                            expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.ResetSecondFactor(siret=siret, identifiant=identifiant,
+                                                       expected_version=expected_version))
+
+    def import_users(self, actor: Actor, siret: str, data: bytes, apply: bool,
+                     expected_version: int | None = None) -> ImportPlan:
+        r: ImportPlan = self.handle(actor, c.ImportUsers(siret=siret, data=data, apply=apply,
+                                                         expected_version=expected_version))
+        return r
+
+    def adopt_account(self, actor: Actor, identifiant: str) -> MutationResult:
+        return self._change(actor, c.AdoptAccount(identifiant=identifiant))
+
+    def suspend_inactive(self, actor: Actor, days: int) -> list[str]:
+        r: list[str] = self.handle(actor, c.SuspendInactive(days=days))
+        return r
+
+    # --- access reviews -------------------------------------------------------------------------------
+    def open_review(self, actor: Actor, caf: str, deadline: datetime,
+                    partners: list[str] | None = None) -> dict[str, Any]:
+        r: dict[str, Any] = self.handle(actor, c.OpenReview(caf=caf, deadline=deadline, partners=partners))
+        return r
+
+    def decide(self, actor: Actor, campaign_id: str, key: str, verdict: rv.Verdict) -> dict[str, Any]:
+        r: dict[str, Any] = self.handle(actor, c.DecideReview(campaign_id=campaign_id, key=key, verdict=verdict))
+        return r
+
+    # --- reads beside the commands ----------------------------------------------------------------------
+    def account(self, actor: Actor, siret: str, identifiant: str) -> dict[str, Any]:
+        return people.account(self, actor, siret, identifiant)
+
+    def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict[str, Any]]:
+        return partners.bulletin_identifiants(self, actor, siret, number, service)
+
+    def equipments(self, actor: Actor, siret: str) -> tuple[Partner, dict[Profile, list[str]]]:
+        return partners.equipments(self, actor, siret)
+
+    def _change(self, actor: Actor, command: c.Command) -> MutationResult:
+        r: MutationResult = self.handle(actor, command)
+        return r

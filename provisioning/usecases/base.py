@@ -1,5 +1,6 @@
-"""The kernel every use case stands on: configuration, reads, and `_mutate`, the one way a partner
-changes (one partner, its version, its rules; audit, report and reconcile request in one transaction)."""
+"""The kernel every use case stands on: configuration and adapters (the unit of work's factory, Keycloak's
+gateway, the notifier, the clock), reads, and `changing`, the one way a partner changes (usecases/change.py:
+one partner, its version, its rules; journal, report and reconcile request in one transaction)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from provisioning.desired_file import partner_to_dict
-from provisioning.domain import journal, policy, rules
-from provisioning.domain.model import Partner, Registry, User
-from provisioning.errors import Forbidden, NotFound, Unauthorized, ValidationFailed, Violation
+from provisioning.domain import journal, policy
+from provisioning.domain.model import Partner, Registry
+from provisioning.errors import Forbidden, NotFound, Unauthorized
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.notify.notifier import Notifier
@@ -24,6 +25,8 @@ from provisioning.reconcile.apply import ApplyReport
 from provisioning.reconcile.desired import MANAGED_ROLE_LABELS, roles_of
 from provisioning.reconcile.plan import Change
 from provisioning.store.uow import UnitOfWork, stale_version
+from provisioning.usecases.change import PartnerChange
+from provisioning.usecases.commands import OnPartner
 
 log = logging.getLogger(__name__)
 
@@ -73,24 +76,6 @@ def _check_hierarchy(actor: Actor, p: Partner, identifiant: str, self_ok: bool) 
                         "du partenaire.", code="HORS_HIERARCHIE")
 
 
-def _user(p: Partner, identifiant: str) -> tuple[User | None, list[Violation]]:
-    u = p.user(identifiant)
-    if u is None:
-        return None, [Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de {p.name}.",
-                                "identifiant")]
-    return u, []
-
-
-def _on_user(identifiant: str, edit: Callable[[User], None]) -> Callable[[Registry, Partner], list[Violation]]:
-    """A registry change that edits one user of the partner (refused when there is no such user)."""
-    def change(reg: Registry, p: Partner) -> list[Violation]:
-        u, missing = _user(p, identifiant)
-        if u is not None:
-            edit(u)
-        return missing
-    return change
-
-
 def generate_password(length: int = 16) -> str:
     """Random provisional password meeting the realm policy (12+ chars, 4 classes)."""
     classes = [string.ascii_uppercase, string.ascii_lowercase, string.digits, "!#$%&*+-=?@_"]
@@ -116,8 +101,11 @@ class Core:
     def __init__(self, engine: Engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
-                 onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4):
-        self.engine = engine
+                 onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4,
+                 uow: Callable[[], UnitOfWork] | None = None):
+        self.engine = engine  # for the claims and leases held across transactions (store.uow.holding, renewing)
+        # every transaction of a use case: injected (tests may give another store), by default the engine's
+        self.uow: Callable[[], UnitOfWork] = uow or partial(UnitOfWork, engine)
         # independent Keycloak changes (users, memberships) and mails sent at once: Keycloak hashes passwords
         # on every core, where one request at a time would leave all but one idle
         self.workers = workers
@@ -145,7 +133,7 @@ class Core:
         token's 300 s); the roles the registry manages are those it gives her now (never more than the token)."""
         if actor.system:
             return actor
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             found = uow.registry.standing(actor.username)
             settings = uow.registry.settings()
         if found is None or found[0].refused or (actor.partner or None) != found[0].partner \
@@ -162,18 +150,18 @@ class Core:
         return int(self.now().timestamp()) + self.provisional_hours * 3600
 
     def registry(self) -> Registry:
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             return uow.registry.load()
 
     def _load_partner(self, siret: str) -> Partner | None:
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             return uow.registry.partner(siret)
 
     def partner(self, actor: Actor, siret: str) -> Partner:
         return self.partner_with_version(actor, siret)[0]
 
     def partner_with_version(self, actor: Actor, siret: str) -> tuple[Partner, int]:
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             found = uow.registry.partner_with_version(siret)
         if found is None or not actor.can_manage_partner(found[0]):
             raise _unknown_or_forbidden(actor, siret, found is None)
@@ -181,7 +169,7 @@ class Core:
 
     def partners(self, actor: Actor) -> list[Partner]:
         if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 return uow.registry.partners_of_caf(actor.caf)
         if not actor.system and actor.partner:
             p = self._load_partner(actor.partner)
@@ -192,10 +180,10 @@ class Core:
         """(SIRET, name, Caf) of the partners the actor may manage, for a list: a Caf's 60,000 partners are
         read from their columns, never their documents (issue 27)."""
         if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 return uow.registry.partner_summaries(actor.caf)
         if actor.system:
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 return uow.registry.partner_summaries()
         return [(p.siret, p.name, p.caf) for p in self.partners(actor)]
 
@@ -213,7 +201,7 @@ class Core:
             scope = {"caf": actor.caf}
         else:
             raise Forbidden()
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             return uow.audit.list(partner=scope.get("partner"), caf=scope.get("caf"), limit=limit, offset=offset,
                                   **filters)
 
@@ -229,48 +217,10 @@ class Core:
             subject, body = messages.change_report(caf.name, actor.username, lines)
             uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
 
-    def _mutate(self, actor: Actor, siret: str, action: str, describe: str,
-                change: Callable[[Registry, Partner], list[Violation]], *, reconcile: bool = True,
-                inform: tuple[list[str], str, bool] | Callable[[], tuple[Any, ...] | None] | None = None,
-                expected_version: int | None = None, acts_outside: bool = False,
-                on_person: str | None = None, self_ok: bool = True, subject: str | None = None,
-                also_about: Callable[[], list[str]] | None = None,
-                inform_mail: Callable[[Partner], list[tuple[str, str, str]]] | None = None,
-                within: Callable[[UnitOfWork], None] | None = None) -> MutationResult:
-        """One partner, one transaction: load it with its version, check rights, change it, validate that
-        partner's rules (cross-partner uniqueness is the database's unique index), save only if the version
-        read is still the stored one (VERSION_PERIMEE otherwise), with its audit row and R9 report.
-        `expected_version`: the version the client saw (API If-Match). A change that changes nothing writes
-        nothing (no audit, report, version or reconcile) unless it `acts_outside` the registry (re-issue).
-        `inform`: (identifiants, what, suspended), or a function giving it once the change is made —
-        mail those users about a suspension or its end (R18). `within`: more writes of the same transaction
-        (an access review's decision stored with the revocation it causes)."""
-        with UnitOfWork(self.engine) as uow:
-            p, version = self._checked(uow, actor, siret, action, on_person, self_ok, expected_version)
-            caf = uow.registry.load_caf(p.caf)
-            reg = Registry([caf] if caf else [], [p], uow.registry.settings())
-            before = partner_to_dict(p)
-            violations = change(reg, p)
-            violations += rules.validate(reg, self.today())
-            if violations:
-                raise ValidationFailed(violations)
-            after = partner_to_dict(p)
-            if after == before and not acts_outside:
-                return MutationResult(p, reconciled=False, changed=False, version=version)
-            if after != before:
-                version = uow.registry.save_partner(p, version)
-                uow.reconcile.request(siret)  # with the change: the worker converges even if we stop here
-            people = also_about() if also_about else []
-            self._journal(uow, actor, action, describe, p, before, after, subject or on_person, people)
-            self.report(uow, reg, p.caf, actor, [f"{p.name} : {describe}"])
-            for recipient, mail_subject, body in (inform_mail(p) if inform_mail else []):  # with the change, or not at all
-                uow.outbox.put(recipient, mail_subject, body, caf=p.caf)
-            if within:
-                within(uow)
-            self._inform(uow, p, inform() if callable(inform) else inform)
-            uow.commit()
-        return self._reconciled(siret, MutationResult(p, reconciled=False, version=version),
-                                reconcile and after != before)
+    def changing(self, actor: Actor, cmd: OnPartner, action: str, describe: str, **options: Any) -> PartnerChange:
+        """The unit of work of a command on one partner (usecases/change.py): `with app.changing(...) as ch:`."""
+        return PartnerChange(self, actor, cmd.siret, action, describe, expected_version=cmd.expected_version,
+                             **options)
 
     def _checked(self, uow: UnitOfWork, actor: Actor, siret: str, action: str, on_person: str | None,
                  self_ok: bool, expected_version: int | None) -> tuple[Partner, int]:
@@ -302,19 +252,6 @@ class Core:
                 uow.audit.record(actor.username, action, f"partner:{siret}", partner=siret, caf=p.caf, subject=person,
                                  summary=journal.summary(describe, before, after, person))
 
-    @staticmethod
-    def _inform(uow: UnitOfWork, p: Partner, inform: tuple[Any, ...] | None) -> None:
-        """R18: mail the people a suspension (or its end) concerns."""
-        if not inform:
-            return
-        idents, what, suspended = inform
-        mail = messages.suspension_mail if suspended else messages.reactivation_mail
-        for ident in dict.fromkeys(idents):
-            u = p.user(ident)
-            if u:
-                subject, body = mail(u.first_name, u.last_name, what)
-                uow.outbox.put(u.email, subject, body, caf=p.caf)
-
     def _reconciled(self, siret: str, result: MutationResult, changed: bool) -> MutationResult:
         """Inline mode: Keycloak follows now; either way the answer says where the partner's request stands."""
         if changed and self.reconcile_mode == "inline":
@@ -324,7 +261,7 @@ class Core:
                 result.reconciled = report.complete
                 if report.failed:
                     result.reconcile_error = "; ".join(f"{c.target} : {why}" for c, why in report.failed)
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             result.reconcile_state = uow.reconcile.state(siret)
         if result.reconcile_error is None and result.reconcile_state and result.reconcile_state["reason"]:
             result.reconcile_error = result.reconcile_state["reason"]

@@ -116,7 +116,7 @@ def plan_file(svc: Reconciling, actor: Actor, file_reg: Registry, *, observe: bo
     scope = file_reg.scope
     assert scope is not None  # a registry read from a file always carries the part of the store it owns
     file_sirets = {p.siret for p in file_reg.partners}
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         stored = _stored_part(uow, scope, file_sirets)
         versions = uow.registry.versions_of(sorted({p.siret for p in stored.partners}))
         before = stored.partners
@@ -276,7 +276,7 @@ def _store(svc: Reconciling, actor: Actor, p: StatePlan) -> None:
     scope, reg = p.scope, p.registry
     assert reg is not None  # only a file's plan is stored
     file_partners = {x.siret: x for x in reg.partners if scope.covers_partner(x) or x.siret in p.versions}
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         stored = _stored_part(uow, scope, set(file_partners))
         now_versions = uow.registry.versions_of(sorted({x.siret for x in stored.partners}))
         in_scope = {x.siret: x for x in stored.partners if scope.covers_partner(x) or x.siret in file_partners}
@@ -328,7 +328,7 @@ def _caf_doc(reg: Registry, code: str) -> dict[str, Any] | None:
 
 def export(svc: Reconciling, actor: Actor, scope: FileScope) -> Registry:
     """The stored registry inside `scope`, in the file format: validate accepts it, plan on it is empty."""
-    with UnitOfWork(svc.engine) as uow:  # the scope's documents only (issue 27: one partner out of 60,000)
+    with svc.uow() as uow:  # the scope's documents only (issue 27: one partner out of 60,000)
         stored = _stored_part(uow, scope, set())
     partners = [p for p in stored.partners if scope.covers_partner(p)]
     check_mandate(actor, scope, {p.caf for p in partners})

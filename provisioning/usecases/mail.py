@@ -35,7 +35,7 @@ class Mail(Core):
     def notifications(self, actor: Actor, dead: bool = False, waiting: bool = False) -> list[dict[str, Any]]:
         if not (actor.system or CAF_ADMIN in actor.roles):
             raise Forbidden()
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             return uow.outbox.list(caf=None if actor.system else actor.caf, dead=dead, waiting=waiting)
 
     def resend_notification(self, actor: Actor, msg_id: int) -> None:
@@ -44,7 +44,7 @@ class Mail(Core):
             raise Forbidden()
         if not 0 < msg_id < 2**63:  # beyond the database's integers: no such mail (it answered 500)
             raise NotFound(f"Pas de courriel n° {msg_id} à renvoyer pour votre Caf.")
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             if not uow.outbox.resend(msg_id, caf=None if actor.system else actor.caf):
                 raise NotFound(f"Pas de courriel n° {msg_id} à renvoyer pour votre Caf.")
             uow.audit.record(actor.username, "resend-mail", f"outbox:{msg_id}", caf=actor.caf)
@@ -52,7 +52,7 @@ class Mail(Core):
         self.deliver_notifications()
 
     def _queue_credentials(self, user: UserSpec) -> None:
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             self._credentials_intent(uow, user)
             uow.commit()
 
@@ -73,7 +73,7 @@ class Mail(Core):
         re-issue has already killed her old password, so dropping them would leave her, once reactivated,
         with no password at all (found by the simulation). The names and address are the registry's now."""
         username = (row.payload or {}).get("username", "")
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             person = uow.registry.person(username)
             if person is not None and person.refused is None:
                 return person
@@ -135,7 +135,7 @@ class Mail(Core):
         """(sent, claimed, mail server or Keycloak down) for one claim of due rows. Credentials go partner by
         partner, each partner's under its claim (one hold for all its people); partners and plain mails run a
         few at a time."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             token, rows = uow.outbox.claim(Outbox.CLAIM_BATCH)
             uow.commit()
         if not rows:
@@ -159,7 +159,7 @@ class Mail(Core):
             with ThreadPoolExecutor(max(1, min(self.workers, len(tasks) - 1))) as pool:
                 sent += sum(pool.map(lambda task: task(), tasks[1:]))
         if down.is_set():
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 uow.outbox.release(token)
                 uow.commit()
         return sent, len(rows), down.is_set()
@@ -173,7 +173,7 @@ class Mail(Core):
         every other write to Keycloak for that partner: under the caller's claim when it holds it (the
         reconcile that created her), else under one taken for this delivery. Someone else writing that partner
         now: the codes wait a few seconds, no attempt counted."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             mine = None if held and uow.reconcile.holds(key, held) else str(uuid.uuid4())  # claimed_by: 36
             if mine and not uow.reconcile.hold(key, mine):
                 for row, _ in people:
@@ -186,7 +186,7 @@ class Mail(Core):
                        for row, person in people)
         finally:
             if mine:
-                with UnitOfWork(self.engine) as uow:
+                with self.uow() as uow:
                     uow.reconcile.let_go(mine)
                     uow.commit()
 
@@ -198,7 +198,7 @@ class Mail(Core):
         try:
             action()
         except AccountDisabled:  # the plan has not enabled her yet (a re-issue in worker mode): soon, uncounted
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 uow.outbox.later(row.id, token, self.disabled_wait(row.at))
                 uow.commit()
             return 0
@@ -206,7 +206,7 @@ class Mail(Core):
             error = e.description
             if isinstance(e, Unavailable):
                 down.set()
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             if error is None:
                 uow.outbox.sent(row.id, token)
             elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
@@ -230,7 +230,7 @@ class Mail(Core):
         p = self._load_partner(actor.partner) if actor.partner else None
         if p is None:
             raise Forbidden("Seules les personnes habilitées d'un partenaire font un signalement.")
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             reg_caf = uow.registry.load_caf(p.caf)
             ref = uow.audit.record(actor.username, "report-incident", f"partner:{p.siret}", None,
                                    {"kind": kind, "description": description.strip()}, partner=p.siret, caf=p.caf)

@@ -17,7 +17,7 @@ from provisioning.reconcile.desired import desired_state
 from provisioning.reconcile.operations import CreateUser
 from provisioning.reconcile.plan import Change, plan
 from provisioning.reconcile.state import Scope, State
-from provisioning.store.uow import UnitOfWork, acting_under, renewing
+from provisioning.store.uow import acting_under, renewing
 from provisioning.usecases.base import Actor
 from provisioning.usecases.desired_state import store_file
 from provisioning.usecases.mail import Mail
@@ -43,7 +43,7 @@ class Reconciling(Mail):
         if partner is None:
             reg = self.registry()
         else:
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 p, settings = uow.registry.partner(partner), uow.registry.settings()
             # a partner that left the registry: its slice converges to nothing (found while testing issue 14: its
             # request failed « inconnu » for ever and its accounts stayed in Keycloak)
@@ -57,7 +57,7 @@ class Reconciling(Mail):
         if partner is not None and p is None:
             # a person the same change moved elsewhere keeps the account (her sessions end: their claims name the
             # old partner)
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 changes = [ch for ch in changes if not (ch.kind == "user" and ch.destructive and (
                     uow.registry.partner_of(ch.target) or uow.registry.caf_of(ch.target)))]
         return self.execute_changes(actor, changes, observed, progress=progress, gateway=gw)
@@ -76,7 +76,7 @@ class Reconciling(Mail):
             after = {"reason": ch.reason, "owner": ch.owner, **({"echec": failure} if failure else {})}
             owner = ch.owner or ""
             person = ch.target.split(" -> ")[0] if ch.kind in journal.PERSON_KINDS else None
-            with UnitOfWork(self.engine) as uow:  # in the partner's journal, and the person's history
+            with self.uow() as uow:  # in the partner's journal, and the person's history
                 if isinstance(ch, CreateUser) and ch.spec.enabled:
                     # R13: the two mails are an intent written with the creation's own intent, before Keycloak
                     # has the account (a run killed right after the creation still sends them, once; found by the
@@ -99,7 +99,7 @@ class Reconciling(Mail):
                          on_audit=audited, progress=progress, workers=self.workers)
         touched = sorted({ch.target for ch in report.applied if ch.kind == "user"})
         if touched:  # a reactivated person's codes waited for her account: they leave now, not minutes later
-            with UnitOfWork(self.engine) as uow:
+            with self.uow() as uow:
                 uow.outbox.due_now(touched)
                 uow.commit()
         self.deliver_notifications()
@@ -111,7 +111,7 @@ class Reconciling(Mail):
     def reconcile_request(self, key: str) -> ApplyReport | None:
         """Carry out one reconcile request now, as the worker would (claimed, recorded); None when another
         worker holds it or Keycloak did not answer (the request stays for the worker, with backoff)."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             token, claimed = uow.reconcile.claim(key=key)
             uow.commit()
         if not claimed:
@@ -125,7 +125,7 @@ class Reconciling(Mail):
                 log.warning("reconcile of %s deferred: %s", key, e.description)
         failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed] \
             if report else []
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             uow.reconcile.finish(claimed[0], token, error=error, failures=failures,
                                  terminal=terminal or bool(report and report.needs_attention))
             uow.commit()
@@ -133,5 +133,5 @@ class Reconciling(Mail):
 
     def reconcile_state(self, key: str) -> dict[str, Any] | None:
         """Where Keycloak stands for this partner: pending, applied, failed (retried) or needs_attention, with the reason and the French label."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             return uow.reconcile.state(key)

@@ -12,16 +12,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from provisioning.domain import reviews as rv
-from provisioning.domain.model import Partner, Registry, Service, User
+from provisioning.domain.model import Partner, Service, User
 from provisioning.domain.states import ReviewState
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, ValidationFailed, Violation
 from provisioning.notify import messages
-from provisioning.store.uow import ReviewCampaignRow, UnitOfWork
+from provisioning.store.uow import ReviewCampaignRow
 from provisioning.usecases.base import (
     CAF_ADMIN,
     DELEGATE,
@@ -30,6 +29,7 @@ from provisioning.usecases.base import (
     _check_hierarchy,
     _unknown_or_forbidden,
 )
+from provisioning.usecases.commands import DecideReview, OnPartner, OpenReview
 from provisioning.usecases.mail import Mail
 
 log = logging.getLogger(__name__)
@@ -60,54 +60,12 @@ def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime
 
 
 class Reviews(Mail):
-    # --- the Caf -------------------------------------------------------------------------------------
-    def open_review(self, actor: Actor, caf: str, deadline: datetime, partners: list[str] | None = None) -> dict[str, Any]:
-        """Open a campaign over the Caf's partners (all, or those listed); the grants in force now are its
-        items. Refused, with every fault listed, when another campaign of the Caf is still open."""
-        if not actor.is_caf_admin_of(caf):
-            raise Forbidden("Seul un administrateur de la Caf ouvre une revue de ses partenaires.")
-        now = self.now()
-        with UnitOfWork(self.engine) as uow:
-            caf_obj = uow.registry.load_caf(caf)
-            if caf_obj is None:
-                raise NotFound(f"Caf {caf} inconnue.")
-            known = {p.siret: p for p in uow.registry.partners_of_caf(caf)}
-            faults = rv.validate_campaign(caf, now, deadline, partners, known)
-            if uow.reviews.list(caf, open_only=True):
-                faults.append(Violation("CAMPAGNE_EN_COURS", "Une revue de cette Caf est déjà en cours : attendez sa "
-                                        "clôture avant d'en ouvrir une autre."))
-            if faults:
-                raise ValidationFailed(faults)
-            campaign = rv.Campaign(str(uuid.uuid4()), caf, actor.username, now, deadline,
-                                   frozenset(partners) if partners is not None else None)
-            items = rv.items(campaign, known.values())
-            uow.reviews.add(campaign, items)
-            count: defaultdict[str, int] = defaultdict(int)
-            for it in items:
-                count[it.partner] += 1
-            uow.audit.record(actor.username, "open-review", f"review:{campaign.id}", None,
-                             {"deadline": deadline, "partners": sorted(campaign.partners or []) or "tous",
-                              "items": len(items)}, caf=caf,
-                             summary=f"revue des habilitations ouverte jusqu'au {deadline:%d/%m/%Y} : "
-                                     f"{len(items)} habilitation(s), {len(count)} partenaire(s)")
-            if actor.system:  # opened by the yearly recurrence: the Caf is told (R9), it did not do it itself
-                subject, body = messages.review_auto_opened_report(caf_obj.name, len(items), len(count), deadline)
-                uow.outbox.put(caf_obj.habilitation_mailbox, subject, body, caf=caf)
-            for siret, n in sorted(count.items()):
-                p = known[siret]
-                for u in self._reviewers(p):
-                    subject, body = messages.review_opened_mail(u.first_name, u.last_name, p.name, caf_obj.name, n,
-                                                                deadline, self._review_url(campaign.id, siret))
-                    uow.outbox.put(u.email, subject, body, caf=caf)
-            uow.commit()
-        self.deliver_notifications()
-        return _summary(self._row(campaign.id), [], now)
-
+    # --- what the Caf and the partners read ---------------------------------------------------------
     def reviews(self, actor: Actor) -> list[dict[str, Any]]:
         """The campaigns a reader may see: its Caf's (a Caf administrator), those covering its partner (a
         partner's administrator or responsable des habilitations: the counts of its own partner only)."""
         now = self.now()
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             if actor.system or (CAF_ADMIN in actor.roles and actor.caf):
                 rows = uow.reviews.list(None if actor.system else actor.caf)
                 return [_summary(r, uow.reviews.decisions(r.campaign.id), now) for r in rows]
@@ -125,7 +83,7 @@ class Reviews(Mail):
         row = self._row(campaign_id)
         if not actor.is_caf_admin_of(row.campaign.caf):
             raise NotFound("Campagne de revue inconnue.")
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             return _summary(row, uow.reviews.decisions(campaign_id), self.now())
 
     def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict[str, Any]:
@@ -133,7 +91,7 @@ class Reviews(Mail):
         (one read of Keycloak's LOGIN events for the whole page, never one a person)."""
         row = self._row(campaign_id, partner=siret)  # that partner's items only
         p = self._reviewed_partner(actor, row, siret)
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             decisions = uow.reviews.decisions(campaign_id, siret)
         last = rv.latest(decisions)
         logins = self.gateway().last_logins(self.now() - LAST_LOGIN_WINDOW)
@@ -156,7 +114,7 @@ class Reviews(Mail):
         row = self._row(campaign_id)
         if not actor.is_caf_admin_of(row.campaign.caf):
             raise NotFound("Campagne de revue inconnue.")
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             last = rv.latest(uow.reviews.decisions(campaign_id))
             names = {p.siret: p for p in uow.registry.partners_of_caf(row.campaign.caf)}
         buf = io.StringIO()
@@ -175,62 +133,13 @@ class Reviews(Mail):
         return "\ufeff" + buf.getvalue()
 
     # --- the partner's reviewers ----------------------------------------------------------------------
-    def decide(self, actor: Actor, campaign_id: str, key: str, verdict: rv.Verdict) -> dict[str, Any]:
-        """Confirm or withdraw one grant. A withdrawal takes the grant away at once (stored with the decision,
-        one transaction; Keycloak follows, the person's sessions end); a confirmation may be changed into a
-        withdrawal until the deadline, a withdrawal is final."""
-        row = self._row(campaign_id, key=key)  # that item only (`key` is bounded by the request model)
-        it = next((i for i in row.items if i.key == key), None)
-        if it is None:
-            raise NotFound("Cette habilitation ne fait pas partie de la campagne.")
-        p = self._reviewed_partner(actor, row, it.partner)
-        if not actor.is_caf_admin_of(p.caf):
-            _check_hierarchy(actor, p, it.identifiant, self_ok=False)
-        now = self.now()
-        with UnitOfWork(self.engine) as uow:
-            previous = rv.latest(uow.reviews.decisions(campaign_id, it.partner)).get(key)
-        faults = rv.check_decision(row.campaign, {i.key for i in row.items}, key, now)
-        if previous and previous.verdict is rv.Verdict.REVOKE:
-            faults.append(Violation("HABILITATION_DEJA_RETIREE", "Cette habilitation a déjà été retirée : pour la "
-                                    "rendre, accordez-la de nouveau depuis la fiche de la personne."))
-        if faults:
-            raise ValidationFailed(faults)
-        decision = rv.Decision(key, verdict, actor.username, now)
-        what = _what(it)
-        if verdict is rv.Verdict.CONFIRM:
-            with UnitOfWork(self.engine) as uow:
-                uow.reviews.decide(campaign_id, decision, it.partner)
-                uow.audit.record(actor.username, "review-confirm", f"review:{campaign_id}", None,
-                                 {"item": key}, partner=it.partner, caf=p.caf, subject=it.identifiant,
-                                 summary=f"revue : habilitation {what} de {it.identifiant} confirmée")
-                uow.commit()
-            return {"item": key, "decision": verdict.value, "by": actor.username, "at": now}
-
-        def change(reg: Registry, partner: Partner) -> list[Violation]:
-            conv = partner.convention(it.convention)
-            b = conv.bulletin(it.service) if conv else None
-            if b is not None:
-                b.members = [m for m in b.members if m.identifiant != it.identifiant]
-            _drop_unheld_assignments(partner, it.identifiant)
-            return []
-        result = self._mutate(actor, it.partner, "review-revoke",
-                              f"revue : habilitation {what} de {it.identifiant} retirée", change,
-                              acts_outside=True, on_person=it.identifiant, self_ok=False,
-                              within=lambda uow: uow.reviews.decide(campaign_id, decision, it.partner),
-                              inform_mail=lambda partner: [
-                                  (u.email, *messages.review_withdrawn_mail(u.first_name, u.last_name, what,
-                                                                            actor.username))
-                                  for u in [partner.user(it.identifiant)] if u])
-        return {"item": key, "decision": verdict.value, "by": actor.username, "at": now,
-                "reconcile": result.reconcile_state}
-
     # --- the job: reminders and the deadline ------------------------------------------------------------
     def tick_reviews(self) -> dict[str, Any]:
         """Run by the daily job (and `mcp-provisioning reviews`): the reminder due for each open campaign, and
         each campaign whose deadline passed closed: what nobody confirmed suspended. Safe to run twice."""
         now = self.now()
         done: dict[str, Any] = {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             rows = uow.reviews.list(open_only=True)
         for row in rows:
             if now >= row.campaign.deadline:
@@ -247,7 +156,7 @@ class Reviews(Mail):
         """« Defaults: yearly »: a year after a Caf's last review opened, once it is closed, the next one opens
         by itself over all its partners (30 days, to the end of a Paris day). The first review of a Caf is opened
         by a person: the recurrence follows what the Caf started."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             latest: dict[str, ReviewCampaignRow] = {}
             for r in uow.reviews.list():  # newest first
                 latest.setdefault(r.campaign.caf, r)
@@ -257,7 +166,7 @@ class Reviews(Mail):
                 continue
             day = (now + rv.DEFAULT_DURATION).astimezone(PARIS).date()
             try:
-                opened.append(self.open_review(REVIEW_JOB, caf, datetime.combine(day, time(23, 59), PARIS))["id"])
+                opened.append(open_review(self, REVIEW_JOB, OpenReview(caf=caf, deadline=datetime.combine(day, time(23, 59), PARIS)))["id"])
             except ProvisioningError as e:  # e.g. the Caf has no partner left: tried again tomorrow
                 log.error("yearly access review of Caf %s not opened: %s", caf, e)
         return opened
@@ -267,7 +176,7 @@ class Reviews(Mail):
         if days is None:
             return 0
         sent = 0
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             per = rv.progress(row.items, uow.reviews.decisions(row.campaign.id))
             for siret, pr in sorted(per.items()):
                 p = uow.registry.partner(siret)
@@ -293,7 +202,7 @@ class Reviews(Mail):
     def _close(self, row: ReviewCampaignRow, now: datetime) -> int:
         """Suspend, partner by partner, every item without a decision whose grant is still the one reviewed
         (a grant given again since the opening is a newer decision: left alone), then close the campaign."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             decisions = uow.reviews.decisions(row.campaign.id)
         doomed: dict[str, list[rv.Item]] = defaultdict(list)
         for it in rv.to_suspend(row.campaign, row.items, decisions, now):
@@ -302,27 +211,8 @@ class Reviews(Mail):
         for siret, its in sorted(doomed.items()):
             hit: list[rv.Item] = []
 
-            def change(reg: Registry, p: Partner, its: list[rv.Item] = its, hit: list[rv.Item] = hit) -> list[Violation]:
-                for it in its:
-                    conv = p.convention(it.convention)
-                    b = conv.bulletin(it.service) if conv else None
-                    m = b.member(it.identifiant) if b else None
-                    if m and not m.suspended and m.groups == set(it.groups) and m.profiles == set(it.profiles):
-                        m.suspended = True
-                        hit.append(it)
-                return []
-
-            def inform(p: Partner, hit: list[rv.Item] = hit) -> list[tuple[str, str, str]]:
-                per_person: dict[str, list[str]] = defaultdict(list)
-                for it in hit:
-                    per_person[it.identifiant].append(_what(it))
-                return [(u.email, *messages.review_suspended_mail(u.first_name, u.last_name, whats))
-                        for ident, whats in per_person.items() if (u := p.user(ident))]
             try:
-                self._mutate(REVIEW_JOB, siret, "review-suspend",
-                             "revue close : habilitations non confirmées suspendues — "
-                             + ", ".join(sorted({it.identifiant for it in its})), change,
-                             also_about=partial(_identifiants, its), inform_mail=inform)
+                self._suspend_unconfirmed(siret, its, hit)
             except NotFound:
                 continue  # the partner left the registry since: nothing of it to suspend
             except ProvisioningError as e:  # the next run tries again: the campaign stays open until it is done
@@ -333,7 +223,7 @@ class Reviews(Mail):
             lines += [f"{siret} — {it.identifiant} : {_what(it)}" for it in hit]
         if failed:
             return suspended
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             if uow.reviews.close(row.campaign.id, now):
                 caf = uow.registry.load_caf(row.campaign.caf)
                 if caf:
@@ -345,10 +235,30 @@ class Reviews(Mail):
             uow.commit()
         return suspended
 
+    def _suspend_unconfirmed(self, siret: str, its: list[rv.Item], hit: list[rv.Item]) -> None:
+        """One partner's items nobody confirmed, suspended if still held as reviewed (`hit`), their holders told."""
+        with self.changing(REVIEW_JOB, OnPartner(siret=siret), "review-suspend",
+                           "revue close : habilitations non confirmées suspendues — "
+                           + ", ".join(_identifiants(its))) as ch:
+            for it in its:
+                conv = ch.partner.convention(it.convention)
+                b = conv.bulletin(it.service) if conv else None
+                m = b.member(it.identifiant) if b else None
+                if m and not m.suspended and m.groups == set(it.groups) and m.profiles == set(it.profiles):
+                    m.suspended = True
+                    hit.append(it)
+            ch.about(_identifiants(its))
+            per_person: dict[str, list[str]] = defaultdict(list)
+            for it in hit:
+                per_person[it.identifiant].append(_what(it))
+            for ident, whats in per_person.items():
+                if u := ch.partner.user(ident):
+                    ch.mail(u.email, *messages.review_suspended_mail(u.first_name, u.last_name, whats))
+
     # --- helpers --------------------------------------------------------------------------------------
     def _row(self, campaign_id: str, *, partner: str | None = None, key: str | None = None) -> ReviewCampaignRow:
         """The campaign with all its items, or only one partner's, or only one (issue 27 §2)."""
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             row = uow.reviews.get(campaign_id, partner=partner, key=key)
         if row is None:
             raise NotFound("Campagne de revue inconnue.")
@@ -408,3 +318,94 @@ def _drop_unheld_assignments(p: Partner, identifiant: str) -> None:
 
 def _identifiants(items: Iterable[rv.Item]) -> list[str]:
     return sorted({it.identifiant for it in items})
+
+
+# --- the handlers: a Caf opens a campaign, a partner's reviewers decide ------------------------------------
+def open_review(app: Reviews, actor: Actor, cmd: OpenReview) -> dict[str, Any]:
+    """Open a campaign over the Caf's partners (all, or those listed); the grants in force now are its items.
+    Refused, with every fault listed, when another campaign of the Caf is still open."""
+    caf, deadline, partners = cmd.caf, cmd.deadline, cmd.partners
+    if not actor.is_caf_admin_of(caf):
+        raise Forbidden("Seul un administrateur de la Caf ouvre une revue de ses partenaires.")
+    now = app.now()
+    with app.uow() as uow:
+        caf_obj = uow.registry.load_caf(caf)
+        if caf_obj is None:
+            raise NotFound(f"Caf {caf} inconnue.")
+        known = {p.siret: p for p in uow.registry.partners_of_caf(caf)}
+        faults = rv.validate_campaign(caf, now, deadline, partners, known)
+        if uow.reviews.list(caf, open_only=True):
+            faults.append(Violation("CAMPAGNE_EN_COURS", "Une revue de cette Caf est déjà en cours : attendez sa "
+                                    "clôture avant d'en ouvrir une autre."))
+        if faults:
+            raise ValidationFailed(faults)
+        campaign = rv.Campaign(str(uuid.uuid4()), caf, actor.username, now, deadline,
+                               frozenset(partners) if partners is not None else None)
+        items = rv.items(campaign, known.values())
+        uow.reviews.add(campaign, items)
+        count: defaultdict[str, int] = defaultdict(int)
+        for it in items:
+            count[it.partner] += 1
+        uow.audit.record(actor.username, "open-review", f"review:{campaign.id}", None,
+                         {"deadline": deadline, "partners": sorted(campaign.partners or []) or "tous",
+                          "items": len(items)}, caf=caf,
+                         summary=f"revue des habilitations ouverte jusqu'au {deadline:%d/%m/%Y} : "
+                                 f"{len(items)} habilitation(s), {len(count)} partenaire(s)")
+        if actor.system:  # opened by the yearly recurrence: the Caf is told (R9), it did not do it itself
+            subject, body = messages.review_auto_opened_report(caf_obj.name, len(items), len(count), deadline)
+            uow.outbox.put(caf_obj.habilitation_mailbox, subject, body, caf=caf)
+        for siret, n in sorted(count.items()):
+            p = known[siret]
+            for u in app._reviewers(p):
+                subject, body = messages.review_opened_mail(u.first_name, u.last_name, p.name, caf_obj.name, n,
+                                                            deadline, app._review_url(campaign.id, siret))
+                uow.outbox.put(u.email, subject, body, caf=caf)
+        uow.commit()
+    app.deliver_notifications()
+    return _summary(app._row(campaign.id), [], now)
+
+
+def decide(app: Reviews, actor: Actor, cmd: DecideReview) -> dict[str, Any]:
+    """Confirm or withdraw one grant. A withdrawal takes the grant away at once (stored with the decision, one
+    transaction; Keycloak follows, the person's sessions end); a confirmation may be changed into a withdrawal
+    until the deadline, a withdrawal is final."""
+    campaign_id, key, verdict = cmd.campaign_id, cmd.key, cmd.verdict
+    row = app._row(campaign_id, key=key)  # that item only (`key` is bounded by the request model)
+    it = next((i for i in row.items if i.key == key), None)
+    if it is None:
+        raise NotFound("Cette habilitation ne fait pas partie de la campagne.")
+    p = app._reviewed_partner(actor, row, it.partner)
+    if not actor.is_caf_admin_of(p.caf):
+        _check_hierarchy(actor, p, it.identifiant, self_ok=False)
+    now = app.now()
+    with app.uow() as uow:
+        previous = rv.latest(uow.reviews.decisions(campaign_id, it.partner)).get(key)
+    faults = rv.check_decision(row.campaign, {i.key for i in row.items}, key, now)
+    if previous and previous.verdict is rv.Verdict.REVOKE:
+        faults.append(Violation("HABILITATION_DEJA_RETIREE", "Cette habilitation a déjà été retirée : pour la "
+                                "rendre, accordez-la de nouveau depuis la fiche de la personne."))
+    if faults:
+        raise ValidationFailed(faults)
+    decision = rv.Decision(key, verdict, actor.username, now)
+    what = _what(it)
+    if verdict is rv.Verdict.CONFIRM:
+        with app.uow() as uow:
+            uow.reviews.decide(campaign_id, decision, it.partner)
+            uow.audit.record(actor.username, "review-confirm", f"review:{campaign_id}", None,
+                             {"item": key}, partner=it.partner, caf=p.caf, subject=it.identifiant,
+                             summary=f"revue : habilitation {what} de {it.identifiant} confirmée")
+            uow.commit()
+        return {"item": key, "decision": verdict.value, "by": actor.username, "at": now}
+    with app.changing(actor, OnPartner(siret=it.partner), "review-revoke",
+                      f"revue : habilitation {what} de {it.identifiant} retirée",
+                      acts_outside=True, on_person=it.identifiant, self_ok=False) as ch:
+        conv = ch.partner.convention(it.convention)
+        b = conv.bulletin(it.service) if conv else None
+        if b is not None:
+            b.members = [m for m in b.members if m.identifiant != it.identifiant]
+        _drop_unheld_assignments(ch.partner, it.identifiant)
+        ch.also(lambda uow: uow.reviews.decide(campaign_id, decision, it.partner))
+        if u := ch.partner.user(it.identifiant):
+            ch.mail(u.email, *messages.review_withdrawn_mail(u.first_name, u.last_name, what, actor.username))
+    return {"item": key, "decision": verdict.value, "by": actor.username, "at": now,
+            "reconcile": ch.result.reconcile_state}

@@ -8,7 +8,6 @@ from typing import Any, Protocol
 
 from provisioning.domain import naming
 from provisioning.errors import Forbidden
-from provisioning.store.uow import UnitOfWork
 from provisioning.usecases.base import CAF_ADMIN, Actor, Core
 
 log = logging.getLogger(__name__)
@@ -25,7 +24,7 @@ class UsageRules(Core):
         if not actor.system:
             raise Forbidden("La publication des règles d'usage est une opération nationale (ligne de commande).")
         at = self.now().replace(microsecond=0)
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             uow.usage_rules.publish(version, at, actor.username)
             uow.audit.record(actor.username, "publish-usage-rules", f"usage-rules:{version}", None,
                              {"version": version, "published_at": at})
@@ -38,11 +37,11 @@ class UsageRules(Core):
         if actor.system:
             people = {u.identifiant: p for p in self.registry().partners for u in p.users}
         elif CAF_ADMIN in actor.roles and actor.caf:
-            with UnitOfWork(self.engine) as uow:  # the Caf's partners, not the whole registry (issue 27)
+            with self.uow() as uow:  # the Caf's partners, not the whole registry (issue 27)
                 people = {u.identifiant: p for p in uow.registry.partners_of_caf(actor.caf) for u in p.users}
         else:
             raise Forbidden()
-        with UnitOfWork(self.engine) as uow:
+        with self.uow() as uow:
             versions = uow.usage_rules.versions()
         out = []
         for u in self.gateway().users_with_attributes():

@@ -1,0 +1,157 @@
+"""The unit of work of one command on one partner (issue 26 §1): it loads the partner with its version once
+the actor may act, lets the handler edit it and record what the change means (journal subject, people told,
+mails, more writes of the same transaction), then on leaving validates the partner's rules and writes the
+partner, its journal, the Caf's report (R9), the mails and the reconcile request in one transaction — or
+nothing at all. Keycloak follows afterwards (inline, or through the worker).
+
+    with app.changing(actor, CreateUser(...), "create-user", f"création de {ident}") as ch:
+        ch.refuse(...)          # a refusal: nothing written
+        ch.partner.users.append(user)
+    return ch.result
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, NoReturn
+
+from provisioning.desired_file import partner_to_dict
+from provisioning.domain import rules
+from provisioning.domain.model import Partner, Registry, User
+from provisioning.errors import ValidationFailed, Violation
+from provisioning.notify import messages
+from provisioning.store.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from provisioning.usecases.base import Actor, Core, MutationResult
+
+
+class _Refused(Exception):
+    """A handler's refusal, completed on leaving with the partner's own rule faults."""
+    def __init__(self, violations: list[Violation]):
+        super().__init__(violations)
+        self.violations = violations
+
+
+class PartnerChange:
+    def __init__(self, app: Core, actor: Actor, siret: str, action: str, describe: str, *,
+                 expected_version: int | None = None, on_person: str | None = None, self_ok: bool = True,
+                 subject: str | None = None, reconcile: bool = True, acts_outside: bool = False):
+        """`on_person`: the person acted upon (R12 hierarchy, the journal's subject unless `subject`);
+        `acts_outside`: the command acts beyond the registry (a re-issue, an unlock in Keycloak), so it is
+        journaled even when the partner's document does not change; `reconcile=False`: Keycloak is not
+        asked to follow now (the caller reconciles once for many partners, or nothing in Keycloak changes)."""
+        self.app, self.actor, self.siret, self.action, self.describe = app, actor, siret, action, describe
+        self.expected_version, self.on_person, self.self_ok = expected_version, on_person, self_ok
+        self.subject = subject or on_person
+        self.reconcile, self.acts_outside = reconcile, acts_outside
+        self._about: list[str] = []
+        self._mails: list[tuple[str, str, str]] = []
+        self._informs: list[tuple[list[str], str, bool]] = []
+        self._writes: list[Callable[[UnitOfWork], None]] = []
+        self.result: MutationResult
+
+    # --- what the handler sees and says ----------------------------------------------------------------
+    def __enter__(self) -> PartnerChange:
+        self.uow = self.app.uow().__enter__()
+        try:
+            self.partner, self.version = self.app._checked(self.uow, self.actor, self.siret, self.action,
+                                                           self.on_person, self.self_ok, self.expected_version)
+            caf = self.uow.registry.load_caf(self.partner.caf)
+            self.registry = Registry([caf] if caf else [], [self.partner], self.uow.registry.settings())
+        except BaseException:
+            self.uow.__exit__(None, None, None)
+            raise
+        self._before = partner_to_dict(self.partner)
+        return self
+
+    @staticmethod
+    def refuse(violations: list[Violation]) -> None:
+        """Stop here with these refusals, if any: nothing is written; the partner's rules are checked as it
+        stands, so the answer lists every fault at once."""
+        if violations:
+            raise _Refused(violations)
+
+    @staticmethod
+    def fail(*violations: Violation) -> NoReturn:
+        """Stop here, refused (as `refuse`)."""
+        raise _Refused(list(violations))
+
+    def person(self, identifiant: str) -> User:
+        """The partner's person, or the command is refused (UTILISATEUR_INCONNU)."""
+        u = self.partner.user(identifiant)
+        if u is None:
+            self.fail(Violation("UTILISATEUR_INCONNU", f"« {identifiant} » n'est pas un utilisateur de "
+                                f"{self.partner.name}.", "identifiant"))
+        return u
+
+    def about(self, people: list[str]) -> None:
+        """Each of these people gets a line in their own history if the change touched them."""
+        self._about += people
+
+    def mail(self, recipient: str, subject: str, body: str) -> None:
+        """Sent with the change (through the outbox), or not at all."""
+        self._mails.append((recipient, subject, body))
+
+    def inform(self, identifiants: list[str], what: str, suspended: bool) -> None:
+        """R18: the people a suspension (or its end) concerns are told by mail."""
+        self._informs.append((identifiants, what, suspended))
+
+    def also(self, write: Callable[[UnitOfWork], None]) -> None:
+        """More writes of the same transaction (an access review's decision stored with the revocation)."""
+        self._writes.append(write)
+
+    # --- leaving: validate, write, commit, then let Keycloak follow ------------------------------------
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        from provisioning.usecases.base import MutationResult
+        try:
+            if isinstance(error, _Refused):
+                raise ValidationFailed(error.violations + rules.validate(self.registry, self.app.today())) from None
+            if kind is not None:
+                return
+            written = self._write()
+        finally:
+            self.uow.__exit__(kind, error, tb)
+        if written is None:
+            self.result = MutationResult(self.partner, reconciled=False, changed=False, version=self.version)
+            return
+        self.result = self.app._reconciled(self.siret, MutationResult(self.partner, reconciled=False,
+                                                                      version=self.version),
+                                           self.reconcile and written)
+
+    def _write(self) -> bool | None:
+        """None: nothing changed and nothing was written; else whether the partner's document changed."""
+        uow, p = self.uow, self.partner
+        faults = rules.validate(self.registry, self.app.today())
+        if faults:
+            raise ValidationFailed(faults)
+        after = partner_to_dict(p)
+        changed = after != self._before
+        if not changed and not self.acts_outside:
+            return None
+        if changed:
+            self.version = uow.registry.save_partner(p, self.version)
+            uow.reconcile.request(self.siret)  # with the change: the worker converges even if we stop here
+        self.app._journal(uow, self.actor, self.action, self.describe, p, self._before, after, self.subject,
+                          self._about)
+        self.app.report(uow, self.registry, p.caf, self.actor, [f"{p.name} : {self.describe}"])
+        for recipient, subject, body in self._mails:
+            uow.outbox.put(recipient, subject, body, caf=p.caf)
+        for write in self._writes:
+            write(uow)
+        for informed in self._informs:
+            _inform(uow, p, *informed)
+        uow.commit()
+        return changed
+
+
+def _inform(uow: UnitOfWork, p: Partner, identifiants: list[str], what: str, suspended: bool) -> None:
+    mail = messages.suspension_mail if suspended else messages.reactivation_mail
+    for ident in dict.fromkeys(identifiants):
+        u = p.user(ident)
+        if u:
+            subject, body = mail(u.first_name, u.last_name, what)
+            uow.outbox.put(u.email, subject, body, caf=p.caf)
+
