@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from email.utils import formataddr
 from pathlib import Path
 
 from provisioning import settings
@@ -51,16 +52,18 @@ class Config:
                                             "est connu de tous"),
             (st.keycloak_realm_admin_password == "admin",
              "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD : « admin » n'est pas un mot de passe"),
-            (st.smtp_security == "none" and st.smtp_host not in ("localhost", "127.0.0.1"),
-             "MCP_SMTP_SECURITY : starttls ou ssl vers un serveur de messagerie distant"),
+            (not (st.smtp_starttls or st.smtp_ssl) and st.smtp_host not in ("localhost", "127.0.0.1"),
+             "MCP_SMTP_STARTTLS ou MCP_SMTP_SSL : un serveur de messagerie distant se joint chiffré"),
             (not st.database_url, "MCP_DATABASE_URL : la base du registre (PostgreSQL), pas le SQLite de démonstration"),
         ])
         kc_url = st.keycloak_url.rstrip("/")
         return cls(
             database_url=st.database_url or _default_db(st.state_dir),
             keycloak=KeycloakConfig(kc_url, st.realm, st.provisioning_client_id, client_secret),
-            smtp=SmtpConfig(st.smtp_host, st.smtp_port, st.smtp_security, st.smtp_username, st.smtp_password,
-                            st.smtp_sender, portal_url=st.portail_url),
+            smtp=SmtpConfig(st.smtp_host, st.smtp_port,
+                            "ssl" if st.smtp_ssl else "starttls" if st.smtp_starttls else "none",
+                            st.smtp_username if st.smtp_auth else "", st.smtp_password if st.smtp_auth else "",
+                            formataddr((settings.SENDER_NAME, st.smtp_from)), portal_url=st.portail_url),
             portal_url=st.portail_url,
             api_audience=st.api_audience,
             scim_audience=st.scim_audience,

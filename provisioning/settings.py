@@ -16,13 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from provisioning.errors import ProvisioningError, Violation
 
 PREFIX = "MCP_"
-SENDER = "Mon Compte Partenaire <ne-pas-repondre@mon-compte-partenaire.example>"
+SENDER_ADDRESS = "ne-pas-repondre@mon-compte-partenaire.example"
+SENDER_NAME = "Mon Compte Partenaire"  # the realm's fromDisplayName too
 
 
 def _f(default: Any, meaning: str, *, group: str, secret: bool = False, env: str | None = None,
@@ -65,13 +66,18 @@ class Settings(BaseSettings):
     provisioning_client_id: str = _f("provisioning", "the service account's client", group=PROV)
     provisioning_client_secret: str = _f("demo-only-provisioning-secret", "its secret (the demo value is warned "
                                          "about, and refused in production)", group=PROV, secret=True)
-    smtp_host: str = _f("localhost", "mail server", group=PROV)
+    # the mail server: one set of names for provisioning's mails and Keycloak's own (realm import placeholders)
+    smtp_host: str = _f("localhost", "mail server (provisioning's mails and Keycloak's)", group=PROV)
     smtp_port: int = _f(1025, "mail server port", group=PROV, ge=1, le=65535)
-    smtp_security: Literal["none", "starttls", "ssl"] = _f("none", "`starttls` or `ssl` (required in production "
-                                                            "towards a remote server)", group=PROV)
-    smtp_username: str = _f("", "mail server login (empty: none)", group=PROV)
+    smtp_starttls: bool = _f(False, "STARTTLS towards the mail server (this or SSL is required in production "
+                             "towards a remote server)", group=PROV)
+    smtp_ssl: bool = _f(False, "SSL/TLS from the first byte (not with STARTTLS)", group=PROV)
+    smtp_username: str = _f("", "mail server login", group=PROV)
     smtp_password: str = _f("", "mail server password", group=PROV, secret=True)
-    smtp_sender: str = _f(SENDER, "the From of every mail", group=PROV)
+    smtp_auth: bool = _f(False, "log in to the mail server with MCP_SMTP_USERNAME and MCP_SMTP_PASSWORD",
+                         group=PROV)
+    smtp_from: str = _f(SENDER_ADDRESS, "the From address of every mail (shown as « Mon Compte Partenaire »)",
+                        group=PROV)
     api_host: str = _f("127.0.0.1", "the API's listening address (development server)", group=PROV)
     api_port: int = _f(8090, "the API's port", group=PROV, ge=1, le=65535)
     api_audience: str = _f("provisioning-api", "the audience the API requires of tokens", group=PROV)
@@ -129,11 +135,6 @@ class Settings(BaseSettings):
     scim_client_secret: str = _f("", "the `scim` client's secret", group=REALM, secret=True)
     caf_services_client_secret: str = _f("", "the `caf-services` client's secret (the demo Caf's service)",
                                          group=REALM, secret=True)
-    smtp_from: str = _f("ne-pas-repondre@mon-compte-partenaire.example", "Keycloak's mails' From (its own "
-                        "mail settings; the stacks derive them from the MCP_SMTP_* above)", group=REALM)
-    smtp_starttls: bool = _f(False, "Keycloak's mails: STARTTLS", group=REALM)
-    smtp_ssl: bool = _f(False, "Keycloak's mails: SSL", group=REALM)
-    smtp_auth: bool = _f(False, "Keycloak's mails: authenticate", group=REALM)
 
     # --- set-up, demo stack and tests ---------------------------------------------------------------------------
     keycloak_port: int = _f(8080, "demo Keycloak's port", group=TOOLS, ge=1, le=65535)
@@ -177,6 +178,27 @@ class Settings(BaseSettings):
         from provisioning.domain.schedule import parse_at
         parse_at(v)  # « HH:MM »; raises ValueError with the French reason
         return v.strip()
+
+    @field_validator("smtp_ssl")
+    @classmethod
+    def _one_tls(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and info.data.get("smtp_starttls"):
+            raise ValueError("MCP_SMTP_SSL et MCP_SMTP_STARTTLS s'excluent : choisissez l'un ou l'autre")
+        return v
+
+    @field_validator("smtp_auth")
+    @classmethod
+    def _login_named(cls, v: bool, info: ValidationInfo) -> bool:
+        if v and not info.data.get("smtp_username"):
+            raise ValueError("MCP_SMTP_AUTH demande MCP_SMTP_USERNAME (et MCP_SMTP_PASSWORD)")
+        return v
+
+    @field_validator("smtp_from")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if v.count("@") != 1 or any(c in v for c in "<>\"\r\n ,;"):
+            raise ValueError("une adresse seule est attendue (ne-pas-repondre@exemple.fr), sans nom ni chevrons")
+        return v
 
     @field_validator("env", mode="before")
     @classmethod

@@ -111,8 +111,8 @@ def test_under_gunicorn_the_api_names_no_server_or_version(tmp_path):
 
 @pytest.mark.parametrize("args", [["-m", "provisioning.cli", "status"], ["-m", "sso_demo"]], ids=["cli", "applications"])
 def test_a_misspelled_variable_stops_a_process_before_it_does_anything(args, tmp_path):
-    r = subprocess.run([sys.executable, *args], env={**CLEAN, "MCP_STATE_DIR": str(tmp_path), "MCP_SMTP_SECURTY": "ssl"},
+    r = subprocess.run([sys.executable, *args], env={**CLEAN, "MCP_STATE_DIR": str(tmp_path), "MCP_SMTP_STARTTL": "1"},
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path)
     assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr
-    assert "MCP_SMTP_SECURTY: [VARIABLE_INCONNUE]" in r.stderr and "MCP_SMTP_SECURITY ?" in r.stderr
+    assert "MCP_SMTP_STARTTL: [VARIABLE_INCONNUE]" in r.stderr and "MCP_SMTP_STARTTLS ?" in r.stderr
     assert list(tmp_path.iterdir()) == []  # no database, no log: nothing started

@@ -5,6 +5,7 @@ real process: tests/processes/test_production_mode.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -79,7 +80,7 @@ def test_every_variable_the_repository_sets_or_reads_is_declared():
         for f in files:
             for name in re.findall(r"\bMCP_[A-Z0-9_]*[A-Z0-9]\b", f.read_text(encoding="utf-8", errors="ignore")):
                 found.setdefault(name, str(f.relative_to(ROOT)))
-    typos_on_purpose = {"MCP_RECONCILE_MODE", "MCP_SMTP_SECURTY", "MCP_X"}  # examples, in docs and tests
+    typos_on_purpose = {"MCP_RECONCILE_MODE", "MCP_SMTP_STARTTL", "MCP_X"}  # examples, in docs and tests
     undeclared = {n: where for n, where in found.items() if n not in known and not n.endswith("_FILE")
                   and n not in typos_on_purpose
                   and not any(k.startswith(n + "_") for k in known)}  # a prefix a program matches (MCP_SMTP…)
@@ -99,3 +100,44 @@ def test_a_secret_file_that_cannot_be_read_is_a_listed_fault_not_a_crash(env, tm
     settings._at_import.cache_clear()
     assert settings.initial("claim_wait_seconds") == 120  # a module's constant: the default, the start refuses
     settings._at_import.cache_clear()
+
+
+def test_one_name_for_each_mail_setting_in_python_and_in_the_realm(env):
+    """Issue 26 §5: the realm import's mail placeholders are the variables provisioning reads, with the same
+    defaults; the same values give Keycloak and provisioning the same server, protection, login and sender."""
+    smtp = json.loads((ROOT / "realm-config" / "mon-compte-partenaire-realm.json").read_text(encoding="utf-8"))[
+        "smtpServer"]
+    placeholders = dict(re.fullmatch(r"\$\{(MCP_[A-Z_]+):([^}]*)\}", v).groups() for v in smtp.values()
+                        if v.startswith("${"))
+    assert set(placeholders) == {"MCP_SMTP_HOST", "MCP_SMTP_PORT", "MCP_SMTP_FROM", "MCP_SMTP_STARTTLS",
+                                 "MCP_SMTP_SSL", "MCP_SMTP_AUTH", "MCP_SMTP_USERNAME", "MCP_SMTP_PASSWORD"}
+    for var, default in placeholders.items():
+        declared = settings.Settings.model_fields[var.removeprefix("MCP_").lower()].default
+        assert str(declared).lower() == default.lower() or (declared == "" and default == ""), var
+    assert smtp["fromDisplayName"] == settings.SENDER_NAME
+    for k, v in {"MCP_SMTP_HOST": "smtp.caf.example", "MCP_SMTP_PORT": "465", "MCP_SMTP_SSL": "true",
+                 "MCP_SMTP_AUTH": "true", "MCP_SMTP_USERNAME": "mcp", "MCP_SMTP_PASSWORD": "s3cret",
+                 "MCP_SMTP_FROM": "habilitations@caf.example"}.items():
+        env.setenv(k, v)
+    smtp_cfg = Config.from_env(settings.read()).smtp
+    assert (smtp_cfg.host, smtp_cfg.port, smtp_cfg.security, smtp_cfg.username, smtp_cfg.password) == \
+        ("smtp.caf.example", 465, "ssl", "mcp", "s3cret")
+    assert smtp_cfg.sender == "Mon Compte Partenaire <habilitations@caf.example>"
+
+
+def test_mail_settings_that_contradict_each_other_are_refused_together(env):
+    for k, v in {"MCP_SMTP_SSL": "1", "MCP_SMTP_STARTTLS": "1", "MCP_SMTP_AUTH": "1",
+                 "MCP_SMTP_FROM": "Mon Compte <x@caf.example>"}.items():
+        env.setenv(k, v)
+    with pytest.raises(settings.InvalidSettings) as e:
+        settings.read()
+    faults = {v.path: v.message for v in e.value.violations}
+    assert set(faults) == {"MCP_SMTP_SSL", "MCP_SMTP_AUTH", "MCP_SMTP_FROM"}
+    assert "s'excluent" in faults["MCP_SMTP_SSL"] and "MCP_SMTP_USERNAME" in faults["MCP_SMTP_AUTH"]
+
+
+def test_without_login_asked_no_login_is_tried_even_with_a_username(env):
+    env.setenv("MCP_SMTP_USERNAME", "mcp")
+    env.setenv("MCP_SMTP_PASSWORD", "s3cret")
+    smtp_cfg = Config.from_env(settings.read()).smtp
+    assert (smtp_cfg.username, smtp_cfg.password, smtp_cfg.security) == ("", "", "none")
