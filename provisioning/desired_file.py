@@ -3,31 +3,21 @@ examples/desired-state.yaml). Parsing keeps each node's line so every fault poin
 
 from __future__ import annotations
 
-import contextlib
-from datetime import date, datetime
+import re
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 import yaml
 
+from provisioning import file_format
 from provisioning.domain.model import (
-    Bulletin,
     Caf,
-    CafAdministrator,
     Contact,
-    Convention,
-    ConventionStatus,
-    Equipment,
-    EquipmentType,
-    Group,
-    Member,
     Partner,
-    Profile,
     Registry,
-    Service,
     ServiceContract,
     Settings,
-    StatusChange,
-    User,
 )
 from provisioning.domain.rules import validate
 from provisioning.domain.scope import FileScope
@@ -97,240 +87,120 @@ def _to_python(node: yaml.Node, path: str, lines: dict[str, int], loader: yaml.S
                        node.start_mark.line + 1) from e
 
 
-class _Reader:
-    """Builds domain objects from plain data, collecting schema violations instead of stopping."""
+def _scope(raw: Any) -> tuple[FileScope | None, list[Violation]]:
+    if raw is None:
+        return None, [Violation("PERIMETRE_MANQUANT", "Le fichier doit déclarer son périmètre : « scope: {cafs: "
+                                "[\"751\"]} », « scope: {partners: [\"SIRET\"]} » ou, pour un opérateur national, "
+                                "« scope: all ».", "scope")]
+    if raw == "all":
+        return FileScope(everything=True), []
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("cafs", "partners"):
+        return None, [Violation("PERIMETRE_INVALIDE", "« scope » vaut « all », ou un objet avec une seule clé : "
+                                "« cafs » ou « partners » (une liste non vide).", "scope")]
+    key, values = next(iter(raw.items()))
+    if not isinstance(values, list) or not values:
+        return None, [Violation("PERIMETRE_INVALIDE", f"« scope.{key} » doit être une liste non vide.",
+                                f"scope.{key}")]
+    items = frozenset(str(v) for v in values)
+    return (FileScope(cafs=items) if key == "cafs" else FileScope(partners=items)), []
 
-    def __init__(self) -> None:
-        self.violations: list[Violation] = []
 
-    def fault(self, code: str, message: str, path: str) -> None:
-        self.violations.append(Violation(code, message, path))
+def _outside(scope: FileScope, data: dict[str, Any], raw_cafs: list[Any], cafs: list[tuple[int, Caf]],
+             partners: list[tuple[int, Partner]]) -> list[Violation]:
+    """Everything the file describes lies inside its scope; a Caf scope describes each of its Cafs."""
+    out = []
+    if not scope.everything and "settings" in data:
+        out.append(Violation("HORS_PERIMETRE", "Les réglages nationaux (« settings ») ne figurent que dans un fichier "
+                             "« scope: all ».", "settings"))
+    for i, c in cafs:
+        if not scope.covers_caf(c.code):
+            out.append(Violation("HORS_PERIMETRE", f"La Caf « {c.code} » est hors du périmètre du fichier "
+                                 f"({scope.describe()}).", f"cafs[{i}].code"))
+    described = {str(c.get("code")) for c in raw_cafs if isinstance(c, dict)}
+    for code in sorted(scope.cafs - described):
+        out.append(Violation("PERIMETRE_CAF_ABSENTE", f"La Caf « {code} » du périmètre doit être décrite sous "
+                             "« cafs ».", "scope.cafs"))
+    for i, p in partners:  # those refused by the schema too, from what they say of themselves
+        if p.siret and not scope.covers_partner(p):
+            out.append(Violation("HORS_PERIMETRE", f"Le partenaire {p.siret} est hors du périmètre du fichier "
+                                 f"({scope.describe()}).", f"partners[{i}].siret"))
+    return out
 
-    def field(self, d: Any, key: str, path: str, *, required: bool = True, default: Any = None, kind: type = str) -> Any:
-        if not isinstance(d, dict):
-            self.fault("SCHEMA_TYPE", "Un objet (clé: valeur) est attendu ici.", path)
-            return default
-        if key not in d or d[key] is None:
-            if required:
-                self.fault("SCHEMA_CHAMP_MANQUANT", f"Le champ « {key} » est obligatoire.", path)
-            return default
-        v = d[key]
-        if kind is str and isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = str(v)  # SIRET or Caf codes written without quotes
-        if kind is list and not isinstance(v, list):
-            self.fault("SCHEMA_TYPE", f"« {key} » doit être une liste.", f"{path}.{key}")
-            return default
-        if kind is str and not isinstance(v, str):
-            self.fault("SCHEMA_TYPE", f"« {key} » doit être un texte.", f"{path}.{key}")
-            return default
-        return v
 
-    def enum(self, cls, value: Any, path: str):
-        try:
-            return cls(value)
-        except (ValueError, TypeError):
-            allowed = ", ".join(e.value for e in cls)
-            self.fault("SCHEMA_VALEUR", f"« {str(value)[:60]} » n'est pas une valeur permise (permises : {allowed}).",
-                       path)
-            return None
+def _text(v: Any) -> str:
+    return str(v) if isinstance(v, (str, int)) and not isinstance(v, bool) else ""
 
-    def enum_set(self, cls, values: list, path: str) -> set:
-        """A list of enum values as a set; the same value twice is a fault, never silently merged."""
-        out: set = set()
-        for k, x in enumerate(values):
-            v = self.enum(cls, x, f"{path}[{k}]")
-            if v is not None and v in out:
-                self.fault("VALEUR_EN_DOUBLE", f"« {v.value} » figure deux fois.", f"{path}[{k}]")
-            elif v is not None:
-                out.add(v)
-        return out
 
-    def unique_strings(self, values: list, path: str) -> list[str]:
-        out = [str(x) for x in values]
-        for k, x in enumerate(out):
-            if x in out[:k]:
-                self.fault("VALEUR_EN_DOUBLE", f"« {x} » figure deux fois.", f"{path}[{k}]")
-        return list(dict.fromkeys(out))
+def _listed(data: dict[str, Any], key: str) -> tuple[list[Any], list[Violation]]:
+    v = data.get(key)
+    if v is None:
+        return [], []
+    if not isinstance(v, list):
+        return [], [Violation("SCHEMA_TYPE", f"« {key} » doit être une liste.", key)]
+    return v, []
 
-    def known_keys(self, d: Any, keys: set[str], path: str) -> None:
-        if isinstance(d, dict):
-            for k in d:
-                if k not in keys:
-                    self.fault("SCHEMA_CHAMP_INCONNU", f"Le champ « {k} » est inconnu.", f"{path}.{k}" if path else k)
 
-    def contact(self, d: Any, path: str) -> Contact | None:
-        if d is None:
-            return None
-        self.known_keys(d, {"name", "email", "phone"}, path)
-        return Contact(self.field(d, "name", path, default=""), self.field(d, "email", path, required=False, default=""),
-                       self.field(d, "phone", path, required=False, default=""))
+def _read(data: Any) -> tuple[Registry, list[Violation], dict[str, str]]:
+    """The registry a file describes, the faults of its shape, and where each object read sits in the file
+    (`partners[0]` of the registry may be `partners[3]` of a file whose first three partners were refused)."""
+    if not isinstance(data, dict):
+        return Registry(), [Violation("SCHEMA_TYPE", "Le fichier doit décrire un objet (version, scope, cafs, "
+                                      "partners).", "")], {}
+    faults = [Violation("SCHEMA_CHAMP_INCONNU", f"Le champ « {k} » est inconnu.", str(k)) for k in data
+              if k not in ("version", "scope", "settings", "cafs", "partners")]
+    if data.get("version") != FORMAT_VERSION:
+        faults.append(Violation("SCHEMA_VERSION", f"« version: {FORMAT_VERSION} » est attendu.", "version"))
+    scope, refused = _scope(data.get("scope"))
+    settings = Settings()
+    found, more = file_format.read(file_format.SettingsIn, data.get("settings") or {}, "settings")
+    faults += refused + more
+    if found is not None and found.afas_habiliter_opening is not None:
+        settings.afas_habiliter_opening = found.afas_habiliter_opening
+    raw_cafs, more = _listed(data, "cafs")
+    faults += more
+    raw_partners, more = _listed(data, "partners")
+    faults += more
+    cafs: list[tuple[int, Caf]] = []
+    for i, raw in enumerate(raw_cafs):
+        caf, more = file_format.read(file_format.CafIn, raw, f"cafs[{i}]")
+        faults += more
+        if caf is not None:
+            cafs.append((i, caf.domain()))
 
-    def scope(self, raw: Any) -> FileScope | None:
-        if raw is None:
-            self.fault("PERIMETRE_MANQUANT", "Le fichier doit déclarer son périmètre : « scope: {cafs: [\"751\"]} », "
-                       "« scope: {partners: [\"SIRET\"]} » ou, pour un opérateur national, « scope: all ».", "scope")
-            return None
-        if raw == "all":
-            return FileScope(everything=True)
-        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("cafs", "partners"):
-            self.fault("PERIMETRE_INVALIDE", "« scope » vaut « all », ou un objet avec une seule clé : « cafs » ou "
-                       "« partners » (une liste non vide).", "scope")
-            return None
-        key, values = next(iter(raw.items()))
-        if not isinstance(values, list) or not values:
-            self.fault("PERIMETRE_INVALIDE", f"« scope.{key} » doit être une liste non vide.", f"scope.{key}")
-            return None
-        items = frozenset(str(v) for v in values)
-        return FileScope(cafs=items) if key == "cafs" else FileScope(partners=items)
+    partners: list[tuple[int, Partner]] = []
+    half_read: list[tuple[int, Partner]] = []  # refused by the schema: only where it belongs is checked
+    for i, raw in enumerate(raw_partners):
+        partner, more = file_format.read(file_format.PartnerIn, raw, f"partners[{i}]")
+        faults += more
+        if partner is not None:
+            partners.append((i, partner.domain()))
+        elif isinstance(raw, dict):
+            half_read.append((i, Partner(_text(raw.get("siret")), "", _text(raw.get("caf")))))
+    reg = Registry([c for _, c in cafs], [p for _, p in partners], settings, scope)
+    if scope is not None:
+        faults += _outside(scope, data, raw_cafs, cafs, sorted(partners + half_read, key=lambda x: x[0]))
+    where = {f"cafs[{n}]": f"cafs[{i}]" for n, (i, _) in enumerate(cafs)}
+    where |= {f"partners[{n}]": f"partners[{i}]" for n, (i, _) in enumerate(partners)}
+    return reg, faults, where
 
-    def stays_in_scope(self, scope: FileScope, data: dict, reg: Registry) -> None:
-        """Everything the file describes lies inside its scope; a Caf scope describes each of its Cafs."""
-        if not scope.everything and "settings" in data:
-            self.fault("HORS_PERIMETRE", "Les réglages nationaux (« settings ») ne figurent que dans un fichier "
-                       "« scope: all ».", "settings")
-        for i, c in enumerate(reg.cafs):
-            if not scope.covers_caf(c.code):
-                self.fault("HORS_PERIMETRE", f"La Caf « {c.code} » est hors du périmètre du fichier "
-                           f"({scope.describe()}).", f"cafs[{i}].code")
-        for code in sorted(scope.cafs - {c.code for c in reg.cafs}):
-            self.fault("PERIMETRE_CAF_ABSENTE", f"La Caf « {code} » du périmètre doit être décrite sous « cafs ».",
-                       "scope.cafs")
-        for i, p in enumerate(reg.partners):
-            if not scope.covers_partner(p):
-                self.fault("HORS_PERIMETRE", f"Le partenaire {p.siret} est hors du périmètre du fichier "
-                           f"({scope.describe()}).", f"partners[{i}].siret")
 
-    def registry(self, data: Any) -> Registry:
-        self.known_keys(data, {"version", "scope", "settings", "cafs", "partners"}, "")
-        if not isinstance(data, dict):
-            self.fault("SCHEMA_TYPE", "Le fichier doit décrire un objet (version, scope, cafs, partners).", "")
-            return Registry()
-        if data.get("version") != FORMAT_VERSION:
-            self.fault("SCHEMA_VERSION", f"« version: {FORMAT_VERSION} » est attendu.", "version")
-        scope = self.scope(data.get("scope"))
-        settings = Settings()
-        st = data.get("settings") or {}
-        if not isinstance(st, dict):
-            self.fault("SCHEMA_TYPE", "« settings » doit être un objet.", "settings")
-            st = {}
-        self.known_keys(st, {"afas_habiliter_opening"}, "settings")
-        if "afas_habiliter_opening" in st:
-            v = st["afas_habiliter_opening"]
-            if isinstance(v, date):
-                settings.afas_habiliter_opening = v
-            else:
-                self.fault("SCHEMA_DATE", "Une date AAAA-MM-JJ est attendue.", "settings.afas_habiliter_opening")
-        cafs = [self.caf(c, f"cafs[{i}]")
-                for i, c in enumerate(self.field(data, "cafs", "", required=False, kind=list, default=[]))]
-        partners = [self.partner(p, f"partners[{i}]")
-                    for i, p in enumerate(self.field(data, "partners", "", required=False, kind=list, default=[]))]
-        reg = Registry(cafs, partners, settings, scope)
-        if scope is not None:
-            self.stays_in_scope(scope, data, reg)
-        return reg
+def _caf_unread(v: Violation, reg: Registry, data: Any) -> bool:
+    """A partner's Caf that the file describes, but in a shape refused: not « unknown » (its fault is listed)."""
+    m = re.match(r"^partners\[(\d+)\]", v.path)
+    cafs = data.get("cafs") if isinstance(data, dict) else None
+    if m is None or not isinstance(cafs, list):
+        return False
+    code = reg.partners[int(m.group(1))].caf
+    return any(isinstance(c, dict) and str(c.get("code")) == code for c in cafs)
 
-    def caf(self, d: Any, path: str) -> Caf:
-        self.known_keys(d, {"code", "name", "habilitation_mailbox", "administrators"}, path)
-        admins = []
-        for i, a in enumerate(self.field(d, "administrators", path, required=False, kind=list, default=[])):
-            p = f"{path}.administrators[{i}]"
-            self.known_keys(a, {"identifiant", "first_name", "last_name", "email"}, p)
-            admins.append(CafAdministrator(self.field(a, "identifiant", p, default=""), self.field(a, "first_name", p, default=""),
-                                           self.field(a, "last_name", p, default=""), self.field(a, "email", p, default="")))
-        return Caf(self.field(d, "code", path, default=""), self.field(d, "name", path, default=""),
-                   self.field(d, "habilitation_mailbox", path, default=""), admins)
 
-    def partner(self, d: Any, path: str) -> Partner:
-        self.known_keys(d, {"siret", "name", "caf", "administrator", "delegates", "users", "equipments", "conventions"}, path)
-        users = []
-        for i, u in enumerate(self.field(d, "users", path, required=False, kind=list, default=[])):
-            p = f"{path}.users[{i}]"
-            self.known_keys(u, {"identifiant", "first_name", "last_name", "email", "suspended", "locked"}, p)
-            users.append(User(self.field(u, "identifiant", p, default=""), self.field(u, "first_name", p, default=""),
-                              self.field(u, "last_name", p, default=""), self.field(u, "email", p, default=""),
-                              bool(u.get("suspended", False)) if isinstance(u, dict) else False,
-                              bool(u.get("locked", False)) if isinstance(u, dict) else False))
-        equipments = [self.equipment(e, f"{path}.equipments[{i}]")
-                      for i, e in enumerate(self.field(d, "equipments", path, required=False, kind=list, default=[]))]
-        conventions = [self.convention(c, f"{path}.conventions[{i}]")
-                       for i, c in enumerate(self.field(d, "conventions", path, required=False, kind=list, default=[]))]
-        return Partner(self.field(d, "siret", path, default=""), self.field(d, "name", path, default=""),
-                       self.field(d, "caf", path, default=""), self.field(d, "administrator", path, required=False),
-                       self.unique_strings(self.field(d, "delegates", path, required=False, kind=list, default=[]),
-                                           f"{path}.delegates"),
-                       users, equipments, conventions)
+_PLACE = re.compile(r"^(cafs|partners)\[\d+\]")
 
-    def equipment(self, d: Any, path: str) -> Equipment:
-        self.known_keys(d, {"code", "name", "type", "sites", "site", "assignments"}, path)
-        assignments: dict[Profile, list[str]] = {}
-        raw = (d.get("assignments") or {}) if isinstance(d, dict) else {}
-        if not isinstance(raw, dict):
-            self.fault("SCHEMA_TYPE", "« assignments » doit être un objet {profil: [identifiants]}.",
-                       f"{path}.assignments")
-            raw = {}
-        for k, v in raw.items():
-            if not isinstance(v, (list, type(None))):
-                self.fault("SCHEMA_TYPE", "Une liste d'identifiants est attendue.", f"{path}.assignments.{k}")
-                continue
-            prof = self.enum(Profile, k, f"{path}.assignments.{k}")
-            if prof:
-                assignments[prof] = self.unique_strings(v or [], f"{path}.assignments.{k}")
-        etype = self.enum(EquipmentType, self.field(d, "type", path, default="ALSH"), f"{path}.type")
-        sites = self.unique_strings(self.field(d, "sites", path, required=False, kind=list, default=[]), f"{path}.sites")
-        legacy = self.field(d, "site", path, required=False, default="")  # documents written before `sites`
-        if legacy and legacy not in sites:
-            sites.insert(0, legacy)
-        return Equipment(self.field(d, "code", path, default=""), self.field(d, "name", path, default=""),
-                         etype or EquipmentType.ALSH, sites, assignments)
 
-    def convention(self, d: Any, path: str) -> Convention:
-        self.known_keys(d, {"number", "status", "history", "contract", "bulletins", "suspended_services"}, path)
-        status = self.enum(ConventionStatus, self.field(d, "status", path, default="requested"), f"{path}.status")
-        contract = ServiceContract()
-        c = d.get("contract") if isinstance(d, dict) else None
-        if c is not None and not isinstance(c, dict):
-            self.fault("SCHEMA_TYPE", "« contract » doit être un objet.", f"{path}.contract")
-            c = None
-        if c is not None:
-            cp = f"{path}.contract"
-            roles = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
-            self.known_keys(c, {*roles, "incident_procedure"}, cp)
-            contract = ServiceContract(**{r: self.contact(c.get(r), f"{cp}.{r}") for r in roles},
-                                       incident_procedure=self.field(c, "incident_procedure", cp, required=False, default=""))
-        history = []
-        for i, h in enumerate(self.field(d, "history", path, required=False, kind=list, default=[])):
-            hp = f"{path}.history[{i}]"
-            hs = self.enum(ConventionStatus, self.field(h, "status", hp, default="requested"), f"{hp}.status")
-            at = h.get("at") if isinstance(h, dict) else None
-            if isinstance(at, str):
-                with contextlib.suppress(ValueError):
-                    at = datetime.fromisoformat(at)
-            if isinstance(at, date) and not isinstance(at, datetime):
-                at = datetime(at.year, at.month, at.day)
-            if not isinstance(at, datetime):
-                self.fault("SCHEMA_DATE", "Une date est attendue.", f"{hp}.at")
-                continue
-            history.append(StatusChange(hs or ConventionStatus.REQUESTED, at, self.field(h, "actor", hp, default="")))
-        bulletins = []
-        for i, b in enumerate(self.field(d, "bulletins", path, required=False, kind=list, default=[])):
-            bp = f"{path}.bulletins[{i}]"
-            self.known_keys(b, {"service", "members"}, bp)
-            service = self.enum(Service, self.field(b, "service", bp, default=""), f"{bp}.service")
-            members = []
-            for j, m in enumerate(self.field(b, "members", bp, required=False, kind=list, default=[])):
-                mp = f"{bp}.members[{j}]"
-                self.known_keys(m, {"identifiant", "groups", "profiles", "suspended"}, mp)
-                groups = self.enum_set(Group, self.field(m, "groups", mp, kind=list, default=[]), f"{mp}.groups")
-                profiles = self.enum_set(Profile, self.field(m, "profiles", mp, required=False, kind=list, default=[]),
-                                         f"{mp}.profiles")
-                members.append(Member(self.field(m, "identifiant", mp, default=""), groups, profiles,
-                                      m.get("suspended") is True if isinstance(m, dict) else False))
-            if service:
-                bulletins.append(Bulletin(service, members))
-        suspended = self.enum_set(Service, self.field(d, "suspended_services", path, required=False, kind=list,
-                                                      default=[]), f"{path}.suspended_services")
-        return Convention(self.field(d, "number", path, default=""), status or ConventionStatus.REQUESTED, history,
-                          contract, bulletins, suspended)
+def _in_file(v: Violation, where: dict[str, str]) -> Violation:
+    """A rule's fault about the registry's n-th partner, at that partner's place in the file."""
+    m = _PLACE.match(v.path)
+    return replace(v, path=where[m.group(0)] + v.path[m.end():]) if m and m.group(0) in where else v
 
 
 def _line_for(path: str, lines: dict[str, int]) -> int | None:
@@ -382,15 +252,14 @@ def load(text: str | bytes, today: date) -> Registry:
     finally:
         if loader is not None:
             loader.dispose()
-    reader = _Reader()
-    reg = reader.registry(data)
+    reg, faults, where = _read(data)
     # schema faults first; rule faults too, except under a place the schema already refused
-    broken = [v.path for v in reader.violations]
+    broken = [v.path for v in faults]
     # a file limited to named partners does not describe their Caf: the store holds it (checked at plan time)
     own_cafs = reg.scope is None or not reg.scope.partners
-    violations = reader.violations + [v for v in validate(reg, today)
-                                      if not any(v.path.startswith(b) for b in broken if b)
-                                      and (own_cafs or v.code != "CAF_INCONNUE")]
+    violations = faults + [v for v in (_in_file(r, where) for r in validate(reg, today)
+                                       if r.code != "CAF_INCONNUE" or own_cafs and not _caf_unread(r, reg, data))
+                           if not any(v.path.startswith(b) for b in broken if b)]
     if violations:
         raise ValidationFailed([Violation(v.code, v.message, v.path, _line_for(v.path, lines)) for v in violations],
                                "Le fichier d'état désiré enfreint des règles ; rien n'a été appliqué.")
@@ -454,21 +323,19 @@ def partner_to_dict(p: Partner) -> dict:
     }
 
 
-def _stored(read: str, d: dict):
-    """A document the store wrote: any fault is a bug, not a user's mistake."""
-    r = _Reader()
-    obj = getattr(r, read)(d, "")
-    if r.violations:
-        raise ValueError(f"stored {read} document is malformed: {r.violations}")
-    return obj
-
-
 def partner_from_dict(d: dict) -> Partner:
-    return _stored("partner", d)
+    """A partner in the file's format that must be right (any fault is a bug, not a person's mistake)."""
+    found, faults = file_format.read(file_format.PartnerIn, d, "")
+    if found is None or faults:
+        raise ValueError(f"malformed partner document: {faults}")
+    return found.domain()
 
 
 def caf_from_dict(d: dict) -> Caf:
-    return _stored("caf", d)
+    found, faults = file_format.read(file_format.CafIn, d, "")
+    if found is None or faults:
+        raise ValueError(f"malformed Caf document: {faults}")
+    return found.domain()
 
 
 def load_file(path: str, today: date) -> Registry:
