@@ -97,7 +97,7 @@ class Cluster:
         values = {"keycloak_admin_password": secrets.token_urlsafe(18)}
         values.update({f"db_{db}": secrets.token_urlsafe(18) for db in DATABASES})
         values.update({f"client_{c}": secrets.token_urlsafe(32)
-                       for c in (*APPS, "provisioning", "provisioning_api", "scim", "caf_services")})
+                       for c in (*APPS, "provisioning", "provisioning_api", "scim", "caf_services", "service_tiers")})
         values.update({f"session_key_{a}": secrets.token_hex(32) for a in APPS})
         if kept and set(values) <= set(kept):
             return kept
@@ -120,6 +120,7 @@ class Cluster:
             "MCP_PROVISIONING_CLIENT_SECRET": s["client_provisioning"],
             "MCP_PROVISIONING_API_CLIENT_SECRET": s["client_provisioning_api"],
             "MCP_SCIM_CLIENT_SECRET": s["client_scim"], "MCP_CAF_SERVICES_CLIENT_SECRET": s["client_caf_services"],
+            "MCP_SERVICE_TIERS_CLIENT_SECRET": s["client_service_tiers"],
             "MCP_DATABASE_URL": self.db_url("mcp"), "MCP_SESSION_URL": self.db_url("sessions"),
             "MCP_AFAS_DATABASE_URL": self.db_url("afas"), "MCP_CDAP_DATABASE_URL": self.db_url("cdap"),
             "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(self.port("smtp")),

@@ -78,6 +78,7 @@ def demo_instance() -> Instance:
 # The test run's applications listen on their own ports, so tests never collide with the demo stack.
 TEST_APP_PORTS = {"portail": 18081, "cdap": 18082, "afas": 18083}
 TEST_KEYCLOAK_SMTP_PORT = 11025  # where the test Keycloak sends its own mails (action links)
+TEST_SERVICE_TIERS_PORT = 18084  # the Apache relying party of the claims contract's tests (docs/claims.md)
 
 
 def test_instance() -> Instance:
@@ -88,6 +89,7 @@ def test_instance() -> Instance:
         admin_user="admin",
         admin_password="test-admin-password",
         extra_env={**{f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
+                   "MCP_SERVICE_TIERS_URL": f"http://localhost:{TEST_SERVICE_TIERS_PORT}",
                    "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT)},
     )
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     cdap_url: str = _f("http://localhost:8082", "the CDAP application's address", group=RUN)
     afas_url: str = _f("http://localhost:8083", "the AFAS application's address", group=RUN)
     api_url: str = _f("http://localhost:8090", "the provisioning API, as the applications reach it", group=RUN)
+    service_tiers_url: str = _f("http://localhost:8084", "the demonstration relying party's address (Apache with "
+                                "mod_auth_openidc, docs/claims.md)", group=RUN)
 
     # --- provisioning -----------------------------------------------------------------------------------------
     provisioning_client_id: str = _f("provisioning", "the service account's client", group=PROV)
@@ -133,6 +135,8 @@ class Settings(BaseSettings):
     ssl_required: Literal["external", "all", "none"] = _f("external", "the realm's `sslRequired`", group=REALM)
     provisioning_api_client_secret: str = _f("", "the API client's secret", group=REALM, secret=True)
     scim_client_secret: str = _f("", "the `scim` client's secret", group=REALM, secret=True)
+    service_tiers_client_secret: str = _f("", "the `service-tiers` client's secret (the Apache relying party)",
+                                          group=REALM, secret=True)
     caf_services_client_secret: str = _f("", "the `caf-services` client's secret (the demo Caf's service)",
                                          group=REALM, secret=True)
 

@@ -121,6 +121,8 @@ bootstrap_tests() {
   ensure_packages "npm installs axe-core, the accessibility checker the browser tests inject" "npm:npm"
   ensure_debs "the test browser's only system fonts (tests/browser/fonts.py)" \
     fonts-dejavu-core
+  ensure_debs "the claims contract's relying party, not written by us (docs/claims.md)" \
+    apache2-bin libapache2-mod-auth-openidc
   if [ ! -f "$ROOT/node_modules/axe-core/axe.min.js" ]; then
     log "installing axe-core (npm ci): the accessibility checker of the browser tests"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

@@ -1,0 +1,90 @@
+"""Issue 28 §4: the claims contract (docs/claims.md) read by a relying party we did not write and that is not
+Python — Apache httpd with mod_auth_openidc (Debian's packages), configured by deploy/relying-party/httpd.conf
+alone — driven by the real browser: single sign-on from the portal and its own end after idle time, refusal
+without the habilitation the contract names, single logout from the portal (back-channel)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlparse
+
+import pytest
+
+from devstack import relying_party
+from tests.browser.helpers import login
+
+SECRET = "demo-only-service-tiers-secret"
+
+
+@pytest.fixture(scope="module")
+def rp_port(stack) -> int:
+    return urlparse(stack.kc_admin.client("service-tiers")["rootUrl"]).port
+
+
+@pytest.fixture
+def apache(keycloak, rp_port, tmp_path):
+    """A fresh Apache per story (its own session cache): the contract's idle time unless a story asks less."""
+    started: list[relying_party.RelyingParty] = []
+
+    def start(idle: int = relying_party.CONTRACT_IDLE_SECONDS) -> relying_party.RelyingParty:
+        rp = relying_party.start(tmp_path / f"apache-{len(started)}", rp_port, keycloak.issuer, SECRET, idle=idle)
+        started.append(rp)
+        return rp
+    yield start
+    for rp in started:
+        rp.stop()
+
+
+def test_a_person_holding_the_habilitation_enters_without_her_password_again_until_the_module_idles(
+        stack, new_page, apache):
+    """The contract's 30 minutes without activity, shortened to the module's minimum (10 s): past it, the
+    module's session is over — the next request goes back to Keycloak's authorization endpoint."""
+    rp = apache(idle=10)
+    stack.ready_user("lea.petit")
+    page = new_page()
+    login(page, stack.urls["portail"] + "/", "lea.petit")  # the portal first: the SSO session is Keycloak's
+    answer = page.goto(rp.url + "/protege/")
+    assert not page.query_selector("#password"), "no second login: the portal's session is enough"
+    assert answer.status == 200 and page.url.startswith(rp.url + "/protege/"), rp.log()
+    assert "Espace réservé" in page.inner_text("h1")
+    # what the module read from the ID token, per the contract
+    assert answer.headers["x-identifiant"] == "lea.petit"
+    assert answer.headers["x-partenaire"] == "12345678900015"
+    assert answer.headers["x-niveau"] in ("niveau-1", "niveau-2")
+    # never from the browser's cache (found by the logout story: a cached copy outlived the session)
+    assert answer.headers["cache-control"] == "no-store"
+    inside = page.request.get(rp.url + "/protege/", max_redirects=0)
+    assert inside.status == 200 and inside.headers["x-identifiant"] == "lea.petit"
+    time.sleep(11)
+    after = page.request.get(rp.url + "/protege/", max_redirects=0)
+    assert after.status == 302 and "/protocol/openid-connect/auth" in after.headers["location"]
+
+
+def test_a_person_without_the_habilitation_is_refused_in_french(stack, new_page, apache):
+    rp = apache()
+    stack.ready_user("paul.bernard")  # AFAS only: no CDAP Consulter
+    page = new_page()
+    login(page, stack.urls["portail"] + "/", "paul.bernard")
+    answer = page.goto(rp.url + "/protege/")
+    assert answer.status == 403
+    assert page.inner_text("h1") == "Accès refusé" and "CDAP Consulter" in page.inner_text("#refus")
+    assert "x-identifiant" not in answer.headers
+
+
+def test_leaving_the_portal_ends_the_apache_session_too(stack, new_page, apache):
+    """Single logout: Keycloak calls the module's back-channel logout; the next page asks for a login again."""
+    rp = apache()
+    stack.ready_user("lea.petit")
+    page = new_page()
+    login(page, stack.urls["portail"] + "/", "lea.petit")
+    assert page.goto(rp.url + "/protege/").status == 200
+    page.goto(stack.urls["portail"] + "/")
+    page.click("text=Se déconnecter")
+    page.wait_for_url(stack.urls["portail"] + "/auth/logged-out")
+    deadline = time.monotonic() + 10  # the back-channel call reaches Apache while Keycloak ends the session
+    while True:
+        page.goto(rp.url + "/protege/")
+        if page.query_selector("#kc-login") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert page.query_selector("#kc-login"), f"still inside after the portal's logout: {page.url}\n{rp.log()}"
