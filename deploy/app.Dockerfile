@@ -6,5 +6,6 @@ COPY provisioning provisioning
 COPY sso_demo sso_demo
 COPY devstack devstack
 COPY examples examples
+COPY realm-config realm-config
 RUN pip install --no-cache-dir '.[postgres]'
 USER nobody

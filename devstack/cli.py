@@ -36,6 +36,16 @@ def _stack_env(inst: kc.Instance) -> dict[str, str]:
     return {k: os.environ.get(k, v) for k, v in defaults.items()}
 
 
+def _realm(inst: kc.Instance, svc) -> str:
+    """An existing realm (a second `up`) gets what realm-config/ says now; a new one was just imported."""
+    from provisioning.keycloak.realm_admin import RealmAdmin
+    from provisioning.usecases.realm import desired_realm, realm_apply
+    admin = RealmAdmin(inst.url, kc.REALM, inst.admin_user, inst.admin_password)
+    applied, left = realm_apply(admin, desired_realm(), actor="devstack:up", journal=svc.uow())
+    said = f"{len(applied)} change(s) applied from realm-config/" if applied else "conforms to realm-config/"
+    return said + (f"; {len(left)} still differ: " + "; ".join(c.line() for c in left) if left else "")
+
+
 def _up(args) -> int:
     if args.cluster:
         return _up_cluster()
@@ -49,7 +59,9 @@ def _up(args) -> int:
     from devstack.seed import seed_demo
     from provisioning.app_factory import build
     print(f"[migrate] {_migrate()}")  # a deployment step: the processes below refuse an older schema
-    seeded = seed_demo(build())
+    svc = build()
+    print(f"[realm] {_realm(inst, svc)}")  # a deployment step too: the realm follows realm-config/ (issue 28 §3)
+    seeded = seed_demo(svc)
     if seeded.stored:
         print(f"[seed] demo partner stored; Keycloak followed ({seeded.applied or 0} change(s))")
     else:

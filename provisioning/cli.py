@@ -335,6 +335,39 @@ def cmd_outbox(args) -> int:
     return 0
 
 
+def cmd_realm(args) -> int:
+    """Issue 28 §3: the realm's configuration (settings, clients, mappers, scopes, roles) kept in step with
+    realm-config/ — `plan` shows what differs and why, `apply` makes it so (a realm administrator's act)."""
+    from pathlib import Path
+
+    from provisioning.keycloak.realm_admin import RealmAdmin
+    from provisioning.usecases.realm import REALM_FILE, desired_realm, realm_apply, realm_plan
+    st = settings.read()
+    if not st.keycloak_realm_admin_password:
+        print("[configuration] the realm's configuration is a realm administrator's: MCP_KEYCLOAK_REALM_ADMIN and "
+              "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD (or _FILE).", file=sys.stderr)
+        return 1
+    kc = RealmAdmin(st.keycloak_url.rstrip("/"), st.realm, st.keycloak_realm_admin, st.keycloak_realm_admin_password)
+    desired = desired_realm(Path(args.file) if args.file else REALM_FILE)
+    if args.action == "plan":
+        changes = realm_plan(kc, desired)
+        for ch in changes:
+            print(ch.line())
+        print(f"{len(changes)} changement(s) : " + ("« realm apply » les appliquera." if changes
+                                                    else "le royaume est conforme au fichier."))
+        return 2 if changes and args.detailed_exitcode else 0
+    applied, left = realm_apply(kc, desired, actor=_actor().username, journal=_service().uow())
+    for ch in applied:
+        print(ch.line())
+    if left:
+        print(f"{len(left)} changement(s) encore différent(s) après l'application :", file=sys.stderr)
+        for ch in left:
+            print("  " + ch.line(), file=sys.stderr)
+        return 1
+    print(f"{len(applied)} changement(s) appliqué(s) ; le royaume est conforme au fichier.")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mcp-provisioning", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -401,6 +434,11 @@ def _operations(sub: Any, mandate: argparse.ArgumentParser) -> None:
     si.add_argument("--days", type=int, default=None, help="default: MCP_INACTIVITY_DAYS")
     sub.add_parser("reviews", help="access reviews: send the reminders due, close the reviews whose deadline "
                                    "passed (unconfirmed grants suspended); the daily job runs it too")
+    rl = sub.add_parser("realm", help="the realm's configuration (settings, clients, roles) against realm-config/: "
+                                      "plan shows, apply makes it so (each deploy)")
+    rl.add_argument("action", choices=["plan", "apply"])
+    rl.add_argument("--file", help="the realm file (default: realm-config/mon-compte-partenaire-realm.json)")
+    rl.add_argument("--detailed-exitcode", action="store_true", help="plan: exit 2 when something differs")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
                 "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
-                "usage-rules": cmd_usage_rules, "reissue": cmd_reissue}
+                "usage-rules": cmd_usage_rules, "reissue": cmd_reissue, "realm": cmd_realm}
     try:
         return handlers[args.cmd](args)
     except ValidationFailed as e:

@@ -5,6 +5,7 @@ without the habilitation the contract names, single logout from the portal (back
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlparse
 
@@ -51,6 +52,8 @@ def test_a_person_holding_the_habilitation_enters_without_her_password_again_unt
     assert answer.headers["x-identifiant"] == "lea.petit"
     assert answer.headers["x-partenaire"] == "12345678900015"
     assert answer.headers["x-niveau"] in ("niveau-1", "niveau-2")
+    held = json.loads(answer.headers["x-habilitations"])  # `resource_access.<service>.roles`, as the contract says
+    assert held["cdap"]["roles"] == ["CDAP-Consulter"] and set(held) <= {"cdap", "afas"}
     # never from the browser's cache (found by the logout story: a cached copy outlived the session)
     assert answer.headers["cache-control"] == "no-store"
     inside = page.request.get(rp.url + "/protege/", max_redirects=0)

@@ -1,0 +1,100 @@
+"""The realm's configuration in Keycloak, read and changed for the realm reconcile (reconcile/realm.py), with a
+realm administrator's credentials: the provisioning account may manage people, not clients nor the realm's
+settings (least privilege). Representations stay Keycloak's own JSON: the realm file is written in them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keycloak import KeycloakAdmin
+from keycloak.exceptions import KeycloakError
+
+from provisioning.errors import Transient
+from provisioning.reconcile.realm import ObservedRealm, RealmChange
+
+
+class RealmAdmin:
+    def __init__(self, server_url: str, realm: str, username: str, password: str, admin_realm: str = "master"):
+        self.realm = realm
+        self.kc = KeycloakAdmin(server_url=server_url, username=username, password=password, realm_name=realm,
+                                user_realm_name=admin_realm, timeout=30)
+
+    def observe(self) -> ObservedRealm:
+        """One read of the realm, its clients (mappers and scopes come with them) and its roles: a few calls,
+        whatever the number of partners (the realm's own objects are a handful)."""
+        try:
+            settings = self.kc.get_realm(self.realm)
+            clients = self.kc.get_clients()
+            scopes = {c["clientId"]: (list(c.get("defaultClientScopes") or []), list(c.get("optionalClientScopes") or []))
+                      for c in clients}
+            client_roles = {c["clientId"]: {r["name"] for r in self.kc.get_client_roles(c["id"])}
+                            for c in clients if not c["clientId"].endswith("-realm") and c["clientId"] != "broker"}
+            realm_roles = {r["name"] for r in self.kc.get_realm_roles()}
+        except (KeycloakError, OSError) as e:
+            raise Transient(f"Lecture de la configuration du royaume impossible : {e}") from e
+        return ObservedRealm(settings, clients, scopes, realm_roles, client_roles)
+
+    def apply(self, changes: list[RealmChange]) -> list[RealmChange]:
+        """Exactly these changes, in order (clients before their mappers, scopes and roles); returns them."""
+        order = {"realm": 0, "client": 1, "mapper": 2, "scope": 3, "role": 4}
+        done = []
+        try:
+            scope_ids: dict[str, str] | None = None
+            for ch in sorted(changes, key=lambda c: order[c.kind]):
+                if ch.kind == "scope":
+                    scope_ids = scope_ids or {s["name"]: s["id"] for s in self.kc.get_client_scopes()}
+                    self._scopes(ch.fields, scope_ids)
+                else:
+                    getattr(self, f"_{ch.action}_{ch.kind}")(ch)
+                done.append(ch)
+        except (KeycloakError, OSError) as e:
+            raise Transient(f"Keycloak a refusé un changement du royaume ({len(done)} appliqué(s) avant) : {e}") from e
+        return done
+
+    def _update_realm(self, ch: RealmChange) -> None:
+        self.kc.update_realm(self.realm, ch.fields)
+
+    def _create_client(self, ch: RealmChange) -> None:
+        self.kc.create_client(ch.fields)
+
+    def _update_client(self, ch: RealmChange) -> None:
+        fields = dict(ch.fields)
+        client_id = fields.pop("id")
+        current = self.kc.get_client(client_id)
+        self.kc.update_client(client_id, {**current, **fields})
+
+    def _delete_client(self, ch: RealmChange) -> None:
+        found = self.kc.get_client_id(ch.target)
+        if found:
+            self.kc.delete_client(found)
+
+    def _create_mapper(self, ch: RealmChange) -> None:
+        fields = dict(ch.fields)
+        self.kc.add_mapper_to_client(fields.pop("client"), fields)
+
+    def _update_mapper(self, ch: RealmChange) -> None:
+        fields = dict(ch.fields)
+        self.kc.update_client_mapper(fields.pop("client"), fields["id"], fields)
+
+    def _scopes(self, f: dict[str, Any], ids: dict[str, str]) -> None:
+        add = self.kc.add_client_default_client_scope if f["kind"] == "default" \
+            else self.kc.add_client_optional_client_scope
+        remove = self.kc.delete_client_default_client_scope if f["kind"] == "default" \
+            else self.kc.delete_client_optional_client_scope
+        for name in f["remove"]:
+            if name in ids:
+                remove(f["client"], ids[name])
+        for name in f["add"]:
+            if name not in ids:
+                raise Transient(f"La portée « {name} » n'existe pas dans le royaume.")
+            add(f["client"], ids[name], {"realm": self.realm, "client": f["client"], "clientScopeId": ids[name]})
+
+    def _create_role(self, ch: RealmChange) -> None:
+        fields = dict(ch.fields)
+        client = fields.pop("client", None)
+        if client is None:
+            self.kc.create_realm_role(fields, skip_exists=True)
+            return
+        internal = self.kc.get_client_id(client)
+        if internal:
+            self.kc.create_client_role(internal, fields, skip_exists=True)

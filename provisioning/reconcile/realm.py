@@ -1,0 +1,167 @@
+"""The realm's own configuration kept in step with realm-config/ at every deploy (issue 28 §3), with the
+discipline of the partners' reconciler: `plan_realm(desired, observed)` is pure data — each change with its
+reason — shown before it is applied; applying it twice changes nothing; after it, a second plan is empty.
+
+What the file says is compared, nothing else (Keycloak adds defaults the file never names): the realm's
+settings (its scalars, lists of names, `attributes`, `smtpServer`), each client it declares (its fields,
+attributes, protocol mappers by name, default and optional scopes) and the roles it declares (created when
+missing, never deleted). A client is ours when the file declares it or when it carries the ownership marker;
+a marked client the file no longer declares is deleted; a client nobody marked is never touched. The
+authentication flows, required actions, components and authenticator configurations (the usage rules'
+published version lives there) are left as imported: creating a realm is Keycloak's import."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioning.domain import naming
+
+# realm-level keys never compared: handled below, or left to the import (see the module's docstring)
+NOT_SETTINGS = {"id", "realm", "clients", "roles", "users", "groups", "components", "requiredActions",
+                "authenticationFlows", "authenticatorConfig", "clientScopes", "identityProviders",
+                "identityProviderMappers", "organizations", "scopeMappings", "clientScopeMappings"}
+WRITE_ONLY = {"password", "secret"}  # Keycloak shows them masked: sent, never compared
+MASK = "**********"
+CLIENT_OWN = {"protocolMappers", "defaultClientScopes", "optionalClientScopes", "id", "secret"}
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)(?::([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class RealmChange:
+    action: str            # create | update | delete
+    kind: str              # realm | client | mapper | scope | role
+    target: str            # "realm", a clientId, "cdap/partner (attribut)", "cdap/role CDAP-Consulter"
+    reason: str            # French, for the operator reading the plan
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)  # what to send
+
+    def line(self) -> str:
+        return f"{self.action:<6} {self.kind:<6} {self.target} — {self.reason}"
+
+
+@dataclass
+class ObservedRealm:
+    settings: dict[str, Any]
+    clients: list[dict[str, Any]]                        # with their protocolMappers
+    client_scopes: dict[str, tuple[list[str], list[str]]]  # clientId -> (default, optional) scope names
+    realm_roles: set[str]
+    client_roles: dict[str, set[str]]                    # clientId -> role names
+
+
+# --- the file, as Keycloak's import reads it ---------------------------------------------------------------
+def resolve(node: Any, env: Mapping[str, str] | None = None) -> Any:
+    """`${VAR:default}` placeholders replaced as Keycloak's import does (from the environment)."""
+    env = os.environ if env is None else env
+    if isinstance(node, str):
+        return _PLACEHOLDER.sub(lambda m: env.get(m.group(1)) or (m.group(2) or ""), node)
+    if isinstance(node, list):
+        return [resolve(x, env) for x in node]
+    if isinstance(node, dict):
+        return {k: resolve(v, env) for k, v in node.items()}
+    return node
+
+
+def _same(want: Any, have: Any) -> bool:
+    if want == "" and have is None:  # Keycloak does not keep an empty value (a mapper's blank client id)
+        return True
+    if isinstance(want, list) and all(not isinstance(x, (dict, list)) for x in want):
+        return isinstance(have, list) and sorted(map(str, want)) == sorted(map(str, have))
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(
+            k in WRITE_ONLY or _same(v, have.get(k)) for k, v in want.items())
+    if isinstance(want, bool) or isinstance(have, bool):
+        return str(want).lower() == str(have).lower()
+    return want == have or (want is not None and have is not None and str(want) == str(have))
+
+
+def _differing(want: dict[str, Any], have: dict[str, Any], skip: set[str]) -> list[str]:
+    return sorted(k for k, v in want.items() if k not in skip and not _same(v, have.get(k)))
+
+
+def _marked(client: dict[str, Any]) -> bool:
+    return (client.get("attributes") or {}).get(naming.MANAGED_BY_ATTR) == naming.MANAGED_BY
+
+
+def _with_marker(client: dict[str, Any]) -> dict[str, Any]:
+    return {**client, "attributes": {**(client.get("attributes") or {}), naming.MANAGED_BY_ATTR: naming.MANAGED_BY}}
+
+
+# --- the plan ---------------------------------------------------------------------------------------------
+def plan_realm(desired: dict[str, Any], observed: ObservedRealm) -> list[RealmChange]:
+    changes = _settings(desired, observed.settings)
+    declared = {c["clientId"]: _with_marker(c) for c in desired.get("clients", [])}
+    have = {c["clientId"]: c for c in observed.clients}
+    for cid, want in declared.items():
+        changes += _client(want, have.get(cid), observed.client_scopes.get(cid))
+    for cid, c in sorted(have.items()):
+        if cid not in declared and _marked(c):
+            changes.append(RealmChange("delete", "client", cid, "client marqué comme le nôtre, absent du fichier"))
+    changes += _roles(desired.get("roles") or {}, observed, set(declared))
+    return changes
+
+
+def _settings(desired: dict[str, Any], have: dict[str, Any]) -> list[RealmChange]:
+    want = {k: v for k, v in desired.items() if k not in NOT_SETTINGS}
+    differing = _differing(want, have, set())
+    if not differing:
+        return []
+    fields = {k: _masked_if_unset(want[k]) for k in differing}
+    return [RealmChange("update", "realm", "realm", "réglages différents du fichier : " + ", ".join(differing),
+                        fields)]
+
+
+def _masked_if_unset(value: Any) -> Any:
+    """A write-only value this process was not given (the SMTP password) is sent masked: Keycloak keeps its own."""
+    if isinstance(value, dict):
+        return {k: (MASK if k in WRITE_ONLY and not v else v) for k, v in value.items()}
+    return value
+
+
+def _client(want: dict[str, Any], have: dict[str, Any] | None,
+            scopes: tuple[list[str], list[str]] | None) -> list[RealmChange]:
+    cid = want["clientId"]
+    if have is None:
+        return [RealmChange("create", "client", cid, "déclaré dans le fichier, absent du royaume", want)]
+    out: list[RealmChange] = []
+    differing = _differing(want, have, CLIENT_OWN)  # the secret is set at creation; rotating it is its own act
+    if differing:
+        fields = {k: want[k] for k in differing}
+        if "attributes" in fields:
+            fields["attributes"] = {**(have.get("attributes") or {}), **want["attributes"]}
+        out.append(RealmChange("update", "client", cid, "différent du fichier : " + ", ".join(differing),
+                               {**fields, "id": have["id"]}))
+    mappers = {m["name"]: m for m in have.get("protocolMappers") or []}
+    for m in want.get("protocolMappers") or []:
+        found = mappers.get(m["name"])
+        target = f"{cid}/{m['name']}"
+        if found is None:
+            out.append(RealmChange("create", "mapper", target, "déclaré dans le fichier", {"client": have["id"], **m}))
+        elif differing_m := _differing(m, found, {"id"}):
+            out.append(RealmChange("update", "mapper", target, "différent du fichier : " + ", ".join(differing_m),
+                                   {"client": have["id"], **m, "id": found["id"]}))
+    default, optional = scopes or ([], [])
+    for kind, wanted, held in (("default", want.get("defaultClientScopes"), default),
+                               ("optional", want.get("optionalClientScopes"), optional)):
+        if wanted is None:
+            continue
+        add, remove = sorted(set(wanted) - set(held)), sorted(set(held) - set(wanted))
+        if add or remove:
+            out.append(RealmChange("update", "scope", f"{cid}/{kind}",
+                                   "portées " + ", ".join([f"+{s}" for s in add] + [f"-{s}" for s in remove]),
+                                   {"client": have["id"], "kind": kind, "add": add, "remove": remove}))
+    return out
+
+
+def _roles(declared: dict[str, Any], observed: ObservedRealm, clients: set[str]) -> list[RealmChange]:
+    out = [RealmChange("create", "role", f"royaume/{r['name']}", "rôle déclaré dans le fichier", r)
+           for r in declared.get("realm") or [] if r["name"] not in observed.realm_roles]
+    for cid, roles in sorted((declared.get("client") or {}).items()):
+        if cid not in clients:
+            continue
+        held = observed.client_roles.get(cid, set())
+        out += [RealmChange("create", "role", f"{cid}/{r['name']}", "rôle déclaré dans le fichier",
+                            {"client": cid, **r}) for r in roles if r["name"] not in held]
+    return out

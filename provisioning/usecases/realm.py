@@ -1,0 +1,40 @@
+"""The realm's configuration reconciled from realm-config/ at every deploy (issue 28 §3): planned, shown,
+applied by a realm administrator, journaled; a second plan must then be empty."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+from provisioning.reconcile.realm import ObservedRealm, RealmChange, plan_realm, resolve
+from provisioning.store.uow import UnitOfWork
+
+REALM_FILE = Path(__file__).resolve().parents[2] / "realm-config" / "mon-compte-partenaire-realm.json"
+
+
+class RealmKeycloak(Protocol):
+    def observe(self) -> ObservedRealm: ...
+    def apply(self, changes: list[RealmChange]) -> list[RealmChange]: ...
+
+
+def desired_realm(path: Path = REALM_FILE, env: dict[str, str] | None = None) -> dict[str, object]:
+    data = resolve(json.loads(path.read_text(encoding="utf-8")), env)
+    assert isinstance(data, dict)
+    return data
+
+
+def realm_plan(kc: RealmKeycloak, desired: dict[str, object]) -> list[RealmChange]:
+    return plan_realm(desired, kc.observe())
+
+
+def realm_apply(kc: RealmKeycloak, desired: dict[str, object], *, actor: str,
+                journal: UnitOfWork | None = None) -> tuple[list[RealmChange], list[RealmChange]]:
+    """(applied, left): what was applied, and what a second plan still finds (empty when all went well)."""
+    applied = kc.apply(realm_plan(kc, desired))
+    if applied and journal is not None:
+        with journal as uow:
+            uow.audit.record(actor, "realm-apply", "realm", None, {"changes": [c.line() for c in applied]},
+                             summary=f"configuration du royaume : {len(applied)} changement(s) appliqué(s)")
+            uow.commit()
+    return applied, realm_plan(kc, desired)

@@ -1,0 +1,82 @@
+"""Issue 28 §3 on the real Keycloak: the realm's configuration is reconciled into an existing realm at every
+deploy — the freshly imported realm already agrees with its file (the comparison understands Keycloak's own
+representation), hand-made drift is planned with its reason and put back, a client added to the file is created
+and marked, a marked client removed from the file is deleted, a client nobody marked is never touched, and the
+second plan is always empty. The shared test realm is given back as the file says at the end."""
+
+from __future__ import annotations
+
+import copy
+from urllib.parse import urlparse
+
+import pytest
+
+from devstack import keycloak as kc
+from provisioning.domain import naming
+from provisioning.keycloak.realm_admin import RealmAdmin
+from provisioning.usecases.realm import desired_realm, realm_apply, realm_plan
+
+
+@pytest.fixture
+def realm(keycloak):
+    """The realm admin, the file as this Keycloak imported it (its environment), and the realm put back after."""
+    admin = RealmAdmin(keycloak.url, keycloak.realm, keycloak.admin_user, keycloak.admin_password)
+    tiers = urlparse(keycloak.admin().client("service-tiers")["rootUrl"])
+    env = {**kc.test_instance().extra_env, **{f"MCP_{c.upper()}_URL": keycloak.app_url(c) for c in ("portail", "cdap", "afas")},
+           "MCP_SERVICE_TIERS_URL": f"{tiers.scheme}://{tiers.netloc}"}
+    desired = desired_realm(env=env)
+    yield admin, desired
+    realm_apply(admin, desired, actor="test")
+
+
+def _client(admin: RealmAdmin, client_id: str) -> dict:
+    return admin.kc.get_client(admin.kc.get_client_id(client_id))
+
+
+def test_the_imported_realm_agrees_with_its_file_and_hand_made_drift_is_put_back(realm):
+    admin, desired = realm
+    assert [c.line() for c in realm_plan(admin, desired)] == []
+
+    cdap = _client(admin, "cdap")
+    admin.kc.update_client(cdap["id"], {**cdap, "redirectUris": ["https://ailleurs.example/*"]})
+    admin.kc.update_realm(admin.realm, {"ssoSessionIdleTimeout": 7200})
+    mapper = next(m for m in cdap["protocolMappers"] if m["name"] == "caf (attribut)")
+    admin.kc.remove_client_mapper(cdap["id"], mapper["id"])
+    drift = {(c.action, c.kind, c.target) for c in realm_plan(admin, desired)}
+    assert drift == {("update", "client", "cdap"), ("update", "realm", "realm"), ("create", "mapper", "cdap/caf (attribut)")}
+
+    applied, left = realm_apply(admin, desired, actor="test")
+    assert len(applied) == 3 and left == []
+    cdap = _client(admin, "cdap")
+    assert cdap["redirectUris"] == [desired_client(desired, "cdap")["redirectUris"][0]]
+    assert admin.kc.get_realm(admin.realm)["ssoSessionIdleTimeout"] == 1800
+    assert any(m["name"] == "caf (attribut)" for m in cdap["protocolMappers"])
+
+
+def desired_client(desired: dict, client_id: str) -> dict:
+    return next(c for c in desired["clients"] if c["clientId"] == client_id)
+
+
+def test_a_client_added_to_the_file_is_created_marked_and_removed_with_it_while_unmarked_ones_stay(realm):
+    admin, desired = realm
+    realm_apply(admin, desired, actor="test")
+    admin.kc.create_client({"clientId": "outil-fait-a-la-main", "redirectUris": ["https://outil.example/*"]})
+    grown = copy.deepcopy(desired)
+    new = copy.deepcopy(desired_client(desired, "service-tiers"))
+    new.update(clientId="declarations-eaje", name="Déclarations EAJE", protocolMappers=[])
+    grown["clients"].append(new)
+    grown["roles"]["client"]["declarations-eaje"] = [{"name": "declarant"}, {"name": "valideur"}]
+    planned = {(c.action, c.kind, c.target) for c in realm_plan(admin, grown)}
+    assert planned == {("create", "client", "declarations-eaje"), ("create", "role", "declarations-eaje/declarant"),
+                       ("create", "role", "declarations-eaje/valideur")}
+    applied, left = realm_apply(admin, grown, actor="test")
+    assert left == []
+    created = _client(admin, "declarations-eaje")
+    assert created["attributes"][naming.MANAGED_BY_ATTR] == naming.MANAGED_BY
+    assert {r["name"] for r in admin.kc.get_client_roles(created["id"])} == {"declarant", "valideur"}
+
+    applied, left = realm_apply(admin, desired, actor="test")  # the entry leaves the file
+    assert [(c.action, c.target) for c in applied] == [("delete", "declarations-eaje")] and left == []
+    assert admin.kc.get_client_id("declarations-eaje") is None
+    assert admin.kc.get_client_id("outil-fait-a-la-main") is not None  # never ours: never touched
+    admin.kc.delete_client(admin.kc.get_client_id("outil-fait-a-la-main"))

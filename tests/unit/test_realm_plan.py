@@ -1,0 +1,95 @@
+"""Issue 28 §3, the pure part: the realm's plan compares what the file says and nothing else, never shows or
+overwrites what it cannot read (secrets), touches only clients that are ours, and is empty when all agrees.
+The real Keycloak: tests/integration/test_realm_reconcile.py."""
+
+from __future__ import annotations
+
+import copy
+
+from provisioning.domain import naming
+from provisioning.reconcile.realm import MASK, ObservedRealm, plan_realm, resolve
+from provisioning.usecases.realm import desired_realm
+
+MARK = {naming.MANAGED_BY_ATTR: naming.MANAGED_BY}
+
+
+def _observed_as_imported(desired: dict) -> ObservedRealm:
+    """What Keycloak shows after importing the file: everything it says, plus its own defaults and ids."""
+    settings = {k: copy.deepcopy(v) for k, v in desired.items() if k not in ("clients", "roles")}
+    settings["smtpServer"] = {**settings["smtpServer"], "password": MASK}
+    settings["otpPolicyDigits"] = 6  # a default the file never names
+    clients = []
+    for i, c in enumerate(desired["clients"]):
+        c = copy.deepcopy(c)
+        c["id"] = f"id-{i}"
+        c["attributes"] = {**c.get("attributes", {}), **MARK, "client.secret.creation.time": "1764000000"}
+        c["secret"] = MASK
+        c["protocolMappers"] = [{**m, "id": f"m-{i}-{j}"} for j, m in enumerate(c.get("protocolMappers", []))]
+        clients.append(c)
+    scopes = {c["clientId"]: (c.get("defaultClientScopes", []), c.get("optionalClientScopes", []))
+              for c in desired["clients"]}
+    roles = desired.get("roles", {})
+    return ObservedRealm(settings, clients, scopes, {r["name"] for r in roles.get("realm", [])},
+                         {cid: {r["name"] for r in rs} for cid, rs in roles.get("client", {}).items()})
+
+
+def test_placeholders_are_resolved_as_keycloaks_import_does():
+    assert resolve({"a": "${X:def}", "b": ["${Y}"], "c": 3}, {"Y": "y"}) == {"a": "def", "b": ["y"], "c": 3}
+    assert resolve("${MCP_CDAP_URL:http://localhost:8082}/cb", {"MCP_CDAP_URL": "https://cdap"}) == "https://cdap/cb"
+
+
+def test_the_realm_as_imported_from_its_file_needs_nothing():
+    desired = desired_realm(env={})
+    assert plan_realm(desired, _observed_as_imported(desired)) == []
+
+
+def test_hand_made_drift_is_planned_back_with_its_reason_and_only_what_differs():
+    desired = desired_realm(env={})
+    observed = _observed_as_imported(desired)
+    observed.settings["ssoSessionIdleTimeout"] = 7200
+    cdap = next(c for c in observed.clients if c["clientId"] == "cdap")
+    cdap["redirectUris"] = ["https://ailleurs.example/*"]
+    cdap["attributes"]["minimum.acr.value"] = "niveau-1"
+    cdap["protocolMappers"] = [m for m in cdap["protocolMappers"] if m["name"] != "caf (attribut)"]
+    observed.client_scopes["cdap"] = (["profile", "email"], [])
+    lines = {(c.action, c.kind, c.target): c for c in plan_realm(desired, observed)}
+    assert set(lines) == {("update", "realm", "realm"), ("update", "client", "cdap"),
+                          ("create", "mapper", "cdap/caf (attribut)"), ("update", "scope", "cdap/default"),
+                          ("update", "scope", "cdap/optional")}
+    assert lines[("update", "realm", "realm")].fields == {"ssoSessionIdleTimeout": 1800}
+    client = lines[("update", "client", "cdap")]
+    assert set(client.fields) == {"id", "redirectUris", "attributes"} and "attributes, redirectUris" in client.reason
+    # Keycloak's own attributes are kept beside ours
+    assert client.fields["attributes"]["client.secret.creation.time"] == "1764000000"
+    assert client.fields["attributes"]["minimum.acr.value"] == "niveau-2"
+
+
+def test_secrets_are_neither_compared_nor_overwritten_with_what_this_process_lacks():
+    desired = desired_realm(env={})  # no MCP_SMTP_PASSWORD, no client secret given: the file's defaults
+    observed = _observed_as_imported(desired)
+    observed.settings["smtpServer"]["host"] = "ancien.example"
+    [change] = plan_realm(desired, observed)
+    assert change.fields["smtpServer"]["password"] == MASK  # Keycloak keeps the password it holds
+    assert all("secret" not in c.fields for c in plan_realm(desired, observed))
+
+
+def test_only_our_clients_are_created_changed_or_deleted():
+    desired = desired_realm(env={})
+    observed = _observed_as_imported(desired)
+    observed.clients.append({"id": "x", "clientId": "outil-de-la-caf", "redirectUris": ["https://outil/*"]})
+    observed.clients.append({"id": "y", "clientId": "ancien-service", "attributes": dict(MARK)})
+    observed.clients = [c for c in observed.clients if c["clientId"] != "service-tiers"]
+    plan = {(c.action, c.target) for c in plan_realm(desired, observed) if c.kind == "client"}
+    assert plan == {("create", "service-tiers"), ("delete", "ancien-service")}
+    created = next(c for c in plan_realm(desired, observed) if c.action == "create")
+    assert created.fields["attributes"][naming.MANAGED_BY_ATTR] == naming.MANAGED_BY
+
+
+def test_declared_roles_missing_are_created_never_deleted():
+    desired = desired_realm(env={})
+    observed = _observed_as_imported(desired)
+    observed.realm_roles = {"role-a-la-main"}
+    observed.client_roles["cdap"] = set()
+    plan = [c for c in plan_realm(desired, observed) if c.kind == "role"]
+    assert plan and all(c.action == "create" for c in plan)
+    assert any(c.target == "cdap/CDAP-Consulter" for c in plan)
