@@ -50,11 +50,11 @@ def _up(args) -> int:
     if args.cluster:
         return _up_cluster()
     inst = kc.demo_instance()
+    env = _stack_env(inst)
+    os.environ.update(env)  # Keycloak's import reads the same settings (its mail server) as the stack
     t0 = time.monotonic()
     how = kc.start(inst)
     print(f"[keycloak] {how} in {time.monotonic() - t0:.0f} s: {inst.url}", flush=True)
-    env = _stack_env(inst)
-    os.environ.update(env)
     print(f"[smtp-sink] {processes.start(SMTP_SINK)}: smtp://127.0.0.1:{SMTP_PORT}, http://localhost:{MAIL_WEB_PORT}/")
     from devstack.seed import seed_demo
     from provisioning.app_factory import build
