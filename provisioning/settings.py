@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     provisioning_client_secret: str = _f("demo-only-provisioning-secret", "its secret (the demo value is warned "
                                          "about, and refused in production)", group=PROV, secret=True)
     # the mail server: one set of names for provisioning's mails and Keycloak's own (realm import placeholders)
-    smtp_host: str = _f("localhost", "mail server (provisioning's mails and Keycloak's)", group=PROV)
+    smtp_host: str = _f("127.0.0.1", "mail server (provisioning's mails and Keycloak's)", group=PROV)
     smtp_port: int = _f(1025, "mail server port", group=PROV, ge=1, le=65535)
     smtp_starttls: bool = _f(False, "STARTTLS towards the mail server (this or SSL is required in production "
                              "towards a remote server)", group=PROV)

@@ -19,7 +19,7 @@ class Notifier(Protocol):
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    host: str = "localhost"
+    host: str = "127.0.0.1"
     port: int = 1025
     security: str = "none"  # none | starttls | ssl
     username: str = ""
