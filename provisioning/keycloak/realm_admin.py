@@ -45,7 +45,13 @@ class RealmAdmin:
                     scope_ids = scope_ids or {s["name"]: s["id"] for s in self.kc.get_client_scopes()}
                     self._scopes(ch.fields, scope_ids)
                 else:
-                    getattr(self, f"_{ch.action}_{ch.kind}")(ch)
+                    try:
+                        getattr(self, f"_{ch.action}_{ch.kind}")(ch)
+                    except KeycloakError as e:
+                        # another deploy created it a moment ago (two `realm apply` at once): it is there, as
+                        # wanted; the plan made after the apply checks it says what the file says
+                        if not (ch.action == "create" and getattr(e, "response_code", None) == 409):
+                            raise
                 done.append(ch)
         except (KeycloakError, OSError) as e:
             raise Transient(f"Keycloak a refusé un changement du royaume ({len(done)} appliqué(s) avant) : {e}") from e
@@ -65,7 +71,7 @@ class RealmAdmin:
 
     def _delete_client(self, ch: RealmChange) -> None:
         found = self.kc.get_client_id(ch.target)
-        if found:
+        if found:  # gone already: another deploy deleted it
             self.kc.delete_client(found)
 
     def _create_mapper(self, ch: RealmChange) -> None:

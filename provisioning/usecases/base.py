@@ -98,6 +98,8 @@ class MutationResult:
 
 
 class Core:
+    REISSUE_CLAIM_WAIT = 5.0  # seconds a re-issue waits for another writer of the partner before deferring
+
     def __init__(self, engine: Engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,

@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-REISSUE_CLAIM_WAIT = 5.0  # seconds a re-issue waits for another writer of the partner before deferring
-
-
 def create_user(app: App, actor: Actor, cmd: CreateUser) -> MutationResult:
     """Another partner's identifiant or email is refused by the store's unique index; an account that exists
     in Keycloak without our marker is refused before anything is stored (never adopted)."""
@@ -222,7 +219,7 @@ def reissue_credentials(app: App, actor: Actor, cmd: ReissueCredentials) -> Muta
     try:
         user_id = gw.user_id(ident)
         if user_id is not None:
-            with holding(app.engine, [siret], wait=REISSUE_CLAIM_WAIT):  # not beside the worker
+            with holding(app.engine, [siret], wait=app.REISSUE_CLAIM_WAIT):  # not beside the worker
                 gw.reset_provisional(user_id, None, None)  # into Keycloak's password history
     except ProvisioningError as e:  # Keycloak down or refusing, the partner busy (ClaimBusy)
         log.info("re-issue for %s: old password not reset now (%s); the delivery replaces it", ident, e)

@@ -7,6 +7,7 @@ second plan is always empty. The shared test realm is given back as the file say
 from __future__ import annotations
 
 import copy
+import threading
 from urllib.parse import urlparse
 
 import pytest
@@ -80,3 +81,31 @@ def test_a_client_added_to_the_file_is_created_marked_and_removed_with_it_while_
     assert admin.kc.get_client_id("declarations-eaje") is None
     assert admin.kc.get_client_id("outil-fait-a-la-main") is not None  # never ours: never touched
     admin.kc.delete_client(admin.kc.get_client_id("outil-fait-a-la-main"))
+
+
+def test_two_deploys_applying_at_once_both_succeed_and_leave_one_client(realm, keycloak):
+    """A second process doing the same thing: both plan the creation; one creates, the other meets 409 —
+    which is what it wanted — and both check afterwards that the realm says what the file says."""
+    admin, desired = realm
+    grown = copy.deepcopy(desired)
+    new = copy.deepcopy(desired_client(desired, "service-tiers"))
+    new.update(clientId="deux-deploiements", name="Deux déploiements", protocolMappers=[])
+    grown["clients"].append(new)
+    outcomes: list[object] = []
+
+    def deploy() -> None:
+        other = RealmAdmin(keycloak.url, keycloak.realm, keycloak.admin_user, keycloak.admin_password)
+        try:
+            outcomes.append(realm_apply(other, grown, actor="test")[1])
+        except Exception as e:  # noqa: BLE001 (the outcome is asserted below)
+            outcomes.append(e)
+    threads = [threading.Thread(target=deploy) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes == [[], []]
+    assert [c["clientId"] for c in admin.kc.get_clients()].count("deux-deploiements") == 1
+    realm_apply(admin, desired, actor="test")
+    assert admin.kc.get_client_id("deux-deploiements") is None
+
