@@ -4,6 +4,7 @@ settings (least privilege). Representations stay Keycloak's own JSON: the realm 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from keycloak import KeycloakAdmin
@@ -30,13 +31,14 @@ class RealmAdmin:
             client_roles = {c["clientId"]: {r["name"] for r in self.kc.get_client_roles(c["id"])}
                             for c in clients if not c["clientId"].endswith("-realm") and c["clientId"] != "broker"}
             realm_roles = {r["name"] for r in self.kc.get_realm_roles()}
+            actions = {a["alias"]: a for a in self.kc.get_required_actions()}
         except (KeycloakError, OSError) as e:
             raise Transient(f"Lecture de la configuration du royaume impossible : {e}") from e
-        return ObservedRealm(settings, clients, scopes, realm_roles, client_roles)
+        return ObservedRealm(settings, clients, scopes, realm_roles, client_roles, actions)
 
     def apply(self, changes: list[RealmChange]) -> list[RealmChange]:
         """Exactly these changes, in order (clients before their mappers, scopes and roles); returns them."""
-        order = {"realm": 0, "client": 1, "mapper": 2, "scope": 3, "role": 4}
+        order = {"realm": 0, "client": 1, "mapper": 2, "scope": 3, "role": 4, "action": 5}
         done = []
         try:
             scope_ids: dict[str, str] | None = None
@@ -94,6 +96,14 @@ class RealmAdmin:
             if name not in ids:
                 raise Transient(f"La portée « {name} » n'existe pas dans le royaume.")
             add(f["client"], ids[name], {"realm": self.realm, "client": f["client"], "clientScopeId": ids[name]})
+
+    def _update_action(self, ch: RealmChange) -> None:
+        self.kc.update_required_action(ch.target, ch.fields)
+
+    def _create_action(self, ch: RealmChange) -> None:
+        self.kc.connection.raw_post(f"admin/realms/{self.realm}/authentication/register-required-action",
+                                    data=json.dumps({"providerId": ch.fields["providerId"], "name": ch.fields["name"]}))
+        self.kc.update_required_action(ch.target, ch.fields)
 
     def _create_role(self, ch: RealmChange) -> None:
         fields = dict(ch.fields)

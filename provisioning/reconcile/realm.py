@@ -4,11 +4,11 @@ reason — shown before it is applied; applying it twice changes nothing; after 
 
 What the file says is compared, nothing else (Keycloak adds defaults the file never names): the realm's
 settings (its scalars, lists of names, `attributes`, `smtpServer`), each client it declares (its fields,
-attributes, protocol mappers by name, default and optional scopes) and the roles it declares (created when
-missing, never deleted). A client is ours when the file declares it or when it carries the ownership marker;
+attributes, protocol mappers by name, default and optional scopes), the required actions it declares (by alias)
+and the roles it declares (created when missing, never deleted). A client is ours when the file declares it or when it carries the ownership marker;
 a marked client the file no longer declares is deleted; a client nobody marked is never touched. The
-authentication flows, required actions, components and authenticator configurations (the usage rules'
-published version lives there) are left as imported: creating a realm is Keycloak's import."""
+authentication flows, components and authenticator configurations (the usage rules' published version lives
+there) are left as imported: creating a realm is Keycloak's import."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)(?::([^}]*))?\}")
 @dataclass(frozen=True)
 class RealmChange:
     action: str            # create | update | delete
-    kind: str              # realm | client | mapper | scope | role
+    kind: str              # realm | client | mapper | scope | role | action (a required action)
     target: str            # "realm", a clientId, "cdap/partner (attribut)", "cdap/role CDAP-Consulter"
     reason: str            # French, for the operator reading the plan
     fields: dict[str, Any] = field(default_factory=dict, compare=False)  # what to send
@@ -49,6 +49,7 @@ class ObservedRealm:
     client_scopes: dict[str, tuple[list[str], list[str]]]  # clientId -> (default, optional) scope names
     realm_roles: set[str]
     client_roles: dict[str, set[str]]                    # clientId -> role names
+    required_actions: dict[str, dict[str, Any]] = field(default_factory=dict)  # alias -> representation
 
 
 # --- the file, as Keycloak's import reads it ---------------------------------------------------------------
@@ -100,6 +101,7 @@ def plan_realm(desired: dict[str, Any], observed: ObservedRealm) -> list[RealmCh
         if cid not in declared and _marked(c):
             changes.append(RealmChange("delete", "client", cid, "client marqué comme le nôtre, absent du fichier"))
     changes += _roles(desired.get("roles") or {}, observed, set(declared))
+    changes += _required_actions(desired.get("requiredActions") or [], observed.required_actions)
     return changes
 
 
@@ -152,6 +154,20 @@ def _client(want: dict[str, Any], have: dict[str, Any] | None,
             out.append(RealmChange("update", "scope", f"{cid}/{kind}",
                                    "portées " + ", ".join([f"+{s}" for s in add] + [f"-{s}" for s in remove]),
                                    {"client": have["id"], "kind": kind, "add": add, "remove": remove}))
+    return out
+
+
+def _required_actions(declared: list[dict[str, Any]], have: dict[str, dict[str, Any]]) -> list[RealmChange]:
+    """The steps Keycloak makes a person take (usage rules, personal password, second factor): a step disabled
+    or made optional by hand is a security drift, put back."""
+    out = []
+    for want in declared:
+        alias, found = want["alias"], have.get(want["alias"])
+        if found is None:
+            out.append(RealmChange("create", "action", alias, "action requise déclarée, non enregistrée", want))
+        elif differing := _differing(want, found, set()):
+            out.append(RealmChange("update", "action", alias, "différente du fichier : " + ", ".join(differing),
+                                   {**found, **{k: want[k] for k in differing}}))
     return out
 
 

@@ -91,3 +91,37 @@ def test_leaving_the_portal_ends_the_apache_session_too(stack, new_page, apache)
             break
         time.sleep(0.5)
     assert page.query_selector("#kc-login"), f"still inside after the portal's logout: {page.url}\n{rp.log()}"
+
+
+def test_a_habilitation_withdrawn_ends_the_session_in_the_service_we_did_not_write(stack, new_page, apache):
+    """The contract's promise: when a role is withdrawn, Keycloak ends the person's sessions and tells every
+    service (back-channel logout) — Apache's included; coming back, she meets the login, then the refusal."""
+    from provisioning.domain.model import Group, Service
+    from tests.browser.conftest import OPERATOR
+    rp = apache()
+    stack.ready_user("lea.petit")
+    page = new_page()
+    login(page, stack.urls["portail"] + "/", "lea.petit")
+    assert page.goto(rp.url + "/protege/").status == 200
+    take = {"siret": "12345678900015", "convention": "CONV-751-2026-0001", "service": Service.CDAP,
+            "identifiant": "lea.petit", "profiles": set()}
+    kc_user = stack.kc_admin.user_by_username("lea.petit")
+    stack.provisioning.set_membership(OPERATOR, **take, groups=set())
+    try:
+        # the reconcile worker removes the role and ends her sessions; Keycloak tells Apache as it does
+        deadline = time.monotonic() + 30
+        while stack.kc_admin.get(f"/users/{kc_user['id']}/sessions") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stack.kc_admin.get(f"/users/{kc_user['id']}/sessions") == []
+        deadline = time.monotonic() + 10  # Keycloak's back-channel call reaches Apache as it ends the sessions
+        while True:
+            page.goto(rp.url + "/protege/")
+            if page.query_selector("#kc-login") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert page.query_selector("#kc-login"), f"Apache still served her: {page.url}\n{rp.log()}"
+        login(page, rp.url + "/protege/", "lea.petit")
+        assert page.inner_text("h1") == "Accès refusé"
+    finally:
+        stack.provisioning.set_membership(OPERATOR, **take, groups={Group.CDAP_CONSULTER})
+        stack.settle()

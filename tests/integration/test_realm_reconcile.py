@@ -43,11 +43,15 @@ def test_the_imported_realm_agrees_with_its_file_and_hand_made_drift_is_put_back
     admin.kc.update_realm(admin.realm, {"ssoSessionIdleTimeout": 7200})
     mapper = next(m for m in cdap["protocolMappers"] if m["name"] == "caf (attribut)")
     admin.kc.remove_client_mapper(cdap["id"], mapper["id"])
+    terms = admin.kc.get_required_action_by_alias("TERMS_AND_CONDITIONS")
+    admin.kc.update_required_action("TERMS_AND_CONDITIONS", {**terms, "enabled": False})  # usage rules skipped!
     drift = {(c.action, c.kind, c.target) for c in realm_plan(admin, desired)}
-    assert drift == {("update", "client", "cdap"), ("update", "realm", "realm"), ("create", "mapper", "cdap/caf (attribut)")}
+    assert drift == {("update", "client", "cdap"), ("update", "realm", "realm"), ("create", "mapper", "cdap/caf (attribut)"),
+                     ("update", "action", "TERMS_AND_CONDITIONS")}
 
     applied, left = realm_apply(admin, desired, actor="test")
-    assert len(applied) == 3 and left == []
+    assert len(applied) == 4 and left == []
+    assert admin.kc.get_required_action_by_alias("TERMS_AND_CONDITIONS")["enabled"] is True
     cdap = _client(admin, "cdap")
     assert cdap["redirectUris"] == [desired_client(desired, "cdap")["redirectUris"][0]]
     assert admin.kc.get_realm(admin.realm)["ssoSessionIdleTimeout"] == 1800

@@ -98,3 +98,22 @@ def test_every_partner_command_goes_through_the_injected_unit_of_work(tmp_path, 
     assert {"create-user", "set-membership", "delegate", "suspend-user", "report-lost-credentials",
             "declare-equipment", "remove-equipment", "suspend-service", "convention-transition",
             "import-users"} <= set(actions)
+
+
+def test_a_setting_of_the_application_reaches_its_handlers(use_case_engine, monkeypatch):
+    """Found moving the use cases into handlers: the re-issue's wait for the partner's claim had become a module
+    constant, so the 0 s tests and the simulation give it on their instance was ignored (5 s waits)."""
+    import contextlib
+
+    from provisioning.usecases import people
+    svc = reconciled_service(use_case_engine)
+    waits: list[float] = []
+
+    @contextlib.contextmanager
+    def holding(engine, keys, wait):
+        waits.append(wait)
+        yield
+    monkeypatch.setattr(people, "holding", holding)
+    svc.REISSUE_CLAIM_WAIT = 0.25
+    svc.reissue_credentials(NATIONAL, A, "lea.petit")
+    assert waits == [0.25]

@@ -29,8 +29,9 @@ def _observed_as_imported(desired: dict) -> ObservedRealm:
     scopes = {c["clientId"]: (c.get("defaultClientScopes", []), c.get("optionalClientScopes", []))
               for c in desired["clients"]}
     roles = desired.get("roles", {})
+    actions = {a["alias"]: {**copy.deepcopy(a), "config": {**a.get("config", {})}} for a in desired["requiredActions"]}
     return ObservedRealm(settings, clients, scopes, {r["name"] for r in roles.get("realm", [])},
-                         {cid: {r["name"] for r in rs} for cid, rs in roles.get("client", {}).items()})
+                         {cid: {r["name"] for r in rs} for cid, rs in roles.get("client", {}).items()}, actions)
 
 
 def test_placeholders_are_resolved_as_keycloaks_import_does():
@@ -93,3 +94,13 @@ def test_declared_roles_missing_are_created_never_deleted():
     plan = [c for c in plan_realm(desired, observed) if c.kind == "role"]
     assert plan and all(c.action == "create" for c in plan)
     assert any(c.target == "cdap/CDAP-Consulter" for c in plan)
+
+
+def test_a_required_step_turned_off_by_hand_is_turned_back_on():
+    desired = desired_realm(env={})
+    observed = _observed_as_imported(desired)
+    observed.required_actions["TERMS_AND_CONDITIONS"]["enabled"] = False
+    del observed.required_actions["CONFIGURE_TOTP"]
+    plan = {(c.action, c.target): c for c in plan_realm(desired, observed) if c.kind == "action"}
+    assert set(plan) == {("update", "TERMS_AND_CONDITIONS"), ("create", "CONFIGURE_TOTP")}
+    assert plan[("update", "TERMS_AND_CONDITIONS")].fields["enabled"] is True
