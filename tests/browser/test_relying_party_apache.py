@@ -36,6 +36,19 @@ def apache(keycloak, rp_port, tmp_path):
         rp.stop()
 
 
+def asked_to_log_in_again(page, rp: relying_party.RelyingParty, within: float = 10.0) -> bool:
+    """Whether Apache's reserved page now sends her to Keycloak's login (Keycloak's back-channel call reaches
+    Apache as it ends the sessions: allowed a few seconds)."""
+    deadline = time.monotonic() + within
+    while True:
+        page.goto(rp.url + "/protege/")
+        if page.query_selector("#kc-login"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+
+
 def test_a_person_holding_the_habilitation_enters_without_her_password_again_until_the_module_idles(
         stack, new_page, apache):
     """The contract's 30 minutes without activity, shortened to the module's minimum (10 s): past it, the
@@ -84,13 +97,7 @@ def test_leaving_the_portal_ends_the_apache_session_too(stack, new_page, apache)
     page.goto(stack.urls["portail"] + "/")
     page.click("text=Se déconnecter")
     page.wait_for_url(stack.urls["portail"] + "/auth/logged-out")
-    deadline = time.monotonic() + 10  # the back-channel call reaches Apache while Keycloak ends the session
-    while True:
-        page.goto(rp.url + "/protege/")
-        if page.query_selector("#kc-login") or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert page.query_selector("#kc-login"), f"still inside after the portal's logout: {page.url}\n{rp.log()}"
+    assert asked_to_log_in_again(page, rp), f"still inside after the portal's logout: {page.url}\n{rp.log()}"
 
 
 def test_a_habilitation_withdrawn_ends_the_session_in_the_service_we_did_not_write(stack, new_page, apache):
@@ -113,13 +120,7 @@ def test_a_habilitation_withdrawn_ends_the_session_in_the_service_we_did_not_wri
         while stack.kc_admin.get(f"/users/{kc_user['id']}/sessions") and time.monotonic() < deadline:
             time.sleep(0.2)
         assert stack.kc_admin.get(f"/users/{kc_user['id']}/sessions") == []
-        deadline = time.monotonic() + 10  # Keycloak's back-channel call reaches Apache as it ends the sessions
-        while True:
-            page.goto(rp.url + "/protege/")
-            if page.query_selector("#kc-login") or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        assert page.query_selector("#kc-login"), f"Apache still served her: {page.url}\n{rp.log()}"
+        assert asked_to_log_in_again(page, rp), f"Apache still served her: {page.url}\n{rp.log()}"
         login(page, rp.url + "/protege/", "lea.petit")
         assert page.inner_text("h1") == "Accès refusé"
     finally:
