@@ -348,7 +348,7 @@ def cmd_realm(args) -> int:
               "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD (or _FILE).", file=sys.stderr)
         return 1
     kc = RealmAdmin(st.keycloak_url.rstrip("/"), st.realm, st.keycloak_realm_admin, st.keycloak_realm_admin_password)
-    desired = desired_realm(Path(args.file) if args.file else REALM_FILE)
+    desired = desired_realm(Path(args.file) if args.file else REALM_FILE, every_variable_set=st.env == "production")
     if args.action == "plan":
         changes = realm_plan(kc, desired)
         for ch in changes:

@@ -65,6 +65,32 @@ def resolve(node: Any, env: Mapping[str, str] | None = None) -> Any:
     return node
 
 
+def unset_placeholders(node: Any, env: Mapping[str, str] | None = None) -> list[str]:
+    """The file's variables this environment leaves to a demonstration default (a `demo-only-…` secret, an
+    address on this machine): in production the reconcile refuses to run with any, rather than put a redirect
+    URI or a new client's secret back to the demo's. Other defaults (`external`, `false`, an empty password) are
+    values a production may keep."""
+    env = os.environ if env is None else env
+    found: set[str] = set()
+
+    def walk(n: Any) -> None:
+        if isinstance(n, str):
+            found.update(m.group(1) for m in _PLACEHOLDER.finditer(n)
+                         if not env.get(m.group(1)) and _demo(m.group(2) or ""))
+        elif isinstance(n, list):
+            for x in n:
+                walk(x)
+        elif isinstance(n, dict):
+            for x in n.values():
+                walk(x)
+    walk(node)
+    return sorted(found)
+
+
+def _demo(default: str) -> bool:
+    return default.startswith("demo-only") or any(h in default for h in ("localhost", "127.0.0.1"))
+
+
 def _same(want: Any, have: Any) -> bool:
     if want == "" and have is None:  # Keycloak does not keep an empty value (a mapper's blank client id)
         return True

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Protocol
 
-from provisioning.reconcile.realm import ObservedRealm, RealmChange, plan_realm, resolve
+from provisioning.errors import ValidationFailed, Violation
+from provisioning.reconcile.realm import ObservedRealm, RealmChange, plan_realm, resolve, unset_placeholders
 from provisioning.store.uow import UnitOfWork
 
 REALM_FILE = Path(__file__).resolve().parents[2] / "realm-config" / "mon-compte-partenaire-realm.json"
@@ -18,8 +19,16 @@ class RealmKeycloak(Protocol):
     def apply(self, changes: list[RealmChange]) -> list[RealmChange]: ...
 
 
-def desired_realm(path: Path = REALM_FILE, env: dict[str, str] | None = None) -> dict[str, object]:
-    data = resolve(json.loads(path.read_text(encoding="utf-8")), env)
+def desired_realm(path: Path = REALM_FILE, env: dict[str, str] | None = None, *,
+                  every_variable_set: bool = False) -> dict[str, object]:
+    """The file as Keycloak's import reads it in this environment. `every_variable_set` (production): a
+    variable of the file left unset is refused, every one listed, before anything is read from Keycloak."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if every_variable_set and (unset := unset_placeholders(raw, env)):
+        raise ValidationFailed([Violation("VARIABLE_NON_DEFINIE", "Variable du fichier du royaume non définie : sa "
+                                          "valeur de démonstration serait appliquée.", name) for name in unset],
+                               "La configuration du royaume n'est pas appliquée : définissez ces variables.")
+    data = resolve(raw, env)
     assert isinstance(data, dict)
     return data
 

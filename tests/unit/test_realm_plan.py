@@ -104,3 +104,35 @@ def test_a_required_step_turned_off_by_hand_is_turned_back_on():
     plan = {(c.action, c.target): c for c in plan_realm(desired, observed) if c.kind == "action"}
     assert set(plan) == {("update", "TERMS_AND_CONDITIONS"), ("create", "CONFIGURE_TOTP")}
     assert plan[("update", "TERMS_AND_CONDITIONS")].fields["enabled"] is True
+
+
+def test_in_production_every_variable_of_the_file_must_be_set_or_nothing_is_planned():
+    import pytest
+
+    from provisioning.errors import ValidationFailed
+    with pytest.raises(ValidationFailed) as refused:
+        desired_realm(env={"MCP_CDAP_URL": "https://cdap.caf.example"}, every_variable_set=True)
+    unset = {v.path for v in refused.value.violations}
+    assert "MCP_PORTAIL_URL" in unset and "MCP_SERVICE_TIERS_CLIENT_SECRET" in unset and "MCP_CDAP_URL" not in unset
+    assert {v.code for v in refused.value.violations} == {"VARIABLE_NON_DEFINIE"}
+    assert desired_realm(env={}) is not None  # the demo takes the file's defaults
+
+
+def test_the_compose_deployment_gives_keycloak_and_its_realm_step_every_production_value():
+    """docker-compose.yml (no Docker here to run it): Keycloak's import and the `realm` step resolve the file
+    alike, and neither leaves a demonstration default (the step would refuse to run)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from provisioning.reconcile.realm import unset_placeholders
+    from provisioning.usecases.realm import REALM_FILE
+    root = Path(__file__).resolve().parents[2]
+    services = yaml.safe_load((root / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    raw = json.loads(REALM_FILE.read_text(encoding="utf-8"))
+    kc_env = {k: str(v) for k, v in services["kc1"]["environment"].items()}
+    step_env = {k: str(v) for k, v in services["realm"]["environment"].items()}
+    assert unset_placeholders(raw, kc_env) == [] and unset_placeholders(raw, step_env) == []
+    names = {m for m in json.dumps(raw).split("${")[1:] for m in [m.split(":")[0].split("}")[0]]}
+    assert {k: kc_env.get(k) for k in names} == {k: step_env.get(k) for k in names}
