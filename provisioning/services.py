@@ -27,7 +27,7 @@ from provisioning.domain.model import (
     User,
 )
 from provisioning.usecases import commands as c
-from provisioning.usecases import partners, people
+from provisioning.usecases import partners, people, reviews, usage_rules
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN,
     DELEGATE,
@@ -40,12 +40,12 @@ from provisioning.usecases.base import (  # noqa: F401 (the names callers import
 from provisioning.usecases.handlers import HANDLERS
 from provisioning.usecases.imports import ImportPlan
 from provisioning.usecases.reconciling import Reconciling
-from provisioning.usecases.reviews import Reviews
-from provisioning.usecases.usage_rules import UsageRules
+from provisioning.usecases.usage_rules import Publisher
 
 
-class Provisioning(Reviews, Reconciling, UsageRules):
-    """The facade (configuration and adapters in Core.__init__)."""
+class Provisioning(Reconciling):
+    """The facade: configuration and adapters in Core.__init__; the kernel's services (reads, the outbox, the
+    reconciler) inherited (Core ← Mail ← Reconciling); every command and every other use case a function."""
 
     def handle(self, actor: Actor, command: c.Command) -> Any:
         """Carry out one command for `actor` with its registered handler."""
@@ -155,6 +155,29 @@ class Provisioning(Reviews, Reconciling, UsageRules):
     def decide(self, actor: Actor, campaign_id: str, key: str, verdict: rv.Verdict) -> dict[str, Any]:
         r: dict[str, Any] = self.handle(actor, c.DecideReview(campaign_id=campaign_id, key=key, verdict=verdict))
         return r
+
+    def reviews(self, actor: Actor) -> list[dict[str, Any]]:
+        return reviews.reviews(self, actor)
+
+    def review(self, actor: Actor, campaign_id: str) -> dict[str, Any]:
+        return reviews.review(self, actor, campaign_id)
+
+    def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict[str, Any]:
+        return reviews.review_items(self, actor, campaign_id, siret)
+
+    def review_csv(self, actor: Actor, campaign_id: str) -> str:
+        return reviews.review_csv(self, actor, campaign_id)
+
+    def tick_reviews(self) -> dict[str, Any]:
+        """The daily job's part: reminders due, campaigns past their deadline closed, yearly ones opened."""
+        return reviews.tick_reviews(self)
+
+    # --- usage rules (R15) -------------------------------------------------------------------------------
+    def publish_usage_rules(self, actor: Actor, version: str, publisher: Publisher) -> datetime:
+        return usage_rules.publish_usage_rules(self, actor, version, publisher)
+
+    def usage_rules_acceptances(self, actor: Actor) -> list[dict[str, Any]]:
+        return usage_rules.usage_rules_acceptances(self, actor)
 
     # --- reads beside the commands ----------------------------------------------------------------------
     def account(self, actor: Actor, siret: str, identifiant: str) -> dict[str, Any]:

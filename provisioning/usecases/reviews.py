@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from provisioning.domain import reviews as rv
@@ -30,7 +30,9 @@ from provisioning.usecases.base import (
     _unknown_or_forbidden,
 )
 from provisioning.usecases.commands import DecideReview, OnPartner, OpenReview
-from provisioning.usecases.mail import Mail
+
+if TYPE_CHECKING:
+    from provisioning.services import Provisioning as App
 
 log = logging.getLogger(__name__)
 REVIEW_JOB = Actor("job:revue-habilitations", system=True)
@@ -59,236 +61,233 @@ def _summary(row: ReviewCampaignRow, decisions: list[rv.Decision], now: datetime
                                  "pending": len(p.pending)} for siret, p in sorted(per.items())}}
 
 
-class Reviews(Mail):
-    # --- what the Caf and the partners read ---------------------------------------------------------
-    def reviews(self, actor: Actor) -> list[dict[str, Any]]:
-        """The campaigns a reader may see: its Caf's (a Caf administrator), those covering its partner (a
-        partner's administrator or responsable des habilitations: the counts of its own partner only)."""
-        now = self.now()
-        with self.uow() as uow:
-            if actor.system or (CAF_ADMIN in actor.roles and actor.caf):
-                rows = uow.reviews.list(None if actor.system else actor.caf)
-                return [_summary(r, uow.reviews.decisions(r.campaign.id), now) for r in rows]
-            p = uow.registry.partner(actor.partner) if actor.partner else None
-            if p is None or not rv.may_decide(actor, p):
-                return []
-            out = []
-            for mine in uow.reviews.list(p.caf, partner=p.siret):  # each campaign with this partner's items only
-                if mine.campaign.covers(p):
-                    s = _summary(mine, uow.reviews.decisions(mine.campaign.id, p.siret), now)
-                    out.append(s | {"partners": [p.siret]})
-            return out
-
-    def review(self, actor: Actor, campaign_id: str) -> dict[str, Any]:
-        row = self._row(campaign_id)
-        if not actor.is_caf_admin_of(row.campaign.caf):
-            raise NotFound("Campagne de revue inconnue.")
-        with self.uow() as uow:
-            return _summary(row, uow.reviews.decisions(campaign_id), self.now())
-
-    def review_items(self, actor: Actor, campaign_id: str, siret: str) -> dict[str, Any]:
-        """A partner's items with the decision that counts, who took it, and each person's last connection
-        (one read of Keycloak's LOGIN events for the whole page, never one a person)."""
-        row = self._row(campaign_id, partner=siret)  # that partner's items only
-        p = self._reviewed_partner(actor, row, siret)
-        with self.uow() as uow:
-            decisions = uow.reviews.decisions(campaign_id, siret)
-        last = rv.latest(decisions)
-        logins = self.gateway().last_logins(self.now() - LAST_LOGIN_WINDOW)
+# --- what the Caf and the partners read ---------------------------------------------------------
+def reviews(app: App, actor: Actor) -> list[dict[str, Any]]:
+    """The campaigns a reader may see: its Caf's (a Caf administrator), those covering its partner (a
+    partner's administrator or responsable des habilitations: the counts of its own partner only)."""
+    now = app.now()
+    with app.uow() as uow:
+        if actor.system or (CAF_ADMIN in actor.roles and actor.caf):
+            rows = uow.reviews.list(None if actor.system else actor.caf)
+            return [_summary(r, uow.reviews.decisions(r.campaign.id), now) for r in rows]
+        p = uow.registry.partner(actor.partner) if actor.partner else None
+        if p is None or not rv.may_decide(actor, p):
+            return []
         out = []
-        for it in row.items:
-            u, d = p.user(it.identifiant), last.get(it.key)
-            out.append({"key": it.key, "identifiant": it.identifiant, "convention": it.convention,
-                        "service": it.service.value, "groups": sorted(g.value for g in it.groups),
-                        "profiles": sorted(x.value for x in it.profiles),
-                        "first_name": u.first_name if u else "", "last_name": u.last_name if u else "",
-                        "last_login": logins.get(it.identifiant),
-                        "decision": d.verdict.value if d else None,
-                        "decision_label": d.verdict.label if d else None, "decided_by": d.by if d else None,
-                        "decided_at": d.at if d else None,
-                        "may_decide": self._may_decide_on(actor, p, it.identifiant)})
-        return _summary(row, decisions, self.now()) | {"partner": {"siret": p.siret, "name": p.name}, "items": out}
+        for mine in uow.reviews.list(p.caf, partner=p.siret):  # each campaign with this partner's items only
+            if mine.campaign.covers(p):
+                s = _summary(mine, uow.reviews.decisions(mine.campaign.id, p.siret), now)
+                out.append(s | {"partners": [p.siret]})
+        return out
 
-    def review_csv(self, actor: Actor, campaign_id: str) -> str:
-        """The campaign's result, one line a grant: who decided what and when; what the deadline did."""
-        row = self._row(campaign_id)
-        if not actor.is_caf_admin_of(row.campaign.caf):
-            raise NotFound("Campagne de revue inconnue.")
-        with self.uow() as uow:
-            last = rv.latest(uow.reviews.decisions(campaign_id))
-            names = {p.siret: p for p in uow.registry.partners_of_caf(row.campaign.caf)}
-        buf = io.StringIO()
-        w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-        w.writerow(["siret", "partenaire", "convention", "service", "identifiant", "nom", "prenom", "groupes",
-                    "profils", "decision", "par", "le", "resultat"])
-        for it in row.items:
-            p, d = names.get(it.partner), last.get(it.key)
-            u = p.user(it.identifiant) if p else None
-            result = (d.verdict.label if d else "suspendu (non confirmé)" if row.closed_at else "en attente")
-            w.writerow([_cell(x) for x in (
-                it.partner, p.name if p else "", it.convention, it.service.value, it.identifiant,
-                u.last_name if u else "", u.first_name if u else "", " + ".join(sorted(g.value for g in it.groups)),
-                " + ".join(sorted(x.value for x in it.profiles)), d.verdict.label if d else "", d.by if d else "",
-                d.at.isoformat() if d else "", result)])
-        return "\ufeff" + buf.getvalue()
+def review(app: App, actor: Actor, campaign_id: str) -> dict[str, Any]:
+    row = _row(app, campaign_id)
+    if not actor.is_caf_admin_of(row.campaign.caf):
+        raise NotFound("Campagne de revue inconnue.")
+    with app.uow() as uow:
+        return _summary(row, uow.reviews.decisions(campaign_id), app.now())
 
-    # --- the partner's reviewers ----------------------------------------------------------------------
-    # --- the job: reminders and the deadline ------------------------------------------------------------
-    def tick_reviews(self) -> dict[str, Any]:
-        """Run by the daily job (and `mcp-provisioning reviews`): the reminder due for each open campaign, and
-        each campaign whose deadline passed closed: what nobody confirmed suspended. Safe to run twice."""
-        now = self.now()
-        done: dict[str, Any] = {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
-        with self.uow() as uow:
-            rows = uow.reviews.list(open_only=True)
-        for row in rows:
-            if now >= row.campaign.deadline:
-                done["suspended"] += self._close(row, now)
-                done["closed"].append(row.campaign.id)
-            else:
-                done["reminders"] += self._remind(row, now)
-        done["opened"] = self._open_yearly(now)
-        if done["reminders"] or done["closed"] or done["opened"]:
-            self.deliver_notifications()
-        return done
+def review_items(app: App, actor: Actor, campaign_id: str, siret: str) -> dict[str, Any]:
+    """A partner's items with the decision that counts, who took it, and each person's last connection
+    (one read of Keycloak's LOGIN events for the whole page, never one a person)."""
+    row = _row(app, campaign_id, partner=siret)  # that partner's items only
+    p = _reviewed_partner(app, actor, row, siret)
+    with app.uow() as uow:
+        decisions = uow.reviews.decisions(campaign_id, siret)
+    last = rv.latest(decisions)
+    logins = app.gateway().last_logins(app.now() - LAST_LOGIN_WINDOW)
+    out = []
+    for it in row.items:
+        u, d = p.user(it.identifiant), last.get(it.key)
+        out.append({"key": it.key, "identifiant": it.identifiant, "convention": it.convention,
+                    "service": it.service.value, "groups": sorted(g.value for g in it.groups),
+                    "profiles": sorted(x.value for x in it.profiles),
+                    "first_name": u.first_name if u else "", "last_name": u.last_name if u else "",
+                    "last_login": logins.get(it.identifiant),
+                    "decision": d.verdict.value if d else None,
+                    "decision_label": d.verdict.label if d else None, "decided_by": d.by if d else None,
+                    "decided_at": d.at if d else None,
+                    "may_decide": _may_decide_on(actor, p, it.identifiant)})
+    return _summary(row, decisions, app.now()) | {"partner": {"siret": p.siret, "name": p.name}, "items": out}
 
-    def _open_yearly(self, now: datetime) -> list[str]:
-        """« Defaults: yearly »: a year after a Caf's last review opened, once it is closed, the next one opens
-        by itself over all its partners (30 days, to the end of a Paris day). The first review of a Caf is opened
-        by a person: the recurrence follows what the Caf started."""
-        with self.uow() as uow:
-            latest: dict[str, ReviewCampaignRow] = {}
-            for r in uow.reviews.list():  # newest first
-                latest.setdefault(r.campaign.caf, r)
-        opened = []
-        for caf, last in sorted(latest.items()):
-            if last.closed_at is None or not rv.next_campaign_due(last.campaign.opened_at, now):
-                continue
-            day = (now + rv.DEFAULT_DURATION).astimezone(PARIS).date()
-            try:
-                opened.append(open_review(self, REVIEW_JOB, OpenReview(caf=caf, deadline=datetime.combine(day, time(23, 59), PARIS)))["id"])
-            except ProvisioningError as e:  # e.g. the Caf has no partner left: tried again tomorrow
-                log.error("yearly access review of Caf %s not opened: %s", caf, e)
-        return opened
+def review_csv(app: App, actor: Actor, campaign_id: str) -> str:
+    """The campaign's result, one line a grant: who decided what and when; what the deadline did."""
+    row = _row(app, campaign_id)
+    if not actor.is_caf_admin_of(row.campaign.caf):
+        raise NotFound("Campagne de revue inconnue.")
+    with app.uow() as uow:
+        last = rv.latest(uow.reviews.decisions(campaign_id))
+        names = {p.siret: p for p in uow.registry.partners_of_caf(row.campaign.caf)}
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w.writerow(["siret", "partenaire", "convention", "service", "identifiant", "nom", "prenom", "groupes",
+                "profils", "decision", "par", "le", "resultat"])
+    for it in row.items:
+        p, d = names.get(it.partner), last.get(it.key)
+        u = p.user(it.identifiant) if p else None
+        result = (d.verdict.label if d else "suspendu (non confirmé)" if row.closed_at else "en attente")
+        w.writerow([_cell(x) for x in (
+            it.partner, p.name if p else "", it.convention, it.service.value, it.identifiant,
+            u.last_name if u else "", u.first_name if u else "", " + ".join(sorted(g.value for g in it.groups)),
+            " + ".join(sorted(x.value for x in it.profiles)), d.verdict.label if d else "", d.by if d else "",
+            d.at.isoformat() if d else "", result)])
+    return "\ufeff" + buf.getvalue()
 
-    def _remind(self, row: ReviewCampaignRow, now: datetime) -> int:
-        days = rv.reminder_due(row.campaign, now, row.reminders_sent)
-        if days is None:
-            return 0
-        sent = 0
-        with self.uow() as uow:
-            per = rv.progress(row.items, uow.reviews.decisions(row.campaign.id))
-            for siret, pr in sorted(per.items()):
-                p = uow.registry.partner(siret)
-                if pr.done or p is None:
-                    continue
-                people = {key: key.rsplit("/", 1)[-1] for key in pr.pending}
-                for u in self._reviewers(p):
-                    # what this reviewer may decide (R12: a delegate is not reminded of his own grants)
-                    mine = [k for k, ident in people.items() if self._may_decide_on(_as_reviewer(p, u), p, ident)]
-                    if not mine:
-                        continue
-                    subject, body = messages.review_reminder_mail(u.first_name, u.last_name, p.name, len(mine),
-                                                                  days, row.campaign.deadline,
-                                                                  self._review_url(row.campaign.id, siret))
-                    uow.outbox.put(u.email, subject, body, caf=p.caf)
-                    sent += 1
-            uow.reviews.reminder_sent(row.campaign.id, days)
-            uow.audit.record(REVIEW_JOB.username, "review-reminder", f"review:{row.campaign.id}", caf=row.campaign.caf,
-                             summary=f"revue : rappel J-{days} envoyé ({sent} courriel(s))")
-            uow.commit()
-        return sent
+# --- the partner's reviewers ----------------------------------------------------------------------
+# --- the job: reminders and the deadline ------------------------------------------------------------
+def tick_reviews(app: App) -> dict[str, Any]:
+    """Run by the daily job (and `mcp-provisioning reviews`): the reminder due for each open campaign, and
+    each campaign whose deadline passed closed: what nobody confirmed suspended. Safe to run twice."""
+    now = app.now()
+    done: dict[str, Any] = {"reminders": 0, "closed": [], "suspended": 0, "opened": []}
+    with app.uow() as uow:
+        rows = uow.reviews.list(open_only=True)
+    for row in rows:
+        if now >= row.campaign.deadline:
+            done["suspended"] += _close(app, row, now)
+            done["closed"].append(row.campaign.id)
+        else:
+            done["reminders"] += _remind(app, row, now)
+    done["opened"] = _open_yearly(app, now)
+    if done["reminders"] or done["closed"] or done["opened"]:
+        app.deliver_notifications()
+    return done
 
-    def _close(self, row: ReviewCampaignRow, now: datetime) -> int:
-        """Suspend, partner by partner, every item without a decision whose grant is still the one reviewed
-        (a grant given again since the opening is a newer decision: left alone), then close the campaign."""
-        with self.uow() as uow:
-            decisions = uow.reviews.decisions(row.campaign.id)
-        doomed: dict[str, list[rv.Item]] = defaultdict(list)
-        for it in rv.to_suspend(row.campaign, row.items, decisions, now):
-            doomed[it.partner].append(it)
-        suspended, lines, failed = 0, [], []
-        for siret, its in sorted(doomed.items()):
-            hit: list[rv.Item] = []
-
-            try:
-                self._suspend_unconfirmed(siret, its, hit)
-            except NotFound:
-                continue  # the partner left the registry since: nothing of it to suspend
-            except ProvisioningError as e:  # the next run tries again: the campaign stays open until it is done
-                log.error("access review %s: suspensions of %s failed: %s", row.campaign.id, siret, e)
-                failed.append(siret)
-                continue
-            suspended += len(hit)
-            lines += [f"{siret} — {it.identifiant} : {_what(it)}" for it in hit]
-        if failed:
-            return suspended
-        with self.uow() as uow:
-            if uow.reviews.close(row.campaign.id, now):
-                caf = uow.registry.load_caf(row.campaign.caf)
-                if caf:
-                    subject, body = messages.review_closed_report(caf.name, lines)
-                    uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
-                uow.audit.record(REVIEW_JOB.username, "close-review", f"review:{row.campaign.id}", None,
-                                 {"suspended": len(lines)}, caf=row.campaign.caf,
-                                 summary=f"revue close : {len(lines)} habilitation(s) suspendue(s)")
-            uow.commit()
-        return suspended
-
-    def _suspend_unconfirmed(self, siret: str, its: list[rv.Item], hit: list[rv.Item]) -> None:
-        """One partner's items nobody confirmed, suspended if still held as reviewed (`hit`), their holders told."""
-        with self.changing(REVIEW_JOB, OnPartner(siret=siret), "review-suspend",
-                           "revue close : habilitations non confirmées suspendues — "
-                           + ", ".join(_identifiants(its))) as ch:
-            for it in its:
-                conv = ch.partner.convention(it.convention)
-                b = conv.bulletin(it.service) if conv else None
-                m = b.member(it.identifiant) if b else None
-                if m and not m.suspended and m.groups == set(it.groups) and m.profiles == set(it.profiles):
-                    m.suspended = True
-                    hit.append(it)
-            ch.about(_identifiants(its))
-            per_person: dict[str, list[str]] = defaultdict(list)
-            for it in hit:
-                per_person[it.identifiant].append(_what(it))
-            for ident, whats in per_person.items():
-                if u := ch.partner.user(ident):
-                    ch.mail(u.email, *messages.review_suspended_mail(u.first_name, u.last_name, whats))
-
-    # --- helpers --------------------------------------------------------------------------------------
-    def _row(self, campaign_id: str, *, partner: str | None = None, key: str | None = None) -> ReviewCampaignRow:
-        """The campaign with all its items, or only one partner's, or only one (issue 27 §2)."""
-        with self.uow() as uow:
-            row = uow.reviews.get(campaign_id, partner=partner, key=key)
-        if row is None:
-            raise NotFound("Campagne de revue inconnue.")
-        return row
-
-    def _reviewed_partner(self, actor: Actor, row: ReviewCampaignRow, siret: str) -> Partner:
-        """The partner, if the campaign covers it and the actor may review it; else « inconnu » (a partner's
-        staff cannot tell another partner's campaign from none)."""
-        p = self._load_partner(siret)
-        if p is None or not row.campaign.covers(p) or not rv.may_decide(actor, p):
-            raise _unknown_or_forbidden(actor, siret, p is None or not row.campaign.covers(p))
-        return p
-
-    @staticmethod
-    def _may_decide_on(actor: Actor, p: Partner, identifiant: str) -> bool:
+def _open_yearly(app: App, now: datetime) -> list[str]:
+    """« Defaults: yearly »: a year after a Caf's last review opened, once it is closed, the next one opens
+    by itself over all its partners (30 days, to the end of a Paris day). The first review of a Caf is opened
+    by a person: the recurrence follows what the Caf started."""
+    with app.uow() as uow:
+        latest: dict[str, ReviewCampaignRow] = {}
+        for r in uow.reviews.list():  # newest first
+            latest.setdefault(r.campaign.caf, r)
+    opened = []
+    for caf, last in sorted(latest.items()):
+        if last.closed_at is None or not rv.next_campaign_due(last.campaign.opened_at, now):
+            continue
+        day = (now + rv.DEFAULT_DURATION).astimezone(PARIS).date()
         try:
-            if not actor.is_caf_admin_of(p.caf):
-                _check_hierarchy(actor, p, identifiant, self_ok=False)
-        except Forbidden:
-            return False
-        return True
+            opened.append(open_review(app, REVIEW_JOB, OpenReview(caf=caf, deadline=datetime.combine(day, time(23, 59), PARIS)))["id"])
+        except ProvisioningError as e:  # e.g. the Caf has no partner left: tried again tomorrow
+            log.error("yearly access review of Caf %s not opened: %s", caf, e)
+    return opened
 
-    @staticmethod
-    def _reviewers(p: Partner) -> list[User]:
-        """Who receives the campaign's mails: the partner's administrator and responsables des habilitations."""
-        idents = ([p.administrator] if p.administrator else []) + list(p.delegates)
-        return [u for i in dict.fromkeys(idents) if (u := p.user(i)) and u.active]
+def _remind(app: App, row: ReviewCampaignRow, now: datetime) -> int:
+    days = rv.reminder_due(row.campaign, now, row.reminders_sent)
+    if days is None:
+        return 0
+    sent = 0
+    with app.uow() as uow:
+        per = rv.progress(row.items, uow.reviews.decisions(row.campaign.id))
+        for siret, pr in sorted(per.items()):
+            p = uow.registry.partner(siret)
+            if pr.done or p is None:
+                continue
+            people = {key: key.rsplit("/", 1)[-1] for key in pr.pending}
+            for u in _reviewers(p):
+                # what this reviewer may decide (R12: a delegate is not reminded of his own grants)
+                mine = [k for k, ident in people.items() if _may_decide_on(_as_reviewer(p, u), p, ident)]
+                if not mine:
+                    continue
+                subject, body = messages.review_reminder_mail(u.first_name, u.last_name, p.name, len(mine),
+                                                              days, row.campaign.deadline,
+                                                              _review_url(app, row.campaign.id, siret))
+                uow.outbox.put(u.email, subject, body, caf=p.caf)
+                sent += 1
+        uow.reviews.reminder_sent(row.campaign.id, days)
+        uow.audit.record(REVIEW_JOB.username, "review-reminder", f"review:{row.campaign.id}", caf=row.campaign.caf,
+                         summary=f"revue : rappel J-{days} envoyé ({sent} courriel(s))")
+        uow.commit()
+    return sent
 
-    def _review_url(self, campaign_id: str, siret: str) -> str:
-        return f"{self.portal_url}/console/{siret}/revues/{campaign_id}"
+def _close(app: App, row: ReviewCampaignRow, now: datetime) -> int:
+    """Suspend, partner by partner, every item without a decision whose grant is still the one reviewed
+    (a grant given again since the opening is a newer decision: left alone), then close the campaign."""
+    with app.uow() as uow:
+        decisions = uow.reviews.decisions(row.campaign.id)
+    doomed: dict[str, list[rv.Item]] = defaultdict(list)
+    for it in rv.to_suspend(row.campaign, row.items, decisions, now):
+        doomed[it.partner].append(it)
+    suspended, lines, failed = 0, [], []
+    for siret, its in sorted(doomed.items()):
+        hit: list[rv.Item] = []
+
+        try:
+            _suspend_unconfirmed(app, siret, its, hit)
+        except NotFound:
+            continue  # the partner left the registry since: nothing of it to suspend
+        except ProvisioningError as e:  # the next run tries again: the campaign stays open until it is done
+            log.error("access review %s: suspensions of %s failed: %s", row.campaign.id, siret, e)
+            failed.append(siret)
+            continue
+        suspended += len(hit)
+        lines += [f"{siret} — {it.identifiant} : {_what(it)}" for it in hit]
+    if failed:
+        return suspended
+    with app.uow() as uow:
+        if uow.reviews.close(row.campaign.id, now):
+            caf = uow.registry.load_caf(row.campaign.caf)
+            if caf:
+                subject, body = messages.review_closed_report(caf.name, lines)
+                uow.outbox.put(caf.habilitation_mailbox, subject, body, caf=caf.code)
+            uow.audit.record(REVIEW_JOB.username, "close-review", f"review:{row.campaign.id}", None,
+                             {"suspended": len(lines)}, caf=row.campaign.caf,
+                             summary=f"revue close : {len(lines)} habilitation(s) suspendue(s)")
+        uow.commit()
+    return suspended
+
+def _suspend_unconfirmed(app: App, siret: str, its: list[rv.Item], hit: list[rv.Item]) -> None:
+    """One partner's items nobody confirmed, suspended if still held as reviewed (`hit`), their holders told."""
+    with app.changing(REVIEW_JOB, OnPartner(siret=siret), "review-suspend",
+                       "revue close : habilitations non confirmées suspendues — "
+                       + ", ".join(_identifiants(its))) as ch:
+        for it in its:
+            conv = ch.partner.convention(it.convention)
+            b = conv.bulletin(it.service) if conv else None
+            m = b.member(it.identifiant) if b else None
+            if m and not m.suspended and m.groups == set(it.groups) and m.profiles == set(it.profiles):
+                m.suspended = True
+                hit.append(it)
+        ch.about(_identifiants(its))
+        per_person: dict[str, list[str]] = defaultdict(list)
+        for it in hit:
+            per_person[it.identifiant].append(_what(it))
+        for ident, whats in per_person.items():
+            if u := ch.partner.user(ident):
+                ch.mail(u.email, *messages.review_suspended_mail(u.first_name, u.last_name, whats))
+
+# --- helpers --------------------------------------------------------------------------------------
+def _row(app: App, campaign_id: str, *, partner: str | None = None, key: str | None = None) -> ReviewCampaignRow:
+    """The campaign with all its items, or only one partner's, or only one (issue 27 §2)."""
+    with app.uow() as uow:
+        row = uow.reviews.get(campaign_id, partner=partner, key=key)
+    if row is None:
+        raise NotFound("Campagne de revue inconnue.")
+    return row
+
+def _reviewed_partner(app: App, actor: Actor, row: ReviewCampaignRow, siret: str) -> Partner:
+    """The partner, if the campaign covers it and the actor may review it; else « inconnu » (a partner's
+    staff cannot tell another partner's campaign from none)."""
+    p = app._load_partner(siret)
+    if p is None or not row.campaign.covers(p) or not rv.may_decide(actor, p):
+        raise _unknown_or_forbidden(actor, siret, p is None or not row.campaign.covers(p))
+    return p
+
+def _may_decide_on(actor: Actor, p: Partner, identifiant: str) -> bool:
+    try:
+        if not actor.is_caf_admin_of(p.caf):
+            _check_hierarchy(actor, p, identifiant, self_ok=False)
+    except Forbidden:
+        return False
+    return True
+
+def _reviewers(p: Partner) -> list[User]:
+    """Who receives the campaign's mails: the partner's administrator and responsables des habilitations."""
+    idents = ([p.administrator] if p.administrator else []) + list(p.delegates)
+    return [u for i in dict.fromkeys(idents) if (u := p.user(i)) and u.active]
+
+def _review_url(app: App, campaign_id: str, siret: str) -> str:
+    return f"{app.portal_url}/console/{siret}/revues/{campaign_id}"
 
 
 def _as_reviewer(p: Partner, u: User) -> Actor:
@@ -321,7 +320,7 @@ def _identifiants(items: Iterable[rv.Item]) -> list[str]:
 
 
 # --- the handlers: a Caf opens a campaign, a partner's reviewers decide ------------------------------------
-def open_review(app: Reviews, actor: Actor, cmd: OpenReview) -> dict[str, Any]:
+def open_review(app: App, actor: Actor, cmd: OpenReview) -> dict[str, Any]:
     """Open a campaign over the Caf's partners (all, or those listed); the grants in force now are its items.
     Refused, with every fault listed, when another campaign of the Caf is still open."""
     caf, deadline, partners = cmd.caf, cmd.deadline, cmd.partners
@@ -356,25 +355,25 @@ def open_review(app: Reviews, actor: Actor, cmd: OpenReview) -> dict[str, Any]:
             uow.outbox.put(caf_obj.habilitation_mailbox, subject, body, caf=caf)
         for siret, n in sorted(count.items()):
             p = known[siret]
-            for u in app._reviewers(p):
+            for u in _reviewers(p):
                 subject, body = messages.review_opened_mail(u.first_name, u.last_name, p.name, caf_obj.name, n,
-                                                            deadline, app._review_url(campaign.id, siret))
+                                                            deadline, _review_url(app, campaign.id, siret))
                 uow.outbox.put(u.email, subject, body, caf=caf)
         uow.commit()
     app.deliver_notifications()
-    return _summary(app._row(campaign.id), [], now)
+    return _summary(_row(app, campaign.id), [], now)
 
 
-def decide(app: Reviews, actor: Actor, cmd: DecideReview) -> dict[str, Any]:
+def decide(app: App, actor: Actor, cmd: DecideReview) -> dict[str, Any]:
     """Confirm or withdraw one grant. A withdrawal takes the grant away at once (stored with the decision, one
     transaction; Keycloak follows, the person's sessions end); a confirmation may be changed into a withdrawal
     until the deadline, a withdrawal is final."""
     campaign_id, key, verdict = cmd.campaign_id, cmd.key, cmd.verdict
-    row = app._row(campaign_id, key=key)  # that item only (`key` is bounded by the request model)
+    row = _row(app, campaign_id, key=key)  # that item only (`key` is bounded by the request model)
     it = next((i for i in row.items if i.key == key), None)
     if it is None:
         raise NotFound("Cette habilitation ne fait pas partie de la campagne.")
-    p = app._reviewed_partner(actor, row, it.partner)
+    p = _reviewed_partner(app, actor, row, it.partner)
     if not actor.is_caf_admin_of(p.caf):
         _check_hierarchy(actor, p, it.identifiant, self_ok=False)
     now = app.now()
