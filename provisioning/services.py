@@ -22,12 +22,17 @@ from provisioning.domain.model import (
     Group,
     Partner,
     Profile,
+    Registry,
     Service,
     ServiceContract,
     User,
 )
+from provisioning.keycloak.gateway import Gateway
+from provisioning.reconcile.apply import ApplyReport, Progress
+from provisioning.reconcile.plan import Change
+from provisioning.reconcile.state import State, UserSpec
 from provisioning.usecases import commands as c
-from provisioning.usecases import partners, people, reviews, usage_rules
+from provisioning.usecases import mail, partners, people, reconciling, reviews, usage_rules
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN,
     DELEGATE,
@@ -39,13 +44,14 @@ from provisioning.usecases.base import (  # noqa: F401 (the names callers import
 )
 from provisioning.usecases.handlers import HANDLERS
 from provisioning.usecases.imports import ImportPlan
-from provisioning.usecases.reconciling import Reconciling
 from provisioning.usecases.usage_rules import Publisher
 
 
-class Provisioning(Reconciling):
-    """The facade: configuration and adapters in Core.__init__; the kernel's services (reads, the outbox, the
-    reconciler) inherited (Core ← Mail ← Reconciling); every command and every other use case a function."""
+class Provisioning(Core):
+    """The facade: configuration, adapters, reads and the partner's unit of work in Core; every command, the
+    outbox, the reconciler and every other use case a function of the application (usecases/*.py), reached
+    here by the name callers know. Internal steps call each other through these names too, so a test may stand
+    in for one on an instance (`svc.deliver_notifications = …`)."""
 
     def handle(self, actor: Actor, command: c.Command) -> Any:
         """Carry out one command for `actor` with its registered handler."""
@@ -178,6 +184,45 @@ class Provisioning(Reconciling):
 
     def usage_rules_acceptances(self, actor: Actor) -> list[dict[str, Any]]:
         return usage_rules.usage_rules_acceptances(self, actor)
+
+    # --- the outbox (mails, credentials, incidents) -------------------------------------------------------
+    def deliver_notifications(self) -> int:
+        return mail.deliver_notifications(self)
+
+    def notifications(self, actor: Actor, dead: bool = False, waiting: bool = False) -> list[dict[str, Any]]:
+        return mail.notifications(self, actor, dead, waiting)
+
+    def resend_notification(self, actor: Actor, msg_id: int) -> None:
+        mail.resend_notification(self, actor, msg_id)
+
+    def report_incident(self, actor: Actor, kind: str, description: str) -> int:
+        return mail.report_incident(self, actor, kind, description)
+
+    def disabled_wait(self, queued_at: datetime) -> float:
+        return mail.disabled_wait(self, queued_at)
+
+    def _queue_credentials(self, user: UserSpec) -> None:
+        mail._queue_credentials(self, user)
+
+    # --- Keycloak follows the registry --------------------------------------------------------------------
+    def import_registry(self, actor: Actor, reg: Registry) -> None:
+        reconciling.import_registry(self, actor, reg)
+
+    def plan(self) -> list[Change]:
+        return reconciling.plan(self)
+
+    def reconcile(self, actor: Actor, progress: Progress | None = None, partner: str | None = None) -> ApplyReport:
+        return reconciling.reconcile(self, actor, progress, partner)
+
+    def execute_changes(self, actor: Actor, changes: list[Change], observed: State, *,
+                        progress: Progress | None = None, gateway: Gateway | None = None) -> ApplyReport:
+        return reconciling.execute_changes(self, actor, changes, observed, progress=progress, gateway=gateway)
+
+    def reconcile_request(self, key: str) -> ApplyReport | None:
+        return reconciling.reconcile_request(self, key)
+
+    def reconcile_state(self, key: str) -> dict[str, Any] | None:
+        return reconciling.reconcile_state(self, key)
 
     # --- reads beside the commands ----------------------------------------------------------------------
     def account(self, actor: Actor, siret: str, identifiant: str) -> dict[str, Any]:

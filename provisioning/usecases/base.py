@@ -99,6 +99,7 @@ class MutationResult:
 
 class Core:
     REISSUE_CLAIM_WAIT = 5.0  # seconds a re-issue waits for another writer of the partner before deferring
+    BUSY_RETRY_SECONDS = 5.0  # a delivery whose partner another writer holds (or whose account is disabled) waits
 
     def __init__(self, engine: Engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
@@ -125,7 +126,7 @@ class Core:
         self.reconcile_mode = reconcile_mode  # worker: mutations answer once stored; the worker reconciles
 
     def reconcile_request(self, key: str) -> ApplyReport | None:
-        """Apply a stored reconcile request now (inline mode): usecases.reconciling.Reconciling does it."""
+        """Apply a stored reconcile request now (inline mode): the facade gives usecases/reconciling.py's."""
         raise NotImplementedError
 
     def current_actor(self, actor: Actor) -> Actor:

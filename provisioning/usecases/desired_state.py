@@ -28,7 +28,7 @@ from provisioning.store.uow import UnitOfWork, holding, stale_version
 from provisioning.usecases.base import Actor
 
 if TYPE_CHECKING:
-    from provisioning.usecases.reconciling import Reconciling
+    from provisioning.services import Provisioning as App
 
 DEFAULT_DESTROY_THRESHOLD = 5  # destructive changes allowed without --allow-destroy (never a partner removal)
 
@@ -110,7 +110,7 @@ def _in_scope(owner: str, ch: Change, scope: FileScope, sirets: set[str]) -> boo
     return ch.action == "create" and ch.kind == "group"  # the shared roots, needed by the first partner
 
 
-def plan_file(svc: Reconciling, actor: Actor, file_reg: Registry, *, observe: bool = True) -> StatePlan:
+def plan_file(svc: App, actor: Actor, file_reg: Registry, *, observe: bool = True) -> StatePlan:
     """Merge the file into the stored registry inside its scope, validate the result, and plan the
     Keycloak changes inside the scope (`observe=False`: the registry part only)."""
     scope = file_reg.scope
@@ -157,7 +157,7 @@ def _partner_by_partner(scope: FileScope, sirets: set[str]) -> bool:
     return not scope.everything and not scope.cafs and len(sirets) <= OBSERVED_ONE_BY_ONE
 
 
-def _observed_partners(svc: Reconciling, merged: Registry, sirets: set[str]) -> tuple[State, State]:
+def _observed_partners(svc: App, merged: Registry, sirets: set[str]) -> tuple[State, State]:
     """(desired, observed) for the partners a file names, each read from Keycloak as an API mutation reads it
     (its users by attribute and by name, its groups and organisation): a file for one partner no longer reads
     the whole realm (issue 27: 23 to 34 minutes at 50,000 partners). What lies outside these partners is
@@ -188,7 +188,7 @@ def _union(states: list[State]) -> State:
     return out
 
 
-def plan_stored(svc: Reconciling) -> StatePlan:
+def plan_stored(svc: App) -> StatePlan:
     """Reconciling the stored registry: the whole realm, no registry change."""
     observed = svc.gateway().observe()
     return StatePlan(FileScope(everything=True), [], plan(desired_state(svc.registry(), svc.today()), observed),
@@ -208,7 +208,7 @@ def check_destruction(p: StatePlan, allow_destroy: int | None, threshold: int = 
                                 f"{why} : relancez avec --allow-destroy {count} pour confirmer.", 409)
 
 
-def apply_plan(svc: Reconciling, actor: Actor, p: StatePlan, *, allow_destroy: int | None = None,
+def apply_plan(svc: App, actor: Actor, p: StatePlan, *, allow_destroy: int | None = None,
                threshold: int = DEFAULT_DESTROY_THRESHOLD, progress: Progress | None = None,
                claim_wait: float | None = None) -> ApplyReport:
     """Store the file's part of the registry (only what changed), then carry out exactly the Keycloak
@@ -234,7 +234,7 @@ def claim_keys(p: StatePlan) -> list[str]:
     return sorted(keys)
 
 
-def store_file(svc: Reconciling, actor: Actor, file_reg: Registry) -> StatePlan:
+def store_file(svc: App, actor: Actor, file_reg: Registry) -> StatePlan:
     """Store a file's part of the registry without touching Keycloak (the next reconcile does it)."""
     p = plan_file(svc, actor, file_reg, observe=False)
     if p.registry_changes:
@@ -272,7 +272,7 @@ def _taken_outside(uow: UnitOfWork, scope: FileScope, merged: Registry, file_sir
     return out
 
 
-def _store(svc: Reconciling, actor: Actor, p: StatePlan) -> None:
+def _store(svc: App, actor: Actor, p: StatePlan) -> None:
     scope, reg = p.scope, p.registry
     assert reg is not None  # only a file's plan is stored
     file_partners = {x.siret: x for x in reg.partners if scope.covers_partner(x) or x.siret in p.versions}
@@ -326,7 +326,7 @@ def _caf_doc(reg: Registry, code: str) -> dict[str, Any] | None:
     return caf_to_dict(c) if c else None
 
 
-def export(svc: Reconciling, actor: Actor, scope: FileScope) -> Registry:
+def export(svc: App, actor: Actor, scope: FileScope) -> Registry:
     """The stored registry inside `scope`, in the file format: validate accepts it, plan on it is empty."""
     with svc.uow() as uow:  # the scope's documents only (issue 27: one partner out of 60,000)
         stored = _stored_part(uow, scope, set())
