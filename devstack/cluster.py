@@ -115,6 +115,7 @@ class Cluster:
             "KEYCLOAK_URL": self.url("keycloak"), "MCP_PUBLIC_KEYCLOAK_URL": self.url("keycloak"),
             **{f"MCP_{a.upper()}_URL": self.url(a) for a in APPS},
             "MCP_API_URL": self.url("api"),
+            "MCP_SERVICE_TIERS_URL": "https://localhost:18448",  # the claims contract's service (not run here)
             **{f"MCP_{a.upper()}_CLIENT_SECRET": s[f"client_{a}"] for a in APPS},
             **{f"MCP_{a.upper()}_SESSION_KEY": s[f"session_key_{a}"] for a in APPS},
             "MCP_PROVISIONING_CLIENT_SECRET": s["client_provisioning"],
@@ -362,6 +363,7 @@ class Cluster:
             say(f"[keycloak-node{i + 1}] {self.start_node(i, import_realm=False)} ({time.monotonic() - t0:.0f} s)")
         self.wait_lb("keycloak", f"/realms/{kc.REALM}/.well-known/openid-configuration")
         say(f"[migrate] {self.migrate()}")  # a deployment step, before any process that uses the registry
+        say(f"[realm] {self.realm()}")  # a deployment step too: the realm follows realm-config/ (issue 28 §3)
         if seed:
             say(f"[seed] {self.seed()} change(s) applied")
         for service in SERVICES:
@@ -379,6 +381,16 @@ class Cluster:
                               env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise ClusterError(f"migration failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        return done.stdout.strip().splitlines()[-1]
+
+    def realm(self) -> str:
+        """`mcp-provisioning realm apply` in production mode, with Keycloak's own environment and its admin."""
+        env = {**os.environ, **self.env(), "MCP_SSL_REQUIRED": "external", "MCP_KEYCLOAK_REALM_ADMIN": "admin",
+               "MCP_KEYCLOAK_REALM_ADMIN_PASSWORD": self.secrets()["keycloak_admin_password"]}
+        done = subprocess.run([sys.executable, "-m", "provisioning.cli", "realm", "apply"], cwd=REPO_ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        if done.returncode != 0:
+            raise ClusterError(f"the realm's configuration was not applied:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
         return done.stdout.strip().splitlines()[-1]
 
     def seed(self) -> int:
