@@ -232,7 +232,12 @@ def test_sigkill_of_the_active_worker_during_a_reconcile(cluster_env):
                 t.audit_log.c.action == "keycloak:create:user", t.audit_log.c.object.like(f"%{tag}%")))]
             mails = conn.execute(sa.select(t.outbox.c.recipient, t.outbox.c.subject).where(
                 t.outbox.c.recipient.like(f"{tag}%@grappe.example"))).all()
-        assert len(audited) == len(set(audited)) == 150, "each user created once, each creation audited once"
+        # each change is audited before it is sent: the kill can land between an intent and its request, and the
+        # worker that takes over then writes that intent again (seen once in CI: 151 rows, 150 users). Only the
+        # changes in flight at the kill (at most `workers` at a time) may have two intents; Keycloak has each once.
+        assert set(audited) == set(names), "every creation is in the audit trail"
+        repeated = len(audited) - len(set(audited))
+        assert repeated <= svc.workers, f"{repeated} intents written twice: more than the changes in flight at the kill"
         assert len({m.recipient for m in mails}) == 150, "every new user is told"
         assert len(mails) == len(set(mails)), "no mail twice"
         assert svc.plan() == [], "a second plan is empty"
