@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from provisioning.catalogue_types import GroupName, ProfileCode, ServiceCode
 from provisioning.domain.model import (
     Bulletin,
     Caf,
@@ -27,11 +28,8 @@ from provisioning.domain.model import (
     ConventionStatus,
     Equipment,
     EquipmentType,
-    Group,
     Member,
     Partner,
-    Profile,
-    Service,
     ServiceContract,
     StatusChange,
     User,
@@ -39,6 +37,9 @@ from provisioning.domain.model import (
 from provisioning.errors import Violation
 
 M = TypeVar("M", bound=BaseModel)
+
+
+ServiceIn, GroupIn, ProfileIn = ServiceCode, GroupName, ProfileCode
 CONTACT_ROLES = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
 
 
@@ -109,13 +110,13 @@ class StatusChangeIn(_In):
 
 class MemberIn(_In):
     identifiant: str
-    groups: list[Group]
-    profiles: list[Profile] = []
+    groups: list[GroupIn]
+    profiles: list[ProfileIn] = []
     suspended: bool = False
 
 
 class BulletinIn(_In):
-    service: Service
+    service: ServiceIn
     members: list[MemberIn] = []
 
 
@@ -125,7 +126,7 @@ class ConventionIn(_In):
     history: list[StatusChangeIn] = []
     contract: ContractIn | None = None
     bulletins: list[BulletinIn] = []
-    suspended_services: list[Service] = []
+    suspended_services: list[ServiceIn] = []
 
     def domain(self) -> Convention:
         return Convention(
@@ -142,7 +143,7 @@ class EquipmentIn(_In):
     type: EquipmentType
     sites: list[str] = []
     site: str = ""  # documents written before `sites`: one address
-    assignments: dict[Profile, list[str] | None] = {}
+    assignments: dict[ProfileIn, list[str] | None] = {}
 
     def domain(self) -> Equipment:
         sites = list(dict.fromkeys(self.sites))

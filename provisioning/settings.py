@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     cdap_url: str = _f("http://localhost:8082", "the CDAP application's address", group=RUN)
     afas_url: str = _f("http://localhost:8083", "the AFAS application's address", group=RUN)
     api_url: str = _f("http://localhost:8090", "the provisioning API, as the applications reach it", group=RUN)
+    catalogue: str = _f("realm-config/services.yaml", "the service catalogue (docs/services.md): the Caf services "
+                        "partners' staff are habilitated to", group=RUN)
+    service_urls: str = _f("", "the services' addresses, `CODE=https://…` pairs separated by commas (empty: the "
+                           "catalogue's)", group=RUN)
     service_tiers_url: str = _f("http://localhost:8084", "the demonstration relying party's address (Apache with "
                                 "mod_auth_openidc, docs/claims.md)", group=RUN)
 
@@ -137,6 +141,8 @@ class Settings(BaseSettings):
     scim_client_secret: str = _f("", "the `scim` client's secret", group=REALM, secret=True)
     service_tiers_client_secret: str = _f("", "the `service-tiers` client's secret (the Apache relying party)",
                                           group=REALM, secret=True)
+    service_secrets: str = _f("", "the client secrets of the catalogue's services that the realm file does not "
+                              "define, `CODE=secret` pairs separated by commas", group=REALM, secret=True)
     caf_services_client_secret: str = _f("", "the `caf-services` client's secret (the demo Caf's service)",
                                          group=REALM, secret=True)
 

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from flask import g, request
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
-from provisioning.domain.model import ConventionStatus, EquipmentType, Group, Profile, Service
+from provisioning.catalogue_types import GroupName, ProfileCode, ServiceCode
+from provisioning.domain.model import ConventionStatus, EquipmentType
 from provisioning.errors import ProvisioningError, Violation
 
 Text = Annotated[str, Field(max_length=200)]
@@ -60,7 +61,7 @@ class Contract(Strict):
 
 class NewConvention(Strict):
     number: Annotated[str, Field(max_length=40)]
-    services: Annotated[list[Service], Field(max_length=len(Service))]
+    services: Annotated[list[ServiceCode], Field(max_length=50)]
     contract: Contract | None = None
 
 
@@ -71,11 +72,11 @@ class EquipmentBody(Strict):
 
 
 class Membership(Strict):
-    groups: Annotated[list[Group], Field(max_length=len(Group))]
-    profiles: Annotated[list[Profile], Field(max_length=len(Profile))] = []
+    groups: Annotated[list[GroupName], Field(max_length=50)]
+    profiles: Annotated[list[ProfileCode], Field(max_length=50)] = []
 
 
-class Assignments(RootModel[dict[Profile, Annotated[list[Identifiant], Field(max_length=10)]]]):
+class Assignments(RootModel[dict[ProfileCode, Annotated[list[Identifiant], Field(max_length=10)]]]):
     model_config = ConfigDict(strict=True)
 
 

@@ -10,9 +10,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from provisioning.api import models as m
 from provisioning.api import responses as answers
+from provisioning.catalogue_types import known
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain import journal
-from provisioning.domain.model import Contact, Partner, Service, ServiceContract, User
+from provisioning.domain import catalogue, journal
+from provisioning.domain.model import Contact, Group, Partner, Profile, Service, ServiceContract, User
 from provisioning.domain.states import PersonState
 from provisioning.errors import NotFound, ValidationFailed, Violation
 from provisioning.services import MutationResult
@@ -25,14 +26,14 @@ def _svc():
 
 
 def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
-    """Values of an enum, each once: an unknown one or the same one twice is refused, never merged."""
+    """Values the catalogue knows, each once: an unknown one or the same one twice is refused, never merged."""
     out, faults = set(), []
+    allowed = known(cls)
     for v in values:
-        try:
-            e = cls(v)
-        except (ValueError, TypeError):
+        if v not in allowed:
             faults.append(Violation("VALEUR_INCONNUE", f"« {str(v)[:50]} » n'est pas une valeur permise.", field))
             continue
+        e = cls(v)
         if e in out:
             faults.append(Violation("VALEUR_EN_DOUBLE", f"« {e.value} » figure deux fois.", field))
         out.add(e)
@@ -41,10 +42,10 @@ def _enum_list(cls, values, field: str) -> tuple[set, list[Violation]]:
 
 def _service(name: str) -> Service:
     """The {service} path segment: a path naming a service that does not exist names nothing (404)."""
-    try:
-        return Service(name)
-    except ValueError:
-        raise NotFound(f"Service « {name[:50]} » inconnu : {' ou '.join(s.value for s in Service)}.") from None
+    codes = catalogue.current().codes()
+    if name not in codes:
+        raise NotFound(f"Service « {name[:50]} » inconnu : {' ou '.join(codes)}.")
+    return Service(name)
 
 
 def _if_match() -> int | None:
@@ -117,7 +118,7 @@ def prepare_convention(siret: str):
     if faults:
         raise ValidationFailed(faults)
     contract = _contract(b.contract or m.Contract())
-    order = [s for s in Service if s in b.services]
+    order = [Service(s) for s in catalogue.current().codes() if s in b.services]
     return _result(_svc().prepare_convention(g.actor, siret, b.number.strip(), contract, order,
                                              expected_version=_if_match()), 201)
 
@@ -209,8 +210,8 @@ def import_users(siret: str):
 @m.body(m.Membership)
 @answers.returns(answers.MutationAnswer)
 def set_membership(siret: str, number: str, service: str, identifiant: str):
-    groups, f2 = _enum_list(m.Group, [x.value for x in g.body.groups], "groups")
-    profiles, f3 = _enum_list(m.Profile, [x.value for x in g.body.profiles], "profiles")
+    groups, f2 = _enum_list(Group, [x.value for x in g.body.groups], "groups")
+    profiles, f3 = _enum_list(Profile, [x.value for x in g.body.profiles], "profiles")
     if f2 or f3:
         raise ValidationFailed(f2 + f3)
     return _result(_svc().set_membership(g.actor, siret, number, _service(service), identifiant, groups, profiles,

@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from provisioning.domain.model import ConventionStatus, EquipmentType, Group, Profile, Service
+from provisioning.catalogue_types import GroupName, ProfileCode, ServiceCode
+from provisioning.domain.model import ConventionStatus, EquipmentType
 from provisioning.domain.reviews import Verdict
 from provisioning.domain.states import (
     AccountState,
@@ -42,7 +43,7 @@ class EquipmentDoc(Closed):
     name: str
     type: EquipmentType
     sites: list[str]
-    assignments: dict[Profile, list[str]]
+    assignments: dict[ProfileCode, list[str]]
 
 
 class HistoryStep(Closed):
@@ -70,13 +71,13 @@ class ContractDoc(Closed):
 
 class MemberDoc(Closed):
     identifiant: str
-    groups: list[Group]
-    profiles: list[Profile]
+    groups: list[GroupName]
+    profiles: list[ProfileCode]
     suspended: Literal[True] | None = Field(None, description="suspended by an access review's deadline")
 
 
 class BulletinDoc(Closed):
-    service: Service
+    service: ServiceCode
     members: list[MemberDoc]
 
 
@@ -86,7 +87,7 @@ class ConventionDoc(Closed):
     history: list[HistoryStep]
     contract: ContractDoc
     bulletins: list[BulletinDoc]
-    suspended_services: list[Service]
+    suspended_services: list[ServiceCode]
 
 
 class PartnerDoc(Closed):
@@ -152,8 +153,8 @@ class UserRow(Closed):
     locked: bool
     state: PersonState
     state_label: str
-    groups: list[Group]
-    profiles: list[Profile]
+    groups: list[GroupName]
+    profiles: list[ProfileCode]
     administrator: bool
     delegate: bool
 
@@ -184,7 +185,7 @@ class AccountAnswer(Closed):
 
 class EquipmentsAnswer(Closed):
     equipments: list[EquipmentDoc]
-    candidates: dict[Profile, list[str]] = Field(description="per AFAS profile, who may be associated")
+    candidates: dict[ProfileCode, list[str]] = Field(description="per AFAS profile, who may be associated")
 
 
 class ImportLine(Closed):
@@ -316,9 +317,9 @@ class ReviewItem(Closed):
     key: str
     identifiant: str
     convention: str
-    service: Service
-    groups: list[Group]
-    profiles: list[Profile]
+    service: ServiceCode
+    groups: list[GroupName]
+    profiles: list[ProfileCode]
     first_name: str
     last_name: str
     last_login: datetime | None

@@ -9,33 +9,70 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from provisioning.domain import catalogue
 
 if TYPE_CHECKING:
+    from provisioning.domain.catalogue import ServiceDef
     from provisioning.domain.scope import FileScope
 
 
-class Service(str, enum.Enum):
-    CDAP = "CDAP"  # consultation des données allocataires (replaces CAFPRO)
-    AFAS = "AFAS"  # télédéclaration des données d'activité et financières
-
-
-class Group(str, enum.Enum):
-    """Habilitation groups a bulletin can place a member in (R10 for AFAS)."""
-    CDAP_CONSULTER = "CDAP Consulter"
-    AFAS_DECLARER = "AFAS Déclarer"
-    AFAS_HABILITER = "AFAS Habiliter"
+class _CatalogueValue(str):
+    """A value the service catalogue defines (domain.catalogue): a string, so files, documents, SQL and JSON
+    carry it as is; whether the catalogue knows it is a rule (`rules.known_to_the_catalogue`), not a type."""
+    __slots__ = ()
 
     @property
-    def service(self) -> Service:
-        return Service.CDAP if self is Group.CDAP_CONSULTER else Service.AFAS
+    def value(self) -> str:
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str.__repr__(self)})"
 
 
-class Profile(str, enum.Enum):
-    """AFAS profiles (R7)."""
-    ACTIVITE = "fournisseur-donnees-activite"
-    FINANCIER = "fournisseur-donnees-financieres"
-    APPROBATEUR = "approbateur"
+class Service(_CatalogueValue):
+    """A Caf service's code (« CDAP », « AFAS », any entry of the catalogue)."""
+    __slots__ = ()
+    CDAP: ClassVar[Service]  # the catalogue's first two entries, named for tests and the demo applications
+    AFAS: ClassVar[Service]
+
+    @property
+    def spec(self) -> ServiceDef | None:
+        return catalogue.current().service(self)
+
+
+class Group(_CatalogueValue):
+    """A habilitation group a bulletin places a member in, by its name (« AFAS Déclarer »)."""
+    __slots__ = ()
+    CDAP_CONSULTER: ClassVar[Group]
+    AFAS_DECLARER: ClassVar[Group]
+    AFAS_HABILITER: ClassVar[Group]
+
+    @property
+    def service(self) -> Service | None:
+        s = catalogue.current().service_of_group(self)
+        return Service(s.code) if s else None
+
+
+class Profile(_CatalogueValue):
+    """A service's profile, by its code (« approbateur », R7)."""
+    __slots__ = ()
+    ACTIVITE: ClassVar[Profile]
+    FINANCIER: ClassVar[Profile]
+    APPROBATEUR: ClassVar[Profile]
+
+    @property
+    def service(self) -> Service | None:
+        s = catalogue.current().service_of_profile(self)
+        return Service(s.code) if s else None
+
+
+Service.CDAP, Service.AFAS = Service("CDAP"), Service("AFAS")
+Group.CDAP_CONSULTER, Group.AFAS_DECLARER, Group.AFAS_HABILITER = (
+    Group("CDAP Consulter"), Group("AFAS Déclarer"), Group("AFAS Habiliter"))
+Profile.ACTIVITE, Profile.FINANCIER, Profile.APPROBATEUR = (
+    Profile("fournisseur-donnees-activite"), Profile("fournisseur-donnees-financieres"), Profile("approbateur"))
 
 
 class EquipmentType(str, enum.Enum):
@@ -140,7 +177,7 @@ class Convention:
     suspended_services: set[Service] = field(default_factory=set)
 
     def bulletin(self, service: Service) -> Bulletin | None:
-        return next((b for b in self.bulletins if b.service is service), None)
+        return next((b for b in self.bulletins if b.service == service), None)
 
     def grants(self, service: Service) -> bool:
         """Only an active convention holding a bulletin for the service grants it."""
@@ -190,46 +227,51 @@ class Partner:
 
     def granted_groups(self, identifiant: str) -> set[Group]:
         """Groups the user holds through active conventions (R6: only through assigned profiles)."""
+        return self._grants(identifiant)[0]
+
+    def _grants(self, identifiant: str) -> tuple[set[Group], set[Profile]]:
         user = self.user(identifiant)
         if user is None or not user.active:
-            return set()
-        out: set[Group] = set()
+            return set(), set()
+        groups: set[Group] = set()
+        offered: list[tuple[Service, set[Profile]]] = []
         for conv in self.conventions:
             for b in conv.bulletins:
                 m = b.granting(identifiant)
                 if m and conv.grants(b.service):
-                    out |= {g for g in m.groups if g.service is b.service}
-        return out
+                    groups |= {g for g in m.groups if g.service == b.service}
+                    offered.append((b.service, m.profiles))
+        return groups, _held_profiles(groups, offered)
 
     def grants_index(self) -> dict[str, tuple[set[Group], set[Profile]]]:
         """Every user's granted groups and profiles in one pass over the bulletins (the same answers as
         granted_groups and granted_profiles, without their per-user scans: lists of 2,000 users)."""
-        out: dict[str, tuple[set[Group], set[Profile]]] = {u.identifiant: (set(), set()) for u in self.users if u.active}
+        found: dict[str, tuple[set[Group], list[tuple[Service, set[Profile]]]]] = {
+            u.identifiant: (set(), []) for u in self.users if u.active}
         for conv in self.conventions:
             for b in conv.bulletins:
                 if not conv.grants(b.service):
                     continue
                 for m in b.members:
-                    if m.identifiant in out and not m.suspended:
-                        out[m.identifiant][0].update(g for g in m.groups if g.service is b.service)
-                        if b.service is Service.AFAS:
-                            out[m.identifiant][1].update(m.profiles)
-        for groups, profiles in out.values():
-            if Group.AFAS_DECLARER not in groups:
-                profiles.clear()
-        return out
+                    if m.identifiant in found and not m.suspended:
+                        found[m.identifiant][0].update(g for g in m.groups if g.service == b.service)
+                        found[m.identifiant][1].append((b.service, m.profiles))
+        return {ident: (groups, _held_profiles(groups, offered)) for ident, (groups, offered) in found.items()}
 
     def granted_profiles(self, identifiant: str) -> set[Profile]:
-        user = self.user(identifiant)
-        if user is None or not user.active or Group.AFAS_DECLARER not in self.granted_groups(identifiant):
-            return set()
-        out: set[Profile] = set()
-        for conv in self.conventions:
-            b = conv.bulletin(Service.AFAS)
-            m = b.granting(identifiant) if b else None
-            if m and conv.grants(Service.AFAS):
-                out |= m.profiles
-        return out
+        return self._grants(identifiant)[1]
+
+
+def _held_profiles(groups: set[Group], offered: list[tuple[Service, set[Profile]]]) -> set[Profile]:
+    """R6/R7: a profile counts while its holder has the group it requires, on a bulletin of its own service."""
+    cat = catalogue.current()
+    out: set[Profile] = set()
+    for service, profiles in offered:
+        for prof in profiles:
+            spec, owner = cat.profile(prof), cat.service_of_profile(prof)
+            if spec is not None and owner is not None and owner.code == service and spec.requires in groups:
+                out.add(prof)
+    return out
 
 
 @dataclass

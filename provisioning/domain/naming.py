@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioning.domain.model import Group, Profile
+from provisioning.domain import catalogue
 
 MANAGED_BY_ATTR = "mcp.managed-by"  # ownership marker: we never delete what does not carry it
 MANAGED_BY = "mon-compte-partenaire"
@@ -26,25 +26,34 @@ def partner_group_path(siret: str) -> str:
     return f"/{PARTNERS_ROOT}/{siret}"
 
 
-# Per partner, one group per habilitation; each holds exactly one role. Keys are stable identifiers.
+# Per partner, one group per habilitation; each holds exactly one role. Keys are stable identifiers (the groups'
+# kind attribute). The services' groups and profiles come from the catalogue; these two are the partner's own.
 #   key -> (group name, client id or None for a realm role, role name)
-PARTNER_GROUPS: dict[str, tuple[str, str | None, str]] = {
-    "cdap-consulter": (Group.CDAP_CONSULTER.value, "cdap", "CDAP-Consulter"),
-    "afas-declarer": (Group.AFAS_DECLARER.value, "afas", "AFAS-Déclarer"),
-    "afas-habiliter": (Group.AFAS_HABILITER.value, "afas", "AFAS-Habiliter"),
-    "afas-activite": ("AFAS Fournisseurs de données d'activité", "afas", Profile.ACTIVITE.value),
-    "afas-financier": ("AFAS Fournisseurs de données financières", "afas", Profile.FINANCIER.value),
-    "afas-approbateur": ("AFAS Approbateur", "afas", Profile.APPROBATEUR.value),
+PARTNER_OWN_GROUPS: dict[str, tuple[str, str | None, str]] = {
     "administrateur": ("Administrateur partenaire", None, "administrateur-partenaire"),
     "delegues": ("Responsables des habilitations", None, "responsable-habilitations"),
 }
 CAF_ADMIN_GROUP = ("Administrateurs Caf", None, "caf-administrateur")
 
-GROUP_KEY = {Group.CDAP_CONSULTER: "cdap-consulter", Group.AFAS_DECLARER: "afas-declarer",
-             Group.AFAS_HABILITER: "afas-habiliter"}
-PROFILE_KEY = {Profile.ACTIVITE: "afas-activite", Profile.FINANCIER: "afas-financier",
-               Profile.APPROBATEUR: "afas-approbateur"}
 
-# Client roles the reconciler owns: a direct (non-group) grant of one of them is drift.
-MANAGED_CLIENT_ROLES = {(c, r) for (_, c, r) in PARTNER_GROUPS.values() if c}
-MANAGED_REALM_ROLES = {r for (_, c, r) in [*PARTNER_GROUPS.values(), CAF_ADMIN_GROUP] if c is None}
+def partner_groups() -> dict[str, tuple[str, str | None, str]]:
+    """Every group a partner may have: the catalogue's services' groups and profiles, then its own two."""
+    return {**catalogue.current().keycloak_groups(), **PARTNER_OWN_GROUPS}
+
+
+def group_key(group: str) -> str | None:
+    found = catalogue.current().group(group)
+    return found.key if found else None
+
+
+def profile_key(profile: str) -> str | None:
+    found = catalogue.current().profile(profile)
+    return found.key if found else None
+
+
+def managed_client_roles() -> set[tuple[str, str]]:
+    """Client roles the reconciler owns: a direct (non-group) grant of one of them is drift."""
+    return {(c, r) for (_, c, r) in partner_groups().values() if c}
+
+
+MANAGED_REALM_ROLES = {r for (_, c, r) in [*PARTNER_OWN_GROUPS.values(), CAF_ADMIN_GROUP] if c is None}

@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from provisioning.domain import catalogue
+from provisioning.domain.catalogue import ServiceDef
 from provisioning.domain.model import Partner
 
 CAF_ADMIN, PARTNER_ADMIN, DELEGATE = "caf-administrateur", "administrateur-partenaire", "responsable-habilitations"
-AFAS_HABILITER = "afas:AFAS-Habiliter"
 
 
 class Acting(Protocol):
@@ -46,8 +47,32 @@ def its_administrator(a: Acting, p: Partner) -> bool:
 
 
 def its_habiliter_members(a: Acting, p: Partner) -> bool:
-    """Members of the partner's « AFAS Habiliter » group (R10), or a national operator."""
-    return a.system or (a.partner == p.siret and AFAS_HABILITER in a.roles)
+    """Members of the partner's group whose catalogue entry associates equipments (R10: « AFAS Habiliter »), or a
+    national operator."""
+    return a.system or (a.partner == p.siret and bool(a.roles & catalogue.current().equipment_assigners()))
+
+
+def may_grant(a: Acting, p: Partner, service: ServiceDef) -> bool:
+    """Whether this actor may grant the service's groups and profiles: the catalogue says who (`granted_by`)."""
+    if a.system:
+        return True
+    who = set()
+    if its_caf(a, p):
+        who.add("caf")
+    if a.partner == p.siret and PARTNER_ADMIN in a.roles and p.administrator == a.username:
+        who.add("partner-administrator")
+    if a.partner == p.siret and DELEGATE in a.roles:
+        who.add("delegate")
+    return bool(who & service.granted_by)
+
+
+GRANTER_LABELS = {"partner-administrator": "l'administrateur du partenaire",
+                  "delegate": "un responsable des habilitations", "caf": "la Caf du partenaire"}
+
+
+def grant_refusal(service: ServiceDef) -> str:
+    who = [GRANTER_LABELS[g] for g in sorted(service.granted_by)]
+    return f"Seul(e) {' ou '.join(who)} attribue les habilitations {service.code}."
 
 
 def national(a: Acting, p: Partner) -> bool:
@@ -65,7 +90,7 @@ CAF = Rule(its_caf, "Seule la Caf du partenaire peut faire cette opération.")
 ADMINISTRATOR = Rule(its_administrator, "Seul l'administrateur de ce partenaire délègue ou révoque les "
                                         "responsables des habilitations.")
 HABILITER = Rule(its_habiliter_members, "L'association aux équipements est réservée aux membres du groupe "
-                                        "« AFAS Habiliter ».")
+                                        "qui habilite (« AFAS Habiliter »).")
 NATIONAL = Rule(national, "Opération nationale (ligne de commande).")
 
 # action (as audited) -> who may

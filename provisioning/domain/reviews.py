@@ -100,13 +100,19 @@ def items(campaign: Campaign, partners: Iterable[Partner]) -> list[Item]:
         active = {u.identifiant for u in p.users if u.active}
         for conv in p.conventions:
             for b in conv.bulletins:
-                if not conv.grants(b.service):
+                if not conv.grants(b.service) or not _reviewed(b.service):
                     continue
                 for m in b.members:
                     if m.identifiant in active and not m.suspended and (m.groups or m.profiles):
                         out.append(Item(p.siret, conv.number, b.service, m.identifiant, frozenset(m.groups),
-                                        frozenset(m.profiles) if b.service is Service.AFAS else frozenset()))
+                                        frozenset(x for x in m.profiles if x.service == b.service)))
     return sorted(out, key=lambda i: (i.partner, i.identifiant, i.convention, i.service.value))
+
+
+def _reviewed(service: Service) -> bool:
+    """Whether the catalogue puts the service in access reviews."""
+    spec = service.spec
+    return spec is None or spec.reviewed
 
 
 def may_decide(actor: Acting, p: Partner) -> bool:

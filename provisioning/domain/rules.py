@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 
+from provisioning.domain import catalogue
+from provisioning.domain.catalogue import ProfileDef
 from provisioning.domain.model import (
     TRANSITIONS,
     Bulletin,
@@ -16,8 +18,6 @@ from provisioning.domain.model import (
     Convention,
     ConventionStatus,
     Equipment,
-    EquipmentType,
-    Group,
     Member,
     Partner,
     Profile,
@@ -27,16 +27,11 @@ from provisioning.domain.model import (
 )
 from provisioning.errors import Violation
 
-MAX_PROFILES_PER_PERSON = 3
-CAPS = {Profile.ACTIVITE: 2, Profile.FINANCIER: 2, Profile.APPROBATEUR: 1}  # R8
-PROFILE_LABELS = {
-    Profile.ACTIVITE: "fournisseur de données d'activité",
-    Profile.FINANCIER: "fournisseur de données financières",
-    Profile.APPROBATEUR: "approbateur",
-}
-CAP_CODES = {Profile.ACTIVITE: "AFAS_TROP_DE_FOURNISSEURS_ACTIVITE",
-             Profile.FINANCIER: "AFAS_TROP_DE_FOURNISSEURS_FINANCIERS",
-             Profile.APPROBATEUR: "AFAS_TROP_D_APPROBATEURS"}
+
+def profile_label(prof: str) -> str:
+    spec = catalogue.current().profile(prof)
+    return spec.label if spec else prof
+
 
 # --- formats (issue 10: every pattern a full match on ASCII classes; bounds everywhere) -------------
 
@@ -295,42 +290,84 @@ def one_bulletin_per_service(reg: Registry, today: date) -> Iterator[Violation]:
                                     f"d'adhésion {service.value} : un seul par service.", _p(pi, f"conventions[{ci}]", "bulletins"))
 
 
-def groups_and_profiles_fit_the_bulletin(reg: Registry, today: date) -> Iterator[Violation]:
-    """R6/R7/R8: groups belong to the bulletin's service; an AFAS Déclarer member holds 1 to 3 profiles;
-    profiles only come with AFAS Déclarer."""
+def known_to_the_catalogue(reg: Registry, today: date) -> Iterator[Violation]:
+    """Services, groups and profiles are the catalogue's (realm-config/services.yaml)."""
+    cat = catalogue.current()
+    known = ", ".join(cat.codes())
     for pi, p in enumerate(reg.partners):
         for ci, c in enumerate(p.conventions):
+            for service in sorted(set(c.suspended_services)):
+                if cat.service(service) is None:
+                    yield Violation("SERVICE_INCONNU", f"Service « {service} » inconnu (services : {known}).",
+                                    _p(pi, f"conventions[{ci}]", "suspended_services"))
             for bi, b in enumerate(c.bulletins):
+                if cat.service(b.service) is None:
+                    yield Violation("SERVICE_INCONNU", f"Bulletin d'un service inconnu « {b.service} » (services : "
+                                    f"{known}).", _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", "service"))
                 for mi, m in enumerate(b.members):
                     path = _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", f"members[{mi}]")
                     for g in sorted(m.groups):
-                        if g.service is not b.service:
+                        if cat.group(g) is None:
+                            yield Violation("GROUPE_INCONNU", f"Groupe « {g} » inconnu du catalogue des services.",
+                                            path + ".groups")
+                    for prof in sorted(m.profiles):
+                        if cat.profile(prof) is None:
+                            yield Violation("PROFIL_INCONNU", f"Profil « {prof} » inconnu du catalogue des services.",
+                                            path + ".profiles")
+        for ei, e in enumerate(p.equipments):
+            for prof in sorted(e.assignments):
+                if cat.profile(prof) is None:
+                    yield Violation("PROFIL_INCONNU", f"Profil « {prof} » inconnu du catalogue des services.",
+                                    _p(pi, f"equipments[{ei}]", "assignments", prof))
+
+
+def groups_and_profiles_fit_the_bulletin(reg: Registry, today: date) -> Iterator[Violation]:
+    """R6/R7: groups and profiles belong to the bulletin's service; a profile comes with the group it requires;
+    a member of a group some profile requires holds as many profiles as the service says (AFAS: 1 to 3)."""
+    cat = catalogue.current()
+    for pi, p in enumerate(reg.partners):
+        for ci, c in enumerate(p.conventions):
+            for bi, b in enumerate(c.bulletins):
+                spec = cat.service(b.service)
+                if spec is None:
+                    continue  # said by known_to_the_catalogue
+                requiring = {prof.requires for prof in spec.profiles}
+                for mi, m in enumerate(b.members):
+                    path = _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", f"members[{mi}]")
+                    for g in sorted(m.groups):
+                        if (owner := cat.service_of_group(g)) is not None and owner.code != spec.code:
                             yield Violation("GROUPE_HORS_SERVICE", f"Le groupe « {g.value} » n'appartient pas au "
                                             f"service {b.service.value}.", path + ".groups")
                     if not m.groups:
                         yield Violation("MEMBRE_SANS_GROUPE", f"« {m.identifiant} » figure au bulletin {b.service.value} "
                                         "sans groupe.", path + ".groups")
-                    if b.service is Service.CDAP and m.profiles:
-                        yield Violation("PROFIL_HORS_SERVICE", "Les profils AFAS ne s'attribuent pas sur le bulletin CDAP.",
-                                        path + ".profiles")
-                    if b.service is Service.AFAS:
-                        declarer = Group.AFAS_DECLARER in m.groups
-                        if m.profiles and not declarer:
-                            yield Violation("PROFIL_SANS_GROUPE_DECLARER", f"« {m.identifiant} » a des profils AFAS sans "
-                                            "appartenir au groupe « AFAS Déclarer ».", path + ".profiles")
-                        if declarer and not 1 <= len(m.profiles) <= MAX_PROFILES_PER_PERSON:
-                            yield Violation("AFAS_NOMBRE_DE_PROFILS", f"« {m.identifiant} » détient {len(m.profiles)} "
-                                            "profil(s) AFAS : une personne en détient de 1 à 3.", path + ".profiles")
+                    foreign = sorted(x for x in m.profiles if spec.profile(x) is None and cat.profile(x) is not None)
+                    if foreign:
+                        yield Violation("PROFIL_HORS_SERVICE", f"Le(s) profil(s) {', '.join(foreign)} ne s'attribuent "
+                                        f"pas sur le bulletin {spec.code}.", path + ".profiles")
+                    own = [x for x in m.profiles if spec.profile(x) is not None]
+                    for x in sorted(own):
+                        needed = spec.profile(x).requires  # type: ignore[union-attr]
+                        if needed not in m.groups:
+                            yield Violation(spec.profile_without_group_code, f"« {m.identifiant} » a le profil "
+                                            f"{profile_label(x)} sans appartenir au groupe « {needed} ».",
+                                            path + ".profiles")
+                            break
+                    if requiring & m.groups and not spec.profiles_min <= len(own) <= spec.profiles_max:
+                        yield Violation(spec.profile_count_code, f"« {m.identifiant} » détient {len(own)} profil(s) "
+                                        f"{spec.code} : une personne en détient de {spec.profiles_min} à "
+                                        f"{spec.profiles_max}.", path + ".profiles")
 
 
-def _cap_violations(counts: dict[Profile, list[str]], where: str, path: str) -> Iterator[Violation]:
-    for prof, cap in CAPS.items():
-        holders = counts.get(prof, [])
-        if len(holders) > cap:
-            people = "personne" if cap == 1 else "personnes"
-            yield Violation(CAP_CODES[prof], f"{where} : le profil {PROFILE_LABELS[prof]} est attribué à "
-                            f"{len(holders)} personnes ({', '.join(holders)}) ; il ne peut l'être qu'à {cap} {people} au plus.",
-                            path)
+def _cap_violations(counts: dict[Profile, list[str]], where: str, path: str,
+                    profiles: Iterable[ProfileDef]) -> Iterator[Violation]:
+    for prof in profiles:
+        holders = counts.get(Profile(prof.code), [])
+        if prof.cap is not None and len(holders) > prof.cap:
+            people = "personne" if prof.cap == 1 else "personnes"
+            yield Violation(prof.cap_code, f"{where} : le profil {prof.label} est attribué à "
+                            f"{len(holders)} personnes ({', '.join(holders)}) ; il ne peut l'être qu'à {prof.cap} "
+                            f"{people} au plus.", path)
 
 
 def holds_a_slot(m: Member) -> bool:
@@ -348,51 +385,73 @@ def profile_holders(b: Bulletin) -> dict[Profile, list[str]]:
     return counts
 
 
-def afas_profile_caps(reg: Registry, today: date) -> Iterator[Violation]:
-    """R8: at most 2 activity providers, 2 financial providers and 1 approver per AFAS bulletin and per equipment."""
+def cap_of(prof: str) -> int | None:
+    spec = catalogue.current().profile(prof)
+    return spec.cap if spec else None
+
+
+def profile_caps(reg: Registry, today: date) -> Iterator[Violation]:
+    """R8: at most `cap` holders of a profile per bulletin of its service and per equipment (AFAS: 2 activity
+    providers, 2 financial providers and 1 approver)."""
+    cat = catalogue.current()
     for pi, p in enumerate(reg.partners):
         for ci, c in enumerate(p.conventions):
             for bi, b in enumerate(c.bulletins):
-                if b.service is not Service.AFAS:
+                spec = cat.service(b.service)
+                if spec is None or not spec.profiles:
                     continue
-                yield from _cap_violations(profile_holders(b), f"Bulletin AFAS de la convention {c.number}",
-                                           _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", "members"))
+                yield from _cap_violations(profile_holders(b), f"Bulletin {spec.code} de la convention {c.number}",
+                                           _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", "members"), spec.profiles)
         for ei, e in enumerate(p.equipments):
-            yield from _cap_violations(dict(e.assignments), f"Équipement {e.code}", _p(pi, f"equipments[{ei}]", "assignments"))
+            yield from _cap_violations(dict(e.assignments), f"Équipement {e.code}",
+                                       _p(pi, f"equipments[{ei}]", "assignments"),
+                                       [prof for _, prof in cat.profiles()])
 
 
 def equipment_assignments_follow_profiles(reg: Registry, today: date) -> Iterator[Violation]:
-    """Only ALSH equipments declare in AFAS (R2); an assignee must hold that profile on an AFAS bulletin."""
+    """An equipment's type is one its service declares (AFAS: only ALSH, R2); an assignee must hold that profile
+    on a bulletin of the profile's service."""
+    cat = catalogue.current()
     for pi, p in enumerate(reg.partners):
         held: dict[str, set[Profile]] = defaultdict(set)
         for c in p.conventions:
-            b = c.bulletin(Service.AFAS)
-            for m in (b.members if b else []):
-                held[m.identifiant] |= m.profiles
+            for b in c.bulletins:
+                for m in b.members:
+                    held[m.identifiant] |= {x for x in m.profiles if (o := cat.service_of_profile(x)) and o.code == b.service}
         for ei, e in enumerate(p.equipments):
             path = _p(pi, f"equipments[{ei}]", "assignments")
-            if e.assignments and e.type is not EquipmentType.ALSH:
-                yield Violation("EQUIPEMENT_HORS_AFAS", f"L'équipement {e.code} est de type {e.type.value} : seuls les "
-                                "accueils de loisirs (ALSH) déclarent dans AFAS.", path)
+            for code in sorted({o.code for x in e.assignments if (o := cat.service_of_profile(x))}):
+                spec = cat.service(code)
+                if spec is not None and e.type.value not in spec.equipment_types:
+                    kinds = ", ".join(sorted(spec.equipment_types)) or "aucun"
+                    yield Violation(spec.equipment_type_code, f"L'équipement {e.code} est de type {e.type.value} : "
+                                    f"seuls les équipements de type {kinds} déclarent dans {spec.code}.", path)
             for prof, idents in e.assignments.items():
+                owner = cat.service_of_profile(prof)
                 for ident in idents:
-                    if p.user(ident) and prof not in held[ident]:
+                    if p.user(ident) and owner and prof not in held[ident]:
                         yield Violation("ASSOCIATION_SANS_PROFIL", f"« {ident} » est associé à {e.code} comme "
-                                        f"{PROFILE_LABELS[prof]} sans détenir ce profil au bulletin AFAS.", path)
+                                        f"{profile_label(prof)} sans détenir ce profil au bulletin {owner.code}.", path)
 
 
-def afas_habiliter_only_from_opening(reg: Registry, today: date) -> Iterator[Violation]:
-    """R10: the AFAS Habiliter group can be created only from its configured opening date."""
-    opening = reg.settings.afas_habiliter_opening
-    if today >= opening:
+def groups_only_from_their_opening(reg: Registry, today: date) -> Iterator[Violation]:
+    """R10: a group with an opening day (AFAS Habiliter: the registry's setting) is granted only from that day."""
+    cat = catalogue.current()
+    closed = {}
+    for _, g in cat.groups():
+        day = getattr(reg.settings, g.opening_setting) if g.opening_setting else g.opens_on
+        if day is not None and today < day:
+            closed[g.name] = (g, day)
+    if not closed:
         return
     for pi, p in enumerate(reg.partners):
         for ci, c in enumerate(p.conventions):
             for bi, b in enumerate(c.bulletins):
                 for mi, m in enumerate(b.members):
-                    if Group.AFAS_HABILITER in m.groups:
-                        yield Violation("AFAS_HABILITER_PAS_ENCORE_OUVERT", "Le groupe « AFAS Habiliter » ne pourra être "
-                                        f"créé qu'à partir du {opening:%d/%m/%Y}.",
+                    for name in sorted(m.groups & closed.keys()):
+                        g, day = closed[name]
+                        yield Violation(g.not_open_code, f"Le groupe « {name} » ne pourra être "
+                                        f"créé qu'à partir du {day:%d/%m/%Y}.",
                                         _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", f"members[{mi}]", "groups"))
 
 
@@ -401,10 +460,11 @@ RULES: tuple[Rule, ...] = (
     identifiants_and_emails_are_unique,
     references_exist,
     one_bulletin_per_service,
+    known_to_the_catalogue,
     groups_and_profiles_fit_the_bulletin,
-    afas_profile_caps,
+    profile_caps,
     equipment_assignments_follow_profiles,
-    afas_habiliter_only_from_opening,
+    groups_only_from_their_opening,
 )
 
 

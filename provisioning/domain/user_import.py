@@ -17,10 +17,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
 from typing import Any, TypeVar
 
-from provisioning.domain import rules
+from provisioning.domain import catalogue, rules
 from provisioning.domain.model import (
     Bulletin,
     Caf,
@@ -75,22 +74,23 @@ class Outcome:
                 "refusals": [{"code": v.code, "message": v.message} for v in self.refusals]}
 
 
-E = TypeVar("E", bound=Enum)
+V = TypeVar("V", Group, Profile)
 
 
-def _values(cls: type[E], raw: str, number: int, column: str) -> tuple[set[E], list[Violation]]:
-    out: set[E] = set()
+def _values(cls: type[V], raw: str, number: int, column: str) -> tuple[set[V], list[Violation]]:
+    """The column's values, each one the catalogue knows (groups by name, profiles by code)."""
+    cat = catalogue.current()
+    known = [g.name for _, g in cat.groups()] if cls is Group else [x.code for _, x in cat.profiles()]
+    out: set[V] = set()
     faults: list[Violation] = []
     for part in (x.strip() for x in raw.replace(",", "+").split("+")):
         if not part:
             continue
-        try:
-            v = cls(part)
-        except ValueError:
-            allowed = ", ".join(x.value for x in cls)
+        if part not in known:
             faults.append(Violation("VALEUR_INCONNUE", f"« {part[:50]} » n'est pas une valeur permise de la colonne "
-                                    f"{column} (possibles : {allowed}).", f"ligne {number}"))
+                                    f"{column} (possibles : {', '.join(known)}).", f"ligne {number}"))
             continue
+        v = cls(part)
         if v in out:
             faults.append(Violation("VALEUR_EN_DOUBLE", f"« {v.value} » figure deux fois dans la colonne {column}.",
                                     f"ligne {number}"))
@@ -171,12 +171,14 @@ def _convention(p: Partner, line: Line, services: set[Service]) -> tuple[Convent
 
 def plan(p: Partner, lines: list[Line], *, caf: Caf | None, settings: Settings, today: date,
          taken: tuple[set[str], set[str]], unmanaged: set[str],
-         hierarchy: Callable[[str], str | None]) -> list[Outcome]:
+         hierarchy: Callable[[str], str | None],
+         grantable: Callable[[Service], str | None] = lambda service: None) -> list[Outcome]:
     """Apply the lines to `p` (the caller's copy, changed in place), each line whole or not at all, and say
     per line what happened. `taken`: identifiants and addresses used outside this partner; `unmanaged`: new
     identifiants Keycloak already holds without our marker; `hierarchy(identifiant)`: the R12 refusal, if any,
     for changing an existing person's habilitations."""
     batch = _Batch(p, caf, settings, today, taken, unmanaged, hierarchy)
+    batch.grantable = grantable  # the catalogue's `granted_by`: the refusal for a service this actor may not grant
     return [batch.line(line) for line in lines]
 
 
@@ -188,13 +190,14 @@ class _Batch:
         self.p, self.caf, self.settings, self.today = p, caf, settings, today
         self.ids_elsewhere, self.mails_elsewhere = taken
         self.unmanaged, self.hierarchy = unmanaged, hierarchy
+        self.grantable: Callable[[Service], str | None] = lambda service: None
         self.first_line: dict[str, int] = {}
         self.mails = Counter(u.email.lower() for u in p.users)
         self.caps: dict[tuple[str, Profile], int] = Counter()  # R8, counted as the API and the file count
         for c in p.conventions:
-            b = c.bulletin(Service.AFAS)
-            for prof, holders in (rules.profile_holders(b) if b else {}).items():
-                self.caps[(c.number, prof)] += len(holders)
+            for b in c.bulletins:
+                for prof, holders in rules.profile_holders(b).items():
+                    self.caps[(c.number, prof)] += len(holders)
 
     def _mini(self, user: User, conventions: list[Convention] | None = None) -> Registry:
         p = self.p
@@ -214,10 +217,17 @@ class _Batch:
         out.refusals += self._identity(line, existing, user, where)
         by_service: dict[Service, set[Group]] = {}
         for g in line.groups:
-            by_service.setdefault(g.service, set()).add(g)
-        if line.profiles and Service.AFAS not in by_service:
-            out.refusals.append(Violation("PROFIL_SANS_GROUPE_DECLARER", "Des profils AFAS sans le groupe « AFAS "
-                                          "Déclarer ».", where))
+            if (svc := g.service) is not None:
+                by_service.setdefault(svc, set()).add(g)
+        for svc in sorted(by_service):
+            if why := self.grantable(svc):
+                out.refusals.append(Violation("ATTRIBUTION_RESERVEE", why, where))
+        cat = catalogue.current()
+        for prof in sorted(line.profiles):
+            owner, spec = cat.service_of_profile(prof), cat.profile(prof)
+            if owner is not None and spec is not None and owner.code not in by_service:
+                out.refusals.append(Violation(owner.profile_without_group_code, f"Le profil {spec.label} sans le "
+                                              f"groupe « {spec.requires} ».", where))
         conv = None
         if by_service and not out.refusals:
             conv, why = self._grants(line, user, by_service, where)
@@ -261,26 +271,30 @@ class _Batch:
                                      f"ne porte pas le service {svc.value} (ou il est suspendu).", where))
         if conv is None or out:
             return conv, out
-        members = [Member(line.identifiant, groups, line.profiles if svc is Service.AFAS else set())
-                   for svc, groups in by_service.items()]
+        members = [Member(line.identifiant, groups, _own(line.profiles, svc)) for svc, groups in by_service.items()]
         mini_conv = Convention(conv.number, conv.status, [], conv.contract,
                                [Bulletin(m_svc, [m]) for m_svc, m in zip(by_service, members, strict=True)])
         mini = self._mini(user, [mini_conv])
         out += [Violation(v.code, v.message, where)
-                for rule in (rules.groups_and_profiles_fit_the_bulletin, rules.afas_habiliter_only_from_opening)
+                for rule in (rules.groups_and_profiles_fit_the_bulletin, rules.groups_only_from_their_opening)
                 for v in rule(mini, self.today)]
-        if not out and Service.AFAS in by_service:
-            out += self._caps(line, conv, where)
+        if not out:
+            for svc in by_service:
+                out += self._caps(line, conv, svc, where)
         return conv, out
 
-    def _caps(self, line: Line, conv: Convention, where: str) -> list[Violation]:
-        b = conv.bulletin(Service.AFAS)
+    def _caps(self, line: Line, conv: Convention, svc: Service, where: str) -> list[Violation]:
+        b = conv.bulletin(svc)
         held = b.member(line.identifiant) if b else None
         before = held.profiles if held and rules.holds_a_slot(held) else set()
-        return [Violation(rules.CAP_CODES[prof], f"Bulletin AFAS de la convention {conv.number} : le profil "
-                          f"{rules.PROFILE_LABELS[prof]} compte déjà {self.caps[(conv.number, prof)]} titulaire(s), "
-                          f"{rules.CAPS[prof]} au plus.", where)
-                for prof in sorted(line.profiles - before) if self.caps[(conv.number, prof)] + 1 > rules.CAPS[prof]]
+        out = []
+        for prof in sorted(_own(line.profiles, svc) - before):
+            spec = catalogue.current().profile(prof)
+            if spec is not None and spec.cap is not None and self.caps[(conv.number, prof)] + 1 > spec.cap:
+                out.append(Violation(spec.cap_code, f"Bulletin {svc} de la convention {conv.number} : le profil "
+                                     f"{spec.label} compte déjà {self.caps[(conv.number, prof)]} titulaire(s), "
+                                     f"{spec.cap} au plus.", where))
+        return out
 
     def _apply(self, line: Line, existing: User | None, user: User, conv: Convention | None,
                by_service: dict[Service, set[Group]], out: Outcome) -> None:
@@ -292,14 +306,20 @@ class _Batch:
             b = conv.bulletin(svc)
             assert b is not None  # _convention chose a convention carrying each service's bulletin
             old = b.member(line.identifiant)
-            if svc is Service.AFAS:  # the line's grant replaces the old one, a review's suspension lifted
-                for prof in (old.profiles if old and rules.holds_a_slot(old) else set()):
-                    self.caps[(conv.number, prof)] -= 1
-                for prof in line.profiles:
-                    self.caps[(conv.number, prof)] += 1
+            profiles = _own(line.profiles, svc)
+            # the line's grant replaces the old one, a review's suspension lifted
+            for prof in (old.profiles if old and rules.holds_a_slot(old) else set()):
+                self.caps[(conv.number, prof)] -= 1
+            for prof in profiles:
+                self.caps[(conv.number, prof)] += 1
             b.members = [m for m in b.members if m.identifiant != line.identifiant]
-            b.members.append(Member(line.identifiant, set(groups), set(line.profiles) if svc is Service.AFAS else set()))
+            b.members.append(Member(line.identifiant, set(groups), set(profiles)))
             out.grants.append(f"{' + '.join(sorted(g.value for g in groups))}"
-                              + (f" ; profils {' + '.join(sorted(x.value for x in line.profiles))}"
-                                 if svc is Service.AFAS and line.profiles else "") + f" ({conv.number})")
+                              + (f" ; profils {' + '.join(sorted(x.value for x in profiles))}" if profiles else "")
+                              + f" ({conv.number})")
         out.action = ImportAction.UPDATE if existing else ImportAction.CREATE
+
+
+def _own(profiles: set[Profile], svc: Service) -> set[Profile]:
+    """The profiles of this service among the line's."""
+    return {x for x in profiles if x.service == svc}

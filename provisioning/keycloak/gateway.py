@@ -305,7 +305,7 @@ class KeycloakGateway:
                                          _managed(o.get("attributes")))
 
     def _observe_direct_roles(self, s: State, scope: Scope | None) -> None:
-        holders = [(None, r) for r in sorted(n.MANAGED_REALM_ROLES)] + sorted(n.MANAGED_CLIENT_ROLES, key=str)
+        holders = [(None, r) for r in sorted(n.MANAGED_REALM_ROLES)] + sorted(n.managed_client_roles(), key=str)
 
         def held(ref: RoleRef) -> list[tuple[str, RoleRef]]:
             client, role = ref

@@ -1,7 +1,8 @@
 """Registry -> desired Keycloak state (pure). The mapping is documented in docs/architecture.md:
 
 - one organisation per partner (alias p-<SIRET>), every partner user a member;
-- groups /partenaires/<SIRET>/<habilitation>, each holding exactly one role (naming.PARTNER_GROUPS);
+- groups /partenaires/<SIRET>/<habilitation>, each holding exactly one role (naming.partner_groups(): the
+  catalogue's groups and profiles, and the partner's administrator and delegates);
   service groups exist once a convention (not terminated) carries a bulletin for the service;
   memberships only while a convention is active and the service not suspended;
 - /cafs/<code>/Administrateurs Caf holds realm role caf-administrateur;
@@ -12,18 +13,15 @@ from __future__ import annotations
 
 from datetime import date
 
+from provisioning.domain import catalogue
 from provisioning.domain import naming as n
-from provisioning.domain.model import Caf, ConventionStatus, Group, Partner, Registry, Service, Settings
+from provisioning.domain.catalogue import Catalogue
+from provisioning.domain.model import Caf, ConventionStatus, Partner, Registry, Service, Settings
 from provisioning.reconcile.state import GroupSpec, OrgSpec, State, UserSpec
 
-SERVICE_GROUP_KEYS = {
-    Service.CDAP: ["cdap-consulter"],
-    Service.AFAS: ["afas-declarer", "afas-habiliter", "afas-activite", "afas-financier", "afas-approbateur"],
-}
 
-
-def _group(path: str, key: str, **attrs: str) -> GroupSpec:
-    name, client, role = n.PARTNER_GROUPS.get(key, n.CAF_ADMIN_GROUP)
+def _group(groups: dict[str, tuple[str, str | None, str]], path: str, key: str, **attrs: str) -> GroupSpec:
+    name, client, role = groups.get(key, n.CAF_ADMIN_GROUP)
     return GroupSpec(path=path, attributes=tuple(sorted({n.KIND_ATTR: key, **attrs}.items())),
                      roles=frozenset({(client, role)}))
 
@@ -36,9 +34,28 @@ def _services_with_groups(p: Partner) -> set[Service]:
     return {b.service for c in p.conventions if c.status is not ConventionStatus.TERMINATED for b in c.bulletins}
 
 
+def opening(cat: Catalogue, settings: Settings) -> dict[str, date]:
+    """Group key -> the day it opens (R10), for the groups that have one."""
+    out = {}
+    for _, g in cat.groups():
+        day = getattr(settings, g.opening_setting) if g.opening_setting else g.opens_on
+        if day is not None:
+            out[g.key] = day
+    return out
+
+
+def offered_keys(cat: Catalogue, p: Partner, settings: Settings, today: date) -> list[str]:
+    """The partner's service groups in Keycloak: those of its services under a convention not terminated, each
+    once it is open (R10)."""
+    opens = opening(cat, settings)
+    return [key for service in sorted(_services_with_groups(p)) for key in cat.keys_of(service)
+            if key not in opens or today >= opens[key]]
+
+
 def desired_state(reg: Registry, today: date) -> State:
     s = State()
-    habiliter_open = today >= reg.settings.afas_habiliter_opening
+    cat = catalogue.current()
+    groups = n.partner_groups()
 
     def add_group(g: GroupSpec, members: set[str] | None = None) -> None:
         s.groups[g.path] = g
@@ -51,7 +68,7 @@ def desired_state(reg: Registry, today: date) -> State:
     for caf in reg.cafs:
         base = f"/{n.CAFS_ROOT}/{caf.code}"
         add_group(_container(base, "caf", **{n.CAF_ATTR: caf.code}))
-        add_group(_group(f"{base}/{n.CAF_ADMIN_GROUP[0]}", "caf-admin", **{n.CAF_ATTR: caf.code}),
+        add_group(_group(groups, f"{base}/{n.CAF_ADMIN_GROUP[0]}", "caf-admin", **{n.CAF_ATTR: caf.code}),
                   {a.identifiant for a in caf.administrators})
         for a in caf.administrators:
             s.users[a.identifiant] = UserSpec(a.identifiant, a.first_name, a.last_name, a.email, True,
@@ -69,22 +86,17 @@ def desired_state(reg: Registry, today: date) -> State:
             s.users[u.identifiant] = UserSpec(u.identifiant, u.first_name, u.last_name, u.email,
                                               u.active, tuple(sorted(((n.PARTNER_ATTR, p.siret), (n.CAF_ATTR, p.caf)))))
         active = {u.identifiant for u in p.users if u.active}
-        add_group(_group(f"{base}/{n.PARTNER_GROUPS['administrateur'][0]}", "administrateur", **attrs),
+        add_group(_group(groups, f"{base}/{groups['administrateur'][0]}", "administrateur", **attrs),
                   {p.administrator} & active if p.administrator else set())
-        add_group(_group(f"{base}/{n.PARTNER_GROUPS['delegues'][0]}", "delegues", **attrs), set(p.delegates) & active)
+        add_group(_group(groups, f"{base}/{groups['delegues'][0]}", "delegues", **attrs), set(p.delegates) & active)
 
         # R12: the administrator gets service roles only through explicit bulletin membership, like anyone.
         holders: dict[str, set[str]] = {}
-        for u in p.users:
-            for g in p.granted_groups(u.identifiant):
-                holders.setdefault(n.GROUP_KEY[g], set()).add(u.identifiant)
-            for prof in p.granted_profiles(u.identifiant):
-                holders.setdefault(n.PROFILE_KEY[prof], set()).add(u.identifiant)
-        for service in sorted(_services_with_groups(p)):
-            for key in SERVICE_GROUP_KEYS[service]:
-                if key == n.GROUP_KEY[Group.AFAS_HABILITER] and not habiliter_open:
-                    continue  # R10: not before its opening date
-                add_group(_group(f"{base}/{n.PARTNER_GROUPS[key][0]}", key, **attrs), holders.get(key, set()))
+        for ident, (held_groups, held_profiles) in p.grants_index().items():
+            for key in filter(None, [*map(n.group_key, held_groups), *map(n.profile_key, held_profiles)]):
+                holders.setdefault(key, set()).add(ident)
+        for key in offered_keys(cat, p, reg.settings, today):
+            add_group(_group(groups, f"{base}/{groups[key][0]}", key, **attrs), holders.get(key, set()))
     return s
 
 
@@ -92,7 +104,9 @@ def _role_label(client: str | None, role: str) -> str:
     return f"{client}:{role}" if client else role
 
 
-MANAGED_ROLE_LABELS = frozenset(_role_label(c, r) for c, r in n.MANAGED_CLIENT_ROLES) | n.MANAGED_REALM_ROLES
+def managed_role_labels() -> frozenset[str]:
+    """Every role the registry decides, as tokens name them."""
+    return frozenset(_role_label(c, r) for c, r in n.managed_client_roles()) | n.MANAGED_REALM_ROLES
 
 
 def roles_of(identifiant: str, caf: Caf | None, partner: Partner | None, settings: Settings,
@@ -107,14 +121,13 @@ def roles_of(identifiant: str, caf: Caf | None, partner: Partner | None, setting
     if partner is not None and user is not None and user.active:
         keys |= {"administrateur"} if partner.administrator == identifiant else set()
         keys |= {"delegues"} if identifiant in partner.delegates else set()
-        offered = {k for s in _services_with_groups(partner) for k in SERVICE_GROUP_KEYS[s]}
-        if today < settings.afas_habiliter_opening:
-            offered.discard(n.GROUP_KEY[Group.AFAS_HABILITER])
-        held = {n.GROUP_KEY[g] for g in partner.granted_groups(identifiant)}
-        held |= {n.PROFILE_KEY[prof] for prof in partner.granted_profiles(identifiant)}
-        keys |= held & offered
+        offered = set(offered_keys(catalogue.current(), partner, settings, today))
+        held = {n.group_key(g) for g in partner.granted_groups(identifiant)}
+        held |= {n.profile_key(prof) for prof in partner.granted_profiles(identifiant)}
+        keys |= {k for k in held & offered if k}
+    groups = n.partner_groups()
     out = set()
     for key in keys:
-        _, client, role = n.PARTNER_GROUPS.get(key, n.CAF_ADMIN_GROUP)
+        _, client, role = groups.get(key, n.CAF_ADMIN_GROUP)
         out.add(_role_label(client, role))
     return frozenset(out)

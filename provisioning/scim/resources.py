@@ -94,7 +94,7 @@ def groups_of(p: Partner, holders: dict[str, set[str]], dates: tuple[datetime, d
     names = {u.identifiant: f"{u.first_name} {u.last_name}" for u in p.users}
     out = []
     for key in sorted(holders):
-        name = n.PARTNER_GROUPS[key][0]
+        name = n.partner_groups()[key][0]
         members = sorted(holders[key])
         res = ScimGroup(id=f"{p.siret}.{key}", display_name=f"{n.partner_group_path(p.siret)}/{name}",
                         members=[GroupMember(value=m, ref=Reference(f"Users/{m}"), display=names.get(m), type="User")

@@ -98,10 +98,10 @@ CURRENT: contextvars.ContextVar[Scope] = contextvars.ContextVar("scim_scope")
 def _holders(p: Partner, settings, today: date) -> dict[str, set[str]]:
     """Group key → members, exactly as the reconciler puts them in Keycloak (the same function decides)."""
     state = desired_state(Registry([], [p], settings), today)
-    out = {}
+    out, known = {}, n.partner_groups()
     for path, spec in state.groups.items():
         key = dict(spec.attributes).get(n.KIND_ATTR)
-        if spec.roles and key in n.PARTNER_GROUPS:
+        if spec.roles and key in known:
             out[key] = state.members.get(path, set())
     return out
 

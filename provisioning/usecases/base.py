@@ -22,7 +22,7 @@ from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
 from provisioning.notify.notifier import Notifier
 from provisioning.reconcile.apply import ApplyReport
-from provisioning.reconcile.desired import MANAGED_ROLE_LABELS, roles_of
+from provisioning.reconcile.desired import managed_role_labels, roles_of
 from provisioning.reconcile.plan import Change
 from provisioning.store.uow import UnitOfWork, stale_version
 from provisioning.usecases.change import PartnerChange
@@ -146,7 +146,7 @@ class Core:
                                code="ACCES_RETIRE")
         person, partner, caf = found
         now = roles_of(person.identifiant, caf, partner, settings, self.today())
-        return replace(actor, roles=(actor.roles - MANAGED_ROLE_LABELS) | (actor.roles & now))
+        return replace(actor, roles=(actor.roles - managed_role_labels()) | (actor.roles & now))
 
     def provisional_deadline(self) -> int:
         """R13: a provisional password is valid 24 hours from now."""

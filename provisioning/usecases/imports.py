@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from provisioning.domain import policy, rules, user_import
-from provisioning.domain.model import Partner, Registry
+from provisioning.domain.model import Partner, Registry, Service
 from provisioning.domain.states import ImportAction
 from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed
 from provisioning.usecases.base import Actor, MutationResult, _check_hierarchy
@@ -49,9 +49,14 @@ def import_users(app: App, actor: Actor, cmd: ImportUsers) -> ImportPlan:
             return e.description
         return None
 
+    def grantable(service: Service) -> str | None:
+        spec = service.spec
+        return policy.grant_refusal(spec) if spec is not None and not policy.may_grant(actor, p, spec) else None
+
     def outcomes_on(reg: Registry, partner: Partner) -> list[user_import.Outcome]:
         return user_import.plan(partner, lines, caf=reg.caf(partner.caf), settings=reg.settings,
-                                today=app.today(), taken=taken, unmanaged=unmanaged, hierarchy=hierarchy)
+                                today=app.today(), taken=taken, unmanaged=unmanaged, hierarchy=hierarchy,
+                                grantable=grantable)
 
     if not cmd.apply:
         with app.uow() as uow:

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain import rules
+from provisioning.domain import catalogue, rules
 from provisioning.domain.model import (
     Bulletin,
     Convention,
@@ -181,10 +181,12 @@ def equipments(app: App, actor: Actor, siret: str) -> tuple[Partner, dict[Profil
     p = app._load_partner(siret)
     if p is None or not (actor.is_member_of(p) or actor.can_manage_partner(p)):
         raise _unknown_or_forbidden(actor, siret, p is None)
-    candidates: dict[Profile, list[str]] = {prof: [] for prof in Profile}
+    candidates: dict[Profile, list[str]] = {Profile(prof.code): [] for s in catalogue.current().services
+                                            if s.assigns_equipments for prof in s.profiles}
     for u in p.users:
         for prof in p.granted_profiles(u.identifiant):
-            candidates[prof].append(u.identifiant)
+            if prof in candidates:
+                candidates[prof].append(u.identifiant)
     return p, candidates
 
 

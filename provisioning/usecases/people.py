@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from provisioning.domain import rules
+from provisioning.domain import policy, rules
 from provisioning.domain.model import Member
 from provisioning.domain.states import AccountState
 from provisioning.errors import Conflict, Forbidden, NotFound, ProvisioningError, Transient, Violation
@@ -78,6 +78,9 @@ def set_membership(app: App, actor: Actor, cmd: SetMembership) -> MutationResult
         if p.user(ident) is None:
             ch.fail(Violation("MEMBRE_HORS_PARTENAIRE", f"« {ident} » n'est pas un utilisateur de {p.name}.",
                               "identifiant"))
+        spec = service.spec
+        if spec is not None and not policy.may_grant(actor, p, spec):  # the catalogue says who grants it
+            raise Forbidden(policy.grant_refusal(spec))
         if groups:
             ch.refuse(rules.service_is_convened(p, service, conv))
         b = conv.bulletin(service)

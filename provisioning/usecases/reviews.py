@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from provisioning.domain import reviews as rv
-from provisioning.domain.model import Partner, Service, User
+from provisioning.domain.model import Partner, User
 from provisioning.domain.states import ReviewState
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, ValidationFailed, Violation
 from provisioning.notify import messages
@@ -302,13 +302,13 @@ def _cell(v: str) -> str:
 
 
 def _drop_unheld_assignments(p: Partner, identifiant: str) -> None:
-    """A withdrawn AFAS profile takes the person's equipment associations for that profile with it (R8: an
+    """A withdrawn profile takes the person's equipment associations for that profile with it (R8: an
     association needs the profile)."""
     held = set()
     for conv in p.conventions:
-        b = conv.bulletin(Service.AFAS)
-        m = b.member(identifiant) if b else None
-        held |= m.profiles if m else set()
+        for b in conv.bulletins:
+            m = b.member(identifiant)
+            held |= m.profiles if m else set()
     for e in p.equipments:
         for prof, idents in list(e.assignments.items()):
             if prof not in held and identifiant in idents:

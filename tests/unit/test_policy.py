@@ -15,7 +15,7 @@ WHO = {
     "autre-caf": Actor("caf.lyon", frozenset({CAF_ADMIN}), caf="692"),
     "administrateur": Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner=P.siret),
     "delegue": Actor("marc.martin", frozenset({DELEGATE}), partner=P.siret),
-    "habiliter": Actor("marc.martin", frozenset({DELEGATE, policy.AFAS_HABILITER}), partner=P.siret),
+    "habiliter": Actor("marc.martin", frozenset({DELEGATE, "afas:AFAS-Habiliter"}), partner=P.siret),
     "utilisateur": Actor("lea.petit", partner=P.siret),
     "autre-partenaire": Actor("b.jeanne.dupont", frozenset({PARTNER_ADMIN}), partner="98765432100015"),
 }

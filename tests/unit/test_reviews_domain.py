@@ -30,7 +30,7 @@ def test_a_campaign_lists_each_person_on_each_bulletin_in_force_with_groups_and_
     found = rv.items(_campaign(), reg.partners)
     lea = [i for i in found if i.partner == A and i.identifiant == "lea.petit"]
     assert {i.service for i in lea} == {Service.AFAS, Service.CDAP}
-    afas = next(i for i in lea if i.service is Service.AFAS)
+    afas = next(i for i in lea if i.service == Service.AFAS)
     assert Group.AFAS_DECLARER in afas.groups and Profile("fournisseur-donnees-activite") in afas.profiles
     assert {i.partner for i in found} == {A, B}
     assert len({i.key for i in found}) == len(found), "one item per person, bulletin and convention"

@@ -143,7 +143,7 @@ def test_service_needs_an_active_convention_with_its_bulletin():
     p.conventions[0].status = ConventionStatus.SUSPENDED
     assert [v.code for v in service_is_convened(p, Service.AFAS)] == ["SERVICE_NON_CONVENTIONNE"]
     p.conventions[0].status = ConventionStatus.ACTIVE
-    p.conventions[0].bulletins = [b for b in p.conventions[0].bulletins if b.service is not Service.CDAP]
+    p.conventions[0].bulletins = [b for b in p.conventions[0].bulletins if b.service != Service.CDAP]
     assert [v.code for v in service_is_convened(p, Service.CDAP)] == ["SERVICE_NON_CONVENTIONNE"]
 
 
