@@ -74,6 +74,18 @@ class Reviews(_Model):
     every_months: int = Field(12, ge=1, le=60)
 
 
+Granter = Literal["partner-administrator", "delegate", "caf"]
+ScopeName = Literal["siret", "caf", "equipments"]
+
+
+def _everyone() -> list[Granter]:
+    return ["partner-administrator", "delegate", "caf"]
+
+
+def _siret_and_caf() -> list[ScopeName]:
+    return ["siret", "caf"]
+
+
 class ServiceEntry(_Model):
     code: str = Field(pattern=CODE, description="the service's code: bulletins, files, API, CSV")
     label: str = Field(min_length=2, max_length=80)
@@ -85,12 +97,12 @@ class ServiceEntry(_Model):
     post_logout_path: str = Field("/auth/logged-out", pattern=r"^/[^\s]*$")
     backchannel_logout_path: str | None = Field("/auth/backchannel-logout", pattern=r"^/[^\s]*$")
     level: Literal["niveau-1", "niveau-2"] = "niveau-1"
-    granted_by: list[Literal["partner-administrator", "delegate", "caf"]] = Field(
-        default_factory=lambda: list(dc.GRANTERS), min_length=1)
-    scoped_by: list[Literal["siret", "caf", "equipments"]] = Field(default_factory=lambda: ["siret", "caf"])
-    reviews: Reviews = Reviews()
+    granted_by: list[Granter] = Field(default_factory=_everyone, min_length=1)
+    scoped_by: list[ScopeName] = Field(default_factory=_siret_and_caf)
+    reviews: Reviews = Reviews(included=True, every_months=12)
     equipment_types: EquipmentTypes | None = None
-    profiles_per_person: ProfilesPerPerson = ProfilesPerPerson()
+    profiles_per_person: ProfilesPerPerson = ProfilesPerPerson(min=1, max=3, code="NOMBRE_DE_PROFILS",
+                                                                without_group_code="PROFIL_SANS_GROUPE_REQUIS")
     groups: list[GroupEntry] = Field(min_length=1)
     profiles: list[ProfileEntry] = []
 

@@ -4,14 +4,17 @@ enumeration of the catalogue's values in the JSON Schema and the OpenAPI documen
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import PlainValidator, WithJsonSchema
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
 from provisioning.domain import catalogue
 from provisioning.domain.model import Group, Profile, Service
+
+V = TypeVar("V", Service, Group, Profile)
 
 
 def known(cls: type[Service] | type[Group] | type[Profile]) -> list[str]:
@@ -47,16 +50,18 @@ class _Schema(dict[str, Any]):
         return {"type": "string", "enum": known(self.cls)}
 
 
-def _value(cls: type[Service] | type[Group] | type[Profile]) -> Any:
-    def check(v: str) -> Any:
+def _check(cls: type[V]) -> Callable[[Any], V]:
+    def check(v: Any) -> V:
+        if not isinstance(v, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
         allowed = known(cls)
         if v not in allowed:
             raise PydanticCustomError("enum", "Input should be {expected}",
                                       {"expected": " or ".join(f"'{x}'" for x in allowed)})
         return cls(v)
-    return Annotated[str, AfterValidator(check), WithJsonSchema(_Schema(cls))]  # type: ignore[arg-type]
+    return check
 
 
-ServiceCode = _value(Service)
-GroupName = _value(Group)
-ProfileCode = _value(Profile)
+ServiceCode = Annotated[Service, PlainValidator(_check(Service)), WithJsonSchema(_Schema(Service))]
+GroupName = Annotated[Group, PlainValidator(_check(Group)), WithJsonSchema(_Schema(Group))]
+ProfileCode = Annotated[Profile, PlainValidator(_check(Profile)), WithJsonSchema(_Schema(Profile))]

@@ -39,7 +39,6 @@ from provisioning.errors import Violation
 M = TypeVar("M", bound=BaseModel)
 
 
-ServiceIn, GroupIn, ProfileIn = ServiceCode, GroupName, ProfileCode
 CONTACT_ROLES = [f for f in ServiceContract.__dataclass_fields__ if f != "incident_procedure"]
 
 
@@ -110,13 +109,13 @@ class StatusChangeIn(_In):
 
 class MemberIn(_In):
     identifiant: str
-    groups: list[GroupIn]
-    profiles: list[ProfileIn] = []
+    groups: list[GroupName]
+    profiles: list[ProfileCode] = []
     suspended: bool = False
 
 
 class BulletinIn(_In):
-    service: ServiceIn
+    service: ServiceCode
     members: list[MemberIn] = []
 
 
@@ -126,7 +125,7 @@ class ConventionIn(_In):
     history: list[StatusChangeIn] = []
     contract: ContractIn | None = None
     bulletins: list[BulletinIn] = []
-    suspended_services: list[ServiceIn] = []
+    suspended_services: list[ServiceCode] = []
 
     def domain(self) -> Convention:
         return Convention(
@@ -143,7 +142,7 @@ class EquipmentIn(_In):
     type: EquipmentType
     sites: list[str] = []
     site: str = ""  # documents written before `sites`: one address
-    assignments: dict[ProfileIn, list[str] | None] = {}
+    assignments: dict[ProfileCode, list[str] | None] = {}
 
     def domain(self) -> Equipment:
         sites = list(dict.fromkeys(self.sites))

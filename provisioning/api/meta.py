@@ -8,6 +8,8 @@ from flask import Blueprint, current_app, jsonify
 from pydantic import BaseModel
 
 from provisioning.api import responses as answers
+from provisioning.domain import catalogue
+from provisioning.reconcile.desired import opening
 
 bp = Blueprint("meta", __name__)
 PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "static"}
@@ -47,8 +49,19 @@ def document(app) -> dict:
                 op["parameters"] = [{"name": name, "in": "query", "required": False, "schema": prop}
                                     for name, prop in props.items()]
                 op["responses"].setdefault("400", {"$ref": "#/components/responses/Refused"})
+    _catalogue_parameters(spec)
     _every_refusal(spec)
     return spec
+
+
+def _catalogue_parameters(spec: dict) -> None:
+    """A path's {service} is one of the catalogue's codes, read when the document is served."""
+    codes = catalogue.current().codes()
+    for item in spec["paths"].values():
+        for params in [item.get("parameters", [])] + [(item.get(m) or {}).get("parameters", []) for m in METHODS]:
+            for param in params:
+                if param.get("name") == "service" and param.get("in") == "path":
+                    param["schema"] = {"type": "string", "enum": codes}
 
 
 METHODS = ("get", "post", "put", "delete", "patch")
@@ -88,3 +101,24 @@ def _every_refusal(spec: dict) -> None:
 @answers.returns(answers.Health)
 def health():
     return jsonify({"status": "ok"})
+
+
+@bp.get("/api/v1/catalogue")
+@answers.returns(answers.Catalogue)
+def catalogue_():
+    """The service catalogue, for any authenticated caller (the portal builds its menus and forms from it)."""
+    settings = current_app.extensions["provisioning"].registry_settings()
+    return jsonify(describe(catalogue.current(), settings))
+
+
+def describe(cat: catalogue.Catalogue, settings) -> dict:
+    openings = opening(cat, settings)
+    return {"version": cat.version, "services": [{
+        "code": s.code, "label": s.label, "description": s.description, "client": s.client, "url": s.url,
+        "level": s.level, "granted_by": sorted(s.granted_by), "scoped_by": list(s.scoped_by), "reviewed": s.reviewed,
+        "profiles_per_person": [s.profiles_min, s.profiles_max], "equipment_types": sorted(s.equipment_types),
+        "groups": [{"name": g.name, "role": g.role, "description": g.description,
+                    "assigns_equipments": g.assigns_equipments,
+                    "opens_on": openings[g.key].isoformat() if g.key in openings else None} for g in s.groups],
+        "profiles": [{"code": p.code, "label": p.label, "description": p.description, "requires": p.requires,
+                      "cap": p.cap} for p in s.profiles]} for s in cat.services]}

@@ -363,3 +363,41 @@ def returns(model: type[BaseModel], *statuses: int):
                                 **{str(s): model for s in (statuses or (200,))}}
         return view
     return mark
+
+
+# --- the service catalogue (issue 28) ----------------------------------------------------------------------
+class CatalogueGroup(Closed):
+    name: str = Field(description="as bulletins, files, the CSV import and the consoles name it")
+    role: str = Field(description="the client role its members get (tokens: resource_access.<client>.roles)")
+    description: str
+    assigns_equipments: bool = Field(description="its members associate the profile holders to equipments")
+    opens_on: date | None = Field(description="granted only from this day (the registry's setting applied)")
+
+
+class CatalogueProfile(Closed):
+    code: str
+    label: str = Field(description="French, in sentences")
+    description: str
+    requires: str = Field(description="the group a holder must be in")
+    cap: int | None = Field(description="holders at most per bulletin and per equipment")
+
+
+class CatalogueService(Closed):
+    code: str
+    label: str
+    description: str
+    client: str = Field(description="its OIDC client: a person's roles are in resource_access.<client>.roles")
+    url: str
+    level: str = Field(description="the level of authentication it requires (acr)")
+    granted_by: list[Literal["partner-administrator", "delegate", "caf"]]
+    scoped_by: list[str]
+    reviewed: bool
+    profiles_per_person: list[int] = Field(description="[min, max] for a member of a group its profiles require")
+    equipment_types: list[str]
+    groups: list[CatalogueGroup]
+    profiles: list[CatalogueProfile]
+
+
+class Catalogue(Closed):
+    version: int
+    services: list[CatalogueService]

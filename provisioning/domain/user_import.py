@@ -220,8 +220,8 @@ class _Batch:
             if (svc := g.service) is not None:
                 by_service.setdefault(svc, set()).add(g)
         for svc in sorted(by_service):
-            if why := self.grantable(svc):
-                out.refusals.append(Violation("ATTRIBUTION_RESERVEE", why, where))
+            if reserved := self.grantable(svc):
+                out.refusals.append(Violation("ATTRIBUTION_RESERVEE", reserved, where))
         cat = catalogue.current()
         for prof in sorted(line.profiles):
             owner, spec = cat.service_of_profile(prof), cat.profile(prof)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from provisioning.domain import journal, policy
-from provisioning.domain.model import Partner, Registry
+from provisioning.domain.model import Partner, Registry, Settings
 from provisioning.errors import Forbidden, NotFound, Unauthorized
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
@@ -155,6 +155,11 @@ class Core:
     def registry(self) -> Registry:
         with self.uow() as uow:
             return uow.registry.load()
+
+    def registry_settings(self) -> Settings:
+        """The registry's settings (R10's opening date): one row read."""
+        with self.uow() as uow:
+            return uow.registry.settings()
 
     def _load_partner(self, siret: str) -> Partner | None:
         with self.uow() as uow:

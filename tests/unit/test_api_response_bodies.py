@@ -82,6 +82,7 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("post", f"{S}/conventions/CONV-751-2026-0002/transitions", "caf", {"json": {"to": "signed_by_partner"}}),
         ("get", "/api/v1/audit?limit=5", "caf", {}),
         ("get", "/api/v1/me", "paul", {}),
+        ("get", "/api/v1/catalogue", "paul", {}),
         ("get", "/api/v1/usage-rules/acceptances", "caf", {}),
         ("post", "/api/v1/incidents", "jeanne", {"json": {"kind": "incident",
                                                           "description": "Un poste du centre a été volé ce matin."}}),
