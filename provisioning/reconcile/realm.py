@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioning.domain import naming
+from provisioning.domain.catalogue import Catalogue, ServiceDef
 
 # realm-level keys never compared: handled below, or left to the import (see the module's docstring)
 NOT_SETTINGS = {"id", "realm", "clients", "roles", "users", "groups", "components", "requiredActions",
@@ -207,3 +208,70 @@ def _roles(declared: dict[str, Any], observed: ObservedRealm, clients: set[str])
         out += [RealmChange("create", "role", f"{cid}/{r['name']}", "rôle déclaré dans le fichier",
                             {"client": cid, **r}) for r in roles if r["name"] not in held]
     return out
+
+
+# --- the catalogue's part of the realm (issue 28 §1, §3) -----------------------------------------------------
+def _attribute_mapper(name: str) -> dict[str, Any]:
+    return {"name": f"{name} (attribut)", "protocol": "openid-connect",
+            "protocolMapper": "oidc-usermodel-attribute-mapper", "consentRequired": False,
+            "config": {"user.attribute": name, "claim.name": name, "jsonType.label": "String",
+                       "id.token.claim": "true", "access.token.claim": "true", "userinfo.token.claim": "true",
+                       "introspection.token.claim": "true", "multivalued": "false"}}
+
+
+def habilitations_mapper(service: ServiceDef) -> dict[str, Any]:
+    """The person's roles in this service's client, in the ID token too (claims contract v1: relying parties
+    such as mod_auth_openidc read the ID token and the userinfo)."""
+    return {"name": f"habilitations {service.code}", "protocol": "openid-connect",
+            "protocolMapper": "oidc-usermodel-client-role-mapper", "consentRequired": False,
+            "config": {"usermodel.clientRoleMapping.clientId": service.client,
+                       "claim.name": f"resource_access.{service.client}.roles", "jsonType.label": "String",
+                       "multivalued": "true", "id.token.claim": "true", "access.token.claim": "true",
+                       "userinfo.token.claim": "true", "introspection.token.claim": "true"}}
+
+
+def service_client(service: ServiceDef, secret: str) -> dict[str, Any]:
+    """The OIDC client of a catalogue entry the realm file does not define: confidential, code flow with PKCE,
+    back-channel logout, its level of authentication, the claims of the contract (docs/claims.md)."""
+    url = service.url
+    attributes = {"pkce.code.challenge.method": "S256", "backchannel.logout.session.required": "true",
+                  "backchannel.logout.revoke.offline.tokens": "false",
+                  "post.logout.redirect.uris": url + service.post_logout_path,
+                  "oauth2.device.authorization.grant.enabled": "false", "oidc.ciba.grant.enabled": "false"}
+    if service.backchannel_logout_path:
+        attributes["backchannel.logout.url"] = url + service.backchannel_logout_path
+    if service.level != "niveau-1":
+        attributes |= {"minimum.acr.value": service.level, "default.acr.values": service.level}
+    return {"clientId": service.client, "name": f"{service.code} - {service.label}",
+            "description": service.description, "enabled": True, "protocol": "openid-connect",
+            "publicClient": False, "clientAuthenticatorType": "client-secret", "secret": secret,
+            "standardFlowEnabled": True, "implicitFlowEnabled": False, "directAccessGrantsEnabled": False,
+            "serviceAccountsEnabled": False, "frontchannelLogout": False, "consentRequired": False,
+            "rootUrl": url, "baseUrl": url + "/", "redirectUris": [url + service.redirect_path], "webOrigins": [],
+            "attributes": attributes,
+            "defaultClientScopes": ["web-origins", "acr", "profile", "roles", "basic", "email", "organization"],
+            "optionalClientScopes": [],
+            "protocolMappers": [_attribute_mapper("partner"), _attribute_mapper("caf"), habilitations_mapper(service)]}
+
+
+def with_catalogue(realm: dict[str, Any], cat: Catalogue, secrets: Mapping[str, str]) -> dict[str, Any]:
+    """The realm file completed by the catalogue: each service's client (the file's when it has one, else made
+    from the entry) holds the roles of its groups and profiles."""
+    out = {**realm, "clients": list(realm.get("clients") or []),
+           "roles": {**(realm.get("roles") or {}), "client": dict((realm.get("roles") or {}).get("client") or {})}}
+    defined = {c["clientId"] for c in out["clients"]}
+    for s in cat.services:
+        if s.client not in defined:
+            out["clients"].append(service_client(s, secrets.get(s.code, "")))
+        roles = list(out["roles"]["client"].get(s.client) or [])
+        names = {r["name"] for r in roles}
+        roles += [{"name": g.role, "description": g.description} for g in s.groups if g.role not in names]
+        roles += [{"name": p.code, "description": p.description} for p in s.profiles if p.code not in names]
+        out["roles"]["client"][s.client] = roles
+    return out
+
+
+def missing_secrets(cat: Catalogue, realm: dict[str, Any], secrets: Mapping[str, str]) -> list[str]:
+    """The catalogue's services whose client the file does not define and whose secret nobody gave."""
+    defined = {c["clientId"] for c in realm.get("clients") or []}
+    return [s.code for s in cat.services if s.client not in defined and not secrets.get(s.code)]

@@ -7,8 +7,19 @@ import json
 from pathlib import Path
 from typing import Protocol
 
+from provisioning.catalogue_file import parse_urls
+from provisioning.domain import catalogue
 from provisioning.errors import ValidationFailed, Violation
-from provisioning.reconcile.realm import ObservedRealm, RealmChange, plan_realm, resolve, unset_placeholders
+from provisioning.reconcile.realm import (
+    ObservedRealm,
+    RealmChange,
+    missing_secrets,
+    plan_realm,
+    resolve,
+    unset_placeholders,
+    with_catalogue,
+)
+from provisioning.settings import initial
 from provisioning.store.uow import UnitOfWork
 
 REALM_FILE = Path(__file__).resolve().parents[2] / "realm-config" / "mon-compte-partenaire-realm.json"
@@ -24,13 +35,23 @@ def desired_realm(path: Path = REALM_FILE, env: dict[str, str] | None = None, *,
     """The file as Keycloak's import reads it in this environment. `every_variable_set` (production): a
     variable of the file left unset is refused, every one listed, before anything is read from Keycloak."""
     raw = json.loads(path.read_text(encoding="utf-8"))
-    if every_variable_set and (unset := unset_placeholders(raw, env)):
-        raise ValidationFailed([Violation("VARIABLE_NON_DEFINIE", "Variable du fichier du royaume non définie : sa "
-                                          "valeur de démonstration serait appliquée.", name) for name in unset],
-                               "La configuration du royaume n'est pas appliquée : définissez ces variables.")
+    cat = catalogue.current()
+    secrets = parse_urls(env.get("MCP_SERVICE_SECRETS", "") if env is not None else initial("service_secrets"))
+    faults = []
+    if every_variable_set:
+        faults = [Violation("VARIABLE_NON_DEFINIE", "Variable du fichier du royaume non définie : sa valeur de "
+                            "démonstration serait appliquée.", name) for name in unset_placeholders(raw, env)]
+        faults += [Violation("SECRET_NON_DEFINI", f"Le service {code} du catalogue n'a pas de secret de client "
+                             "(MCP_SERVICE_SECRETS).", "MCP_SERVICE_SECRETS")
+                   for code in missing_secrets(cat, raw, secrets)]
+    if faults:
+        raise ValidationFailed(faults, "La configuration du royaume n'est pas appliquée : définissez ces variables.")
     data = resolve(raw, env)
     assert isinstance(data, dict)
-    return data
+    # the catalogue's services: a client made from its entry where the file has none (the demo's secret: named
+    # after the client, refused in production above), the roles of its groups and profiles in either case
+    demo = {s.code: f"demo-only-{s.client}-secret" for s in cat.services}
+    return with_catalogue(data, cat, {**demo, **secrets})
 
 
 def realm_plan(kc: RealmKeycloak, desired: dict[str, object]) -> list[RealmChange]:
