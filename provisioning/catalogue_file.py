@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from provisioning.domain import catalogue as dc
 from provisioning.errors import ProvisioningError, Violation
+from provisioning.reconcile.realm import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "realm-config" / "services.yaml"
@@ -144,12 +146,17 @@ def parse_urls(pairs: str) -> dict[str, str]:
     return out
 
 
-def read(text: str, where: str = "services.yaml", urls: dict[str, str] | None = None) -> dc.Catalogue:
-    """The catalogue in this text, or InvalidCatalogue listing every fault."""
+def read(text: str, where: str = "services.yaml", urls: dict[str, str] | None = None,
+         env: Mapping[str, str] | None = None) -> dc.Catalogue:
+    """The catalogue in this text, or InvalidCatalogue listing every fault. A service's `url` may name a variable
+    as the realm file does (`${MCP_CDAP_URL:http://localhost:8082}`): one setting for the client and the menus."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise InvalidCatalogue(f"{where} : YAML illisible ({e}).") from None
+    for entry in (raw.get("services") if isinstance(raw, dict) else None) or []:
+        if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+            entry["url"] = resolve(entry["url"], env)
     try:
         f = CatalogueFile.model_validate(raw)
     except ValidationError as e:

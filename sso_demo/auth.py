@@ -31,7 +31,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from sso_demo import logs
+from sso_demo import catalogue, logs
 from sso_demo.config import AppConfig, acr_level
 from sso_demo.sessions import SessionStore, SqlSessionStore, make_store
 
@@ -179,8 +179,10 @@ def init_auth(app: Flask, cfg: AppConfig) -> None:
     def inject():
         if "csrf_token" not in session:
             session["csrf_token"] = secrets.token_urlsafe(32)
-        return {"principal": current_principal(), "csrf_token": session["csrf_token"], "cfg": cfg,
-                "idle_minutes": cfg.idle_timeout // 60}
+        p = current_principal()
+        return {"principal": p, "csrf_token": session["csrf_token"], "cfg": cfg,
+                "idle_minutes": cfg.idle_timeout // 60,
+                "nav_services": lambda: catalogue.nav(p) if p else []}  # read only where a page shows the menu
 
     @app.after_request
     def security_headers(resp):

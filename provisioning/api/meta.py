@@ -12,7 +12,7 @@ from provisioning.domain import catalogue
 from provisioning.reconcile.desired import opening
 
 bp = Blueprint("meta", __name__)
-PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "static"}
+PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "meta.catalogue_", "static"}
 _SPEC = Path(__file__).with_name("openapi.yaml")
 
 
@@ -106,7 +106,8 @@ def health():
 @bp.get("/api/v1/catalogue")
 @answers.returns(answers.Catalogue)
 def catalogue_():
-    """The service catalogue, for any authenticated caller (the portal builds its menus and forms from it)."""
+    """The service catalogue, public like this API's description (names of services, groups, roles and caps: no
+    person's data); every application builds its menus and forms from it."""
     settings = current_app.extensions["provisioning"].registry_settings()
     return jsonify(describe(catalogue.current(), settings))
 

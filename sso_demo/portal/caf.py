@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from markupsafe import Markup
 
 from provisioning.domain.journal import folded
+from sso_demo import catalogue
 from sso_demo.auth import current_principal, require_role
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
@@ -132,6 +133,7 @@ def new_convention(siret: str):
         fields, general = errors_of(r, CONTRACT_FIELDS | {"number", "services"})
         status = 422
     return render_template("portal/caf/new_convention.html", p=p, form=form, fields=fields, general=general,
+                           services=catalogue.services(),
                            contacts=CONTACTS), status
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
+from sso_demo import catalogue
 from sso_demo.auth import current_principal, require_role, signed_in
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
@@ -25,9 +26,6 @@ from sso_demo.portal.api_views import (
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
-CAPS = {"fournisseur-donnees-activite": 2, "fournisseur-donnees-financieres": 2, "approbateur": 1}
-GROUPS = {"AFAS": ["AFAS Déclarer", "AFAS Habiliter"], "CDAP": ["CDAP Consulter"]}
-PROFILES = list(CAPS)
 SECOND_FACTOR_RESET = [  # shown before a reset (téléphone ou clé perdus), in both consoles
     "Son application d'authentification, ses clés de sécurité et ses codes de récupération cessent à l'instant "
     "d'ouvrir CDAP.",
@@ -49,13 +47,17 @@ def _partner(siret: str) -> dict:
 
 
 def _caps(partner: dict) -> list[dict]:
-    """Per active AFAS bulletin: how many hold each profile, against the cap (R8)."""
+    """Per bulletin of a service with profiles (the catalogue's): how many hold each profile, against its cap
+    (R8)."""
     out = []
     for c in partner["conventions"]:
         for b in c["bulletins"]:
-            if b["service"] == "AFAS":
-                counts = {p: sum(p in m["profiles"] for m in b["members"]) for p in PROFILES}
-                out.append({"convention": c["number"], "counts": counts})
+            s = catalogue.service(b["service"])
+            if s and s["profiles"]:
+                rows = [{"label": p["label"], "cap": p["cap"],
+                         "count": sum(p["code"] in m["profiles"] for m in b["members"] if not m.get("suspended"))}
+                        for p in s["profiles"]]
+                out.append({"convention": c["number"], "service": s["code"], "rows": rows})
     return out
 
 
@@ -71,7 +73,7 @@ def users(siret: str):
     _own(siret)
     partner = _partner(siret)
     return render_template("portal/console/users.html", siret=siret, partner=partner, u=users_page(siret, request.args),
-                           caps=_caps(partner), cap_limits=CAPS)
+                           caps=_caps(partner))
 
 
 @bp.route("/<siret>/utilisateurs/nouveau", methods=["GET", "POST"])
@@ -95,16 +97,27 @@ def new_user(siret: str):
                            general=general), status
 
 
-IMPORT_TEMPLATE = ("identifiant;nom;prenom;courriel;convention;groupes;profils\r\n"
-                   "eva.morel;Morel;Éva;eva.morel@exemple.fr;;CDAP Consulter;\r\n"
-                   "hugo.blanc;Blanc;Hugo;hugo.blanc@exemple.fr;;AFAS Déclarer;fournisseur-donnees-activite\r\n")
+IMPORT_HEADER = "identifiant;nom;prenom;courriel;convention;groupes;profils\r\n"
+EXAMPLE_PEOPLE = [("eva.morel", "Morel", "Éva"), ("hugo.blanc", "Blanc", "Hugo"), ("ines.roy", "Roy", "Inès"),
+                  ("jules.fabre", "Fabre", "Jules")]
+
+
+def _import_template() -> str:
+    """The header and one example line per service of the catalogue: its first group, with a profile that group
+    allows when it has any."""
+    lines = [IMPORT_HEADER]
+    for (ident, last, first), s in zip(EXAMPLE_PEOPLE, catalogue.services(), strict=False):
+        group = s["groups"][0]["name"]
+        profile = next((p["code"] for p in s["profiles"] if p["requires"] == group), "")
+        lines.append(f"{ident};{last};{first};{ident}@exemple.fr;;{group};{profile}\r\n")
+    return "".join(lines)
 
 
 @bp.get("/<siret>/utilisateurs/import/modele.csv")
 @require_role(ADMIN, DELEGATE)
 def import_template(siret: str):
     _own(siret)
-    return Response("\ufeff" + IMPORT_TEMPLATE, mimetype="text/csv; charset=utf-8",
+    return Response("\ufeff" + _import_template(), mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="modele-import-utilisateurs.csv"'})
 
 
@@ -179,10 +192,14 @@ def user(siret: str, ident: str):
             held = typed if typed and typed["convention"] == c["number"] and typed["service"] == b["service"] else \
                 {"groups": m["groups"] if m else [], "profiles": m["profiles"] if m else []}
             refused = bool(typed) and typed["convention"] == c["number"] and typed["service"] == b["service"]
+            s = catalogue.service(b["service"]) or {"groups": [], "profiles": [], "profiles_per_person": [0, 0]}
             bulletins.append({"convention": c["number"], "status": c["status"], "service": b["service"],
-                              "groups": GROUPS[b["service"]], "held": held, "errors": general if refused else []})
+                              "groups": [grp["name"] for grp in s["groups"]], "profiles": s["profiles"],
+                              "per_person": s["profiles_per_person"],
+                              "requires": sorted({p["requires"] for p in s["profiles"]}),
+                              "held": held, "errors": general if refused else []})
     return render_template("portal/console/user.html", siret=siret, partner=partner, u=u, bulletins=bulletins,
-                           profiles=PROFILES, caps=_caps(partner), cap_limits=CAPS,
+                           caps=_caps(partner),
                            is_admin=signed_in().has(ADMIN), account=account_of(siret, ident),
                            history=history_of(siret, ident)), status
 

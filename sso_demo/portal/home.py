@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, g, jsonify, render_template
+from flask import Blueprint, g, jsonify, render_template
 
-from sso_demo import apiclient
+from sso_demo import apiclient, catalogue
 from sso_demo.auth import current_principal, login_required
 from sso_demo.portal.api_views import call
 
@@ -38,13 +38,12 @@ def _previous_login() -> tuple[str, datetime | None]:
 @login_required
 def index():
     p = current_principal()
-    services = []
-    if p.has("cdap:CDAP-Consulter"):
-        services.append(("CDAP", "Consultation des données allocataires", "cdap_url"))
-    if p.has("afas:AFAS-Déclarer") or p.has("afas:AFAS-Habiliter"):
-        services.append(("AFAS", "Aides financières d'action sociale : télédéclaration", "afas_url"))
+    # the catalogue's services the person holds a role of (a group or a profile), in the catalogue's order
+    offered = [s for s in catalogue.services() if any(p.has(r) for r in catalogue.roles(s))]
+    services = [(s["code"], s["label"], s["url"]) for s in offered]
+    second_factor = {s["code"] for s in offered if s["level"] == "niveau-2"}
     state, when = _previous_login()
-    return render_template("portal/index.html", services=services, second_factor=_cfg_services(), previous_state=state, previous=when,
+    return render_template("portal/index.html", services=services, second_factor=second_factor, previous_state=state, previous=when,
                            is_admin=p.has("administrateur-partenaire") or p.has("responsable-habilitations"),
                            is_caf_admin=p.has("caf-administrateur"))
 
@@ -55,8 +54,3 @@ def reconcile_state(siret: str):
     """For reconcile.js in both consoles: the API's word on Keycloak for this partner (its rights apply)."""
     r = call("GET", f"/api/v1/partners/{siret}/reconcile", refusals=())
     return jsonify(r.json())
-
-
-def _cfg_services() -> tuple[str, ...]:
-    """The services that ask a second factor (issue 13), for the note beside them."""
-    return current_app.config["MCP"].second_factor_services

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sso_demo import portal
+from sso_demo import catalogue, portal
 from sso_demo.config import AppConfig
 from sso_demo.portal import home
 
@@ -42,6 +42,7 @@ def _logged_in(app, facts: dict):
 
 def test_the_security_page_shows_the_previous_login_without_any_remote_call(tmp_path, no_network):
     app = portal.create_app(_cfg(tmp_path))
+    catalogue.remember([])  # the service catalogue already read by this process (test_portal_reads_the_catalogue)
     client, _ = _logged_in(app, {"previous_login": ("known", "2026-11-20T08:05:00+00:00")})
     for _ in range(3):
         page = client.get("/").get_data(as_text=True)
