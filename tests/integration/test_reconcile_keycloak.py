@@ -29,7 +29,7 @@ def test_apply_from_empty_creates_exactly_the_mapped_objects(provisioning, kc_ad
 
     children = {g["name"]: g for g in kc_admin.get(f"/groups/{_group(kc_admin, BASE)['id']}/children",
                                                     params={"briefRepresentation": "false"})}
-    assert set(children) == {name for name, _, _ in naming.PARTNER_GROUPS.values()}
+    assert set(children) == {name for name, _, _ in naming.partner_groups().values()}
     afas = kc_admin.client("afas")
     roles = kc_admin.get(f"/groups/{children['AFAS Déclarer']['id']}/role-mappings/clients/{afas['id']}")
     assert [r["name"] for r in roles] == ["AFAS-Déclarer"]
