@@ -43,9 +43,11 @@ class PartnerUser(Extension):
     caf: Annotated[str | None, Mutability.read_only] = None
     """Code of the partner's Caf."""
     habilitations: Annotated[list[str] | None, Mutability.read_only, Returned.default] = None
-    """Habilitation groups held now (« CDAP Consulter », « AFAS Déclarer », « AFAS Habiliter »)."""
+    """Habilitation groups held now, of every service of the catalogue (« CDAP Consulter », « AFAS Déclarer »…)."""
+    profiles: Annotated[list[str] | None, Mutability.read_only, Returned.default] = None
+    """Profiles held now, of every service of the catalogue (approbateur, …)."""
     afas_profiles: Annotated[list[str] | None, Mutability.read_only, Returned.default] = None
-    """AFAS profiles held now (fournisseur-donnees-activite, fournisseur-donnees-financieres, approbateur)."""
+    """AFAS's profiles only (kept for the readers of version 1; `profiles` holds every service's)."""
 
 
 UserResource = User[EnterpriseUser | PartnerUser]
@@ -84,7 +86,8 @@ def users_of(p: Partner, dates: dict[str, tuple[datetime, datetime]],
             meta=_meta("User", payload, dates.get(u.identifiant) or partner_dates))
         res[EnterpriseUser] = EnterpriseUser(organization=p.name)
         res[PartnerUser] = PartnerUser(siret=p.siret, caf=p.caf, habilitations=sorted(g.value for g in groups),
-                                       afas_profiles=sorted(x.value for x in profiles))
+                                       profiles=sorted(x.value for x in profiles),
+                                       afas_profiles=sorted(x.value for x in profiles if x.service == "AFAS"))
         out.append(res)
     return out
 

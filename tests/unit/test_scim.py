@@ -71,7 +71,7 @@ def test_a_user_carries_its_partner_its_groups_and_its_afas_profiles(scim):
     user = UserResource.model_validate(r.json)             # a valid SCIM User with our extensions
     assert user.user_name == "lea.petit" and user.emails[0].value == "lea.petit@hirondelles.example"
     assert r.json[EXT] == {"siret": A, "caf": "751", "habilitations": ["AFAS Déclarer", "CDAP Consulter"],
-                           "afasProfiles": ["fournisseur-donnees-activite"]}
+                           "profiles": ["fournisseur-donnees-activite"], "afasProfiles": ["fournisseur-donnees-activite"]}
     assert r.json["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["organization"] == \
         "Centre de loisirs Les Hirondelles"
     assert r.headers["ETag"] == r.json["meta"]["version"]
