@@ -44,8 +44,11 @@ class RelyingParty:
 
 
 def start(directory: Path, port: int, issuer: str, secret: str, *, idle: int = CONTRACT_IDLE_SECONDS,
-          timeout: float = 30.0) -> RelyingParty:
-    """Apache in the foreground on 127.0.0.1:`port`, its state in `directory`; returns once it answers."""
+          timeout: float = 30.0, client_id: str = "service-tiers",
+          require: str = "resource_access.cdap.roles:CDAP-Consulter", level: str = "niveau-1") -> RelyingParty:
+    """Apache in the foreground on 127.0.0.1:`port`, its state in `directory`; returns once it answers. By default
+    the demonstration client `service-tiers` asking CDAP Consulter; a catalogue service's client with its own
+    habilitation otherwise."""
     if not Path(APACHE).exists() or not Path("/usr/lib/apache2/modules/mod_auth_openidc.so").exists():
         raise RelyingPartyError("Apache and mod_auth_openidc are needed: apt-get install apache2-bin "
                                 "libapache2-mod-auth-openidc")
@@ -53,7 +56,8 @@ def start(directory: Path, port: int, issuer: str, secret: str, *, idle: int = C
     url = f"http://localhost:{port}"
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RP_DIR": str(directory), "RP_PORT": str(port),
            "RP_URL": url, "RP_ISSUER": issuer, "RP_SECRET": secret, "RP_PASSPHRASE": secrets.token_urlsafe(32),
-           "RP_IDLE": str(idle), "RP_HTDOCS": str(HTDOCS)}
+           "RP_IDLE": str(idle), "RP_HTDOCS": str(HTDOCS), "RP_CLIENT_ID": client_id, "RP_REQUIRE": require,
+           "RP_LEVEL": level}
     defines = ["-DRP_STARTED_AS_ROOT"] if os.geteuid() == 0 else []
     check = subprocess.run([APACHE, "-f", str(CONF), *defines, "-t"], env=env, capture_output=True, text=True)
     if check.returncode != 0:

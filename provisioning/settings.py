@@ -359,11 +359,19 @@ def initial(name: str) -> Any:
 
 
 def at_start(*, strict: bool = True) -> Settings:
-    """`read()` for a process starting: a refused configuration ends it with the list, no traceback."""
+    """`read()` for a process starting: a refused configuration ends it with the list, no traceback. The service
+    catalogue it names is read now too: a faulty one stops the start the same way (issue 28)."""
     try:
-        return read(strict=strict)
+        settings = read(strict=strict)
     except InvalidSettings as e:
         raise SystemExit(str(e)) from None
+    from provisioning.catalogue_file import InvalidCatalogue
+    from provisioning.domain import catalogue
+    try:
+        catalogue.current()
+    except InvalidCatalogue as e:
+        raise SystemExit(str(e)) from None
+    return settings
 
 
 def markdown() -> str:

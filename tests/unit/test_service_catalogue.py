@@ -265,3 +265,17 @@ def test_the_domain_reads_no_service_by_name():
                                 "FINANCIER", "APPROBATEUR")):
                 offenders.append(f"{path.relative_to(root)}:{n}")
     assert offenders == []
+
+
+def test_a_process_started_with_a_faulty_catalogue_stops_with_every_fault(tmp_path: Path):
+    import subprocess
+    import sys
+    bad = tmp_path / "services.yaml"
+    bad.write_text(catalogue_file.DEFAULT.read_text(encoding="utf-8").replace("key: afas-habiliter", "key: afas-declarer")
+                   .replace("cap: 1\n", "cap: 0\n"), encoding="utf-8")
+    run = subprocess.run([sys.executable, "-c", "from provisioning import settings; settings.at_start()"],
+                         env={"PATH": "/usr/bin:/bin", "MCP_CATALOGUE": str(bad)}, capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    assert "services.yaml" in run.stderr and "CATALOGUE_INVALIDE" in run.stderr
+    assert "profiles.2.cap" in run.stderr  # pydantic's fault, with its place
