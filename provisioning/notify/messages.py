@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from provisioning.domain import catalogue
 from provisioning.reconcile.state import UserSpec
 
 PORTAL = "« Mon Compte Partenaire »"
@@ -60,13 +61,18 @@ def suspension_mail(first: str, last: str, what: str) -> tuple[str, str]:
     ]))
 
 
+def _level_2() -> str:
+    """The catalogue's services that ask a second factor (« CDAP »)."""
+    return ", ".join(s.code for s in catalogue.current().services if s.level == "niveau-2") or "aucun aujourd'hui"
+
+
 def second_factor_reset_mail(first: str, last: str, actor: str) -> tuple[str, str]:
     """Issue 13: the user is told when their second factor is reset (lost phone or key)."""
     return (f"{PORTAL} : votre second facteur a été réinitialisé", "\n".join([
         f"Bonjour {first} {last},",
         "",
         "Votre second facteur (application d'authentification, clé de sécurité et codes de récupération) a été",
-        f"réinitialisé par {actor}. À votre prochaine connexion à un service qui le demande (CDAP), vous en",
+        f"réinitialisé par {actor}. À votre prochaine connexion à un service qui le demande ({_level_2()}), vous en",
         "enregistrerez un nouveau.",
         "Si vous n'êtes pas à l'origine de cette demande, prévenez sans attendre votre administrateur partenaire :",
         "quelqu'un pourrait chercher à accéder à votre compte.",
