@@ -14,14 +14,17 @@ from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from devstack.smtp_sink import MailSink
+from provisioning import catalogue_file
 from provisioning.api import create_app as create_api
 from provisioning.api.auth import TokenVerifier
+from provisioning.domain import catalogue as service_catalogue
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
 from provisioning.reconcile.worker import run_forever
 from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import UnitOfWork, make_engine, migrate
 from sso_demo import afas, cdap, portal
+from sso_demo import catalogue as portal_catalogue
 from sso_demo.config import AppConfig
 from tests.browser import settle
 from tests.browser.fonts import launch_chromium
@@ -100,6 +103,11 @@ def stack(keycloak, tmp_path_factory):
     api = _serve(create_api(svc, TokenVerifier(keycloak.issuer, "provisioning-api")), 0)
     api_url = f"http://127.0.0.1:{api.server_port}"
     urls = {c: keycloak.app_url(c) for c in ("portail", "cdap", "afas")}
+    # the services' addresses in this deployment, as MCP_CDAP_URL and MCP_AFAS_URL say them to every process of a
+    # real one: the portal's menus lead there
+    before = service_catalogue.current()
+    service_catalogue.install(catalogue_file.load(urls=catalogue_urls(urls)))
+    portal_catalogue.forget()
     apps, servers = {}, [api]
     for client_id, factory in (("portail", portal.create_app), ("cdap", cdap.create_app), ("afas", afas.create_app)):
         cfg = AppConfig(client_id=client_id, client_secret=f"demo-only-{client_id}-secret", base_url=urls[client_id],
@@ -124,6 +132,12 @@ def stack(keycloak, tmp_path_factory):
         s.shutdown()
     sink.stop()
     clean_managed(admin)
+    service_catalogue.install(before)
+    portal_catalogue.forget()
+
+
+def catalogue_urls(urls: dict[str, str]) -> dict[str, str]:
+    return {"CDAP": urls["cdap"], "AFAS": urls["afas"]}
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ from provisioning.scim.resources import PartnerUser, users_of
 from provisioning.store.uow import UnitOfWork
 from provisioning.usecases.realm import desired_realm, realm_apply, realm_plan
 from sso_demo import catalogue as portal_catalogue
-from tests.browser.conftest import OPERATOR
+from tests.browser.conftest import OPERATOR, catalogue_urls
 from tests.browser.helpers import login
 from tests.browser.test_relying_party_apache import asked_to_log_in_again
 
@@ -83,7 +83,7 @@ def eaje(stack, keycloak, tmp_path):
     admin = RealmAdmin(keycloak.url, keycloak.realm, keycloak.admin_user, keycloak.admin_password)
     env = _realm_env(keycloak)
     rp = None
-    with catalogue.installed(catalogue_file.read(text, urls={"EAJE": url})):
+    with catalogue.installed(catalogue_file.read(text, urls={**catalogue_urls(stack.urls), "EAJE": url})):
         portal_catalogue.forget()
         try:
             desired = desired_realm(env=env)

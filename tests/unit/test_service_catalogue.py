@@ -59,7 +59,8 @@ CONTRACT = {**{role: CONTACT for role in ("partner_administrator", "partner_secu
 
 def with_eaje() -> catalogue.Catalogue:
     """The shipped catalogue plus one entry, as an operator would write it."""
-    return catalogue_file.read(catalogue_file.DEFAULT.read_text(encoding="utf-8").rstrip() + "\n" + EAJE_ENTRY)
+    return catalogue_file.read(catalogue_file.DEFAULT.read_text(encoding="utf-8").rstrip() + "\n" + EAJE_ENTRY,
+                               env={})  # the file's own addresses, whatever this machine's environment says
 
 
 @pytest.fixture
