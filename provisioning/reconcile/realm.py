@@ -51,6 +51,8 @@ class ObservedRealm:
     realm_roles: set[str]
     client_roles: dict[str, set[str]]                    # clientId -> role names
     required_actions: dict[str, dict[str, Any]] = field(default_factory=dict)  # alias -> representation
+    # top-level flow alias -> Keycloak's flattened executions (`GET /authentication/flows/{alias}/executions`)
+    executions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 # --- the file, as Keycloak's import reads it ---------------------------------------------------------------
@@ -129,6 +131,7 @@ def plan_realm(desired: dict[str, Any], observed: ObservedRealm) -> list[RealmCh
             changes.append(RealmChange("delete", "client", cid, "client marqué comme le nôtre, absent du fichier"))
     changes += _roles(desired.get("roles") or {}, observed, set(declared))
     changes += _required_actions(desired.get("requiredActions") or [], observed.required_actions)
+    changes += _flows(desired.get("authenticationFlows") or [], observed.executions)
     return changes
 
 
@@ -195,6 +198,49 @@ def _required_actions(declared: list[dict[str, Any]], have: dict[str, dict[str, 
         elif differing := _differing(want, found, set()):
             out.append(RealmChange("update", "action", alias, "différente du fichier : " + ", ".join(differing),
                                    {**found, **{k: want[k] for k in differing}}))
+    return out
+
+
+def flattened(flows: list[dict[str, Any]], alias: str) -> list[tuple[str, str]]:
+    """A flow's executions as Keycloak lists them: depth first, each (authenticator or sub-flow alias,
+    requirement)."""
+    by_alias = {f["alias"]: f for f in flows}
+    out: list[tuple[str, str]] = []
+
+    def walk(name: str) -> None:
+        for e in sorted(by_alias[name].get("authenticationExecutions") or [], key=lambda x: x.get("priority", 0)):
+            key = e.get("flowAlias") or e.get("authenticator") or "?"
+            out.append((key, e["requirement"]))
+            if e.get("flowAlias") in by_alias:
+                walk(e["flowAlias"])
+    walk(alias)
+    return out
+
+
+def _observed_key(e: dict[str, Any]) -> str:
+    return str(e.get("displayName") if e.get("authenticationFlow") else e.get("providerId"))
+
+
+def _flows(declared: list[dict[str, Any]], observed: dict[str, list[dict[str, Any]]]) -> list[RealmChange]:
+    """The steps of login (`browser` and its forms: password, first-login guard, the second factor of level 2)
+    as the file says: an execution made optional or disabled by hand is a security drift, put back. A flow
+    whose steps themselves differ (added, removed, reordered) is shown; it is not rebuilt here (Keycloak's
+    import creates flows; re-import to repair)."""
+    out: list[RealmChange] = []
+    for flow in declared:
+        alias = flow["alias"]
+        if not flow.get("topLevel") or alias not in observed:
+            continue
+        want, have = flattened(declared, alias), observed[alias]
+        if [k for k, _ in want] != [_observed_key(e) for e in have]:
+            out.append(RealmChange("update", "flow", alias, "étapes différentes du fichier (ajoutées, retirées ou "
+                                   "déplacées) : non réparable ici, réimporter le royaume"))
+            continue
+        for (key, requirement), e in zip(want, have, strict=True):
+            if e.get("requirement") != requirement:
+                out.append(RealmChange("update", "execution", f"{alias}/{key}",
+                                       f"exigence {e.get('requirement')} au lieu de {requirement}",
+                                       {"flow": alias, "execution": {**e, "requirement": requirement}}))
     return out
 
 

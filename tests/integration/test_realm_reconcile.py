@@ -58,6 +58,24 @@ def test_the_imported_realm_agrees_with_its_file_and_hand_made_drift_is_put_back
     assert any(m["name"] == "caf (attribut)" for m in cdap["protocolMappers"])
 
 
+def test_a_login_step_disabled_by_hand_is_put_back(realm):
+    """The first-login guard (provisional password's 24 hours) and the second factor's enrolment are steps of the
+    browser flow: one disabled by hand in the console is planned back and restored."""
+    admin, desired = realm
+
+    def step(provider: str) -> dict:
+        return next(e for e in admin.kc.get_authentication_flow_executions("browser")
+                    if e.get("providerId") == provider)
+    admin.kc.update_authentication_flow_executions({**step("mcp-first-login-guard"), "requirement": "DISABLED"},
+                                                   "browser")
+    assert step("mcp-first-login-guard")["requirement"] == "DISABLED"
+    assert [(c.action, c.kind, c.target) for c in realm_plan(admin, desired)] == [
+        ("update", "execution", "browser/mcp-first-login-guard")]
+    applied, left = realm_apply(admin, desired, actor="test")
+    assert len(applied) == 1 and left == []
+    assert step("mcp-first-login-guard")["requirement"] == "REQUIRED"
+
+
 def desired_client(desired: dict, client_id: str) -> dict:
     return next(c for c in desired["clients"] if c["clientId"] == client_id)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 
 from provisioning.domain import naming
-from provisioning.reconcile.realm import MASK, ObservedRealm, plan_realm, resolve
+from provisioning.reconcile.realm import MASK, ObservedRealm, flattened, plan_realm, resolve
 from provisioning.usecases.realm import desired_realm
 
 MARK = {naming.MANAGED_BY_ATTR: naming.MANAGED_BY}
@@ -30,8 +30,19 @@ def _observed_as_imported(desired: dict) -> ObservedRealm:
               for c in desired["clients"]}
     roles = desired.get("roles", {})
     actions = {a["alias"]: {**copy.deepcopy(a), "config": {**a.get("config", {})}} for a in desired["requiredActions"]}
+    flows = desired["authenticationFlows"]
+    executions = {f["alias"]: [_execution(key, requirement, flows) for key, requirement in flattened(flows, f["alias"])]
+                  for f in flows if f.get("topLevel")}
     return ObservedRealm(settings, clients, scopes, {r["name"] for r in roles.get("realm", [])},
-                         {cid: {r["name"] for r in rs} for cid, rs in roles.get("client", {}).items()}, actions)
+                         {cid: {r["name"] for r in rs} for cid, rs in roles.get("client", {}).items()}, actions,
+                         executions)
+
+
+def _execution(key: str, requirement: str, flows: list[dict]) -> dict:
+    """As Keycloak lists a flow's executions: a sub-flow by its display name, an authenticator by provider."""
+    if key in {f["alias"] for f in flows}:
+        return {"id": f"e-{key}", "displayName": key, "authenticationFlow": True, "requirement": requirement}
+    return {"id": f"e-{key}", "providerId": key, "displayName": key.title(), "requirement": requirement}
 
 
 def test_placeholders_are_resolved_as_keycloaks_import_does():
@@ -136,3 +147,21 @@ def test_the_compose_deployment_gives_keycloak_and_its_realm_step_every_producti
     assert unset_placeholders(raw, kc_env) == [] and unset_placeholders(raw, step_env) == []
     names = {m for m in json.dumps(raw).split("${")[1:] for m in [m.split(":")[0].split("}")[0]]}
     assert {k: kc_env.get(k) for k in names} == {k: step_env.get(k) for k in names}
+
+
+def test_a_login_step_disabled_by_hand_is_put_back_and_a_rebuilt_flow_is_shown():
+    """The second factor of level 2 made optional, the first-login guard disabled: security drift, each put back
+    with its reason; a flow whose steps changed is shown (not rebuilt: re-import)."""
+    desired = desired_realm(env={})
+    observed = _observed_as_imported(desired)
+    browser = observed.executions["browser"]
+    next(e for e in browser if e.get("providerId") == "mcp-first-login-guard")["requirement"] = "DISABLED"
+    next(e for e in browser if e.get("providerId") == "mcp-second-factor-enrolment")["requirement"] = "ALTERNATIVE"
+    changes = {(c.action, c.kind, c.target): c for c in plan_realm(desired, observed)}
+    assert set(changes) == {("update", "execution", "browser/mcp-first-login-guard"),
+                            ("update", "execution", "browser/mcp-second-factor-enrolment")}
+    fix = changes[("update", "execution", "browser/mcp-first-login-guard")]
+    assert fix.fields["flow"] == "browser" and fix.fields["execution"]["requirement"] == "REQUIRED"
+    assert fix.fields["execution"]["id"] == "e-mcp-first-login-guard"  # Keycloak's own execution, its id kept
+    observed.executions["browser"] = [e for e in browser if e.get("providerId") != "auth-otp-form"]
+    assert [(c.action, c.kind, c.target) for c in plan_realm(desired, observed)] == [("update", "flow", "browser")]
