@@ -197,9 +197,23 @@ class KeycloakGateway:
             return None
 
     def _client_uuid(self, client_id: str) -> str:
+        """A client's id, kept once found. A client not (yet) in the realm is never remembered as missing: a
+        catalogue service's client appears when the realm's configuration is applied, maybe after this process
+        started (found by the third-service story: a worker had looked it up a moment before)."""
         if client_id not in self._client_ids:
-            self._client_ids[client_id] = self._call("client", self.kc.get_client_id, client_id)
+            found = self._call("client", self.kc.get_client_id, client_id)
+            if not found:
+                raise Unavailable(f"Le client « {client_id} » n'existe pas dans le royaume : appliquez sa "
+                                  "configuration (mcp-provisioning realm apply).")
+            self._client_ids[client_id] = found
         return self._client_ids[client_id]
+
+    def _client_exists(self, client_id: str) -> bool:
+        try:
+            self._client_uuid(client_id)
+        except Unavailable:
+            return False
+        return True
 
     def _role(self, ref: RoleRef) -> dict:
         if ref not in self._roles:
@@ -309,6 +323,8 @@ class KeycloakGateway:
 
         def held(ref: RoleRef) -> list[tuple[str, RoleRef]]:
             client, role = ref
+            if client and not self._client_exists(client):
+                return []  # nobody holds a role of a client the realm does not have yet
             path = f"/clients/{self._client_uuid(client)}/roles/{role}/users" if client else f"/roles/{role}/users"
             return [(u["username"], ref) for u in self._paged(path, briefRepresentation="true")]
 

@@ -99,9 +99,9 @@ def eaje(stack, keycloak, tmp_path):
             if rp is not None:
                 rp.stop()
             with UnitOfWork(stack.provisioning.engine) as uow:  # the registry as the shipped catalogue knows it
-                p = uow.registry.partner(SIRET)
+                p, version = uow.registry.partner_with_version(SIRET)
                 p.conventions = [c for c in p.conventions if c.number != CONV]
-                uow.registry.save_partner(p)
+                uow.registry.save_partner(p, version)
                 uow.commit()
             stack.provisioning.reconcile(OPERATOR, partner=SIRET)
     portal_catalogue.forget()
@@ -133,6 +133,12 @@ def test_a_third_service_added_by_a_catalogue_entry_works_end_to_end(stack, new_
     admin_page.click(f"{form} button[type=submit]")
     assert "Habilitations EAJE de lea.petit enregistrées" in admin_page.inner_text("body")
     stack.settle()
+
+    state = svc.reconcile_state(SIRET)
+    assert state["state"] == "applied", str(state)
+    kc_lea = stack.kc_admin.user_by_username("lea.petit")
+    groups = {g["path"] for g in stack.kc_admin.get(f"/users/{kc_lea['id']}/groups")}
+    assert f"/partenaires/{SIRET}/EAJE Déclarer" in groups and f"/partenaires/{SIRET}/EAJE Déclarants" in groups, groups
 
     # her menu shows it; following it, the service lets her in on the portal's session, her roles in the token
     stack.ready_user("lea.petit")
