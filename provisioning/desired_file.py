@@ -305,6 +305,7 @@ def partner_to_dict(p: Partner) -> dict:
         "delegates": list(p.delegates),
         "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
                    "email": u.email, **({"suspended": True} if u.suspended else {}),
+                   **({"suspended_by": u.suspended_by} if u.suspended and u.suspended_by else {}),
                    **({"locked": True} if u.locked else {})} for u in p.users],
         "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "sites": list(e.sites),
                         "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],

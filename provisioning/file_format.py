@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -159,6 +159,7 @@ class UserIn(_In):
     email: str
     suspended: bool = False
     locked: bool = False
+    suspended_by: Literal["caf", "partenaire"] | None = None
 
 
 class PartnerIn(_In):
@@ -174,8 +175,8 @@ class PartnerIn(_In):
 
     def domain(self) -> Partner:
         return Partner(self.siret, self.name, self.caf, self.administrator, list(dict.fromkeys(self.delegates)),
-                       [User(u.identifiant, u.first_name, u.last_name, u.email, u.suspended, u.locked)
-                        for u in self.users],
+                       [User(u.identifiant, u.first_name, u.last_name, u.email, u.suspended, u.locked,
+                             (u.suspended_by or "caf") if u.suspended else "") for u in self.users],
                        [e.domain() for e in self.equipments], [c.domain() for c in self.conventions])
 
 

@@ -34,7 +34,9 @@ class UserDoc(Closed):
     first_name: str
     last_name: str
     email: str
-    suspended: Literal[True] | None = Field(None, description="present only when the Caf suspended the person")
+    suspended: Literal[True] | None = Field(None, description="present only when the person is suspended")
+    suspended_by: Literal["caf", "partenaire"] | None = Field(
+        None, description="who suspended her (present with `suspended`): a partner lifts only its own")
     locked: Literal[True] | None = Field(None, description="present only when the codes were reported lost")
 
 

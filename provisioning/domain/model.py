@@ -193,6 +193,7 @@ class User:
     email: str
     suspended: bool = False   # by the Caf (R18), e.g. prolonged non-use
     locked: bool = False      # credentials reported lost or stolen: locked until re-issued (R18)
+    suspended_by: str = ""    # "caf" or "partenaire" (issue 29: a partner lifts only its own suspensions)
 
     @property
     def active(self) -> bool:

@@ -105,8 +105,8 @@ POLICY: dict[str, Rule] = {
     "delegate": ADMINISTRATOR,
     "revoke-delegate": ADMINISTRATOR,
     "set-assignments": HABILITER,
-    "suspend-user": CAF,
-    "reactivate-user": CAF,
+    "suspend-user": MANAGERS,       # issue 29: the partner's administrator and delegates too (R12 hierarchy)
+    "reactivate-user": MANAGERS,
     "suspend-service": CAF,
     "reactivate-service": CAF,
     "prepare-convention": CAF,

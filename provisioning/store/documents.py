@@ -51,6 +51,7 @@ def partner_to_stored(p: Partner) -> dict[str, Any]:
         "delegates": list(p.delegates),
         "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
                    "email": u.email, **({"suspended": True} if u.suspended else {}),
+                   **({"suspended_by": u.suspended_by} if u.suspended and u.suspended_by else {}),
                    **({"locked": True} if u.locked else {})} for u in p.users],
         "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "sites": list(e.sites),
                         "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],
@@ -116,7 +117,7 @@ def partner_from_stored(d: dict[str, Any]) -> Partner:
     return Partner(
         d["siret"], d["name"], d["caf"], d.get("administrator"), list(d.get("delegates", [])),
         [User(u["identifiant"], u["first_name"], u["last_name"], u["email"], bool(u.get("suspended", False)),
-              bool(u.get("locked", False))) for u in d.get("users", [])],
+              bool(u.get("locked", False)), str(u.get("suspended_by", ""))) for u in d.get("users", [])],
         [Equipment(e["code"], e["name"], EquipmentType(e.get("type", "ALSH")), list(e.get("sites", [])),
                    {Profile(k): list(v or []) for k, v in (e.get("assignments") or {}).items()})
          for e in d.get("equipments", [])],

@@ -175,11 +175,25 @@ def set_delegate(app: App, actor: Actor, cmd: SetDelegate) -> MutationResult:
 
 
 def suspend_user(app: App, actor: Actor, cmd: SuspendUser) -> MutationResult:
-    """R18: the Caf suspends (access removed, sessions ended, user informed) or reactivates a user."""
+    """R18: the Caf — or the partner's administrator and delegates, within R12 (issue 29) — suspends (access
+    removed, sessions ended, the person informed) or reactivates a user. A suspension the Caf decided is lifted
+    by the Caf only; nobody suspends themselves."""
     ident, suspended = cmd.identifiant, cmd.suspended
     with app.changing(actor, cmd, "suspend-user" if suspended else "reactivate-user",
-                      f"{ident} {'suspendu' if suspended else 'réactivé'}", subject=ident) as ch:
+                      f"{ident} {'suspendu' if suspended else 'réactivé'}", on_person=ident, self_ok=False,
+                      subject=ident) as ch:
         u = ch.person(ident)
+        by_caf = policy.its_caf(actor, ch.partner)
+        if ident == actor.username:
+            raise Forbidden("Vous ne pouvez pas suspendre ni rétablir votre propre compte : demandez-le à la Caf.",
+                            code="SOI_MEME")
+        if not suspended and u.suspended and u.suspended_by != "partenaire" and not by_caf:
+            raise Forbidden(f"{ident} a été suspendu par la Caf : seule la Caf peut le rétablir.",
+                            code="SUSPENDU_PAR_LA_CAF")
+        if suspended and not u.suspended:
+            u.suspended_by = "caf" if by_caf else "partenaire"
+        if not suspended:
+            u.suspended_by = ""
         u.suspended = suspended
         ch.inform([ident], "l'accès de votre compte à Mon Compte Partenaire", suspended)
     return ch.result

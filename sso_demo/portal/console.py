@@ -215,6 +215,10 @@ def user_action(siret: str, ident: str, action: str):
                          "verrouillé : codes déclarés perdus ou volés"),
         "reemission": ("POST", f"/api/v1/partners/{siret}/users/{ident}/credentials",
                        "a reçu de nouveaux codes (deux courriels, valables 24 heures)"),
+        "suspendre": ("POST", f"/api/v1/partners/{siret}/users/{ident}/suspension",
+                      "suspendu : ses sessions sont fermées et il en est informé par courriel"),
+        "retablir": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/suspension",
+                     "rétabli : il peut se connecter à nouveau (un courriel l'en informe)"),
         "deverrouiller": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout",
                           "déverrouillé : il peut se connecter à nouveau"),
         "second-facteur": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/second-factor",
@@ -230,6 +234,13 @@ def user_action(siret: str, ident: str, action: str):
              "Le gestionnaire des habilitations de la Caf en est informé.",
              "Pour rouvrir l'accès, réémettez ses codes : identifiant et mot de passe provisoire (24 heures) lui "
              "sont alors envoyés dans deux courriels distincts."],
+            url_for("console.user", siret=siret, ident=ident))):
+        return ask
+    if action == "suspendre" and (ask := confirm.needed(
+            f"suspendre l'accès de {ident}",
+            [f"{ident} ne peut plus se connecter ; ses sessions en cours sont fermées.",
+             f"{ident} en est informé par courriel ; le gestionnaire des habilitations de la Caf aussi.",
+             "Ses habilitations sont conservées : vous pourrez rétablir son accès ensuite."],
             url_for("console.user", siret=siret, ident=ident))):
         return ask
     if action == "second-facteur" and (ask := confirm.needed(

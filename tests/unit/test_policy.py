@@ -27,8 +27,8 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "delegate": {"national", "sa-caf", "administrateur"},
     "revoke-delegate": {"national", "sa-caf", "administrateur"},
     "set-assignments": {"national", "habiliter"},
-    "suspend-user": {"national", "sa-caf"},
-    "reactivate-user": {"national", "sa-caf"},
+    "suspend-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},  # issue 29
+    "reactivate-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "suspend-service": {"national", "sa-caf"},
     "reactivate-service": {"national", "sa-caf"},
     "prepare-convention": {"national", "sa-caf"},
