@@ -129,3 +129,29 @@ def test_partner_b_urls_typed_by_partner_a_admin_are_forbidden(stack, new_page):
     resp = page.goto(f"{stack.urls['portail']}/etat-keycloak/{B}")
     assert resp.status == 404 and "appliqué" not in page.content()
     assert page.goto(f"{stack.urls['portail']}/etat-keycloak/{A}").status == 200
+
+
+def test_the_administrator_suspends_and_reactivates_a_person_of_her_staff(stack, new_page):
+    """Issue 29 §1: from the person's page, after a confirmation that says what follows; her sessions end and
+    she is told; « Rétablir » gives her access back. Her own page offers no suspension."""
+    page = _console(stack, new_page)
+    page.goto(f"{stack.urls['portail']}/console/{A}/utilisateurs/paul.bernard")
+    mails = len(stack.smtp.to("paul.bernard@hirondelles.example"))
+    page.click("#suspension")
+    assert "ses sessions en cours sont fermées" in page.inner_text("#liste-consequences")
+    page.click("#confirmer")
+    assert "suspendu" in page.inner_text("main")
+    keycloak_follows(page)
+    uid = stack.kc_admin.user_by_username("paul.bernard")["id"]
+    assert stack.kc_admin.get(f"/users/{uid}")["enabled"] is False
+    deadline = time.monotonic() + 30
+    while len(stack.smtp.to("paul.bernard@hirondelles.example")) <= mails:
+        assert time.monotonic() < deadline, "the person was not told"
+        time.sleep(0.2)
+    page.click("#suspension")  # now « Rétablir l'accès »: no confirmation needed to give access back
+    assert "rétabli" in page.inner_text("main")
+    keycloak_follows(page)
+    assert stack.kc_admin.get(f"/users/{uid}")["enabled"] is True
+    page.goto(f"{stack.urls['portail']}/console/{A}/utilisateurs/jeanne.dupont")
+    assert page.query_selector("#suspension") is None
+    assert violations(page) == []
