@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, render_template
 from sqlalchemy import exc as sa_exc
 
+from sso_demo import catalogue
 from sso_demo import labels as journal_labels
 from sso_demo.auth import init_auth
 from sso_demo.config import AppConfig
@@ -28,6 +29,7 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
 
     app.add_template_filter(journal_labels.action_fr, "action_fr")
     app.add_template_filter(journal_labels.paris, "paris")
+    app.add_template_filter(catalogue.profile_label, "profil")  # issue 29: labels, never codes
 
     @app.get("/healthz")
     def healthz():  # the load balancer's liveness check: this process answers (no database, no Keycloak)

@@ -60,6 +60,14 @@ def profiles() -> dict[str, dict[str, Any]]:
     return {p["code"]: {**p, "service": s["code"]} for s in services() for p in s["profiles"]}
 
 
+def profile_label(code: str) -> str:
+    """A profile as people read it (« Fournisseur de données d'activité »), its code when the catalogue is not at
+    hand."""
+    found = profiles().get(code)
+    label = found["label"] if found else code
+    return label[:1].upper() + label[1:]
+
+
 def nav(principal: Any) -> list[tuple[str, str]]:
     """(code, address) of the services this person holds a role of, in the catalogue's order."""
     return [(s["code"], s["url"]) for s in services() if any(principal.has(r) for r in roles(s))]

@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Annotated, Literal
 
 from flask import g, request
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, ValidationError
 
 from provisioning.catalogue_types import GroupName, ProfileCode, ServiceCode
 from provisioning.domain.model import ConventionStatus, EquipmentType
@@ -35,8 +35,13 @@ class NewUser(Strict):
     email: Email
 
 
+def _without_spaces(v: object) -> object:
+    """A SIRET as people type it, « 442 819 371 00018 » (spaces, non-breaking ones too): its 14 digits (issue 29)."""
+    return "".join(v.split()) if isinstance(v, str) else v
+
+
 class NewPartner(Strict):
-    siret: Annotated[str, Field(max_length=14)]
+    siret: Annotated[str, BeforeValidator(_without_spaces), Field(max_length=14)]
     name: Text
     caf: Annotated[str, Field(max_length=8)]
     administrator: NewUser

@@ -75,6 +75,7 @@ def new_partner():
     if request.method == "POST":
         form = {k: request.form.get(k, "").strip() for k in
                 ("siret", "name", "identifiant", "first_name", "last_name", "email")}
+        form["siret"] = "".join(form["siret"].split())  # « 442 819 371 00018 » as people type it
         body = {"siret": form["siret"], "name": form["name"], "caf": current_principal().caf or "",
                 "administrator": {k: form[k] for k in ("identifiant", "first_name", "last_name", "email")}}
         r = call("POST", "/api/v1/partners", json=body)

@@ -134,7 +134,7 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     keycloak_follows(admin)
     stack.settle()
     table = admin.inner_text("#utilisateurs")
-    assert "sacha.fabre" in table and "approbateur" in table
+    assert "sacha.fabre" in table and "Approbateur" in table  # labels, never codes (issue 29)
 
     # --- every new user's first connection; AFAS Habiliter associates them to the equipment ------------------
     leo = _first_connection(stack, new_page, "leo.garcia", afas + "/")

@@ -23,7 +23,7 @@ def _console(stack, new_page, user="jeanne.dupont"):
 def test_users_list_shows_groups_and_profiles_and_only_this_partner(stack, new_page):
     page = _console(stack, new_page)
     table = page.inner_text("#utilisateurs")
-    assert "lea.petit" in table and "AFAS Déclarer" in table and "fournisseur-donnees-activite" in table
+    assert "lea.petit" in table and "AFAS Déclarer" in table and "Fournisseur de données d'activité" in table
     assert "b.lea.petit" not in table and "Mairie" not in page.inner_text("main")
     row = next(r.inner_text() for r in page.query_selector_all("#utilisateurs tbody tr") if "jeanne.dupont" in r.inner_text())
     assert "aucun" in row and "administrateur" in row  # R12: no service role by default

@@ -317,3 +317,17 @@ def test_keycloak_refusing_a_reset_or_an_unlock_leaves_no_audit_and_no_mail(api)
     assert len(api.get(f"/api/v1/audit?partner={NEW}&limit=500", headers=h("caf")).get_json()) == before
     assert len(api.get("/api/v1/notifications", headers=h("caf")).get_json()) == mails
     assert api.svc.fake.second_factors["alex.roy"] == {"otp"}
+
+
+def test_a_siret_typed_with_spaces_is_read_as_its_digits(api):
+    """Issue 29: « 442 819 371 00018 » (spaces, a non-breaking one too) is the SIRET 44281937100018, not a text
+    « trop long »; letters are still refused."""
+    admin = {"identifiant": "nadia.roux", "first_name": "Nadia", "last_name": "Roux", "email": "nadia@tilleuls.example"}
+    r = api.post("/api/v1/partners", headers=h("caf"), json={
+        "siret": "442 819 371\u00a000018", "name": "Centre social Les Tilleuls", "caf": "751", "administrator": admin})
+    assert r.status_code == 201, r.get_json()
+    assert api.get("/api/v1/partners/44281937100018", headers=h("caf")).status_code == 200
+    r = api.post("/api/v1/partners", headers=h("caf"), json={
+        "siret": "442 819 371 0001A", "name": "X", "caf": "751", "administrator": {**admin, "identifiant": "x.y",
+                                                                                  "email": "x@y.example"}})
+    assert r.status_code == 422
