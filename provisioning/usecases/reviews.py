@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -110,6 +110,11 @@ def review_items(app: App, actor: Actor, campaign_id: str, siret: str) -> dict[s
                     "may_decide": _may_decide_on(actor, p, it.identifiant)})
     return _summary(row, decisions, app.now()) | {"partner": {"siret": p.siret, "name": p.name}, "items": out}
 
+def _paris(at: datetime) -> str:
+    """A moment as people read it in an export (issue 29): Paris time, to the second, the column saying so."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(PARIS).strftime("%d/%m/%Y %H:%M:%S")
+
+
 def review_csv(app: App, actor: Actor, campaign_id: str) -> str:
     """The campaign's result, one line a grant: who decided what and when; what the deadline did."""
     row = _row(app, campaign_id)
@@ -121,7 +126,7 @@ def review_csv(app: App, actor: Actor, campaign_id: str) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
     w.writerow(["siret", "partenaire", "convention", "service", "identifiant", "nom", "prenom", "groupes",
-                "profils", "decision", "par", "le", "resultat"])
+                "profils", "decision", "par", "le (heure de Paris)", "resultat"])
     for it in row.items:
         p, d = names.get(it.partner), last.get(it.key)
         u = p.user(it.identifiant) if p else None
@@ -130,7 +135,7 @@ def review_csv(app: App, actor: Actor, campaign_id: str) -> str:
             it.partner, p.name if p else "", it.convention, it.service.value, it.identifiant,
             u.last_name if u else "", u.first_name if u else "", " + ".join(sorted(g.value for g in it.groups)),
             " + ".join(sorted(x.value for x in it.profiles)), d.verdict.label if d else "", d.by if d else "",
-            d.at.isoformat() if d else "", result)])
+            _paris(d.at) if d else "", result)])
     return "\ufeff" + buf.getvalue()
 
 # --- the partner's reviewers ----------------------------------------------------------------------

@@ -6,6 +6,7 @@ tests/integration/test_access_reviews_keycloak.py."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 from datetime import UTC, datetime, timedelta
 
@@ -125,6 +126,9 @@ def test_a_campaign_from_opening_to_the_suspension_of_what_nobody_confirmed(worl
                       ("lea.petit", "CDAP"): ("suspendu (non confirmé)", ""),
                       ("paul.bernard", "AFAS"): ("retiré", "jeanne.dupont"),
                       ("marc.martin", "AFAS"): ("suspendu (non confirmé)", "")}
+    decided = next(r for r in rows if r["identifiant"] == "lea.petit" and r["service"] == "AFAS")
+    # issue 29: as people read it — Paris time, to the second, the column saying so (no UTC, no microseconds)
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}", decided["le (heure de Paris)"]), decided
 
     # granting again lifts the suspension
     svc.set_membership(JEANNE, SIRET, "CONV-751-2026-0001", Service.CDAP, "lea.petit", {Group.CDAP_CONSULTER}, set())
