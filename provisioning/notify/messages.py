@@ -45,16 +45,16 @@ def change_report(caf_name: str, actor: str, lines: list[str]) -> tuple[str, str
     return (f"{PORTAL} : changement d'habilitations signalé à la {caf_name}", "\n".join([
         f"Changement effectué par : {actor}",
         "",
-        *[f"- {line}" for line in lines],
+        *[line if line.startswith("  ") else f"- {line}" for line in lines],  # a person's detail under its change
     ]))
 
 
-def suspension_mail(first: str, last: str, what: str) -> tuple[str, str]:
-    """R18: users are informed of suspensions."""
+def suspension_mail(first: str, last: str, what: str, by: str = "La Caf") -> tuple[str, str]:
+    """R18: users are informed of suspensions (`by`: « La Caf », or their own structure, issue 29)."""
     return (f"{PORTAL} : suspension de vos habilitations", "\n".join([
         f"Bonjour {first} {last},",
         "",
-        f"La Caf a suspendu {what}.",
+        f"{by} a suspendu {what}.",
         "Les habilitations peuvent être suspendues sans notification préalable, notamment en cas de risque pour la",
         "sécurité des systèmes ou des données (absence d'utilisation prolongée, accès non autorisé).",
         "Pour toute question, adressez-vous à votre administrateur partenaire.",
@@ -79,9 +79,9 @@ def second_factor_reset_mail(first: str, last: str, actor: str) -> tuple[str, st
     ]))
 
 
-def reactivation_mail(first: str, last: str, what: str) -> tuple[str, str]:
+def reactivation_mail(first: str, last: str, what: str, by: str = "La Caf") -> tuple[str, str]:
     return (f"{PORTAL} : rétablissement de vos habilitations", "\n".join([
-        f"Bonjour {first} {last},", "", f"La Caf a rétabli {what}.",
+        f"Bonjour {first} {last},", "", f"{by} a rétabli {what}.",
     ]))
 
 

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, NoReturn
 
 from provisioning.desired_file import partner_to_dict
-from provisioning.domain import rules
+from provisioning.domain import journal, rules
 from provisioning.domain.model import Partner, Registry, User
 from provisioning.errors import ValidationFailed, Violation
 from provisioning.notify import messages
@@ -48,7 +48,7 @@ class PartnerChange:
         self.reconcile, self.acts_outside = reconcile, acts_outside
         self._about: list[str] = []
         self._mails: list[tuple[str, str, str]] = []
-        self._informs: list[tuple[list[str], str, bool]] = []
+        self._informs: list[tuple[list[str], str, bool, str]] = []
         self._writes: list[Callable[[UnitOfWork], None]] = []
         self.result: MutationResult
 
@@ -94,9 +94,9 @@ class PartnerChange:
         """Sent with the change (through the outbox), or not at all."""
         self._mails.append((recipient, subject, body))
 
-    def inform(self, identifiants: list[str], what: str, suspended: bool) -> None:
+    def inform(self, identifiants: list[str], what: str, suspended: bool, by: str = "La Caf") -> None:
         """R18: the people a suspension (or its end) concerns are told by mail."""
-        self._informs.append((identifiants, what, suspended))
+        self._informs.append((identifiants, what, suspended, by))
 
     def also(self, write: Callable[[UnitOfWork], None]) -> None:
         """More writes of the same transaction (an access review's decision stored with the revocation)."""
@@ -136,7 +136,12 @@ class PartnerChange:
             uow.reconcile.request(self.siret)  # with the change: the worker converges even if we stop here
         self.app._journal(uow, self.actor, self.action, self.describe, p, self._before, after, self.subject,
                           self._about)
-        self.app.report(uow, self.registry, p.caf, self.actor, [f"{p.name} : {self.describe}"])
+        # R9's report to the Caf: the change, then each person it changed and how (issue 29: after a bulk change
+        # — a CSV import — the Caf reads who got what, not only « import of 40 lines »)
+        people = [f"  – {ident} : {' ; '.join(found)}" for ident in dict.fromkeys([*filter(None, [self.subject]),
+                                                                                   *self._about])
+                  if (found := journal.person_changes(self._before, after, ident))]
+        self.app.report(uow, self.registry, p.caf, self.actor, [f"{p.name} : {self.describe}", *people])
         for recipient, subject, body in self._mails:
             uow.outbox.put(recipient, subject, body, caf=p.caf)
         for write in self._writes:
@@ -147,11 +152,11 @@ class PartnerChange:
         return changed
 
 
-def _inform(uow: UnitOfWork, p: Partner, identifiants: list[str], what: str, suspended: bool) -> None:
+def _inform(uow: UnitOfWork, p: Partner, identifiants: list[str], what: str, suspended: bool, by: str) -> None:
     mail = messages.suspension_mail if suspended else messages.reactivation_mail
     for ident in dict.fromkeys(identifiants):
         u = p.user(ident)
         if u:
-            subject, body = mail(u.first_name, u.last_name, what)
+            subject, body = mail(u.first_name, u.last_name, what, by)
             uow.outbox.put(u.email, subject, body, caf=p.caf)
 

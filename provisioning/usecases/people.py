@@ -195,7 +195,8 @@ def suspend_user(app: App, actor: Actor, cmd: SuspendUser) -> MutationResult:
         if not suspended:
             u.suspended_by = ""
         u.suspended = suspended
-        ch.inform([ident], "l'accès de votre compte à Mon Compte Partenaire", suspended)
+        ch.inform([ident], "l'accès de votre compte à Mon Compte Partenaire", suspended,
+                  "La Caf" if by_caf else f"Votre structure ({ch.partner.name})")
     return ch.result
 
 

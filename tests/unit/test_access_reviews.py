@@ -6,8 +6,8 @@ tests/integration/test_access_reviews_keycloak.py."""
 from __future__ import annotations
 
 import csv
-import re
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest

@@ -48,7 +48,8 @@ def test_the_partner_administrator_suspends_and_reactivates_her_staff_like_the_c
     assert svc.fake.state.users["paul.bernard"].enabled is False, "Keycloak follows: account disabled"
     svc.deliver_notifications()
     to_paul = [body for recipient, _, body in svc.notifier.sent if recipient == paul["email"]]
-    assert any("suspendu" in body for body in to_paul), "the person is told, as when the Caf suspends"
+    assert any("Votre structure (Centre de loisirs Les Hirondelles) a suspendu" in body for body in to_paul), \
+        "the person is told who suspended her"
     # the delegate, within R12: an ordinary user yes, the administrator no, himself no
     assert _suspension(api, "marc", "paul.bernard", False).status_code == 200
     assert "suspended" not in _user(api, "paul.bernard") and svc.fake.state.users["paul.bernard"].enabled

@@ -19,9 +19,13 @@
             <#if passwordPolicies?? && passwordPolicies.digits??><li data-rule="digits" data-value="${passwordPolicies.digits?c}">${msg("mcpRuleDigit")}</li></#if>
             <#if passwordPolicies?? && passwordPolicies.specialChars??><li data-rule="specialChars" data-value="${passwordPolicies.specialChars?c}">${msg("mcpRuleSpecial")}</li></#if>
             <#if passwordPolicies?? && passwordPolicies.maxLength??><li data-rule="maxLength" data-value="${passwordPolicies.maxLength?c}">${msg("mcpRuleMax", passwordPolicies.maxLength)}</li></#if>
-            <li data-rule="notUsername" data-value="${(auth.attemptedUsername)!''}">${msg("mcpRuleNotUsername")}</li>
+            <#-- the identifiant and the address the server compares with (issue 29: an empty value ticked the rule) -->
+            <li data-rule="notUsername" data-value="${(username)!((auth.attemptedUsername)!'')}">${msg("mcpRuleNotUsername")}</li>
+            <#if (user.email)?has_content>
+            <li data-rule="notEmail" data-value="${user.email}">${msg("mcpRuleNotEmail")}</li>
+            </#if>
             <li data-rule="match">${msg("mcpRuleMatch")}</li>
-            <li data-rule="server">${msg("mcpRuleHistory")}</li>
+            <li data-rule="server"><#if (user.email)?has_content>${msg("mcpRuleHistoryOnly")}<#else>${msg("mcpRuleHistory")}</#if></li>
         </ul>
         </div>
         <form id="kc-passwd-update-form" class="${properties.kcFormClass!}" onsubmit="login.disabled = true; return true;" action="${url.loginAction}" method="post" novalidate="novalidate">

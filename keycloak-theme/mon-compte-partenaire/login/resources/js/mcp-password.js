@@ -12,7 +12,9 @@ if (list && pwd) {
     lowerCase: (s, v) => count(/\p{Ll}/gu, s) >= Number(v),
     digits: (s, v) => count(/[0-9]/g, s) >= Number(v),
     specialChars: (s, v) => count(/[^\p{L}\p{N}]/gu, s) >= Number(v),
-    notUsername: (s, v) => s.length > 0 && (!v || s.toLowerCase() !== v.toLowerCase()),
+    // a rule compared with a value the page does not have is never ticked here: the server says (issue 29)
+    notUsername: (s, v) => Boolean(v) && s.length > 0 && s.toLowerCase() !== v.toLowerCase(),
+    notEmail: (s, v) => Boolean(v) && s.length > 0 && s.toLowerCase() !== v.toLowerCase(),
     match: (s) => s.length > 0 && confirm && s === confirm.value,
   };
   const items = [...list.querySelectorAll("li[data-rule]")].filter((li) => checks[li.dataset.rule]);
