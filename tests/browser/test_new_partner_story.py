@@ -51,6 +51,9 @@ def _first_connection(stack, new_page, ident: str, url: str, *, check_rules: boo
                                                          "être différent de votre identifiant\u202f;"]
         assert "respectée" in ticked[0] and "à respecter" in page.inner_text("#mcp-password-rules li[data-rule=length]")
         page.fill("#password-new", "")
+        page.type("#password-new", ident.upper())  # her identifiant (issue 29: the rule said « respectée »)
+        assert "mcp-ok" not in (page.get_attribute("#mcp-password-rules li[data-rule=notUsername]", "class") or "")
+        page.fill("#password-new", "")
         page.type("#password-new", password)
         page.type("#password-confirm", password)
         assert page.locator("#mcp-password-rules li:not(.mcp-ok)").all_inner_texts() == [
