@@ -267,11 +267,11 @@ def user_suspension(siret: str, ident: str):
     if suspend and (ask := confirm.needed(
             f"suspendre {ident}",
             [f"{ident} ne peut plus se connecter ; ses sessions en cours sont fermées.",
-             f"{ident} en est informé par courriel.", "Vous pourrez le rétablir ensuite."],
+             f"Un courriel en informe {ident}.", "Vous pourrez rétablir son accès ensuite."],
             _back(siret))):
         return ask
     _act(call("POST" if suspend else "DELETE", f"/api/v1/partners/{siret}/users/{ident}/suspension"),
-         f"{ident} {'suspendu' if suspend else 'rétabli'}.")
+         f"Accès de {ident} {'suspendu' if suspend else 'rétabli'}.")
     return redirect(_back(siret))
 
 
@@ -298,7 +298,7 @@ def user(siret: str, ident: str):
 @bp.post("/partenaires/<siret>/utilisateurs/<ident>/deverrouillage")
 @require_role(CAF_ADMIN)
 def unlock(siret: str, ident: str):
-    _act(call("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout"), f"{ident} déverrouillé.")
+    _act(call("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout"), f"Compte de {ident} déverrouillé.")
     return redirect(url_for("caf.user", siret=siret, ident=ident))
 
 

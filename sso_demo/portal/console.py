@@ -29,9 +29,9 @@ ADMIN, DELEGATE = "administrateur-partenaire", "responsable-habilitations"
 SECOND_FACTOR_RESET = [  # shown before a reset (téléphone ou clé perdus), in both consoles
     "Son application d'authentification, ses clés de sécurité et ses codes de récupération cessent à l'instant "
     "d'ouvrir CDAP.",
-    "À sa prochaine connexion à CDAP, il enregistrera un nouveau second facteur : assurez-vous que c'est bien "
+    "À la prochaine connexion à CDAP, un nouveau second facteur sera enregistré : assurez-vous que c'est bien "
     "lui qui le demande (téléphone ou clé perdus).",
-    "Il en est informé par courriel ; le gestionnaire des habilitations de la Caf aussi.",
+    "Un courriel en informe la personne, et le gestionnaire des habilitations de la Caf.",
 ]
 user_import_max = 1_000_000  # the API refuses larger files with its own message (FICHIER_TROP_GROS, 413)
 
@@ -209,21 +209,24 @@ def user(siret: str, ident: str):
 def user_action(siret: str, ident: str, action: str):
     _own(siret)
     routes = {
-        "deleguer": ("PUT", f"/api/v1/partners/{siret}/delegates/{ident}", "désigné responsable des habilitations"),
-        "revoquer": ("DELETE", f"/api/v1/partners/{siret}/delegates/{ident}", "n'est plus responsable des habilitations"),
+        # what the page says once done: about the person, in words that fit anyone (issue 29: no « il »)
+        "deleguer": ("PUT", f"/api/v1/partners/{siret}/delegates/{ident}",
+                     f"{ident} est désormais responsable des habilitations"),
+        "revoquer": ("DELETE", f"/api/v1/partners/{siret}/delegates/{ident}",
+                     f"{ident} n'est plus responsable des habilitations"),
         "codes-perdus": ("POST", f"/api/v1/partners/{siret}/users/{ident}/lost-credentials",
-                         "verrouillé : codes déclarés perdus ou volés"),
+                         f"Compte de {ident} verrouillé : codes déclarés perdus ou volés"),
         "reemission": ("POST", f"/api/v1/partners/{siret}/users/{ident}/credentials",
-                       "a reçu de nouveaux codes (deux courriels, valables 24 heures)"),
+                       f"{ident} a reçu de nouveaux codes (deux courriels, valables 24 heures)"),
         "suspendre": ("POST", f"/api/v1/partners/{siret}/users/{ident}/suspension",
-                      "suspendu : ses sessions sont fermées et il en est informé par courriel"),
+                      f"Accès de {ident} suspendu : ses sessions sont fermées et un courriel l'en informe"),
         "retablir": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/suspension",
-                     "rétabli : il peut se connecter à nouveau (un courriel l'en informe)"),
+                     f"Accès de {ident} rétabli : la connexion est de nouveau possible (un courriel l'en informe)"),
         "deverrouiller": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/lockout",
-                          "déverrouillé : il peut se connecter à nouveau"),
+                          f"Compte de {ident} déverrouillé : la connexion est de nouveau possible"),
         "second-facteur": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/second-factor",
-                           "— second facteur réinitialisé : il en enregistrera un nouveau à sa prochaine connexion à "
-                           "CDAP (un courriel l'en informe)"),
+                           f"Second facteur de {ident} réinitialisé : un nouveau sera enregistré à la prochaine "
+                           "connexion à un service qui le demande (un courriel l'en informe)"),
     }
     if action not in routes:
         abort(404)
@@ -239,7 +242,7 @@ def user_action(siret: str, ident: str, action: str):
     if action == "suspendre" and (ask := confirm.needed(
             f"suspendre l'accès de {ident}",
             [f"{ident} ne peut plus se connecter ; ses sessions en cours sont fermées.",
-             f"{ident} en est informé par courriel ; le gestionnaire des habilitations de la Caf aussi.",
+             f"Un courriel en informe {ident}, et le gestionnaire des habilitations de la Caf.",
              "Ses habilitations sont conservées : vous pourrez rétablir son accès ensuite."],
             url_for("console.user", siret=siret, ident=ident))):
         return ask
@@ -249,7 +252,7 @@ def user_action(siret: str, ident: str, action: str):
         return ask
     r = call(method, path)
     if r.status_code == 200:
-        flash(unchanged_or(r, f"{ident} {done}."))
+        flash(unchanged_or(r, f"{done}."))
     else:
         flash(Markup("Refusé : ") + Markup(" ").join(errors_of(r)[1] or list(errors_of(r)[0].values())), "erreur")
     return redirect(url_for("console.user", siret=siret, ident=ident))

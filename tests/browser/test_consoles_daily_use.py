@@ -46,7 +46,7 @@ def test_a_locked_account_says_until_when_and_its_administrator_unlocks_it(stack
                         r"\(heure de Paris\)", state), state
     _clean(admin, "user page of a locked account")
     admin.click("#deverrouiller")
-    assert "yann.lopez déverrouillé" in admin.inner_text("main")
+    assert "Compte de yann.lopez déverrouillé" in admin.inner_text("main")
     assert admin.inner_text("#etat-compte") == "actif"
     assert "Déverrouillage après tentatives de connexion" in admin.inner_text("#historique-personne")
     login(intruder, stack.urls["portail"] + "/", "yann.lopez", password)  # the right password gets in again

@@ -88,7 +88,7 @@ def test_delegate_lost_credentials_reissue_and_audit(stack, new_page):
     page = _console(stack, new_page)
     page.goto(f"{stack.urls['portail']}/console/{A}/utilisateurs/lea.petit")
     page.click("#delegation")
-    assert "désigné responsable des habilitations" in page.inner_text("main")
+    assert "lea.petit est désormais responsable des habilitations" in page.inner_text("main")
     page.click("#delegation")
     assert "n'est plus responsable" in page.inner_text("main")
     page.click("#codes-perdus")

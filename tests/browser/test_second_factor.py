@@ -83,10 +83,10 @@ def test_cdap_steps_up_with_an_authenticator_app_and_the_administrator_resets_it
     login(admin, f"{stack.urls['portail']}/console/{A}/utilisateurs/hugo.faure", "jeanne.dupont")
     assert "application d'authentification, codes de récupération" in admin.inner_text("#second-facteur")
     admin.click("#reinitialiser-second-facteur")
-    assert "enregistrera un nouveau second facteur" in admin.inner_text("#liste-consequences")
+    assert "un nouveau second facteur sera enregistré" in admin.inner_text("#liste-consequences")
     _clean(admin, "reset confirmation")
     admin.click("#confirmer")
-    assert "second facteur réinitialisé" in admin.inner_text("main")
+    assert "Second facteur de" in admin.inner_text("main") and "réinitialisé" in admin.inner_text("main")
     assert admin.inner_text("#second-facteur").startswith("aucun")
     deadline = time.monotonic() + 20  # the outbox leaves within seconds (the worker delivers it)
     while not any("hugo.faure@hirondelles.example" in m.recipients and "second facteur" in m.subject
