@@ -27,6 +27,7 @@ from provisioning.domain.model import (
     ServiceContract,
     User,
 )
+from provisioning.domain.states import AccountState
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.apply import ApplyReport, Progress
 from provisioning.reconcile.plan import Change
@@ -227,6 +228,9 @@ class Provisioning(Core):
     # --- reads beside the commands ----------------------------------------------------------------------
     def account(self, actor: Actor, siret: str, identifiant: str) -> dict[str, Any]:
         return people.account(self, actor, siret, identifiant)
+
+    def account_states(self, p: Partner, identifiants: list[str]) -> dict[str, tuple[AccountState, datetime | None]]:
+        return people.account_states(self, p, identifiants)
 
     def bulletin_identifiants(self, actor: Actor, siret: str, number: str, service: Service) -> list[dict[str, Any]]:
         return partners.bulletin_identifiants(self, actor, siret, number, service)

@@ -45,7 +45,9 @@ def document(app) -> dict:
                     "schema": {"$ref": f"#/components/schemas/{body.__name__}"}}}}
                 op["responses"].setdefault("400", {"$ref": "#/components/responses/Refused"})
             if query:
-                props = query.model_json_schema()["properties"]
+                qs = query.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(qs.pop("$defs", {}))
+                props = qs["properties"]
                 op["parameters"] = [{"name": name, "in": "query", "required": False, "schema": prop}
                                     for name, prop in props.items()]
                 op["responses"].setdefault("400", {"$ref": "#/components/responses/Refused"})

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, V
 
 from provisioning.catalogue_types import GroupName, ProfileCode, ServiceCode
 from provisioning.domain.model import ConventionStatus, EquipmentType
+from provisioning.domain.states import AccountState
 from provisioning.errors import ProvisioningError, Violation
 
 Text = Annotated[str, Field(max_length=200)]
@@ -130,6 +131,10 @@ class UsersQuery(Query):
     order: Literal["asc", "desc"] = "asc"
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
     limit: Annotated[int, Field(ge=1, le=5000)] = 5000
+    # issue 29: each person's account as her managers need it (one bulk read of Keycloak for the page), and a
+    # filter on it (then the partner's people are all read, 200 a request)
+    accounts: bool = False
+    account_state: AccountState | None = None
 
 
 class ImportQuery(Query):

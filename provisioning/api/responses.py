@@ -159,6 +159,10 @@ class UserRow(Closed):
     profiles: list[ProfileCode]
     administrator: bool
     delegate: bool
+    account_state: AccountState | None = Field(None, description="with `accounts=true`: the account as her managers "
+                                                                 "see it (Keycloak, the outbox, the registry)")
+    account_state_label: str | None = None
+    locked_until: datetime | None = Field(None, description="a lockout after failed logins, running until then")
 
 
 class UserList(RootModel[list[UserRow]]):

@@ -35,6 +35,9 @@ class AccountState(_Labelled):
     SUSPENDED = "suspended"
     LOCKED_AFTER_FAILURES = "locked_after_failures"
     AWAITING_FIRST_LOGIN = "awaiting_first_login"
+    CODES_PENDING = "codes_pending"      # issue 29: her codes have not left yet
+    UPDATING = "updating"                # Keycloak not yet in step with the registry (a moment)
+    UNKNOWN = "unknown"                  # Keycloak did not answer: the registry's word only
     ACTIVE = "active"
 
 
@@ -63,7 +66,9 @@ LABELS: dict[type[_Labelled], dict[str, str]] = {
     AccountState: {"awaiting_creation": "en attente de création dans Keycloak",
                    "locked_lost_credentials": "verrouillé (codes déclarés perdus ou volés)",
                    "suspended": "suspendu", "locked_after_failures": "verrouillé après des échecs de connexion",
-                   "awaiting_first_login": "en attente de première connexion", "active": "actif"},
+                   "awaiting_first_login": "en attente de première connexion", "active": "actif",
+                   "codes_pending": "codes en attente d'envoi", "updating": "mise à jour en cours",
+                   "unknown": "état du compte inconnu (Keycloak injoignable)"},
     MailState: {"sent": "envoyé", "dead": "en échec définitif", "waiting": "en attente d'envoi"},
     ReviewState: {"open": "en cours", "due": "échue (clôture en cours)", "closed": "close"},
     ImportAction: {"create": "création", "update": "mise à jour", "refused": "refusée"},

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
+from provisioning.domain import naming as n
 from provisioning.errors import Conflict
 from provisioning.keycloak.gateway import AccountDisabled
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
@@ -67,6 +68,19 @@ class FakeGateway:
         return AccountState(True, u.enabled, self.logins.get(u.id), None, self.lockouts.get(username),
                             password_change_pending=username in self.passwords,
                             second_factors=tuple(sorted(self.second_factors.get(username, ()))))
+
+    def accounts(self, usernames: list[str]) -> dict[str, AccountState]:
+        self.calls.append("accounts")
+        out = {}
+        for name in usernames:
+            u = self.state.users.get(name)
+            if u is None:
+                continue
+            raw = (self.attributes.get(name, {}).get(n.TERMS_ATTR) or [""])[0]
+            out[name] = AccountState(True, u.enabled, None,
+                                     datetime.fromtimestamp(int(raw), tz=UTC) if raw and raw.isdigit() else None,
+                                     self.lockouts.get(name), password_change_pending=name in self.passwords)
+        return out
 
     def reset_second_factor(self, user_id: str) -> list[str]:
         self._hit("reset_second_factor")

@@ -528,6 +528,14 @@ class Outbox:
         o = t.outbox.c
         return sa.and_(o.username == username, o.kind == "credentials", o.sent_at.is_(None), o.dead_at.is_(None))
 
+    def credentials_pending_among(self, usernames: list[str]) -> set[str]:
+        """Which of these people have codes still to leave (one query a 500)."""
+        o, out = t.outbox.c, set()
+        for chunk in (usernames[i:i + 500] for i in range(0, len(usernames), 500)):
+            out |= {r.username for r in self.conn.execute(sa.select(o.username).where(
+                o.username.in_(chunk), o.kind == "credentials", o.sent_at.is_(None), o.dead_at.is_(None)))}
+        return out
+
     def credentials_pending(self, username: str) -> bool:
         return self.conn.execute(sa.select(t.outbox.c.id).where(self._pending_credentials(username)).limit(1)).first() \
             is not None

@@ -5,11 +5,11 @@ Each takes the application, the actor and its command (usecases/commands.py)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from provisioning.domain import policy, rules
-from provisioning.domain.model import Member
+from provisioning.domain.model import Member, Partner
 from provisioning.domain.states import AccountState
 from provisioning.errors import Conflict, Forbidden, NotFound, ProvisioningError, Transient, Violation
 from provisioning.keycloak.gateway import Gateway
@@ -124,6 +124,45 @@ def account(app: App, actor: Actor, siret: str, identifiant: str) -> dict[str, A
             "second_factors": list(a.second_factors),
             "usage_rules": {"version": version, "accepted_at": a.terms_accepted_at,
                             "current": bool(versions) and version == versions[-1][0]}}
+
+
+def account_states(app: App, p: Partner, identifiants: list[str]) -> dict[str, tuple[AccountState, datetime | None]]:
+    """A page of a partner's people as their managers need to see them (issue 29): suspended, locked, codes
+    still to leave, never connected, locked after failures (until when), active — the registry, the outbox and
+    one bulk read of Keycloak for the page, never a request per person."""
+    with app.uow() as uow:
+        pending = uow.outbox.credentials_pending_among(identifiants)
+    try:
+        accounts: dict[str, Any] | None = app.gateway().accounts(identifiants)
+    except ProvisioningError as e:
+        log.warning("account states unavailable: %s", e.description)
+        accounts = None
+    now, out = app.now(), {}
+    for ident in identifiants:
+        u, a = p.user(ident), (accounts or {}).get(ident)
+        until = a.locked_until if a is not None and a.locked_until and a.locked_until > now else None
+        if u is None:
+            continue
+        if u.locked:
+            state = AccountState.LOCKED_LOST_CREDENTIALS
+        elif u.suspended:
+            state = AccountState.SUSPENDED
+        elif ident in pending:
+            state = AccountState.CODES_PENDING
+        elif accounts is None:
+            state = AccountState.UNKNOWN
+        elif a is None:
+            state = AccountState.AWAITING_CREATION
+        elif not a.enabled:
+            state = AccountState.UPDATING
+        elif until:
+            state = AccountState.LOCKED_AFTER_FAILURES
+        elif a.password_change_pending or a.terms_accepted_at is None:
+            state = AccountState.AWAITING_FIRST_LOGIN
+        else:
+            state = AccountState.ACTIVE
+        out[ident] = (state, until)
+    return out
 
 
 def _account_id(app: App, ch: PartnerChange, identifiant: str) -> tuple[Gateway, str]:

@@ -83,13 +83,22 @@ def users_page(siret: str, args) -> dict:
     sort = args.get("tri", "nom") if args.get("tri") in ("identifiant", "nom", "prenom", "courriel", "etat") else "nom"
     order = "desc" if args.get("ordre") == "desc" else "asc"
     page = max(args.get("page", 1, type=int) or 1, 1)
+    state = args.get("etat", "") if args.get("etat", "") in ACCOUNT_STATES else ""
     r = call("GET", f"/api/v1/partners/{siret}/users", params={
-        "q": q, "sort": sort, "order": order, "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE})
+        "q": q, "sort": sort, "order": order, "offset": (page - 1) * PAGE_SIZE, "limit": PAGE_SIZE, "accounts": "true",
+        **({"account_state": state} if state else {})})
     total = int(r.headers.get("X-Total-Count", "0"))
     pages = max(1, -(-total // PAGE_SIZE))
     return {"rows": r.json() if r.status_code == 200 else [], "total": total, "page": min(page, pages),
-            "pages": pages, "q": q, "tri": sort, "ordre": order,
-            "args": {"q": q, "tri": sort, "ordre": order}}
+            "pages": pages, "q": q, "tri": sort, "ordre": order, "etat": state, "states": ACCOUNT_STATES,
+            "args": {"q": q, "tri": sort, "ordre": order, **({"etat": state} if state else {})}}
+
+
+# issue 29: what a manager filters people by (the API's account states, in the order people think of them)
+ACCOUNT_STATES = {"codes_pending": "codes en attente d'envoi", "awaiting_first_login": "jamais connecté",
+                  "active": "actif", "locked_after_failures": "verrouillé après des échecs",
+                  "locked_lost_credentials": "verrouillé (codes perdus)", "suspended": "suspendu",
+                  "awaiting_creation": "à traiter (compte non créé)"}
 
 
 JOURNAL_FILTERS = ("du", "au", "auteur", "personne", "partenaire")

@@ -155,3 +155,27 @@ def test_the_administrator_suspends_and_reactivates_a_person_of_her_staff(stack,
     page.goto(f"{stack.urls['portail']}/console/{A}/utilisateurs/jeanne.dupont")
     assert page.query_selector("#suspension") is None
     assert violations(page) == []
+
+
+def test_the_list_says_where_each_account_stands_and_filters_on_it(stack, new_page):
+    """Issue 29 §1: the state read from Keycloak for the page (our extension's bulk read), never « inconnu »
+    when Keycloak answers; a filter on it."""
+    svc = stack.provisioning
+    svc.suspend_user(OPERATOR, A, "paul.bernard", True)
+    stack.settle()
+    try:
+        page = _console(stack, new_page)
+        rows = {r.query_selector("td").inner_text(): r.query_selector("td[data-label='État']").inner_text()
+                for r in page.query_selector_all("#utilisateurs tbody tr")}
+        assert rows["paul.bernard"] == "suspendu"
+        assert all("inconnu" not in state for state in rows.values()), rows
+        assert rows["jeanne.dupont"] in ("actif", "en attente de première connexion")
+        page.select_option("#etat", "suspended")
+        with page.expect_navigation():
+            page.click("form[role=search] button")
+        assert [r.inner_text().split()[0] for r in page.query_selector_all("#utilisateurs tbody tr")] == ["paul.bernard"]
+        assert "(suspendu)" in page.inner_text("#compte-utilisateurs")
+        assert violations(page) == []
+    finally:
+        svc.suspend_user(OPERATOR, A, "paul.bernard", False)
+        stack.settle()

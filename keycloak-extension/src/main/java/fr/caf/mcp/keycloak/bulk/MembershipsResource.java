@@ -21,6 +21,7 @@ import org.keycloak.models.ClientModel;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.RoleModel;
+import org.keycloak.models.UserLoginFailureModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.models.utils.KeycloakModelUtils;
 import org.keycloak.services.managers.AppAuthManager;
@@ -42,6 +43,8 @@ public class MembershipsResource {
     static final String MARKER = "mon-compte-partenaire";
     static final String PARTNER_ATTR = "partner";
     static final int MAX_PAGE = 1000;
+    static final int MAX_ACCOUNTS = 200;
+    static final String TERMS_ATTR = "terms_and_conditions";
 
     private final KeycloakSession session;
     private final String allowedClientId;
@@ -95,6 +98,59 @@ public class MembershipsResource {
             return out;
         }
         throw new BadRequestException("kind: users (all partners), groups or organizations");
+    }
+
+    /**
+     * The state of these accounts (at most MAX_ACCOUNTS usernames, repeated `username`), for a list of people:
+     * enabled, the usage rules' acceptance, a provisional password still to replace, a brute-force lockout still
+     * running — two queries and the login-failure store, where the admin API takes three requests a person.
+     */
+    @GET
+    @Path("accounts")
+    @Produces(MediaType.APPLICATION_JSON)
+    public List<Map<String, Object>> accounts(@QueryParam("username") List<String> usernames) {
+        RealmModel realm = authorize();
+        if (usernames == null || usernames.isEmpty() || usernames.size() > MAX_ACCOUNTS) {
+            throw new BadRequestException("1 to " + MAX_ACCOUNTS + " username parameters");
+        }
+        EntityManager em = session.getProvider(JpaConnectionProvider.class).getEntityManager();
+        List<Object[]> rows = em.createQuery("select u.id, u.username, u.enabled from UserEntity u"
+                + " where u.realmId = :realm and u.username in :names", Object[].class)
+                .setParameter("realm", realm.getId()).setParameter("names", usernames).getResultList();
+        List<String> ids = new ArrayList<>();
+        for (Object[] r : rows) {
+            ids.add((String) r[0]);
+        }
+        Map<String, String> terms = new HashMap<>();
+        Map<String, Boolean> provisional = new HashMap<>();
+        if (!ids.isEmpty()) {
+            for (Object[] a : em.createQuery("select a.user.id, a.value from UserAttributeEntity a"
+                    + " where a.user.id in :ids and a.name = :terms", Object[].class).setParameter("ids", ids)
+                    .setParameter("terms", TERMS_ATTR).getResultList()) {
+                terms.put((String) a[0], (String) a[1]);
+            }
+            for (Object[] a : em.createQuery("select r.user.id, r.action from UserRequiredActionEntity r"
+                    + " where r.user.id in :ids and r.action = :action", Object[].class).setParameter("ids", ids)
+                    .setParameter("action", "UPDATE_PASSWORD").getResultList()) {
+                provisional.put((String) a[0], Boolean.TRUE);
+            }
+        }
+        long now = System.currentTimeMillis() / 1000;
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (Object[] r : rows) {
+            String id = (String) r[0];
+            Map<String, Object> u = new LinkedHashMap<>();
+            u.put("id", id);
+            u.put("username", r[1]);
+            u.put("enabled", r[2]);
+            u.put("termsAcceptedAt", terms.get(id));
+            u.put("passwordChangePending", provisional.getOrDefault(id, Boolean.FALSE));
+            UserLoginFailureModel failure = session.loginFailures().getUserLoginFailure(realm, id);
+            long notBefore = failure == null ? 0 : failure.getFailedLoginNotBefore();
+            u.put("lockedUntil", notBefore > now ? notBefore : null);
+            out.add(u);
+        }
+        return out;
     }
 
     /**
