@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from provisioning.api import create_app
-from provisioning.domain.model import Caf, CafAdministrator, Partner, Registry, User
+from provisioning.domain.model import Caf, CafAdministrator, Convention, ConventionStatus, Partner, Registry, User
 from provisioning.domain.rules import siret_with_key
 from provisioning.domain.scope import FileScope
 from provisioning.keycloak.fake import FakeGateway
@@ -48,7 +48,8 @@ def registry(n: int) -> Registry:
     for i in range(n):
         users = [User(f"u{i}.{k}", "Prénom", "Nom", f"u{i}.{k}@x.example") for k in range(4)]
         partners.append(Partner(siret_with_key(f"{9000000000000 + i:013d}"), f"Partenaire {i}", "751",
-                                users[0].identifiant, [users[1].identifiant], users))
+                                users[0].identifiant, [users[1].identifiant], users,
+                                conventions=[Convention(f"C-{i}", ConventionStatus.ACTIVE)]))  # accounts open
     return Registry([caf], partners, scope=FileScope(everything=True))
 
 
@@ -108,7 +109,8 @@ def big_partner(n: int) -> Registry:
               [CafAdministrator("caf.admin", "Claire", "Fontaine", "caf.admin@caf75.example")])
     users = [User(f"p.{k}", "Prénom", "Nom", f"p.{k}@x.example") for k in range(n)]
     return Registry([caf], [Partner(siret_with_key(f"{9100000000000:013d}"), "Grand partenaire", "751",
-                                    users[0].identifiant, [users[1].identifiant], users)],
+                                    users[0].identifiant, [users[1].identifiant], users,
+                                    conventions=[Convention("C-BIG", ConventionStatus.ACTIVE)])],
                     scope=FileScope(everything=True))
 
 

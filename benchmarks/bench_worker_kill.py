@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from devstack.admin import AdminSession, remove_managed
 from devstack.smtp_sink import MailSink
-from provisioning.domain.model import Caf, CafAdministrator, Partner, Registry, User
+from provisioning.domain.model import Caf, CafAdministrator, Convention, ConventionStatus, Partner, Registry, User
 from provisioning.domain.rules import siret_with_key
 from provisioning.domain.scope import FileScope
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
@@ -46,7 +46,8 @@ def registry(users: int) -> Registry:
     for i in range(users // 4):
         people = [User(f"k{i}.{k}", "Prénom", "Nom", f"k{i}.{k}@x.example") for k in range(4)]
         partners.append(Partner(siret_with_key(f"{7000000000000 + i:013d}"), f"Partenaire {i}", "751",
-                                people[0].identifiant, [people[1].identifiant], people))
+                                people[0].identifiant, [people[1].identifiant], people,
+                                conventions=[Convention(f"K-{i}", ConventionStatus.ACTIVE)]))  # accounts open
     return Registry([caf], partners, scope=FileScope(everything=True))
 
 

@@ -36,6 +36,7 @@ class AccountState(_Labelled):
     LOCKED_AFTER_FAILURES = "locked_after_failures"
     AWAITING_FIRST_LOGIN = "awaiting_first_login"
     CODES_PENDING = "codes_pending"      # issue 29: her codes have not left yet
+    AWAITING_CONVENTION = "awaiting_convention"  # issue 29: accounts are opened once a convention is signed
     UPDATING = "updating"                # Keycloak not yet in step with the registry (a moment)
     UNKNOWN = "unknown"                  # Keycloak did not answer: the registry's word only
     ACTIVE = "active"
@@ -67,7 +68,8 @@ LABELS: dict[type[_Labelled], dict[str, str]] = {
                    "locked_lost_credentials": "verrouillé (codes déclarés perdus ou volés)",
                    "suspended": "suspendu", "locked_after_failures": "verrouillé après des échecs de connexion",
                    "awaiting_first_login": "en attente de première connexion", "active": "actif",
-                   "codes_pending": "codes en attente d'envoi", "updating": "mise à jour en cours",
+                   "codes_pending": "codes en attente d'envoi",
+                   "awaiting_convention": "compte ouvert à la signature de la convention", "updating": "mise à jour en cours",
                    "unknown": "état du compte inconnu (Keycloak injoignable)"},
     MailState: {"sent": "envoyé", "dead": "en échec définitif", "waiting": "en attente d'envoi"},
     ReviewState: {"open": "en cours", "due": "échue (clôture en cours)", "closed": "close"},

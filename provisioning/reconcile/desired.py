@@ -30,6 +30,14 @@ def _container(path: str, kind: str, **attrs: str) -> GroupSpec:
     return GroupSpec(path=path, attributes=tuple(sorted({n.KIND_ATTR: kind, **attrs}.items())))
 
 
+SIGNED = frozenset({ConventionStatus.SIGNED_BY_CAF, ConventionStatus.ACTIVE, ConventionStatus.SUSPENDED})
+
+
+def signed(p: Partner) -> bool:
+    """Whether a convention of the partner is, or was, signed by both parties."""
+    return any(c.status in SIGNED or any(h.status in SIGNED for h in c.history) for c in p.conventions)
+
+
 def _services_with_groups(p: Partner) -> set[Service]:
     return {b.service for c in p.conventions if c.status is not ConventionStatus.TERMINATED for b in c.bulletins}
 
@@ -75,17 +83,20 @@ def desired_state(reg: Registry, today: date) -> State:
                                               ((n.CAF_ATTR, caf.code),))
 
     for p in reg.partners:
+        # issue 29 §2 (the seed: the convention and its contract first, then the identifiant): a partner's people
+        # get their accounts — and their codes — once a convention is signed by both parties
+        people = p.users if signed(p) else []
         alias = n.org_alias(p.siret)
         s.orgs[alias] = OrgSpec(alias, f"{p.name} ({p.siret})", ((n.PARTNER_ATTR, p.siret),))
-        s.org_members[alias] = {u.identifiant for u in p.users}
+        s.org_members[alias] = {u.identifiant for u in people}
         base = n.partner_group_path(p.siret)
         attrs = {n.PARTNER_ATTR: p.siret}
         add_group(_container(base, "partner", **attrs))
-        for u in p.users:
+        for u in people:
             # the Caf too: a claim the services read (CDAP's beneficiaries of the partner's territory)
             s.users[u.identifiant] = UserSpec(u.identifiant, u.first_name, u.last_name, u.email,
                                               u.active, tuple(sorted(((n.PARTNER_ATTR, p.siret), (n.CAF_ATTR, p.caf)))))
-        active = {u.identifiant for u in p.users if u.active}
+        active = {u.identifiant for u in people if u.active}
         add_group(_group(groups, f"{base}/{groups['administrateur'][0]}", "administrateur", **attrs),
                   {p.administrator} & active if p.administrator else set())
         add_group(_group(groups, f"{base}/{groups['delegues'][0]}", "delegues", **attrs), set(p.delegates) & active)

@@ -95,7 +95,7 @@ def users_page(siret: str, args) -> dict:
 
 
 # issue 29: what a manager filters people by (the API's account states, in the order people think of them)
-ACCOUNT_STATES = {"codes_pending": "codes en attente d'envoi", "awaiting_first_login": "jamais connecté",
+ACCOUNT_STATES = {"awaiting_convention": "en attente de la convention", "codes_pending": "codes en attente d'envoi", "awaiting_first_login": "jamais connecté",
                   "active": "actif", "locked_after_failures": "verrouillé après des échecs",
                   "locked_lost_credentials": "verrouillé (codes perdus)", "suspended": "suspendu",
                   "awaiting_creation": "à traiter (compte non créé)"}

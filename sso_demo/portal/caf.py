@@ -80,7 +80,8 @@ def new_partner():
                 "administrator": {k: form[k] for k in ("identifiant", "first_name", "last_name", "email")}}
         r = call("POST", "/api/v1/partners", json=body)
         if r.status_code == 201:
-            flash(f"Partenaire {form['name']} enregistré ; son administrateur reçoit ses codes.")
+            flash(f"Partenaire {form['name']} enregistré. Son administrateur recevra ses codes dès que la "
+                  "convention sera signée par les deux parties.")
             return redirect(url_for("caf.partner", siret=form["siret"]))
         fields, general = errors_of(r)
         status = 422

@@ -4,6 +4,7 @@ preparation to activation, suspensions, R9 reports, audit, CSV export of a bulle
 import csv
 import io
 import re
+import time
 from pathlib import Path
 
 from tests.browser.axe import violations
@@ -49,8 +50,10 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     page.fill("#siret", C)
     page.click("form[novalidate] button")
     page.wait_for_url(f"{stack.urls['portail']}/caf/partenaires/{C}")
-    keycloak_follows(page)  # stored at once; the worker creates the account, then its two mails leave
-    assert len([m for m in stack.smtp.mails if "sam.perrin@lucioles.example" in m.recipients]) == 2
+    keycloak_follows(page)  # stored at once; no account, no codes before a convention signed by both (issue 29)
+    assert "dès que la convention sera signée" in page.inner_text("main")
+    assert stack.kc_admin.user_by_username("sam.perrin") is None
+    assert not [m for m in stack.smtp.mails if "sam.perrin@lucioles.example" in m.recipients]
 
     page.click("text=Préparer une convention")
     page.click("form[novalidate] button")  # nothing filled: every fault listed
@@ -89,6 +92,12 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert "Claire Fontaine" in page.inner_text(section)
     keycloak_follows(page)  # the activation's groups and roles reach Keycloak: the line says so in place
     assert "Habilitations dans Keycloak : appliqué" in page.inner_text("#etat-keycloak")
+    # signed by both parties: now the administrator's account exists and her two mails leave
+    assert stack.kc_admin.user_by_username("sam.perrin") is not None
+    deadline = time.monotonic() + 30
+    while len([m for m in stack.smtp.mails if "sam.perrin@lucioles.example" in m.recipients]) < 2:
+        assert time.monotonic() < deadline, "her codes did not leave after the signatures"
+        time.sleep(0.2)
 
 
 def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-from provisioning.domain.model import User
+from provisioning.domain.model import Convention, ConventionStatus, User
 from provisioning.store.uow import UnitOfWork
 from tests.browser.axe import violations
 from tests.browser.conftest import OPERATOR
@@ -57,7 +57,8 @@ def test_two_thousand_users_searched_sorted_paged_and_readable_at_375_px(stack, 
     from provisioning.domain.model import Partner
     admin_user = User("rose.martin", "Rose", "Martin", "rose.martin@grande.example")
     stack.provisioning.create_partner(OPERATOR, Partner(SCALE, "Grande Fédération", "751", admin_user.identifiant, [],
-                                                        [admin_user]))
+                                                        [admin_user], conventions=[  # signed: accounts open
+                                                            Convention("CONV-751-2026-0500", ConventionStatus.ACTIVE)]))
     stack.settle()
     people = [User(f"agent.{i:04d}", f"Prénom{i:04d}", f"Nom{i:04d}", f"agent.{i:04d}@grande.example")
               for i in range(1, 2000)]

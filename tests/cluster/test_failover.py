@@ -177,14 +177,15 @@ def test_sigkill_of_one_application_instance_keeps_the_users_session(cluster):
 
 
 def _partner_registry(tag: str, n_partners: int, users: int):
-    from provisioning.domain.model import Partner, Registry, User
+    from provisioning.domain.model import Convention, ConventionStatus, Partner, Registry, User
     from provisioning.domain.rules import siret_with_key
     from provisioning.domain.scope import FileScope
     partners = []
     for i in range(n_partners):
         people = [User(f"{tag}{i}.{k}", "Prénom", "Nom", f"{tag}{i}.{k}@grappe.example") for k in range(users)]
         partners.append(Partner(siret_with_key(f"{8100000000000 + int(tag[1:], 16) * 100 + i:013d}"), f"Grappe {i}", "751",
-                                people[0].identifiant, [], people))
+                                people[0].identifiant, [], people,
+                                conventions=[Convention(f"G-{tag.upper()}-{i:03d}", ConventionStatus.ACTIVE)]))
     return Registry([], partners, scope=FileScope(partners=frozenset(p.siret for p in partners)))
 
 

@@ -133,7 +133,7 @@ def test_observation_stays_complete_across_pages(provisioning, keycloak):
     """Keycloak pages group searches by matching group but returns their hierarchy, truncated: a realm
     with more groups than a page (found by the benchmark at 100 partners) must still be fully observed.
     A small page size makes 40 partners enough to prove it."""
-    from provisioning.domain.model import Partner, User
+    from provisioning.domain.model import Convention, ConventionStatus, Partner, User
     from provisioning.domain.rules import siret_with_key
     from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
     small_pages = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret="demo-only-provisioning-secret"),
@@ -142,7 +142,8 @@ def test_observation_stays_complete_across_pages(provisioning, keycloak):
     reg = registry()
     for i in range(40):
         u = User(f"nombreux.{i}", "Prénom", "Nom", f"nombreux.{i}@x.example")
-        reg.partners.append(Partner(siret_with_key(f"{8000000000000 + i:013d}"), f"Partenaire {i}", "751", u.identifiant, [], [u]))
+        reg.partners.append(Partner(siret_with_key(f"{8000000000000 + i:013d}"), f"Partenaire {i}", "751", u.identifiant, [], [u],
+                                    conventions=[Convention(f"CONV-751-2026-{9000 + i}", ConventionStatus.ACTIVE)]))
     provisioning.import_registry(OPERATOR, reg)
     provisioning.reconcile(OPERATOR)
     observed = small_pages.observe()

@@ -5,7 +5,7 @@ Keycloak beside a running worker."""
 from __future__ import annotations
 
 from devstack.seed import seed_demo
-from provisioning.domain.model import Partner, User
+from provisioning.domain.model import Convention, ConventionStatus, Partner, User
 from provisioning.reconcile.worker import run_once
 from tests.unit.services import make_service
 from tests.unit.test_desired_state_files import NATIONAL
@@ -19,7 +19,9 @@ def test_a_second_up_keeps_what_was_added_since_the_first(use_case_engine):
     assert first.stored and first.partners == 1 and first.applied
     assert "lea.petit" in svc.fake.state.users
     svc.create_partner(NATIONAL, Partner(NEW, "Centre social Les Tilleuls", "751", administrator="sam.perrin",
-                                         users=[User("sam.perrin", "Sam", "Perrin", "sam.perrin@tilleuls.example")]))
+                                         users=[User("sam.perrin", "Sam", "Perrin", "sam.perrin@tilleuls.example")],
+                                         # signed by both parties: its people have their accounts (issue 29)
+                                         conventions=[Convention("CONV-751-2026-0100", ConventionStatus.ACTIVE)]))
     run_once(svc)
     assert "sam.perrin" in svc.fake.state.users
     calls = len(svc.fake.calls)
