@@ -42,6 +42,10 @@ def second_factor(page, username: str) -> None:
         page.fill("#otp", fresh_code(TOTPS[username]))
         page.click("#kc-login")
         page.wait_for_load_state()
+        if page.query_selector("#kc-recovery-codes-list"):  # never saved before: asked again (issue 29)
+            page.check("#kcRecoveryCodesConfirmationCheck")
+            page.click("#saveRecoveryAuthnCodesBtn")
+            page.wait_for_load_state()
 
 
 def keycloak_follows(page, timeout: float = 30_000) -> None:

@@ -134,3 +134,37 @@ def test_a_security_key_through_chromiums_virtual_authenticator(stack, new_page)
     page.click("#authenticateWebAuthnButton")  # the virtual key answers
     page.wait_for_url(stack.urls["cdap"] + "/**")
     assert page.query_selector("#numero")
+
+
+def test_recovery_codes_left_unsaved_are_asked_for_at_the_next_login(stack, new_page):
+    """Issue 29 §4: leaving the recovery-codes page before confirming does not mean « no codes, ever »: the next
+    level-2 login, after the authenticator's code, shows them again, until she confirms she saved them."""
+    _grant_cdap(stack, "nina.roche", "Nina", "Roche")
+    page = new_page(bypass_csp=True)
+    page.goto(stack.urls["cdap"] + "/")
+    page.fill("#username", "nina.roche")
+    page.fill("#password", stack.ready_user("nina.roche"))
+    page.click("#kc-login")
+    page.wait_for_selector("#mcp-second-factor-form")
+    page.check("#mcp-choice-totp")
+    page.click("#mcp-second-factor-continue")
+    page.wait_for_selector("#kc-totp-settings")
+    page.click("#mode-manual")
+    totp = pyotp.TOTP(page.inner_text("#kc-totp-secret-key").replace(" ", ""))
+    page.fill("#totp", fresh_code(totp))
+    page.click("#saveTOTPBtn")
+    page.wait_for_selector("#kc-recovery-codes-list")
+    page.goto(stack.urls["portail"] + "/")  # she leaves without confirming she saved them
+
+    again = new_page(bypass_csp=True)
+    again.goto(stack.urls["cdap"] + "/")
+    again.fill("#username", "nina.roche")
+    again.fill("#password", stack.ready_user("nina.roche"))
+    again.click("#kc-login")
+    again.wait_for_selector("input#otp")
+    again.fill("#otp", fresh_code(totp))
+    again.click("#kc-login")
+    codes = _recovery_codes(again)  # asked again, and saved this time
+    assert len(codes) >= 10
+    again.wait_for_url(stack.urls["cdap"] + "/**")
+    assert again.query_selector("#numero"), "then CDAP"

@@ -7,6 +7,7 @@ import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.models.credential.OTPCredentialModel;
+import org.keycloak.models.credential.RecoveryAuthnCodesCredentialModel;
 import org.keycloak.models.credential.WebAuthnCredentialModel;
 
 /**
@@ -15,7 +16,8 @@ import org.keycloak.models.credential.WebAuthnCredentialModel;
  * passes. A user without one is asked, in French, to choose an authenticator application (TOTP: QR code or
  * the key as text) or a security key (WebAuthn); the matching required action is queued, then the one-time
  * recovery codes. Required actions run before any token is issued, and configuring TOTP or a security key
- * proves possession of it, so level 2 is not reached without a second factor.
+ * proves possession of it, so level 2 is not reached without a second factor. Recovery codes never saved (the
+ * page left before confirming) are asked for again at the next level-2 login.
  */
 public class SecondFactorEnrolment implements Authenticator {
 
@@ -38,6 +40,12 @@ public class SecondFactorEnrolment implements Authenticator {
             return;
         }
         if (hasSecondFactor(user)) {
+            // issue 29: recovery codes are part of the enrolment. Keycloak stores them only once the person has
+            // confirmed she saved them; one who left that page early is asked again at each level-2 login
+            if (user.credentialManager().getStoredCredentialsByTypeStream(RecoveryAuthnCodesCredentialModel.TYPE)
+                    .findAny().isEmpty()) {
+                context.getAuthenticationSession().addRequiredAction(RECOVERY_CODES);
+            }
             context.success();
             return;
         }
