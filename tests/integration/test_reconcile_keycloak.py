@@ -126,7 +126,8 @@ def test_every_change_is_reported_to_the_caf_mailbox(provisioning, smtp):
     assert audit[0]["action"] == "suspend-user" and audit[0]["actor"] == OPERATOR.username
     assert audit[0]["subject"] == "paul.bernard" and "état : actif → suspendu" in audit[0]["summary"]
     # the entry keeps what changed, not the partner twice
-    assert audit[0]["changes"] == [{"path": "users[paul.bernard].suspended", "after": True}]
+    assert audit[0]["changes"] == [{"path": "users[paul.bernard].suspended", "after": True},
+                                   {"path": "users[paul.bernard].suspended_by", "after": "caf"}]  # issue 29
 
 
 def test_observation_stays_complete_across_pages(provisioning, keycloak):
