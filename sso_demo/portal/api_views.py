@@ -3,10 +3,13 @@ so the consoles obey exactly the API's rules (rights, validation, audit, R9 repo
 
 from __future__ import annotations
 
+from collections import Counter
+
 from flask import Response, abort
 from markupsafe import Markup
 
 from sso_demo import apiclient
+from sso_demo.labels import action_fr
 
 PAGE_SIZE = 20
 
@@ -112,6 +115,26 @@ def _journal_params(args, partner: str | None) -> tuple[dict, dict]:
     return f, {k: v for k, v in params.items() if v}
 
 
+def grouped(rows: list[dict]) -> list[dict]:
+    """Issue 29 §6: what people did, one line each; what Keycloak did after them (the reconciler's entries, one
+    per object) folded into one line — « Keycloak mis à jour : création (utilisateur) ×3 ; … » — its details on
+    demand."""
+    out: list[dict] = []
+    for row in rows:
+        automatic = row.get("action", "").startswith("keycloak:")
+        last = out[-1] if out else None
+        if automatic and last and last.get("details") is not None and last["actor"] == row.get("actor"):
+            last["details"].append(row)
+            continue
+        out.append({**row, "details": [row]} if automatic else row)
+    for row in out:
+        if row.get("details") is not None:
+            counts = Counter(action_fr(d["action"]).removeprefix("Keycloak : ") for d in row["details"])
+            row["summary"] = "Keycloak mis à jour : " + " ; ".join(
+                f"{what}{f' ×{n}' if n > 1 else ''}" for what, n in counts.items())
+    return out
+
+
 def journal_page(args, partner: str | None = None) -> dict:
     """One page of the journal with the filters people use: dates (Paris days), author, person concerned,
     and (Caf) a partner; the same filters give the CSV export."""
@@ -123,7 +146,7 @@ def journal_page(args, partner: str | None = None) -> dict:
         return {"rows": [], "page": 1, "has_next": False, "filters": f, "errors": general + list(fields.values()),
                 "params": params, "args": {k: v for k, v in f.items() if v}}
     rows = r.json()
-    return {"rows": rows[:PAGE_SIZE], "page": page, "has_next": len(rows) > PAGE_SIZE, "filters": f, "errors": [],
+    return {"rows": grouped(rows[:PAGE_SIZE]), "page": page, "has_next": len(rows) > PAGE_SIZE, "filters": f, "errors": [],
             "params": params, "args": {k: v for k, v in f.items() if v}}
 
 
