@@ -15,6 +15,7 @@ from sso_demo.app_factory import make_app
 from sso_demo.auth import require_role, signed_in
 from sso_demo.config import AppConfig
 from sso_demo.journal import engine_for
+from sso_demo.portal import confirm
 
 DECLARER, HABILITER = "afas:AFAS-Déclarer", "afas:AFAS-Habiliter"
 
@@ -151,7 +152,10 @@ def index():
     with _db().connect() as c:
         rows = {r.equipment: r for r in c.execute(sa.select(declarations).where(
             declarations.c.partner == p.partner, declarations.c.year == year))}
-    return render_template("afas/index.html", equipments=equipments, year=year, rows=rows,
+    # issue 29 §3: a person who may act on no equipment is told why, and whom to ask, not shown an empty page
+    acts = {e["code"] for e in equipments if any(rules.may_act(p.roles, p.username, role, e.get("assignments", {}))
+                                                 for role in rules.PROFILE_OF_ROLE)}
+    return render_template("afas/index.html", equipments=equipments, year=year, rows=rows, acts=acts,
                            can_declare=p.has(DECLARER), can_habiliter=p.has(HABILITER))
 
 
@@ -233,6 +237,14 @@ def transmit(code: str, year: int):
         unjustified = c.execute(sa.select(sa.func.count()).select_from(anomalies).where(
             anomalies.c.declaration_id == decl.id, anomalies.c.justification.is_(None))).scalar_one()
         refusals = rules.approval_refusals(decl.activity, decl.financial, unjustified, bool(decl.transmitted_at))
+        if not refusals:  # issue 29 §3: what is transmitted, read before it leaves
+            justified = c.execute(sa.select(sa.func.count()).select_from(anomalies).where(
+                anomalies.c.declaration_id == decl.id)).scalar_one()
+            ask = confirm.needed(f"approuver et transmettre la déclaration {year} de {e['name']}",
+                                 rules.transmitted_lines(decl.activity, decl.financial, justified),
+                                 url_for("afas.declaration", code=code, year=year))
+            if ask:
+                return ask
         if refusals:
             _log(c, decl.id, "approbation refusée : " + " ".join(refusals))
         else:

@@ -25,6 +25,22 @@ PROFILE_OF_ROLE = {ROLE_ACTIVITY: "fournisseur-donnees-activite", ROLE_FINANCIAL
                    ROLE_APPROVER: "approbateur"}
 
 
+def french_number(v: int | float) -> str:
+    """« 90 000 » (narrow no-break space between thousands), as French pages write numbers (issue 29)."""
+    return f"{v:,}".replace(",", "\u202f")
+
+
+def transmitted_lines(activity: dict | None, financial: dict | None, justified: int) -> list[str]:
+    """What an approval sends to the Caf, as the confirmation lists it before it is sent (issue 29 §3)."""
+    out = [f"{label} : {french_number((activity or {}).get(name, 0))}" for name, (label, _, _) in ACTIVITY_FIELDS.items()]
+    out += [f"{label.removesuffix(' (€)')} : {french_number((financial or {}).get(name, 0))} €"
+            for name, (label, _, _) in FINANCIAL_FIELDS.items()]
+    if justified:
+        out.append(f"{justified} anomalie(s) de cohérence et leur justification")
+    out.append("Une fois transmise, la déclaration ne peut plus être modifiée ici.")
+    return out
+
+
 def parse(fields: dict, form: dict) -> tuple[dict, dict[str, str]]:
     """Integers within bounds; every fault at once, keyed by field (the form shows each next to its input)."""
     values, errors = {}, {}

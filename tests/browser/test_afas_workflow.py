@@ -64,7 +64,11 @@ def test_declaration_from_entry_to_transmission(stack, new_page):
     assert "Justifiée par lea.petit" in lea.inner_text("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE")
 
     _reopen(stack, marc)
-    marc.click("#approuver")
+    marc.click("#approuver")  # issue 29: what leaves is listed first, then confirmed
+    listed = marc.inner_text("#liste-consequences")
+    assert "Heures enfants réalisées : 50\u202f000" in listed and "Total des charges : 300\u202f000 €" in listed
+    assert "1 anomalie(s) de cohérence et leur justification" in listed
+    marc.click("#confirmer")
     assert "Transmise à la Caf" in marc.inner_text("#statut") and "par marc.martin" in marc.inner_text("#statut")
     history = marc.inner_text("#historique")
     for who, what in (("lea.petit", "saisie des données d'activité"), ("paul.bernard", "saisie des données financières"),
@@ -94,3 +98,23 @@ def test_a_provider_cannot_post_the_other_profile_data(stack, new_page):
     resp = paul.request.post(f"{stack.urls['afas']}/equipements/ALSH-0001/2024/financier", form={
         "charges": "1", "produits": "1", "participations_familles": "0"})
     assert resp.status == 400  # no CSRF token: refused before anything else
+
+
+def test_a_provider_associated_with_no_equipment_is_told_why_and_whom_to_ask(stack, new_page):
+    """Issue 29 §3: not an empty page — the reason and who associates people to equipments."""
+    from provisioning.domain.model import Group, Profile, Service, User
+    from tests.browser.conftest import OPERATOR
+    svc = stack.provisioning
+    svc.create_user(OPERATOR, "12345678900015", User("noe.perret", "Noé", "Perret", "noe.perret@hirondelles.example"))
+    svc.set_membership(OPERATOR, "12345678900015", "CONV-751-2026-0001", Service.AFAS, "noe.perret",
+                       {Group.AFAS_DECLARER}, {Profile.ACTIVITE})
+    stack.settle()
+    try:
+        stack.ready_user("noe.perret")
+        page = new_page()
+        login(page, f"{stack.urls['afas']}/", "noe.perret")
+        text = page.inner_text("#aucune-association")
+        assert "aucun équipement" in text and "AFAS Habiliter" in text
+    finally:  # her profile leaves the bulletin's count (R8) for the stories that follow
+        svc.set_membership(OPERATOR, "12345678900015", "CONV-751-2026-0001", Service.AFAS, "noe.perret", set(), set())
+        stack.settle()

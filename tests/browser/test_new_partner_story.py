@@ -173,6 +173,8 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     leo.click("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE button")
     sacha.goto(decl)
     sacha.click("#approuver")
+    _clean(sacha, "approval confirmation")
+    sacha.click("#confirmer")  # after reading what leaves (issue 29)
     assert "Transmise à la Caf" in sacha.inner_text("#statut") and "(heure de Paris)" in sacha.inner_text("#statut")
     _clean(sacha, "transmitted declaration")
 

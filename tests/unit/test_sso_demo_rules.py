@@ -90,3 +90,13 @@ def test_consoles_read_refusals_sent_as_problem_details():
                 {"code": "SIRET_INVALIDE", "message": "Le SIRET…", "path": "partners[0].siret"}]}
     fields, general = errors_of(Response())
     assert fields == {"siret": 'Le SIRET… <small class="code">SIRET_INVALIDE</small>'} and general == []
+
+
+def test_the_approval_lists_what_leaves_in_french_figures():
+    """Issue 29 §3: « 90 000 », euros said, the anomalies and their justifications, and that it is final."""
+    lines = rules.transmitted_lines({**ACT, "heures_realisees": 90000}, {**FIN, "charges": 1234567}, 2)
+    assert "Heures enfants réalisées : 90\u202f000" in lines
+    assert "Total des charges : 1\u202f234\u202f567 €" in lines
+    assert "2 anomalie(s) de cohérence et leur justification" in lines
+    assert lines[-1].startswith("Une fois transmise")
+    assert rules.french_number(6) == "6" and rules.french_number(1000) == "1\u202f000"
