@@ -90,7 +90,9 @@ def _two_cafs(tmp_path) -> tuple[str, dict]:
             "users": [{"identifiant": "l.admin", "first_name": "Lou", "last_name": "Admin",
                        "email": "l.admin@lyon.example"},
                       {"identifiant": "l.agent", "first_name": "Lise", "last_name": "Agent",
-                       "email": "l.agent@lyon.example"}]}
+                       "email": "l.agent@lyon.example"}],
+            # signed by both parties: its people have their accounts (issue 29 §2)
+            "conventions": [{"number": "CONV-692-2026-0001", "status": "active"}]}
     d["partners"].append(lyon)
     path = tmp_path / "national.yaml"
     path.write_text(yaml.safe_dump(d, allow_unicode=True, sort_keys=False), encoding="utf-8")
