@@ -75,6 +75,9 @@ def test_keycloak_pages_look_like_the_portal(stack, new_page):
         footer = page.locator("#mcp-pied a")
         assert [footer.nth(i).get_attribute("href") for i in range(footer.count())] == [
             stack.urls["portail"] + p for p in ("/mentions-legales", "/donnees-personnelles", "/accessibilite", "/aide")]
+        # issue 29: the language menu is named in French for screen readers (it was « languages »)
+        assert page.query_selector("[aria-label='languages']") is None
+        assert page.query_selector("[aria-label='Langues']") is not None
         _look(page, "keycloak-connexion")
 
         page.fill("#username", "visuel.regles")
