@@ -12,7 +12,6 @@ from datetime import date
 from devstack.paths import REPO_ROOT
 from provisioning.desired_file import load_file
 from provisioning.services import Actor, Provisioning
-from provisioning.store.uow import UnitOfWork
 
 DEMO_FILE = REPO_ROOT / "examples" / "desired-state.yaml"
 
@@ -27,15 +26,15 @@ class Seeded:
 def seed_demo(svc: Provisioning) -> Seeded:
     """Store the example registry if the registry is empty, then have Keycloak follow (one writer)."""
     actor = Actor("mcp-dev:seed", system=True)
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         empty = not uow.registry.versions() and not uow.registry.load().cafs
     if not empty:  # Keycloak may lag (its H2 reset alone): the worker, the one writer, checks everything
-        with UnitOfWork(svc.engine) as uow:
+        with svc.uow() as uow:
             uow.reconcile.request("*")
             uow.commit()
             return Seeded(False, len(uow.registry.versions()), None)
     svc.import_registry(actor, load_file(str(DEMO_FILE), date.today()))
     report = svc.reconcile_request("*")  # under the realm's claim: a worker already running would hold it
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         partners = len(uow.registry.versions())
     return Seeded(True, partners, len(report.applied) if report else None)

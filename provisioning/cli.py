@@ -181,7 +181,7 @@ def cmd_status(args) -> int:
               "users": sum(len(p.users) for p in reg.partners),
               "active_conventions": sum(1 for p in reg.partners for c in p.conventions if c.status.value == "active"),
               "pending_changes": len(changes)}
-    with svc_uow(svc) as uow:
+    with svc.uow() as uow:
         status.update({f"reconcile_{k}": v for k, v in uow.reconcile.counts().items()})
         to_handle = uow.reconcile.to_handle()
     if args.json:
@@ -242,7 +242,7 @@ def cmd_usage_rules(args) -> int:
 
 def cmd_reissue(args) -> int:
     svc = _service()
-    with svc_uow(svc) as uow:
+    with svc.uow() as uow:
         partner = uow.registry.partner_of(args.identifiant)
     if partner is None:
         print(f"[not_found] « {args.identifiant} » n'est l'utilisateur d'aucun partenaire du registre.", file=sys.stderr)
@@ -296,18 +296,13 @@ def cmd_worker(args) -> int:
     from provisioning.reconcile.worker import main_loop
     svc = _service()
     if args.full:
-        with svc_uow(svc) as uow:
+        with svc.uow() as uow:
             uow.reconcile.request("*")
             uow.commit()
     handled = main_loop(svc, args.once, args.interval)
     if args.once:
         print(f"{handled} demande(s) de réconciliation traitée(s).")
     return 0
-
-
-def svc_uow(svc):
-    from provisioning.store.uow import UnitOfWork
-    return UnitOfWork(svc.engine)
 
 
 def cmd_adopt(args) -> int:

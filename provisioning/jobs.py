@@ -18,7 +18,7 @@ from provisioning.domain.schedule import is_due, parse_at
 from provisioning.errors import ProvisioningError
 from provisioning.reconcile.worker import Lease
 from provisioning.services import Actor, Provisioning
-from provisioning.store.uow import UnitOfWork, now
+from provisioning.store.uow import now
 
 log = logging.getLogger(__name__)
 JOB = Actor("job:suspend-inactive", system=True)
@@ -49,13 +49,13 @@ def run_job(svc: Provisioning, days: int) -> list[str]:
 def run_if_due(svc: Provisioning, days: int, at: time, clock: Callable[[], datetime] = now) -> bool:
     """The job, if it has not completed since its latest scheduled instant; its completion is recorded, so a
     restart neither repeats nor postpones it, and a process back after downtime catches up once."""
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         last = uow.job_runs.last(LEASE)
     moment = clock()
     if not is_due(last, moment, at):
         return False
     run_job(svc, days)
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         uow.job_runs.done(LEASE, moment)
         uow.commit()
     return True

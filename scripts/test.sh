@@ -25,7 +25,7 @@ rm -f .coverage .coverage.side .coverage.main
 side_log=.run/tests-topology-and-unit.log
 echo "[test] production topology and unit tests beside the others: $side_log (printed at the end)"
 COVERAGE_FILE=.coverage.side "$PY" -m pytest --cov=provisioning --cov=sso_demo --cov-report= \
-  tests/cluster tests/unit tests/processes tests/simulation tests/setup "$@" >"$side_log" 2>&1 &
+  tests/cluster tests/unit tests/store tests/processes tests/simulation tests/setup "$@" >"$side_log" 2>&1 &
 side=$!
 main_status=0
 COVERAGE_FILE=.coverage.main "$PY" -m pytest --cov=provisioning --cov=sso_demo --cov-report= \

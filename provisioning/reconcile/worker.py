@@ -22,7 +22,7 @@ from provisioning import settings
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
 from provisioning.store import uow as store
-from provisioning.store.uow import UnitOfWork, acting_under, renewing
+from provisioning.store.uow import acting_under, renewing
 
 log = logging.getLogger(__name__)
 WORKER = Actor("worker:reconcile", system=True)
@@ -33,7 +33,7 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
     many requests were handled."""
     handled = 0
     while handled < limit:
-        with UnitOfWork(svc.engine) as uow:
+        with svc.uow() as uow:
             token, due = uow.reconcile.claim(1)
             uow.commit()
         if not due:
@@ -41,24 +41,24 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
         [req] = due
         failures, error, terminal = [], None, False
         if req.key == "*":  # the whole registry: every partner's claim as well, or later
-            with UnitOfWork(svc.engine) as uow:
+            with svc.uow() as uow:
                 every = uow.reconcile.hold_every_partner(token)
                 uow.commit()
             if not every:
-                with UnitOfWork(svc.engine) as uow:
+                with svc.uow() as uow:
                     uow.reconcile.finish(req, token, error="Un autre processus écrit pour un partenaire : la "
                                          "réconciliation complète attend son tour.", failures=[])
                     uow.commit()
                 handled += 1
                 continue
-        with renewing(svc.engine, token), acting_under(token):
+        with renewing(svc.uow, token), acting_under(token):
             try:
                 report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
                 failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]
                 terminal = report.needs_attention
             except ProvisioningError as e:  # Keycloak or the database unreachable, partner gone…
                 error, terminal = e.description, not e.retryable
-        with UnitOfWork(svc.engine) as uow:
+        with svc.uow() as uow:
             uow.reconcile.finish(req, token, error=error, failures=failures, terminal=terminal)
             if req.key == "*":
                 uow.reconcile.let_go(token)  # the partners' claims it took
@@ -77,7 +77,7 @@ def resync_if_due(svc: Provisioning, every: float = RESYNC_SECONDS) -> int:
     any request; a hand edit in Keycloak is corrected within that period."""
     if every <= 0:
         return 0
-    with UnitOfWork(svc.engine) as uow:
+    with svc.uow() as uow:
         last, at = uow.job_runs.last(RESYNC), store.now()
         if last is not None and (at - last).total_seconds() < every:
             return 0
@@ -106,7 +106,7 @@ class Lease:
 
     def renew_once(self) -> bool:
         try:
-            with UnitOfWork(self.svc.engine) as uow:
+            with self.svc.uow() as uow:
                 ok = uow.leases.acquire(self.name, self.holder, self.seconds)
                 uow.commit()
         except Exception:
@@ -124,7 +124,7 @@ class Lease:
             while not stop.is_set():
                 self.renew_once()
                 stop.wait(self.seconds / 3)
-            with UnitOfWork(self.svc.engine) as uow:  # a clean stop hands over at once
+            with self.svc.uow() as uow:  # a clean stop hands over at once
                 uow.leases.release(self.name, self.holder)
                 uow.commit()
         t = threading.Thread(target=loop, name=f"lease-{self.name}", daemon=True)
@@ -175,7 +175,7 @@ def wait_applied(svc: Provisioning, key: str, timeout: float = 30.0) -> str:
     """Tests and scripts: the state of a request once nothing is pending for it (or the timeout)."""
     deadline = time.monotonic() + timeout
     while True:
-        with UnitOfWork(svc.engine) as uow:
+        with svc.uow() as uow:
             state = uow.reconcile.state(key)
         if state and state["state"] != "pending" or time.monotonic() > deadline:
             return state["state"] if state else "inconnu"

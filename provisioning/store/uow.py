@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -787,28 +787,29 @@ def acting_under(token: str):
 
 
 @contextmanager
-def holding(engine: Engine, keys: Sequence[str], *, wait: float | None = None, poll: float = 0.2):
+def holding(uow: Callable[[], Any], keys: Sequence[str], *, wait: float | None = None, poll: float = 0.2):
     """Hold the claims of these keys (partners' SIRETs, "*" for the realm's shared objects) for the duration:
     taken in a fixed order, each waited for while another writer holds it (up to `wait` seconds, then
-    ClaimBusy: nothing was done), renewed while the block runs, given back at its end."""
+    ClaimBusy: nothing was done), renewed while the block runs, given back at its end. `uow`: the application's
+    unit-of-work factory (each step its own short transaction)."""
     token, deadline = str(uuid.uuid4()), time.monotonic() + (CLAIM_WAIT if wait is None else wait)
     try:
         for key in sorted(set(keys)):
             while True:
-                with UnitOfWork(engine) as uow:
-                    taken = uow.reconcile.hold(key, token)
-                    uow.commit()
+                with uow() as tx:
+                    taken = tx.reconcile.hold(key, token)
+                    tx.commit()
                 if taken:
                     break
                 if time.monotonic() >= deadline:
                     raise ClaimBusy(key)
                 time.sleep(poll)
-        with renewing(engine, token), acting_under(token):
+        with renewing(uow, token), acting_under(token):
             yield token
     finally:
-        with UnitOfWork(engine) as uow:
-            uow.reconcile.let_go(token)
-            uow.commit()
+        with uow() as tx:
+            tx.reconcile.let_go(token)
+            tx.commit()
 
 
 class ClaimBusy(Conflict):
@@ -819,16 +820,16 @@ class ClaimBusy(Conflict):
 
 
 @contextmanager
-def renewing(engine, token: str):
+def renewing(uow: Callable[[], Any], token: str):
     """Keep a claim alive while its run lasts (every third of the claim time)."""
     stop = threading.Event()
 
     def beat():
         while not stop.wait(ReconcileRequests.CLAIM_SECONDS / 3):
             try:
-                with UnitOfWork(engine) as uow:
-                    uow.reconcile.renew(token)
-                    uow.commit()
+                with uow() as tx:
+                    tx.reconcile.renew(token)
+                    tx.commit()
             except Exception:
                 log.warning("could not renew reconcile claim %s", token, exc_info=True)
     th = threading.Thread(target=beat, daemon=True)

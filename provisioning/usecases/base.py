@@ -101,14 +101,19 @@ class Core:
     REISSUE_CLAIM_WAIT = 5.0  # seconds a re-issue waits for another writer of the partner before deferring
     BUSY_RETRY_SECONDS = 5.0  # a delivery whose partner another writer holds (or whose account is disabled) waits
 
-    def __init__(self, engine: Engine, gateway: Callable[[], Gateway], notifier: Notifier, *,
+    def __init__(self, engine: Engine | None, gateway: Callable[[], Gateway], notifier: Notifier, *,
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
                  onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4,
                  uow: Callable[[], UnitOfWork] | None = None):
-        self.engine = engine  # for the claims and leases held across transactions (store.uow.holding, renewing)
-        # every transaction of a use case: injected (tests may give another store), by default the engine's
-        self.uow: Callable[[], UnitOfWork] = uow or partial(UnitOfWork, engine)
+        self.engine = engine  # the database, when there is one (SCIM's searches in SQL); None in memory
+        # every transaction of a use case, claims included: injected (the use-case tests give the registry in
+        # memory, store/memory.py), by default the engine's
+        if uow is None:
+            if engine is None:
+                raise ValueError("a registry: an engine, or a unit of work's factory")
+            uow = partial(UnitOfWork, engine)
+        self.uow: Callable[[], UnitOfWork] = uow
         # independent Keycloak changes (users, memberships) and mails sent at once: Keycloak hashes passwords
         # on every core, where one request at a time would leave all but one idle
         self.workers = workers

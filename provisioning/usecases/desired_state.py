@@ -216,7 +216,7 @@ def apply_plan(svc: App, actor: Actor, p: StatePlan, *, allow_destroy: int | Non
     partner it touches (and the realm's, for shared objects): the worker, or another `apply`, waits its turn
     (issue 25: `apply` racing the worker left 150 people without codes)."""
     check_destruction(p, allow_destroy, threshold)
-    with holding(svc.engine, claim_keys(p), wait=claim_wait):
+    with holding(svc.uow, claim_keys(p), wait=claim_wait):
         if p.registry is not None and p.registry_changes:
             _store(svc, actor, p)
         return svc.execute_changes(actor, p.changes, p.observed, progress=progress)

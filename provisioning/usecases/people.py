@@ -279,7 +279,7 @@ def reissue_credentials(app: App, actor: Actor, cmd: ReissueCredentials) -> Muta
     try:
         user_id = gw.user_id(ident)
         if user_id is not None:
-            with holding(app.engine, [siret], wait=app.REISSUE_CLAIM_WAIT):  # not beside the worker
+            with holding(app.uow, [siret], wait=app.REISSUE_CLAIM_WAIT):  # not beside the worker
                 gw.reset_provisional(user_id, None, None)  # into Keycloak's password history
     except ProvisioningError as e:  # Keycloak down or refusing, the partner busy (ClaimBusy)
         log.info("re-issue for %s: old password not reset now (%s); the delivery replaces it", ident, e)

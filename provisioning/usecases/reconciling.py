@@ -120,7 +120,7 @@ def reconcile_request(app: App, key: str) -> ApplyReport | None:
     if not claimed:
         return None
     report, error, terminal = None, None, False
-    with renewing(app.engine, token), acting_under(token):
+    with renewing(app.uow, token), acting_under(token):
         try:
             report = app.reconcile(Actor("reconcile", system=True), partner=None if key == "*" else key)
         except ProvisioningError as e:

@@ -1,9 +1,9 @@
-"""tests/unit/test_shared_sessions.py again, with the sessions in a real PostgreSQL server (as in production)."""
+"""tests/store/test_shared_sessions.py again, with the sessions in a real PostgreSQL server (as in production)."""
 
 import pytest
 import sqlalchemy as sa
 
-from tests.unit.test_shared_sessions import *  # noqa: F403 (the same tests, collected here)
+from tests.store.test_shared_sessions import *  # noqa: F403 (the same tests, collected here)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""tests/unit/test_outbox.py again, on a real PostgreSQL server (use-case tests that touch the store run on
+"""tests/store/test_outbox.py again, on a real PostgreSQL server (use-case tests that touch the store run on
 SQLite and on PostgreSQL)."""
 
-from tests.integration.usecases_pg import use_case_engine  # noqa: F401 (overrides the SQLite one)
-from tests.unit.test_outbox import *  # noqa: F403 (the same tests, collected here)
+from tests.integration.usecases_pg import use_case_engine, use_case_store  # noqa: F401 (override the unit ones)
+from tests.store.test_outbox import *  # noqa: F403 (the same tests, collected here)

@@ -1,4 +1,6 @@
-"""A provisioning service on a fake Keycloak and a SQLite file: what the use-case unit tests run on."""
+"""A provisioning service on a fake Keycloak and a registry: in memory for the use-case unit tests
+(provisioning/store/memory.py), a SQLite file for the store's own tests, PostgreSQL where the integration tests
+rerun them."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from provisioning.keycloak.fake import FakeGateway
 from provisioning.notify.notifier import MemoryNotifier
 from provisioning.services import Provisioning
+from provisioning.store.memory import MemoryStore
 from provisioning.store.uow import make_engine, migrate
 from tests.unit.factories import TODAY
 
@@ -29,21 +32,25 @@ def sqlite_engine(tmp_path):
     return make_engine(f"sqlite:///{path}")
 
 
-def make_service(engine, notifier=None, **options) -> Provisioning:
-    """`engine`: the `use_case_engine` fixture — SQLite here, PostgreSQL where the integration tests rerun
-    the same use-case tests (tests/integration/test_usecases_on_postgresql_*.py)."""
+def make_service(store, notifier=None, **options) -> Provisioning:
+    """`store`: the `use_case_store` fixture (a MemoryStore here) or `use_case_engine` (a SQLite engine) —
+    PostgreSQL for both where the integration tests rerun the same tests (tests/integration/
+    test_usecases_on_postgresql_*.py)."""
     gw = FakeGateway()
-    svc = Provisioning(engine, lambda: gw, notifier or MemoryNotifier(), today=lambda: TODAY, **options)
+    if isinstance(store, MemoryStore):
+        options.setdefault("uow", store.unit_of_work)
+        store = None
+    svc = Provisioning(store, lambda: gw, notifier or MemoryNotifier(), today=lambda: TODAY, **options)
     svc.fake = gw
     return svc
 
 
-def reconciled_service(engine) -> Provisioning:
+def reconciled_service(store) -> Provisioning:
     """Worker mode (changes answer once stored), the example registry imported and reconciled by the worker."""
     from provisioning.reconcile.worker import run_once
     from tests.unit.factories import registry
     from tests.unit.test_desired_state_files import NATIONAL
-    s = make_service(engine, reconcile_mode="worker")
+    s = make_service(store, reconcile_mode="worker")
     s.import_registry(NATIONAL, registry())
     run_once(s)
     return s

@@ -45,9 +45,9 @@ class Clock:
 
 
 @pytest.fixture
-def world(use_case_engine):
+def world(use_case_store):
     clock, mails = Clock(), MemoryNotifier()
-    svc = make_service(use_case_engine, notifier=mails, now=clock)
+    svc = make_service(use_case_store, notifier=mails, now=clock)
     data = example_data()
     second_partner(data)
     add_caf_692(data)

@@ -31,8 +31,8 @@ REAL = {"siret": SIRET, "number": "CONV-751-2026-0001", "identifiant": "paul.ber
 NOT_HERE = [ignored_auth, positive_data_acceptance]
 
 
-def test_every_answer_of_every_operation_is_in_the_document(use_case_engine):
-    svc = make_service(use_case_engine)
+def test_every_answer_of_every_operation_is_in_the_document(use_case_store):
+    svc = make_service(use_case_store)
     data = example_data()
     second_partner(data)
     svc.import_registry(NATIONAL, registry(data))

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
-import sqlalchemy as sa
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -20,7 +19,6 @@ from provisioning.api import create_app
 from provisioning.api.meta import document
 from provisioning.domain import naming
 from provisioning.services import DELEGATE, Actor
-from provisioning.store import tables as t
 from tests.unit.factories import example_data, registry
 from tests.unit.services import make_service
 from tests.unit.test_api_contract import ACTORS as CONTRACT_ACTORS
@@ -98,18 +96,21 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
 
 
 @pytest.fixture
-def tour(use_case_engine):
-    svc = make_service(use_case_engine)
+def tour(use_case_store):
+    svc = make_service(use_case_store)
     svc.import_registry(NATIONAL, registry(example_data()))
     svc.reconcile(NATIONAL)  # the accounts exist in (fake) Keycloak
     svc.fake.second_factors["paul.bernard"] = {"otp"}  # a phone to reset, a lockout to lift
     svc.fake.lockouts["paul.bernard"] = datetime.now(UTC) + timedelta(minutes=15)
     svc.fake.attributes["paul.bernard"] = {naming.TERMS_ATTR: [str(int(datetime.now(UTC).timestamp()))]}
     svc.fake.logins[svc.fake.state.users["paul.bernard"].id] = datetime.now(UTC) - timedelta(days=2)
-    with use_case_engine.begin() as c:  # a dead letter for the Caf to send again
-        dead = c.execute(sa.insert(t.outbox).values(
-            at=sa.func.current_timestamp(), recipient="x@caf75.example", subject="s", body="b", caf_code="751",
-            kind="mail", attempts=8, dead_at=sa.func.current_timestamp(), error="refusé")).inserted_primary_key[0]
+    svc.deliver_notifications()  # then a dead letter for the Caf to send again
+    with svc.uow() as uow:
+        uow.outbox.put("x@caf75.example", "s", "b", caf="751")
+        token, [row] = uow.outbox.claim()
+        assert uow.outbox.failed(row.id, token, "refusé", attempts=8)
+        dead = row.id
+        uow.commit()
     paul = svc.fake.state.users["paul.bernard"].id  # /me reads the previous login of the token's subject
     actors = {**ACTORS, "paul": Actor("paul.bernard", frozenset(), partner="12345678900015", sub=paul, session="s")}
     app = create_app(svc, Verifier(actors), Verifier(actors))

@@ -37,8 +37,8 @@ class Verifier:
 
 
 @pytest.fixture
-def api(use_case_engine):
-    svc = make_service(use_case_engine)
+def api(use_case_store):
+    svc = make_service(use_case_store)
     d = example_data()
     add_caf_692(d)  # caf.lyon is a real person of the registry: the API checks every caller's standing
     svc.import_registry(NATIONAL, registry(d))

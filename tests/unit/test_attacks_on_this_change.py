@@ -25,8 +25,8 @@ ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
 
 
 @pytest.fixture
-def api(use_case_engine):
-    svc = make_service(use_case_engine)
+def api(use_case_store):
+    svc = make_service(use_case_store)
     data = example_data()
     second_partner(data)
     svc.import_registry(NATIONAL, registry(data))

@@ -16,8 +16,8 @@ from tests.unit.services import make_service
 
 
 @pytest.fixture
-def svc(use_case_engine, monkeypatch):
-    s = make_service(use_case_engine)
+def svc(use_case_store, monkeypatch):
+    s = make_service(use_case_store)
     monkeypatch.setattr(cli, "_service", lambda: s)
     monkeypatch.setenv("MCP_OPERATOR", "caf:751")
     return s

@@ -2,8 +2,9 @@
 
 The registry of handlers is the one list of what the registry accepts: a command without a handler, or a
 handler registered for a command its signature does not take, fails here rather than at a caller. The unit of
-work is the one given to the application: a service whose engine is an empty database, but whose unit of work
-opens the real registry, carries out every kind of partner command — so no use case builds its own."""
+work is the one given to the application: a service without a database, whose unit of work opens the registry
+it was given (in memory here, PostgreSQL where the integration tests rerun it), carries out every kind of partner
+command — so no use case builds its own."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from provisioning.domain.model import ConventionStatus, EquipmentType, Group, Pr
 from provisioning.errors import ValidationFailed
 from provisioning.notify.notifier import MemoryNotifier
 from provisioning.services import Provisioning
-from provisioning.store.uow import UnitOfWork, make_engine
 from provisioning.usecases import commands
 from provisioning.usecases.handlers import HANDLERS
 from tests.unit.factories import TODAY
@@ -44,17 +44,17 @@ def test_every_command_has_one_handler_that_takes_it():
         assert taken in (command.__name__, command), (command.__name__, handler.__qualname__, taken)
 
 
-def test_a_command_nobody_handles_is_refused_before_anything(use_case_engine):
+def test_a_command_nobody_handles_is_refused_before_anything(use_case_store):
     @dataclasses.dataclass(frozen=True, kw_only=True)
     class Unknown(commands.Command):
         pass
-    svc = reconciled_service(use_case_engine)
+    svc = reconciled_service(use_case_store)
     with pytest.raises(TypeError, match="Unknown"):
         svc.handle(NATIONAL, Unknown())
 
 
-def test_commands_are_data_the_facade_and_handle_give_the_same_change(use_case_engine):
-    svc = reconciled_service(use_case_engine)
+def test_commands_are_data_the_facade_and_handle_give_the_same_change(use_case_store):
+    svc = reconciled_service(use_case_store)
     person = User("nouvelle.venue", "Nouvelle", "Venue", "nouvelle.venue@hirondelles.example")
     result = svc.handle(NATIONAL, commands.CreateUser(siret=A, user=person))
     assert result.changed and result.partner.user("nouvelle.venue") == person
@@ -64,17 +64,16 @@ def test_commands_are_data_the_facade_and_handle_give_the_same_change(use_case_e
     assert [v.code for v in refused.value.violations] == ["IDENTIFIANT_EN_DOUBLE"]
 
 
-def test_every_partner_command_goes_through_the_injected_unit_of_work(tmp_path, use_case_engine):
-    """The service's own engine is an empty database: any use case opening a transaction on it, instead of
-    through the unit of work it was given, fails with « no such table »."""
-    ready = reconciled_service(use_case_engine)
-    empty = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite'}")
+def test_every_partner_command_goes_through_the_injected_unit_of_work(use_case_store):
+    """The service has no database of its own (engine None): any use case opening a transaction elsewhere than
+    through the unit of work it was given fails."""
+    ready = reconciled_service(use_case_store)
     opened: list[int] = []
 
-    def unit_of_work() -> UnitOfWork:
+    def unit_of_work():
         opened.append(1)
-        return UnitOfWork(use_case_engine)
-    svc = Provisioning(empty, lambda: ready.fake, MemoryNotifier(), today=lambda: TODAY, reconcile_mode="worker",
+        return ready.uow()
+    svc = Provisioning(None, lambda: ready.fake, MemoryNotifier(), today=lambda: TODAY, reconcile_mode="worker",
                        uow=unit_of_work)
     svc.create_user(NATIONAL, A, User("nouvelle.venue", "Nouvelle", "Venue", "nouvelle.venue@hirondelles.example"))
     svc.set_membership(NATIONAL, A, CONV, Service.CDAP, "nouvelle.venue", {Group.CDAP_CONSULTER}, set())
@@ -89,7 +88,7 @@ def test_every_partner_command_goes_through_the_injected_unit_of_work(tmp_path, 
     imported = svc.import_users(NATIONAL, A, (HEADER + "eva.morel;Morel;Éva;eva.morel@hirondelles.example;;;\n")
                                 .encode(), apply=True)
     assert opened
-    with UnitOfWork(use_case_engine) as uow:
+    with ready.uow() as uow:
         stored = uow.registry.partner(A)
         actions = [e["action"] for e in uow.audit.list(partner=A, limit=20)]
     assert imported.counts["created"] == 1
@@ -100,13 +99,13 @@ def test_every_partner_command_goes_through_the_injected_unit_of_work(tmp_path, 
             "import-users"} <= set(actions)
 
 
-def test_a_setting_of_the_application_reaches_its_handlers(use_case_engine, monkeypatch):
+def test_a_setting_of_the_application_reaches_its_handlers(use_case_store, monkeypatch):
     """Found moving the use cases into handlers: the re-issue's wait for the partner's claim had become a module
     constant, so the 0 s tests and the simulation give it on their instance was ignored (5 s waits)."""
     import contextlib
 
     from provisioning.usecases import people
-    svc = reconciled_service(use_case_engine)
+    svc = reconciled_service(use_case_store)
     waits: list[float] = []
 
     @contextlib.contextmanager

@@ -50,8 +50,8 @@ def test_never_run_is_due_and_a_bad_time_is_refused_clearly():
         parse_at("4h")
 
 
-def test_a_restart_neither_repeats_nor_postpones_and_downtime_is_caught_up_once(use_case_engine):
-    svc = make_service(use_case_engine)
+def test_a_restart_neither_repeats_nor_postpones_and_downtime_is_caught_up_once(use_case_store):
+    svc = make_service(use_case_store)
     runs = []
     svc.suspend_inactive = lambda actor, days: runs.append(days) or []
     svc.deliver_notifications = lambda: 0
@@ -64,9 +64,9 @@ def test_a_restart_neither_repeats_nor_postpones_and_downtime_is_caught_up_once(
     assert runs == [90, 90, 90]
 
 
-def test_a_failed_run_stays_due(use_case_engine):
+def test_a_failed_run_stays_due(use_case_store):
     from provisioning.errors import Transient
-    svc = make_service(use_case_engine)
+    svc = make_service(use_case_store)
 
     def down(actor, days):
         raise Transient("Keycloak indisponible")

@@ -13,8 +13,8 @@ from tests.unit.test_desired_state_files import NATIONAL
 NEW = "44281937100018"
 
 
-def test_a_second_up_keeps_what_was_added_since_the_first(use_case_engine):
-    svc = make_service(use_case_engine, reconcile_mode="worker")
+def test_a_second_up_keeps_what_was_added_since_the_first(use_case_store):
+    svc = make_service(use_case_store, reconcile_mode="worker")
     first = seed_demo(svc)
     assert first.stored and first.partners == 1 and first.applied
     assert "lea.petit" in svc.fake.state.users

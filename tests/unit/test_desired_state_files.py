@@ -1,19 +1,17 @@
 """Desired-state files own a scope; applying one never touches the rest; destruction needs its count;
-export round-trips; a change that changes nothing writes nothing. Fake Keycloak, SQLite in a temp dir."""
+export round-trips; a change that changes nothing writes nothing. Fake Keycloak, the registry in memory."""
 
 from __future__ import annotations
 
 import copy
 
 import pytest
-import sqlalchemy as sa
 import yaml
 
 from provisioning.desired_file import dump, load
 from provisioning.domain.scope import FileScope
 from provisioning.errors import Conflict, Forbidden, ProvisioningError, ValidationFailed
 from provisioning.services import CAF_ADMIN, Actor
-from provisioning.store import tables as t
 from provisioning.usecases import desired_state as files
 from tests.unit.factories import TODAY, add_caf_692, example_data, registry, second_partner
 from tests.unit.services import make_service
@@ -58,18 +56,19 @@ def caf_file(d: dict, code: str = "751") -> dict:
 
 
 @pytest.fixture
-def svc(use_case_engine):
-    s = make_service(use_case_engine)
+def svc(use_case_store):
+    s = make_service(use_case_store)
     s.import_registry(NATIONAL, registry(two_cafs()))
     s.reconcile(NATIONAL)
     return s
 
 
 def counts(svc) -> dict:
-    with svc.engine.connect() as c:
-        return {"audit": c.execute(sa.select(sa.func.count()).select_from(t.audit_log)).scalar(),
-                "outbox": c.execute(sa.select(sa.func.count()).select_from(t.outbox)).scalar(),
-                "versions": dict(c.execute(sa.select(t.partners.c.siret, t.partners.c.version)).all())}
+    """What the registry holds, read through the unit of work (the same on memory, SQLite and PostgreSQL)."""
+    with svc.uow() as uow:
+        return {"audit": len(uow.audit.list(limit=10**6, with_changes=False)),
+                "outbox": len(uow.outbox.list(limit=10**6)),
+                "versions": uow.registry.versions()}
 
 
 def test_a_file_without_scope_is_refused_with_a_clear_message():

@@ -19,8 +19,8 @@ LYON = Actor("caf.lyon", frozenset({CAF_ADMIN}), caf="692")
 
 
 @pytest.fixture
-def svc(use_case_engine):
-    s = make_service(use_case_engine)
+def svc(use_case_store):
+    s = make_service(use_case_store)
     s.import_registry(NATIONAL, registry())
     s.reconcile(NATIONAL)
     return s

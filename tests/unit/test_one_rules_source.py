@@ -84,5 +84,5 @@ CASES = [  # (the approver suspended by a review, a successor already named, who
 
 @pytest.mark.parametrize("suspended, successor, who, answer", CASES)
 @pytest.mark.parametrize("entry", [_by_api, _by_csv, _by_file], ids=["api", "csv-import", "file"])
-def test_every_entry_point_counts_the_caps_the_same_way(use_case_engine, entry, suspended, successor, who, answer):
-    assert entry(use_case_engine, _start(suspended, successor), who) == answer
+def test_every_entry_point_counts_the_caps_the_same_way(use_case_store, entry, suspended, successor, who, answer):
+    assert entry(use_case_store, _start(suspended, successor), who) == answer

@@ -20,8 +20,8 @@ ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
 
 
 @pytest.fixture
-def api(use_case_engine):
-    svc = make_service(use_case_engine)
+def api(use_case_store):
+    svc = make_service(use_case_store)
     svc.import_registry(NATIONAL, registry(example_data()))
     svc.reconcile(NATIONAL)
     client = create_app(svc, Verifier(ACTORS)).test_client()

@@ -12,8 +12,8 @@ SIRET = "12345678900015"
 JEANNE = Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner=SIRET)
 
 
-def test_the_cafs_report_after_a_csv_import_names_each_person_and_what_she_got(use_case_engine):
-    svc = make_service(use_case_engine)
+def test_the_cafs_report_after_a_csv_import_names_each_person_and_what_she_got(use_case_store):
+    svc = make_service(use_case_store)
     svc.import_registry(NATIONAL, registry(example_data()))
     svc.deliver_notifications()
     svc.notifier.sent.clear()

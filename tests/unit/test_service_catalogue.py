@@ -70,8 +70,8 @@ def eaje():
 
 
 @pytest.fixture
-def api(use_case_engine, eaje):
-    svc = make_service(use_case_engine)
+def api(use_case_store, eaje):
+    svc = make_service(use_case_store)
     svc.import_registry(NATIONAL, registry(example_data()))
     svc.reconcile(NATIONAL)
     client = create_app(svc, Verifier(ACTORS)).test_client()

@@ -152,7 +152,7 @@ def test_a_killed_workers_request_is_taken_over_once_its_claim_lapses_but_never_
     with UnitOfWork(svc.engine) as uow:
         token, [req] = uow.reconcile.claim(1)
         uow.commit()
-    with renewing(svc.engine, token):  # alive and working: its claim is renewed
+    with renewing(svc.uow, token):  # alive and working: its claim is renewed
         time.sleep(1.6)
         assert run_once(svc) == 0
     time.sleep(1.2)  # then it is killed (no finish): the claim lapses
@@ -266,7 +266,7 @@ def test_the_running_worker_sends_mail_that_waited_for_the_mail_server_without_a
     import time
 
     from provisioning.reconcile.worker import run_forever
-    from tests.unit.test_outbox import DownThenUp
+    from tests.store.test_outbox import DownThenUp
 
     s = make_service(use_case_engine, DownThenUp(), reconcile_mode="worker")
     s.import_registry(NATIONAL, registry())

@@ -63,8 +63,8 @@ def test_apply_holds_the_claims_of_what_it_changes_while_it_writes(svc):
 def test_apply_waits_for_the_worker_then_is_refused_having_written_nothing(svc):
     p = files.plan_file(svc, NATIONAL, _with_b())
     calls, versions = len(svc.fake.calls), _versions(svc)
-    with holding(svc.engine, [B]):  # the worker (or another apply) is writing partner B
-        with pytest.raises(ClaimBusy) as e, holding(svc.engine, files.claim_keys(p), wait=0.5):
+    with holding(svc.uow, [B]):  # the worker (or another apply) is writing partner B
+        with pytest.raises(ClaimBusy) as e, holding(svc.uow, files.claim_keys(p), wait=0.5):
             raise AssertionError("never reached")
         assert e.value.code == "OCCUPE" and "98765432100015" in e.value.description
         with pytest.raises(ClaimBusy):
@@ -76,7 +76,7 @@ def test_apply_waits_for_the_worker_then_is_refused_having_written_nothing(svc):
 
 def test_the_worker_does_not_take_a_partner_someone_holds(svc):
     svc.suspend_user(NATIONAL, A, "paul.bernard", True)
-    with holding(svc.engine, [A]):
+    with holding(svc.uow, [A]):
         assert run_once(svc) == 0
         assert svc.fake.state.users["paul.bernard"].enabled
     assert run_once(svc) == 1
@@ -94,7 +94,7 @@ def test_codes_leave_under_the_partners_claim_and_wait_while_someone_else_writes
     import sqlalchemy as sa
 
     from provisioning.store import tables as t
-    from tests.unit.test_credentials_at_sending import SwitchableNotifier
+    from tests.store.test_credentials_at_sending import SwitchableNotifier
     s = make_service(use_case_engine, SwitchableNotifier(down=True), reconcile_mode="worker")
     s.import_registry(NATIONAL, registry())
     run_once(s)  # created under the worker's claim; the mail server is down: the codes wait

@@ -13,8 +13,8 @@ from scim2_models import SearchRequest
 
 from provisioning.scim import storage as st
 from provisioning.store import uow as store
-from tests.unit.test_scim import get, names
-from tests.unit.test_scim import scim as scim
+from tests.store.test_scim import get, names
+from tests.store.test_scim import scim as scim
 
 FILTERS = [
     'userName eq "lea.petit"', 'userName eq "LEA.PETIT"', 'id eq "paul.bernard"', 'userName co "AR"',
