@@ -3,6 +3,7 @@ French message, path in the registry); `validate` runs them all so a request is 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -24,6 +25,7 @@ from provisioning.domain.model import (
     Registry,
     Service,
     StatusChange,
+    User,
 )
 from provisioning.errors import Violation
 
@@ -139,20 +141,33 @@ def _p(i: int, *rest: str) -> str:
     return ".".join([f"partners[{i}]", *rest])
 
 
-def people(reg: Registry) -> Iterator[tuple[str, str, str]]:
-    """(identifiant, email, path) of every partner user and Caf administrator."""
+def people(reg: Registry, fine: Callable[[User], bool] | None = None) -> Iterator[tuple[str, str, str]]:
+    """(identifiant, email, path) of every partner user and Caf administrator; `fine`: partner users it says
+    yes to are left out."""
     for ci, caf in enumerate(reg.cafs):
         for ai, a in enumerate(caf.administrators):
             yield a.identifiant, a.email, f"cafs[{ci}].administrators[{ai}]"
     for pi, p in enumerate(reg.partners):
         for ui, u in enumerate(p.users):
-            yield u.identifiant, u.email, _p(pi, f"users[{ui}]")
+            if fine is None or not fine(u):
+                yield u.identifiant, u.email, _p(pi, f"users[{ui}]")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _person_fine(identifiant: str, email: str, first_name: str, last_name: str) -> bool:
+    """Whether a person's four fields pass every format check: a pure function of the values, remembered, so
+    that a change to one person of a 5,000-person partner checks that person, not the 4,999 others again
+    (issue 27: checking every name was 60 % of such a change). The faults themselves, with their paths, are
+    built only for a person who is not fine."""
+    return (bool(IDENTIFIANT_RE.fullmatch(identifiant or "")) and not email_faults(email, "")
+            and not person_name_faults(first_name, "", "") and not person_name_faults(last_name, "", ""))
 
 
 def formats_are_valid(reg: Registry, today: date) -> Iterator[Violation]:
     """Identifiers are full matches on ASCII classes; names pass Keycloak's user profile; every text is
     bounded. Stored data is therefore always accepted by Keycloak (nothing refused later)."""
-    for ident, email, path in people(reg):
+    for ident, email, path in people(reg, fine=lambda u: _person_fine(u.identifiant, u.email, u.first_name,
+                                                                     u.last_name)):
         if not IDENTIFIANT_RE.fullmatch(ident or ""):
             yield Violation("IDENTIFIANT_INVALIDE", f"L'identifiant « {(ident or '')[:64]} » doit faire 3 à 64 "
                             "caractères parmi minuscules, chiffres, point, tiret et souligné.", path + ".identifiant")
@@ -181,8 +196,9 @@ def _partner_formats(p: Partner, pi: int) -> Iterator[Violation]:
                         "une clé de contrôle valide.", _p(pi, "siret"))
     yield from text_faults(p.name, "nom du partenaire", _p(pi, "name"))
     for ui, u in enumerate(p.users):
-        yield from person_name_faults(u.first_name, "prénom", _p(pi, f"users[{ui}]", "first_name"))
-        yield from person_name_faults(u.last_name, "nom", _p(pi, f"users[{ui}]", "last_name"))
+        if not _person_fine(u.identifiant, u.email, u.first_name, u.last_name):
+            yield from person_name_faults(u.first_name, "prénom", _p(pi, f"users[{ui}]", "first_name"))
+            yield from person_name_faults(u.last_name, "nom", _p(pi, f"users[{ui}]", "last_name"))
     for ei, e in enumerate(p.equipments):
         yield from _equipment_formats(e, _p(pi, f"equipments[{ei}]"))
     for code, n in Counter(e.code for e in p.equipments).items():

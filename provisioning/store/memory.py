@@ -182,6 +182,10 @@ class MemoryRegistry(_Part):
         return [(s, r.name, r.caf_code) for s, r in sorted(self.t["partners"].items())
                 if caf is None or r.caf_code == caf]
 
+    def partner_summary(self, siret: str) -> tuple[str, str, str] | None:
+        r = self.t["partners"].get(siret)
+        return (siret, r.name, r.caf_code) if r else None
+
     def partner_of(self, identifiant: str) -> Partner | None:
         row = self.t["user_index"].get(identifiant)
         return self.partner(row.partner_siret) if row and row.partner_siret else None
@@ -207,6 +211,10 @@ class MemoryRegistry(_Part):
         if caf is None or a is None:
             return None
         return sql.Person(identifiant, a.first_name, a.last_name, a.email, caf.code, None, None), None, caf
+
+    def people(self, identifiants: list[str]) -> dict[str, sql.Person]:
+        rows = [(i, r.partner_siret, r.caf_code) for i in identifiants if (r := self.t["user_index"].get(i))]
+        return sql._people_of(rows, self.partners_in, self.load_caf)
 
     def caf_of(self, identifiant: str) -> str | None:
         row = self.t["user_index"].get(identifiant)
@@ -245,7 +253,8 @@ class MemoryRegistry(_Part):
             self.unindex(caf=c.code)
             self.index_caf(c)
 
-    def save_partner(self, p: Partner, expected_version: int | None = None, *, reindex: bool = True) -> int:
+    def save_partner(self, p: Partner, expected_version: int | None = None, *, reindex: bool = True,
+                     indexed: dict[str, str] | None = None) -> int:
         row = self.t["partners"].get(p.siret)
         if (row is not None) if expected_version is None else (row is None or row.version != expected_version):
             raise sql.stale_version(p.siret)
@@ -253,7 +262,8 @@ class MemoryRegistry(_Part):
         self.uow.put("partners", p.siret, Row(caf_code=p.caf, name=p.name, document=_json(partner_to_stored(p)),
                                               version=version))
         if reindex:
-            mine = {i: r.email for i, r in self.t["user_index"].items() if r.partner_siret == p.siret}
+            mine = indexed if indexed is not None else {i: r.email for i, r in self.t["user_index"].items()
+                                                          if r.partner_siret == p.siret}
             want = {u.identifiant: u.email for u in p.users}
             for i, e in mine.items():
                 if i not in want or want[i].lower() != e:

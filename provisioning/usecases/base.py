@@ -180,6 +180,14 @@ class Core:
             raise _unknown_or_forbidden(actor, siret, found is None)
         return found
 
+    def check_manages(self, actor: Actor, siret: str) -> None:
+        """Whether `actor` may act on this partner (R12), from its row's columns: never its document (a
+        5,000-person partner was parsed for a yes or a no before each of its changes)."""
+        with self.uow() as uow:
+            found = uow.registry.partner_summary(siret)
+        if found is None or not actor.can_manage_partner(Partner(*found)):
+            raise _unknown_or_forbidden(actor, siret, found is None)
+
     def partners(self, actor: Actor) -> list[Partner]:
         if not actor.system and CAF_ADMIN in actor.roles and actor.caf:
             with self.uow() as uow:
@@ -206,7 +214,7 @@ class Core:
         subject (the person concerned), since, until, with_changes."""
         actor = reader
         if siret:
-            self.partner(actor, siret)
+            self.check_manages(actor, siret)
             scope: dict[str, str] = {"partner": siret}
         elif actor.system:
             scope = {}

@@ -64,6 +64,7 @@ class PartnerChange:
             self.uow.__exit__(None, None, None)
             raise
         self._before = partner_to_dict(self.partner)
+        self._indexed = {u.identifiant: u.email.lower() for u in self.partner.users}  # as stored with this version
         return self
 
     @staticmethod
@@ -132,7 +133,7 @@ class PartnerChange:
         if not changed and not self.acts_outside:
             return None
         if changed:
-            self.version = uow.registry.save_partner(p, self.version)
+            self.version = uow.registry.save_partner(p, self.version, indexed=self._indexed)
             uow.reconcile.request(self.siret)  # with the change: the worker converges even if we stop here
         self.app._journal(uow, self.actor, self.action, self.describe, p, self._before, after, self.subject,
                           self._about)

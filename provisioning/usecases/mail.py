@@ -67,29 +67,35 @@ def credentials_intent(uow: UnitOfWork, user: UserSpec) -> int | None:
                                                    "last_name": user.last_name, "email": user.email},
                                       caf=uow.registry.caf_of(user.username))
 
-def _deliverable(app: App, row: Any, token: str) -> Person | None:
+def _deliverable(app: App, rows: list[Any], token: str) -> list[tuple[Any, Person]]:
     """Decided at the moment of sending, from the registry (issue 25): a queued intent does not undo what
     happened since. A person removed or whose codes were reported lost gets nothing; their intent is
     dropped, with a line in the journal. A suspended person's codes wait, as a disabled account's do: a
     re-issue has already killed her old password, so dropping them would leave her, once reactivated,
-    with no password at all (found by the simulation). The names and address are the registry's now."""
-    username = (row.payload or {}).get("username", "")
+    with no password at all (found by the simulation). The names and address are the registry's now — read
+    for the whole claim at once, each partner once (issue 27)."""
+    out: list[tuple[Any, Person]] = []
+    if not rows:
+        return out
     with app.uow() as uow:
-        person = uow.registry.person(username)
-        if person is not None and person.refused is None:
-            return person
-        if person is not None and person.suspended:
-            uow.outbox.later(row.id, token, app.disabled_wait(row.at))
-            uow.commit()
-            return None
-        why = "n'est plus au registre" if person is None else f"est {person.refused}"
-        uow.outbox.drop(row.id, token)
-        uow.audit.record("outbox", "credentials-withdrawn", username, None, {"raison": why},
-                         partner=person.partner if person else None, caf=row.caf_code, subject=username,
-                         summary=f"codes de {username} non envoyés : {why}")
+        found = uow.registry.people([(row.payload or {}).get("username", "") for row in rows])
+        for row in rows:
+            username = (row.payload or {}).get("username", "")
+            person = found.get(username)
+            if person is not None and person.refused is None:
+                out.append((row, person))
+                continue
+            if person is not None and person.suspended:
+                uow.outbox.later(row.id, token, app.disabled_wait(row.at))
+                continue
+            why = "n'est plus au registre" if person is None else f"est {person.refused}"
+            uow.outbox.drop(row.id, token)
+            uow.audit.record("outbox", "credentials-withdrawn", username, None, {"raison": why},
+                             partner=person.partner if person else None, caf=row.caf_code, subject=username,
+                             summary=f"codes de {username} non envoyés : {why}")
+            log.info("credentials of %s not sent: %s", username, why)
         uow.commit()
-    log.info("credentials of %s not sent: %s", username, why)
-    return None
+    return out
 
 def disabled_wait(app: App, queued_at: datetime) -> float:
     """An account still disabled: every 5 s at first (the worker is about to enable it), then less and less
@@ -144,9 +150,8 @@ def _deliver_one_claim(app: App) -> tuple[int, int, bool]:
     tasks: list[Callable[[], int]] = [partial(_send_mail, app, row, token, down)
                                       for row in rows if row.kind != "credentials"]
     by_key: dict[str, list[tuple[Any, Person]]] = {}
-    for row in rows:
-        if row.kind == "credentials" and (person := _deliverable(app, row, token)) is not None:
-            by_key.setdefault(person.partner or "*", []).append((row, person))
+    for row, person in _deliverable(app, [row for row in rows if row.kind == "credentials"], token):
+        by_key.setdefault(person.partner or "*", []).append((row, person))
     if by_key:
         gw = app.gateway()
         tasks += [partial(_send_credentials, app, key, people, token, held, gw, down)

@@ -44,7 +44,7 @@ def create_user(app: App, actor: Actor, cmd: CreateUser) -> MutationResult:
     """Another partner's identifiant or email is refused by the store's unique index; an account that exists
     in Keycloak without our marker is refused before anything is stored (never adopted)."""
     user = cmd.user
-    app.partner(actor, cmd.siret)  # rights first: an outsider learns nothing about Keycloak's accounts
+    app.check_manages(actor, cmd.siret)  # rights first: an outsider learns nothing about Keycloak's accounts
     refuse_unmanaged(app, user.identifiant, user.email)
     with app.changing(actor, cmd, "create-user", f"création de l'utilisateur {user.identifiant}",
                       subject=user.identifiant) as ch:

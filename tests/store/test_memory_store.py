@@ -57,6 +57,8 @@ def script(uow_factory) -> list[Any]:
                  r.partner(a.siret) == a, r.partner("00000000000000"), r.settings().afas_habiliter_opening,
                  r.load_caf(caf.code) == caf, [c.code for c in r.cafs()], r.load().partners == [a],
                  r.caf_of(a.users[0].identifiant), r.caf_of(caf.administrators[0].identifiant), r.caf_of("nobody"),
+                 r.partner_summary(a.siret), r.partner_summary("nope"),
+                 r.people([a.users[0].identifiant, caf.administrators[0].identifiant, "nobody"]), r.people([]),
                  r.partner_of(a.users[0].identifiant) == a, r.person("nobody"),
                  r.standing(caf.administrators[0].identifiant)[0], r.standing(a.users[0].identifiant)[0],
                  r.people_taken([u.identifiant for u in a.users] + ["x"], [u.email.upper() for u in a.users],
