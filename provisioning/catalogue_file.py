@@ -57,6 +57,8 @@ class ProfileEntry(_Model):
     requires: str = Field(description="the service's group a holder must be in")
     cap: int | None = Field(None, ge=1, le=1000, description="holders at most per bulletin and per equipment")
     cap_code: str = Field("TROP_DE_TITULAIRES", pattern=CODE.replace("{1,19}", "{1,59}"))
+    approves: bool = Field(False, description="its holders approve what the other profiles provide and may send "
+                                               "it back to them for correction (AFAS: the approver)")
 
 
 class ProfilesPerPerson(_Model):
@@ -117,7 +119,7 @@ class ServiceEntry(_Model):
             groups=tuple(dc.GroupDef(g.name, g.key, g.role, g.description, g.assigns_equipments, g.opens_on,
                                      g.opening_setting, g.not_open_code) for g in self.groups),
             profiles=tuple(dc.ProfileDef(p.code, p.key, p.group_name, p.label, p.requires, p.description, p.cap,
-                                         p.cap_code) for p in self.profiles),
+                                         p.cap_code, p.approves) for p in self.profiles),
             profiles_min=self.profiles_per_person.min, profiles_max=self.profiles_per_person.max,
             profile_count_code=self.profiles_per_person.code,
             profile_without_group_code=self.profiles_per_person.without_group_code,

@@ -100,6 +100,11 @@ class Provisioning(Core):
         return self._change(actor, c.SetAssignments(siret=siret, code=code, assignments=assignments,
                                                     expected_version=expected_version))
 
+    def send_back(self, actor: Actor, siret: str, service: Service, code: str, period: str,
+                  reason: str) -> MutationResult:
+        return self._change(actor, c.SendBack(siret=siret, service=service, code=code, period=period,
+                                              reason=reason))
+
     # --- people ---------------------------------------------------------------------------------------
     def create_user(self, actor: Actor, siret: str, user: User, expected_version: int | None = None) -> MutationResult:
         return self._change(actor, c.CreateUser(siret=siret, user=user, expected_version=expected_version))

@@ -30,6 +30,8 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     app.add_template_filter(journal_labels.action_fr, "action_fr")
     app.add_template_filter(journal_labels.paris, "paris")
     app.add_template_filter(catalogue.profile_label, "profil")  # issue 29: labels, never codes
+    app.add_template_filter(journal_labels.french_amount, "montant")  # « 90 000,50 € » (issue 29 §3)
+    app.add_template_filter(journal_labels.french_number, "nombre")   # « 90 000 »
 
     @app.get("/healthz")
     def healthz():  # the load balancer's liveness check: this process answers (no database, no Keycloak)

@@ -25,10 +25,20 @@ def typo(text: str) -> str:
     return text
 
 
+_UNTOUCHED = re.compile(r"(?is)(<(script|style|textarea|pre|code)\b.*?</\2\s*>|<[^>]+>)")
+
+
 def typo_html(html: str) -> Markup:
-    """The same on rendered HTML, text between tags only (attributes and URLs are left alone)."""
-    parts = re.split(r"(<[^>]+>)", str(html))
-    return Markup("".join(p if p.startswith("<") else typo(p) for p in parts))
+    """The same on rendered HTML, text between tags only: attributes and URLs, scripts, styles, and what people
+    typed (a textarea given back) or code shown as it is are left alone. Every page's main content goes through
+    it (base.html, issue 29 §8), so templates and messages are written with ordinary spaces."""
+    out, at = [], 0
+    text = str(html)
+    for m in _UNTOUCHED.finditer(text):
+        out += [typo(text[at:m.start()]), m.group(0)]
+        at = m.end()
+    out.append(typo(text[at:]))
+    return Markup("".join(out))
 
 
 # (address, title, template) of each page, in footer order

@@ -86,6 +86,13 @@ class Assignments(RootModel[dict[ProfileCode, Annotated[list[Identifiant], Field
     model_config = ConfigDict(strict=True)
 
 
+class SendBack(Strict):
+    """Issue 29 §3: an approver sends a declaration back to the equipment's providers, with the reason mailed."""
+    service: ServiceCode
+    period: Annotated[str, Field(pattern=r"^[0-9]{4}$", description="the year declared")]
+    reason: Annotated[str, Field(max_length=1000)]
+
+
 class Transition(Strict):
     to: ConventionStatus
 

@@ -272,6 +272,16 @@ def set_assignments(siret: str, code: str):
     return _result(_svc().set_assignments(g.actor, siret, code, dict(g.body.root), expected_version=_if_match()))
 
 
+@bp.post("/<siret>/equipments/<code>/send-back")
+@m.body(m.SendBack)
+@answers.returns(answers.MutationAnswer)
+def send_back(siret: str, code: str):
+    """Issue 29 §3: the equipment's approver sends what its providers declared for a year back to them for
+    correction; each provider is mailed the reason (nothing of the registry changes; the journal keeps it)."""
+    b = g.body
+    return _result(_svc().send_back(g.actor, siret, b.service, code, b.period, b.reason))
+
+
 @bp.put("/<siret>/delegates/<identifiant>")
 @answers.returns(answers.MutationAnswer)
 def add_delegate(siret: str, identifiant: str):

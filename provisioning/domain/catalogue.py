@@ -41,6 +41,7 @@ class ProfileDef:
     description: str = ""
     cap: int | None = None
     cap_code: str = "TROP_DE_TITULAIRES"
+    approves: bool = False  # its holders approve what the others provide, and may send it back for correction
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,9 @@ ADMINISTRATOR = Rule(its_administrator, "Seul l'administrateur de ce partenaire 
 HABILITER = Rule(its_habiliter_members, "L'association aux équipements est réservée aux membres du groupe "
                                         "qui habilite (« AFAS Habiliter »).")
 NATIONAL = Rule(national, "Opération nationale (ligne de commande).")
+# its staff (the profile the command needs is checked by its handler), its Caf, the CLI
+STAFF = Rule(lambda a, p: a.system or its_caf(a, p) or a.partner == p.siret,
+             "Ce partenaire ne relève pas de votre périmètre.")
 
 # action (as audited) -> who may
 POLICY: dict[str, Rule] = {
@@ -105,6 +108,7 @@ POLICY: dict[str, Rule] = {
     "delegate": ADMINISTRATOR,
     "revoke-delegate": ADMINISTRATOR,
     "set-assignments": HABILITER,
+    "send-back": STAFF,              # issue 29 §3: an approver, within her equipments (checked by the handler)
     "suspend-user": MANAGERS,       # issue 29: the partner's administrator and delegates too (R12 hierarchy)
     "reactivate-user": MANAGERS,
     "suspend-service": CAF,

@@ -61,6 +61,22 @@ def suspension_mail(first: str, last: str, what: str, by: str = "La Caf") -> tup
     ]))
 
 
+def send_back_mail(first: str, last: str, service: str, equipment: str, period: str, by: str, reason: str,
+                   url: str) -> tuple[str, str]:
+    """Issue 29 §3: the providers learn that their declaration is back in their hands, why, and where."""
+    return (f"{PORTAL} : déclaration {service} {period} de {equipment} à corriger", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"{by} vous renvoie la déclaration {service} {period} de l'équipement « {equipment} » pour correction,",
+        "avant de l'approuver et de la transmettre à la Caf. Motif :",
+        "",
+        f"« {reason} »",
+        "",
+        f"Corrigez-la ici : {url}",
+        "Elle reste modifiable tant qu'elle n'est pas transmise.",
+    ]))
+
+
 def _level_2() -> str:
     """The catalogue's services that ask a second factor (« CDAP »)."""
     return ", ".join(s.code for s in catalogue.current().services if s.level == "niveau-2") or "aucun aujourd'hui"

@@ -37,15 +37,17 @@ class _Refused(Exception):
 class PartnerChange:
     def __init__(self, app: Core, actor: Actor, siret: str, action: str, describe: str, *,
                  expected_version: int | None = None, on_person: str | None = None, self_ok: bool = True,
-                 subject: str | None = None, reconcile: bool = True, acts_outside: bool = False):
+                 subject: str | None = None, reconcile: bool = True, acts_outside: bool = False,
+                 report: bool = True):
         """`on_person`: the person acted upon (R12 hierarchy, the journal's subject unless `subject`);
         `acts_outside`: the command acts beyond the registry (a re-issue, an unlock in Keycloak), so it is
         journaled even when the partner's document does not change; `reconcile=False`: Keycloak is not
-        asked to follow now (the caller reconciles once for many partners, or nothing in Keycloak changes)."""
+        asked to follow now (the caller reconciles once for many partners, or nothing in Keycloak changes);
+        `report=False`: no R9 report to the Caf (the command changes nobody's habilitations)."""
         self.app, self.actor, self.siret, self.action, self.describe = app, actor, siret, action, describe
         self.expected_version, self.on_person, self.self_ok = expected_version, on_person, self_ok
         self.subject = subject or on_person
-        self.reconcile, self.acts_outside = reconcile, acts_outside
+        self.reconcile, self.acts_outside, self.reports = reconcile, acts_outside, report
         self._about: list[str] = []
         self._mails: list[tuple[str, str, str]] = []
         self._informs: list[tuple[list[str], str, bool, str]] = []
@@ -142,7 +144,8 @@ class PartnerChange:
         people = [f"  – {ident} : {' ; '.join(found)}" for ident in dict.fromkeys([*filter(None, [self.subject]),
                                                                                    *self._about])
                   if (found := journal.person_changes(self._before, after, ident))]
-        self.app.report(uow, self.registry, p.caf, self.actor, [f"{p.name} : {self.describe}", *people])
+        if self.reports:
+            self.app.report(uow, self.registry, p.caf, self.actor, [f"{p.name} : {self.describe}", *people])
         for recipient, subject, body in self._mails:
             uow.outbox.put(recipient, subject, body, caf=p.caf)
         for write in self._writes:

@@ -85,6 +85,16 @@ class SetAssignments(OnPartner):
     assignments: dict[Profile, list[str]]
 
 
+@dataclass(frozen=True, kw_only=True)
+class SendBack(OnPartner):
+    """Issue 29 §3: an approver sends what an equipment's providers declared for `period` back to them for
+    correction, with the reason they are mailed."""
+    service: Service
+    code: str
+    period: str
+    reason: str
+
+
 # --- people (R12–R18) ----------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class CreateUser(OnPartner):

@@ -19,12 +19,14 @@ from provisioning.domain.model import (
     StatusChange,
 )
 from provisioning.errors import Forbidden, NotFound, ValidationFailed, Violation
+from provisioning.notify import messages
 from provisioning.usecases.base import CAF_ADMIN, Actor, MutationResult, _unknown_or_forbidden
 from provisioning.usecases.commands import (
     CreatePartner,
     DeclareEquipment,
     PrepareConvention,
     RemoveEquipment,
+    SendBack,
     SetAssignments,
     SetContract,
     SuspendService,
@@ -203,3 +205,57 @@ def set_assignments(app: App, actor: Actor, cmd: SetAssignments) -> MutationResu
                               "code"))
         e.assignments = {prof: list(dict.fromkeys(ids)) for prof, ids in assignments.items() if ids}
     return ch.result
+
+
+REASON_MIN, REASON_MAX = 10, 1000
+
+
+def send_back(app: App, actor: Actor, cmd: SendBack) -> MutationResult:
+    """Issue 29 §3: the holder of an approving profile of the service (catalogue: `approves`), associated to
+    the equipment if anyone is, sends the providers' declaration back to them with a reason: each provider of
+    the equipment (those associated to it, or every holder of a providing profile when nobody is) is mailed
+    with the change; the journal keeps it. Nothing of the registry changes."""
+    service = catalogue.current().service(cmd.service.value)
+    reason = " ".join(cmd.reason.split())
+    with app.changing(actor, cmd, "send-back", f"{cmd.service.value} {cmd.period}, équipement {cmd.code} : renvoi "
+                      f"pour correction (« {reason[:200]} »)", acts_outside=True, reconcile=False,
+                      report=False) as ch:
+        p = ch.partner
+        e = next((x for x in p.equipments if x.code == cmd.code), None)
+        if e is None:
+            ch.fail(Violation("EQUIPEMENT_INCONNU", f"L'équipement {cmd.code} n'existe pas pour {p.name}.", "code"))
+        holders = _holders(p, cmd.service)
+        approving = [x for x in service.profiles if x.approves] if service else []
+        if not actor.system and not any(
+                actor.username in (e.assignments.get(Profile(x.code)) or holders.get(x.code, [])) for x in approving):
+            raise Forbidden(f"Seul l'approbateur de l'équipement {e.name} renvoie sa déclaration pour correction.",
+                            code="APPROBATEUR_SEULEMENT")
+        ch.refuse(rules.text_faults(reason, "motif", "reason", REASON_MAX) or (
+            [Violation("MOTIF_TROP_COURT", f"Le motif compte au moins {REASON_MIN} caractères : dites aux "
+                       "fournisseurs ce qu'il faut corriger.", "reason")] if len(reason) < REASON_MIN else []))
+        providers = [x for x in service.profiles if not x.approves] if service else []
+        to = list(dict.fromkeys(i for x in providers for i in (e.assignments.get(Profile(x.code)) or holders.get(x.code, []))))
+        if not to:
+            ch.fail(Violation("AUCUN_FOURNISSEUR", f"Personne ne fournit les données de l'équipement {e.name} : "
+                              "rien à renvoyer.", "code"))
+        me = p.user(actor.username)
+        by = f"{me.first_name} {me.last_name}" if me else "La Caf"
+        url = f"{service.url if service else ''}/equipements/{cmd.code}/{cmd.period}"
+        for ident in to:
+            u = p.user(ident)
+            if u is not None:
+                ch.mail(u.email, *messages.send_back_mail(u.first_name, u.last_name, cmd.service.value, e.name,
+                                                          cmd.period, by, reason, url))
+        ch.about(to)
+    return ch.result
+
+
+def _holders(p: Partner, service: Service) -> dict[str, list[str]]:
+    """Who holds each profile of the service on the partner's active conventions (suspended grants aside)."""
+    out: dict[str, list[str]] = {}
+    for c in p.conventions:
+        for b in c.bulletins:
+            if b.service == service and c.grants(service):
+                for prof, ids in rules.profile_holders(b).items():
+                    out.setdefault(prof.value, []).extend(ids)
+    return out

@@ -51,6 +51,16 @@ history = sa.Table(
     sa.Column("action", sa.String(255), nullable=False),
 )
 
+returns = sa.Table(  # issue 29 §3: declarations sent back to their providers, until they answer
+    "afas_returns", meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("declaration_id", sa.Integer, sa.ForeignKey("afas_declarations.id"), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),  # a provider saved since
+)
+
 bp = Blueprint("afas", __name__)
 
 
@@ -118,6 +128,12 @@ def _refresh_anomalies(c, decl) -> None:
             c.execute(sa.insert(anomalies).values(declaration_id=decl.id, code=code, message=a.message))
 
 
+def _open_return(c, decl_id: int):
+    """The send-back the providers have not answered yet (None: none)."""
+    return c.execute(sa.select(returns).where(returns.c.declaration_id == decl_id, returns.c.answered_at.is_(None))
+                     .order_by(returns.c.id.desc())).first()
+
+
 def _view(code: str, year: int, errors: dict | None = None, form: dict | None = None, status: int = 200,
           notice: str | None = None, refusals: list[str] | None = None):
     p = signed_in()
@@ -127,6 +143,7 @@ def _view(code: str, year: int, errors: dict | None = None, form: dict | None = 
         rows = list(c.execute(sa.select(anomalies).where(anomalies.c.declaration_id == decl.id))) if decl else []
         hist = list(c.execute(sa.select(history).where(history.c.declaration_id == decl.id)
                               .order_by(history.c.id))) if decl else []
+        sent_back = _open_return(c, decl.id) if decl else None
     transmitted = bool(decl and decl.transmitted_at)
     a = e.get("assignments", {})
     can = {
@@ -134,13 +151,15 @@ def _view(code: str, year: int, errors: dict | None = None, form: dict | None = 
         "financial": not transmitted and rules.may_act(p.roles, p.username, rules.ROLE_FINANCIAL, a),
         "approve": not transmitted and rules.may_act(p.roles, p.username, rules.ROLE_APPROVER, a),
     }
+    can["send_back"] = can["approve"] and bool(decl and (decl.activity or decl.financial)) and sent_back is None
     unjustified = sum(1 for r in rows if not r.justification)
     if refusals is None and decl is not None:
         refusals = rules.approval_refusals(decl.activity, decl.financial, unjustified, transmitted)
     return render_template("afas/declaration.html", e=e, year=year, decl=decl, anomalies=rows, history=hist,
                            can=can, transmitted=transmitted, errors=errors or {}, form=form or {},
                            activity_fields=rules.ACTIVITY_FIELDS, financial_fields=rules.FINANCIAL_FIELDS,
-                           notice=notice, refusals=refusals or []), status
+                           notice=notice, refusals=refusals or [], sent_back=sent_back,
+                           reason_max=SEND_BACK_REASON_MAX), status
 
 
 @bp.get("/")
@@ -179,6 +198,8 @@ def _save(code: str, year: int, role: str, fields: dict, column: str, label: str
             return _view(code, year, status=409, notice="La déclaration est transmise : elle n'est plus modifiable.")
         c.execute(sa.update(declarations).where(declarations.c.id == decl.id).values(**{column: values}))
         _log(c, decl.id, f"saisie des {label}")
+        c.execute(sa.update(returns).where(returns.c.declaration_id == decl.id, returns.c.answered_at.is_(None))
+                  .values(answered_at=_now()))  # corrected: back with the approver
         _refresh_anomalies(c, _declaration(c, code, year))
     return redirect(url_for("afas.declaration", code=code, year=year))
 
@@ -257,6 +278,44 @@ def transmit(code: str, year: int):
     return redirect(url_for("afas.declaration", code=code, year=year))
 
 
+SEND_BACK_REASON_MAX = 1000
+
+
+@bp.post("/equipements/<code>/<int:year>/renvoi")
+@require_role(DECLARER)
+def send_back(code: str, year: int):
+    """Issue 29 §3: the approver sends the declaration back to its providers with a reason; the provisioning
+    API checks she is this equipment's approver and mails each provider (its outbox: retried, journaled)."""
+    p = signed_in()
+    e = _equipment(code)
+    if not rules.may_act(p.roles, p.username, rules.ROLE_APPROVER, e.get("assignments", {})):
+        abort(403)
+    reason = (request.form.get("motif") or "").strip()
+    with _db().connect() as c:
+        decl = _declaration(c, code, year)
+    if decl is None or decl.transmitted_at:
+        return _view(code, year, status=409, notice="Rien à renvoyer : la déclaration n'est pas saisie ou est "
+                     "déjà transmise.")
+    try:
+        r = apiclient.call("POST", f"/api/v1/partners/{p.partner}/equipments/{code}/send-back",
+                           json={"service": "AFAS", "period": str(year), "reason": reason[:SEND_BACK_REASON_MAX]})
+    except apiclient.ApiUnavailable:
+        abort(503)
+    if r.status_code in (400, 422):
+        body = r.json()
+        said = " ".join(v["message"] for v in body.get("violations", [])) or body.get("detail") or \
+            "Le motif n'est pas accepté."
+        return _view(code, year, errors={"motif": said}, form=request.form, status=422)
+    if r.status_code in (403, 404):
+        abort(403)
+    if r.status_code != 200:
+        abort(503)
+    with _db().begin() as c:
+        c.execute(sa.insert(returns).values(declaration_id=decl.id, at=_now(), username=p.username, reason=reason))
+        _log(c, decl.id, f"renvoi pour correction aux fournisseurs : « {reason} »")
+    return redirect(url_for("afas.declaration", code=code, year=year))
+
+
 @bp.get("/tableau-de-bord")
 @require_role(DECLARER)
 def dashboard():
@@ -264,7 +323,9 @@ def dashboard():
     with _db().connect() as c:
         rows = list(c.execute(sa.select(declarations).where(declarations.c.partner == p.partner)
                               .order_by(declarations.c.year.desc(), declarations.c.equipment)))
-    return render_template("afas/dashboard.html", rows=rows)
+        waiting = set(c.execute(sa.select(returns.c.declaration_id).where(
+            returns.c.answered_at.is_(None), returns.c.declaration_id.in_([r.id for r in rows]))).scalars())
+    return render_template("afas/dashboard.html", rows=rows, hourly_cost=rules.hourly_cost, waiting=waiting)
 
 
 @bp.route("/habilitations", methods=["GET", "POST"])

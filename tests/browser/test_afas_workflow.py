@@ -1,5 +1,8 @@
 """The AFAS declaration end to end, three people holding the three profiles (R7), in headless Chromium."""
 
+import time
+
+from sso_demo.legal import typo  # pages print French spacing (issue 29 §8): expected texts too
 from tests.browser.helpers import login
 
 YEAR = 2025
@@ -63,17 +66,43 @@ def test_declaration_from_entry_to_transmission(stack, new_page):
     lea.click("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE button")
     assert "Justifiée par lea.petit" in lea.inner_text("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE")
 
+    # issue 29 §3: the approver sends it back for correction; each provider is mailed the reason
+    _reopen(stack, marc)
+    marc.fill("#motif", "court")
+    marc.click("#renvoyer")
+    assert "au moins 10 caractères" in marc.inner_text("#motif-erreur")
+    reason = "Les charges oublient les centimes de la facture de décembre."
+    marc.fill("#motif", reason)
+    marc.click("#renvoyer")
+    assert "Renvoyée pour correction" in marc.inner_text("#statut") and reason in marc.inner_text("#motif-renvoi")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        sent = [m for m in stack.smtp.mails if "à corriger" in m.subject]
+        if {r for m in sent for r in m.recipients} >= {"lea.petit@hirondelles.example",
+                                                         "paul.bernard@hirondelles.example"}:
+            break
+        time.sleep(0.3)
+    assert any(reason in m.body and "paul.bernard@hirondelles.example" in m.recipients for m in sent), sent
+    _reopen(stack, paul)
+    assert reason in paul.inner_text("#motif-renvoi")
+    paul.fill("[name=charges]", "300 000,50")  # amounts with cents, typed the French way
+    paul.click("#enregistrer-financier")
+    assert paul.inner_text("#statut").startswith("Déclaration en cours")
+    assert paul.input_value("#fin-charges") == "300\u202f000,50"
+
     _reopen(stack, marc)
     marc.click("#approuver")  # issue 29: what leaves is listed first, then confirmed
     listed = marc.inner_text("#liste-consequences")
-    assert "Heures enfants réalisées : 50\u202f000" in listed and "Total des charges : 300\u202f000 €" in listed
+    assert typo("Heures enfants réalisées : 50\u202f000") in listed
+    assert typo("Total des charges : 300\u202f000,50\u00a0€") in listed
     assert "1 anomalie(s) de cohérence et leur justification" in listed
     marc.click("#confirmer")
     assert "Transmise à la Caf" in marc.inner_text("#statut") and "par marc.martin" in marc.inner_text("#statut")
     history = marc.inner_text("#historique")
     for who, what in (("lea.petit", "saisie des données d'activité"), ("paul.bernard", "saisie des données financières"),
-                      ("marc.martin", "approbation refusée"), ("marc.martin", "approbation et transmission")):
-        assert f"{who} : {what}" in history
+                      ("marc.martin", "approbation refusée"), ("marc.martin", "renvoi pour correction"),
+                      ("marc.martin", "approbation et transmission")):
+        assert typo(f"{who} : {what}") in history
 
     # transmitted: read-only, even for a request typed by hand
     _reopen(stack, lea)
@@ -86,7 +115,8 @@ def test_declaration_from_entry_to_transmission(stack, new_page):
     dash = new_page()
     login(dash, f"{stack.urls['afas']}/tableau-de-bord", "paul.bernard")
     row = dash.inner_text("#tableau")
-    assert "ALSH-0001" in row and "50000" in row and "6.00" in row and "transmise" in row
+    assert "ALSH-0001" in row and "50\u202f000" in row and "300\u202f000,50\u00a0€" in row and "6,00\u00a0€" in row
+    assert "transmise" in row
 
 
 def test_a_provider_cannot_post_the_other_profile_data(stack, new_page):

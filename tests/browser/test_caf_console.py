@@ -7,6 +7,7 @@ import re
 import time
 from pathlib import Path
 
+from sso_demo.legal import typo  # pages print French spacing (issue 29 §8): expected texts too
 from tests.browser.axe import violations
 from tests.browser.helpers import fill_contract, keycloak_follows, login
 
@@ -91,7 +92,7 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4} à \d{2}h\d{2} \(heure de Paris\)", history), history
     assert "Claire Fontaine" in page.inner_text(section)
     keycloak_follows(page)  # the activation's groups and roles reach Keycloak: the line says so in place
-    assert "Habilitations dans Keycloak : appliqué" in page.inner_text("#etat-keycloak")
+    assert typo("Habilitations dans Keycloak : appliqué") in page.inner_text("#etat-keycloak")
     # signed by both parties: now the administrator's account exists and her two mails leave
     assert stack.kc_admin.user_by_username("sam.perrin") is not None
     deadline = time.monotonic() + 30
@@ -143,7 +144,7 @@ def test_suspend_and_reactivate_a_service_and_a_user(stack, new_page):
     page.fill("#personne", "paul.bernard")  # who did what to whom, before → after
     page.click("form.filtres button")
     journal = page.inner_text("#journal")
-    assert "état : actif → suspendu" in journal and "état : suspendu → actif" in journal
+    assert typo("état : actif → suspendu") in journal and typo("état : suspendu → actif") in journal
     assert "lea.petit" not in journal
     with page.expect_download() as dl:
         page.click("#export-csv")

@@ -9,6 +9,7 @@ import time
 
 from provisioning.domain.model import Convention, ConventionStatus, User
 from provisioning.store.uow import UnitOfWork
+from sso_demo.legal import typo  # pages print French spacing (issue 29 §8): expected texts too
 from tests.browser.axe import violations
 from tests.browser.conftest import OPERATOR
 from tests.browser.helpers import login
@@ -79,11 +80,11 @@ def test_two_thousand_users_searched_sorted_paged_and_readable_at_375_px(stack, 
         assert "Page 2 sur 100" in page.inner_text("nav[aria-label=Pagination]")
         page.fill("#q", "ELODIE LEFEVRE")  # no accents, capitals: found all the same
         page.click("form[role=search] button")
-        assert page.inner_text("#compte-utilisateurs") == "1 utilisateur pour « ELODIE LEFEVRE »."
+        assert page.inner_text("#compte-utilisateurs") == typo("1 utilisateur pour « ELODIE LEFEVRE ».")
         assert "agent.0777" in page.inner_text("#utilisateurs")
         page.fill("#q", "zzz")
         page.click("form[role=search] button")
-        assert "Aucun utilisateur ne correspond à « zzz »" in page.inner_text("#aucun-resultat")
+        assert typo("Aucun utilisateur ne correspond à « zzz »") in page.inner_text("#aucun-resultat")
         page.goto(f"{stack.urls['portail']}/console/{SCALE}/utilisateurs?tri=nom&ordre=desc")
         first = page.inner_text("#utilisateurs tbody tr >> nth=0")
         assert "Nom1999" in first

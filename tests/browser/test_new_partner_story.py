@@ -7,6 +7,7 @@ CDAP consultation of a beneficiary of the partner's territory. axe-core clean on
 
 from __future__ import annotations
 
+from sso_demo.legal import typo  # pages print French spacing (issue 29 §8): expected texts too
 from tests.browser.axe import violations
 from tests.browser.helpers import PASSWORDS, fill_contract, keycloak_follows, login, second_factor
 
@@ -112,7 +113,7 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     caf.click("form[novalidate] button")
     caf.wait_for_url(f"{portail}/caf/partenaires/{SIRET}#equipements")
     row = caf.inner_text(f"#equipement-{EQUIP}")
-    assert "Accueil de loisirs Les Colibris" in row and "École Jules-Ferry, 75011 Paris ; Gymnase Voltaire" in row
+    assert "Accueil de loisirs Les Colibris" in row and typo("École Jules-Ferry, 75011 Paris ; Gymnase Voltaire") in row
     _clean(caf, "partner page with its equipment")
     keycloak_follows(caf)
 
@@ -121,7 +122,7 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     admin.goto(f"{portail}/console/{SIRET}/utilisateurs/import")
     _clean(admin, "import page")
     _upload(admin, HEADER + GOOD + BAD_EXTRA)
-    assert "6 ligne(s) : 4 création(s)" not in admin.inner_text("#bilan")
+    assert typo("6 ligne(s) : 4 création(s)") not in admin.inner_text("#bilan")
     assert "2 refusée(s)" in admin.inner_text("#bilan")
     assert not admin.query_selector("#appliquer")  # a refused line: nothing to apply
     assert "COURRIEL_INVALIDE" in admin.inner_text("#ligne-6") and "VALEUR_INCONNUE" in admin.inner_text("#ligne-6")
@@ -130,10 +131,10 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     _clean(admin, "import preview")
     admin.click("text=Déposer un autre fichier")
     _upload(admin, HEADER + GOOD)
-    assert "4 ligne(s) : 3 création(s), 1 mise(s) à jour, 0 refusée(s)" in admin.inner_text("#bilan")
+    assert typo("4 ligne(s) : 3 création(s), 1 mise(s) à jour, 0 refusée(s)") in admin.inner_text("#bilan")
     admin.click("#appliquer")
     admin.wait_for_url(f"{portail}/console/{SIRET}/utilisateurs")
-    assert "Import appliqué : 3 utilisateur(s) créé(s), 1 mis à jour" in admin.inner_text("main")
+    assert typo("Import appliqué : 3 utilisateur(s) créé(s), 1 mis à jour") in admin.inner_text("main")
     keycloak_follows(admin)
     stack.settle()
     table = admin.inner_text("#utilisateurs")
@@ -195,7 +196,7 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     admin.goto(f"{portail}/console/{SIRET}/utilisateurs/sacha.fabre")
     history = admin.inner_text("#historique-personne")
     assert "Import d'utilisateurs (CSV)" in history and "ines.moreau" in history
-    assert "habilitations AFAS (CONV-751-2026-0777) : aucune → AFAS Déclarer ; profils approbateur" in history
+    assert typo("habilitations AFAS (CONV-751-2026-0777) : aucune → AFAS Déclarer ; profils approbateur") in history
     assert admin.inner_text("#etat-compte") == "actif"
     assert "acceptée le" in admin.inner_text("#regles-acceptees")
     _clean(admin, "user page")

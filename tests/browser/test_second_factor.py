@@ -35,6 +35,9 @@ def _grant_cdap(stack, ident: str, first: str, last: str) -> None:
 def _recovery_codes(page) -> list[str]:
     page.wait_for_selector("#kc-recovery-codes-list")
     _clean(page, "recovery codes page")
+    html = page.content()  # issue 29 §8: Keycloak's page had these in English, read out by screen readers
+    assert "Warning alert" not in html and "en-US" not in html and "kc-download-recovery-codes" not in html
+    assert "Avertissement" in page.locator(".pf-screen-reader").first.inner_text()
     codes = [t.split(": ")[-1].strip() for t in page.locator("#kc-recovery-codes-list li").all_inner_texts()]
     page.check("#kcRecoveryCodesConfirmationCheck")
     page.click("#saveRecoveryAuthnCodesBtn")

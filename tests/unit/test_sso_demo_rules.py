@@ -96,7 +96,35 @@ def test_the_approval_lists_what_leaves_in_french_figures():
     """Issue 29 §3: « 90 000 », euros said, the anomalies and their justifications, and that it is final."""
     lines = rules.transmitted_lines({**ACT, "heures_realisees": 90000}, {**FIN, "charges": 1234567}, 2)
     assert "Heures enfants réalisées : 90\u202f000" in lines
-    assert "Total des charges : 1\u202f234\u202f567 €" in lines
+    assert "Total des charges : 1\u202f234\u202f567,00\u00a0€" in lines
     assert "2 anomalie(s) de cohérence et leur justification" in lines
     assert lines[-1].startswith("Une fois transmise")
     assert rules.french_number(6) == "6" and rules.french_number(1000) == "1\u202f000"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("90 000,50", "90000.50"), ("90000.5", "90000.50"), ("90\u202f000 €", "90000.00"), ("0", "0.00"),
+    ("6,81", "6.81"), ("1\u00a0234,5\u00a0€", "1234.50"),
+])
+def test_amounts_have_cents_and_are_read_as_french_people_type_them(typed, stored):
+    """Issue 29 §3: amounts in whole euros only, shown as `90000` and `6.81`."""
+    values, errors = rules.parse(rules.FINANCIAL_FIELDS, {"charges": typed, "produits": typed,
+                                                          "participations_familles": "0"})
+    assert errors == {} and values["charges"] == stored
+
+
+@pytest.mark.parametrize("typed", ["1,234", "12.345", "abc", "-5", "1e3", "٣", "90 000,505"])
+def test_a_typed_amount_that_is_not_one_says_what_was_typed_never_that_it_is_missing(typed):
+    _, errors = rules.parse(rules.FINANCIAL_FIELDS, {"charges": typed, "produits": "1", "participations_familles": ""})
+    assert f"« {typed[:30]} » n'est pas un montant en euros" in errors["charges"]
+    assert "obligatoire" not in errors["charges"] and errors["participations_familles"].endswith("à renseigner.")
+
+
+def test_amounts_are_shown_the_french_way_and_computed_to_the_cent():
+    assert rules.french_amount(90000) == "90\u202f000,00\u00a0€" and rules.french_amount("6.81") == "6,81\u00a0€"
+    assert rules.french_amount("1234567.5", euro=False) == "1\u202f234\u202f567,50"
+    assert str(rules.hourly_cost({"heures_realisees": 3}, {"charges": "10.00"})) == "3.33"
+    assert rules.hourly_cost({"heures_realisees": 0}, {"charges": "10"}) is None
+    # old whole-euro values (ints) and new exact texts compare as amounts
+    assert rules.consistency_checks(None, {"charges": 1, "produits": "100.00", "participations_familles": "100.01"})
+    assert not rules.consistency_checks(None, {"charges": 1, "produits": 100, "participations_familles": "100.00"})
