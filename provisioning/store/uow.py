@@ -428,6 +428,17 @@ def _people_of(rows, partners_in, load_caf) -> dict[str, Person]:
     return out
 
 
+def _pick(conn: Connection, rows: sa.Select) -> list[Any]:
+    """The keys of the rows a claim takes, at most its LIMIT: read first, locked on PostgreSQL (FOR UPDATE SKIP
+    LOCKED: another sender's rows are passed over), then updated by key. One `UPDATE … WHERE id IN (SELECT …
+    LIMIT n FOR UPDATE SKIP LOCKED)` took every due row on PostgreSQL when the planner re-ran the subquery: the
+    rows the UPDATE had just changed were skipped as locked and the next ones picked (found by the memory
+    store's contract test: a claim of 2 took 3). SQLite has one writer at a time: the read needs no lock."""
+    if conn.dialect.name == "postgresql":
+        rows = rows.with_for_update(skip_locked=True)
+    return list(conn.execute(rows).scalars())
+
+
 def stale_version(siret: str) -> Conflict:
     return Conflict(f"Le partenaire {siret} a été modifié entre-temps : rechargez-le et recommencez.",
                     code="VERSION_PERIMEE")
@@ -611,12 +622,10 @@ class Outbox:
         free = sa.or_(o.claimed_until.is_(None), o.claimed_until < at)
         due = sa.and_(o.sent_at.is_(None), o.dead_at.is_(None), free,
                       sa.or_(o.next_attempt_at.is_(None), o.next_attempt_at <= at))
-        pick = sa.select(o.id).where(due).order_by(o.id).limit(limit)
-        if self.conn.execute(pick.limit(1)).first() is None:
+        ids = _pick(self.conn, sa.select(o.id).where(due).order_by(o.id).limit(limit))
+        if not ids:
             return token, []  # polled often: nothing due costs a read, never a write
-        if self.conn.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        self.conn.execute(sa.update(t.outbox).where(o.id.in_(pick.scalar_subquery()), due)
+        self.conn.execute(sa.update(t.outbox).where(o.id.in_(ids), due)
                           .values(claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
         return token, list(self.conn.execute(sa.select(t.outbox).where(o.claimed_by == token).order_by(o.id)))
 
@@ -728,12 +737,10 @@ class ReconcileRequests:
         due = sa.and_(r.generation > r.done_generation,
                       sa.or_(r.claimed_until.is_(None), r.claimed_until < at),
                       sa.or_(r.next_attempt_at.is_(None), r.next_attempt_at <= at) if key is None else r.key == key)
-        pick = sa.select(r.key).where(due).order_by(r.requested_at).limit(limit)
-        if self.conn.execute(pick.limit(1)).first() is None:
+        keys = _pick(self.conn, sa.select(r.key).where(due).order_by(r.requested_at).limit(limit))
+        if not keys:
             return token, []  # an idle worker polls often: nothing due costs a read, never a write (lock)
-        if self.conn.dialect.name == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        self.conn.execute(sa.update(t.reconcile_requests).where(r.key.in_(pick.scalar_subquery()), due)
+        self.conn.execute(sa.update(t.reconcile_requests).where(r.key.in_(keys), due)
                           .values(claimed_by=token, claimed_until=at + timedelta(seconds=self.CLAIM_SECONDS)))
         return token, list(self.conn.execute(sa.select(t.reconcile_requests).where(r.claimed_by == token)))
 

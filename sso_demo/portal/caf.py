@@ -108,12 +108,13 @@ def _contract_from(form: dict) -> dict:
     contract = {"incident_procedure": form.get("incident_procedure", "").strip()}
     for key, _ in CONTACTS:
         name, email = form.get(f"{key}_name", "").strip(), form.get(f"{key}_email", "").strip()
-        if name or email:
-            contract[key] = {"name": name, "email": email}
+        phone = form.get(f"{key}_phone", "").strip()  # issue 29: the contacts have a phone
+        if name or email or phone:
+            contract[key] = {"name": name, "email": email, "phone": phone}
     return contract
 
 
-CONTRACT_FIELDS = {f"{k}_{a}" for k, _ in CONTACTS for a in ("name", "email")} | {"incident_procedure"}
+CONTRACT_FIELDS = {f"{k}_{a}" for k, _ in CONTACTS for a in ("name", "email", "phone")} | {"incident_procedure"}
 
 
 @bp.route("/partenaires/<siret>/conventions/nouvelle", methods=["GET", "POST"])
@@ -147,7 +148,8 @@ def contract(siret: str, number: str):
     conv = next((c for c in p["conventions"] if c["number"] == number), None)
     if conv is None:
         abort(404)
-    form = {f"{k}_{a}": (conv["contract"].get(k) or {}).get(a, "") for k, _ in CONTACTS for a in ("name", "email")}
+    form = {f"{k}_{a}": (conv["contract"].get(k) or {}).get(a, "") or ""
+            for k, _ in CONTACTS for a in ("name", "email", "phone")}
     form["incident_procedure"] = conv["contract"].get("incident_procedure", "")
     fields: dict[str, Any] = {}
     general: list[Any] = []

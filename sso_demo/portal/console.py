@@ -258,6 +258,17 @@ def user_action(siret: str, ident: str, action: str):
     return redirect(url_for("console.user", siret=siret, ident=ident))
 
 
+@bp.get("/<siret>/conventions/<number>/bulletins/<service>.csv")
+@require_role(ADMIN, DELEGATE)
+def bulletin_csv(siret: str, number: str, service: str):
+    """Issue 29: the partner administrator exports her bulletins' attachment herself (R13), as the Caf does."""
+    _own(siret)
+    r = call("GET", f"/api/v1/partners/{siret}/conventions/{number}/bulletins/{service}/identifiants.csv",
+             ok=(200,), refusals=())
+    return Response(r.content, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": r.headers.get("Content-Disposition", "attachment")})
+
+
 @bp.get("/<siret>/journal")
 @require_role(ADMIN, DELEGATE)
 def audit(siret: str):

@@ -72,5 +72,7 @@ def fill_contract(page, skip: tuple[str, ...] = ()) -> None:
         if key not in skip:
             page.fill(f"#{key}_name", name)
             page.fill(f"#{key}_email", email)
+    if "partner_security_officer" not in skip:  # issue 29: a contact's phone (the others leave it empty)
+        page.fill("#partner_security_officer_phone", "01 23 45 67 89")
     if "incident_procedure" not in skip:
         page.fill("#incident_procedure", "Prévenir la Caf dans l'heure ; le responsable sécurité confirme par écrit.")

@@ -63,8 +63,11 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     page.check("input[name=services][value=AFAS]")
     fill_contract(page, skip=("caf_cnil_referent", "incident_procedure"))  # prepared now, completed later
     page.fill("#caf_cnil_referent_email", "pas-un-courriel")
+    page.fill("#caf_portal_manager_phone", "appelez-moi")
     page.click("form[novalidate] button")
     assert "n'est pas valide" in page.inner_text("#caf_cnil_referent_email-erreur")  # next to its field
+    assert "téléphone" in page.inner_text("#caf_portal_manager_phone-erreur").lower()
+    page.fill("#caf_portal_manager_phone", "")
     page.fill("#caf_cnil_referent_email", "")
     assert violations(page) == []
     page.click("form[novalidate] button")
@@ -78,6 +81,7 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert page.inner_text(f"{section} .etat") == "préparée"
     page.click(f"{section} >> text=Compléter le contrat de service")
     assert page.input_value("#partner_administrator_name") == "Sam Perrin"  # what was entered stays
+    assert page.input_value("#partner_security_officer_phone") == "01 23 45 67 89"
     fill_contract(page)
     assert violations(page) == []
     page.click("form[novalidate] button")

@@ -28,6 +28,13 @@ def test_users_list_shows_groups_and_profiles_and_only_this_partner(stack, new_p
     row = next(r.inner_text() for r in page.query_selector_all("#utilisateurs tbody tr") if "jeanne.dupont" in r.inner_text())
     assert "aucun" in row and "administrateur" in row  # R12: no service role by default
     assert violations(page) == []
+    # issue 29: her bulletins' attachment (R13), exported from her own console
+    link = page.locator("#bulletins a", has_text="Bulletin AFAS")
+    csv_text = page.request.get(link.get_attribute("href")).text()
+    assert csv_text.lstrip("\ufeff").startswith("identifiant;nom;prenom;courriel;groupes;profils")
+    assert "lea.petit;Petit;Léa" in csv_text and "b.lea.petit" not in csv_text
+    other = page.request.get(f"{stack.urls['portail']}/console/{B}/conventions/CONV-751-2026-0002/bulletins/AFAS.csv")
+    assert other.status == 403  # another partner's bulletin: refused
     page.fill("#q", "bernard")
     with page.expect_navigation():  # the list read before the search's page arrived (a flake seen in CI)
         page.click("form[role=search] button")

@@ -137,13 +137,18 @@ def script(uow_factory) -> list[Any]:
         c2 = ob.put_credentials("y@x.example", {"username": "y"})
         uow.commit()
     seen.append(c2 - c1)
-    with uow_factory() as uow:
+    with uow_factory() as uow:  # one claim a transaction, as senders do
         ob = uow.outbox
         seen += [ob.credentials_pending("x"), ob.credentials_pending("z"), sorted(ob.credentials_pending_among(["x", "y", "z"]))]
         token, rows = ob.claim(limit=2)
         seen.append([(r.kind, r.recipient, r.payload, r.username, r.attempts) for r in rows])
-        token2, again = ob.claim()
+        uow.commit()
+    with uow_factory() as uow:
+        token2, again = uow.outbox.claim()
         seen.append([r.recipient for r in again])
+        uow.commit()
+    with uow_factory() as uow:
+        ob = uow.outbox
         ob.sent(rows[0].id, token)
         seen.append(ob.failed(rows[1].id, token, "boom" * 200, attempts=1))
         ob.sent(rows[1].id, "not-the-token")

@@ -170,3 +170,24 @@ def test_a_mail_waiting_behind_a_hundred_newer_sent_ones_is_still_listed_as_wait
     assert cli.main(["outbox", "--json"]) == 0
     waiting = json.loads(capsys.readouterr().out)
     assert [w["recipient"] for w in waiting] == ["attend@x.example"]
+
+
+def test_a_claim_takes_at_most_its_limit_on_every_database(use_case_engine):
+    """On PostgreSQL `UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` claimed every due row
+    (a claim of 2 took 3: the planner re-ran the subquery, which passed over the rows just updated as locked).
+    A sender, or the reconcile worker, holding more than it asked for starves the others — the worker's
+    `claim(1)` expects one request."""
+    from provisioning.store.uow import UnitOfWork
+    with UnitOfWork(use_case_engine) as uow:
+        for i in range(5):
+            uow.outbox.put(f"p{i}@x.example", "sujet", "corps")
+            uow.reconcile.request(f"k{i}")
+        uow.commit()
+    taken, keys = [], []
+    for _ in range(4):
+        with UnitOfWork(use_case_engine) as uow:
+            taken.append(len(uow.outbox.claim(limit=2)[1]))
+            keys.append([r.key for r in uow.reconcile.claim(1)[1]])
+            uow.commit()
+    assert taken == [2, 2, 1, 0]
+    assert [len(k) for k in keys] == [1, 1, 1, 1] and len({k[0] for k in keys}) == 4
