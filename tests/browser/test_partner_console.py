@@ -30,7 +30,7 @@ def test_users_list_shows_groups_and_profiles_and_only_this_partner(stack, new_p
     assert violations(page) == []
     # issue 29: her bulletins' attachment (R13), exported from her own console
     link = page.locator("#bulletins a", has_text="Bulletin AFAS")
-    csv_text = page.request.get(link.get_attribute("href")).text()
+    csv_text = page.request.get(stack.urls["portail"] + link.get_attribute("href")).text()
     assert csv_text.lstrip("\ufeff").startswith("identifiant;nom;prenom;courriel;groupes;profils")
     assert "lea.petit;Petit;Léa" in csv_text and "b.lea.petit" not in csv_text
     other = page.request.get(f"{stack.urls['portail']}/console/{B}/conventions/CONV-751-2026-0002/bulletins/AFAS.csv")
