@@ -83,6 +83,14 @@ def test_a_review_opened_by_the_caf_and_decided_by_the_partner_administrator(sta
     stack.settle()
     assert "ines.faure" not in _members(stack, f"/partenaires/{A}/CDAP Consulter")
     assert page.query_selector("button[aria-label='Retirer CDAP pour ines.faure']") is None  # final
+    # issue 29 §7: at 375 px each grant is a card whose cells say what they are (the columns shrank to a letter)
+    page.set_viewport_size({"width": 375, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    widths = page.eval_on_selector_all("#revue td[data-label]:not(.rappel)", "cs => cs.map(c => c.offsetWidth)")
+    assert widths and min(widths) >= 250, widths
+    assert "Personne" in page.eval_on_selector("#revue td.rappel", "e => getComputedStyle(e, '::before').content")
+    assert violations(page) == []
+    page.set_viewport_size({"width": 1280, "height": 800})
     if os.environ.get("MCP_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
         page.screenshot(path=str(DOCS / "revue-habilitations.png"), full_page=True)

@@ -117,6 +117,9 @@ def test_declaration_from_entry_to_transmission(stack, new_page):
     row = dash.inner_text("#tableau")
     assert "ALSH-0001" in row and "50\u202f000" in row and "300\u202f000,50\u00a0€" in row and "6,00\u00a0€" in row
     assert "transmise" in row
+    dash.set_viewport_size({"width": 375, "height": 800})  # issue 29 §7: cards, no word cut in half
+    assert dash.evaluate("document.documentElement.scrollWidth") <= 375
+    assert min(dash.eval_on_selector_all("#tableau td", "cs => cs.map(c => c.offsetWidth)")) >= 250
 
 
 def test_a_provider_cannot_post_the_other_profile_data(stack, new_page):

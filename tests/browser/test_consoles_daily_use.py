@@ -97,7 +97,7 @@ def test_two_thousand_users_searched_sorted_paged_and_readable_at_375_px(stack, 
         page.reload()
         assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
         cell = page.locator("#utilisateurs tbody tr >> nth=0 >> td >> nth=2")
-        assert page.evaluate("e => getComputedStyle(e, '::before').content", cell.element_handle()) == '"Groupes : "'
+        assert page.evaluate("e => getComputedStyle(e, '::before').content", cell.element_handle()) == '"Groupes\u00a0: "'
         _clean(page, "users at 375 px")
         page.goto(f"{stack.urls['portail']}/console/{SCALE}/journal")
         assert page.evaluate("document.documentElement.scrollWidth") <= 375

@@ -229,6 +229,12 @@ def test_action_link_mode_mails_a_24_hour_link_and_never_a_password(provisioning
         uid = kc_admin.user_by_username("lea.petit")["id"]
         assert [c for c in kc_admin.get(f"/users/{uid}/credentials") if c["type"] == "password"] == []
         link_mail = next(m for m in mails if "identifiant" not in m.subject)
+        # issue 29 §8: Keycloak's own mail in our voice (email theme), not « votre administrateur vient de
+        # demander une mise à jour de votre compte »
+        assert link_mail.subject == "«\u00a0Mon Compte Partenaire\u00a0»\u00a0: votre lien de première connexion"
+        assert link_mail.body.startswith("Bonjour Léa Petit,")
+        assert "accepter les règles d’usage puis choisir votre mot de passe" in link_mail.body
+        assert "valable 1 jour" in link_mail.body and "administrateur vient de demander" not in link_mail.body
         link = re.search(r"(http://\S+/login-actions/action-token\?\S+)", link_mail.body).group(1)
         key = parse_qs(urlparse(link).query)["key"][0]
         claims = json.loads(base64.urlsafe_b64decode(key.split(".")[1] + "=="))
