@@ -155,8 +155,8 @@ def review_suspended_mail(first: str, last: str, what: list[str]) -> tuple[str, 
         "l'échéance, les habilitations suivantes ; elles sont suspendues :",
         *[f"- {w}" for w in what],
         "",
-        "Si vous en avez encore besoin, adressez-vous à votre administrateur partenaire : il peut vous les accorder",
-        "de nouveau.",
+        "Si vous en avez encore besoin, adressez-vous à l'administration de votre organisme (administrateur",
+        "partenaire), qui peut vous les accorder de nouveau.",
     ]))
 
 

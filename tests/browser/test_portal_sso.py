@@ -62,7 +62,7 @@ def test_logout_in_one_application_ends_the_others(stack, new_page):
     page.goto(stack.urls["cdap"] + "/")
     page.click("text=Se déconnecter")
     page.wait_for_url(stack.urls["cdap"] + "/auth/logged-out")
-    assert "Vous êtes déconnecté" in page.inner_text("h1")
+    assert "Votre session est fermée" in page.inner_text("h1")  # neutral wording (issue 29 §8)
     for app in ("portail", "afas"):
         page.goto(stack.urls[app] + "/")
         assert page.query_selector("#kc-login"), f"{app} should ask to log in again"
