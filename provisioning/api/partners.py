@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -67,8 +68,9 @@ def _etag(resp, version: int):
 
 
 def _result(r: MutationResult, status: int = 200):
-    body = {"partner": partner_to_dict(r.partner), "changed": r.changed, "reconciled": r.reconciled,
-            "reconcile": r.reconcile_state, "changes": [c.as_dict() for c in r.applied]}
+    body: dict[str, Any] = {"partner": r.document if r.document is not None else partner_to_dict(r.partner),
+                            "changed": r.changed, "reconciled": r.reconciled,
+                            "reconcile": r.reconcile_state, "changes": [c.as_dict() for c in r.applied]}
     if not r.changed:
         body["message"] = "aucun changement"
         status = 200

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal, rules
@@ -52,6 +52,7 @@ class PartnerChange:
         self._mails: list[tuple[str, str, str]] = []
         self._informs: list[tuple[list[str], str, bool, str]] = []
         self._writes: list[Callable[[UnitOfWork], None]] = []
+        self._after: dict[str, Any] | None = None  # the partner as written (answered as is: not built twice)
         self.result: MutationResult
 
     # --- what the handler sees and says ----------------------------------------------------------------
@@ -118,10 +119,11 @@ class PartnerChange:
         finally:
             self.uow.__exit__(kind, error, tb)
         if written is None:
-            self.result = MutationResult(self.partner, reconciled=False, changed=False, version=self.version)
+            self.result = MutationResult(self.partner, reconciled=False, changed=False, version=self.version,
+                                         document=self._after)
             return
         self.result = self.app._reconciled(self.siret, MutationResult(self.partner, reconciled=False,
-                                                                      version=self.version),
+                                                                      version=self.version, document=self._after),
                                            self.reconcile and written)
 
     def _write(self) -> bool | None:
@@ -130,7 +132,7 @@ class PartnerChange:
         faults = rules.validate(self.registry, self.app.today())
         if faults:
             raise ValidationFailed(faults)
-        after = partner_to_dict(p)
+        after = self._after = partner_to_dict(p)
         changed = after != self._before
         if not changed and not self.acts_outside:
             return None
