@@ -272,6 +272,7 @@ def cmd_daily(args) -> int:
         return 0
     print(f"Tâche quotidienne : chaque jour à {at.strftime('%H:%M')} (heure de Paris), et dès maintenant si la "
           "dernière exécution prévue a été manquée.", flush=True)
+    _serve_metrics(svc)
     with contextlib.suppress(KeyboardInterrupt):
         run_daily(svc, threading.Event(), days=days, at=at, lease=Lease(svc, LEASE, seconds=60.0))
     return 0
@@ -299,10 +300,22 @@ def cmd_worker(args) -> int:
         with svc.uow() as uow:
             uow.reconcile.request("*")
             uow.commit()
+    if not args.once:
+        _serve_metrics(svc)
     handled = main_loop(svc, args.once, args.interval)
     if args.once:
         print(f"{handled} demande(s) de réconciliation traitée(s).")
     return 0
+
+
+def _serve_metrics(svc) -> None:
+    """Issue 30: a long-running worker or daily job serves its metrics (and the queues') on MCP_METRICS_PORT of
+    127.0.0.1, for a local agent; 0 (the default): not served."""
+    from provisioning import metrics, settings
+    port = int(settings.initial("metrics_port"))
+    if port:
+        metrics.serve(port, svc.uow)
+        print(f"Métriques sur http://127.0.0.1:{port}/metrics", flush=True)
 
 
 def cmd_adopt(args) -> int:

@@ -35,6 +35,7 @@ class Config:
     # API mutations answer once stored and `mcp-provisioning worker` reconciles ("worker", the default), or the
     # API also reconciles within the request ("inline": no worker needed). CLI commands always act inline.
     reconcile_mode: str = "worker"
+    metrics_token: str = ""  # /metrics answers this bearer token only (empty: no /metrics)
 
     @property
     def issuer(self) -> str:
@@ -70,4 +71,5 @@ class Config:
             public_keycloak_url=st.issuer_base,
             onboarding=st.onboarding,
             reconcile_mode=st.reconcile,
+            metrics_token=st.metrics_token,
         )

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
                            "catalogue's)", group=RUN)
     service_tiers_url: str = _f("http://localhost:8084", "the demonstration relying party's address (Apache with "
                                 "mod_auth_openidc, docs/claims.md)", group=RUN)
+    metrics_token: str = _f("", "the bearer token Prometheus presents at `/metrics` of the API and the applications "
+                            "(empty: no `/metrics`; docs/operations.md)", group=RUN, secret=True)
+    metrics_port: int = _f(0, "the worker and the daily job serve their metrics on this port of 127.0.0.1, for a "
+                           "local agent (0: not served)", group=RUN, ge=0, le=65535)
 
     # --- provisioning -----------------------------------------------------------------------------------------
     provisioning_client_id: str = _f("provisioning", "the service account's client", group=PROV)

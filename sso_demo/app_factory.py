@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, render_template
 from sqlalchemy import exc as sa_exc
 
+from provisioning import metrics
 from sso_demo import catalogue
 from sso_demo import labels as journal_labels
 from sso_demo.auth import init_auth
@@ -23,6 +24,7 @@ def make_app(client_id: str, cfg: AppConfig | None, *blueprints: Blueprint) -> F
     app.config["MAX_FORM_MEMORY_SIZE"] = 2_000_000
     app.url_map.strict_slashes = False  # /console/ and /console both answer (no trailing-slash 404); before any rule
     init_auth(app, cfg)
+    metrics.instrument(app, client_id, cfg.metrics_token)  # issue 30: requests by route; /metrics with its token
     init_legal(app)  # the footer's pages, public, in every app
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -159,7 +159,7 @@ def init_auth(app: Flask, cfg: AppConfig) -> None:
     def load_principal():
         g.principal = None
         g.app_session = None
-        if request.endpoint == "static":  # a style sheet or a font needs no session (nor its database)
+        if request.endpoint in ("static", "metrics"):  # a style sheet, a font, a scrape: no session (nor its database)
             return
         s = _store().get(session.get("sid"))
         if s is None:

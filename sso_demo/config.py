@@ -40,6 +40,7 @@ class AppConfig:
     second_factor_services: tuple[str, ...] = ("CDAP",)
     journal_url: str = ""  # the CDAP/AFAS journal's database ("": SQLite in data_dir)
     session_url: str = ""  # issue 14: a database shared by the app's instances ("" : process memory)
+    metrics_token: str = ""  # issue 30: /metrics answers this bearer token only ("": no /metrics)
 
     @property
     def required_acr(self) -> str:
@@ -70,6 +71,7 @@ class AppConfig:
             session_url=st.app(client_id, "session_url") or st.session_url,
             journal_url=str(getattr(st, f"{client_id}_database_url", "")),
             second_factor_services=tuple(x.strip().upper() for x in st.second_factor_services.split(",") if x.strip()),
+            metrics_token=st.metrics_token,
         )
         values.update(overrides)
         key = st.app(client_id, "session_key")

@@ -46,15 +46,19 @@ def problem(e: ProvisioningError) -> dict:
             "code": e.code, **e.as_dict()}
 
 
-def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: TokenVerifier | None = None) -> Flask:
-    """`scim_verifier`: tokens for /scim/v2 (audience « scim »); without it, SCIM is not served."""
+def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: TokenVerifier | None = None, *,
+               metrics_token: str = "") -> Flask:
+    """`scim_verifier`: tokens for /scim/v2 (audience « scim »); without it, SCIM is not served.
+    `metrics_token`: /metrics (Prometheus) answers this bearer token, with the registry's queues (issue 30)."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json = IsoJSON(app)
     app.extensions["provisioning"] = service
     app.extensions["verifier"] = verifier
 
+    from provisioning import metrics
     from provisioning.api import audit, meta, partners, reviews
+    metrics.instrument(app, "api", metrics_token, lambda: service.uow())  # the queues, read at each scrape
     app.register_blueprint(meta.bp)
     app.register_blueprint(partners.bp)
     app.register_blueprint(audit.bp)
@@ -149,4 +153,4 @@ def serve() -> None:
 def from_config(cfg, svc) -> Flask:
     jwks = f"{cfg.keycloak.server_url}/realms/{cfg.keycloak.realm}/protocol/openid-connect/certs"
     return create_app(svc, TokenVerifier(cfg.issuer, cfg.api_audience, jwks_url=jwks),
-                      TokenVerifier(cfg.issuer, cfg.scim_audience, jwks_url=jwks))
+                      TokenVerifier(cfg.issuer, cfg.scim_audience, jwks_url=jwks), metrics_token=cfg.metrics_token)

@@ -12,7 +12,8 @@ from provisioning.domain import catalogue
 from provisioning.reconcile.desired import opening
 
 bp = Blueprint("meta", __name__)
-PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "meta.catalogue_", "static"}
+PUBLIC_ENDPOINTS = {"meta.openapi", "meta.health", "meta.catalogue_", "static",
+                    "metrics"}  # Prometheus: its own bearer token (MCP_METRICS_TOKEN), not a person's
 _SPEC = Path(__file__).with_name("openapi.yaml")
 
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from keycloak import KeycloakAdmin, KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakError
 
+from provisioning import metrics
 from provisioning.domain import naming as n
 from provisioning.errors import Conflict, KeycloakRefused, Transient, Unavailable
 from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleRef, Scope, State, UserSpec
@@ -135,13 +136,19 @@ class KeycloakGateway:
     # --- helpers ---------------------------------------------------------------------------------
     def _call(self, what: str, fn, *args, accept: tuple[int, ...] = (), **kw):
         """Every call to Keycloak goes through here: no answer -> Unavailable; a refusal -> Transient with
-        Keycloak's reason, unless its status is in `accept` (then None is returned)."""
+        Keycloak's reason, unless its status is in `accept` (then None is returned). Counted and timed by
+        operation and outcome (provisioning/metrics.py)."""
+        op = metrics.operation(what)
+        outcome = "ok"
         try:
-            return fn(*args, **kw)
+            with metrics.Timer(metrics.KEYCLOAK_SECONDS, operation=op):
+                return fn(*args, **kw)
         except KeycloakError as e:
+            outcome = "unavailable" if e.response_code is None else "refused"
             if e.response_code is None:  # no answer at all
                 raise Unavailable(f"Keycloak injoignable pendant « {what} » : {_reason(e)}") from e
             if e.response_code in accept:
+                outcome = f"accepted-{e.response_code}"
                 return None
             if e.response_code == 404:  # the realm was re-imported under a long-lived process: ids moved
                 self._client_ids.clear()
@@ -149,7 +156,10 @@ class KeycloakGateway:
             refusal = KeycloakRefused if e.response_code in (400, 403, 409, 422) else Transient
             raise refusal(f"Keycloak a refusé « {what} » : {e.response_code} {_reason(e)}") from e
         except OSError as e:  # connection refused, DNS, timeouts
+            outcome = "unavailable"
             raise Unavailable(f"Keycloak injoignable pendant « {what} » : {e}") from e
+        finally:
+            metrics.KEYCLOAK_CALLS.labels(op, outcome).inc()
 
     def _raw_get(self, path: str, **params: Any) -> Any:
         url = f"admin/realms/{self.realm}{path}"

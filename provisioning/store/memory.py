@@ -458,6 +458,12 @@ class MemoryOutbox(_Part):
         self._update(msg_id, dead_at=None, attempts=0, next_attempt_at=None, error=None)
         return True
 
+    def counts(self) -> dict[str, int]:
+        at = sql.now()
+        unsent = [r for r in self.t["outbox"].values() if r.sent_at is None and r.dead_at is None]
+        return {"due": sum(1 for r in unsent if r.next_attempt_at is None or r.next_attempt_at <= at),
+                "waiting": len(unsent), "dead": sum(1 for r in self.t["outbox"].values() if r.dead_at is not None)}
+
     def list(self, caf: str | None = None, limit: int = 100, dead: bool = False,
              waiting: bool = False) -> builtins.list[dict]:
         rows = [r for _, r in sorted(self.t["outbox"].items(), reverse=True)
@@ -590,6 +596,13 @@ class MemoryReconcileRequests(_Part):
             out[r.state] = out.get(r.state, 0) + 1
         return out
 
+    def waiting(self) -> tuple[float, int]:
+        at = sql.now()
+        oldest = min((r.requested_at for r in self.t["reconcile"].values() if r.generation > r.done_generation),
+                     default=None)
+        claimed = sum(1 for r in self.t["reconcile"].values() if r.claimed_until is not None and r.claimed_until > at)
+        return (max(0.0, (at - oldest).total_seconds()) if oldest else 0.0), claimed
+
 
 class MemoryUsageRules(_Part):
     FIRST = sql.UsageRulesRepository.FIRST
@@ -621,6 +634,10 @@ class MemoryLeases(_Part):
     def holder(self, name: str) -> str | None:
         r = self.t["leases"].get(name)
         return r.holder if r and r.expires_at >= sql.now() else None
+
+    def holders(self) -> dict[str, str]:
+        at = sql.now()
+        return {n: r.holder for n, r in self.t["leases"].items() if r.expires_at >= at}
 
 
 class MemoryJobRuns(_Part):

@@ -654,6 +654,15 @@ class Outbox:
         self.conn.execute(sa.update(t.outbox).where(t.outbox.c.claimed_by == token)
                           .values(claimed_by=None, claimed_until=None))
 
+    def counts(self) -> dict[str, int]:
+        """{due: to leave now, waiting: not sent yet (due or later), dead: dead letters} (issue 30)."""
+        o, at = t.outbox.c, now()
+        unsent = sa.and_(o.sent_at.is_(None), o.dead_at.is_(None))
+        due = sa.and_(unsent, sa.or_(o.next_attempt_at.is_(None), o.next_attempt_at <= at))
+        row = self.conn.execute(sa.select(sa.func.count().filter(due), sa.func.count().filter(unsent),
+                                          sa.func.count().filter(o.dead_at.is_not(None)))).one()
+        return {"due": int(row[0]), "waiting": int(row[1]), "dead": int(row[2])}
+
     def resend(self, msg_id: int, caf: str | None = None) -> bool:
         """A dead letter (or a failing row) goes back to the queue with fresh attempts."""
         q = sa.update(t.outbox).where(t.outbox.c.id == msg_id, t.outbox.c.sent_at.is_(None))
@@ -819,6 +828,16 @@ class ReconcileRequests:
         r = t.reconcile_requests.c
         return dict(self.conn.execute(sa.select(r.state, sa.func.count()).group_by(r.state)).all())
 
+    def waiting(self) -> tuple[float, int]:
+        """(seconds since the oldest request Keycloak has not followed yet was made — 0 when none —, how many
+        requests a worker holds now): what an alert watches (issue 30)."""
+        r, at = t.reconcile_requests.c, now()
+        oldest = self.conn.execute(sa.select(sa.func.min(r.requested_at)).where(
+            r.generation > r.done_generation)).scalar()
+        claimed = self.conn.execute(sa.select(sa.func.count()).select_from(t.reconcile_requests).where(
+            r.claimed_until > at)).scalar_one()
+        return (max(0.0, (at - _aware(oldest)).total_seconds()) if oldest else 0.0), int(claimed)
+
 
 CLAIM_WAIT = float(settings.initial("claim_wait_seconds"))
 # the claim token the current flow writes under (the worker's request, `holding`): a step it runs — the
@@ -944,6 +963,11 @@ class Leases:
     def holder(self, name: str) -> str | None:
         row = self.conn.execute(sa.select(t.leases).where(t.leases.c.name == name)).first()
         return row.holder if row and row.expires_at.replace(tzinfo=row.expires_at.tzinfo or UTC) >= now() else None
+
+    def holders(self) -> dict[str, str]:
+        """Every lease a live process holds, and who (issue 30: a lease nobody holds is a job nobody runs)."""
+        at = now()
+        return {r.name: r.holder for r in self.conn.execute(sa.select(t.leases)) if _aware(r.expires_at) >= at}
 
 
 class JobRuns:

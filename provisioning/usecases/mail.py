@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from provisioning import metrics
 from provisioning.errors import (
     Forbidden,
     NotFound,
@@ -211,11 +212,13 @@ def _attempt(app: App, row: Any, token: str, down: threading.Event, action: Call
         if isinstance(e, Unavailable):
             down.set()
     with app.uow() as uow:
+        dead = False
         if error is None:
             uow.outbox.sent(row.id, token)
-        elif uow.outbox.failed(row.id, token, error, row.attempts + 1):
+        elif dead := uow.outbox.failed(row.id, token, error, row.attempts + 1):
             log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
         uow.commit()
+    metrics.MAILS.labels(row.kind, "sent" if error is None else "dead" if dead else "failed").inc()
     return int(error is None)
 
 INCIDENT_KINDS = {"incident": "incident ou défaut de sécurité", "perte": "perte ou vol de codes personnels"}

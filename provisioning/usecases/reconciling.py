@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from provisioning import metrics
 from provisioning.domain import journal
 from provisioning.domain.model import Registry
 from provisioning.domain.scope import FileScope
@@ -39,6 +40,12 @@ def plan(app: App) -> list[Change]:
     return plan_changes(desired_state(reg, app.today()), app.gateway().observe())
 
 def reconcile(app: App, actor: Actor, progress: Progress | None = None, partner: str | None = None) -> ApplyReport:
+    """Make Keycloak match the registry: all of it, or one partner's slice (timed: provisioning/metrics.py)."""
+    with metrics.Timer(metrics.RECONCILE_SECONDS, scope="partner" if partner else "realm"):
+        return _reconcile(app, actor, progress, partner)
+
+
+def _reconcile(app: App, actor: Actor, progress: Progress | None, partner: str | None) -> ApplyReport:
     """Make Keycloak match the registry: all of it, or one partner's slice (API mutations: only that
     partner is read from the store and from Keycloak, whatever the size of the realm)."""
     gw = app.gateway()
@@ -100,6 +107,9 @@ def execute_changes(app: App, actor: Actor, changes: list[Change], observed: Sta
 
     report = execute(changes, observed, gw, new_password=lambda: None,
                      on_audit=audited, progress=progress, workers=app.workers)
+    for outcome, done in (("applied", report.applied), ("failed", [c for c, _ in report.failed])):
+        for ch in done:
+            metrics.RECONCILE_CHANGES.labels(ch.kind, ch.action, outcome).inc()
     touched = sorted({ch.target for ch in report.applied if ch.kind == "user"})
     if touched:  # a reactivated person's codes waited for her account: they leave now, not minutes later
         with app.uow() as uow:

@@ -58,6 +58,8 @@ def test_cdap_steps_up_with_an_authenticator_app_and_the_administrator_resets_it
     page.wait_for_selector("#kc-totp-settings")
     _clean(page, "TOTP configuration")
     page.click("#mode-manual")  # « Impossible de scanner ? »: the key as text
+    assert page.inner_text("#kc-totp-type").startswith("Type\u00a0: ")  # « Type: » was English spacing
+    assert page.inner_text("#kc-totp-period").startswith("Intervalle (secondes)\u00a0: 30")
     totp = pyotp.TOTP(page.inner_text("#kc-totp-secret-key").replace(" ", ""))
     page.fill("#totp", fresh_code(totp))
     page.fill("#userLabel", "Téléphone de Hugo")

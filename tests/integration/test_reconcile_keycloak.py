@@ -150,3 +150,31 @@ def test_observation_stays_complete_across_pages(provisioning, keycloak):
     observed = small_pages.observe()
     assert len([p for p in observed.groups if p.startswith("/partenaires/")]) == 40 * 3 + 9  # 40 × (partner, administrator, delegates) + the example partner
     assert provisioning.plan() == []
+
+
+def test_every_keycloak_call_is_counted_by_operation_and_outcome(provisioning, kc_admin):
+    """Issue 30 §1: the calls to Keycloak's admin API, by operation and outcome, as the gateway made them —
+    a creation refused because the account exists counts as refused, not as done."""
+    from prometheus_client import REGISTRY
+
+    def count(operation: str, outcome: str) -> float:
+        return REGISTRY.get_sample_value("mcp_keycloak_calls_total",
+                                         {"operation": operation, "outcome": outcome}) or 0.0
+    created, users = count("create user", "ok"), count("GET /users", "ok")
+    provisioning.import_registry(OPERATOR, registry())
+    report = provisioning.reconcile(OPERATOR)
+    made = sum(1 for c in report.applied if c.kind == "user" and c.action == "create")
+    assert made >= 4 and count("create user", "ok") == created + made
+    assert count("GET /users", "ok") >= users  # observation pages, few labels whatever the ids
+    kc_admin.post("/users", json={"username": "hors.registre", "email": "hors.registre@x.example", "enabled": True})
+    refused = count("create user", "refused")
+    gateway = provisioning.gateway()
+    from provisioning.errors import ProvisioningError
+    from provisioning.reconcile.state import UserSpec
+    try:
+        gateway.create_user(UserSpec("hors.registre", "Hors", "Registre", "hors.registre@x.example"), None)
+    except ProvisioningError:
+        pass
+    finally:  # not ours: nothing else removes it from the shared test Keycloak
+        kc_admin.delete(f"/users/{kc_admin.user_by_username('hors.registre')['id']}")
+    assert count("create user", "refused") == refused + 1

@@ -173,7 +173,7 @@ def script(uow_factory) -> list[Any]:
         ob.withdraw(c1)
         uow.commit()
     with uow_factory() as uow:
-        seen.append(_no_moments(uow.outbox.list()))
+        seen += [_no_moments(uow.outbox.list()), uow.outbox.counts()]
     # reconcile requests: requested, claimed, held by another writer, finished, to handle, resync
     with uow_factory() as uow:
         rq = uow.reconcile
@@ -181,7 +181,10 @@ def script(uow_factory) -> list[Any]:
         rq.request(a.siret)
         rq.request("*")
         seen.append(rq.counts())
+        oldest, claimed = rq.waiting()
+        seen += [0 <= oldest < 60, claimed]
         token, due = rq.claim(limit=1, key="*")
+        seen.append(rq.waiting()[1])
         seen.append([(r.key, r.generation, r.done_generation) for r in due])
         seen += [rq.hold("*", "someone"), rq.hold(a.siret, "someone"), rq.hold(a.siret, "someone"),
                  rq.holds(a.siret, "someone"), rq.holds(a.siret, token), rq.hold("new-key", "someone"),
@@ -205,7 +208,7 @@ def script(uow_factory) -> list[Any]:
         le = uow.leases
         seen += [le.acquire("worker", "p1", 60), le.acquire("worker", "p2", 60), le.acquire("worker", "p1", 60),
                  le.holder("worker"), le.acquire("worker", "p2", 60, at=datetime.now(UTC) + timedelta(minutes=5)),
-                 le.holder("nobody")]
+                 le.holder("nobody"), le.acquire("daily", "p3", 60), le.holders()]
         le.release("worker", "p1")
         le.release("worker", "p2")
         seen += [le.holder("worker"), uow.job_runs.last("daily")]
