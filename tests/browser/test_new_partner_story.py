@@ -35,7 +35,11 @@ def _clean(page, what: str) -> None:
     page.set_viewport_size({"width": 375, "height": 812})
     try:
         wide = page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= 375, f"{what} at 375 px: {wide} px wide"
+        assert wide <= 375, f"{what} at 375 px: {wide} px wide, because of " + str(page.evaluate(
+            """() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 376)
+                .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > 376))
+                .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' '
+                                  + (e.className || '') + ' ' + Math.round(e.getBoundingClientRect().right))"""))
         found = violations(page)
         assert found == [], f"{what} at 375 px: {found}"
     finally:
