@@ -196,21 +196,8 @@ class MemoryRegistry(_Part):
 
     def standing(self, identifiant: str) -> tuple[sql.Person, Partner | None, Caf | None] | None:
         row = self.t["user_index"].get(identifiant)
-        if row is None:
-            return None
-        if row.partner_siret:
-            p = self.partner(row.partner_siret)
-            u = p.user(identifiant) if p else None
-            if p is None or u is None:
-                return None
-            why = (sql.SUSPENDED if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked
-                   else None)
-            return sql.Person(identifiant, u.first_name, u.last_name, u.email, p.caf, p.siret, why), p, None
-        caf = self.load_caf(row.caf_code) if row.caf_code else None
-        a = next((x for x in caf.administrators if x.identifiant == identifiant), None) if caf else None
-        if caf is None or a is None:
-            return None
-        return sql.Person(identifiant, a.first_name, a.last_name, a.email, caf.code, None, None), None, caf
+        return sql.standing_from(identifiant, row.partner_siret, row.caf_code, self.partner, self.load_caf) if row \
+            else None
 
     def people(self, identifiants: list[str]) -> dict[str, sql.Person]:
         rows = [(i, r.partner_siret, r.caf_code) for i in identifiants if (r := self.t["user_index"].get(i))]

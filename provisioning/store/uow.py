@@ -236,20 +236,7 @@ class RegistryRepository:
         partner's staff parsed a 5,000-person document once for nothing)."""
         row = self.conn.execute(sa.select(t.user_index.c.partner_siret, t.user_index.c.caf_code)
                                 .where(t.user_index.c.identifiant == identifiant)).first()
-        if row is None:
-            return None
-        if row.partner_siret:
-            p = self.partner(row.partner_siret)
-            u = p.user(identifiant) if p else None
-            if p is None or u is None:
-                return None
-            why = (SUSPENDED if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked else None)
-            return Person(identifiant, u.first_name, u.last_name, u.email, p.caf, p.siret, why), p, None
-        caf = self.load_caf(row.caf_code) if row.caf_code else None
-        a = next((x for x in caf.administrators if x.identifiant == identifiant), None) if caf else None
-        if caf is None or a is None:
-            return None
-        return Person(identifiant, a.first_name, a.last_name, a.email, caf.code, None, None), None, caf
+        return standing_from(identifiant, row.partner_siret, row.caf_code, self.partner, self.load_caf) if row else None
 
     def people(self, identifiants: list[str]) -> dict[str, Person]:
         """Who these identifiants are now (those the registry knows): one index read per 500, then each partner
@@ -407,25 +394,39 @@ class RegistryRepository:
                            "recommencez.") from e
 
 
+def _person_in(ident: str, p: Partner | None) -> Person | None:
+    """A partner's user as credential delivery sees her, with why she may not receive codes now."""
+    u = p.user(ident) if p else None
+    if p is None or u is None:
+        return None
+    why = SUSPENDED if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked else None
+    return Person(ident, u.first_name, u.last_name, u.email, p.caf, p.siret, why)
+
+
+def _administrator_in(ident: str, caf: Caf | None) -> Person | None:
+    a = next((x for x in caf.administrators if x.identifiant == ident), None) if caf else None
+    return Person(ident, a.first_name, a.last_name, a.email, caf.code, None, None) if caf and a else None
+
+
+def standing_from(ident: str, siret: str | None, caf_code: str | None, partner: Callable[[str], Partner | None],
+                  load_caf: Callable[[str], Caf | None]) -> tuple[Person, Partner | None, Caf | None] | None:
+    """`standing` from an index row (the SQL and the memory repositories read the row their own way)."""
+    if siret:
+        p = partner(siret)
+        person = _person_in(ident, p)
+        return (person, p, None) if person else None
+    caf = load_caf(caf_code) if caf_code else None
+    person = _administrator_in(ident, caf)
+    return (person, None, caf) if person else None
+
+
 def _people_of(rows, partners_in, load_caf) -> dict[str, Person]:
     """Persons from (identifiant, partner SIRET, Caf code) index rows, each partner and Caf read once."""
     partners = {p.siret: p for p in partners_in(sorted({r[1] for r in rows if r[1]}))}
     cafs = {code: load_caf(code) for code in {r[2] for r in rows if r[2] and not r[1]}}
-    out: dict[str, Person] = {}
-    for ident, siret, caf_code in rows:
-        if siret:
-            p = partners.get(siret)
-            u = p.user(ident) if p else None
-            if p is not None and u is not None:
-                why = (SUSPENDED if u.suspended else "verrouillé (codes déclarés perdus ou volés)" if u.locked
-                       else None)
-                out[ident] = Person(ident, u.first_name, u.last_name, u.email, p.caf, p.siret, why)
-        else:
-            caf = cafs.get(caf_code)
-            a = next((x for x in caf.administrators if x.identifiant == ident), None) if caf else None
-            if caf is not None and a is not None:
-                out[ident] = Person(ident, a.first_name, a.last_name, a.email, caf.code, None, None)
-    return out
+    found = {ident: _person_in(ident, partners.get(siret)) if siret else _administrator_in(ident, cafs.get(caf_code))
+             for ident, siret, caf_code in rows}
+    return {ident: person for ident, person in found.items() if person is not None}
 
 
 def _pick(conn: Connection, rows: sa.Select) -> list[Any]:
