@@ -293,9 +293,13 @@ def send_back(code: str, year: int):
     reason = (request.form.get("motif") or "").strip()
     with _db().connect() as c:
         decl = _declaration(c, code, year)
+        waiting = _open_return(c, decl.id) if decl else None
     if decl is None or decl.transmitted_at:
         return _view(code, year, status=409, notice="Rien à renvoyer : la déclaration n'est pas saisie ou est "
                      "déjà transmise.")
+    if waiting is not None:  # a second click, or a second tab: the providers are not mailed twice
+        return _view(code, year, status=409, notice="La déclaration est déjà renvoyée aux fournisseurs : ils la "
+                     "corrigent.")
     try:
         r = apiclient.call("POST", f"/api/v1/partners/{p.partner}/equipments/{code}/send-back",
                            json={"service": "AFAS", "period": str(year), "reason": reason[:SEND_BACK_REASON_MAX]})

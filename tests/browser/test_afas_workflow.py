@@ -75,6 +75,10 @@ def test_declaration_from_entry_to_transmission(stack, new_page):
     marc.fill("#motif", reason)
     marc.click("#renvoyer")
     assert "Renvoyée pour correction" in marc.inner_text("#statut") and reason in marc.inner_text("#motif-renvoi")
+    token = marc.eval_on_selector("input[name=csrf_token]", "e => e.value")  # a second click: not mailed twice
+    again = marc.request.post(f"{stack.urls['afas']}/equipements/ALSH-0001/{YEAR}/renvoi",
+                              form={"csrf_token": token, "motif": reason + " (bis)"})
+    assert again.status == 409
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         sent = [m for m in stack.smtp.mails if "à corriger" in m.subject]
@@ -83,6 +87,7 @@ def test_declaration_from_entry_to_transmission(stack, new_page):
             break
         time.sleep(0.3)
     assert any(reason in m.body and "paul.bernard@hirondelles.example" in m.recipients for m in sent), sent
+    assert not [m for m in stack.smtp.mails if "(bis)" in m.body]
     _reopen(stack, paul)
     assert reason in paul.inner_text("#motif-renvoi")
     paul.fill("[name=charges]", "300 000,50")  # amounts with cents, typed the French way
