@@ -67,3 +67,21 @@ def test_a_rotated_key_is_fetched_once_then_cached(keys):
     keys["key"] = RSAKey.generate_key(2048, parameters={"kid": "k2"})  # Keycloak rotated its key
     assert verifier.verify("Bearer " + token(keys["key"])).username == "lea.petit"
     assert len(keys["fetched"]) == 2
+
+
+
+def test_forged_tokens_never_make_us_fetch_the_keys_again(keys):
+    """A known key id with a wrong signature (forged), or an unknown one, asked again and again: Keycloak's keys are
+    fetched at most once every few seconds, never once a token (each refusal used to refetch the JWKS)."""
+    verifier = TokenVerifier(ISSUER, AUDIENCE)
+    verifier.verify("Bearer " + token(keys["key"]))
+    forged = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    unknown = RSAKey.generate_key(2048, parameters={"kid": "k-inconnue"})
+    for _ in range(50):
+        for key in (forged, unknown):
+            with pytest.raises(Unauthorized):
+                verifier.verify("Bearer " + token(key))
+    assert len(keys["fetched"]) <= 2  # the first read, then at most one for the unknown key id
+    verifier.REFRESH_AT_MOST_EVERY = 0.0  # a rotation after the quiet time is still found at once
+    keys["key"] = RSAKey.generate_key(2048, parameters={"kid": "k3"})
+    assert verifier.verify("Bearer " + token(keys["key"])).username == "lea.petit"
