@@ -243,7 +243,7 @@ def send_back(app: App, actor: Actor, cmd: SendBack) -> MutationResult:
         url = f"{service.url if service else ''}/equipements/{cmd.code}/{cmd.period}"
         for ident in to:
             u = p.user(ident)
-            if u is not None:
+            if u is not None and not u.suspended:  # a suspended person has no access to correct anything
                 ch.mail(u.email, *messages.send_back_mail(u.first_name, u.last_name, cmd.service.value, e.name,
                                                           cmd.period, by, reason, url))
         ch.about(to)

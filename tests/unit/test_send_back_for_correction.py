@@ -92,3 +92,12 @@ def test_a_malformed_request_is_refused_at_the_door(svc):
     for body in ({**BODY, "period": "25"}, {**BODY, "service": "XYZ"}, {**BODY, "reason": "x" * 1001},
                  {k: v for k, v in BODY.items() if k != "reason"}, {**BODY, "extra": 1}):
         assert client.post(URL, headers={"Authorization": "Bearer marc"}, json=body).status_code == 400, body
+
+
+def test_a_suspended_provider_is_not_mailed(svc):
+    svc.suspend_user(NATIONAL, A, "paul.bernard", True)
+    svc.deliver_notifications()
+    svc.notifier.sent.clear()
+    assert _client(svc).post(URL, headers={"Authorization": "Bearer marc"}, json=BODY).status_code == 200
+    svc.deliver_notifications()
+    assert {to for to, _, _ in svc.notifier.sent} == {"lea.petit@hirondelles.example"}
