@@ -23,7 +23,7 @@ from provisioning.domain import diff
 from provisioning.domain.model import Caf, Partner, Registry, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
-from provisioning.errors import Conflict, ValidationFailed, Violation
+from provisioning.errors import Conflict
 from provisioning.store import uow as sql
 from provisioning.store.documents import caf_to_stored, partner_to_stored
 
@@ -89,7 +89,6 @@ class MemoryUnitOfWork:
         self.leases = MemoryLeases(self)
         self.job_runs = MemoryJobRuns(self)
         self.reviews = MemoryReviews(self)
-        self.done = False
         return self
 
     # --- what the repositories use ---------------------------------------------------------------------
@@ -126,11 +125,10 @@ class MemoryUnitOfWork:
                         self.store.tables[name].pop(key, None)
             for name, rows in self.added.items():
                 self.store.appended[name].extend(rows)
-        self.done = True
-        # a second commit in the same unit of work commits what was written since the first
-        self.seen = {n: dict(self.store.tables[n]) for n in _TABLES}
+            # a second commit in the same unit of work commits what was written since the first
+            self.seen = {n: dict(self.store.tables[n]) for n in _TABLES}
+            self.seen_appended = {n: len(self.store.appended[n]) for n in _APPENDED}
         self.written = {n: set() for n in _TABLES}
-        self.seen_appended = {n: len(self.store.appended[n]) for n in _APPENDED}
         self.added = {n: [] for n in _APPENDED}
 
     def __exit__(self, *exc: object) -> None:
@@ -275,14 +273,7 @@ class MemoryRegistry(_Part):
 
     def _index_many(self, people: list[tuple[str, str]], partner: str | None = None, caf: str | None = None) -> None:
         taken_mails = {r.email for r in self.t["user_index"].values()}
-        for identifiant, email in people:
-            if identifiant in self.t["user_index"]:
-                raise ValidationFailed([Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {identifiant} » est déjà "
-                                                  "utilisé : un utilisateur appartient à un seul partenaire.",
-                                                  "identifiant")])
-            if email.lower() in taken_mails:
-                raise ValidationFailed([Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée.",
-                                                  "email")])
+        sql.refuse_taken(people, set(self.t["user_index"]), taken_mails)
         for identifiant, email in people:
             if identifiant in self.t["user_index"] or email.lower() in taken_mails:  # the unique indexes' refusal
                 raise Conflict("Un identifiant ou un courriel vient d'être enregistré ailleurs : rechargez et "

@@ -375,14 +375,7 @@ class RegistryRepository:
                 ix.identifiant.in_([ident for ident, _ in batch]))).scalars())
             mails |= set(self.conn.execute(sa.select(ix.email).where(
                 ix.email.in_([email.lower() for _, email in batch]))).scalars())
-        for identifiant, email in people:
-            if identifiant in ids:
-                raise ValidationFailed([Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {identifiant} » est déjà "
-                                                  "utilisé : un utilisateur appartient à un seul partenaire.",
-                                                  "identifiant")])
-            if email.lower() in mails:
-                raise ValidationFailed([Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée.",
-                                                  "email")])
+        refuse_taken(people, ids, mails)
         try:
             with self.conn.begin_nested():
                 for i in range(0, len(people), 500):
@@ -438,6 +431,19 @@ def _pick(conn: Connection, rows: sa.Select) -> list[Any]:
     if conn.dialect.name == "postgresql":
         rows = rows.with_for_update(skip_locked=True)
     return list(conn.execute(rows).scalars())
+
+
+def refuse_taken(people: list[tuple[str, str]], ids: set[str], mails: set[str]) -> None:
+    """A person whose identifiant or address (lower case) someone already holds: refused as inside one partner,
+    never naming the other one."""
+    for identifiant, email in people:
+        if identifiant in ids:
+            raise ValidationFailed([Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {identifiant} » est déjà "
+                                              "utilisé : un utilisateur appartient à un seul partenaire.",
+                                              "identifiant")])
+        if email.lower() in mails:
+            raise ValidationFailed([Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {email} » est déjà utilisée.",
+                                              "email")])
 
 
 def stale_version(siret: str) -> Conflict:

@@ -54,3 +54,18 @@ def reconciled_service(store) -> Provisioning:
     s.import_registry(NATIONAL, registry())
     run_once(s)
     return s
+
+
+def example_api(store, actors: dict, data: dict | None = None):
+    """The API's test client over the example registry (or `data`), imported and reconciled, for the callers
+    named in `actors` (a bearer token is an actor's name); `client.svc` is the service behind it."""
+    from provisioning.api import create_app
+    from tests.unit.factories import example_data, registry
+    from tests.unit.test_api_usecases import Verifier
+    from tests.unit.test_desired_state_files import NATIONAL
+    svc = make_service(store)
+    svc.import_registry(NATIONAL, registry(data if data is not None else example_data()))
+    svc.reconcile(NATIONAL)
+    client = create_app(svc, Verifier(actors)).test_client()
+    client.svc = svc
+    return client

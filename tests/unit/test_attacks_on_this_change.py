@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.api import create_app
 from provisioning.api.meta import describe
 from provisioning.catalogue_file import DEFAULT, read
 from provisioning.domain.model import Settings
 from provisioning.services import CAF_ADMIN, PARTNER_ADMIN, Actor
 from sso_demo import catalogue as portal_catalogue
 from sso_demo import portal
-from tests.unit.factories import example_data, registry, second_partner
-from tests.unit.services import make_service
-from tests.unit.test_api_usecases import Verifier
-from tests.unit.test_desired_state_files import NATIONAL
+from tests.unit.factories import example_data, second_partner
+from tests.unit.services import example_api
 from tests.unit.test_pages_make_no_remote_call import _cfg, _logged_in
 
 A, B = "12345678900015", "98765432100015"
@@ -26,14 +23,9 @@ ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
 
 @pytest.fixture
 def api(use_case_store):
-    svc = make_service(use_case_store)
     data = example_data()
     second_partner(data)
-    svc.import_registry(NATIONAL, registry(data))
-    svc.reconcile(NATIONAL)
-    client = create_app(svc, Verifier(ACTORS)).test_client()
-    client.svc = svc
-    return client
+    return example_api(use_case_store, ACTORS, data)
 
 
 def _h(who):

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.api import create_app
 from provisioning.services import CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor
-from tests.unit.factories import example_data, registry
-from tests.unit.services import make_service
-from tests.unit.test_api_usecases import Verifier
-from tests.unit.test_desired_state_files import NATIONAL
+from tests.unit.services import example_api
 
 SIRET = "12345678900015"
 ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
@@ -21,12 +17,7 @@ ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
 
 @pytest.fixture
 def api(use_case_store):
-    svc = make_service(use_case_store)
-    svc.import_registry(NATIONAL, registry(example_data()))
-    svc.reconcile(NATIONAL)
-    client = create_app(svc, Verifier(ACTORS)).test_client()
-    client.svc = svc
-    return client
+    return example_api(use_case_store, ACTORS)
 
 
 def _suspension(api, who: str, ident: str, suspend: bool):

@@ -9,14 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from provisioning.api import create_app
 from provisioning.domain import naming
 from provisioning.errors import Transient
 from provisioning.services import CAF_ADMIN, PARTNER_ADMIN, Actor
-from tests.unit.factories import example_data, registry
-from tests.unit.services import make_service
-from tests.unit.test_api_usecases import Verifier
-from tests.unit.test_desired_state_files import NATIONAL
+from tests.unit.services import example_api
 
 SIRET = "12345678900015"
 ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
@@ -25,12 +21,8 @@ ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
 
 @pytest.fixture
 def api(use_case_store):
-    svc = make_service(use_case_store)
-    svc.import_registry(NATIONAL, registry(example_data()))
-    svc.reconcile(NATIONAL)
-    svc.deliver_notifications()  # everyone's codes have left
-    client = create_app(svc, Verifier(ACTORS)).test_client()
-    client.svc = svc
+    client = example_api(use_case_store, ACTORS)
+    client.svc.deliver_notifications()  # everyone's codes have left
     return client
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from provisioning import catalogue_file
-from provisioning.api import create_app
 from provisioning.api.meta import document
 from provisioning.domain import catalogue
 from provisioning.reconcile.desired import roles_of
@@ -20,9 +19,7 @@ from provisioning.reconcile.realm import ObservedRealm, plan_realm
 from provisioning.services import CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor
 from provisioning.usecases.realm import REALM_FILE, desired_realm
 from tests.unit.factories import TODAY, example_data, registry
-from tests.unit.services import make_service
-from tests.unit.test_api_usecases import Verifier
-from tests.unit.test_desired_state_files import NATIONAL
+from tests.unit.services import example_api
 
 SIRET = "12345678900015"
 CONV = "CONV-751-2026-0007"
@@ -71,12 +68,7 @@ def eaje():
 
 @pytest.fixture
 def api(use_case_store, eaje):
-    svc = make_service(use_case_store)
-    svc.import_registry(NATIONAL, registry(example_data()))
-    svc.reconcile(NATIONAL)
-    client = create_app(svc, Verifier(ACTORS)).test_client()
-    client.svc = svc
-    return client
+    return example_api(use_case_store, ACTORS)
 
 
 def h(who: str) -> dict:
