@@ -49,20 +49,6 @@ def operation(what: str) -> str:
     return _VARIABLE.sub(r"\1", what)[:60]
 
 
-class Timer:
-    """`with Timer(histogram, labels):` observes the block's duration."""
-
-    def __init__(self, histogram: Histogram, **labels: str):
-        self.histogram, self.labels = histogram, labels
-
-    def __enter__(self) -> Timer:
-        self.start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.histogram.labels(**self.labels).observe(time.perf_counter() - self.start)
-
-
 class RegistryCollector(Collector):
     """The queues as the registry holds them at the scrape: a few counting queries through the unit of work."""
 

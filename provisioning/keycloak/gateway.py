@@ -141,7 +141,7 @@ class KeycloakGateway:
         op = metrics.operation(what)
         outcome = "ok"
         try:
-            with metrics.Timer(metrics.KEYCLOAK_SECONDS, operation=op):
+            with metrics.KEYCLOAK_SECONDS.labels(op).time():
                 return fn(*args, **kw)
         except KeycloakError as e:
             outcome = "unavailable" if e.response_code is None else "refused"

@@ -188,10 +188,6 @@ class MemoryRegistry(_Part):
         row = self.t["user_index"].get(identifiant)
         return self.partner(row.partner_siret) if row and row.partner_siret else None
 
-    def person(self, identifiant: str) -> sql.Person | None:
-        found = self.standing(identifiant)
-        return found[0] if found else None
-
     def standing(self, identifiant: str) -> tuple[sql.Person, Partner | None, Caf | None] | None:
         row = self.t["user_index"].get(identifiant)
         return sql.standing_from(identifiant, row.partner_siret, row.caf_code, self.partner, self.load_caf) if row \

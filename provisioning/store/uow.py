@@ -224,12 +224,6 @@ class RegistryRepository:
                                 .where(t.user_index.c.identifiant == identifiant)).first()
         return self.partner(row.partner_siret) if row and row.partner_siret else None
 
-    def person(self, identifiant: str) -> Person | None:
-        """Who the registry says this identifiant is now — a partner's user or a Caf administrator — with
-        whether they may receive codes (one index read, then their partner or Caf only)."""
-        found = self.standing(identifiant)
-        return found[0] if found else None
-
     def standing(self, identifiant: str) -> tuple[Person, Partner | None, Caf | None] | None:
         """The person, with her partner (a partner's user) or her Caf (a Caf administrator): one index read and
         one document, whatever the size of the registry (it read the partner twice: every API request of a

@@ -41,7 +41,7 @@ def plan(app: App) -> list[Change]:
 
 def reconcile(app: App, actor: Actor, progress: Progress | None = None, partner: str | None = None) -> ApplyReport:
     """Make Keycloak match the registry: all of it, or one partner's slice (timed: provisioning/metrics.py)."""
-    with metrics.Timer(metrics.RECONCILE_SECONDS, scope="partner" if partner else "realm"):
+    with metrics.RECONCILE_SECONDS.labels("partner" if partner else "realm").time():
         return _reconcile(app, actor, progress, partner)
 
 

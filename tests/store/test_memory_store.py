@@ -59,7 +59,7 @@ def script(uow_factory) -> list[Any]:
                  r.caf_of(a.users[0].identifiant), r.caf_of(caf.administrators[0].identifiant), r.caf_of("nobody"),
                  r.partner_summary(a.siret), r.partner_summary("nope"),
                  r.people([a.users[0].identifiant, caf.administrators[0].identifiant, "nobody"]), r.people([]),
-                 r.partner_of(a.users[0].identifiant) == a, r.person("nobody"),
+                 r.partner_of(a.users[0].identifiant) == a, r.standing("nobody"),
                  r.standing(caf.administrators[0].identifiant)[0], r.standing(a.users[0].identifiant)[0],
                  r.people_taken([u.identifiant for u in a.users] + ["x"], [u.email.upper() for u in a.users],
                                 besides=[]),

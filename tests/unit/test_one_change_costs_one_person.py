@@ -11,7 +11,7 @@ from provisioning.api import create_app
 from provisioning.domain import rules
 from provisioning.domain.model import User
 from provisioning.store import uow as store
-from tests.unit.factories import add_user, example_data, registry
+from tests.unit.factories import TODAY, add_user, example_data, registry
 from tests.unit.services import make_service
 from tests.unit.test_api_contract import ACTORS
 from tests.unit.test_api_usecases import Verifier
@@ -54,16 +54,11 @@ def test_a_remembered_check_never_hides_a_fault():
     reg = registry(data)
     for _ in range(2):
         reg.partners[0].users.append(User("mauvais.nom", "Jean<script>", "Nom", "mauvais.nom@x.example"))
-        faults = [v for v in rules.validate(reg, reg_today()) if v.code == "NOM_CARACTERE_INTERDIT"]
+        faults = [v for v in rules.validate(reg, TODAY) if v.code == "NOM_CARACTERE_INTERDIT"]
         assert [v.path for v in faults] == [f"partners[0].users[{len(reg.partners[0].users) - 1}].first_name"]
         reg.partners[0].users.pop()
     reg.partners[0].users.append(User("b", "Jean", "Nom", "x@x.example"))
-    assert [v.code for v in rules.validate(reg, reg_today())].count("IDENTIFIANT_INVALIDE") == 1
-
-
-def reg_today():
-    from tests.unit.factories import TODAY
-    return TODAY
+    assert [v.code for v in rules.validate(reg, TODAY)].count("IDENTIFIANT_INVALIDE") == 1
 
 
 def test_the_api_refuses_an_outsider_from_the_columns_as_before(big):
