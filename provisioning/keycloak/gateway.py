@@ -185,27 +185,38 @@ class KeycloakGateway:
     def _bulk(self, kind: str, partner: str | None) -> list[dict] | None:
         """Every user (kind "users"), or every group or organisation carrying our marker (of one partner, or
         all) with its members, a page at a time, from our extension's read-only endpoint (keycloak-extension,
-        MembershipsResource); None where the extension is not installed (then the admin API's reads)."""
+        MembershipsResource); None where the extension is not installed (then the admin API's reads).
+
+        Pages are read by key (issue 27 §3): each asks for the ids after the last one received, so the last
+        page of a branch-sized realm costs what the first costs. An extension older than that ignores `after`
+        and answers its first page again: met, the read goes on by offset."""
         if not self.bulk_reads:
             return None
         url = f"realms/{self.realm}/{n.BULK_ENDPOINT}"
+        size = min(self.page_size, 1000)
 
-        def fetch(first: int, size: int) -> list[dict]:
-            params: dict[str, Any] = {"kind": kind, "first": first, "max": size,
-                                      **({"partner": partner} if partner else {})}
+        def fetch(**where: Any) -> list[dict]:
+            params: dict[str, Any] = {"kind": kind, "max": size, **where, **({"partner": partner} if partner else {})}
             r = self._call(f"GET {n.BULK_ENDPOINT}", self.kc.connection.raw_get, url, **params)
-            if r.status_code == 404 and first == 0:
+            if r.status_code == 404 and not where:
                 raise LookupError  # not installed
             if r.status_code >= 400:
                 raise Transient(f"Keycloak a refusé « GET {n.BULK_ENDPOINT} » : {r.status_code} {r.text[:200]}")
             return r.json()
         try:
-            return self._pages(fetch, min(self.page_size, 1000))
+            out = fetch()
         except LookupError:
             log.warning("Keycloak has no %s endpoint (extension not installed): the admin API's reads instead",
                         n.BULK_ENDPOINT)
             self.bulk_reads = False
             return None
+        page = out
+        while len(page) == size:
+            page = fetch(after=page[-1]["id"])
+            if page and page[0]["id"] == out[0]["id"]:  # an extension without keyset paging
+                return self._pages(lambda first, _: fetch(first=first), size)
+            out.extend(page)
+        return out
 
     def _client_uuid(self, client_id: str) -> str:
         """A client's id, kept once found. A client not (yet) in the realm is never remembered as missing: a

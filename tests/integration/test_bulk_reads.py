@@ -111,3 +111,29 @@ def test_the_bulk_endpoint_answers_only_the_provisioning_service_account(provisi
         assert "<script>" not in r.text
     assert requests.get(url, params={"kind": "users", "partner": A}, headers=mine, timeout=10).status_code == 400
     assert requests.get(url, params={"kind": "groups", "max": 5000}, headers=mine, timeout=10).status_code == 400
+
+
+def test_pages_by_key_and_by_offset_are_the_same_pages(provisioning, keycloak, kc_admin):
+    """Issue 27 §3: a page read after the previous page's last id holds what the same page read at an offset
+    holds, for each kind, one partner's or all; asking both ways at once is refused."""
+    _seeded(provisioning, kc_admin)
+    url = f"{keycloak.url}/realms/{REALM}/{n.BULK_ENDPOINT}"
+    mine = {"Authorization": f"Bearer {_token(keycloak, 'provisioning', PROVISIONING_SECRET)}"}
+
+    def ids(params: dict) -> list[str]:
+        r = requests.get(url, params=params, headers=mine, timeout=10)
+        assert r.status_code == 200, (params, r.status_code, r.text[:200])
+        return [e["id"] for e in r.json()]
+
+    for kind, partner in (("groups", None), ("groups", A), ("users", None), ("organizations", None)):
+        base = {"kind": kind, "max": 2, **({"partner": partner} if partner else {})}
+        by_offset, first = [], 0
+        while page := ids({**base, "first": first}):
+            by_offset += page
+            first += 2
+        by_key = ids(base)
+        while len(page := ids({**base, "after": by_key[-1]})):
+            by_key += page
+        assert by_key == by_offset and len(by_key) == len(set(by_key)) >= 2, kind
+    r = requests.get(url, params={"kind": "groups", "first": 2, "after": by_key[0]}, headers=mine, timeout=10)
+    assert r.status_code == 400
