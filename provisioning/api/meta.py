@@ -77,6 +77,15 @@ def _answer(op: dict, status: str, model: type[BaseModel], schemas: dict) -> Non
     schemas[model.__name__] = schema
     response = op["responses"].setdefault(status, {"description": "ok"})
     response["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+    if model is answers.MutationAnswer:  # RFC 7240: the partner's document left out on request
+        params = op.setdefault("parameters", [])
+        if not any(p.get("name") == "Prefer" for p in params):
+            params.append({"name": "Prefer", "in": "header", "required": False,
+                           "description": "`return=minimal`: the answer without `partner` (a big partner's "
+                                          "document is most of its size); `Preference-Applied` says it was heard",
+                           "schema": {"type": "string", "example": "return=minimal"}})
+        response.setdefault("headers", {})["Preference-Applied"] = {
+            "description": "`return=minimal` when the answer left the partner out", "schema": {"type": "string"}}
 
 
 def _every_refusal(spec: dict) -> None:

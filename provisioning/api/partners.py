@@ -67,16 +67,28 @@ def _etag(resp, version: int):
     return resp
 
 
+def _minimal() -> bool:
+    """RFC 7240: `Prefer: return=minimal` asks for the answer without the partner's document."""
+    asked = (p.split(";", 1)[0].strip().lower() for h in request.headers.getlist("Prefer") for p in h.split(","))
+    return "return=minimal" in {a.replace(" ", "") for a in asked}
+
+
 def _result(r: MutationResult, status: int = 200):
-    body: dict[str, Any] = {"partner": r.document if r.document is not None else partner_to_dict(r.partner),
-                            "changed": r.changed, "reconciled": r.reconciled,
+    body: dict[str, Any] = {"changed": r.changed, "reconciled": r.reconciled,
                             "reconcile": r.reconcile_state, "changes": [c.as_dict() for c in r.applied]}
+    minimal = _minimal()
+    if not minimal:
+        body["partner"] = r.document if r.document is not None else partner_to_dict(r.partner)
     if not r.changed:
         body["message"] = "aucun changement"
         status = 200
     if r.reconcile_error:
         body["reconcile_error"] = r.reconcile_error
-    return _etag(jsonify(body), r.version), status
+    resp = _etag(jsonify(body), r.version)
+    resp.vary.add("Prefer")
+    if minimal:
+        resp.headers["Preference-Applied"] = "return=minimal"
+    return resp, status
 
 
 @bp.get("")

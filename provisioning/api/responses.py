@@ -136,7 +136,9 @@ class PlannedChange(Closed):
 
 
 class MutationAnswer(Closed):
-    partner: PartnerDoc
+    partner: PartnerDoc | None = Field(None, description="the partner as it stands; left out when the request "
+                                       "says `Prefer: return=minimal` (RFC 7240): a big partner's document is "
+                                       "most of the answer's cost")
     changed: bool = Field(description="false: the request changed nothing and nothing was written")
     reconciled: bool = Field(description="false when Keycloak was not reached now; the worker converges")
     reconcile: ReconcileStatus | None
