@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from provisioning import settings
+from provisioning import logs, settings
 from provisioning.desired_file import dump, load, load_file
 from provisioning.domain.scope import FileScope
 from provisioning.errors import ProvisioningError, Transient, ValidationFailed
@@ -451,6 +451,13 @@ def _operations(sub: Any, mandate: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # the long-running commands log their work (JSON lines, issue 30 §2); a command a person types, warnings only
+    logs.configure(f"mcp-provisioning {args.cmd}", "INFO" if args.cmd in ("worker", "daily") else "WARNING")
+    with logs.bound(None):  # one id for the command: its audit entries, mails and reconcile requests carry it
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
                 "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,

@@ -14,6 +14,7 @@ from datetime import datetime, time
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from provisioning import logs
 from provisioning.domain.schedule import is_due, parse_at
 from provisioning.errors import ProvisioningError
 from provisioning.reconcile.worker import Lease
@@ -54,7 +55,8 @@ def run_if_due(svc: Provisioning, days: int, at: time, clock: Callable[[], datet
     moment = clock()
     if not is_due(last, moment, at):
         return False
-    run_job(svc, days)
+    with logs.bound(None):  # one id a run: its suspensions, reviews' decisions and mails (issue 30 §2)
+        run_job(svc, days)
     with svc.uow() as uow:
         uow.job_runs.done(LEASE, moment)
         uow.commit()

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
                             "(empty: no `/metrics`; docs/operations.md)", group=RUN, secret=True)
     metrics_port: int = _f(0, "the worker and the daily job serve their metrics on this port of 127.0.0.1, for a "
                            "local agent (0: not served)", group=RUN, ge=0, le=65535)
+    log_format: Literal["json", "text"] = _f("json", "log lines on standard error: one JSON object a line, with the "
+                                             "request id (issue 30 §2), or `text` for a person at a terminal",
+                                             group=RUN)
+    log_level: Literal["", "DEBUG", "INFO", "WARNING", "ERROR"] = _f(
+        "", "the lowest level logged (empty: INFO for servers, the worker and the daily job; WARNING for the "
+        "commands a person types)", group=RUN)
 
     # --- provisioning -----------------------------------------------------------------------------------------
     provisioning_client_id: str = _f("provisioning", "the service account's client", group=PROV)

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 from werkzeug.serving import make_server
 
+from provisioning import logs
 from provisioning.production import dev_server
 from sso_demo import afas, cdap, portal
 from sso_demo.config import AppConfig
@@ -25,6 +26,7 @@ def servers(host: str = "127.0.0.1"):
 
 
 def main() -> None:
+    logs.configure("applications")
     for client_id in ("portail", "cdap", "afas"):
         AppConfig.from_env(client_id)  # in production, the settings are refused first, all listed
     dev_server("python -m sso_demo", "sso_demo.wsgi:portail")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import requests
 from flask import current_app
 
+from provisioning import logs
 from sso_demo.auth import user_access_token
 
 
@@ -17,7 +18,9 @@ def call(method: str, path: str, headers_extra: dict | None = None, **kw) -> req
     if token is None:
         raise ApiUnavailable("session expirée")
     try:
+        # the page's request id goes on to the API (issue 30 §2): one id from the click to Keycloak and the mail
         return requests.request(method, current_app.config["MCP"].api_url + path, timeout=60,
-                                headers={"Authorization": f"Bearer {token}", **(headers_extra or {})}, **kw)
+                                headers={"Authorization": f"Bearer {token}", logs.HEADER: logs.current() or logs.new_id(),
+                                         **(headers_extra or {})}, **kw)
     except requests.RequestException as e:
         raise ApiUnavailable(str(e)) from e

@@ -31,6 +31,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from provisioning import logs as request_logs
 from sso_demo import catalogue, logs
 from sso_demo.config import AppConfig, acr_level
 from sso_demo.sessions import SessionStore, SqlSessionStore, make_store
@@ -141,6 +142,7 @@ def require_role(*roles: str):
 
 def init_auth(app: Flask, cfg: AppConfig) -> None:
     logs.install()
+    request_logs.install_flask(app, cfg.client_id)  # first: every request has its id, sent on to the API
     app.config["MCP"] = cfg
     app.secret_key = cfg.secret_key
     app.config.update(SESSION_COOKIE_NAME=cfg.cookie_name, SESSION_COOKIE_HTTPONLY=True,

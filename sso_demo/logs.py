@@ -1,20 +1,14 @@
-"""Keep authorization codes, states and tokens out of request logs."""
+"""Keep authorization codes, states and tokens out of the development server's request lines (werkzeug logs the
+query string); every other line passes through the handler's redaction (provisioning/logs.py)."""
 
 from __future__ import annotations
 
 import logging
-import re
 
-_SECRET_PARAMS = re.compile(r"((?:code|state|session_state|id_token_hint|access_token|refresh_token|logout_token)=)[^&\s\"]+")
-
-
-class RedactSecrets(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(_SECRET_PARAMS.sub(r"\1[caché]", a) if isinstance(a, str) else a for a in record.args)
-        record.msg = _SECRET_PARAMS.sub(r"\1[caché]", str(record.msg))
-        return True
+from provisioning.logs import Redact
 
 
 def install() -> None:
-    logging.getLogger("werkzeug").addFilter(RedactSecrets())
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, Redact) for f in werkzeug.filters):
+        werkzeug.addFilter(Redact())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from provisioning import logs
 from sso_demo import afas as _afas
 from sso_demo import cdap as _cdap
 from sso_demo import portal as _portal
@@ -23,6 +24,7 @@ def __getattr__(name: str):
     """Only the application asked for is built (a gunicorn process serves one)."""
     if name not in _FACTORIES:
         raise AttributeError(name)
+    logs.configure(name)
     app = _FACTORIES[name]()
     setattr(sys.modules[__name__], name, app)
     return app

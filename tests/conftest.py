@@ -21,6 +21,7 @@ import requests
 
 from devstack import keycloak as kc
 from devstack.admin import AdminSession
+from tests.support.run_logs import GENERATED, RunLog
 
 REALM = kc.REALM
 
@@ -137,3 +138,28 @@ def pytest_collection_modifyitems(items):
         path = str(item.fspath).replace(os.sep, "/")
         if "tests/integration" in path or "tests/browser" in path:
             item.add_marker(pytest.mark.integration)
+
+
+# --- issue 30 §2: the whole run's log lines hold no password and no token --------------------------------------
+def pytest_configure(config):
+    config._mcp_run_log = RunLog()
+
+
+def pytest_collection_finish(session):
+    session.config._mcp_run_log.record_passwords()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    run_log = getattr(session.config, "_mcp_run_log", None)
+    if run_log is None:
+        return
+    lines, found = run_log.finish()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if found:
+        if reporter:
+            reporter.write_line(f"[journaux] secrets dans les journaux de ce passage ({run_log.path}) : "
+                                + ", ".join(found[:10]), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif reporter:
+        reporter.write_line(f"[journaux] {lines} lignes lues : aucun des {len(GENERATED)} mots de passe générés, "
+                            "aucun jeton")

@@ -56,8 +56,9 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     app.extensions["provisioning"] = service
     app.extensions["verifier"] = verifier
 
-    from provisioning import metrics
+    from provisioning import logs, metrics
     from provisioning.api import audit, meta, partners, reviews
+    logs.install_flask(app, "api")  # first: every request, refused ones included, has its id (issue 30 §2)
     metrics.instrument(app, "api", metrics_token, lambda: service.uow())  # the queues, read at each scrape
     app.register_blueprint(meta.bp)
     app.register_blueprint(partners.bp)
@@ -128,11 +129,12 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
 
 def serve() -> None:
     """`mcp-provisioning-api`: the API on MCP_API_PORT (default 8090) with the configured adapters."""
-    from provisioning import settings
+    from provisioning import logs, settings
     from provisioning.app_factory import build
     from provisioning.config import Config
     from provisioning.jobs import start_daily
     from provisioning.production import dev_server
+    logs.configure("api")
     st = settings.at_start()
     cfg = Config.from_env(st)  # a typo or a wrong value refused first, all listed (and demo values in production)
     dev_server("mcp-provisioning-api", "provisioning.api.wsgi:app")

@@ -26,7 +26,7 @@ def _rows(q, with_changes: bool) -> list[dict]:
     return _svc().audit(g.actor, q.partner, q.limit, q.offset, actor=q.actor or None, subject=q.user or None,
                         since=paris_midnight(q.since) if q.since else None,
                         until=paris_midnight(q.until + timedelta(days=1)) if q.until else None,
-                        with_changes=with_changes)
+                        request_id=q.request_id, with_changes=with_changes)
 
 
 @bp.get("/audit")

@@ -124,6 +124,7 @@ class AuditQuery(Query):
     user: Identifiant | None = None          # the person concerned
     since: date | None = None               # from this day (Europe/Paris), included
     until: date | None = None               # to this day (Europe/Paris), included
+    request_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{8,64}$")] | None = None  # what one request made
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0
 

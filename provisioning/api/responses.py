@@ -239,6 +239,8 @@ class AuditEntry(Closed):
     caf_code: str | None
     subject: str | None
     summary: str | None
+    request_id: str | None = Field(description="the request that made it (X-Request-Id; issue 30 §2): the same "
+                                   "id is in the log lines of every process that worked on it")
     changes: list[FieldChange] | None
 
 
@@ -285,6 +287,7 @@ class Notification(Closed):
     dead_at: datetime | None
     state: MailState
     state_label: str
+    request_id: str | None = Field(description="the request that caused the mail (issue 30 §2)")
 
 
 class NotificationList(RootModel[list[Notification]]):

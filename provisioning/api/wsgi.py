@@ -3,9 +3,11 @@ The daily inactivity job is then `mcp-provisioning suspend-inactive` from cron (
 
 from __future__ import annotations
 
+from provisioning import logs
 from provisioning.api import from_config
 from provisioning.app_factory import build
 from provisioning.config import Config
 
+logs.configure("api")
 _cfg = Config.from_env()
 app = from_config(_cfg, build(_cfg))

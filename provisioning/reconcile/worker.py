@@ -17,8 +17,9 @@ import socket
 import threading
 import time
 import uuid
+from typing import Any
 
-from provisioning import settings
+from provisioning import logs, settings
 from provisioning.errors import ProvisioningError
 from provisioning.services import Actor, Provisioning
 from provisioning.store import uow as store
@@ -39,32 +40,40 @@ def run_once(svc: Provisioning, limit: int = 20) -> int:
         if not due:
             break
         [req] = due
-        failures, error, terminal = [], None, False
-        if req.key == "*":  # the whole registry: every partner's claim as well, or later
-            with svc.uow() as uow:
-                every = uow.reconcile.hold_every_partner(token)
-                uow.commit()
-            if not every:
-                with svc.uow() as uow:
-                    uow.reconcile.finish(req, token, error="Un autre processus écrit pour un partenaire : la "
-                                         "réconciliation complète attend son tour.", failures=[])
-                    uow.commit()
-                handled += 1
-                continue
-        with renewing(svc.uow, token), acting_under(token):
-            try:
-                report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
-                failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]
-                terminal = report.needs_attention
-            except ProvisioningError as e:  # Keycloak or the database unreachable, partner gone…
-                error, terminal = e.description, not e.retryable
-        with svc.uow() as uow:
-            uow.reconcile.finish(req, token, error=error, failures=failures, terminal=terminal)
-            if req.key == "*":
-                uow.reconcile.let_go(token)  # the partners' claims it took
-            uow.commit()
+        with logs.bound(getattr(req, "request_id", None)):  # the request that asked, in every line of the run
+            _run_request(svc, req, token)
         handled += 1
     return handled
+
+
+def _run_request(svc: Provisioning, req: Any, token: str) -> None:
+    """One claimed request: observe, plan and apply its partner (or the realm), then record the outcome."""
+    failures, error, terminal = [], None, False
+    if req.key == "*":  # the whole registry: every partner's claim as well, or later
+        with svc.uow() as uow:
+            every = uow.reconcile.hold_every_partner(token)
+            uow.commit()
+        if not every:
+            with svc.uow() as uow:
+                uow.reconcile.finish(req, token, error="Un autre processus écrit pour un partenaire : la "
+                                     "réconciliation complète attend son tour.", failures=[])
+                uow.commit()
+            return
+    with renewing(svc.uow, token), acting_under(token):
+        try:
+            report = svc.reconcile(WORKER, partner=None if req.key == "*" else req.key)
+            failures = [{"target": f"{c.action} {c.kind} {c.target}", "reason": why} for c, why in report.failed]
+            terminal = report.needs_attention
+        except ProvisioningError as e:  # Keycloak or the database unreachable, partner gone…
+            error, terminal = e.description, not e.retryable
+    with svc.uow() as uow:
+        uow.reconcile.finish(req, token, error=error, failures=failures, terminal=terminal)
+        if req.key == "*":
+            uow.reconcile.let_go(token)  # the partners' claims it took
+        uow.commit()
+    log.info("reconcile %s: %s", req.key, "done" if not (error or failures) else error or
+             f"{len(failures)} change(s) refused", extra={"partner": req.key, "refused": len(failures),
+                                                          "error": error})
 
 
 RESYNC_SECONDS = float(settings.initial("resync_minutes")) * 60  # 0: no periodic resync
@@ -77,7 +86,7 @@ def resync_if_due(svc: Provisioning, every: float = RESYNC_SECONDS) -> int:
     any request; a hand edit in Keycloak is corrected within that period."""
     if every <= 0:
         return 0
-    with svc.uow() as uow:
+    with logs.bound(None), svc.uow() as uow:  # the requests it makes carry this run's id (issue 30 §2)
         last, at = uow.job_runs.last(RESYNC), store.now()
         if last is not None and (at - last).total_seconds() < every:
             return 0

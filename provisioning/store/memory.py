@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from provisioning import logs
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Partner, Registry, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
@@ -285,15 +286,18 @@ class MemoryAudit(_Part):
         delta = _json(sql._jsonable(diff.changes(before, after)))
         n = self.uow.store.next_id("audit")
         self.uow.add("audit", Row(id=n, at=sql.now(), actor=actor, action=action, object=obj, partner_siret=partner,
-                                  caf_code=caf, changes=delta or None, subject=subject, summary=summary))
+                                  caf_code=caf, changes=delta or None, subject=subject, summary=summary,
+                                  request_id=logs.current()))
         return n
 
     def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0,
              actor: str | None = None, subject: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, with_changes: bool = True) -> builtins.list[dict]:
+             until: datetime | None = None, with_changes: bool = True, request_id: str | None = None,
+             ) -> builtins.list[dict]:
         def keep(r: Row) -> bool:
             return ((not partner or r.partner_siret == partner) and (not caf or r.caf_code == caf)
                     and (not actor or r.actor == actor) and (not subject or r.subject == subject)
+                    and (not request_id or r.request_id == request_id)
                     and (not since or r.at >= since) and (not until or r.at < until))
         rows = sorted((r for r in self.uow.rows("audit") if keep(r)), key=lambda r: -r.id)[offset:offset + limit]
         out = []
@@ -350,7 +354,8 @@ class MemoryOutbox(_Part):
         n = self.uow.store.next_id("outbox")
         self.uow.put("outbox", n, Row({"id": n, "at": sql.now(), "sent_at": None, "error": None, "attempts": 0,
                                        "next_attempt_at": None, "claimed_by": None, "claimed_until": None,
-                                       "dead_at": None, "payload": None, "username": None, **values}))
+                                       "dead_at": None, "payload": None, "username": None,
+                                       "request_id": logs.current(), **values}))
         return n
 
     def _update(self, msg_id: int, **values: Any) -> None:
@@ -469,7 +474,7 @@ class MemoryReconcileRequests(_Part):
     def _again(self, key: str, at: datetime) -> None:
         r = self.t["reconcile"][key]
         self._set(key, generation=r.generation + 1, state=self.PENDING, attempts=0, next_attempt_at=None,
-                  requested_at=at, updated_at=at)
+                  requested_at=at, updated_at=at, request_id=logs.current())
 
     def request(self, key: str) -> None:
         at = sql.now()
@@ -494,7 +499,8 @@ class MemoryReconcileRequests(_Part):
         at = sql.now()
         self.uow.put("reconcile", key, Row(key=key, requested_at=at, generation=generation, done_generation=0,
                                            state=state, attempts=0, next_attempt_at=None, claimed_by=None,
-                                           claimed_until=None, last_error=None, failures=None, updated_at=at))
+                                           claimed_until=None, last_error=None, failures=None, updated_at=at,
+                                           request_id=logs.current()))
         return True
 
     def claim(self, limit: int = 20, key: str | None = None) -> tuple[str, builtins.list[Any]]:

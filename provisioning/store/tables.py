@@ -51,6 +51,7 @@ audit_log = sa.Table(
     sa.Column("changes", sa.JSON, nullable=True),  # since 0010: [{path, before, after}] (domain/diff.py)
     sa.Column("subject", sa.String(64), nullable=True, index=True),  # the person it is about, if one
     sa.Column("summary", sa.Text, nullable=True),                    # what changed, in French, before → after
+    sa.Column("request_id", sa.String(64), nullable=True, index=True),  # the request that made it (issue 30 §2)
 )
 
 outbox = sa.Table(
@@ -73,6 +74,8 @@ outbox = sa.Table(
     sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("dead_at", sa.DateTime(timezone=True), nullable=True),  # attempts exhausted: shown to the Caf
     sa.Column("username", sa.String(64), nullable=True, index=True),  # whose credentials (kind "credentials")
+    sa.Column("request_id", sa.String(64), nullable=True),  # the request that caused the mail (issue 30 §2)
+    sa.Index("ix_outbox_pending", "sent_at", "dead_at", "next_attempt_at"),  # migration 0003: what is due
 )
 
 usage_rules_versions = sa.Table(
@@ -96,6 +99,7 @@ reconcile_requests = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("failures", sa.JSON, nullable=True),  # [{target, reason}] of the last run
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("request_id", sa.String(64), nullable=True),  # the last request that asked (issue 30 §2)
 )
 
 leases = sa.Table(  # issue 14: one active process of a kind (reconcile worker, daily job) among several

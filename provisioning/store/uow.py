@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
 
-from provisioning import settings
+from provisioning import logs, settings
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
@@ -458,18 +458,20 @@ class AuditRepository:
         result = self.conn.execute(sa.insert(t.audit_log).values(at=now(), actor=actor, action=action, object=obj,
                                                                  partner_siret=partner, caf_code=caf,
                                                                  changes=delta or None, subject=subject,
-                                                                 summary=summary))
+                                                                 summary=summary, request_id=logs.current()))
         key = result.inserted_primary_key
         assert key is not None
         return int(key[0])
 
     def list(self, *, partner: str | None = None, caf: str | None = None, limit: int = 100, offset: int = 0,
              actor: str | None = None, subject: str | None = None, since: datetime | None = None,
-             until: datetime | None = None, with_changes: bool = True) -> list[dict]:
+             until: datetime | None = None, with_changes: bool = True, request_id: str | None = None) -> list[dict]:
         """Newest first. Filters: partner or Caf (the reader's scope), then actor, the person concerned
-        (entries about them, and Keycloak's changes to their account), a time window [since, until)."""
+        (entries about them, and Keycloak's changes to their account), a time window [since, until), the request
+        that made them (issue 30 §2)."""
         a = t.audit_log.c
-        columns = [a.id, a.at, a.actor, a.action, a.object, a.partner_siret, a.caf_code, a.subject, a.summary]
+        columns = [a.id, a.at, a.actor, a.action, a.object, a.partner_siret, a.caf_code, a.subject, a.summary,
+                   a.request_id]
         if with_changes:
             columns += [a.changes, a.before, a.after]
         q = sa.select(*columns).order_by(a.id.desc()).limit(limit).offset(offset)
@@ -481,6 +483,8 @@ class AuditRepository:
             q = q.where(a.actor == actor)
         if subject:
             q = q.where(a.subject == subject)
+        if request_id:
+            q = q.where(a.request_id == request_id)
         if since:
             q = q.where(a.at >= since)
         if until:
@@ -566,14 +570,15 @@ class Outbox:
 
     def put(self, recipient: str, subject: str, body: str, caf: str | None = None) -> None:
         self.conn.execute(sa.insert(t.outbox).values(at=now(), recipient=recipient, subject=subject, body=body,
-                                                     caf_code=caf, kind="mail"))
+                                                     caf_code=caf, kind="mail", request_id=logs.current()))
 
     def put_credentials(self, recipient: str, who: dict, caf: str | None = None) -> int:
         """An intent: at sending time a provisional password is set in Keycloak and mailed (its 24 hours
         start then); nothing secret is stored. Returns its number (whoever wrote it withdraws only that one)."""
         done = self.conn.execute(sa.insert(t.outbox).values(
             at=now(), recipient=recipient, subject="codes d'accès (identifiant puis mot de passe provisoire)",
-            body="", caf_code=caf, kind="credentials", payload=who, username=who["username"]))
+            body="", caf_code=caf, kind="credentials", payload=who, username=who["username"],
+            request_id=logs.current()))
         key = done.inserted_primary_key
         assert key is not None
         return int(key[0])
@@ -709,7 +714,7 @@ class ReconcileRequests:
         r, at = t.reconcile_requests.c, now()
         done = self.conn.execute(sa.update(t.reconcile_requests).where(r.key == key).values(
             generation=r.generation + 1, state=self.PENDING, attempts=0, next_attempt_at=None, requested_at=at,
-            updated_at=at))
+            updated_at=at, request_id=logs.current()))
         if done.rowcount == 0 and not self._insert(key, generation=1, state=self.PENDING):
             self.request(key)  # requested concurrently: the other row serves
 
@@ -726,7 +731,7 @@ class ReconcileRequests:
             self._insert(key, generation=1, state=self.PENDING)
         asked = self.conn.execute(sa.update(t.reconcile_requests).where(r.state == self.APPLIED).values(
             generation=r.generation + 1, state=self.PENDING, attempts=0, next_attempt_at=None, requested_at=at,
-            updated_at=at)).rowcount
+            updated_at=at, request_id=logs.current())).rowcount
         return asked + len(missing)
 
     def _insert(self, key: str, *, generation: int, state: str) -> bool:
@@ -736,7 +741,7 @@ class ReconcileRequests:
             with self.conn.begin_nested():
                 self.conn.execute(sa.insert(t.reconcile_requests).values(
                     key=key, requested_at=at, generation=generation, done_generation=0, state=state, attempts=0,
-                    updated_at=at))
+                    updated_at=at, request_id=logs.current()))
         except sa.exc.IntegrityError:
             return False
         return True

@@ -212,7 +212,7 @@ class Core:
     def audit(self, reader: Actor, siret: str | None = None, limit: int = 100, offset: int = 0,
               **filters: Any) -> list[dict[str, Any]]:
         """The journal in the reader's scope (a partner, a Caf, everything for the CLI); `filters`: actor,
-        subject (the person concerned), since, until, with_changes."""
+        subject (the person concerned), since, until, request_id, with_changes."""
         actor = reader
         if siret:
             self.check_manages(actor, siret)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from provisioning import metrics
+from provisioning import logs, metrics
 from provisioning.errors import (
     Forbidden,
     NotFound,
@@ -196,7 +196,13 @@ def _send_credentials(app: App, key: str, people: list[tuple[Any, Person]], toke
                 uow.commit()
 
 def _attempt(app: App, row: Any, token: str, down: threading.Event, action: Callable[[], None]) -> int:
-    """One row: do it, record sent or failed (capped backoff, then a dead letter); 1 when sent."""
+    """One row: do it, record sent or failed (capped backoff, then a dead letter); 1 when sent. Logged under
+    the id of the request that caused the mail (issue 30 §2)."""
+    with logs.bound(getattr(row, "request_id", None)):
+        return _attempt_one(app, row, token, down, action)
+
+
+def _attempt_one(app: App, row: Any, token: str, down: threading.Event, action: Callable[[], None]) -> int:
     if down.is_set():
         return 0
     error = None
@@ -218,6 +224,8 @@ def _attempt(app: App, row: Any, token: str, down: threading.Event, action: Call
         elif dead := uow.outbox.failed(row.id, token, error, row.attempts + 1):
             log.error("outbox %s is a dead letter after %s attempts: %s", row.id, row.attempts + 1, error)
         uow.commit()
+    log.info("outbox %s (%s): %s", row.id, row.kind, "sent" if error is None else f"failed ({error})",
+             extra={"outbox": row.id, "kind": row.kind, "outcome": "sent" if error is None else "failed"})
     metrics.MAILS.labels(row.kind, "sent" if error is None else "dead" if dead else "failed").inc()
     return int(error is None)
 
