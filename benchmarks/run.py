@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py                 # medium: the table of docs/benchmarks.md
     .venv/bin/python benchmarks/run.py --size small    # a quick pass (.ci/run): the benchmarks keep working
     .venv/bin/python benchmarks/run.py --size large    # 2,000 partners / 10,000 users, Keycloak on PostgreSQL
+    .venv/bin/python benchmarks/run.py --size branch   # a whole branch: 50,000 partners / 250,000 people (~25 min)
 
 It starts its own Keycloak (instance "bench", ports 8280/9200, fresh data; on PostgreSQL for --size large,
 since Keycloak's dev-file H2 fails on large imports) and stops it at the end — unless --reuse-keycloak names a
@@ -35,7 +36,8 @@ SIZES = {  # (script, arguments) for each size
               ("bench_worker_kill.py", ["--users", "40", "--runs", "1", "--kill-within", "4"]),
               ("bench_users_page.py", ["--users", "300", "--rounds", "5", "--repeat", "1"]),
               ("bench_scim.py", ["--partners", "50", "--rounds", "5", "--repeat", "1"]),
-              ("bench_one_writer.py", ["--people", "20", "--runs", "1"])],
+              ("bench_one_writer.py", ["--people", "20", "--runs", "1"]),
+              ("bench_branch.py", ["--partners", "100", "--template", "10", "--pages", "1", "--repeat", "1"])],
     "medium": [("bench_pages.py", ["--seconds", "5", "--repeat", "3"]),
                ("bench_logins.py", ["--seconds", "10", "--repeat", "3", "--concurrency", "4"]),
                ("bench_reconcile.py", ["--partners", "200", "--cleanup"]),
@@ -47,7 +49,12 @@ SIZES = {  # (script, arguments) for each size
                ("bench_cluster.py", ["--seconds", "10", "--repeat", "3", "--concurrency", "4", "--failovers", "3"])],
     "large": [("bench_reconcile.py", ["--partners", "2000", "--users-per-partner", "5", "--cleanup"]),
               ("bench_first_apply.py", ["--partners", "2000", "--users-per-partner", "5", "--repeat", "1"])],
+    # issue 27 §6: each script brings its own servers (Keycloak and PostgreSQL for bench_branch)
+    "branch": [("bench_branch.py", ["--partners", "50000", "--template", "50", "--pages", "3", "--repeat", "1"]),
+               ("bench_scim.py", ["--partners", "62500", "--rounds", "5", "--repeat", "1", "--national"]),
+               ("bench_core.py", ["--large", "5000", "--repeat", "3", "--people", "5000", "--postgres"])],
 }
+SELF_CONTAINED = {"branch"}  # sizes whose scripts start what they need
 
 
 def main() -> int:
@@ -56,6 +63,9 @@ def main() -> int:
     ap.add_argument("--reuse-keycloak", metavar="URL",
                     help="a running Keycloak with the realm imported (admin from KEYCLOAK_ADMIN / KEYCLOAK_ADMIN_PASSWORD)")
     args = ap.parse_args()
+    if args.size in SELF_CONTAINED:
+        print(f"[bench] machine: {os.cpu_count()} CPU(s); each script starts its own servers", flush=True)
+        return _run_all(SIZES[args.size], {**os.environ, "PYTHONPATH": str(ROOT)})
     if args.reuse_keycloak:
         if args.size == "large":
             ap.error("--size large starts its own Keycloak on PostgreSQL")

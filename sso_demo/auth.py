@@ -32,6 +32,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from provisioning import logs as request_logs
+from provisioning.api.auth import key_id
 from sso_demo import catalogue, logs
 from sso_demo.config import AppConfig, acr_level
 from sso_demo.sessions import SessionStore, SqlSessionStore, make_store
@@ -90,6 +91,25 @@ def _store() -> SessionStore | SqlSessionStore:
 
 def _client():
     return current_app.extensions["mcp_oauth"].keycloak
+
+
+_KEYS_ASKED: dict[str, float] = {}  # per application: when an unknown key id last made it fetch the realm's keys
+KEYS_AT_MOST_EVERY = 10.0  # seconds: a forged token naming an unknown key costs Keycloak nothing more
+
+
+def _keys_for(raw: str) -> KeySet:
+    """The realm's keys, able to check this token: the cached set, fetched again when it does not hold the
+    token's key (Keycloak rotated its keys: a logout token signed with the new key must still end the session;
+    authlib's cache was kept for the process's life), at most every few seconds."""
+    keys = KeySet.import_key_set(_client().fetch_jwk_set())
+    kid = key_id(raw)
+    if kid is None or kid in {k.kid for k in keys.keys}:
+        return keys  # known, or not a token naming a key: decoding says
+    app, now = current_app.name, time.monotonic()
+    if now - _KEYS_ASKED.get(app, -KEYS_AT_MOST_EVERY) < KEYS_AT_MOST_EVERY:
+        return keys
+    _KEYS_ASKED[app] = now
+    return KeySet.import_key_set(_client().fetch_jwk_set(force=True))
 
 
 def _roles(access_token: str, keys: KeySet) -> tuple[frozenset[str], dict]:
@@ -241,8 +261,7 @@ def callback():
     except (OAuthError, JoseError) as e:
         return render_template("errors/login_failed.html", reason=getattr(e, "error", e.__class__.__name__)), 400
     info = token["userinfo"]
-    keys = KeySet.import_key_set(_client().fetch_jwk_set())
-    roles, access = _roles(token["access_token"], keys)
+    roles, access = _roles(token["access_token"], _keys_for(token["access_token"]))
     if refused := acr_refusal(cfg.required_acr, info, access):
         current_app.logger.warning("connexion refusée : %s", refused)
         return render_template("errors/second_factor_required.html"), 403
@@ -310,8 +329,7 @@ def backchannel_logout():
     raw = request.form.get("logout_token", "")
     cfg = _cfg()
     try:
-        keys = KeySet.import_key_set(_client().fetch_jwk_set())
-        token = jwt.decode(raw, keys, algorithms=["RS256", "PS256", "ES256"])
+        token = jwt.decode(raw, _keys_for(raw), algorithms=["RS256", "PS256", "ES256"])
         jwt.JWTClaimsRegistry(leeway=30, iss={"essential": True, "value": cfg.issuer},
                               aud={"essential": True, "value": cfg.client_id}).validate(token.claims)
     except (JoseError, ValueError):

@@ -16,7 +16,7 @@ from provisioning.errors import Unauthorized
 from provisioning.services import Actor
 
 
-def _kid(raw: str) -> str | None:
+def key_id(raw: str) -> str | None:
     """The key id a token names in its header (None when it names none or is no JWT)."""
     try:
         header = json.loads(base64.urlsafe_b64decode(raw.split(".")[0] + "=="))
@@ -59,7 +59,7 @@ class TokenVerifier:
         raw = header[len("Bearer "):].strip()
         try:
             keys = self._keyset()
-            if _kid(raw) not in {k.kid for k in keys.keys}:
+            if key_id(raw) not in {k.kid for k in keys.keys}:
                 # Keycloak rotated its key: fetched again, at most every few seconds — a token whose key is known
                 # but whose signature is wrong (forged) never makes us ask Keycloak, whatever their number
                 keys = self._keyset(refresh=True)

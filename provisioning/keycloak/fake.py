@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -159,16 +160,22 @@ class FakeGateway:
             del self.state.groups[p]
             self.state.members.pop(p, None)
 
-    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str:
+    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None,
+                    groups: Sequence[str] = ()) -> str:
         self._hit("create_user")
         self.deadlines[spec.username] = expires_at
         if spec.username in self.state.users:  # as Keycloak: 409, reported as a refusal
             from provisioning.errors import Transient
             raise Transient("Keycloak a refusé « create user » : 409 User exists with same username")
+        if missing := [p for p in groups if p not in self.state.groups]:  # as Keycloak: nothing created
+            from provisioning.errors import Transient
+            raise Transient(f"Keycloak a refusé « create user » : 404 Group {missing[0]} not found")
         uid = next(self._ids)
         self.state.users[spec.username] = replace(spec, id=uid, managed=True)
         if temporary_password:
             self.passwords[spec.username] = temporary_password
+        for path in groups:
+            self.state.members.setdefault(path, set()).add(spec.username)
         return uid
 
     def update_user(self, user_id: str, spec: UserSpec) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,7 +41,8 @@ class Gateway(Protocol):
     def create_group(self, spec: GroupSpec, parent_id: str | None) -> str: ...
     def change_group_roles(self, group_id: str, add: list[RoleRef], remove: list[RoleRef]) -> None: ...
     def delete_group(self, group_id: str) -> None: ...
-    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str: ...
+    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None,
+                    groups: Sequence[str] = ()) -> str: ...
     def reset_provisional(self, user_id: str, password: str | None, expires_at: int | None, *,
                           only_if_enabled: bool = False) -> None: ...
     def users_with_attributes(self) -> list[dict]: ...
@@ -411,13 +413,17 @@ class KeycloakGateway:
         self._call("suppression du groupe", self.kc.delete_group, group_id, accept=(404,))
 
     # --- users ------------------------------------------------------------------------------------------
-    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None) -> str:
+    def create_user(self, spec: UserSpec, temporary_password: str | None, expires_at: int | None = None,
+                    groups: Sequence[str] = ()) -> str:
+        """`groups`: paths of existing groups she joins with her creation (one request instead of one each)."""
         attributes = _wire_attrs(spec.attributes, True)
         if expires_at:
             attributes[n.PROVISIONAL_EXPIRES_ATTR] = [str(expires_at)]
         payload = {"username": spec.username, "firstName": spec.first_name, "lastName": spec.last_name,
                    "email": spec.email, "emailVerified": True, "enabled": spec.enabled,
                    "attributes": attributes, "requiredActions": ["TERMS_AND_CONDITIONS", "UPDATE_PASSWORD"]}
+        if groups:
+            payload["groups"] = list(groups)
         if temporary_password:
             payload["credentials"] = [{"type": "password", "value": temporary_password, "temporary": True}]
         return self._call("create user", self.kc.create_user, payload, exist_ok=False)

@@ -147,6 +147,14 @@ class _Run:
         self.groups = {path: g.id for path, g in observed.groups.items() if g.id}
         self.orgs = {alias: o.id for alias, o in observed.orgs.items() if o.id}
         self.report = ApplyReport()
+        # issue 27 §4: a new person joins, with her creation, the groups that exist by then (one request, not
+        # one more a group); her AddMember changes are then done already (still journaled, no call)
+        created = {ch.target for ch in changes if isinstance(ch, CreateUser)}
+        self.joins: dict[str, list[str]] = {}
+        for ch in changes:
+            if isinstance(ch, AddMember) and ch.user in created:
+                self.joins.setdefault(ch.user, []).append(ch.group)
+        self.joined: set[tuple[str, str]] = set()
         self.lost_access: dict[str, str] = {}  # username -> id of people whose roles were just taken away
         self.count = 0
 
@@ -182,7 +190,9 @@ class _Run:
     def _create_user(self, ch: CreateUser) -> None:
         password = self.new_password()
         deadline = self.provisional_deadline() if self.provisional_deadline else None
-        self.users[ch.target] = self.gw.create_user(ch.spec, password, deadline)
+        groups = [path for path in self.joins.get(ch.target, []) if path in self.groups]
+        self.users[ch.target] = self.gw.create_user(ch.spec, password, deadline, groups=groups)
+        self.joined.update((ch.target, path) for path in groups)
         self.report.created_users.append(ch.spec)
         if self.on_user_created:
             self.on_user_created(ch.spec, password, self.users[ch.target])
@@ -201,7 +211,8 @@ class _Run:
             case RemoveOrgMember():
                 gw.remove_org_member(self.orgs[ch.org], user)
             case AddMember():
-                gw.add_member(user, self.groups[ch.group])
+                if (ch.user, ch.group) not in self.joined:  # else: joined with her creation
+                    gw.add_member(user, self.groups[ch.group])
             case RemoveMember():
                 gw.remove_member(user, self.groups[ch.group])
             case RemoveDirectRole():

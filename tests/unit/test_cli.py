@@ -121,7 +121,7 @@ def test_unavailable_keycloak_is_exit_3_partial_failures_exit_4_and_bugs_exit_5(
     monkeypatch.undo()
     monkeypatch.setattr(cli, "_service", lambda: svc)
     monkeypatch.setenv("MCP_OPERATOR", "caf:751")
-    svc.fake.fail_on = "add_member"
+    svc.fake.fail_on = "add_org_member"  # (group memberships of new people come with their creation)
     code, _, err = run(capsys, "apply", "--file", str(EXAMPLE), "--yes")
     assert code == 4 and "non appliqué" in err
     monkeypatch.setattr(cli, "_service", lambda: 1 / 0)

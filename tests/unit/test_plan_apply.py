@@ -114,15 +114,15 @@ def test_never_deletes_what_it_did_not_create():
 def test_refused_changes_stop_nothing_else_and_a_rerun_finishes_the_job():
     gw = FakeGateway()
     reg = registry()
-    gw.fail_on = "add_member"
+    gw.fail_on = "add_org_member"  # (a new person's groups come with her creation: no call of their own)
     first = converge(reg, gw)
-    assert first.failed and {c.kind for c, _ in first.failed} == {"member"}
+    assert first.failed and {c.kind for c, _ in first.failed} == {"org-member"}
     assert all("simulated failure" in why for _, why in first.failed)
-    assert {c.kind for c in first.applied} >= {"user", "group", "organisation", "org-member"}
+    assert {c.kind for c in first.applied} >= {"user", "group", "organisation", "member"}
     gw.fail_on = None
     report = converge(reg, gw)
     assert not any(c.action == "create" for c in report.applied)  # nothing created twice
-    assert {c.kind for c in report.applied} == {"member"} and report.complete
+    assert {c.kind for c in report.applied} == {"org-member"} and report.complete
     assert plan(desired_state(reg, TODAY), gw.observe()) == []
 
 
