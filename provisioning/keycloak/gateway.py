@@ -184,7 +184,7 @@ class KeycloakGateway:
     def _paged(self, path: str, **params) -> list[dict]:
         return self._pages(lambda first, size: self._raw_get(path, first=first, max=size, **params), self.page_size)
 
-    def _bulk(self, kind: str, partner: str | None) -> list[dict] | None:
+    def _bulk(self, kind: str, partner: str | None, usernames: Sequence[str] = ()) -> list[dict] | None:
         """Every user (kind "users"), or every group or organisation carrying our marker (of one partner, or
         all) with its members, a page at a time, from our extension's read-only endpoint (keycloak-extension,
         MembershipsResource); None where the extension is not installed (then the admin API's reads).
@@ -198,7 +198,8 @@ class KeycloakGateway:
         size = min(self.page_size, 1000)
 
         def fetch(**where: Any) -> list[dict]:
-            params: dict[str, Any] = {"kind": kind, "max": size, **where, **({"partner": partner} if partner else {})}
+            params: dict[str, Any] = {"kind": kind, "max": size, **where, **({"partner": partner} if partner else {}),
+                                      **({"username": list(usernames)} if usernames else {})}
             r = self._call(f"GET {n.BULK_ENDPOINT}", self.kc.connection.raw_get, url, **params)
             if r.status_code == 404 and not where:
                 raise LookupError  # not installed
@@ -252,7 +253,8 @@ class KeycloakGateway:
         """What Keycloak holds. With a scope (one partner, for API mutations) only that partner's objects
         are read: its users by attribute query, its groups and organisation by their partner attribute."""
         s = State()
-        for u in self._observed_users(scope):
+        users, with_roles = self._observed_users(scope)
+        for u in users:
             s.users[u["username"]] = UserSpec(
                 u["username"], u.get("firstName") or "", u.get("lastName") or "", u.get("email") or "",
                 u.get("enabled", True), _attrs(u.get("attributes")), u["id"], _managed(u.get("attributes")))
@@ -269,8 +271,9 @@ class KeycloakGateway:
             s.member_ids.update({r["username"]: r["id"] for r in rows})  # foreign members too: drift to remove
             return g.path, {by_id.get(r["id"], r["username"]) for r in rows}
 
-        self._observe_orgs(s, scope)
-        org_bulk = {e["id"]: e["members"] for e in self._bulk("organizations", partner) or []}
+        org_entries = self._bulk("organizations", partner)
+        self._observe_orgs(s, scope, org_entries)
+        org_bulk = {e["id"]: e["members"] for e in org_entries or []}
 
         def org_members(o: OrgSpec) -> tuple[str, set[str]]:
             rows = org_bulk.get(o.id)
@@ -282,21 +285,40 @@ class KeycloakGateway:
         with ThreadPoolExecutor(self.workers) as pool:
             s.members = dict(pool.map(members, [g for g in s.groups.values() if g.roles]))
             s.org_members = dict(pool.map(org_members, s.orgs.values()))
-        self._observe_direct_roles(s, scope)
+        if with_roles:
+            # the extension read the partner's people with the roles they hold directly: nothing more to ask
+            managed = {(None, r) for r in n.MANAGED_REALM_ROLES} | set(n.managed_client_roles())
+            s.direct_roles.update((u["username"], ref) for u in users for ref in [
+                *((None, r) for r in u["realmRoles"]),
+                *((c, r) for c, rs in (u.get("clientRoles") or {}).items() for r in rs)] if ref in managed)
+        else:
+            self._observe_direct_roles(s, scope)
         return s
 
-    def _observed_users(self, scope: Scope | None) -> list[dict]:
+    def _observed_users(self, scope: Scope | None) -> tuple[list[dict], bool]:
+        """The users to observe, and whether they came with the roles they hold directly."""
         if scope is None:
             # our extension reads users with their attributes in two queries a page; the admin API's full
             # representation costs Keycloak a user profile evaluation per user (slow on large realms)
             users = self._bulk("users", None)
-            return users if users is not None else self._paged("/users", briefRepresentation="false")
+            return (users if users is not None else self._paged("/users", briefRepresentation="false")), False
+        try:
+            bulk = self._bulk("users", scope.siret)
+        except Transient:  # an extension from before one partner's users (400): the admin API's reads
+            bulk = None
+        if bulk is not None:  # the partner's people and their direct roles, one request (issue 27 §3)
+            missing = sorted(scope.usernames - {u["username"] for u in bulk})
+            for i in range(0, len(missing), 200):  # someone new, not yet marked: named (its partner's again)
+                seen = {u["username"] for u in bulk}
+                bulk += [u for u in self._bulk("users", scope.siret, missing[i:i + 200]) or []
+                         if u["username"] not in seen]
+            return bulk, all("realmRoles" in u for u in bulk)  # an older extension gives no roles
         users = self._paged("/users", q=f"{n.PARTNER_ATTR}:{scope.siret}", briefRepresentation="false")
         found = {u["username"] for u in users}
         for name in sorted(scope.usernames - found):  # new users, or users adopted without our attribute
             users += [u for u in self._raw_get("/users", username=name, exact="true", briefRepresentation="false")
                       if u["username"] == name]
-        return users
+        return users, False
 
     @staticmethod
     def _group_spec(g: dict) -> GroupSpec:
@@ -336,7 +358,12 @@ class KeycloakGateway:
             if root:
                 walk({**root, "subGroups": []})
 
-    def _observe_orgs(self, s: State, scope: Scope | None) -> None:
+    def _observe_orgs(self, s: State, scope: Scope | None, bulk: list[dict] | None = None) -> None:
+        if bulk is not None and all("name" in o for o in bulk):  # the extension gives names and attributes too
+            for o in bulk:
+                s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],
+                                             _managed(o.get("attributes")))
+            return
         org_query = {} if scope is None else {"q": f"{n.PARTNER_ATTR}:{scope.siret}"}
         for o in self._paged("/organizations", briefRepresentation="false", **org_query):
             s.orgs[o["alias"]] = OrgSpec(o["alias"], o["name"], _attrs(o.get("attributes")), o["id"],

@@ -53,6 +53,7 @@ def test_bulk_and_per_group_reads_observe_the_same_members(provisioning, keycloa
     assert bulk.users == plain.users  # names, emails, states, our attributes, marker: the same people
     assert bulk.groups == plain.groups  # paths, attributes, roles and ids: the same realm either way
     assert bulk.members == plain.members and bulk.org_members == plain.org_members
+    assert bulk.orgs == plain.orgs  # names, attributes and marker from the extension as from the admin API
     assert "b.lea.petit" in bulk.members[f"/partenaires/{A}/CDAP Consulter"]
     assert bulk.member_ids == plain.member_ids
     assert bulk_calls["members"] == 0 and bulk_calls["bulk"] >= 2  # every member list came in bulk, in pages
@@ -66,7 +67,9 @@ def test_bulk_and_per_group_reads_observe_the_same_members(provisioning, keycloa
     assert calls["members"] == 0 and calls["children"] == 0
     plain_scoped = _gateway(keycloak, False)[0].observe(scope)
     assert scoped.groups == plain_scoped.groups and scoped.users == plain_scoped.users
-    assert scoped.direct_roles == plain_scoped.direct_roles
+    assert scoped.direct_roles == plain_scoped.direct_roles and scoped.orgs == plain_scoped.orgs
+    assert calls["bulk"] == 3 and calls["other"] <= 1, "a partner's plan: its people, groups and organisation"
+
 
 
 def test_a_plan_through_bulk_reads_removes_the_foreign_member(provisioning, kc_admin):
@@ -107,10 +110,38 @@ def test_the_bulk_endpoint_answers_only_the_provisioning_service_account(provisi
     for hostile in ({"kind": "roles"}, {"kind": "<script>alert(1)</script>"}, {"kind": "groups", "first": -1},
                     {"kind": "groups", "max": 0}, {"kind": "groups", "partner": "x" * 10_000}):
         r = requests.get(url, params=hostile, headers=mine, timeout=10)
-        assert r.status_code in (400, 414) or (r.status_code == 200 and r.json() == []), (hostile, r.status_code)
+        # an unknown partner: nothing of any partner, only the roots a first group would hang from
+        assert r.status_code in (400, 414) or (r.status_code == 200 and {e["path"] for e in r.json()} <= {
+            "/partenaires", "/cafs"}), (hostile, r.status_code)
         assert "<script>" not in r.text
-    assert requests.get(url, params={"kind": "users", "partner": A}, headers=mine, timeout=10).status_code == 400
     assert requests.get(url, params={"kind": "groups", "max": 5000}, headers=mine, timeout=10).status_code == 400
+    many = {"kind": "users", "partner": A, "username": [f"u{i}" for i in range(201)]}
+    assert requests.get(url, params=many, headers=mine, timeout=10).status_code == 400
+
+
+def test_one_partner_s_people_come_with_their_direct_roles_and_the_named_newcomers(provisioning, keycloak,
+                                                                                    kc_admin):
+    """Issue 27 §3: a plan of one partner reads its people, the roles they hold directly and anyone named (not
+    yet marked) in one request; another partner's people never come with them."""
+    _seeded(provisioning, kc_admin)
+    lea = kc_admin.user_by_username("lea.petit")
+    rm = kc_admin.get("/roles/responsable-habilitations")
+    kc_admin.post(f"/users/{lea['id']}/role-mappings/realm", json=[rm])  # drift: a role given by hand
+    stranger = kc_admin.create_user("hors.registre", "Hors-Registre-2026!", temporary=False)
+    url = f"{keycloak.url}/realms/{REALM}/{n.BULK_ENDPOINT}"
+    mine = {"Authorization": f"Bearer {_token(keycloak, 'provisioning', PROVISIONING_SECRET)}"}
+    r = requests.get(url, params={"kind": "users", "partner": A, "username": ["hors.registre"]}, headers=mine,
+                     timeout=10)
+    assert r.status_code == 200
+    people = {u["username"]: u for u in r.json()}
+    assert "hors.registre" in people and "b.lea.petit" not in people  # named: yes; partner B's: no
+    assert all(u["attributes"].get("partner") == [A] for name, u in people.items() if name != "hors.registre")
+    assert "responsable-habilitations" in people["lea.petit"]["realmRoles"]
+    scoped = _gateway(keycloak, True)[0].observe(
+        Scope(A, frozenset(u for u in people if u != "hors.registre")))
+    assert ("lea.petit", (None, "responsable-habilitations")) in scoped.direct_roles
+    kc_admin.delete(f"/users/{stranger}")
+    kc_admin.delete(f"/users/{lea['id']}/role-mappings/realm", json=[rm])
 
 
 def test_pages_by_key_and_by_offset_are_the_same_pages(provisioning, keycloak, kc_admin):
