@@ -141,3 +141,23 @@ def test_no_secret_leaves_in_a_line(lines, secret_line, secret):
 def test_a_message_whose_arguments_do_not_fit_is_still_logged(lines):
     logging.getLogger("provisioning.test").warning("two %s %s", "only-one")
     assert "only-one" in lines()[0]["message"]
+
+
+def test_two_requests_served_at_once_keep_their_own_ids(api):
+    """Threads of one process (gunicorn's, the development server's): each request's writes carry its own id."""
+    import threading
+    barrier = threading.Barrier(2)
+    answers: dict[str, int] = {}
+
+    def add(ident: str, rid: str) -> None:
+        barrier.wait()
+        answers[rid] = _add(api, ident, {logs.HEADER: rid}).status_code
+    threads = [threading.Thread(target=add, args=(f"nina.morel{i}", f"parallel-request-{i}")) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert set(answers.values()) <= {201, 409}  # one may lose the partner's version race: it writes nothing
+    for rid, status in answers.items():
+        subjects = {e["subject"] for e in api.get(f"/api/v1/audit?request_id={rid}", headers=CAF).get_json()}
+        assert subjects == ({f"nina.morel{rid[-1]}"} if status == 201 else set()), rid
