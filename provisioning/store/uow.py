@@ -109,15 +109,16 @@ def _migration_lock(engine: Engine):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def migrate(engine: Engine) -> tuple[str | None, str]:
-    """Brings the schema to the code's head under the migration lock; returns (before, after)."""
+def migrate(engine: Engine, to: str = "head") -> tuple[str | None, str]:
+    """Brings the schema to the code's head (or to an older revision `to`: a registry as an earlier version
+    left it, for the migrations' tests) under the migration lock; returns (before, after)."""
     cfg = _alembic()
     with _migration_lock(engine):
         before = schema_revision(engine)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-    return before, head_revision()
+            command.upgrade(cfg, to)
+    return before, head_revision() if to == "head" else to
 
 
 def utc_iso(at: datetime) -> str:

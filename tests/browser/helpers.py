@@ -76,3 +76,11 @@ def fill_contract(page, skip: tuple[str, ...] = ()) -> None:
         page.fill("#partner_security_officer_phone", "01 23 45 67 89")
     if "incident_procedure" not in skip:
         page.fill("#incident_procedure", "Prévenir la Caf dans l'heure ; le responsable sécurité confirme par écrit.")
+
+
+def log_in_to_the_three(page, urls: dict[str, str], username: str) -> None:
+    """One login at the portal, then CDAP (its second factor) and AFAS in the same browser: three sessions."""
+    login(page, urls["portail"] + "/", username)
+    page.goto(urls["cdap"] + "/")
+    second_factor(page, username)
+    page.goto(urls["afas"] + "/")

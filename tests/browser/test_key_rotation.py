@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from tests.browser.helpers import login, second_factor
+from tests.browser.helpers import log_in_to_the_three, login
 
 A = "12345678900015"
 
@@ -35,10 +35,7 @@ def test_a_key_rotation_keeps_every_open_session_and_logout_still_ends_them_all(
     for who in ("lea.petit", "jeanne.dupont"):  # sessions of earlier stories
         stack.kc_admin.post(f"/users/{stack.kc_admin.user_by_username(who)['id']}/logout")
     lea = new_page()
-    login(lea, stack.urls["portail"] + "/", "lea.petit")
-    lea.goto(stack.urls["cdap"] + "/")
-    second_factor(lea, "lea.petit")
-    lea.goto(stack.urls["afas"] + "/")
+    log_in_to_the_three(lea, stack.urls, "lea.petit")
     assert "ALSH-0001" in lea.inner_text("main")
     admin = new_page()
     login(admin, stack.urls["portail"] + "/", "jeanne.dupont")

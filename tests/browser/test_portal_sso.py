@@ -3,7 +3,7 @@ server-side 403s, single logout through back-channel logout, idle expiry."""
 
 import time
 
-from tests.browser.helpers import login, second_factor
+from tests.browser.helpers import log_in_to_the_three, login, second_factor
 
 
 def _nav_links(page) -> set[str]:
@@ -54,10 +54,7 @@ def test_logout_in_one_application_ends_the_others(stack, new_page):
     user = stack.kc_admin.user_by_username("lea.petit")
     stack.kc_admin.post(f"/users/{user['id']}/logout")  # sessions of earlier stories
     page = new_page()
-    login(page, stack.urls["portail"] + "/", "lea.petit")
-    page.goto(stack.urls["cdap"] + "/")
-    second_factor(page, "lea.petit")
-    page.goto(stack.urls["afas"] + "/")
+    log_in_to_the_three(page, stack.urls, "lea.petit")
     assert "ALSH-0001" in page.inner_text("main")
     page.goto(stack.urls["cdap"] + "/")
     page.click("text=Se déconnecter")

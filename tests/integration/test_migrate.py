@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-from provisioning.store.uow import head_revision, make_engine, schema_revision
+from provisioning.store.uow import head_revision, make_engine, migrate, schema_revision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -57,13 +57,7 @@ def test_a_command_on_a_base_not_migrated_refuses_and_says_what_to_do(empty_base
 
 def test_a_base_left_at_an_older_revision_is_refused_until_migrated(empty_base):
     engine = make_engine(empty_base)
-    from alembic import command
-
-    from provisioning.store.uow import _alembic
-    cfg = _alembic()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0007")
+    migrate(engine, to="0007")
     r = cli(empty_base, "status")
     assert r.returncode == 1 and "révision 0007" in r.stderr and head_revision() in r.stderr
     done = cli(empty_base, "migrate")

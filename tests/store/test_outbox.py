@@ -117,16 +117,10 @@ def test_a_claimed_row_is_sent_by_one_sender_only(svc):
 def test_the_migration_indexes_whose_credentials_wait_and_keeps_those_already_queued(tmp_path):
     """0008: an intent queued before the upgrade is still found (« not queued twice », withdrawn on refusal), and
     the check compares the indexed column, not the JSON of every pending row."""
-    from alembic import command
-    from alembic.config import Config
-
-    from provisioning.store.uow import MIGRATIONS, make_engine, migrate
+    from provisioning.store.uow import make_engine, migrate
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    migrate(engine, to="0007")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0007")
         conn.execute(sa.text("INSERT INTO outbox (at, recipient, subject, body, kind, payload, attempts) VALUES "
                              "(CURRENT_TIMESTAMP, 'a@x.example', 's', '', 'credentials', :p, 0)"),
                      {"p": '{"username": "ancien.compte", "email": "a@x.example"}'})

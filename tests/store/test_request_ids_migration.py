@@ -7,23 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from provisioning import logs
 from provisioning.store import tables as t
-from provisioning.store.uow import UnitOfWork, _alembic, make_engine, migrate
+from provisioning.store.uow import UnitOfWork, make_engine, migrate
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def test_rows_from_before_keep_no_id_and_rows_after_carry_the_request_s(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
-    cfg = _alembic()
+    migrate(engine, to="0013")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0013")
         conn.execute(sa.text("insert into audit_log (at, actor, action, object) values (:at, 'a', 'x', 'o')"),
                      {"at": AT})
         conn.execute(sa.text("insert into outbox (at, recipient, subject, body) values (:at, 'r@x.fr', 's', 'b')"),

@@ -6,20 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from alembic import command
 
 from provisioning.domain.reviews import Verdict
 from provisioning.domain.states import ReconcileState
 from provisioning.store import tables as t
-from provisioning.store.uow import UnitOfWork, _alembic, make_engine, migrate
+from provisioning.store.uow import UnitOfWork, make_engine, migrate
 
 
 def test_a_registry_from_before_0011_has_its_french_states_recoded(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
-    cfg = _alembic()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0010")
+    migrate(engine, to="0010")
     at = datetime(2026, 12, 1, tzinfo=UTC)
     with engine.begin() as c:
         for key, state in (("A", "en attente"), ("B", "appliqué"), ("C", "en échec"), ("D", "à traiter")):
