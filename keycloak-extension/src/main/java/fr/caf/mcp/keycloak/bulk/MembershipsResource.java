@@ -79,15 +79,24 @@ public class MembershipsResource {
         EntityManager em = session.getProvider(JpaConnectionProvider.class).getEntityManager();
         if ("groups".equals(kind)) {
             // type 0: realm groups (an organisation's own internal group, type 1, carries its attributes too)
-            // one partner's groups come with the marked top-level groups (the roots its groups hang from: a plan
-            // creating its first group needs the root's id, which cost a request of its own)
-            List<String> ids = page(em.createQuery("select g.id from GroupEntity g where g.realm = :realm"
-                    + " and g.type = 0 and" + (onePartner ? " (g.id in (select b.group.id from GroupAttributeEntity b"
-                    + " where b.name = :partnerAttr and b.value = :partner) or g.parentId is null"
-                    + " or g.parentId = ' ') and" : "") + carries("g.id", keyed, false)
-                    + (keyed ? " and g.id > :after" : "") + " order by g.id", String.class), realm, partner, after,
-                    from, size);
-            return groups(em, realm, ids);
+            String marked = " and g.type = 0 and" + carries("g.id", keyed, false) + (keyed ? " and g.id > :after" : "")
+                    + " order by g.id";
+            if (!onePartner) {
+                return groups(em, realm, page(em.createQuery("select g.id from GroupEntity g where g.realm = :realm"
+                        + marked, String.class), realm, null, after, from, size));
+            }
+            // one partner's groups, found from its attribute, and the marked top-level groups (the roots its groups
+            // hang from: a plan creating its first group needs the root's id, which cost a request of its own) —
+            // two queries, each driven by its own index (one query with an `or` walked every group of the realm)
+            List<String> ids = new ArrayList<>(page(em.createQuery("select g.id from GroupEntity g where"
+                    + " g.realm = :realm and g.id in (select b.group.id from GroupAttributeEntity b"
+                    + " where b.name = :partnerAttr and b.value = :partner)" + marked, String.class),
+                    realm, partner, after, 0, from + size));
+            ids.addAll(page(em.createQuery("select g.id from GroupEntity g where g.realm = :realm"
+                    + " and (g.parentId is null or g.parentId = ' ')" + marked, String.class),
+                    realm, null, after, 0, from + size));
+            ids.sort(null);
+            return groups(em, realm, ids.subList(Math.min(from, ids.size()), Math.min(from + size, ids.size())));
         }
         if ("users".equals(kind)) {
             if (usernames != null && usernames.size() > MAX_ACCOUNTS) {
