@@ -177,6 +177,20 @@ def pages(url: str, rounds: int) -> None:
                   f"[{took[0] * 1000:.1f}–{took[-1] * 1000:.1f}]", flush=True)
 
 
+def _print_plans(log: str, title: str) -> None:
+    """Each statement's slowest run in auto_explain's lines, with the top of its plan."""
+    print(title, flush=True)
+    slowest: dict[str, tuple[float, str]] = {}
+    for m in re.finditer(r"duration: ([\d.]+) ms  plan:\n(.*?)(?=\n\S|\Z)", log, re.S):
+        query = re.search(r"Query Text: (.*)", m.group(2))
+        text, ms = (query.group(1) if query else "?"), float(m.group(1))
+        if ms > slowest.get(text, (0.0, ""))[0]:
+            slowest[text] = (ms, m.group(2))
+    for text, (ms, how) in sorted(slowest.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {ms:8.0f} ms at worst  {text[:200]}")
+        print("\n".join("      " + line.strip("\t") for line in how.splitlines()[1:16]))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--partners", type=int, default=50_000)
@@ -248,6 +262,12 @@ def main() -> None:
             spent.setdefault(f"{r.request.method} {path}", []).append(r.elapsed.total_seconds())
         gw.kc.connection._s.hooks["response"].append(timed)
         mine = scope.slice(desired_state(Registry(whole.cafs, [p]), date.today()))  # as a mutation builds it
+        log_file = pg.dir / "log"
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:  # every statement from here
+            c.exec_driver_sql("alter system set auto_explain.log_min_duration = 10")
+            c.exec_driver_sql("select pg_reload_conf()")
+        time.sleep(1)
+        mark = log_file.stat().st_size
         took, observing = [], []
         for _ in range(5):
             calls.clear()
@@ -262,18 +282,14 @@ def main() -> None:
               f"{len(changes)} change(s) (goal ≤ 200 ms); the last one's requests:", flush=True)
         for path, seconds in sorted(spent.items(), key=lambda kv: -sum(kv[1])):
             print(f"    {sum(seconds) * 1000:7.0f} ms  {len(seconds):3d} × {path}")
+        _print_plans(log_file.read_bytes()[mark:].decode(errors="replace"),
+                     "  its statements over 10 ms, at worst over the five plans:")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("alter system set auto_explain.log_min_duration = 200")
+            c.exec_driver_sql("select pg_reload_conf()")
 
-        print("4. the plans PostgreSQL chose for statements over 200 ms (auto_explain):", flush=True)
-        log = (pg.dir / "log").read_text(errors="replace")
-        slowest: dict[str, tuple[float, str]] = {}  # each statement's slowest run, with its plan
-        for m in re.finditer(r"duration: ([\d.]+) ms  plan:\n(.*?)(?=\n\S|\Z)", log, re.S):
-            query = re.search(r"Query Text: (.*)", m.group(2))
-            text, ms = (query.group(1) if query else "?"), float(m.group(1))
-            if ms > slowest.get(text, (0.0, ""))[0]:
-                slowest[text] = (ms, m.group(2))
-        for text, (ms, how) in sorted(slowest.items(), key=lambda kv: -kv[1][0]):
-            print(f"  {ms:8.0f} ms at worst  {text[:200]}")
-            print("\n".join("      " + line.strip("\t") for line in how.splitlines()[1:16]))
+        _print_plans(log_file.read_bytes()[:mark].decode(errors="replace"),
+                     "4. the plans PostgreSQL chose for statements over 200 ms before (auto_explain):")
     finally:
         kc.stop(inst)
         engine.dispose()

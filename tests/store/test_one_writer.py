@@ -46,12 +46,12 @@ def test_apply_holds_the_claims_of_what_it_changes_while_it_writes(svc):
     seen = []
     create = svc.fake.create_user
 
-    def worker_tries_meanwhile(spec, password, expires_at=None):
+    def worker_tries_meanwhile(spec, password, expires_at=None, **more):
         with UnitOfWork(svc.engine) as uow:  # what the worker does on each round
             _, claimed = uow.reconcile.claim(key=B)
             uow.commit()
         seen.append(bool(claimed))
-        return create(spec, password, expires_at)
+        return create(spec, password, expires_at, **more)
     svc.fake.create_user = worker_tries_meanwhile
     files.apply_plan(svc, NATIONAL, p)
     assert seen and not any(seen), "the worker never got partner B while `apply` wrote it"

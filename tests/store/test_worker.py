@@ -179,8 +179,8 @@ def test_a_run_killed_right_after_keycloak_created_a_user_leaves_that_user_in_th
     s.import_registry(NATIONAL, registry())
     real = s.fake.create_user
 
-    def dies_after_creating(spec, password, expires_at=None):
-        real(spec, password, expires_at)
+    def dies_after_creating(spec, password, expires_at=None, **more):
+        real(spec, password, expires_at, **more)
         raise SystemExit("killed")  # the process dies: nothing after this line runs
     s.fake.create_user = dies_after_creating
     with pytest.raises(SystemExit):
@@ -206,8 +206,8 @@ def test_a_run_killed_right_after_a_creation_still_sends_that_persons_codes_once
     s.import_registry(NATIONAL, registry())
     real = s.fake.create_user
 
-    def dies_after_creating(spec, password, expires_at=None):
-        real(spec, password, expires_at)
+    def dies_after_creating(spec, password, expires_at=None, **more):
+        real(spec, password, expires_at, **more)
         raise SystemExit("killed")
     s.fake.create_user = dies_after_creating
     with pytest.raises(SystemExit):

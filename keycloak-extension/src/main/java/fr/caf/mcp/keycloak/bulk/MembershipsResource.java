@@ -9,6 +9,7 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.BadRequestException;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.persistence.EntityManager;
+import jakarta.persistence.Parameter;
 import jakarta.persistence.TypedQuery;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import org.keycloak.connections.jpa.JpaConnectionProvider;
 import org.keycloak.models.ClientModel;
 import org.keycloak.models.KeycloakSession;
@@ -79,24 +81,21 @@ public class MembershipsResource {
         EntityManager em = session.getProvider(JpaConnectionProvider.class).getEntityManager();
         if ("groups".equals(kind)) {
             // type 0: realm groups (an organisation's own internal group, type 1, carries its attributes too)
-            String marked = " and g.type = 0 and" + carries("g.id", keyed, false) + (keyed ? " and g.id > :after" : "")
+            String marked = " and g.type = 0 and" + carries("g.id", keyed) + (keyed ? " and g.id > :after" : "")
                     + " order by g.id";
             if (!onePartner) {
                 return groups(em, realm, page(em.createQuery("select g.id from GroupEntity g where g.realm = :realm"
                         + marked, String.class), realm, null, after, from, size));
             }
             // one partner's groups, found from its attribute, and the marked top-level groups (the roots its groups
-            // hang from: a plan creating its first group needs the root's id, which cost a request of its own) —
-            // two queries, each driven by its own index (one query with an `or` walked every group of the realm)
-            List<String> ids = new ArrayList<>(page(em.createQuery("select g.id from GroupEntity g where"
-                    + " g.realm = :realm and g.id in (select b.group.id from GroupAttributeEntity b"
-                    + " where b.name = :partnerAttr and b.value = :partner)" + marked, String.class),
-                    realm, partner, after, 0, from + size));
-            ids.addAll(page(em.createQuery("select g.id from GroupEntity g where g.realm = :realm"
-                    + " and (g.parentId is null or g.parentId = ' ')" + marked, String.class),
-                    realm, null, after, 0, from + size));
-            ids.sort(null);
-            return groups(em, realm, ids.subList(Math.min(from, ids.size()), Math.min(from + size, ids.size())));
+            // hang from: a plan creating its first group needs the root's id, which cost a request of its own)
+            List<String> ids = new ArrayList<>(few(em.createQuery("select g.id from GroupAttributeEntity b join b.group g"
+                    + " where b.name = :partnerAttr and b.value = :partner and g.realm = :realm and g.type = 0 and"
+                    + carries("g.id", false), String.class), realm, partner));
+            ids.addAll(few(em.createQuery("select g.id from GroupEntity g where g.realm = :realm and g.type = 0"
+                    + " and (g.parentId is null or g.parentId = ' ') and" + carries("g.id", false),
+                    String.class), realm, null));
+            return groups(em, realm, window(ids, after, from, size));
         }
         if ("users".equals(kind)) {
             if (usernames != null && usernames.size() > MAX_ACCOUNTS) {
@@ -106,10 +105,20 @@ public class MembershipsResource {
         }
         if ("organizations".equals(kind)) {
             // an organisation keeps its attributes and members on its own internal group
-            List<Object[]> orgs = page(em.createQuery("select o.id, o.alias, o.groupId, o.name from OrganizationEntity o"
-                    + " where o.realmId = :realm and" + carries("o.groupId", false, onePartner)
-                    + (keyed ? " and o.id > :after" : "") + " order by o.id", Object[].class),
-                    realm, partner, after, from, size);
+            String columns = "select o.id, o.alias, o.groupId, o.name from OrganizationEntity o";
+            List<Object[]> orgs;
+            if (onePartner) {  // found from the partner's attribute on the organisation's own group
+                List<String> ids = window(few(em.createQuery("select o.id from OrganizationEntity o,"
+                        + " GroupAttributeEntity b where b.group.id = o.groupId and b.name = :partnerAttr"
+                        + " and b.value = :partner and o.realmId = :realm and" + carries("o.groupId", false),
+                        String.class), realm, partner), after, from, size);
+                orgs = ids.isEmpty() ? List.of() : em.createQuery(columns + " where o.id in :ids order by o.id",
+                        Object[].class).setParameter("ids", ids).getResultList();
+            } else {
+                orgs = page(em.createQuery(columns + " where o.realmId = :realm and" + carries("o.groupId", false)
+                        + (keyed ? " and o.id > :after" : "") + " order by o.id", Object[].class),
+                        realm, null, after, from, size);
+            }
             List<String> groupIds = new ArrayList<>();
             for (Object[] o : orgs) {
                 groupIds.add((String) o[2]);
@@ -129,18 +138,14 @@ public class MembershipsResource {
     }
 
     /**
-     * A group (an id expression) carrying our marker, and the partner's attribute when one is asked: tested row by
+     * A group (an id expression) carrying our marker: tested row by
      * row, so the database walks the page's own table by its primary key from `after`. When the group is the page's
      * key (`bounded`), its attributes are read from `after` on too: PostgreSQL does not carry the bound across the
      * semi-join and walked the whole attribute index at each page. Before both: a join ordered by the attribute's
-     * group id, 200–400 ms a page at 450,000 groups (auto_explain, benchmarks/bench_branch.py). One partner's
-     * groups are found from its attribute (`in`: a handful of rows by the attribute's name and value index) rather
-     * than by testing every group of the realm.
+     * group id, 200–400 ms a page at 450,000 groups (auto_explain, benchmarks/bench_branch.py).
      */
-    private static String carries(String group, boolean bounded, boolean onePartner) {
-        return (onePartner ? " " + group + " in (select b.group.id from GroupAttributeEntity b"
-                        + " where b.name = :partnerAttr and b.value = :partner) and" : "")
-                + " exists (select a from GroupAttributeEntity a where a.group.id = " + group
+    private static String carries(String group, boolean bounded) {
+        return " exists (select a from GroupAttributeEntity a where a.group.id = " + group
                 + (bounded ? " and a.group.id > :after" : "") + " and a.name = :marker and a.value = :managed)";
     }
 
@@ -249,24 +254,29 @@ public class MembershipsResource {
     private List<Map<String, Object>> users(EntityManager em, RealmModel realm, String after, int from, int size,
                                             String partner, List<String> usernames) {
         boolean keyed = after != null && !after.isEmpty();
-        boolean named = usernames != null && !usernames.isEmpty();
-        String which = partner == null ? "" : " and (u.id in (select a.user.id from UserAttributeEntity a"
-                + " where a.name = :partnerAttr and a.value = :partner)" + (named ? " or u.username in :names" : "")
-                + ")";
-        TypedQuery<Object[]> query = em.createQuery("select u.id, u.username, u.firstName, u.lastName, u.email,"
-                + " u.enabled from UserEntity u where u.realmId = :realm and u.serviceAccountClientLink is null"
-                + which + (keyed ? " and u.id > :after" : "") + " order by u.id", Object[].class)
-                .setParameter("realm", realm.getId());
-        if (keyed) {
-            query.setParameter("after", after);
-        }
-        if (partner != null) {
-            query.setParameter("partnerAttr", PARTNER_ATTR).setParameter("partner", partner);
-            if (named) {
-                query.setParameter("names", usernames);
+        String columns = "select u.id, u.username, u.firstName, u.lastName, u.email, u.enabled from UserEntity u";
+        List<Object[]> rows;
+        if (partner != null) {  // the partner's people from its attribute, and the people named
+            List<String> found = new ArrayList<>(few(em.createQuery("select u.id from UserAttributeEntity a"
+                    + " join a.user u where a.name = :partnerAttr and a.value = :partner and u.realmId = :realm"
+                    + " and u.serviceAccountClientLink is null", String.class), realm, partner));
+            if (usernames != null && !usernames.isEmpty()) {
+                found.addAll(em.createQuery("select u.id from UserEntity u where u.realmId = :realm"
+                        + " and u.username in :names and u.serviceAccountClientLink is null", String.class)
+                        .setParameter("realm", realm.getId()).setParameter("names", usernames).getResultList());
             }
+            List<String> ids = window(found, after, from, size);
+            rows = ids.isEmpty() ? List.of() : em.createQuery(columns + " where u.id in :ids order by u.id",
+                    Object[].class).setParameter("ids", ids).getResultList();
+        } else {
+            TypedQuery<Object[]> query = em.createQuery(columns + " where u.realmId = :realm"
+                    + " and u.serviceAccountClientLink is null" + (keyed ? " and u.id > :after" : "") + " order by u.id",
+                    Object[].class).setParameter("realm", realm.getId());
+            if (keyed) {
+                query.setParameter("after", after);
+            }
+            rows = query.setFirstResult(from).setMaxResults(size).getResultList();
         }
-        List<Object[]> rows = query.setFirstResult(from).setMaxResults(size).getResultList();
         List<String> ids = new ArrayList<>();
         for (Object[] r : rows) {
             ids.add((String) r[0]);
@@ -343,6 +353,27 @@ public class MembershipsResource {
             query.setParameter("partnerAttr", PARTNER_ATTR).setParameter("partner", partner);
         }
         return query.setFirstResult(from).setMaxResults(size).getResultList();
+    }
+
+    /**
+     * The few rows of one partner (ids), with neither order nor limit in SQL: with them PostgreSQL chose to walk a
+     * whole table in id order, hoping to meet the partner's rows early (a `fast start` that read every group or
+     * user of a branch-sized realm); without them it reads the attribute's name and value index.
+     */
+    private static List<String> few(TypedQuery<String> query, RealmModel realm, String partner) {
+        Map<String, Object> values = Map.of("realm", realm.getId(), "marker", MARKER_ATTR, "managed", MARKER,
+                "partnerAttr", PARTNER_ATTR, "partner", partner == null ? "" : partner);
+        for (Parameter<?> p : query.getParameters()) {  // those this query names
+            query.setParameter(p.getName(), values.get(p.getName()));
+        }
+        return query.getResultList();
+    }
+
+    /** The page of these ids (sorted, distinct) after `after`, or from `from`: what an ordered, limited query gives. */
+    private static List<String> window(List<String> ids, String after, int from, int size) {
+        TreeSet<String> sorted = new TreeSet<>(ids);
+        List<String> rest = new ArrayList<>(after == null || after.isEmpty() ? sorted : sorted.tailSet(after, false));
+        return rest.subList(Math.min(from, rest.size()), Math.min(from + size, rest.size()));
     }
 
     private static Map<String, Map<String, List<String>>> groupAttributes(EntityManager em, List<String> ids) {
