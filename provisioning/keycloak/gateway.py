@@ -184,7 +184,8 @@ class KeycloakGateway:
     def _paged(self, path: str, **params) -> list[dict]:
         return self._pages(lambda first, size: self._raw_get(path, first=first, max=size, **params), self.page_size)
 
-    def _bulk(self, kind: str, partner: str | None, usernames: Sequence[str] = ()) -> list[dict] | None:
+    def _bulk(self, kind: str, partner: str | None, usernames: Sequence[str] = (), roots: Sequence[str] = (),
+              ) -> list[dict] | None:
         """Every user (kind "users"), or every group or organisation carrying our marker (of one partner, or
         all) with its members, a page at a time, from our extension's read-only endpoint (keycloak-extension,
         MembershipsResource); None where the extension is not installed (then the admin API's reads).
@@ -199,7 +200,8 @@ class KeycloakGateway:
 
         def fetch(**where: Any) -> list[dict]:
             params: dict[str, Any] = {"kind": kind, "max": size, **where, **({"partner": partner} if partner else {}),
-                                      **({"username": list(usernames)} if usernames else {})}
+                                      **({"username": list(usernames)} if usernames else {}),
+                                      **({"root": list(roots)} if roots else {})}
             r = self._call(f"GET {n.BULK_ENDPOINT}", self.kc.connection.raw_get, url, **params)
             if r.status_code == 404 and not where:
                 raise LookupError  # not installed
@@ -259,7 +261,8 @@ class KeycloakGateway:
                 u["username"], u.get("firstName") or "", u.get("lastName") or "", u.get("email") or "",
                 u.get("enabled", True), _attrs(u.get("attributes")), u["id"], _managed(u.get("attributes")))
         partner = scope.siret if scope else None
-        bulk_groups = self._bulk("groups", partner)
+        # one partner's groups come with the root they hang from (its id: a first group is created under it)
+        bulk_groups = self._bulk("groups", partner, roots=[n.PARTNERS_ROOT] if partner else ())
         self._observe_groups(s, scope, bulk_groups)
         bulk = {e["id"]: e["members"] for e in bulk_groups or []}
         by_id = {u.id: u.username for u in s.users.values()}

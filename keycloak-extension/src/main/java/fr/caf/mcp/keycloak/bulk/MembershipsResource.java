@@ -66,7 +66,8 @@ public class MembershipsResource {
     public List<Map<String, Object>> memberships(@QueryParam("kind") String kind, @QueryParam("first") Integer first,
                                                  @QueryParam("max") Integer max, @QueryParam("partner") String partner,
                                                  @QueryParam("after") String after,
-                                                 @QueryParam("username") List<String> usernames) {
+                                                 @QueryParam("username") List<String> usernames,
+                                                 @QueryParam("root") List<String> roots) {
         RealmModel realm = authorize();
         int from = first == null ? 0 : first;
         boolean keyed = after != null && !after.isEmpty();
@@ -92,9 +93,13 @@ public class MembershipsResource {
             List<String> ids = native_(em, "select g.ID from GROUP_ATTRIBUTE b join KEYCLOAK_GROUP g on g.ID = b.GROUP_ID"
                     + " where" + PARTNER_ROW + " and g.REALM_ID = :realm and g.TYPE = 0 and" + MARKED_ROW.formatted("g.ID"),
                     realm, partner);
-            // top-level: PARENT_GROUP is ' ' (Keycloak ≥ 23), read through its (realm, parent, name) index
-            ids.addAll(native_(em, "select g.ID from KEYCLOAK_GROUP g where g.REALM_ID = :realm and g.PARENT_GROUP = ' '"
-                    + " and g.TYPE = 0 and" + MARKED_ROW.formatted("g.ID"), realm, partner));
+            // the roots named (top-level: PARENT_GROUP is ' ' since Keycloak 23), by the (realm, parent, name) index:
+            // by parent alone PostgreSQL scanned the table (every organisation's own group is top-level too)
+            if (roots != null && !roots.isEmpty()) {
+                ids.addAll(native_(em, "select g.ID from KEYCLOAK_GROUP g where g.REALM_ID = :realm"
+                        + " and g.PARENT_GROUP = ' ' and g.NAME in (:roots) and g.TYPE = 0 and"
+                        + MARKED_ROW.formatted("g.ID"), realm, roots.subList(0, Math.min(roots.size(), 10))));
+            }
             return groups(em, realm, window(ids, after, from, size));
         }
         if ("users".equals(kind)) {
@@ -367,10 +372,11 @@ public class MembershipsResource {
             + " and m.NAME = :marker and m.VALUE = :managed)";
 
     @SuppressWarnings("unchecked")
-    private static List<String> native_(EntityManager em, String sql, RealmModel realm, String partner) {
+    private static List<String> native_(EntityManager em, String sql, RealmModel realm, Object partner) {
         jakarta.persistence.Query query = em.createNativeQuery(sql);
+        // `partner`: the SIRET, or the roots' names for a statement naming :roots
         Map<String, Object> values = Map.of("realm", realm.getId(), "marker", MARKER_ATTR, "managed", MARKER,
-                "partnerAttr", PARTNER_ATTR, "partner", partner);
+                "partnerAttr", PARTNER_ATTR, "partner", partner, "roots", partner);
         for (Parameter<?> p : query.getParameters()) {  // those this statement names
             query.setParameter(p.getName(), values.get(p.getName()));
         }
