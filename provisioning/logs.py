@@ -124,10 +124,10 @@ _PLAIN = {"name", "levelname", "pathname", "filename", "module", "funcName", "th
 def formatter(fmt: str) -> logging.Formatter:
     if fmt == "text":
         return logging.Formatter("%(asctime)s %(levelname)s %(process_name)s %(name)s [%(request_id)s] %(message)s")
-    return JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(process_name)s",
-                         rename_fields={"asctime": "time", "levelname": "level", "name": "logger",
-                                        "process_name": "process"},
-                         timestamp=False, json_ensure_ascii=False)
+    # `time`: ISO 8601 in UTC with microseconds, whatever the machine's time zone
+    return JsonFormatter("%(levelname)s %(name)s %(message)s %(request_id)s %(process_name)s",
+                         rename_fields={"levelname": "level", "name": "logger", "process_name": "process"},
+                         timestamp="time", json_ensure_ascii=False)
 
 
 class _Stderr(logging.StreamHandler):

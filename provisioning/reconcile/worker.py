@@ -86,15 +86,16 @@ def resync_if_due(svc: Provisioning, every: float = RESYNC_SECONDS) -> int:
     any request; a hand edit in Keycloak is corrected within that period."""
     if every <= 0:
         return 0
-    with logs.bound(None), svc.uow() as uow:  # the requests it makes carry this run's id (issue 30 §2)
-        last, at = uow.job_runs.last(RESYNC), store.now()
-        if last is not None and (at - last).total_seconds() < every:
-            return 0
-        asked = uow.reconcile.request_resync()
-        uow.job_runs.done(RESYNC, at)
-        uow.commit()
-    if asked:
-        log.info("periodic resync: %s reconcile request(s)", asked)
+    with logs.bound(None):  # the requests it makes, and its line, carry this run's id (issue 30 §2)
+        with svc.uow() as uow:
+            last, at = uow.job_runs.last(RESYNC), store.now()
+            if last is not None and (at - last).total_seconds() < every:
+                return 0
+            asked = uow.reconcile.request_resync()
+            uow.job_runs.done(RESYNC, at)
+            uow.commit()
+        if asked:
+            log.info("periodic resync: %s reconcile request(s)", asked)
     return asked
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -74,7 +75,8 @@ def test_one_id_from_the_request_to_the_audit_the_mails_the_worker_and_the_sende
                                                   "provisioning.usecases.mail"}
     access = next(line for line in mine if line["logger"] == "api.requests")
     assert (access["method"], access["path"], access["status"]) == ("POST", f"/api/v1/partners/{SIRET}/users", 201)
-    assert access["process"] == "test" and access["time"] and access["level"] == "INFO"
+    assert access["process"] == "test" and access["level"] == "INFO"
+    assert datetime.fromisoformat(access["time"]).utcoffset() == timedelta(0)  # ISO 8601, UTC
     assert any(line["message"].startswith(f"reconcile {SIRET}") for line in mine)
     assert sum(line["message"].endswith("(credentials): sent") for line in mine) == 1
 
