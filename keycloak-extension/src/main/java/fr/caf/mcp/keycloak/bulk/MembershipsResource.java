@@ -86,7 +86,7 @@ public class MembershipsResource {
                     + " order by g.id";
             if (!onePartner) {
                 return groups(em, realm, page(em.createQuery("select g.id from GroupEntity g where g.realm = :realm"
-                        + marked, String.class), realm, null, after, from, size));
+                        + marked, String.class), realm, after, from, size));
             }
             // one partner's groups, found from its attribute, and the marked top-level groups (the roots its groups
             // hang from: a plan creating its first group needs the root's id, which cost a request of its own)
@@ -121,7 +121,7 @@ public class MembershipsResource {
             } else {
                 orgs = page(em.createQuery(columns + " where o.realmId = :realm and" + carries("o.groupId", false)
                         + (keyed ? " and o.id > :after" : "") + " order by o.id", Object[].class),
-                        realm, null, after, from, size);
+                        realm, after, from, size);
             }
             List<String> groupIds = new ArrayList<>();
             for (Object[] o : orgs) {
@@ -261,9 +261,12 @@ public class MembershipsResource {
         String columns = "select u.id, u.username, u.firstName, u.lastName, u.email, u.enabled from UserEntity u";
         List<Object[]> rows;
         if (partner != null) {  // the partner's people from its attribute, and the people named
-            List<String> found = new ArrayList<>(few(em.createQuery("select u.id from UserAttributeEntity a"
+            // no order nor limit in SQL for one partner's rows (here and in PARTNER_ROW's statements): with them
+            // PostgreSQL walked a whole table in id order hoping to meet the few rows early; `window` pages them
+            List<String> found = new ArrayList<>(em.createQuery("select u.id from UserAttributeEntity a"
                     + " join a.user u where a.name = :partnerAttr and a.value = :partner and u.realmId = :realm"
-                    + " and u.serviceAccountClientLink is null", String.class), realm, partner));
+                    + " and u.serviceAccountClientLink is null", String.class).setParameter("partnerAttr", PARTNER_ATTR)
+                    .setParameter("partner", partner).setParameter("realm", realm.getId()).getResultList());
             if (usernames != null && !usernames.isEmpty()) {
                 found.addAll(em.createQuery("select u.id from UserEntity u where u.realmId = :realm"
                         + " and u.username in :names and u.serviceAccountClientLink is null", String.class)
@@ -347,14 +350,10 @@ public class MembershipsResource {
         return KeycloakModelUtils.buildGroupPath(escape, names.toArray(new String[0]));
     }
 
-    private static <T> List<T> page(TypedQuery<T> query, RealmModel realm, String partner, String after, int from,
-                                    int size) {
+    private static <T> List<T> page(TypedQuery<T> query, RealmModel realm, String after, int from, int size) {
         query.setParameter("realm", realm.getId()).setParameter("marker", MARKER_ATTR).setParameter("managed", MARKER);
         if (after != null && !after.isEmpty()) {
             query.setParameter("after", after);
-        }
-        if (partner != null && !partner.isEmpty()) {
-            query.setParameter("partnerAttr", PARTNER_ATTR).setParameter("partner", partner);
         }
         return query.setFirstResult(from).setMaxResults(size).getResultList();
     }
@@ -381,20 +380,6 @@ public class MembershipsResource {
             query.setParameter(p.getName(), values.get(p.getName()));
         }
         return new ArrayList<>((List<String>) query.getResultList());
-    }
-
-    /**
-     * The few rows of one partner (ids), with neither order nor limit in SQL: with them PostgreSQL chose to walk a
-     * whole table in id order, hoping to meet the partner's rows early (a `fast start` that read every group or
-     * user of a branch-sized realm); without them it reads the attribute's name and value index.
-     */
-    private static List<String> few(TypedQuery<String> query, RealmModel realm, String partner) {
-        Map<String, Object> values = Map.of("realm", realm.getId(), "marker", MARKER_ATTR, "managed", MARKER,
-                "partnerAttr", PARTNER_ATTR, "partner", partner == null ? "" : partner);
-        for (Parameter<?> p : query.getParameters()) {  // those this query names
-            query.setParameter(p.getName(), values.get(p.getName()));
-        }
-        return query.getResultList();
     }
 
     /** Rows in the order of their ids as `window` cut them (the next page starts after the last one). */
