@@ -149,6 +149,29 @@ def _build_extension(_args) -> int:
     return 0
 
 
+def _backup(args) -> int:
+    from pathlib import Path
+
+    from devstack import backup
+    from devstack.cluster import Cluster
+    made = backup.backup(Cluster(), Path(args.dir))
+    took = made.finished - made.started
+    print(f"[backup] {len(made.sizes)} databases, {sum(made.sizes.values())} bytes in {took:.1f} s into {args.dir} "
+          f"(registry at {made.registry_revision}, Keycloak {made.keycloak_version})")
+    return 0
+
+
+def _restore(args) -> int:
+    from pathlib import Path
+
+    from devstack import backup
+    from devstack.cluster import Cluster
+    done = backup.restore(Cluster(), Path(args.dir))
+    print(f"[restore] databases loaded in {done.restore_seconds} s, topology serving {done.start_seconds} s later; "
+          "the workers now compare every partner with Keycloak")
+    return 0
+
+
 def _status(args) -> int:
     if args.cluster:
         from devstack.cluster import Cluster
@@ -175,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     for p_ in (u, d, st):
         p_.add_argument("--cluster", action="store_true",
                         help="the production topology (issue 14): PostgreSQL, 2 Keycloak nodes, HAProxy, gunicorn")
+    b = sub.add_parser("backup", help="dump the production topology's databases into DIR (issue 30 §3)")
+    b.add_argument("dir")
+    r = sub.add_parser("restore", help="load a backup into the production topology, whose databases are gone, and "
+                                       "start it")
+    r.add_argument("dir")
     sub.add_parser("build-extension", help="build the Keycloak extension jar into build/ (for Docker users)")
     args = p.parse_args(argv)
     if args.cmd == "up" and not args.cluster:
@@ -182,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                                       "demo-only, SQLite, serveurs de développement) n'est pas une installation de "
                                       "production : voir docs/operations.md")])
     try:
-        return {"up": _up, "down": _down, "status": _status, "build-extension": _build_extension}[args.cmd](args)
+        return {"up": _up, "down": _down, "status": _status, "build-extension": _build_extension,
+                "backup": _backup, "restore": _restore}[args.cmd](args)
     except (kc.KeycloakError, RuntimeError) as e:  # ClusterError is a RuntimeError
         print(f"error: {e}", file=sys.stderr)
         return 2

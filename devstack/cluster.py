@@ -242,6 +242,9 @@ class Cluster:
                "--http-management-host=127.0.0.1", f"--http-management-port={self.port('kc_management', i)}",
                "--cache-embedded-network-bind-address=127.0.0.1",
                f"--cache-embedded-network-bind-port={self.port('kc_cluster', i)}",
+               # a stopping node says « not ready » first, long enough for the load balancer's checks (1 s, fall 2)
+               # to take it out, then finishes the requests it holds (issue 30 §4: rolling restarts)
+               "--shutdown-delay=4s", "--shutdown-timeout=20s",
                *(["--import-realm"] if import_realm else [])]
         env = {**self.env(), "JAVA_HOME": str(find_jdk().home),
                "JAVA_OPTS_KC_HEAP": "-Xms256m -Xmx768m",
@@ -350,7 +353,7 @@ class Cluster:
                 + [self.node_proc(i) for i in range(self.nodes)] + [self.smtp_proc()])
 
     # --- the whole ---------------------------------------------------------------------------------
-    def up(self, *, seed: bool = True, say=print) -> None:
+    def up(self, *, seed: bool = True, resync: bool = False, say=print) -> None:
         t0 = time.monotonic()
         self.dir.mkdir(parents=True, exist_ok=True)
         self.secrets()
@@ -366,6 +369,8 @@ class Cluster:
         say(f"[realm] {self.realm()}")  # a deployment step too: the realm follows realm-config/ (issue 28 §3)
         if seed:
             say(f"[seed] {self.seed()} change(s) applied")
+        if resync:  # after a restore: the workers compare every partner with Keycloak once they start
+            say(f"[resync] {self.provisioning('resync')}")
         for service in SERVICES:
             for i in range(self.instances):
                 say(f"[{service}-{i + 1}] {self.start_instance(service, i)}: 127.0.0.1:{self.instance_port(service, i)}")
@@ -377,10 +382,14 @@ class Cluster:
         say(f"[cluster] up in {time.monotonic() - t0:.0f} s")
 
     def migrate(self) -> str:
-        done = subprocess.run([sys.executable, "-m", "provisioning.cli", "migrate"], cwd=REPO_ROOT,
+        return self.provisioning("migrate")
+
+    def provisioning(self, *args: str) -> str:
+        """`mcp-provisioning ARGS` as a deployment step of this topology (production mode); its last line."""
+        done = subprocess.run([sys.executable, "-m", "provisioning.cli", *args], cwd=REPO_ROOT,
                               env={**os.environ, **self.env()}, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
-            raise ClusterError(f"migration failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+            raise ClusterError(f"mcp-provisioning {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
         return done.stdout.strip().splitlines()[-1]
 
     def realm(self) -> str:

@@ -308,6 +308,17 @@ def cmd_worker(args) -> int:
     return 0
 
 
+def cmd_resync(args) -> int:
+    """After a restore (issue 30 §3) or a hand edit in Keycloak: every partner and the realm are asked again now,
+    as the periodic resync would; the workers carry it out and Keycloak follows the registry."""
+    svc = _service()
+    with svc.uow() as uow:
+        asked = uow.reconcile.request_resync()
+        uow.commit()
+    print(f"{asked} demande(s) de réconciliation ajoutée(s) : les workers comparent chaque partenaire à Keycloak.")
+    return 0
+
+
 def _serve_metrics(svc) -> None:
     """Issue 30: a long-running worker or daily job serves its metrics (and the queues') on MCP_METRICS_PORT of
     127.0.0.1, for a local agent; 0 (the default): not served."""
@@ -427,6 +438,8 @@ def _operations(sub: Any, mandate: argparse.ArgumentParser) -> None:
     wk.add_argument("--once", action="store_true", help="what is due now, then exit")
     wk.add_argument("--full", action="store_true", help="also request a reconcile of the whole realm")
     wk.add_argument("--interval", type=float, default=0.5, help="seconds between rounds when idle")
+    sub.add_parser("resync", help="ask the workers to compare every partner and the realm with Keycloak now "
+                   "(after a restore; the periodic resync does it every MCP_RESYNC_MINUTES)")
     ob = sub.add_parser("outbox", help="mails waiting or dead (attempts exhausted); --resend ID sends one again")
     ob.add_argument("--dead", action="store_true", help="only dead letters")
     ob.add_argument("--all", action="store_true", help="sent ones too")
@@ -460,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
-                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
+                "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "resync": cmd_resync, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
                 "usage-rules": cmd_usage_rules, "reissue": cmd_reissue, "realm": cmd_realm}
     try:
         return handlers[args.cmd](args)

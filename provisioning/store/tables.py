@@ -109,6 +109,11 @@ leases = sa.Table(  # issue 14: one active process of a kind (reconcile worker, 
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+schema_compat = sa.Table(  # issue 30 §4: the code revisions that may run on this schema (store/compat.py)
+    "schema_compat", metadata,
+    sa.Column("revision", sa.String(32), primary_key=True),
+)
+
 job_runs = sa.Table(  # issue 25: when a scheduled job last completed, so a restart neither skips nor repeats it
     "job_runs", metadata,
     sa.Column("name", sa.String(64), primary_key=True),

@@ -42,17 +42,23 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+MIGRATION_LOCK_TIMEOUT = "5s"
 MIGRATION_LOCK = 0x6D6370  # PostgreSQL advisory lock key ("mcp"): one migrating process at a time
 
 
 class SchemaNotCurrent(ProvisioningError):
     """A process meets a database its code was not written for: it refuses to start rather than guess."""
 
-    def __init__(self, found: str | None, expected: str):
-        what = "vide (aucune migration)" if found is None else f"à la révision {found}"
-        super().__init__("SCHEMA_NON_A_JOUR", f"La base du registre est {what}, ce programme attend la révision "
-                         f"{expected} : lancez « mcp-provisioning migrate » (une étape du déploiement), puis "
-                         "redémarrez.", 503)
+    def __init__(self, found: str | None, expected: str, *, newer: bool = False):
+        if newer:
+            message = (f"La base du registre est à la révision {found}, plus récente, qui n'admet plus la révision "
+                       f"{expected} de ce programme (une migration « contract ») : déployez la version qui "
+                       "correspond à la base.")
+        else:
+            what = "vide (aucune migration)" if found is None else f"à la révision {found}"
+            message = (f"La base du registre est {what}, ce programme attend la révision {expected} : lancez "
+                       "« mcp-provisioning migrate » (une étape du déploiement), puis redémarrez.")
+        super().__init__("SCHEMA_NON_A_JOUR", message, 503)
 
 
 def _alembic() -> Config:
@@ -68,6 +74,15 @@ def head_revision() -> str:
     return head
 
 
+def _known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+    try:
+        return ScriptDirectory.from_config(_alembic()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def schema_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
     with engine.connect() as conn:
@@ -76,10 +91,19 @@ def schema_revision(engine: Engine) -> str | None:
 
 def require_current_schema(engine: Engine) -> None:
     """Every process but `migrate` calls this at start (issue 25 §6): migrations are a deployment step,
-    never six processes racing to run them."""
+    never six processes racing to run them. A newer schema is accepted when it still admits this code's
+    revision (issue 30 §4: its successor's *expand* migration ran during a rolling upgrade)."""
     found, expected = schema_revision(engine), head_revision()
-    if found != expected:
+    if found == expected:
+        return
+    if found is None or _known(found):  # empty, or older than this code
         raise SchemaNotCurrent(found, expected)
+    with engine.connect() as conn:
+        admitted = set(conn.execute(sa.select(t.schema_compat.c.revision)).scalars())
+    if expected not in admitted:
+        raise SchemaNotCurrent(found, expected, newer=True)
+    log.warning("registry schema at %s, newer than this code's %s, which it still admits (expand): a rolling "
+                "upgrade is under way", found, expected)
 
 
 @contextmanager
@@ -116,6 +140,10 @@ def migrate(engine: Engine, to: str = "head") -> tuple[str | None, str]:
     with _migration_lock(engine):
         before = schema_revision(engine)
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # a migration waiting for a lock would hold every query behind it (the servers of the version in
+                # use: issue 30 §4): it gives up instead, and `migrate` is run again
+                conn.execute(sa.text(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, to)
     return before, head_revision() if to == "head" else to

@@ -30,11 +30,11 @@ def _admin(c: Cluster) -> AdminSession:
     return s
 
 
-def _ready_person(c: Cluster, username: str) -> str:
+def _ready_person(c: Cluster, username: str, password: str = PASSWORD) -> str:
     """A seeded user of the demo partner with a known password (as after her first connection)."""
     admin = _admin(c)
     [user] = admin.get("/users", params={"username": username, "exact": "true"})
-    admin.put(f"/users/{user['id']}/reset-password", json={"type": "password", "value": PASSWORD, "temporary": False})
+    admin.put(f"/users/{user['id']}/reset-password", json={"type": "password", "value": password, "temporary": False})
     admin.put(f"/users/{user['id']}", json={**user, "requiredActions": ["TERMS_AND_CONDITIONS"]})
     return user["id"]
 
@@ -44,11 +44,12 @@ def _text(resp: requests.Response) -> str:
     return BeautifulSoup(resp.text, "html.parser").get_text(" ", strip=True)
 
 
-def login(c: Cluster, username: str, app: str = "portail") -> tuple[Browser, requests.Response]:
+def login(c: Cluster, username: str, app: str = "portail", password: str = PASSWORD
+          ) -> tuple[Browser, requests.Response]:
     b = Browser(c)
     r = b.get(c.url(app) + "/auth/login")
-    assert r.url.startswith(c.url("keycloak")) and "password" in r.text, r.url
-    r = b.submit(r, {"username": username, "password": PASSWORD})
+    assert r.url.startswith(c.url("keycloak")) and "password" in r.text, (r.status_code, r.url)
+    r = b.submit(r, {"username": username, "password": password})
     if "Règles d'usage" in _text(r) and r.url.startswith(c.url("keycloak")):
         r = b.submit(r, {"accept": ""})
     assert r.status_code == 200 and r.url.startswith(c.url(app)), (r.status_code, r.url, _text(r)[:400])
@@ -303,3 +304,13 @@ def _registry_counts(c: Cluster) -> dict[str, int]:
         out = {name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar() for name in ("partners", "audit_log")}
     engine.dispose()
     return out
+
+
+def test_each_keycloak_node_serves_its_metrics_on_its_management_port(cluster):
+    """Issue 30 §1: Keycloak's own metrics are scraped beside ours, per node, on the management port (127.0.0.1)."""
+    c = cluster
+    for i in range(c.nodes):
+        r = requests.get(f"http://127.0.0.1:{c.port('kc_management', i)}/metrics", timeout=10)
+        assert r.status_code == 200, (i, r.status_code)
+        served = {line.split("{")[0].split(" ")[0] for line in r.text.splitlines() if line and line[0] != "#"}
+        assert {"jvm_memory_used_bytes", "http_server_requests_seconds_count"} <= served, sorted(served)[:40]
