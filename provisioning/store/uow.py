@@ -139,13 +139,20 @@ def migrate(engine: Engine, to: str = "head") -> tuple[str | None, str]:
     cfg = _alembic()
     with _migration_lock(engine):
         before = schema_revision(engine)
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                # a migration waiting for a lock would hold every query behind it (the servers of the version in
-                # use: issue 30 §4): it gives up instead, and `migrate` is run again
-                conn.execute(sa.text(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, to)
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    # a migration waiting for a lock would hold every query behind it (the servers of the version
+                    # in use: issue 30 §4): it gives up instead, having changed nothing, and is run again
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, to)
+        except sa.exc.OperationalError as e:
+            if getattr(e.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            raise ProvisioningError("MIGRATION_BLOQUEE", f"La migration attendait depuis {MIGRATION_LOCK_TIMEOUT} "
+                                    "un verrou tenu par une transaction en cours : rien n'a été modifié ; relancez "
+                                    "« mcp-provisioning migrate ».", 503) from None
     return before, head_revision() if to == "head" else to
 
 

@@ -62,3 +62,26 @@ def test_a_base_left_at_an_older_revision_is_refused_until_migrated(empty_base):
     assert r.returncode == 1 and "révision 0007" in r.stderr and head_revision() in r.stderr
     done = cli(empty_base, "migrate")
     assert done.returncode == 0 and f"0007 → {head_revision()}" in done.stdout
+
+
+def test_a_migration_blocked_by_a_running_transaction_gives_up_having_changed_nothing(postgres_url):
+    """Issue 30 §4: during a rolling upgrade the version in use keeps reading; a migration queued behind one of its
+    transactions would hold every query behind it. It waits `lock_timeout` (5 s) at most, then gives up, whole."""
+    from provisioning.errors import ProvisioningError
+    engine = make_engine(postgres_url)
+    with engine.begin() as c:
+        c.execute(sa.text("DROP SCHEMA public CASCADE"))
+        c.execute(sa.text("CREATE SCHEMA public"))
+    migrate(engine, to="0013")
+    reader = engine.connect()
+    reader.execute(sa.text("SELECT count(*) FROM audit_log"))  # an open transaction of the running version
+    try:
+        with pytest.raises(ProvisioningError) as refused:
+            migrate(engine)  # 0014 adds columns to audit_log: it needs the table to itself
+        assert refused.value.code == "MIGRATION_BLOQUEE" and "relancez" in str(refused.value)
+        assert schema_revision(engine) == "0013"
+    finally:
+        reader.rollback()
+        reader.close()
+    assert migrate(engine) == ("0013", head_revision())
+    engine.dispose()
