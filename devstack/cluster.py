@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -362,21 +363,26 @@ class Cluster:
         self.build_keycloak()
         say(f"[haproxy] {self.start_haproxy()}: TLS on 127.0.0.1:{self.port('lb_keycloak')}…{self.port('lb_api')}")
         say(f"[keycloak-node1] {self.start_node(0, import_realm=True)} ({time.monotonic() - t0:.0f} s)")
-        for i in range(1, self.nodes):
-            say(f"[keycloak-node{i + 1}] {self.start_node(i, import_realm=False)} ({time.monotonic() - t0:.0f} s)")
-        self.wait_lb("keycloak", f"/realms/{kc.REALM}/.well-known/openid-configuration")
-        say(f"[migrate] {self.migrate()}")  # a deployment step, before any process that uses the registry
-        say(f"[realm] {self.realm()}")  # a deployment step too: the realm follows realm-config/ (issue 28 §3)
-        if seed:
-            say(f"[seed] {self.seed()} change(s) applied")
-        if resync:  # after a restore: the workers compare every partner with Keycloak once they start
-            say(f"[resync] {self.provisioning('resync')}")
-        for service in SERVICES:
-            for i in range(self.instances):
-                say(f"[{service}-{i + 1}] {self.start_instance(service, i)}: 127.0.0.1:{self.instance_port(service, i)}")
-        for kind in ("worker", "daily"):
-            for i in range(2):
-                say(f"[{kind}-{i + 1}] {self.start_background(kind, i)}")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            # the other nodes join while the deployment steps run through the first (they need only one node)
+            nodes = [pool.submit(self.start_node, i, import_realm=False) for i in range(1, self.nodes)]
+            self.wait_lb("keycloak", f"/realms/{kc.REALM}/.well-known/openid-configuration")
+            say(f"[migrate] {self.migrate()}")  # a deployment step, before any process that uses the registry
+            say(f"[realm] {self.realm()}")  # a deployment step too: the realm follows realm-config/ (issue 28 §3)
+            if seed:
+                say(f"[seed] {self.seed()} change(s) applied")
+            if resync:  # after a restore: the workers compare every partner with Keycloak once they start
+                say(f"[resync] {self.provisioning('resync')}")
+            started = {(service, i): pool.submit(self.start_instance, service, i)
+                       for service in SERVICES for i in range(self.instances)}
+            background = {(kind, i): pool.submit(self.start_background, kind, i)
+                          for kind in ("worker", "daily") for i in range(2)}
+            for i, node in enumerate(nodes, start=2):
+                say(f"[keycloak-node{i}] {node.result()} ({time.monotonic() - t0:.0f} s)")
+            for (service, i), done in started.items():
+                say(f"[{service}-{i + 1}] {done.result()}: 127.0.0.1:{self.instance_port(service, i)}")
+            for (kind, i), done in background.items():
+                say(f"[{kind}-{i + 1}] {done.result()}")
         for service in SERVICES:
             self.wait_lb(service, HEALTH.get(service, "/healthz"))
         say(f"[cluster] up in {time.monotonic() - t0:.0f} s")

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
+from sso_demo.journal import create_tables
+
 
 @dataclass
 class AppSession:
@@ -161,7 +163,7 @@ class SqlSessionStore:
         # COMMIT round trip per page. No ping before each checkout either: a connection the server dropped fails
         # one request, and SQLAlchemy then renews the whole pool.
         self.engine = sa.create_engine(url, future=True, isolation_level="AUTOCOMMIT", pool_recycle=600)
-        _metadata.create_all(self.engine)
+        create_tables(_metadata, self.engine)
         self.url = url
         self._cache: dict[str, AppSession] = {}
         self._lock = threading.Lock()

@@ -14,7 +14,7 @@ from sso_demo.afas import rules
 from sso_demo.app_factory import make_app
 from sso_demo.auth import require_role, signed_in
 from sso_demo.config import AppConfig
-from sso_demo.journal import engine_for
+from sso_demo.journal import create_tables, engine_for
 from sso_demo.portal import confirm
 
 DECLARER, HABILITER = "afas:AFAS-Déclarer", "afas:AFAS-Habiliter"
@@ -359,5 +359,5 @@ def habilitations():
 def create_app(cfg: AppConfig | None = None) -> Flask:
     app = make_app("afas", cfg, bp)
     app.extensions["afas_db"] = engine_for("afas", app.config["MCP"].data_dir, app.config["MCP"].journal_url)
-    meta.create_all(app.extensions["afas_db"])
+    create_tables(meta, app.extensions["afas_db"])
     return app

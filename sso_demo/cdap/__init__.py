@@ -11,7 +11,7 @@ from sso_demo.app_factory import make_app
 from sso_demo.auth import current_principal, require_role
 from sso_demo.cdap import beneficiaries
 from sso_demo.config import AppConfig
-from sso_demo.journal import engine_for
+from sso_demo.journal import create_tables, engine_for
 
 ROLE = "cdap:CDAP-Consulter"
 PURPOSES = ("Instruction d'un dossier d'aide", "Calcul d'une participation familiale",
@@ -82,5 +82,5 @@ def journal():
 def create_app(cfg: AppConfig | None = None) -> Flask:
     app = make_app("cdap", cfg, bp)
     app.extensions["cdap_db"] = engine_for("cdap", app.config["MCP"].data_dir, app.config["MCP"].journal_url)
-    meta.create_all(app.extensions["cdap_db"])
+    create_tables(meta, app.extensions["cdap_db"])
     return app
