@@ -431,7 +431,9 @@ class Cluster:
             time.sleep(0.5)
 
     def down(self, *, reset: bool = False) -> list[str]:
-        stopped = [p.name for p in self.all_procs() if p.stop()]
+        procs = self.all_procs()
+        with ThreadPoolExecutor(max_workers=len(procs)) as pool:  # Keycloak's nodes take their shutdown delay together
+            stopped = [p.name for p, was in zip(procs, pool.map(lambda p: p.stop(), procs), strict=True) if was]
         self.stop_postgres()
         if reset:
             shutil.rmtree(self.dir, ignore_errors=True)
