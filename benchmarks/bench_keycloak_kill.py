@@ -94,7 +94,7 @@ def one_run(n: int, args, inst, admin: AdminSession, sink: MailSink, tmp: Path) 
         if not mails:
             broken.append(f"{who}: no password mailed")
             continue
-        password = re.search(r"provisoire : (\S+)", mails[-1].body).group(1)
+        password = re.search(r"provisoire\s*:\s*(\S+)", mails[-1].body).group(1)
         rp = Rp(inst.url + f"/realms/{kc.REALM}", "portail", "demo-only-portail-secret", PORTAIL)
         _, page = rp.authorize()
         result = rp.login(page, who, password)

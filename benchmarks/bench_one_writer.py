@@ -37,11 +37,13 @@ from provisioning.notify.notifier import SmtpConfig, SmtpNotifier  # noqa: E402
 from provisioning.reconcile.worker import run_once  # noqa: E402
 from provisioning.services import Actor, Provisioning  # noqa: E402
 from provisioning.store.uow import make_engine, migrate  # noqa: E402
+from provisioning.typography import typo  # noqa: E402
 from tests.unit.factories import EXAMPLE, example_data, registry, second_partner  # noqa: E402
 
 SECRET = os.environ.get("MCP_PROVISIONING_CLIENT_SECRET", "demo-only-provisioning-secret")
 NATIONAL = Actor("bench", system=True)
-SUBJECTS = ["« Mon Compte Partenaire » : votre identifiant", "« Mon Compte Partenaire » : votre mot de passe provisoire"]
+SUBJECTS = [typo("« Mon Compte Partenaire » : votre identifiant"),  # as they leave: French spacing
+            typo("« Mon Compte Partenaire » : votre mot de passe provisoire")]
 
 
 def _file(people: int, tag: str, tmp: Path) -> tuple[Path, list[dict]]:

@@ -1,8 +1,8 @@
 """The pages every footer links to (issue 15): mentions légales, données personnelles, accessibilité, aide et
 contact. Public (no login: Keycloak's pages link here before anyone is known), the same in the three apps.
 
-`typo` is French typography for texts written with ordinary spaces: a narrow no-break space before ; ! ? and
-a no-break space before : and inside « », so a line never starts with a lone sign."""
+`typo` (provisioning/typography.py) is French typography for texts written with ordinary spaces; `typo_html`
+applies it to a rendered page."""
 
 from __future__ import annotations
 
@@ -11,19 +11,9 @@ import re
 from flask import Blueprint, render_template
 from markupsafe import Markup
 
+from provisioning.typography import typo
+
 bp = Blueprint("legal", __name__)
-
-NBSP, NNBSP = "\u00a0", "\u202f"
-_RULES = [(re.compile(r"[ \u00a0]+([;!?])"), NNBSP + r"\1"), (re.compile(r"[ \u00a0\u202f]+:(?=\s|$)"), NBSP + ":"),
-          (re.compile(r"«[ \u00a0\u202f]*"), "«" + NBSP), (re.compile(r"[ \u00a0\u202f]*»"), NBSP + "»")]
-
-
-def typo(text: str) -> str:
-    """French spacing in a text (never inside tags: applied to text, not to markup)."""
-    for pattern, repl in _RULES:
-        text = pattern.sub(repl, text)
-    return text
-
 
 _UNTOUCHED = re.compile(r"(?is)(<(script|style|textarea|pre|code)\b.*?</\2\s*>|<[^>]+>)")
 

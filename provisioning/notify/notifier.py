@@ -11,6 +11,7 @@ from typing import Protocol
 
 from provisioning.errors import Transient, Unavailable
 from provisioning.notify.html import as_html
+from provisioning.typography import typo
 
 
 class Notifier(Protocol):
@@ -34,6 +35,9 @@ class SmtpNotifier:
         self.cfg = cfg
 
     def message(self, recipient: str, subject: str, body: str) -> EmailMessage:
+        # French spacing where the text leaves for a person, as the pages do (issue 29 §8): « Objet : … » written
+        # with ordinary spaces everywhere else (messages, the outbox, the tests' fakes)
+        subject, body = typo(subject), typo(body)
         msg = EmailMessage()
         msg["From"], msg["To"], msg["Subject"] = self.cfg.sender, recipient, subject
         msg["Date"], msg["Message-ID"] = formatdate(localtime=True), make_msgid(domain="mon-compte-partenaire")

@@ -79,7 +79,7 @@ class Stack:
 
     def provisional_password(self, email: str) -> str:
         mail = next(m for m in reversed(self.smtp.mails) if email in m.recipients and "mot de passe" in m.subject)
-        return re.search(r"provisoire : (\S+)", mail.body).group(1)
+        return re.search(r"provisoire\s*:\s*(\S+)", mail.body).group(1)
 
 
 def _serve(app, port: int):

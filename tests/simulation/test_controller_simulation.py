@@ -58,7 +58,7 @@ NATIONAL = Actor("cli:simulation", system=True)
 NEWCOMERS = ("sim.alix", "sim.bao")  # few names: the same person meets many events
 EXAMPLES = int(os.environ.get("MCP_SIMULATION_EXAMPLES", "500"))
 SEED = int(os.environ.get("MCP_SIMULATION_SEED") or random.SystemRandom().randrange(2**32))
-PASSWORD = re.compile(r"provisoire : (\S+)")
+PASSWORD = re.compile(r"provisoire\s*:\s*(\S+)")
 REPORT: dict[str, int] = {"examples": 0, "steps": 0, "faults": 0, "crashes": 0, "refusals": 0}
 
 

@@ -127,6 +127,7 @@ def test_the_applications_send_their_request_id_on_to_the_api(monkeypatch):
     ('{"password": "Mcp-Provisoire-9a!"}', "Mcp-Provisoire-9a!"),
     ("client_secret=demo-only-provisioning-secret", "demo-only-provisioning-secret"),
     ("Votre mot de passe provisoire : Xy7!pQ2#mN9@kL4$", "Xy7!pQ2#mN9@kL4$"),
+    ("Votre mot de passe provisoire\u00a0: !Xy7pQ2#mN9", "!Xy7pQ2#mN9"),  # as the mail leaves (French spacing)
 ])
 def test_no_secret_leaves_in_a_line(lines, secret_line, secret):
     log = logging.getLogger("provisioning.test")
