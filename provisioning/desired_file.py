@@ -308,7 +308,9 @@ def partner_to_dict(p: Partner) -> dict:
                    **({"suspended_by": u.suspended_by} if u.suspended and u.suspended_by else {}),
                    **({"locked": True} if u.locked else {})} for u in p.users],
         "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "sites": list(e.sites),
-                        "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],
+                        "assignments": {k.value: list(v) for k, v in e.assignments.items()},
+                        **({"sites_of": {i: list(s) for i, s in e.sites_of.items()}} if e.sites_of else {})}
+                       for e in p.equipments],
         "conventions": [{
             "number": c.number, "status": c.status.value,
             "history": [{"status": h.status.value, "at": h.at, "actor": h.actor} for h in c.history],

@@ -143,13 +143,15 @@ class EquipmentIn(_In):
     sites: list[str] = []
     site: str = ""  # documents written before `sites`: one address
     assignments: dict[ProfileCode, list[str] | None] = {}
+    sites_of: dict[str, list[str]] = {}  # issue 29 §3: a person associated for some sites only
 
     def domain(self) -> Equipment:
         sites = list(dict.fromkeys(self.sites))
         if self.site and self.site not in sites:
             sites.insert(0, self.site)
         return Equipment(self.code, self.name, self.type, sites,
-                         {prof: list(dict.fromkeys(ids or [])) for prof, ids in self.assignments.items()})
+                         {prof: list(dict.fromkeys(ids or [])) for prof, ids in self.assignments.items()},
+                         {i: list(dict.fromkeys(s)) for i, s in self.sites_of.items() if s})
 
 
 class UserIn(_In):

@@ -100,6 +100,11 @@ class Provisioning(Core):
         return self._change(actor, c.SetAssignments(siret=siret, code=code, assignments=assignments,
                                                     expected_version=expected_version))
 
+    def set_sites(self, actor: Actor, siret: str, code: str, sites_of: dict[str, list[str]],
+                  expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.SetSites(siret=siret, code=code, sites_of=sites_of,
+                                              expected_version=expected_version))
+
     def send_back(self, actor: Actor, siret: str, service: Service, code: str, period: str,
                   reason: str) -> MutationResult:
         return self._change(actor, c.SendBack(siret=siret, service=service, code=code, period=period,

@@ -86,6 +86,12 @@ class Assignments(RootModel[dict[ProfileCode, Annotated[list[Identifiant], Field
     model_config = ConfigDict(strict=True)
 
 
+class SitesOf(RootModel[dict[Identifiant, Annotated[list[Text], Field(max_length=20)]]]):
+    """Issue 29 §3: for each person associated to the equipment, the sites she works for (someone absent, or
+    given every site, works for the whole equipment)."""
+    model_config = ConfigDict(strict=True)
+
+
 class SendBack(Strict):
     """Issue 29 §3: an approver sends a declaration back to the equipment's providers, with the reason mailed."""
     service: ServiceCode

@@ -286,6 +286,19 @@ def set_assignments(siret: str, code: str):
     return _result(_svc().set_assignments(g.actor, siret, code, dict(g.body.root), expected_version=_if_match()))
 
 
+@bp.put("/<siret>/equipments/<code>/sites")
+@m.body(m.SitesOf)
+@answers.returns(answers.MutationAnswer)
+def set_sites(siret: str, code: str):
+    """AFAS Habiliter per site (issue 29 §3): for each person associated to the equipment, the sites she works
+    for; someone absent, or given every site, works for the whole equipment. Replaces what was set."""
+    faults = [Violation("VALEUR_EN_DOUBLE", f"« {k} » cite deux fois le même lieu.", k)
+              for k, v in g.body.root.items() if len(set(v)) != len(v)]
+    if faults:
+        raise ValidationFailed(faults)
+    return _result(_svc().set_sites(g.actor, siret, code, dict(g.body.root), expected_version=_if_match()))
+
+
 @bp.post("/<siret>/equipments/<code>/send-back")
 @m.body(m.SendBack)
 @answers.returns(answers.MutationAnswer)

@@ -46,6 +46,9 @@ class EquipmentDoc(Closed):
     type: EquipmentType
     sites: list[str]
     assignments: dict[ProfileCode, list[str]]
+    sites_of: dict[str, list[str]] | None = Field(
+        None, description="present when someone is associated for some sites only: identifiant -> those sites "
+                          "(someone associated and absent here works for every site)")
 
 
 class HistoryStep(Closed):

@@ -14,6 +14,7 @@ ACTIONS = {
     "create-user": "Création d'un utilisateur",
     "set-membership": "Habilitations modifiées",
     "set-assignments": "Associations aux équipements modifiées",
+    "set-sites": "Lieux d'implantation des associations modifiés",
     "send-back": "Déclaration renvoyée pour correction",
     "delegate": "Désignation d'un responsable des habilitations",
     "revoke-delegate": "Fin de désignation d'un responsable des habilitations",

@@ -207,6 +207,9 @@ class Equipment:
     type: EquipmentType
     sites: list[str] = field(default_factory=list)  # where it runs (an ALSH may have several sites)
     assignments: dict[Profile, list[str]] = field(default_factory=dict)  # profile -> identifiants
+    # AFAS Habiliter per site (issue 29 §3, the seed's « lieux d'implantation »): identifiant -> the sites she is
+    # associated with; someone associated and absent here works for every site of the equipment
+    sites_of: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass

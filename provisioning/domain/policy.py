@@ -108,6 +108,7 @@ POLICY: dict[str, Rule] = {
     "delegate": ADMINISTRATOR,
     "revoke-delegate": ADMINISTRATOR,
     "set-assignments": HABILITER,
+    "set-sites": HABILITER,
     "send-back": STAFF,              # issue 29 §3: an approver, within her equipments (checked by the handler)
     "suspend-user": MANAGERS,       # issue 29: the partner's administrator and delegates too (R12 hierarchy)
     "reactivate-user": MANAGERS,

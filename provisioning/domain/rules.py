@@ -462,6 +462,28 @@ def equipment_assignments_follow_profiles(reg: Registry, today: date) -> Iterato
                                         f"{profile_label(prof)} sans détenir ce profil au bulletin {owner.code}.", path)
 
 
+def equipment_sites_are_its_own(reg: Registry, today: date) -> Iterator[Violation]:
+    """Issue 29 §3: a person associated for some sites only is associated to the equipment, and those sites are
+    the equipment's (a site renamed or removed by the Caf while someone works there is refused, saying who)."""
+    for pi, p in enumerate(reg.partners):
+        for ei, e in enumerate(p.equipments):
+            if not e.sites_of:
+                continue
+            associated = {i for ids in e.assignments.values() for i in ids}
+            known = set(e.sites)
+            for ident in sorted(e.sites_of):
+                path = _p(pi, f"equipments[{ei}]", "sites_of", ident)
+                if ident not in associated:
+                    yield Violation("LIEU_SANS_ASSOCIATION", f"« {ident} » n'est pas associé à l'équipement "
+                                    f"{e.code} : associez-le avant de choisir ses lieux.", path)
+                for site in e.sites_of[ident]:
+                    if site not in known:
+                        yield Violation("LIEU_INCONNU", f"L'équipement {e.code} n'a pas de lieu « {site} » "
+                                        f"(lieu de {ident}) : ses lieux sont " + (", ".join(f"« {s} »" for s in e.sites)
+                                                                                   or "à déclarer par la Caf") + ".",
+                                        path)
+
+
 def groups_only_from_their_opening(reg: Registry, today: date) -> Iterator[Violation]:
     """R10: a group with an opening day (AFAS Habiliter: the registry's setting) is granted only from that day."""
     cat = catalogue.current()
@@ -492,6 +514,7 @@ RULES: tuple[Rule, ...] = (
     groups_and_profiles_fit_the_bulletin,
     profile_caps,
     equipment_assignments_follow_profiles,
+    equipment_sites_are_its_own,
     groups_only_from_their_opening,
 )
 

@@ -54,7 +54,9 @@ def partner_to_stored(p: Partner) -> dict[str, Any]:
                    **({"suspended_by": u.suspended_by} if u.suspended and u.suspended_by else {}),
                    **({"locked": True} if u.locked else {})} for u in p.users],
         "equipments": [{"code": e.code, "name": e.name, "type": e.type.value, "sites": list(e.sites),
-                        "assignments": {k.value: list(v) for k, v in e.assignments.items()}} for e in p.equipments],
+                        "assignments": {k.value: list(v) for k, v in e.assignments.items()},
+                        **({"sites_of": {i: list(s) for i, s in e.sites_of.items()}} if e.sites_of else {})}
+                       for e in p.equipments],
         "conventions": [{
             "number": c.number, "status": c.status.value,
             "history": [{"status": h.status.value, "at": _iso(h.at), "actor": h.actor} for h in c.history],
@@ -119,7 +121,8 @@ def partner_from_stored(d: dict[str, Any]) -> Partner:
         [User(u["identifiant"], u["first_name"], u["last_name"], u["email"], bool(u.get("suspended", False)),
               bool(u.get("locked", False)), str(u.get("suspended_by", ""))) for u in d.get("users", [])],
         [Equipment(e["code"], e["name"], EquipmentType(e.get("type", "ALSH")), list(e.get("sites", [])),
-                   {Profile(k): list(v or []) for k, v in (e.get("assignments") or {}).items()})
+                   {Profile(k): list(v or []) for k, v in (e.get("assignments") or {}).items()},
+                   {i: list(s) for i, s in (e.get("sites_of") or {}).items()})
          for e in d.get("equipments", [])],
         [_convention(c) for c in d.get("conventions", [])])
 

@@ -86,6 +86,13 @@ class SetAssignments(OnPartner):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SetSites(OnPartner):
+    """AFAS Habiliter per site (issue 29 §3): for each person associated to an equipment, the sites she works for."""
+    code: str
+    sites_of: dict[str, list[str]]
+
+
+@dataclass(frozen=True, kw_only=True)
 class SendBack(OnPartner):
     """Issue 29 §3: an approver sends what an equipment's providers declared for `period` back to them for
     correction, with the reason they are mailed."""

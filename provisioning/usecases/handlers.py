@@ -19,6 +19,7 @@ HANDLERS: dict[type[c.Command], Callable[[Any, Any, Any], Any]] = {
     c.DeclareEquipment: partners.declare_equipment,
     c.RemoveEquipment: partners.remove_equipment,
     c.SetAssignments: partners.set_assignments,
+    c.SetSites: partners.set_sites,
     c.SendBack: partners.send_back,
     c.CreateUser: people.create_user,
     c.SetMembership: people.set_membership,

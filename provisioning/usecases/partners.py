@@ -29,6 +29,7 @@ from provisioning.usecases.commands import (
     SendBack,
     SetAssignments,
     SetContract,
+    SetSites,
     SuspendService,
     TransitionConvention,
 )
@@ -204,6 +205,28 @@ def set_assignments(app: App, actor: Actor, cmd: SetAssignments) -> MutationResu
             ch.fail(Violation("EQUIPEMENT_INCONNU", f"L'équipement {code} n'existe pas pour {ch.partner.name}.",
                               "code"))
         e.assignments = {prof: list(dict.fromkeys(ids)) for prof, ids in assignments.items() if ids}
+        associated = {i for ids in e.assignments.values() for i in ids}
+        e.sites_of = {i: s for i, s in e.sites_of.items() if i in associated}  # no longer associated: no sites
+    return ch.result
+
+
+def set_sites(app: App, actor: Actor, cmd: SetSites) -> MutationResult:
+    """AFAS Habiliter per site (issue 29 §3; the seed: « aux équipements, services et/ou lieux d'implantation »):
+    for each person associated to the equipment, the sites she works for. Someone absent, or given every site
+    of the equipment, works for all of them (as before sites could be chosen); the rules refuse a site the
+    equipment does not have and a person who is not associated to it."""
+    siret, code = cmd.siret, cmd.code
+    if not (actor.system or actor.partner == siret or CAF_ADMIN in actor.roles):
+        raise _unknown_or_forbidden(actor, siret, False)
+    what = f"équipement {code}, lieux : " + ("; ".join(f"{i} = {', '.join(s)}" for i, s in sorted(cmd.sites_of.items()))
+                                            or "tous pour chacun")
+    with app.changing(actor, cmd, "set-sites", what) as ch:
+        e = next((x for x in ch.partner.equipments if x.code == code), None)
+        if e is None:
+            ch.fail(Violation("EQUIPEMENT_INCONNU", f"L'équipement {code} n'existe pas pour {ch.partner.name}.",
+                              "code"))
+        chosen = {i: list(dict.fromkeys(s.strip() for s in sites if s.strip())) for i, sites in cmd.sites_of.items()}
+        e.sites_of = {i: s for i, s in chosen.items() if s and set(s) != set(e.sites)}
     return ch.result
 
 

@@ -174,7 +174,7 @@ def index():
     # issue 29 §3: a person who may act on no equipment is told why, and whom to ask, not shown an empty page
     acts = {e["code"] for e in equipments if any(rules.may_act(p.roles, p.username, role, e.get("assignments", {}))
                                                  for role in rules.PROFILE_OF_ROLE)}
-    return render_template("afas/index.html", equipments=equipments, year=year, rows=rows, acts=acts,
+    return render_template("afas/index.html", equipments=equipments, year=year, rows=rows, acts=acts, me=p.username,
                            can_declare=p.has(DECLARER), can_habiliter=p.has(HABILITER))
 
 
@@ -332,6 +332,43 @@ def dashboard():
     return render_template("afas/dashboard.html", rows=rows, hourly_cost=rules.hourly_cost, waiting=waiting)
 
 
+def _sites_chosen(e: dict, body: dict[str, list[str]]) -> tuple[dict[str, list[str]], list[str]]:
+    """Issue 29 §3: the sites ticked for each person associated (`lieux:<identifiant>`); every site ticked is the
+    whole equipment (nothing sent for her); none ticked is refused before anything is sent."""
+    if len(e["sites"]) < 2:
+        return {}, []
+    chosen, errors = {}, []
+    for ident in dict.fromkeys(i for ids in body.values() for i in ids):
+        ticked = [s for s in request.form.getlist(f"lieux:{ident}") if s in e["sites"]]
+        if not ticked:
+            errors.append(f"Cochez au moins un lieu d'implantation pour {ident} (tous : l'équipement entier).")
+        elif set(ticked) != set(e["sites"]):
+            chosen[ident] = ticked
+    return chosen, errors
+
+
+def _save_associations(partner: str, code: str, e: dict | None) -> tuple[list[str], list[str], int]:
+    """The people per profile, then (several sites) each one's sites, through the API; (what was saved, the
+    refusals, the status). The sites are checked here first, so a refusal there leaves nothing saved."""
+    body = {prof: request.form.getlist(prof) for prof in rules.PROFILE_OF_ROLE.values()}
+    sites_of, errors = _sites_chosen(e, body) if e else ({}, [])
+    if errors:
+        return [], errors, 422
+    calls = [("assignments", body)] + ([("sites", sites_of)] if e and (len(e["sites"]) > 1 or e.get("sites_of"))
+                                       else [])
+    saved: list[str] = []
+    for what, payload in calls:
+        r = apiclient.call("PUT", f"/api/v1/partners/{partner}/equipments/{code}/{what}", json=payload)
+        if r.status_code in (403, 409, 422):
+            answer = r.json()
+            return saved, [v["message"] for v in answer.get("violations", [])] or [answer.get("error_description", "")], \
+                r.status_code
+        if r.status_code != 200:
+            abort(503)
+        saved.append(what)
+    return saved, [], 200
+
+
 @bp.route("/habilitations", methods=["GET", "POST"])
 @require_role(HABILITER)
 def habilitations():
@@ -339,21 +376,19 @@ def habilitations():
     p = signed_in()
     equipments, candidates = _equipments()
     errors, notice, status = [], None, 200
+    saved: list[str] = []
     if request.method == "POST":
         code = request.form.get("equipment", "")
-        body = {prof: request.form.getlist(prof) for prof in rules.PROFILE_OF_ROLE.values()}
-        r = apiclient.call("PUT", f"/api/v1/partners/{p.partner}/equipments/{code}/assignments", json=body)
-        if r.status_code == 200:
-            notice = f"Associations de l'équipement {code} enregistrées."
+        e = next((x for x in equipments if x["code"] == code), None)
+        saved, errors, status = _save_associations(p.partner, code, e)
+        if saved:
             equipments, candidates = _equipments(refresh=True)
-        elif r.status_code in (403, 409, 422):
-            payload = r.json()
-            errors = [v["message"] for v in payload.get("violations", [])] or [payload.get("error_description", "")]
-            status = r.status_code
-        else:
-            abort(503)
-    return render_template("afas/habilitations.html", equipments=equipments, candidates=candidates,
-                           profiles=list(rules.PROFILE_OF_ROLE.values()), errors=errors, notice=notice), status
+        if not errors:
+            notice = f"Associations de l'équipement {code} enregistrées."
+    profiles = list(rules.PROFILE_OF_ROLE.values())
+    people = list(dict.fromkeys(i for prof in profiles for i in candidates.get(prof, [])))
+    return render_template("afas/habilitations.html", equipments=equipments, candidates=candidates, people=people,
+                           profiles=profiles, errors=errors, notice=notice, partial=bool(saved and errors)), status
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:

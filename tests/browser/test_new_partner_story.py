@@ -1,4 +1,5 @@
-"""Issue 12, the whole story in headless Chromium for a partner that did not exist before the test: the Caf
+"""Issue 12, the whole story in headless Chromium for a partner that did not exist before the test, played on a
+375 px phone and each page also looked at on a 1,280 px desktop (issue 29): the Caf
 registers it, prepares, completes, signs and activates its convention, declares its accueil de loisirs; the
 partner administrator's first connection (the password rules ticked as she types), then a CSV import (a
 refused preview, a corrected file, the apply); every user's first connection; AFAS Habiliter associates the
@@ -16,6 +17,7 @@ CONV = "CONV-751-2026-0777"
 EQUIP = "ALSH-0777"
 YEAR = 2025
 DOMAIN = "colibris.example"
+SCHOOL, GYM = "École Jules-Ferry, 75011 Paris", "Gymnase Voltaire, 75011 Paris"
 ADMIN = ("ines.moreau", "Inès", "Moreau")
 HEADER = "identifiant;nom;prenom;courriel;convention;groupes;profils\n"
 GOOD = (f"ines.moreau;Moreau;Inès;ines.moreau@{DOMAIN};;AFAS Habiliter;\n"
@@ -26,29 +28,32 @@ BAD_EXTRA = (f"tom.petit;Petit;Tom;pas-un-courriel;;CDAP Lire;\n"
              f"nina.vidal;Vidal;Nina;nina.vidal@{DOMAIN};;AFAS Déclarer;approbateur\n")  # a second approver
 
 
+NARROW, WIDE = {"width": 375, "height": 812}, {"width": 1280, "height": 800}
+
+
+def _fits(page, what: str, width: int) -> None:
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= width, f"{what} at {width} px: {wide} px wide, because of " + str(page.evaluate(
+        """(w) => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1)
+            .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > w + 1))
+            .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' '
+                              + (e.className || '') + ' ' + Math.round(e.getBoundingClientRect().right))""", width))
+
+
 def _clean(page, what: str) -> None:
-    """axe-core finds nothing, at 1,280 px and at 375 px (issue 29: the story replayed at both widths — each page
-    it reaches is looked at narrow too: nothing scrolls sideways, axe still finds nothing), then back to 1,280."""
-    found = violations(page)
-    assert found == [], f"{what}: {found}"
-    size = page.viewport_size or {"width": 1280, "height": 720}
-    page.set_viewport_size({"width": 375, "height": 812})
-    try:
-        wide = page.evaluate("document.documentElement.scrollWidth")
-        assert wide <= 375, f"{what} at 375 px: {wide} px wide, because of " + str(page.evaluate(
-            """() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 376)
-                .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > 376))
-                .slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' '
-                                  + (e.className || '') + ' ' + Math.round(e.getBoundingClientRect().right))"""))
-        found = violations(page)
-        assert found == [], f"{what} at 375 px: {found}"
-    finally:
+    """Issue 29: the story is played on a phone (375 px: every click, every form) and each page it reaches is
+    looked at on a desktop too (1,280 px): nothing scrolls sideways, axe-core finds nothing, at both widths."""
+    for size in (NARROW, WIDE):
         page.set_viewport_size(size)
+        _fits(page, what, size["width"])
+        found = violations(page)
+        assert found == [], f"{what} at {size['width']} px: {found}"
+    page.set_viewport_size(NARROW)
 
 
 def _first_connection(stack, new_page, ident: str, url: str, *, check_rules: bool = False):
     """Provisional password from the mail, the usage rules, then a personal password; back on `url`."""
-    page = new_page(bypass_csp=True)
+    page = new_page(bypass_csp=True, viewport=NARROW)
     page.goto(url)
     page.fill("#username", ident)
     page.fill("#password", stack.provisional_password(f"{ident}@{DOMAIN}"))
@@ -96,7 +101,7 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
 
     # --- the Caf: partner, convention and its contract, signatures, activation, equipment -------------------
     stack.ready_user("caf.admin")
-    caf = new_page(bypass_csp=True)
+    caf = new_page(bypass_csp=True, viewport=NARROW)
     login(caf, portail + "/caf/", "caf.admin")
     caf.click("text=Nouveau partenaire")
     for field, value in (("siret", SIRET), ("name", "Association Les Colibris"), ("identifiant", ADMIN[0]),
@@ -123,7 +128,7 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     caf.click("text=Déclarer un équipement")
     caf.fill("#code", EQUIP)
     caf.fill("#name", "Accueil de loisirs Les Colibris")
-    caf.fill("#sites", "École Jules-Ferry, 75011 Paris\nGymnase Voltaire, 75011 Paris")
+    caf.fill("#sites", f"{SCHOOL}\n{GYM}")
     _clean(caf, "equipment form")
     caf.click("form[novalidate] button")
     caf.wait_for_url(f"{portail}/caf/partenaires/{SIRET}#equipements")
@@ -165,10 +170,31 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     form.locator("input[name=fournisseur-donnees-activite][value='leo.garcia']").check()
     form.locator("input[name=fournisseur-donnees-financieres][value='mia.roux']").check()
     form.locator("input[name=approbateur][value='sacha.fabre']").check()
+    # per site (issue 29 §3): Léo works at the school only; Mia with no site ticked is refused, nothing saved
+    form.locator(f"input[name='lieux:leo.garcia'][value='{GYM}']").uncheck()
+    for site in (SCHOOL, GYM):
+        form.locator(f"input[name='lieux:mia.roux'][value='{site}']").uncheck()
+    form.locator("button").click()
+    admin.wait_for_load_state()
+    assert "Cochez au moins un lieu d'implantation pour mia.roux" in admin.inner_text("#erreurs")
+    assert "Rien n'a été modifié" in admin.inner_text("#erreurs")
+    form = admin.locator(f"form:has(input[name=equipment][value='{EQUIP}'])")
+    assert not form.locator("input[name=approbateur][value='sacha.fabre']").is_checked()  # indeed nothing saved
+    form.locator("input[name=fournisseur-donnees-activite][value='leo.garcia']").check()
+    form.locator("input[name=fournisseur-donnees-financieres][value='mia.roux']").check()
+    form.locator("input[name=approbateur][value='sacha.fabre']").check()
+    form.locator(f"input[name='lieux:leo.garcia'][value='{GYM}']").uncheck()
     form.locator("button").click()
     admin.wait_for_load_state()
     assert "Rien n'a été modifié" not in admin.inner_text("main")
+    form = admin.locator(f"form:has(input[name=equipment][value='{EQUIP}'])")
+    assert form.locator(f"input[name='lieux:leo.garcia'][value='{SCHOOL}']").is_checked()
+    assert not form.locator(f"input[name='lieux:leo.garcia'][value='{GYM}']").is_checked()  # as saved
+    assert form.locator(f"input[name='lieux:mia.roux'][value='{GYM}']").is_checked()  # the whole equipment
     _clean(admin, "AFAS habilitations")
+    leo.goto(afas + "/")
+    mine = leo.inner_text(f"tr:has-text('{EQUIP}')")
+    assert SCHOOL.split(",")[0] in mine and "Gymnase" not in mine and "vos lieux" in mine
 
     # --- the declaration: activity (an anomaly, justified), financial data, approval and transmission --------
     decl = f"{afas}/equipements/{EQUIP}/{YEAR}"

@@ -12,6 +12,19 @@ import requests
 from devstack.cluster import Cluster
 
 TEST_BASE = int(os.environ.get("MCP_TEST_CLUSTER_BASE", "18443"))
+FIGURES: list[str] = []  # what the tests measured (failover, drill, rolling upgrades), printed in the report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.write_line("production topology, measured (issues 14 and 30):")
+        for line in FIGURES:
+            terminalreporter.write_line("  " + line)
+
+
+def figure(line: str) -> None:
+    print(line)
+    FIGURES.append(line)
 
 
 def pytest_collection_modifyitems(items):

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from devstack.admin import AdminSession
 from devstack.cluster import Cluster
-from tests.cluster.conftest import Browser
+from tests.cluster.conftest import Browser, figure
 from tests.support.totp import fresh_code
 
 PASSWORD = f"Grappe-De-Noeuds-{secrets.token_hex(3)}!"  # new each run (the realm keeps a password history)
@@ -155,7 +155,7 @@ def test_sigkill_of_the_keycloak_node_that_served_the_login(cluster):
 
         other, r = login(c, "paul.bernard")  # a new login succeeds, on the other node
         assert other.node() != node
-        print(f"failover: first successful login {time.monotonic() - t0:.1f} s after SIGKILL of {node}")
+        figure(f"failover: first successful login {time.monotonic() - t0:.1f} s after SIGKILL of {node}")
     finally:
         c.start_node(index, import_realm=False)  # a node added back joins the cluster (docs/operations.md)
     b2, _ = login(c, "paul.bernard")
@@ -243,7 +243,7 @@ def test_sigkill_of_the_active_worker_during_a_reconcile(cluster_env):
         assert len({m.recipient for m in mails}) == 150, "every new user is told"
         assert len(mails) == len(set(mails)), "no mail twice"
         assert svc.plan() == [], "a second plan is empty"
-        print(f"worker killed after {killed_at} of 150 users; the other worker finished the reconcile")
+        figure(f"worker killed after {killed_at} of 150 users; the other worker finished the reconcile")
     finally:
         c.start_background("worker", 0 if active.name == "worker-1" else 1)
 
@@ -290,7 +290,7 @@ def test_postgresql_restart_clear_503_then_full_recovery(cluster):
         except AssertionError:
             assert time.monotonic() < deadline, "no new login 90 s after PostgreSQL came back"
             time.sleep(2)
-    print(f"new logins again {time.monotonic() - back:.1f} s after PostgreSQL came back")
+    figure(f"new logins again {time.monotonic() - back:.1f} s after PostgreSQL came back")
     for _ in range(3):  # and steadily
         _, r = login(c, "jeanne.dupont")
         assert "Jeanne" in _text(r)

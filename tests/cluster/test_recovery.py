@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from devstack import backup
-from tests.cluster.conftest import Browser
+from tests.cluster.conftest import Browser, figure
 from tests.cluster.test_failover import REALM, _admin, _partner_registry, _text
 
 DEMO = "12345678900015"
@@ -138,7 +138,7 @@ def test_backup_destroy_restore_on_a_fresh_topology(cluster_env, tmp_path: Path)
     assert {x["type"] for x in admin.get(f"/users/{people['lea.petit']['id']}/credentials")} == lea_credentials
 
     assert svc.plan() == [], "after the resync, Keycloak is what the registry says"
-    print(f"drill: backup of {sum(made.sizes.values()) // 1024} KiB in {made.finished - made.started:.1f} s; "
+    figure(f"drill: backup of {sum(made.sizes.values()) // 1024} KiB in {made.finished - made.started:.1f} s; "
           f"restore: databases loaded in {restored.restore_seconds} s, topology serving after "
           f"{serving:.0f} s, {len(passwords) - 1} people logged in with their passwords "
           f"{time.monotonic() - first_login:.1f} s later; realm {REALM}")

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from devstack.cluster import SERVICES, Cluster
 from provisioning.store.uow import head_revision
+from tests.cluster.conftest import figure
 from tests.cluster.test_failover import _ready_person, _text, login
 from tests.support import future_migration
 
@@ -29,7 +30,7 @@ PEOPLE = (("jeanne.dupont", "portail"), ("marc.martin", "afas"))
 @dataclass
 class Load:
     """One thread per person: log in (through Keycloak), open her application's page twice (AFAS's reads the API
-    with her token), log in again. Each outcome is kept with its time."""
+    with her token), a quarter of a second, log in again. Each outcome is kept with its time."""
     c: Cluster
     events: list[tuple[float, str, bool, str]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -50,6 +51,7 @@ class Load:
                     self.events.append((time.monotonic(), "request", ok, f"{r.status_code} {r.url}"))
                 except requests.RequestException as e:
                     self.events.append((time.monotonic(), "request", False, str(e)[:300]))
+            self.stop.wait(0.25)  # steady, not flat out: the machine runs the other tests beside
 
     def __enter__(self) -> Load:
         self.threads = [threading.Thread(target=self.run, args=p, daemon=True) for p in PEOPLE]
@@ -146,6 +148,7 @@ def test_rolling_restarts_and_an_expand_migration_under_a_steady_login_load(clus
         lines.append(f"{name}: {t1 - t0:.0f} s, {len(seen['login'])} logins ({len(bad['login'])} failed), "
                      f"{len(seen['request'])} pages ({len(bad['request'])} failed), 5xx answered: {errors or 0}")
         failed += [f"{name}: {k}: {d}" for k, v in bad.items() for d in v] + ([f"{name}: 5xx {errors}"] if errors else [])
-    print("rolling upgrade under load:\n  " + "\n  ".join(lines))
+    for line in lines:
+        figure(f"rolling upgrade under load, {line}")
     assert all(len(load.between(t0, t1)["login"]) >= 3 for _, t0, t1, _, _ in phases), "the load was not steady"
     assert failed == [], failed

@@ -63,6 +63,7 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("put", f"{S}/equipments/ALSH-0001/assignments", "habiliter",
          {"json": {"approbateur": ["marc.martin"], "fournisseur-donnees-activite": ["lea.petit"],
                    "fournisseur-donnees-financieres": ["paul.bernard"]}}),
+        ("put", f"{S}/equipments/ALSH-0001/sites", "habiliter", {"json": {"lea.petit": ["12 rue des Lilas"]}}),
         ("post", f"{S}/equipments/ALSH-0001/send-back", "habiliter",
          {"json": {"service": "AFAS", "period": "2025", "reason": "Les heures du mercredi comptent deux fois."}}),
         ("delete", f"{S}/equipments/EAJE-0002", "caf", {}),

@@ -27,6 +27,7 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "delegate": {"national", "sa-caf", "administrateur"},
     "revoke-delegate": {"national", "sa-caf", "administrateur"},
     "set-assignments": {"national", "habiliter"},
+    "set-sites": {"national", "habiliter"},
     "suspend-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},  # issue 29
     "reactivate-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "suspend-service": {"national", "sa-caf"},
