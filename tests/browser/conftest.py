@@ -72,6 +72,16 @@ class Stack:
             assert time.monotonic() < deadline, f"{pending} reconcile request(s) still pending after {timeout} s"
             time.sleep(0.1)
 
+    def wait_for_mails(self, which, recipients: set[str], timeout: float = 30.0) -> list:
+        """The mails `which` selects, once every one of `recipients` has one (the outbox sends a moment later)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.smtp.mails if which(m) and set(m.recipients) & recipients]
+            if {r for m in found for r in m.recipients} >= recipients:
+                return found
+            assert time.monotonic() < deadline, f"no such mail for {recipients - {r for m in found for r in m.recipients}}"
+            time.sleep(0.2)
+
     def forget(self, username: str) -> None:
         """The user's password changed outside the tests' knowledge (re-issue): reset it next time."""
         PASSWORDS.pop(username, None)

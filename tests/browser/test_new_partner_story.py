@@ -3,8 +3,10 @@
 registers it, prepares, completes, signs and activates its convention, declares its accueil de loisirs; the
 partner administrator's first connection (the password rules ticked as she types), then a CSV import (a
 refused preview, a corrected file, the apply); every user's first connection; AFAS Habiliter associates the
-providers and the approver; the declaration is entered, an anomaly justified, approved and transmitted; a
-CDAP consultation of a beneficiary of the partner's territory. axe-core clean on every new page."""
+providers and the approver, each on her sites; the declaration is entered, sent back for correction (the
+providers mailed), an anomaly justified, approved and transmitted; a CDAP consultation of a beneficiary of the
+partner's territory (second factor and recovery codes); the administrator suspends a provider and gives her
+access back. axe-core clean on every new page."""
 
 from __future__ import annotations
 
@@ -210,6 +212,15 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     sacha.goto(decl)
     sacha.click("#approuver")
     assert "ne sont pas justifiées" in sacha.inner_text("#avis")
+    # the approver sends it back for correction (issue 29 §3): Léo and Mia are mailed the reason, the
+    # declaration reads « à corriger » until a provider saves again
+    reason = "Les heures réalisées comptent aussi le périscolaire : précisez-le."
+    sacha.fill("#motif", reason)
+    sacha.click("#renvoyer")
+    assert "Renvoyée pour correction" in sacha.inner_text("#statut")
+    _clean(sacha, "declaration sent back")
+    told = stack.wait_for_mails(lambda m: "à corriger" in m.subject, {f"leo.garcia@{DOMAIN}", f"mia.roux@{DOMAIN}"})
+    assert all(typo(reason) in m.body for m in told)
     leo.goto(decl)
     leo.fill("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE textarea", "Accueil périscolaire compris dans les heures.")
     leo.click("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE button")
@@ -232,6 +243,23 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     assert f"Allocataire {numero}" in sacha.inner_text("#resultat")
     sacha.goto(cdap + "/journal")
     assert numero in sacha.inner_text("main") and "sacha.fabre" in sacha.inner_text("main")
+
+    # --- the partner administrator suspends Mia, then gives her access back (issue 29 §1) ---------------------
+    admin.goto(f"{portail}/console/{SIRET}/utilisateurs/mia.roux")
+    admin.click("#suspension")
+    assert "ses sessions en cours sont fermées" in admin.inner_text("#liste-consequences")
+    _clean(admin, "suspension confirmation")
+    admin.click("#confirmer")
+    keycloak_follows(admin)
+    admin.reload()
+    assert admin.inner_text("#etat-compte") == "suspendu"
+    stack.wait_for_mails(lambda m: "suspension" in m.subject, {f"mia.roux@{DOMAIN}"})
+    mia.goto(afas + "/")
+    assert not mia.url.startswith(afas), f"her AFAS session ended with the suspension: {mia.url}"
+    admin.click("#suspension")  # « Rétablir l'accès »
+    keycloak_follows(admin)
+    admin.reload()  # the account's state is read from Keycloak with the page
+    assert admin.inner_text("#etat-compte") == "actif"
 
     # --- the journals say who did what to whom --------------------------------------------------------------
     admin.goto(f"{portail}/console/{SIRET}/utilisateurs/sacha.fabre")
