@@ -76,6 +76,8 @@ def test_cdap_steps_up_with_an_authenticator_app_and_the_administrator_resets_it
     other.fill("#password", PASSWORDS["hugo.faure"])
     other.click("#kc-login")
     other.wait_for_selector("#otp")
+    why = other.inner_text("#mcp-otp-why")  # issue 29: the page says why it asks, and what to do without the phone
+    assert "données personnelles d’allocataires" in why and "code de récupération" in why
     _clean(other, "code page")
     other.fill("#otp", fresh_code(totp))  # a code not used yet
     other.click("#kc-login")
