@@ -206,9 +206,10 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     leo.click("#enregistrer-activite")
     assert leo.query_selector("#anomalie-ACT_HEURES_SUPERIEURES_CAPACITE")
     mia.goto(decl)
-    for k, v in {"charges": 300000, "produits": 310000, "participations_familles": 40000}.items():
-        mia.fill(f"[name={k}]", str(v))
+    for k, v in {"charges": "300 000,50", "produits": "310000", "participations_familles": "40 000"}.items():
+        mia.fill(f"[name={k}]", v)  # typed as people type amounts: cents after a comma, spaces in thousands
     mia.click("#enregistrer-financier")
+    assert mia.input_value("#fin-charges") == "300\u202f000,50"  # given back the French way (issue 29 §3)
     sacha.goto(decl)
     sacha.click("#approuver")
     assert "ne sont pas justifiées" in sacha.inner_text("#avis")
