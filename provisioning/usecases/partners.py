@@ -205,8 +205,7 @@ def set_assignments(app: App, actor: Actor, cmd: SetAssignments) -> MutationResu
             ch.fail(Violation("EQUIPEMENT_INCONNU", f"L'équipement {code} n'existe pas pour {ch.partner.name}.",
                               "code"))
         e.assignments = {prof: list(dict.fromkeys(ids)) for prof, ids in assignments.items() if ids}
-        associated = {i for ids in e.assignments.values() for i in ids}
-        e.sites_of = {i: s for i, s in e.sites_of.items() if i in associated}  # no longer associated: no sites
+        e.forget_sites_of_the_unassociated()
     return ch.result
 
 

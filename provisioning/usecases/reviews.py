@@ -318,6 +318,7 @@ def _drop_unheld_assignments(p: Partner, identifiant: str) -> None:
         for prof, idents in list(e.assignments.items()):
             if prof not in held and identifiant in idents:
                 e.assignments[prof] = [i for i in idents if i != identifiant]
+        e.forget_sites_of_the_unassociated()  # found by attack: her sites stayed, and the withdrawal was refused
 
 
 def _identifiants(items: Iterable[rv.Item]) -> list[str]:

@@ -93,3 +93,19 @@ def test_sites_survive_the_store_and_the_desired_state_file(svc):
     doc = partner_to_dict(p)
     doc["equipments"][0].pop("sites_of")  # a document of before: everyone on every site
     assert partner_from_dict(doc).equipments[0].sites_of == {}
+
+
+def test_a_review_withdrawing_her_profile_takes_her_sites_too(svc):
+    """Found by attacking the feature: an access review's withdrawal drops the person's associations; her sites
+    stayed behind, the partner broke a rule, and the reviewer's decision was refused."""
+    from datetime import timedelta
+
+    from provisioning.domain.reviews import Verdict
+    from provisioning.services import CAF_ADMIN, PARTNER_ADMIN
+    svc.set_sites(NATIONAL, A, "ALSH-0001", {"lea.petit": [SITES[0]]})
+    opened = svc.open_review(Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"), "751",
+                             svc.now() + timedelta(days=30), [A])
+    jeanne = Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner=A)
+    svc.decide(jeanne, opened["id"], f"{A}/CONV-751-2026-0001/AFAS/lea.petit", Verdict.REVOKE)
+    e = _equipment(svc)
+    assert all("lea.petit" not in ids for ids in e.assignments.values()) and e.sites_of == {}
