@@ -14,6 +14,7 @@ stays in `<cluster dir>/secrets.json` and `tls/`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,6 +42,7 @@ class Backup:
     registry_revision: str | None
     sizes: dict[str, int]   # bytes of each dump
     seconds: dict[str, float]
+    sha256: dict[str, str]  # of each dump: a restore checks every file before it touches anything
 
 
 @dataclass(frozen=True)
@@ -72,22 +74,43 @@ def backup(c: Cluster, dest: Path) -> Backup:
     with engine.connect() as conn:
         revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
-    started, sizes, seconds = time.time(), {}, {}
+    started, sizes, seconds, digests = time.time(), {}, {}, {}
     for db in ORDER:
         t0, file = time.monotonic(), dest / f"{db}.dump"
         _run([_pg_bin("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={file}"],
              _client_env(c, db))
-        sizes[db], seconds[db] = file.stat().st_size, round(time.monotonic() - t0, 2)
-    made = Backup(started, time.time(), kc.KEYCLOAK_VERSION, revision, sizes, seconds)
+        sizes[db], seconds[db], digests[db] = file.stat().st_size, round(time.monotonic() - t0, 2), _sha256(file)
+    made = Backup(started, time.time(), kc.KEYCLOAK_VERSION, revision, sizes, seconds, digests)
     (dest / MANIFEST).write_text(json.dumps(asdict(made), indent=1))
     return made
 
 
+def _sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read(src: Path) -> Backup:
+    """The backup's manifest, once every dump it lists is there and unchanged (all checked, all reported)."""
     try:
-        return Backup(**json.loads((src / MANIFEST).read_text()))
+        made = Backup(**json.loads((src / MANIFEST).read_text()))
     except (OSError, ValueError, TypeError) as e:
         raise ClusterError(f"{src} holds no readable backup ({MANIFEST}: {e})") from None
+    faults = []
+    for db in ORDER:
+        file = src / f"{db}.dump"
+        if db not in made.sha256:
+            faults.append(f"{db}: not in the manifest")
+        elif not file.is_file():
+            faults.append(f"{file.name}: missing")
+        elif _sha256(file) != made.sha256[db]:
+            faults.append(f"{file.name}: changed since the backup (its SHA-256 differs)")
+    if faults:
+        raise ClusterError(f"{src}: nothing restored, the backup is not intact: " + "; ".join(faults))
+    return made
 
 
 def destroy(c: Cluster) -> None:

@@ -139,6 +139,10 @@ def migrate(engine: Engine, to: str = "head") -> tuple[str | None, str]:
     cfg = _alembic()
     with _migration_lock(engine):
         before = schema_revision(engine)
+        if before is not None and not _known(before):  # an older version's `migrate` on a newer base
+            raise ProvisioningError("SCHEMA_PLUS_RECENT", f"La base du registre est à la révision {before}, plus "
+                                    f"récente que ce programme ({head_revision()}) : rien n'a été modifié. Déployez "
+                                    "la version qui correspond à la base.", 409)
         try:
             with engine.begin() as conn:
                 if engine.dialect.name == "postgresql":

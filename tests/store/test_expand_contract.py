@@ -57,3 +57,18 @@ def test_an_older_schema_is_still_refused(tmp_path):
     with pytest.raises(SchemaNotCurrent) as refused:
         require_current_schema(engine)
     assert "mcp-provisioning migrate" in str(refused.value)
+
+
+def test_an_older_versions_migrate_on_a_newer_base_changes_nothing_and_says_why(tmp_path):
+    """A deployment gone wrong (the previous version's `migrate` after the next one's): a clear refusal, the base
+    as it was, instead of Alembic's « Can't locate revision »."""
+    from provisioning.errors import ProvisioningError
+    from provisioning.store.uow import schema_revision
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    migrate(engine)
+    future_migration.write(tmp_path / "next", "9001", "expand")
+    future_migration.upgrade(engine, tmp_path / "next", "9001")
+    with pytest.raises(ProvisioningError) as refused:
+        migrate(engine)
+    assert refused.value.code == "SCHEMA_PLUS_RECENT" and "9001" in str(refused.value)
+    assert schema_revision(engine) == "9001"
