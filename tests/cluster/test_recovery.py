@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from devstack import backup
-from tests.cluster.conftest import Browser, figure
+from tests.cluster.conftest import TYPED, Browser, figure
 from tests.cluster.test_failover import REALM, _admin, _partner_registry, _text
 
 DEMO = "12345678900015"
@@ -61,6 +61,7 @@ def test_backup_destroy_restore_on_a_fresh_topology(cluster_env, tmp_path: Path)
               and not (u.get("email") or "").endswith("@grappe.example")}
     assert {"jeanne.dupont", "marc.martin", "lea.petit"} <= set(people), sorted(people)
     passwords = {name: f"Sauvegarde-{i:02d}-{secrets.token_hex(3)}!" for i, name in enumerate(sorted(people))}
+    TYPED.update(passwords.values())
     for name, pw in passwords.items():
         admin.put(f"/users/{people[name]['id']}/reset-password", json={"type": "password", "value": pw,
                                                                       "temporary": False})

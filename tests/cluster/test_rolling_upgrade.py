@@ -19,11 +19,12 @@ import sqlalchemy as sa
 
 from devstack.cluster import SERVICES, Cluster
 from provisioning.store.uow import head_revision
-from tests.cluster.conftest import figure
+from tests.cluster.conftest import TYPED, figure
 from tests.cluster.test_failover import _ready_person, _text, login
 from tests.support import future_migration
 
 PASSWORD = f"Sans-Coupure-{secrets.token_hex(3)}!"  # its own: the realm's history refuses a password used before
+TYPED.add(PASSWORD)
 PEOPLE = (("jeanne.dupont", "portail"), ("marc.martin", "afas"))
 
 

@@ -3,7 +3,7 @@ searched at its end for every password the run generated or typed, and for any t
 
 Installed by tests/conftest.py. What it covers: every process of the run that logs in the test process — the API,
 the three applications, the worker and the mail sender of the browser stories and the use-case tests. The
-servers the process tests start as subprocesses write their own files (not searched here)."""
+production topology's processes write their own files: tests/cluster/conftest.py searches those (`leaked`)."""
 
 from __future__ import annotations
 
