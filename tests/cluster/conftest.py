@@ -4,9 +4,7 @@ logs stay in .run/cluster-test/ for a failed run to be read."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 
 import pytest
 import requests
@@ -36,24 +34,9 @@ def leaked(c: Cluster) -> tuple[int, list[str]]:
     """Issue 30 §2 for the processes of the topology (they log to their own files, not the test run's): every
     log file is searched for any token, the passwords the tests typed, the provisional passwords the workers
     generated (read back from the mails they sent) and every secret the topology was given. (lines, leaks)"""
-    from tests.support.run_logs import leaks
-    secrets = set(TYPED) | set(c.secrets().values())
-    mails = c.dir / "mails.jsonl"
-    for line in (mails.read_text(encoding="utf-8").splitlines() if mails.exists() else []):
-        if line.strip() and (m := re.search(r"provisoire\s*:\s*(\S+)", json.loads(line).get("body", ""))):
-            secrets.add(m.group(1))
-    lines, found = 0, []
-    for log in sorted(c.dir.glob("*.log")):
-        text = log.read_text(encoding="utf-8", errors="replace")
-        lines += text.count("\n")
-        found += [f"{log.name}: {hit}" for hit in leaks(text, secrets)]
-    return lines, found
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/cluster/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.cluster)
+    from tests.support.run_logs import mailed_passwords, search_files
+    secrets = set(TYPED) | set(c.secrets().values()) | mailed_passwords(c.dir / "mails.jsonl")
+    return search_files(sorted(c.dir.glob("*.log")), secrets)
 
 
 @pytest.fixture(scope="package")  # torn down as soon as tests/cluster is done, not at the end of the run

@@ -7,6 +7,7 @@ production topology's processes write their own files: tests/cluster/conftest.py
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -24,6 +25,25 @@ def leaks(text: str, secrets: set[str]) -> list[str]:
     found = [f"mot de passe {s[:3]}…" for s in sorted(secrets) if len(s) >= 8 and s in text]
     found += [f"jeton {m.group(0)[:12]}…" for m in TOKEN.finditer(text)]
     return found
+
+
+def mailed_passwords(store: Path) -> set[str]:
+    """The provisional passwords in the mails a sink kept (JSON lines): what subprocess workers generated."""
+    found = set()
+    for line in (store.read_text(encoding="utf-8").splitlines() if store.exists() else []):
+        if line.strip() and (m := re.search(r"provisoire\s*:\s*(\S+)", json.loads(line).get("body", ""))):
+            found.add(m.group(1))
+    return found
+
+
+def search_files(files: list[Path], secrets: set[str]) -> tuple[int, list[str]]:
+    """(lines read, leaks found with the file's name) over log files other processes wrote."""
+    lines, found = 0, []
+    for log in files:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        lines += text.count("\n")
+        found += [f"{log.name}: {hit}" for hit in leaks(text, secrets)]
+    return lines, found
 
 
 class RunLog:

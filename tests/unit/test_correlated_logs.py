@@ -164,3 +164,19 @@ def test_two_requests_served_at_once_keep_their_own_ids(api):
     for rid, status in answers.items():
         subjects = {e["subject"] for e in api.get(f"/api/v1/audit?request_id={rid}", headers=CAF).get_json()}
         assert subjects == ({f"nina.morel{rid[-1]}"} if status == 201 else set()), rid
+
+
+def test_the_files_of_other_processes_are_searched_for_what_their_workers_mailed(tmp_path):
+    """Issue 30 §2: the production topology's processes log to their own files; a provisional password a worker
+    generated is known only from the mail it sent, and found if any file holds it."""
+    import json as _json
+
+    from tests.support.run_logs import mailed_passwords, search_files
+    (tmp_path / "mails.jsonl").write_text(_json.dumps({"body": "Votre mot de passe provisoire\u00a0: Zq8!mN2#pL5@"})
+                                          + "\n")
+    secrets = mailed_passwords(tmp_path / "mails.jsonl")
+    assert secrets == {"Zq8!mN2#pL5@"}
+    (tmp_path / "worker-1.log").write_text('{"message": "ok"}\n')
+    (tmp_path / "api-1.log").write_text('{"message": "sent Zq8!mN2#pL5@"}\n{"message": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.x"}\n')
+    lines, found = search_files(sorted(tmp_path.glob("*.log")), secrets)
+    assert lines == 3 and len(found) == 2 and all(f.startswith("api-1.log: ") for f in found)
