@@ -37,7 +37,7 @@ SIZES = {  # (script, arguments) for each size
               ("bench_users_page.py", ["--users", "300", "--rounds", "5", "--repeat", "1"]),
               ("bench_scim.py", ["--partners", "50", "--rounds", "5", "--repeat", "1"]),
               ("bench_one_writer.py", ["--people", "20", "--runs", "1"]),
-              ("bench_branch.py", ["--partners", "100", "--template", "10", "--pages", "1", "--repeat", "1"])],
+              ("bench_branch.py", ["--partners", "40", "--template", "4", "--pages", "1", "--repeat", "1"])],
     "medium": [("bench_pages.py", ["--seconds", "5", "--repeat", "3"]),
                ("bench_logins.py", ["--seconds", "10", "--repeat", "3", "--concurrency", "4"]),
                ("bench_reconcile.py", ["--partners", "200", "--cleanup"]),

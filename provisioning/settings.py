@@ -138,6 +138,11 @@ class Settings(BaseSettings):
                                     secret=True)
     cdap_client_secret: str = _f("demo-only-cdap-secret", "CDAP's OIDC client secret", group=APPS, secret=True)
     afas_client_secret: str = _f("demo-only-afas-secret", "AFAS's OIDC client secret", group=APPS, secret=True)
+    portail_client_secret_next: str = _f("", "the portal's client secret after its next rotation, tried when Keycloak "
+                                         "refuses the current one (issue 30 §5: a rotation without failed logins)",
+                                         group=APPS, secret=True)
+    cdap_client_secret_next: str = _f("", "CDAP's client secret after its next rotation", group=APPS, secret=True)
+    afas_client_secret_next: str = _f("", "AFAS's client secret after its next rotation", group=APPS, secret=True)
     portail_session_key: str = _f("", "the portal's cookie signing key, the same for every instance (empty: "
                                   "random at start)", group=APPS, secret=True)
     cdap_session_key: str = _f("", "CDAP's cookie signing key", group=APPS, secret=True)
@@ -188,7 +193,7 @@ class Settings(BaseSettings):
     fuzz_examples: int = _f(300, "fuzzing depth of the file tests", group=TOOLS, ge=1)
     fuzz_api_examples: int = _f(6, "fuzzing depth of the API tests (per operation)", group=TOOLS, ge=1)
     fuzz_random: str = _f("", "`1`: a new fuzzing seed each run", group=TOOLS)
-    simulation_examples: int = _f(500, "the controller simulation's budget", group=TOOLS, ge=1)
+    simulation_examples: int = _f(350, "the controller simulation's budget", group=TOOLS, ge=1)
     simulation_seed: str = _f("", "replay one simulation seed", group=TOOLS)
     update_screenshots: str = _f("", "`1`: the visual tests rewrite their reference images", group=TOOLS)
 

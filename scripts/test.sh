@@ -27,12 +27,12 @@ echo "[test] production topology and unit tests beside the others: $side_log (pr
 # the store's tests rerun on PostgreSQL need no Keycloak: they run beside, which balances the two (~30 s)
 pg_only=(tests/integration/test_usecases_on_postgresql_*.py tests/integration/test_sessions_on_postgresql.py)
 COVERAGE_FILE=.coverage.side "$PY" -m pytest --cov=provisioning --cov=sso_demo --cov-report= \
-  tests/cluster tests/unit tests/store "${pg_only[@]}" tests/processes tests/simulation "$@" \
+  tests/cluster tests/unit tests/store "${pg_only[@]}" tests/processes tests/simulation tests/setup "$@" \
   >"$side_log" 2>&1 &
 side=$!
 main_status=0
 COVERAGE_FILE=.coverage.main "$PY" -m pytest --cov=provisioning --cov=sso_demo --cov-report= \
-  tests/browser tests/integration tests/setup --ignore-glob='tests/integration/test_usecases_on_postgresql_*.py' \
+  tests/browser tests/integration --ignore-glob='tests/integration/test_usecases_on_postgresql_*.py' \
   --ignore=tests/integration/test_sessions_on_postgresql.py "$@" || main_status=$?
 side_status=0
 wait "$side" || side_status=$?

@@ -93,6 +93,26 @@ def _client():
     return current_app.extensions["mcp_oauth"].keycloak
 
 
+REFUSED_CLIENT = ("invalid_client", "unauthorized_client")
+
+
+def _rotating(current, following) -> None:
+    """Issue 30 §5, a client secret rotated without failed logins: the instances are given the next secret
+    (MCP_<APP>_CLIENT_SECRET_NEXT) before Keycloak has it; once Keycloak has it, the code exchange that the
+    current secret no longer passes is made again with the next one (the code is not spent: Keycloak checks the
+    client before the code). Afterwards the next secret becomes the current one."""
+    fetch = current.fetch_access_token
+
+    def fetch_with_either(**params):
+        try:
+            return fetch(**params)
+        except OAuthError as e:
+            if e.error not in REFUSED_CLIENT:
+                raise
+            return following.fetch_access_token(**params)
+    current.fetch_access_token = fetch_with_either
+
+
 _KEYS_ASKED: dict[str, float] = {}  # per application: when an unknown key id last made it fetch the realm's keys
 KEYS_AT_MOST_EVERY = 10.0  # seconds: a forged token naming an unknown key costs Keycloak nothing more
 
@@ -169,9 +189,11 @@ def init_auth(app: Flask, cfg: AppConfig) -> None:
                       SESSION_COOKIE_SECURE=cfg.secure_cookies, SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=cfg.idle_timeout)
     oauth = OAuth(app)
-    oauth.register("keycloak", client_id=cfg.client_id, client_secret=cfg.client_secret,
-                   server_metadata_url=cfg.metadata_url,
-                   client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"})
+    for name, secret in zip(("keycloak", "keycloak_next"), cfg.client_secrets, strict=False):
+        oauth.register(name, client_id=cfg.client_id, client_secret=secret, server_metadata_url=cfg.metadata_url,
+                       client_kwargs={"scope": "openid profile email", "code_challenge_method": "S256"})
+    if len(cfg.client_secrets) == 2:
+        _rotating(oauth.keycloak, oauth.keycloak_next)
     app.extensions["mcp_oauth"] = oauth
     app.extensions["mcp_sessions"] = make_store(cfg.session_url, cfg.idle_timeout, cfg.client_id)
     app.extensions["mcp_on_login"] = []  # callables(AppSession) run once after each login (on_login)
@@ -348,9 +370,12 @@ def user_access_token() -> str | None:
         return None
     if time.time() > s.access_expires - 20 and s.refresh_token:
         meta = _client().load_server_metadata()
-        r = requests.post(meta["token_endpoint"], timeout=10, data={
-            "grant_type": "refresh_token", "refresh_token": s.refresh_token,
-            "client_id": _cfg().client_id, "client_secret": _cfg().client_secret})
+        for secret in _cfg().client_secrets:  # the next one only while the client's secret is being rotated
+            r = requests.post(meta["token_endpoint"], timeout=10, data={
+                "grant_type": "refresh_token", "refresh_token": s.refresh_token,
+                "client_id": _cfg().client_id, "client_secret": secret})
+            if r.status_code != 401:
+                break
         if r.status_code != 200:
             return None
         body = r.json()

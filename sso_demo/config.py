@@ -41,6 +41,12 @@ class AppConfig:
     journal_url: str = ""  # the CDAP/AFAS journal's database ("": SQLite in data_dir)
     session_url: str = ""  # issue 14: a database shared by the app's instances ("" : process memory)
     metrics_token: str = ""  # issue 30: /metrics answers this bearer token only ("": no /metrics)
+    client_secret_next: str = ""  # issue 30 §5: the secret after the client's rotation, tried when the current fails
+
+    @property
+    def client_secrets(self) -> tuple[str, ...]:
+        """The secrets to present to Keycloak's token endpoint, in order (the next one only during a rotation)."""
+        return tuple(s for s in (self.client_secret, self.client_secret_next) if s)
 
     @property
     def required_acr(self) -> str:
@@ -72,6 +78,7 @@ class AppConfig:
             journal_url=str(getattr(st, f"{client_id}_database_url", "")),
             second_factor_services=tuple(x.strip().upper() for x in st.second_factor_services.split(",") if x.strip()),
             metrics_token=st.metrics_token,
+            client_secret_next=str(getattr(st, f"{client_id}_client_secret_next", "")),
         )
         values.update(overrides)
         key = st.app(client_id, "session_key")
