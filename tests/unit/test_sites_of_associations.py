@@ -109,3 +109,11 @@ def test_a_review_withdrawing_her_profile_takes_her_sites_too(svc):
     svc.decide(jeanne, opened["id"], f"{A}/CONV-751-2026-0001/AFAS/lea.petit", Verdict.REVOKE)
     e = _equipment(svc)
     assert all("lea.petit" not in ids for ids in e.assignments.values()) and e.sites_of == {}
+
+
+def test_another_partners_habiliter_member_can_neither_set_nor_learn_the_sites(svc):
+    from provisioning.errors import ProvisioningError
+    other = Actor("x.habiliter", frozenset({DELEGATE, "afas:AFAS-Habiliter"}), partner="98765432100015")
+    with pytest.raises(ProvisioningError) as refused:
+        svc.set_sites(other, A, "ALSH-0001", {"lea.petit": [SITES[0]]})
+    assert refused.value.status in (403, 404) and _equipment(svc).sites_of == {}
