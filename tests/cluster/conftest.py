@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from devstack.cluster import Cluster
+from tests.support.topology_report import FIGURES, TYPED, figure
 
 TEST_BASE = int(os.environ.get("MCP_TEST_CLUSTER_BASE", "18443"))
-FIGURES: list[str] = []  # what the tests measured (failover, drill, rolling upgrades), printed in the report
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -20,14 +20,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.write_line("production topology, measured (issues 14 and 30):")
         for line in FIGURES:
             terminalreporter.write_line("  " + line)
-
-
-def figure(line: str) -> None:
-    print(line)
-    FIGURES.append(line)
-
-
-TYPED: set[str] = set()  # passwords the tests set or typed: no process of the topology may log one
 
 
 def leaked(c: Cluster) -> tuple[int, list[str]]:
@@ -52,7 +44,8 @@ def cluster():
         if not keep:
             c.down()
     lines, found = leaked(c)
-    figure(f"logs of the topology: {lines} lines searched, no password, secret or token" if not found else
+    figure(f"logs of the topology: {lines} lines searched ({len(TYPED)} typed passwords among what was looked "
+           "for): no password, secret or token" if not found else
            f"logs of the topology: {len(found)} leak(s)")
     assert found == [], found
 

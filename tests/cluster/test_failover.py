@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from devstack.admin import AdminSession
 from devstack.cluster import Cluster
-from tests.cluster.conftest import TYPED, Browser, figure
+from tests.cluster.conftest import Browser
+from tests.support.topology_report import TYPED, figure
 from tests.support.totp import fresh_code
 
 PASSWORD = f"Grappe-De-Noeuds-{secrets.token_hex(3)}!"  # new each run (the realm keeps a password history)

@@ -14,8 +14,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from devstack import backup
-from tests.cluster.conftest import TYPED, Browser, figure
+from tests.cluster.conftest import Browser
 from tests.cluster.test_failover import REALM, _admin, _partner_registry, _text
+from tests.support.topology_report import TYPED, figure
 
 DEMO = "12345678900015"
 

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from devstack.cluster import SERVICES, Cluster
 from provisioning.store.uow import head_revision
-from tests.cluster.conftest import TYPED, figure
 from tests.cluster.test_failover import _ready_person, _text, login
 from tests.support import future_migration
+from tests.support.topology_report import TYPED, figure
 
 PASSWORD = f"Sans-Coupure-{secrets.token_hex(3)}!"  # its own: the realm's history refuses a password used before
 TYPED.add(PASSWORD)
