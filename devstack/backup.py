@@ -26,7 +26,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from devstack import keycloak as kc
-from devstack.cluster import DATABASES, Cluster, ClusterError, _pg_bin
+from devstack.cluster import DATABASES, Cluster, ClusterError, pg_bin
 
 # Keycloak before the registry (see above); the applications' own journals and sessions after
 ORDER = ("keycloak", "mcp", "sessions", "afas", "cdap")
@@ -77,7 +77,7 @@ def backup(c: Cluster, dest: Path) -> Backup:
     started, sizes, seconds, digests = time.time(), {}, {}, {}
     for db in ORDER:
         t0, file = time.monotonic(), dest / f"{db}.dump"
-        _run([_pg_bin("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={file}"],
+        _run([pg_bin("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--file={file}"],
              _client_env(c, db))
         sizes[db], seconds[db], digests[db] = file.stat().st_size, round(time.monotonic() - t0, 2), _sha256(file)
     made = Backup(started, time.time(), kc.KEYCLOAK_VERSION, revision, sizes, seconds, digests)
@@ -134,7 +134,7 @@ def restore(c: Cluster, src: Path, *, say=print) -> Restored:
     t0 = time.monotonic()
     say(f"[postgres] {c.start_postgres()}: empty databases, one role each")
     for db in ORDER:
-        _run([_pg_bin("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+        _run([pg_bin("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
               f"--dbname={db}", str(src / f"{db}.dump")], _client_env(c, db))
         say(f"[restore] {db}: {made.sizes[db]} bytes loaded")
     restored = time.monotonic() - t0

@@ -139,7 +139,7 @@ class Cluster:
         return self.dir / "postgres"
 
     def _pg(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-        full = [_pg_bin(cmd[0]), *cmd[1:]]
+        full = [pg_bin(cmd[0]), *cmd[1:]]
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root
             full = ["runuser", "-u", "postgres", "--", *full]
         done = subprocess.run(full, capture_output=True, text=True, timeout=180)
@@ -453,7 +453,7 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _pg_bin(name: str) -> str:
+def pg_bin(name: str) -> str:
     """Debian's postgresql keeps its programs out of PATH (psql excepted)."""
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if found:

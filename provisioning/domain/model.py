@@ -211,9 +211,14 @@ class Equipment:
     # associated with; someone associated and absent here works for every site of the equipment
     sites_of: dict[str, list[str]] = field(default_factory=dict)
 
+    @property
+    def associated(self) -> set[str]:
+        """Everyone associated to it, whatever the profile."""
+        return {i for ids in self.assignments.values() for i in ids}
+
     def forget_sites_of_the_unassociated(self) -> None:
         """Whoever is no longer associated (Habiliter, a review's withdrawal) keeps no sites (issue 29 §3)."""
-        associated = {i for ids in self.assignments.values() for i in ids}
+        associated = self.associated
         self.sites_of = {i: s for i, s in self.sites_of.items() if i in associated}
 
 

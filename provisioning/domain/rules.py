@@ -469,8 +469,7 @@ def equipment_sites_are_its_own(reg: Registry, today: date) -> Iterator[Violatio
         for ei, e in enumerate(p.equipments):
             if not e.sites_of:
                 continue
-            associated = {i for ids in e.assignments.values() for i in ids}
-            known = set(e.sites)
+            associated, known = e.associated, set(e.sites)
             for ident in sorted(e.sites_of):
                 path = _p(pi, f"equipments[{ei}]", "sites_of", ident)
                 if ident not in associated:
