@@ -117,3 +117,23 @@ def test_another_partners_habiliter_member_can_neither_set_nor_learn_the_sites(s
     with pytest.raises(ProvisioningError) as refused:
         svc.set_sites(other, A, "ALSH-0001", {"lea.petit": [SITES[0]]})
     assert refused.value.status in (403, 404) and _equipment(svc).sites_of == {}
+
+
+def test_hostile_bodies_and_a_stale_version_write_nothing(svc):
+    """Attacks: 10,000 characters, markup, control and invisible characters, and two Habiliter members editing at
+    once (the second with the version she read) — each refused, nothing stored."""
+    api = _api(svc)
+    refused = [api.put(URL, headers=_h("marc"), json=body).status_code for body in (
+        {"lea.petit": ["x" * 10_000]},
+        {"<script>alert(1)</script>": [SITES[0]]},
+        {"lea.petit": [SITES[0] + "\u200b"]},
+        {"lea.petit": ["École\u0007"]},
+        {"lea.petit": "École Jules-Ferry"},
+    )]
+    assert all(s in (400, 422) for s in refused), refused
+    assert _equipment(svc).sites_of == {}
+    version = api.get(f"/api/v1/partners/{A}", headers=_h("marc")).headers["ETag"]
+    assert api.put(URL, headers={**_h("marc"), "If-Match": version}, json={"lea.petit": [SITES[0]]}).status_code == 200
+    stale = api.put(URL, headers={**_h("marc"), "If-Match": version}, json={"lea.petit": [SITES[1]]})
+    assert stale.status_code in (409, 412), stale.status_code
+    assert _equipment(svc).sites_of == {"lea.petit": [SITES[0]]}
