@@ -98,7 +98,8 @@ class Cluster:
         values = {"keycloak_admin_password": secrets.token_urlsafe(18)}
         values.update({f"db_{db}": secrets.token_urlsafe(18) for db in DATABASES})
         values.update({f"client_{c}": secrets.token_urlsafe(32)
-                       for c in (*APPS, "provisioning", "provisioning_api", "scim", "caf_services", "service_tiers")})
+                       for c in (*APPS, "provisioning", "provisioning_api", "scim", "caf_services", "service_tiers",
+                                 "proconnect")})
         values.update({f"session_key_{a}": secrets.token_hex(32) for a in APPS})
         if kept and set(values) <= set(kept):
             return kept
@@ -123,6 +124,10 @@ class Cluster:
             "MCP_PROVISIONING_API_CLIENT_SECRET": s["client_provisioning_api"],
             "MCP_SCIM_CLIENT_SECRET": s["client_scim"], "MCP_CAF_SERVICES_CLIENT_SECRET": s["client_caf_services"],
             "MCP_SERVICE_TIERS_CLIENT_SECRET": s["client_service_tiers"],
+            # issue 32: ProConnect's stand-in realm on these very nodes (a production sets ProConnect's own)
+            **{k: v.replace(f"http://localhost:{kc.demo_instance().http_port}", self.url("keycloak"))
+               for k, v in kc.proconnect_standin_env(kc.demo_instance().http_port).items()},
+            "MCP_PROCONNECT_CLIENT_ID": "mon-compte-partenaire", "MCP_PROCONNECT_CLIENT_SECRET": s["client_proconnect"],
             "MCP_DATABASE_URL": self.db_url("mcp"), "MCP_SESSION_URL": self.db_url("sessions"),
             "MCP_AFAS_DATABASE_URL": self.db_url("afas"), "MCP_CDAP_DATABASE_URL": self.db_url("cdap"),
             "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(self.port("smtp")),
@@ -222,7 +227,7 @@ class Cluster:
         shutil.copytree(self.kc_build, home, symlinks=True, copy_function=_link_or_copy,
                         ignore=shutil.ignore_patterns("data", ".mcp-build"))
         (home / "data" / "import").mkdir(parents=True)
-        for realm_file in (REPO_ROOT / "realm-config").glob("*.json"):
+        for realm_file in [*(REPO_ROOT / "realm-config").glob("*.json"), kc.PROCONNECT_STANDIN]:
             shutil.copy2(realm_file, home / "data" / "import" / realm_file.name)
         return home
 

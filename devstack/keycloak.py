@@ -65,13 +65,29 @@ class Instance:
         return f"http://localhost:{self.management_port}/health/ready"
 
 
+# Issue 32: the stand-in of ProConnect, a second realm of the same Keycloak, for the demo and the tests only (never
+# imported by a production image: it is not among realm-config/*.json). Its variables point the broker at it.
+PROCONNECT_STANDIN = REPO_ROOT / "realm-config" / "standin" / "proconnect-realm.json"
+
+
+def proconnect_standin_env(http_port: int) -> dict[str, str]:
+    """The broker's endpoints on the stand-in realm of the Keycloak listening on `http_port`."""
+    oidc = f"http://localhost:{http_port}/realms/proconnect/protocol/openid-connect"
+    return {"MCP_PROCONNECT_ISSUER": f"http://localhost:{http_port}/realms/proconnect",
+            "MCP_PROCONNECT_AUTHORIZATION_URL": f"{oidc}/auth?acr_values=eidas1",
+            "MCP_PROCONNECT_TOKEN_URL": f"{oidc}/token", "MCP_PROCONNECT_USERINFO_URL": f"{oidc}/userinfo",
+            "MCP_PROCONNECT_JWKS_URL": f"{oidc}/certs", "MCP_PROCONNECT_LOGOUT_URL": f"{oidc}/logout"}
+
+
 def demo_instance() -> Instance:
+    port = int(os.environ.get("MCP_KEYCLOAK_PORT", "8080"))
     return Instance(
         name="demo",
-        http_port=int(os.environ.get("MCP_KEYCLOAK_PORT", "8080")),
+        http_port=port,
         management_port=int(os.environ.get("MCP_KEYCLOAK_MANAGEMENT_PORT", "9000")),
         admin_user=os.environ.get("MCP_KEYCLOAK_ADMIN", "admin"),
         admin_password=os.environ.get("MCP_KEYCLOAK_ADMIN_PASSWORD", "admin"),
+        extra_env={k: v for k, v in proconnect_standin_env(port).items() if k not in os.environ},
     )
 
 
@@ -82,15 +98,17 @@ TEST_SERVICE_TIERS_PORT = 18084  # the Apache relying party of the claims contra
 
 
 def test_instance() -> Instance:
+    port = int(os.environ.get("MCP_TEST_KEYCLOAK_PORT", "8180"))
     return Instance(
         name="test",
-        http_port=int(os.environ.get("MCP_TEST_KEYCLOAK_PORT", "8180")),
+        http_port=port,
         management_port=int(os.environ.get("MCP_TEST_KEYCLOAK_MANAGEMENT_PORT", "9100")),
         admin_user="admin",
         admin_password="test-admin-password",
         extra_env={**{f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
                    "MCP_SERVICE_TIERS_URL": f"http://localhost:{TEST_SERVICE_TIERS_PORT}",
-                   "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT)},
+                   "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT),
+                   **proconnect_standin_env(port)},
     )
 
 
@@ -146,7 +164,7 @@ def prepare(instance: Instance, *, fresh_data: bool = False) -> Path:
     import_dir = home / "data" / "import"
     shutil.rmtree(import_dir, ignore_errors=True)
     import_dir.mkdir(parents=True)
-    for realm_file in (REPO_ROOT / "realm-config").glob("*.json"):
+    for realm_file in [*(REPO_ROOT / "realm-config").glob("*.json"), PROCONNECT_STANDIN]:
         shutil.copy2(realm_file, import_dir / realm_file.name)
     return home
 

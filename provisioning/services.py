@@ -150,6 +150,11 @@ class Provisioning(Core):
         return self._change(actor, c.ResetSecondFactor(siret=siret, identifiant=identifiant,
                                                        expected_version=expected_version))
 
+    def unlink_proconnect(self, actor: Actor, siret: str, identifiant: str,
+                          expected_version: int | None = None) -> MutationResult:
+        return self._change(actor, c.UnlinkProConnect(siret=siret, identifiant=identifiant,
+                                                      expected_version=expected_version))
+
     def import_users(self, actor: Actor, siret: str, data: bytes, apply: bool,
                      expected_version: int | None = None) -> ImportPlan:
         r: ImportPlan = self.handle(actor, c.ImportUsers(siret=siret, data=data, apply=apply,

@@ -160,6 +160,18 @@ class Settings(BaseSettings):
                               "define, `CODE=secret` pairs separated by commas", group=REALM, secret=True)
     caf_services_client_secret: str = _f("", "the `caf-services` client's secret (the demo Caf's service)",
                                          group=REALM, secret=True)
+    # issue 32: the ProConnect broker (docs/proconnect.md); empty: the stand-in realm of this Keycloak on port 8080
+    proconnect_issuer: str = _f("", "ProConnect's issuer (`iss` of its tokens)", group=REALM)
+    proconnect_authorization_url: str = _f("", "its authorization endpoint, with `?acr_values=eidas1`", group=REALM)
+    proconnect_token_url: str = _f("", "its token endpoint", group=REALM)
+    proconnect_userinfo_url: str = _f("", "its userinfo endpoint", group=REALM)
+    proconnect_jwks_url: str = _f("", "its signing keys (JWKS)", group=REALM)
+    proconnect_logout_url: str = _f("", "its end-session endpoint (single logout)", group=REALM)
+    proconnect_client_id: str = _f("", "our client id at ProConnect", group=REALM)
+    proconnect_client_secret: str = _f("", "our client secret at ProConnect", group=REALM, secret=True)
+    proconnect_mfa_acr: str = _f("", "ProConnect `acr` values that count as our level 2, comma-separated (empty: "
+                                 "eidas2, eidas3 and consistency-checked-2fa)", group=REALM)
+    proconnect_mfa_amr: str = _f("", "ProConnect `amr` values that count as our level 2 (empty: `mfa`)", group=REALM)
 
     # --- set-up, demo stack and tests ---------------------------------------------------------------------------
     keycloak_port: int = _f(8080, "demo Keycloak's port", group=TOOLS, ge=1, le=65535)

@@ -58,7 +58,8 @@ def audit_csv():
 def me():
     prev = _svc().previous_login(g.actor)
     return jsonify({"username": g.actor.username, "partner": g.actor.partner, "caf": g.actor.caf,
-                    "previous_login": prev.isoformat() if prev else None})
+                    "previous_login": prev.isoformat() if prev else None,
+                    "proconnect": _svc().proconnect_linked(g.actor)})
 
 
 @bp.get("/usage-rules/acceptances")

@@ -360,6 +360,13 @@ def reset_second_factor(siret: str, identifiant: str):
     return _result(_svc().reset_second_factor(g.actor, siret, identifiant, expected_version=_if_match()))
 
 
+@bp.delete("/<siret>/users/<identifiant>/proconnect")
+@answers.returns(answers.MutationAnswer)
+def unlink_proconnect(siret: str, identifiant: str):
+    """Issue 32: the person's ProConnect link removed (by herself, her managers or her Caf)."""
+    return _result(_svc().unlink_proconnect(g.actor, siret, identifiant, expected_version=_if_match()))
+
+
 @bp.post("/<siret>/users/<identifiant>/lost-credentials")
 @answers.returns(answers.MutationAnswer)
 def lost(siret: str, identifiant: str):

@@ -191,6 +191,7 @@ class AccountAnswer(Closed):
     failures: int
     password_change_pending: bool
     second_factors: list[str]
+    proconnect: bool = Field(description="a ProConnect identity is linked to the account (issue 32)")
     usage_rules: UsageRulesState
 
 
@@ -256,6 +257,7 @@ class Me(Closed):
     partner: str | None
     caf: str | None
     previous_login: datetime | None
+    proconnect: bool = Field(description="a ProConnect identity is linked to the account (issue 32)")
 
 
 class Acceptance(Closed):

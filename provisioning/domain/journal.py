@@ -31,6 +31,7 @@ ACTIONS = {
     "import-users": "Import d'utilisateurs (CSV)",
     "unlock-user": "Déverrouillage après tentatives de connexion",
     "reset-second-factor": "Second facteur réinitialisé (téléphone ou clé perdus)",
+    "unlink-proconnect": "Liaison ProConnect retirée",
     "convention-transition": "Changement d'état d'une convention",
     "suspend-service": "Suspension d'un service",
     "reactivate-service": "Rétablissement d'un service",

@@ -7,6 +7,7 @@ from provisioning.domain import catalogue
 MANAGED_BY_ATTR = "mcp.managed-by"  # ownership marker: we never delete what does not carry it
 MANAGED_BY = "mon-compte-partenaire"
 BULK_ENDPOINT = "mcp-bulk/memberships"  # our Keycloak extension's read-only bulk read of memberships
+PROCONNECT = "proconnect"  # issue 32: the identity provider's alias (realm-config), whose links we read and remove
 BULK_ACCOUNTS = "mcp-bulk/accounts"     # …and of many accounts' states (a list of people)
 KIND_ATTR = "mcp.kind"
 PARTNER_ATTR = "partner"  # user and group attribute: the partner's SIRET (also a token claim)

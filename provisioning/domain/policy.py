@@ -105,6 +105,7 @@ POLICY: dict[str, Rule] = {
     "import-users": MANAGERS,
     "unlock-user": MANAGERS,
     "reset-second-factor": MANAGERS,
+    "unlink-proconnect": STAFF,      # issue 32: the person herself too (the handler narrows STAFF to her)
     "delegate": ADMINISTRATOR,
     "revoke-delegate": ADMINISTRATOR,
     "set-assignments": HABILITER,

@@ -31,6 +31,7 @@ class FakeGateway:
         self.attributes: dict[str, dict[str, list[str]]] = {}  # what Keycloak itself sets (terms_and_conditions)
         self.lockouts: dict[str, datetime] = {}  # username -> locked-until datetime (brute-force protection)
         self.second_factors: dict[str, set[str]] = {}  # username -> credential types (otp, webauthn, …)
+        self.proconnect: set[str] = set()  # usernames whose account a ProConnect identity is linked to (issue 32)
 
     def copy(self) -> FakeGateway:
         """An independent twin in the same state (the simulation and the refusal property start from one)."""
@@ -68,7 +69,8 @@ class FakeGateway:
             return AccountState(exists=False)
         return AccountState(True, u.enabled, self.logins.get(u.id), None, self.lockouts.get(username),
                             password_change_pending=username in self.passwords,
-                            second_factors=tuple(sorted(self.second_factors.get(username, ()))))
+                            second_factors=tuple(sorted(self.second_factors.get(username, ()))),
+                            proconnect=username in self.proconnect)
 
     def accounts(self, usernames: list[str]) -> dict[str, AccountState]:
         self.calls.append("accounts")
@@ -86,6 +88,16 @@ class FakeGateway:
     def reset_second_factor(self, user_id: str) -> list[str]:
         self._hit("reset_second_factor")
         return sorted(self.second_factors.pop(self._user(user_id).username, set()))
+
+    def unlink_identity(self, user_id: str) -> bool:
+        self._hit("unlink_identity")
+        name = self._user(user_id).username
+        linked = name in self.proconnect
+        self.proconnect.discard(name)
+        return linked
+
+    def proconnect_linked(self, user_id: str) -> bool:
+        return any(u.id == user_id and u.username in self.proconnect for u in self.state.users.values())
 
     def unlock(self, user_id: str) -> None:
         self._hit("unlock")

@@ -62,6 +62,8 @@ class Gateway(Protocol):
     def accounts(self, usernames: list[str]) -> dict[str, AccountState]: ...
     def unlock(self, user_id: str) -> None: ...
     def reset_second_factor(self, user_id: str) -> list[str]: ...
+    def unlink_identity(self, user_id: str) -> bool: ...
+    def proconnect_linked(self, user_id: str) -> bool: ...
     def user_id(self, username: str) -> str | None: ...
 
 
@@ -594,6 +596,7 @@ class KeycloakGateway:
         bf = self._raw_get(f"/attack-detection/brute-force/users/{u['id']}")
         creds = self._raw_get(f"/users/{u['id']}/credentials")
         events = self._raw_get("/events", type="LOGIN", user=u["id"], max=1)
+        links = self._raw_get(f"/users/{u['id']}/federated-identity")
         raw = ((u.get("attributes") or {}).get(n.TERMS_ATTR) or [None])[0]
         not_before = int(bf.get("failedLoginNotBefore") or 0)  # seconds: the end of a temporary lockout
         locked_until = datetime.fromtimestamp(not_before, tz=UTC) if bf.get("disabled") and not_before else None
@@ -603,7 +606,23 @@ class KeycloakGateway:
             terms_accepted_at=datetime.fromtimestamp(int(raw), tz=UTC) if raw and raw.isdigit() else None,
             locked_until=locked_until, failures=int(bf.get("numFailures") or 0),
             password_change_pending="UPDATE_PASSWORD" in (u.get("requiredActions") or []),
-            second_factors=tuple(sorted({c["type"] for c in creds if c.get("type") in SECOND_FACTORS})))
+            second_factors=tuple(sorted({c["type"] for c in creds if c.get("type") in SECOND_FACTORS})),
+            proconnect=any(x.get("identityProvider") == n.PROCONNECT for x in links))
+
+    def proconnect_linked(self, user_id: str) -> bool:
+        return any(x.get("identityProvider") == n.PROCONNECT
+                   for x in self._raw_get(f"/users/{user_id}/federated-identity"))
+
+    def unlink_identity(self, user_id: str) -> bool:
+        """Issue 32: the account's ProConnect link removed (the next ProConnect login matches again, by e-mail
+        and SIRET). False when there was none."""
+        r = self._call("suppression de la liaison ProConnect", self.kc.connection.raw_delete,
+                       f"admin/realms/{self.realm}/users/{user_id}/federated-identity/{n.PROCONNECT}")
+        if r.status_code == 404:
+            return False
+        if r.status_code >= 400:
+            raise Transient(f"Keycloak a refusé la suppression de la liaison ProConnect : {r.status_code} {r.text[:200]}")
+        return True
 
     def accounts(self, usernames: list[str]) -> dict[str, AccountState]:
         """The state of many accounts for a list of people (issue 29): one request to our extension per 200

@@ -95,6 +95,19 @@ def second_factor_reset_mail(first: str, last: str, actor: str) -> tuple[str, st
     ]))
 
 
+def proconnect_unlinked_mail(first: str, last: str, actor: str) -> tuple[str, str]:
+    """Issue 32: the person is told when someone else removes her ProConnect link."""
+    return (f"{PORTAL} : votre connexion avec ProConnect a été retirée", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"La liaison entre votre compte et votre identité ProConnect a été retirée par {actor}. Vous vous connectez",
+        "désormais avec votre identifiant et votre mot de passe ; à votre prochaine connexion avec ProConnect, votre",
+        "compte sera relié de nouveau si votre adresse électronique et le SIRET de votre structure sont ceux que votre",
+        "Caf a enregistrés.",
+        "Si vous ne comprenez pas ce changement, prévenez votre administrateur partenaire.",
+    ]))
+
+
 def reactivation_mail(first: str, last: str, what: str, by: str = "La Caf") -> tuple[str, str]:
     return (f"{PORTAL} : rétablissement de vos habilitations", "\n".join([
         f"Bonjour {first} {last},", "", f"{by} a rétabli {what}.",

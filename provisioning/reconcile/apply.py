@@ -202,6 +202,8 @@ class _Run:
             self.gw.update_user(ch.id, ch.spec)
         else:
             self.gw.set_enabled(ch.id, isinstance(ch, EnableUser))
+            if isinstance(ch, DisableUser) and ch.forget_links:
+                self.gw.unlink_identity(ch.id)
 
     def _membership(self, ch: AddOrgMember | RemoveOrgMember | AddMember | RemoveMember | RemoveDirectRole) -> None:
         gw, user = self.gw, self.users[ch.user]

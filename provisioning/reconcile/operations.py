@@ -98,6 +98,7 @@ class EnableUser(Change):
 class DisableUser(Change):
     action, kind = "disable", "user"
     id: str
+    forget_links: bool = False  # removed from the registry (not suspended): her ProConnect link goes too (issue 32)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -150,7 +150,7 @@ def _plan_users(desired: State, observed: State) -> tuple[list[Change], set[str]
     for name, have in observed.users.items():
         if have.managed and have.enabled and name not in desired.users:
             out.append(DisableUser(target=name, reason="utilisateur retiré du registre", id=_known(have.id),
-                                   owner=owner_of_user(have)))
+                                   owner=owner_of_user(have), forget_links=True))
     return out, unowned
 
 

@@ -68,6 +68,7 @@ class AccountState:
     failures: int = 0
     password_change_pending: bool = False  # provisional password not yet replaced (UPDATE_PASSWORD)
     second_factors: tuple[str, ...] = ()   # issue 13: "otp", "webauthn", "recovery-authn-codes" held
+    proconnect: bool = False               # issue 32: a ProConnect identity is linked to the account
 
 
 @dataclass

@@ -233,6 +233,12 @@ class Core:
             raise Forbidden()
         return self.gateway().previous_login(actor.sub, actor.session)
 
+    def proconnect_linked(self, actor: Actor) -> bool:
+        """Issue 32: whether the signed-in person's account has a ProConnect identity linked (her security page)."""
+        if not actor.sub:
+            raise Forbidden()
+        return self.gateway().proconnect_linked(actor.sub)
+
     def report(self, uow: UnitOfWork, reg: Registry, caf_code: str, actor: Actor, lines: list[str]) -> None:
         caf = reg.caf(caf_code)
         if caf:

@@ -151,6 +151,12 @@ class ResetSecondFactor(OnPartner):
 
 
 @dataclass(frozen=True, kw_only=True)
+class UnlinkProConnect(OnPartner):
+    """Issue 32: the person's ProConnect link removed, by herself or by her managers."""
+    identifiant: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ImportUsers(OnPartner):
     """A CSV file of people: previewed (`apply=False`, nothing written) or applied, all lines or none."""
     data: bytes

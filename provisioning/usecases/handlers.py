@@ -29,6 +29,7 @@ HANDLERS: dict[type[c.Command], Callable[[Any, Any, Any], Any]] = {
     c.ReissueCredentials: people.reissue_credentials,
     c.UnlockUser: people.unlock_user,
     c.ResetSecondFactor: people.reset_second_factor,
+    c.UnlinkProConnect: people.unlink_proconnect,
     c.ImportUsers: imports.import_users,
     c.AdoptAccount: people.adopt_account,
     c.SuspendInactive: people.suspend_inactive,

@@ -30,6 +30,7 @@ from provisioning.usecases.commands import (
     SetMembership,
     SuspendInactive,
     SuspendUser,
+    UnlinkProConnect,
     UnlockUser,
 )
 from provisioning.usecases.usage_rules import version_accepted
@@ -122,7 +123,7 @@ def account(app: App, actor: Actor, siret: str, identifiant: str) -> dict[str, A
             "enabled": a.enabled,
             "last_login": a.last_login, "locked_until": a.locked_until if locked else None,
             "failures": a.failures, "password_change_pending": a.password_change_pending,
-            "second_factors": list(a.second_factors),
+            "second_factors": list(a.second_factors), "proconnect": a.proconnect,
             "usage_rules": {"version": version, "accepted_at": a.terms_accepted_at,
                             "current": bool(versions) and version == versions[-1][0]}}
 
@@ -203,6 +204,25 @@ def reset_second_factor(app: App, actor: Actor, cmd: ResetSecondFactor) -> Mutat
         u = ch.partner.user(ident)
         if u:
             ch.mail(u.email, *messages.second_factor_reset_mail(u.first_name, u.last_name, actor.username))
+    return ch.result
+
+
+def unlink_proconnect(app: App, actor: Actor, cmd: UnlinkProConnect) -> MutationResult:
+    """Issue 32: the person's ProConnect link removed in Keycloak, by herself (her security page) or by her
+    managers (the partner's console, the Caf); audited; she is told by mail when it was someone else."""
+    ident = cmd.identifiant
+    with app.changing(actor, cmd, "unlink-proconnect", f"liaison ProConnect de {ident} retirée",
+                      reconcile=False, acts_outside=True, on_person=ident) as ch:
+        herself = actor.partner == cmd.siret and actor.username == ident
+        if not herself and not policy.its_managers(actor, ch.partner):
+            raise Forbidden("Seuls la personne elle-même, les gestionnaires de son partenaire et sa Caf retirent "
+                            "une liaison ProConnect.")
+        gw, user_id = _account_id(app, ch, ident)
+        if not gw.unlink_identity(user_id):
+            ch.fail(Violation("AUCUNE_LIAISON", f"Le compte de « {ident} » n'est relié à aucune identité ProConnect."))
+        u = ch.partner.user(ident)
+        if u and not herself:
+            ch.mail(u.email, *messages.proconnect_unlinked_mail(u.first_name, u.last_name, actor.username))
     return ch.result
 
 

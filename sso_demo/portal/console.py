@@ -227,6 +227,9 @@ def user_action(siret: str, ident: str, action: str):
         "second-facteur": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/second-factor",
                            f"Second facteur de {ident} réinitialisé : un nouveau sera enregistré à la prochaine "
                            "connexion à un service qui le demande (un courriel l'en informe)"),
+        "proconnect": ("DELETE", f"/api/v1/partners/{siret}/users/{ident}/proconnect",
+                       f"Liaison ProConnect de {ident} retirée : la connexion se fait par identifiant et mot de passe "
+                       "(un courriel l'en informe)"),
     }
     if action not in routes:
         abort(404)
@@ -244,6 +247,14 @@ def user_action(siret: str, ident: str, action: str):
             [f"{ident} ne peut plus se connecter ; ses sessions en cours sont fermées.",
              f"Un courriel en informe {ident}, et le gestionnaire des habilitations de la Caf.",
              "Ses habilitations sont conservées : vous pourrez rétablir son accès ensuite."],
+            url_for("console.user", siret=siret, ident=ident))):
+        return ask
+    if action == "proconnect" and (ask := confirm.needed(
+            f"retirer la liaison ProConnect de {ident}",
+            [f"{ident} ne pourra plus se connecter avec ProConnect sans que son compte soit relié de nouveau.",
+             "À sa prochaine connexion avec ProConnect, le compte sera relié de nouveau si son adresse électronique "
+             "et le SIRET de votre structure sont ceux que la Caf a enregistrés.",
+             f"Un courriel en informe {ident}."],
             url_for("console.user", siret=siret, ident=ident))):
         return ask
     if action == "second-facteur" and (ask := confirm.needed(

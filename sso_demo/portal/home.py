@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, g, jsonify, render_template
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, url_for
+from markupsafe import Markup
 
 from sso_demo import apiclient, catalogue
-from sso_demo.auth import current_principal, login_required
-from sso_demo.portal.api_views import call
+from sso_demo.auth import current_principal, login_required, signed_in
+from sso_demo.portal import confirm
+from sso_demo.portal.api_views import call, errors_of
 
 bp = Blueprint("home", __name__)
 PARIS = ZoneInfo("Europe/Paris")
@@ -27,6 +29,7 @@ def read_previous_login(app_session) -> None:
         return
     prev = r.json().get("previous_login")
     app_session.facts["previous_login"] = ("known", prev) if prev else ("first", None)
+    app_session.facts["proconnect"] = bool(r.json().get("proconnect"))  # issue 32: her page says it, no call
 
 
 def _previous_login() -> tuple[str, datetime | None]:
@@ -44,6 +47,7 @@ def index():
     second_factor = {s["code"] for s in offered if s["level"] == "niveau-2"}
     state, when = _previous_login()
     return render_template("portal/index.html", services=services, second_factor=second_factor, previous_state=state, previous=when,
+                           proconnect=g.app_session.facts.get("proconnect"),
                            is_admin=p.has("administrateur-partenaire") or p.has("responsable-habilitations"),
                            is_caf_admin=p.has("caf-administrateur"))
 
@@ -54,3 +58,26 @@ def reconcile_state(siret: str):
     """For reconcile.js in both consoles: the API's word on Keycloak for this partner (its rights apply)."""
     r = call("GET", f"/api/v1/partners/{siret}/reconcile", refusals=())
     return jsonify(r.json())
+
+
+@bp.post("/proconnect/retirer")
+@login_required
+def unlink_proconnect():
+    """Issue 32: the person removes her own ProConnect link, after a confirmation."""
+    p = signed_in()
+    if ask := confirm.needed("retirer la liaison de votre compte avec ProConnect", [
+            "Vous ne pourrez plus vous connecter avec ProConnect ; connectez-vous avec votre identifiant et votre "
+            "mot de passe.",
+            "À votre prochaine connexion avec ProConnect, votre compte sera relié de nouveau si votre adresse "
+            "électronique et le SIRET de votre structure sont ceux que votre Caf a enregistrés."],
+            url_for("home.index")):
+        return ask
+    r = call("DELETE", f"/api/v1/partners/{p.partner}/users/{p.username}/proconnect")
+    if r.status_code == 200 or any(v.get("code") == "AUCUNE_LIAISON" for v in r.json().get("violations", [])):
+        g.app_session.facts["proconnect"] = False
+        current_app.extensions["mcp_sessions"].save(g.app_session)
+        flash("La liaison de votre compte avec ProConnect est retirée.")
+    else:
+        fields, general = errors_of(r)
+        flash(Markup("Refusé : ") + Markup(" ").join(general or list(fields.values())), "erreur")
+    return redirect(url_for("home.index"))

@@ -76,6 +76,7 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("get", f"{S}/users/paul.bernard/account", "jeanne", {}),
         ("delete", f"{S}/users/paul.bernard/lockout", "jeanne", {}),
         ("delete", f"{S}/users/paul.bernard/second-factor", "jeanne", {}),
+        ("delete", f"{S}/users/paul.bernard/proconnect", "paul", {}),  # issue 32: the person herself
         ("post", f"{S}/conventions/{CONV}/services/CDAP/suspension", "caf", {}),
         ("delete", f"{S}/conventions/{CONV}/services/CDAP/suspension", "caf", {}),
         ("post", f"{S}/conventions", "caf", {"json": {"number": "CONV-751-2026-0002", "services": ["CDAP"]}}),
@@ -104,6 +105,7 @@ def tour(use_case_store):
     svc.import_registry(NATIONAL, registry(example_data()))
     svc.reconcile(NATIONAL)  # the accounts exist in (fake) Keycloak
     svc.fake.second_factors["paul.bernard"] = {"otp"}  # a phone to reset, a lockout to lift
+    svc.fake.proconnect.add("paul.bernard")  # a ProConnect link he removes himself
     svc.fake.lockouts["paul.bernard"] = datetime.now(UTC) + timedelta(minutes=15)
     svc.fake.attributes["paul.bernard"] = {naming.TERMS_ATTR: [str(int(datetime.now(UTC).timestamp()))]}
     svc.fake.logins[svc.fake.state.users["paul.bernard"].id] = datetime.now(UTC) - timedelta(days=2)

@@ -43,6 +43,8 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "suspend-inactive": {"national"},
     "review-revoke": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "review-suspend": {"national"},
+    # issue 32: the person herself too (the handler narrows the staff to her and her managers)
+    "unlink-proconnect": {"national", "sa-caf", "administrateur", "delegue", "habiliter", "utilisateur"},
     # issue 29 §3: the partner's staff and its Caf reach the handler, which lets only the equipment's approver
     "send-back": {"national", "sa-caf", "administrateur", "delegue", "habiliter", "utilisateur"},
 }

@@ -63,7 +63,7 @@ public class FirstLoginGuard implements Authenticator {
         }
     }
 
-    static long publishedAt(AuthenticatorConfigModel config) {
+    public static long publishedAt(AuthenticatorConfigModel config) {
         if (config == null || config.getConfig() == null) {
             return 0;
         }
@@ -74,7 +74,7 @@ public class FirstLoginGuard implements Authenticator {
         }
     }
 
-    static long acceptedAt(UserModel user) {
+    public static long acceptedAt(UserModel user) {
         String v = user.getFirstAttribute(TERMS_ATTR);
         try {
             return v == null ? 0 : Long.parseLong(v.trim());

@@ -1,0 +1,177 @@
+package fr.caf.mcp.keycloak.proconnect;
+
+import fr.caf.mcp.keycloak.FirstLoginGuard;
+import jakarta.ws.rs.core.Response;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.keycloak.authentication.AuthenticationFlowContext;
+import org.keycloak.authentication.AuthenticationFlowError;
+import org.keycloak.authentication.Authenticator;
+import org.keycloak.authentication.authenticators.broker.AbstractIdpAuthenticator;
+import org.keycloak.authentication.authenticators.broker.util.PostBrokerLoginConstants;
+import org.keycloak.authentication.authenticators.broker.util.SerializedBrokeredIdentityContext;
+import org.keycloak.authentication.authenticators.util.AcrStore;
+import org.keycloak.models.AuthenticatorConfigModel;
+import org.keycloak.models.KeycloakSession;
+import org.keycloak.models.RealmModel;
+import org.keycloak.models.UserModel;
+
+/**
+ * Issue 32: a ProConnect identity reaches one of our managed accounts, or nothing.
+ *
+ * <p>First login (the identity provider's first-broker-login flow, which holds only this step): the account is
+ * found by the identity's e-mail, and taken only when it is ours (ownership marker), enabled, and its partner's
+ * SIRET (user attribute "partner") is the SIRET ProConnect asserts. Anything else ends on a French page: no
+ * account is created, nothing is linked, no session opens. Keycloak's own first-broker-login steps (create the
+ * user if unique, link by e-mail after a confirmation) are never in that flow.
+ *
+ * <p>Every login (the post-broker-login flow): the same account checks again (the person may have been suspended
+ * or moved since her link), the level reached is recorded (1, or 2 when the provider's acr or amr proves a
+ * second factor, as this step's configuration says), and a newer version of the usage rules is required again.
+ *
+ * <p>E-mails are compared as ASCII only: Java's Unicode lower-casing maps U+212A KELVIN SIGN to "k" and
+ * normalisation can merge distinct strings, so an address holding any other character never matches.
+ */
+public class ProConnectAccount implements Authenticator {
+
+    // brokered attributes written by the identity provider's mappers (realm-config), raw as the provider sent them
+    static final String EMAIL = "mcp.proconnect.email";
+    static final String SIRET = "mcp.proconnect.siret";
+    static final String ACR = "mcp.proconnect.acr";
+    static final String AMR = "mcp.proconnect.amr";
+    static final String PARTNER_ATTR = "partner";
+    static final String MANAGED_BY_ATTR = "mcp.managed-by";
+    static final String MANAGED_BY = "mon-compte-partenaire";
+    static final String GUARD_CONFIG = "mcp-first-login-guard";
+    static final String MFA_ACR = "mfaAcrValues";
+    static final String MFA_AMR = "mfaAmrValues";
+
+    private final boolean firstLogin;
+
+    ProConnectAccount(boolean firstLogin) {
+        this.firstLogin = firstLogin;
+    }
+
+    @Override
+    public void authenticate(AuthenticationFlowContext context) {
+        String note = firstLogin ? AbstractIdpAuthenticator.BROKERED_CONTEXT_NOTE
+                : PostBrokerLoginConstants.PBL_BROKERED_IDENTITY_CONTEXT;
+        SerializedBrokeredIdentityContext identity =
+                SerializedBrokeredIdentityContext.readFromAuthenticationSession(context.getAuthenticationSession(), note);
+        if (identity == null) {
+            refuse(context, null, "no_brokered_identity", "mcpProConnectNoMatch");
+            return;
+        }
+        String email = asciiLower(identity.getFirstAttribute(EMAIL));
+        String siret = siret(identity.getFirstAttribute(SIRET));
+        UserModel user;
+        if (firstLogin) {
+            user = email == null ? null : context.getSession().users().getUserByEmail(context.getRealm(), email);
+            if (user == null || !email.equals(user.getEmail())) {
+                refuse(context, null, "proconnect_no_account", "mcpProConnectNoMatch");
+                return;
+            }
+            String alias = identity.getIdentityProviderId();
+            if (context.getSession().users().getFederatedIdentity(context.getRealm(), user, alias) != null) {
+                // already linked to another ProConnect identity: a second identity never takes it over
+                refuse(context, user, "proconnect_already_linked", "mcpProConnectAlreadyLinked");
+                return;
+            }
+        } else {
+            user = context.getUser();
+        }
+        if (user == null || !MANAGED_BY.equals(user.getFirstAttribute(MANAGED_BY_ATTR))
+                || siret == null || !siret.equals(user.getFirstAttribute(PARTNER_ATTR))) {
+            refuse(context, user, "proconnect_other_partner", "mcpProConnectNoMatch");
+            return;
+        }
+        if (!user.isEnabled()) {
+            refuse(context, user, "proconnect_account_disabled", "mcpProConnectSuspended");
+            return;
+        }
+        context.setUser(user);
+        if (!firstLogin) {
+            int level = provesSecondFactor(context.getAuthenticatorConfig(), identity) ? 2 : 1;
+            new AcrStore(context.getSession(), context.getAuthenticationSession()).setLevelAuthenticated(level);
+            context.getEvent().detail("mcp_proconnect_level", Integer.toString(level));
+            AuthenticatorConfigModel guard = context.getRealm().getAuthenticatorConfigByAlias(GUARD_CONFIG);
+            long published = FirstLoginGuard.publishedAt(guard);
+            if (published > 0 && FirstLoginGuard.acceptedAt(user) < published) {
+                user.addRequiredAction("TERMS_AND_CONDITIONS");
+            }
+        }
+        context.success();
+    }
+
+    private static void refuse(AuthenticationFlowContext context, UserModel user, String reason, String message) {
+        if (user != null) {
+            context.getEvent().user(user);
+        }
+        context.getEvent().detail("reason", reason);
+        Response page = context.form().setError(message).createErrorPage(Response.Status.FORBIDDEN);
+        context.failure(AuthenticationFlowError.INVALID_USER, page, reason, message);
+    }
+
+    /** Lower-cased when every character is printable ASCII; null otherwise (never matched). */
+    static String asciiLower(String raw) {
+        if (raw == null || raw.isEmpty()) {
+            return null;
+        }
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c <= 0x20 || c >= 0x7f) {
+                return null;
+            }
+        }
+        return raw.toLowerCase(Locale.ROOT);
+    }
+
+    /** Fourteen ASCII digits, or null. */
+    static String siret(String raw) {
+        return raw != null && raw.matches("[0-9]{14}") ? raw : null;
+    }
+
+    static boolean provesSecondFactor(AuthenticatorConfigModel config, SerializedBrokeredIdentityContext identity) {
+        Map<String, String> cfg = config == null || config.getConfig() == null ? Map.of() : config.getConfig();
+        Set<String> acrs = words(cfg.get(MFA_ACR));
+        Set<String> amrs = words(cfg.get(MFA_AMR));
+        String acr = identity.getFirstAttribute(ACR);
+        if (acr != null && acrs.contains(acr)) {
+            return true;
+        }
+        List<String> amr = identity.getAttribute(AMR);
+        return amr != null && amr.stream().anyMatch(amrs::contains);
+    }
+
+    static Set<String> words(String value) {
+        return value == null ? Set.of() : Arrays.stream(value.split("[,\\s]+")).filter(s -> !s.isEmpty())
+                .collect(Collectors.toSet());
+    }
+
+    @Override
+    public void action(AuthenticationFlowContext context) {
+        context.success();
+    }
+
+    @Override
+    public boolean requiresUser() {
+        return !firstLogin;
+    }
+
+    @Override
+    public boolean configuredFor(KeycloakSession session, RealmModel realm, UserModel user) {
+        return true;
+    }
+
+    @Override
+    public void setRequiredActions(KeycloakSession session, RealmModel realm, UserModel user) {
+    }
+
+    @Override
+    public void close() {
+    }
+}
