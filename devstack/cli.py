@@ -41,7 +41,8 @@ def _realm(inst: kc.Instance, svc) -> str:
     from provisioning.keycloak.realm_admin import RealmAdmin
     from provisioning.usecases.realm import desired_realm, realm_apply
     admin = RealmAdmin(inst.url, kc.REALM, inst.admin_user, inst.admin_password)
-    applied, left = realm_apply(admin, desired_realm(), actor="devstack:up", journal=svc.uow())
+    applied, left = realm_apply(admin, desired_realm(env={**os.environ, **inst.extra_env}), actor="devstack:up",
+                                journal=svc.uow())
     said = f"{len(applied)} change(s) applied from realm-config/" if applied else "conforms to realm-config/"
     return said + (f"; {len(left)} still differ: " + "; ".join(c.line() for c in left) if left else "")
 

@@ -15,10 +15,12 @@ import org.keycloak.authentication.authenticators.broker.AbstractIdpAuthenticato
 import org.keycloak.authentication.authenticators.broker.util.PostBrokerLoginConstants;
 import org.keycloak.authentication.authenticators.broker.util.SerializedBrokeredIdentityContext;
 import org.keycloak.authentication.authenticators.util.AcrStore;
+import org.keycloak.credential.CredentialModel;
 import org.keycloak.models.AuthenticatorConfigModel;
 import org.keycloak.models.KeycloakSession;
 import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
+import org.keycloak.models.credential.PasswordCredentialModel;
 
 /**
  * Issue 32: a ProConnect identity reaches one of our managed accounts, or nothing.
@@ -49,6 +51,8 @@ public class ProConnectAccount implements Authenticator {
     static final String GUARD_CONFIG = "mcp-first-login-guard";
     static final String MFA_ACR = "mfaAcrValues";
     static final String MFA_AMR = "mfaAmrValues";
+    static final String LOA_MAP = "loa-map"; // Keycloak's note of the levels reached and when (AcrStore)
+    static final String PROVISIONAL_EXPIRES_ATTR = "mcp.provisional-expires-at";
 
     private final boolean firstLogin;
 
@@ -97,14 +101,37 @@ public class ProConnectAccount implements Authenticator {
         if (!firstLogin) {
             int level = provesSecondFactor(context.getAuthenticatorConfig(), identity) ? 2 : 1;
             new AcrStore(context.getSession(), context.getAuthenticationSession()).setLevelAuthenticated(level);
+            // kept with the SSO session as Keycloak's level conditions keep it (ConditionalLoaAuthenticator), so a
+            // later request for level 2 (CDAP) finds level 1 done and asks the second factor only, never a password
+            String levels = context.getAuthenticationSession().getAuthNote(LOA_MAP);
+            if (levels != null) {
+                context.getAuthenticationSession().setUserSessionNote(LOA_MAP, levels);
+            }
             context.getEvent().detail("mcp_proconnect_level", Integer.toString(level));
             AuthenticatorConfigModel guard = context.getRealm().getAuthenticatorConfigByAlias(GUARD_CONFIG);
             long published = FirstLoginGuard.publishedAt(guard);
             if (published > 0 && FirstLoginGuard.acceptedAt(user) < published) {
                 user.addRequiredAction("TERMS_AND_CONDITIONS");
             }
+            forgetProvisionalPassword(user);
         }
         context.success();
+    }
+
+    /**
+     * A provisional password still waiting to be replaced (mailed in clear, UPDATE_PASSWORD pending) dies at the
+     * first ProConnect login: the person logs in with ProConnect and is not asked for a password she does not need;
+     * « mot de passe oublié » gives her one later if she wants it.
+     */
+    static void forgetProvisionalPassword(UserModel user) {
+        if (user.getRequiredActionsStream().noneMatch("UPDATE_PASSWORD"::equals)) {
+            return;
+        }
+        List<String> ids = user.credentialManager().getStoredCredentialsByTypeStream(PasswordCredentialModel.TYPE)
+                .map(CredentialModel::getId).toList();
+        ids.forEach(id -> user.credentialManager().removeStoredCredentialById(id));
+        user.removeRequiredAction("UPDATE_PASSWORD");
+        user.removeAttribute(PROVISIONAL_EXPIRES_ATTR);
     }
 
     private static void refuse(AuthenticationFlowContext context, UserModel user, String reason, String message) {
