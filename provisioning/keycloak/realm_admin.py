@@ -34,18 +34,23 @@ class RealmAdmin:
             actions = {a["alias"]: a for a in self.kc.get_required_actions()}
             executions = {f["alias"]: self.kc.get_authentication_flow_executions(f["alias"])
                           for f in self.kc.get_authentication_flows() if f.get("topLevel")}
+            idps = {i["alias"]: i for i in self.kc.get_idps()}
+            idp_mappers = {(alias, m["name"]): m for alias in idps for m in self.kc.get_idp_mappers(alias)}
         except (KeycloakError, OSError) as e:
             raise Transient(f"Lecture de la configuration du royaume impossible : {e}") from e
-        return ObservedRealm(settings, clients, scopes, realm_roles, client_roles, actions, executions)
+        return ObservedRealm(settings, clients, scopes, realm_roles, client_roles, actions, executions, idps,
+                             idp_mappers)
 
     def apply(self, changes: list[RealmChange]) -> list[RealmChange]:
         """Exactly these changes, in order (clients before their mappers, scopes and roles); returns them."""
-        order = {"realm": 0, "client": 1, "mapper": 2, "scope": 3, "role": 4, "action": 5, "execution": 6, "flow": 7}
+        # a new flow first (the realm's settings and an identity provider name flows), its provider before mappers
+        order = {"flow": -1, "realm": 0, "client": 1, "mapper": 2, "scope": 3, "role": 4, "action": 5, "execution": 6,
+                 "idp": 7, "idpmapper": 8}
         done = []
         try:
             scope_ids: dict[str, str] | None = None
             for ch in sorted(changes, key=lambda c: order[c.kind]):
-                if ch.kind == "flow":
+                if ch.kind == "flow" and ch.action != "create":
                     continue  # a flow's structure is not rebuilt here (reconcile.realm._flows): the next plan says it
                 if ch.kind == "scope":
                     scope_ids = scope_ids or {s["name"]: s["id"] for s in self.kc.get_client_scopes()}
@@ -121,3 +126,48 @@ class RealmAdmin:
         internal = self.kc.get_client_id(client)
         if internal:
             self.kc.create_client_role(internal, fields, skip_exists=True)
+
+    # --- identity providers (issue 32) -------------------------------------------------------------------
+    def _create_idp(self, ch: RealmChange) -> None:
+        self.kc.create_idp(ch.fields)
+
+    def _update_idp(self, ch: RealmChange) -> None:
+        self.kc.update_idp(ch.target, ch.fields)
+
+    def _create_idpmapper(self, ch: RealmChange) -> None:
+        self.kc.add_mapper_to_idp(ch.fields["identityProviderAlias"], ch.fields)
+
+    def _update_idpmapper(self, ch: RealmChange) -> None:
+        self.kc.update_mapper_in_idp(ch.fields["identityProviderAlias"], ch.fields["id"], ch.fields)
+
+    # --- a flow the realm lacks, built step by step as the file says ----------------------------------------
+    def _create_flow(self, ch: RealmChange) -> None:
+        flows = {f["alias"]: f for f in ch.fields["flows"]}
+        top = flows[ch.target]
+        self.kc.create_authentication_flow({"alias": top["alias"], "description": top.get("description", ""),
+                                            "providerId": top.get("providerId", "basic-flow"), "topLevel": True,
+                                            "builtIn": False}, skip_exists=False)
+        self._steps(top["alias"], flows, ch.fields["configs"])
+
+    def _steps(self, alias: str, flows: dict[str, dict[str, Any]], configs: dict[str, dict[str, str]]) -> None:
+        for e in sorted(flows[alias].get("authenticationExecutions") or [], key=lambda x: x.get("priority", 0)):
+            sub = flows.get(e.get("flowAlias") or "")
+            if sub is not None:
+                self.kc.create_authentication_flow_subflow(
+                    {"alias": sub["alias"], "type": sub.get("providerId", "basic-flow"),
+                     "description": sub.get("description", ""), "provider": "registration-page-form"}, alias)
+            else:
+                self.kc.create_authentication_flow_execution({"provider": e["authenticator"]}, alias)
+            # the step just added: the last of this flow's own level (Keycloak lists sub-flows' steps inline)
+            added = [x for x in self.kc.get_authentication_flow_executions(alias) if x.get("level") == 0][-1]
+            self.kc.update_authentication_flow_executions({**added, "requirement": e["requirement"]}, alias)
+            if e.get("authenticatorConfig"):
+                r = self.kc.connection.raw_post(
+                    f"admin/realms/{self.realm}/authentication/executions/{added['id']}/config",
+                    data=json.dumps({"alias": e["authenticatorConfig"],
+                                     "config": configs.get(e["authenticatorConfig"], {})}))
+                if r.status_code >= 400:
+                    raise Transient(f"Configuration « {e['authenticatorConfig']} » refusée : {r.status_code} "
+                                    f"{r.text[:200]}")
+            if sub is not None:
+                self._steps(sub["alias"], flows, configs)

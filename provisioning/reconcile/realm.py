@@ -5,10 +5,12 @@ reason — shown before it is applied; applying it twice changes nothing; after 
 What the file says is compared, nothing else (Keycloak adds defaults the file never names): the realm's
 settings (its scalars, lists of names, `attributes`, `smtpServer`), each client it declares (its fields,
 attributes, protocol mappers by name, default and optional scopes), the required actions it declares (by alias)
-and the roles it declares (created when missing, never deleted). A client is ours when the file declares it or when it carries the ownership marker;
+and the roles it declares (created when missing, never deleted), its identity providers and their mappers (ProConnect,
+issue 32: created or put back, never deleted), and its top-level authentication flows that the realm lacks (created
+with their steps: a realm made before a new flow gets it). A client is ours when the file declares it or when it carries the ownership marker;
 a marked client the file no longer declares is deleted; a client nobody marked is never touched. The
-authentication flows, components and authenticator configurations (the usage rules' published version lives
-there) are left as imported: creating a realm is Keycloak's import."""
+authentication flows that exist, components and authenticator configurations (the usage rules' published version
+lives there) are left as imported: creating a realm is Keycloak's import."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from provisioning.domain.catalogue import Catalogue, ServiceDef
 NOT_SETTINGS = {"id", "realm", "clients", "roles", "users", "groups", "components", "requiredActions",
                 "authenticationFlows", "authenticatorConfig", "clientScopes", "identityProviders",
                 "identityProviderMappers", "organizations", "scopeMappings", "clientScopeMappings"}
-WRITE_ONLY = {"password", "secret"}  # Keycloak shows them masked: sent, never compared
+WRITE_ONLY = {"password", "secret", "clientSecret"}  # Keycloak shows them masked: sent, never compared
 MASK = "**********"
 CLIENT_OWN = {"protocolMappers", "defaultClientScopes", "optionalClientScopes", "id", "secret"}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)(?::([^}]*))?\}")
@@ -34,7 +36,8 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.]+)(?::([^}]*))?\}")
 @dataclass(frozen=True)
 class RealmChange:
     action: str            # create | update | delete
-    kind: str              # realm | client | mapper | scope | role | action (a required action)
+    kind: str              # realm | client | mapper | scope | role | action (a required action) | flow | execution
+                           # | idp (an identity provider) | idpmapper
     target: str            # "realm", a clientId, "cdap/partner (attribut)", "cdap/role CDAP-Consulter"
     reason: str            # French, for the operator reading the plan
     fields: dict[str, Any] = field(default_factory=dict, compare=False)  # what to send
@@ -53,6 +56,8 @@ class ObservedRealm:
     required_actions: dict[str, dict[str, Any]] = field(default_factory=dict)  # alias -> representation
     # top-level flow alias -> Keycloak's flattened executions (`GET /authentication/flows/{alias}/executions`)
     executions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    identity_providers: dict[str, dict[str, Any]] | None = None        # alias -> representation (None: not read)
+    idp_mappers: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (alias, name) -> mapper
 
 
 # --- the file, as Keycloak's import reads it ---------------------------------------------------------------
@@ -132,7 +137,55 @@ def plan_realm(desired: dict[str, Any], observed: ObservedRealm) -> list[RealmCh
     changes += _roles(desired.get("roles") or {}, observed, set(declared))
     changes += _required_actions(desired.get("requiredActions") or [], observed.required_actions)
     changes += _flows(desired.get("authenticationFlows") or [], observed.executions)
+    changes += _new_flows(desired, observed.executions)
+    if observed.identity_providers is not None:
+        changes += _identity_providers(desired.get("identityProviders") or [], desired.get("identityProviderMappers")
+                                       or [], observed.identity_providers, observed.idp_mappers)
     return changes
+
+
+def _new_flows(desired: dict[str, Any], observed: dict[str, list[dict[str, Any]]]) -> list[RealmChange]:
+    """A top-level flow of ours (not built in) the realm lacks (a realm made before it, e.g. ProConnect's), created with its
+    sub-flows, steps, requirements and configurations. A realm always holds Keycloak's built-in flows: none
+    observed means they were not read, and nothing is planned."""
+    if not observed:
+        return []
+    flows = desired.get("authenticationFlows") or []
+    configs = {c["alias"]: c.get("config") or {} for c in desired.get("authenticatorConfig") or []}
+    return [RealmChange("create", "flow", f["alias"], "parcours déclaré dans le fichier, absent du royaume : créé avec "
+                        "ses étapes", {"flows": flows, "configs": configs})
+            for f in flows if f.get("topLevel") and not f.get("builtIn") and f["alias"] not in observed]
+
+
+def _identity_providers(declared: list[dict[str, Any]], mappers: list[dict[str, Any]],
+                        have: dict[str, dict[str, Any]], have_mappers: dict[tuple[str, str], dict[str, Any]],
+                        ) -> list[RealmChange]:
+    """Each identity provider of the file (ProConnect) as the file says: its settings, the flows it runs, its
+    configuration (endpoints, client id, PKCE; the client secret is sent at creation, never compared), and its
+    mappers by name. Never deleted: one the file no longer names stays until an administrator removes it."""
+    out: list[RealmChange] = []
+    for want in declared:
+        alias, found = want["alias"], have.get(want["alias"])
+        if found is None:
+            out.append(RealmChange("create", "idp", alias, "fournisseur d'identité déclaré dans le fichier, absent "
+                                   "du royaume", want))
+            continue
+        differing = _differing({k: v for k, v in want.items() if k != "config"}, found, set())
+        config, held = want.get("config") or {}, found.get("config") or {}
+        changed = sorted(k for k, v in config.items() if k not in WRITE_ONLY and not _same(v, held.get(k)))
+        if differing or changed:
+            out.append(RealmChange("update", "idp", alias, "différent du fichier : " + ", ".join(
+                differing + [f"config.{k}" for k in changed]), {**found, **{k: want[k] for k in differing},
+                                                                "config": {**held, **{k: config[k] for k in changed}}}))
+    for m in mappers:
+        key = (m["identityProviderAlias"], m["name"])
+        target, found = f"{key[0]}/{key[1]}", have_mappers.get(key)
+        if found is None:
+            out.append(RealmChange("create", "idpmapper", target, "déclaré dans le fichier", m))
+        elif differing_m := _differing(m, found, {"id"}):
+            out.append(RealmChange("update", "idpmapper", target, "différent du fichier : " + ", ".join(differing_m),
+                                   {**m, "id": found["id"]}))
+    return out
 
 
 def _settings(desired: dict[str, Any], have: dict[str, Any]) -> list[RealmChange]:

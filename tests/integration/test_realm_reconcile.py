@@ -131,3 +131,45 @@ def test_two_deploys_applying_at_once_both_succeed_and_leave_one_client(realm, k
     realm_apply(admin, desired, actor="test")
     assert admin.kc.get_client_id("deux-deploiements") is None
 
+
+
+def test_a_realm_made_before_proconnect_gets_its_flows_broker_and_mappers(realm):
+    """Issue 32 on a realm imported before ProConnect existed: its two flows (and the level-2 sub-flows with
+    their configurations), the identity provider and its mappers are created by the deploy's `realm apply`;
+    a hand-changed endpoint is put back; the second plan is empty."""
+    admin, desired = realm
+    kcadmin = admin.kc
+    kcadmin.update_realm(admin.realm, {"firstBrokerLoginFlow": "first broker login"})
+    kcadmin.delete_idp("proconnect")
+    for alias in ("MCP ProConnect chaque accès", "MCP ProConnect premier accès"):
+        flow = next(f for f in kcadmin.get_authentication_flows() if f["alias"] == alias)
+        kcadmin.delete_authentication_flow(flow["id"])
+    planned = {(c.action, c.kind, c.target) for c in realm_plan(admin, desired)}
+    assert {("create", "flow", "MCP ProConnect chaque accès"), ("create", "flow", "MCP ProConnect premier accès"),
+            ("create", "idp", "proconnect"), ("update", "realm", "realm"),
+            ("create", "idpmapper", "proconnect/siret")} <= planned
+
+    applied, left = realm_apply(admin, desired, actor="test")
+    assert left == [], [c.line() for c in left]
+    steps = [(e.get("displayName") if e.get("authenticationFlow") else e.get("providerId"), e["requirement"])
+             for e in kcadmin.get_authentication_flow_executions("MCP ProConnect chaque accès")]
+    assert steps == [("mcp-proconnect-check", "REQUIRED"), ("MCP ProConnect niveau 2", "CONDITIONAL"),
+                     ("conditional-level-of-authentication", "REQUIRED"), ("MCP ProConnect second facteur", "CONDITIONAL"),
+                     ("conditional-user-configured", "REQUIRED"), ("auth-otp-form", "ALTERNATIVE"),
+                     ("webauthn-authenticator", "ALTERNATIVE"), ("auth-recovery-authn-code-form", "ALTERNATIVE"),
+                     ("mcp-second-factor-enrolment", "REQUIRED")]
+    check = next(e for e in kcadmin.get_authentication_flow_executions("MCP ProConnect chaque accès")
+                 if e.get("providerId") == "mcp-proconnect-check")
+    assert kcadmin.get_authenticator_config(check["authenticationConfig"])["config"]["mfaAmrValues"] == "mfa"
+    idp = kcadmin.get_idp("proconnect")
+    assert (idp["firstBrokerLoginFlowAlias"], idp["postBrokerLoginFlowAlias"], idp["storeToken"]) == (
+        "MCP ProConnect premier accès", "MCP ProConnect chaque accès", False)
+    assert {m["name"] for m in kcadmin.get_idp_mappers("proconnect")} == {
+        "courriel (brut)", "siret", "acr", "amr"}
+
+    # an endpoint changed by hand is put back
+    kcadmin.update_idp("proconnect", {**idp, "config": {**idp["config"], "tokenUrl": "https://ailleurs.example/token"}})
+    assert [(c.action, c.kind, c.target) for c in realm_plan(admin, desired)] == [("update", "idp", "proconnect")]
+    realm_apply(admin, desired, actor="test")
+    assert kcadmin.get_idp("proconnect")["config"]["tokenUrl"].endswith("/realms/proconnect/protocol/openid-connect/token")
+    assert realm_plan(admin, desired) == []

@@ -33,9 +33,13 @@ def _observed_as_imported(desired: dict) -> ObservedRealm:
     flows = desired["authenticationFlows"]
     executions = {f["alias"]: [_execution(key, requirement, flows) for key, requirement in flattened(flows, f["alias"])]
                   for f in flows if f.get("topLevel")}
+    idps = {i["alias"]: {**copy.deepcopy(i), "internalId": "idp-1", "types": ["USER_AUTHENTICATION"],
+                         "config": {**i["config"], "clientSecret": MASK}} for i in desired.get("identityProviders", [])}
+    idp_mappers = {(m["identityProviderAlias"], m["name"]): {**copy.deepcopy(m), "id": f"im-{j}"}
+                   for j, m in enumerate(desired.get("identityProviderMappers", []))}
     return ObservedRealm(settings, clients, scopes, {r["name"] for r in roles.get("realm", [])},
                          {cid: {r["name"] for r in rs} for cid, rs in roles.get("client", {}).items()}, actions,
-                         executions)
+                         executions, idps, idp_mappers)
 
 
 def _execution(key: str, requirement: str, flows: list[dict]) -> dict:
@@ -165,3 +169,23 @@ def test_a_login_step_disabled_by_hand_is_put_back_and_a_rebuilt_flow_is_shown()
     assert fix.fields["execution"]["id"] == "e-mcp-first-login-guard"  # Keycloak's own execution, its id kept
     observed.executions["browser"] = [e for e in browser if e.get("providerId") != "auth-otp-form"]
     assert [(c.action, c.kind, c.target) for c in plan_realm(desired, observed)] == [("update", "flow", "browser")]
+
+
+def test_proconnect_is_created_when_missing_put_back_when_changed_and_its_secret_never_compared():
+    """Issue 32: the identity provider and its mappers as the file says; the flows it runs created in a realm
+    made before them; the client secret Keycloak shows masked is never a difference."""
+    desired = desired_realm(env={})
+    observed = _observed_as_imported(desired)
+    assert plan_realm(desired, observed) == []
+    observed.identity_providers["proconnect"]["config"]["clientSecret"] = "**********"
+    observed.identity_providers["proconnect"]["config"]["tokenUrl"] = "https://ailleurs.example/token"
+    observed.idp_mappers[("proconnect", "siret")]["config"]["claim"] = "siren"
+    del observed.idp_mappers[("proconnect", "acr")]
+    del observed.executions["MCP ProConnect premier accès"]
+    changes = {(c.action, c.kind, c.target): c for c in plan_realm(desired, observed)}
+    assert set(changes) == {("update", "idp", "proconnect"), ("update", "idpmapper", "proconnect/siret"),
+                            ("create", "idpmapper", "proconnect/acr"), ("create", "flow", "MCP ProConnect premier accès")}
+    assert changes[("update", "idp", "proconnect")].reason == "différent du fichier : config.tokenUrl"
+    assert changes[("update", "idp", "proconnect")].fields["config"]["tokenUrl"].endswith("/openid-connect/token")
+    observed.identity_providers = {}
+    assert ("create", "idp", "proconnect") in {(c.action, c.kind, c.target) for c in plan_realm(desired, observed)}
