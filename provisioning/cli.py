@@ -319,6 +319,15 @@ def cmd_resync(args) -> int:
     return 0
 
 
+def cmd_proconnect_env(args) -> int:
+    """Issue 32: the MCP_PROCONNECT_* lines of an environment file, from ProConnect's discovery URL (the client id
+    and secret are ProConnect's answer to our registration: set them beside these)."""
+    from provisioning.proconnect import env_from_discovery, fetch_discovery
+    for name, value in env_from_discovery(fetch_discovery(args.url), acr=args.acr).items():
+        print(f"{name}={value}")
+    return 0
+
+
 def _serve_metrics(svc) -> None:
     """Issue 30: a long-running worker or daily job serves its metrics (and the queues') on MCP_METRICS_PORT of
     127.0.0.1, for a local agent; 0 (the default): not served."""
@@ -455,6 +464,10 @@ def _operations(sub: Any, mandate: argparse.ArgumentParser) -> None:
     si.add_argument("--days", type=int, default=None, help="default: MCP_INACTIVITY_DAYS")
     sub.add_parser("reviews", help="access reviews: send the reminders due, close the reviews whose deadline "
                                    "passed (unconfirmed grants suspended); the daily job runs it too")
+    pe = sub.add_parser("proconnect-env", help="the MCP_PROCONNECT_* lines of an environment file, from ProConnect's "
+                                               "discovery URL (docs/proconnect.md)")
+    pe.add_argument("url", help="e.g. https://PROCONNECT_DOMAIN/api/v2/.well-known/openid-configuration")
+    pe.add_argument("--acr", default="eidas1", help="the acr_values the broker sends (default: eidas1)")
     rl = sub.add_parser("realm", help="the realm's configuration (settings, clients, roles) against realm-config/: "
                                       "plan shows, apply makes it so (each deploy)")
     rl.add_argument("action", choices=["plan", "apply"])
@@ -474,7 +487,8 @@ def _run(args: argparse.Namespace) -> int:
     handlers = {"reviews": cmd_reviews, "validate": cmd_validate, "plan": cmd_plan, "apply": cmd_apply, "export": cmd_export,
                 "status": cmd_status,
                 "notify": cmd_notify, "outbox": cmd_outbox, "worker": cmd_worker, "resync": cmd_resync, "migrate": cmd_migrate, "daily": cmd_daily, "adopt": cmd_adopt, "suspend-inactive": cmd_suspend_inactive,
-                "usage-rules": cmd_usage_rules, "reissue": cmd_reissue, "realm": cmd_realm}
+                "usage-rules": cmd_usage_rules, "reissue": cmd_reissue, "realm": cmd_realm,
+                "proconnect-env": cmd_proconnect_env}
     try:
         return handlers[args.cmd](args)
     except ValidationFailed as e:
