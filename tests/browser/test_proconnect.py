@@ -128,29 +128,29 @@ def test_identities_matching_none_of_our_accounts_are_refused_and_nothing_is_cre
     assert our_realm(stack.kc_admin) == before  # no account created, no link, for any of them
 
 
-def test_a_linked_person_suspended_since_cannot_log_in_with_proconnect(stack, new_page):
-    _person(stack, "mael.perrot", "Maël", "Perrot")
-    password = identity(stack.kc_admin, "pc.mael", "mael.perrot@hirondelles.example", A)
-    page = new_page()
-    log_in(page, stack.urls["portail"] + "/", "pc.mael", password)
-    page.click("#kc-accept")
-    page.wait_for_url(stack.urls["portail"] + "/**")
-    stack.provisioning.suspend_user(OPERATOR, A, "mael.perrot", True)
-    stack.settle()
-    other = new_page()
-    log_in(other, stack.urls["portail"] + "/", "pc.mael", password)
-    assert not other.url.startswith(stack.urls["portail"])
-    other.goto(stack.urls["portail"] + "/")
-    other.wait_for_selector("#kc-form-login")
-    assert stack.kc_admin.get(f"/users/{stack.kc_admin.user_by_username('mael.perrot')['id']}/sessions") == []
-
-
-def test_the_link_is_removed_by_the_person_and_by_her_administrator(stack, new_page):
+def test_a_linked_person_suspended_since_is_refused_and_the_link_is_removed_by_her_and_her_administrator(
+        stack, new_page):
     _person(stack, "ninon.leroy", "Ninon", "Leroy")
     password = identity(stack.kc_admin, "pc.ninon", "ninon.leroy@hirondelles.example", A)
     page = new_page()
     log_in(page, stack.urls["portail"] + "/", "pc.ninon", password)
     page.click("#kc-accept")
+    page.wait_for_url(stack.urls["portail"] + "/**")
+
+    # suspended after her link: no ProConnect login either, no session; her link waits for her reactivation
+    stack.provisioning.suspend_user(OPERATOR, A, "ninon.leroy", True)
+    stack.settle()
+    refused = new_page()
+    log_in(refused, stack.urls["portail"] + "/", "pc.ninon", password)
+    assert not refused.url.startswith(stack.urls["portail"])
+    refused.goto(stack.urls["portail"] + "/")
+    refused.wait_for_selector("#kc-form-login")
+    ninon = stack.kc_admin.user_by_username("ninon.leroy")
+    assert stack.kc_admin.get(f"/users/{ninon['id']}/sessions") == [] and len(links_of(stack.kc_admin, "ninon.leroy")) == 1
+    stack.provisioning.suspend_user(OPERATOR, A, "ninon.leroy", False)
+    stack.settle()
+    page = new_page()  # reactivated: her ProConnect login works again, through the link she kept
+    log_in(page, stack.urls["portail"] + "/", "pc.ninon", password)
     page.wait_for_url(stack.urls["portail"] + "/**")
 
     # by herself, from her security page, after a confirmation
@@ -164,7 +164,14 @@ def test_the_link_is_removed_by_the_person_and_by_her_administrator(stack, new_p
     again = new_page()
     log_in(again, stack.urls["portail"] + "/", "pc.ninon", password)
     again.wait_for_url(stack.urls["portail"] + "/**")
-    assert len(links_of(stack.kc_admin, "ninon.leroy")) == 1
+    linked = links_of(stack.kc_admin, "ninon.leroy")
+    assert len(linked) == 1
+    # a second ProConnect identity with her e-mail and SIRET never takes over an account already linked
+    intruder_password = identity(stack.kc_admin, "pc.ninon-bis", "ninon.leroy@hirondelles.example", A)
+    intruder = new_page()
+    log_in(intruder, stack.urls["portail"] + "/", "pc.ninon-bis", intruder_password)
+    assert "déjà relié à une autre identité ProConnect" in intruder.inner_text("body").replace("\u00a0", " ")
+    assert links_of(stack.kc_admin, "ninon.leroy") == linked
     stack.ready_user("jeanne.dupont")
     from tests.browser.helpers import login
     admin = new_page()
