@@ -33,7 +33,7 @@ SIZES = {  # (script, arguments) for each size
               ("bench_reconcile.py", ["--partners", "10", "--cleanup"]),
               ("bench_first_apply.py", ["--partners", "5", "--repeat", "1"]),
               ("bench_core.py", ["--large", "200", "--repeat", "1", "--people", "500"]),
-              ("bench_worker_kill.py", ["--users", "40", "--runs", "1", "--kill-within", "4"]),
+              ("bench_worker_kill.py", ["--users", "15", "--runs", "1", "--kill-within", "3"]),
               ("bench_users_page.py", ["--users", "300", "--rounds", "5", "--repeat", "1"]),
               ("bench_scim.py", ["--partners", "50", "--rounds", "5", "--repeat", "1"]),
               ("bench_one_writer.py", ["--people", "20", "--runs", "1"])],

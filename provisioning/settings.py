@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     fuzz_examples: int = _f(300, "fuzzing depth of the file tests", group=TOOLS, ge=1)
     fuzz_api_examples: int = _f(6, "fuzzing depth of the API tests (per operation)", group=TOOLS, ge=1)
     fuzz_random: str = _f("", "`1`: a new fuzzing seed each run", group=TOOLS)
-    simulation_examples: int = _f(250, "the controller simulation's budget", group=TOOLS, ge=1)
+    simulation_examples: int = _f(180, "the controller simulation's budget", group=TOOLS, ge=1)
     simulation_seed: str = _f("", "replay one simulation seed", group=TOOLS)
     update_screenshots: str = _f("", "`1`: the visual tests rewrite their reference images", group=TOOLS)
 

@@ -16,7 +16,7 @@ Invariants:
 - Faults stopped and the clock moved on: the plan is empty, every active person's account is enabled and its
   password is the last one mailed to her; every other person's account is disabled.
 
-MCP_SIMULATION_EXAMPLES (default 250, what CI runs: about 55 s here) and MCP_SIMULATION_SEED (default: drawn, printed) set the budget and
+MCP_SIMULATION_EXAMPLES (default 180, what CI runs: about 45 s here) and MCP_SIMULATION_SEED (default: drawn, printed) set the budget and
 the seed: a failing seed replays with the same value.
 """
 
@@ -56,7 +56,7 @@ from tests.unit.factories import TODAY, registry
 
 NATIONAL = Actor("cli:simulation", system=True)
 NEWCOMERS = ("sim.alix", "sim.bao")  # few names: the same person meets many events
-EXAMPLES = int(os.environ.get("MCP_SIMULATION_EXAMPLES", "250"))
+EXAMPLES = int(os.environ.get("MCP_SIMULATION_EXAMPLES", "180"))
 SEED = int(os.environ.get("MCP_SIMULATION_SEED") or random.SystemRandom().randrange(2**32))
 PASSWORD = re.compile(r"provisoire\s*:\s*(\S+)")
 REPORT: dict[str, int] = {"examples": 0, "steps": 0, "faults": 0, "crashes": 0, "refusals": 0}
