@@ -171,6 +171,12 @@ def test_a_linked_person_suspended_since_is_refused_and_the_link_is_removed_by_h
     intruder = new_page()
     log_in(intruder, stack.urls["portail"] + "/", "pc.ninon-bis", intruder_password)
     assert "déjà relié à une autre identité ProConnect" in intruder.inner_text("body").replace("\u00a0", " ")
+    # with her e-mail but another SIRET, the answer says nothing of her account (neither linked nor known)
+    other_password = identity(stack.kc_admin, "pc.ninon-ailleurs", "ninon.leroy@hirondelles.example", OTHER_SIRET)
+    elsewhere = new_page()
+    log_in(elsewhere, stack.urls["portail"] + "/", "pc.ninon-ailleurs", other_password)
+    said = elsewhere.inner_text("body").replace("\u00a0", " ")
+    assert "ne correspond à aucune habilitation" in said and "déjà relié" not in said
     assert links_of(stack.kc_admin, "ninon.leroy") == linked
     stack.ready_user("jeanne.dupont")
     from tests.browser.helpers import login

@@ -79,15 +79,10 @@ public class ProConnectAccount implements Authenticator {
                 refuse(context, null, "proconnect_no_account", "mcpProConnectNoMatch");
                 return;
             }
-            String alias = identity.getIdentityProviderId();
-            if (context.getSession().users().getFederatedIdentity(context.getRealm(), user, alias) != null) {
-                // already linked to another ProConnect identity: a second identity never takes it over
-                refuse(context, user, "proconnect_already_linked", "mcpProConnectAlreadyLinked");
-                return;
-            }
         } else {
             user = context.getUser();
         }
+        // the same answer whether the e-mail is unknown or the SIRET another: nothing learnt of our accounts
         if (user == null || !MANAGED_BY.equals(user.getFirstAttribute(MANAGED_BY_ATTR))
                 || siret == null || !siret.equals(user.getFirstAttribute(PARTNER_ATTR))) {
             refuse(context, user, "proconnect_other_partner", "mcpProConnectNoMatch");
@@ -95,6 +90,12 @@ public class ProConnectAccount implements Authenticator {
         }
         if (!user.isEnabled()) {
             refuse(context, user, "proconnect_account_disabled", "mcpProConnectSuspended");
+            return;
+        }
+        if (firstLogin && context.getSession().users().getFederatedIdentity(context.getRealm(), user,
+                identity.getIdentityProviderId()) != null) {
+            // already linked to another ProConnect identity (same e-mail, same SIRET): never taken over
+            refuse(context, user, "proconnect_already_linked", "mcpProConnectAlreadyLinked");
             return;
         }
         context.setUser(user);
