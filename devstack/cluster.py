@@ -125,8 +125,7 @@ class Cluster:
             "MCP_SCIM_CLIENT_SECRET": s["client_scim"], "MCP_CAF_SERVICES_CLIENT_SECRET": s["client_caf_services"],
             "MCP_SERVICE_TIERS_CLIENT_SECRET": s["client_service_tiers"],
             # issue 32: ProConnect's stand-in realm on these very nodes (a production sets ProConnect's own)
-            **{k: v.replace(f"http://localhost:{kc.demo_instance().http_port}", self.url("keycloak"))
-               for k, v in kc.proconnect_standin_env(kc.demo_instance().http_port).items()},
+            **kc.proconnect_standin_env(self.url("keycloak")),
             "MCP_PROCONNECT_CLIENT_ID": "mon-compte-partenaire", "MCP_PROCONNECT_CLIENT_SECRET": s["client_proconnect"],
             "MCP_DATABASE_URL": self.db_url("mcp"), "MCP_SESSION_URL": self.db_url("sessions"),
             "MCP_AFAS_DATABASE_URL": self.db_url("afas"), "MCP_CDAP_DATABASE_URL": self.db_url("cdap"),

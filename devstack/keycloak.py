@@ -70,10 +70,10 @@ class Instance:
 PROCONNECT_STANDIN = REPO_ROOT / "realm-config" / "standin" / "proconnect-realm.json"
 
 
-def proconnect_standin_env(http_port: int) -> dict[str, str]:
-    """The broker's endpoints on the stand-in realm of the Keycloak listening on `http_port`."""
-    oidc = f"http://localhost:{http_port}/realms/proconnect/protocol/openid-connect"
-    return {"MCP_PROCONNECT_ISSUER": f"http://localhost:{http_port}/realms/proconnect",
+def proconnect_standin_env(keycloak_url: str) -> dict[str, str]:
+    """The broker's endpoints on the stand-in realm of the Keycloak at `keycloak_url`."""
+    oidc = f"{keycloak_url}/realms/proconnect/protocol/openid-connect"
+    return {"MCP_PROCONNECT_ISSUER": f"{keycloak_url}/realms/proconnect",
             "MCP_PROCONNECT_AUTHORIZATION_URL": f"{oidc}/auth?acr_values=eidas1",
             "MCP_PROCONNECT_TOKEN_URL": f"{oidc}/token", "MCP_PROCONNECT_USERINFO_URL": f"{oidc}/userinfo",
             "MCP_PROCONNECT_JWKS_URL": f"{oidc}/certs", "MCP_PROCONNECT_LOGOUT_URL": f"{oidc}/logout"}
@@ -87,7 +87,8 @@ def demo_instance() -> Instance:
         management_port=int(os.environ.get("MCP_KEYCLOAK_MANAGEMENT_PORT", "9000")),
         admin_user=os.environ.get("MCP_KEYCLOAK_ADMIN", "admin"),
         admin_password=os.environ.get("MCP_KEYCLOAK_ADMIN_PASSWORD", "admin"),
-        extra_env={k: v for k, v in proconnect_standin_env(port).items() if k not in os.environ},
+        extra_env={k: v for k, v in proconnect_standin_env(f"http://localhost:{port}").items()
+                   if k not in os.environ},
     )
 
 
@@ -108,7 +109,7 @@ def test_instance() -> Instance:
         extra_env={**{f"MCP_{name.upper()}_URL": f"http://localhost:{port}" for name, port in TEST_APP_PORTS.items()},
                    "MCP_SERVICE_TIERS_URL": f"http://localhost:{TEST_SERVICE_TIERS_PORT}",
                    "MCP_SMTP_HOST": "127.0.0.1", "MCP_SMTP_PORT": str(TEST_KEYCLOAK_SMTP_PORT),
-                   **proconnect_standin_env(port)},
+                   **proconnect_standin_env(f"http://localhost:{port}")},
     )
 
 

@@ -596,7 +596,6 @@ class KeycloakGateway:
         bf = self._raw_get(f"/attack-detection/brute-force/users/{u['id']}")
         creds = self._raw_get(f"/users/{u['id']}/credentials")
         events = self._raw_get("/events", type="LOGIN", user=u["id"], max=1)
-        links = self._raw_get(f"/users/{u['id']}/federated-identity")
         raw = ((u.get("attributes") or {}).get(n.TERMS_ATTR) or [None])[0]
         not_before = int(bf.get("failedLoginNotBefore") or 0)  # seconds: the end of a temporary lockout
         locked_until = datetime.fromtimestamp(not_before, tz=UTC) if bf.get("disabled") and not_before else None
@@ -607,7 +606,7 @@ class KeycloakGateway:
             locked_until=locked_until, failures=int(bf.get("numFailures") or 0),
             password_change_pending="UPDATE_PASSWORD" in (u.get("requiredActions") or []),
             second_factors=tuple(sorted({c["type"] for c in creds if c.get("type") in SECOND_FACTORS})),
-            proconnect=any(x.get("identityProvider") == n.PROCONNECT for x in links))
+            proconnect=self.proconnect_linked(u["id"]))
 
     def proconnect_linked(self, user_id: str) -> bool:
         return any(x.get("identityProvider") == n.PROCONNECT

@@ -38,5 +38,6 @@ def test_the_stand_in_on_this_machine_gives_what_devstack_gives():
     doc = {"issuer": base, "authorization_endpoint": f"{oidc}/auth", "token_endpoint": f"{oidc}/token",
            "userinfo_endpoint": f"{oidc}/userinfo", "jwks_uri": f"{oidc}/certs", "end_session_endpoint": f"{oidc}/logout",
            "acr_values_supported": ["0", "1"]}
-    assert env_from_discovery(doc, acr="") == {**proconnect_standin_env(8080), "MCP_PROCONNECT_AUTHORIZATION_URL":
+    assert env_from_discovery(doc, acr="") == {**proconnect_standin_env("http://localhost:8080"),
+                                               "MCP_PROCONNECT_AUTHORIZATION_URL":
                                                f"{oidc}/auth"}

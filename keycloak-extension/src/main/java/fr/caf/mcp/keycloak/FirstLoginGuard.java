@@ -3,11 +3,8 @@ package fr.caf.mcp.keycloak;
 import jakarta.ws.rs.core.Response;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.authentication.AuthenticationFlowError;
-import org.keycloak.authentication.Authenticator;
 import org.keycloak.common.util.Time;
 import org.keycloak.models.AuthenticatorConfigModel;
-import org.keycloak.models.KeycloakSession;
-import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
 
 /**
@@ -21,7 +18,7 @@ import org.keycloak.models.UserModel;
  *    (attribute terms_and_conditions, epoch seconds), TERMS_AND_CONDITIONS is required again. The current
  *    version's publication time is this execution's config (usageRulesPublishedAt).
  */
-public class FirstLoginGuard implements Authenticator {
+public class FirstLoginGuard extends McpAuthenticator {
 
     static final String EXPIRES_ATTR = "mcp.provisional-expires-at";
     static final String TERMS_ATTR = "terms_and_conditions";
@@ -83,26 +80,4 @@ public class FirstLoginGuard implements Authenticator {
         }
     }
 
-    @Override
-    public void action(AuthenticationFlowContext context) {
-        context.success();
-    }
-
-    @Override
-    public boolean requiresUser() {
-        return true;
-    }
-
-    @Override
-    public boolean configuredFor(KeycloakSession session, RealmModel realm, UserModel user) {
-        return true;
-    }
-
-    @Override
-    public void setRequiredActions(KeycloakSession session, RealmModel realm, UserModel user) {
-    }
-
-    @Override
-    public void close() {
-    }
 }

@@ -1,15 +1,11 @@
 package fr.caf.mcp.keycloak;
 
 import java.util.List;
-import org.keycloak.Config;
 import org.keycloak.authentication.Authenticator;
-import org.keycloak.authentication.AuthenticatorFactory;
-import org.keycloak.models.AuthenticationExecutionModel;
 import org.keycloak.models.KeycloakSession;
-import org.keycloak.models.KeycloakSessionFactory;
 import org.keycloak.provider.ProviderConfigProperty;
 
-public class FirstLoginGuardFactory implements AuthenticatorFactory {
+public class FirstLoginGuardFactory extends McpAuthenticatorFactory {
 
     public static final String ID = "mcp-first-login-guard";
     private static final FirstLoginGuard SINGLETON = new FirstLoginGuard();
@@ -31,24 +27,8 @@ public class FirstLoginGuardFactory implements AuthenticatorFactory {
     }
 
     @Override
-    public String getReferenceCategory() {
-        return null;
-    }
-
-    @Override
     public boolean isConfigurable() {
         return true;
-    }
-
-    @Override
-    public AuthenticationExecutionModel.Requirement[] getRequirementChoices() {
-        return new AuthenticationExecutionModel.Requirement[] {
-            AuthenticationExecutionModel.Requirement.REQUIRED, AuthenticationExecutionModel.Requirement.DISABLED};
-    }
-
-    @Override
-    public boolean isUserSetupAllowed() {
-        return false;
     }
 
     @Override
@@ -66,15 +46,4 @@ public class FirstLoginGuardFactory implements AuthenticatorFactory {
         return SINGLETON;
     }
 
-    @Override
-    public void init(Config.Scope config) {
-    }
-
-    @Override
-    public void postInit(KeycloakSessionFactory factory) {
-    }
-
-    @Override
-    public void close() {
-    }
 }

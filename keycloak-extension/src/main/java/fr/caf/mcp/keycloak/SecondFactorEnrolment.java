@@ -2,9 +2,6 @@ package fr.caf.mcp.keycloak;
 
 import jakarta.ws.rs.core.MultivaluedMap;
 import org.keycloak.authentication.AuthenticationFlowContext;
-import org.keycloak.authentication.Authenticator;
-import org.keycloak.models.KeycloakSession;
-import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.models.credential.OTPCredentialModel;
 import org.keycloak.models.credential.RecoveryAuthnCodesCredentialModel;
@@ -19,7 +16,7 @@ import org.keycloak.models.credential.WebAuthnCredentialModel;
  * proves possession of it, so level 2 is not reached without a second factor. Recovery codes never saved (the
  * page left before confirming) are asked for again at the next level-2 login.
  */
-public class SecondFactorEnrolment implements Authenticator {
+public class SecondFactorEnrolment extends McpAuthenticator {
 
     static final String CONFIGURE_TOTP = "CONFIGURE_TOTP";
     static final String WEBAUTHN_REGISTER = "webauthn-register";
@@ -67,21 +64,4 @@ public class SecondFactorEnrolment implements Authenticator {
         context.success();
     }
 
-    @Override
-    public boolean requiresUser() {
-        return true;
-    }
-
-    @Override
-    public boolean configuredFor(KeycloakSession session, RealmModel realm, UserModel user) {
-        return true;
-    }
-
-    @Override
-    public void setRequiredActions(KeycloakSession session, RealmModel realm, UserModel user) {
-    }
-
-    @Override
-    public void close() {
-    }
 }

@@ -1,6 +1,7 @@
 package fr.caf.mcp.keycloak.proconnect;
 
 import fr.caf.mcp.keycloak.FirstLoginGuard;
+import fr.caf.mcp.keycloak.McpAuthenticator;
 import jakarta.ws.rs.core.Response;
 import java.util.Arrays;
 import java.util.List;
@@ -10,15 +11,12 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.keycloak.authentication.AuthenticationFlowContext;
 import org.keycloak.authentication.AuthenticationFlowError;
-import org.keycloak.authentication.Authenticator;
 import org.keycloak.authentication.authenticators.broker.AbstractIdpAuthenticator;
 import org.keycloak.authentication.authenticators.broker.util.PostBrokerLoginConstants;
 import org.keycloak.authentication.authenticators.broker.util.SerializedBrokeredIdentityContext;
 import org.keycloak.authentication.authenticators.util.AcrStore;
 import org.keycloak.credential.CredentialModel;
 import org.keycloak.models.AuthenticatorConfigModel;
-import org.keycloak.models.KeycloakSession;
-import org.keycloak.models.RealmModel;
 import org.keycloak.models.UserModel;
 import org.keycloak.models.credential.PasswordCredentialModel;
 
@@ -38,7 +36,7 @@ import org.keycloak.models.credential.PasswordCredentialModel;
  * <p>E-mails are compared as ASCII only: Java's Unicode lower-casing maps U+212A KELVIN SIGN to "k" and
  * normalisation can merge distinct strings, so an address holding any other character never matches.
  */
-public class ProConnectAccount implements Authenticator {
+public class ProConnectAccount extends McpAuthenticator {
 
     // brokered attributes written by the identity provider's mappers (realm-config), raw as the provider sent them
     static final String EMAIL = "mcp.proconnect.email";
@@ -181,25 +179,8 @@ public class ProConnectAccount implements Authenticator {
     }
 
     @Override
-    public void action(AuthenticationFlowContext context) {
-        context.success();
-    }
-
-    @Override
     public boolean requiresUser() {
         return !firstLogin;
     }
 
-    @Override
-    public boolean configuredFor(KeycloakSession session, RealmModel realm, UserModel user) {
-        return true;
-    }
-
-    @Override
-    public void setRequiredActions(KeycloakSession session, RealmModel realm, UserModel user) {
-    }
-
-    @Override
-    public void close() {
-    }
 }

@@ -1,50 +1,19 @@
 package fr.caf.mcp.keycloak.proconnect;
 
+import fr.caf.mcp.keycloak.McpAuthenticatorFactory;
 import java.util.List;
-import org.keycloak.Config;
 import org.keycloak.authentication.Authenticator;
-import org.keycloak.authentication.AuthenticatorFactory;
-import org.keycloak.models.AuthenticationExecutionModel;
 import org.keycloak.models.KeycloakSession;
-import org.keycloak.models.KeycloakSessionFactory;
 import org.keycloak.provider.ProviderConfigProperty;
 
 /** The first-login step (match, never create) and the every-login step (check, level, usage rules). */
-public abstract class ProConnectAccountFactory implements AuthenticatorFactory {
+public abstract class ProConnectAccountFactory extends McpAuthenticatorFactory {
 
     abstract boolean firstLogin();
 
     @Override
-    public String getReferenceCategory() {
-        return null;
-    }
-
-    @Override
-    public AuthenticationExecutionModel.Requirement[] getRequirementChoices() {
-        return new AuthenticationExecutionModel.Requirement[] {
-            AuthenticationExecutionModel.Requirement.REQUIRED, AuthenticationExecutionModel.Requirement.DISABLED};
-    }
-
-    @Override
-    public boolean isUserSetupAllowed() {
-        return false;
-    }
-
-    @Override
     public Authenticator create(KeycloakSession session) {
         return new ProConnectAccount(firstLogin());
-    }
-
-    @Override
-    public void init(Config.Scope config) {
-    }
-
-    @Override
-    public void postInit(KeycloakSessionFactory factory) {
-    }
-
-    @Override
-    public void close() {
     }
 
     /** In the identity provider's first-broker-login flow, alone. */
@@ -70,15 +39,6 @@ public abstract class ProConnectAccountFactory implements AuthenticatorFactory {
                     + "are the identity's; otherwise refuses, creating and linking nothing.";
         }
 
-        @Override
-        public boolean isConfigurable() {
-            return false;
-        }
-
-        @Override
-        public List<ProviderConfigProperty> getConfigProperties() {
-            return List.of();
-        }
     }
 
     /** In the identity provider's post-broker-login flow, before the level-2 sub-flow. */
