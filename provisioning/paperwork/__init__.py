@@ -1,0 +1,4 @@
+"""Issue 31 §2–4: the convention's documents as PDF/A, signed electronically by both parties (PAdES), and checked
+by anyone with the file. `render` makes the documents from the registry, `pki` is the local test PKI (a CA, a
+timestamp authority) the demo and the tests sign with, `pades` signs and verifies. The domain decides nothing
+here: these are adapters (WeasyPrint, pyHanko, cryptography)."""

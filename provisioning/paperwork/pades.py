@@ -1,0 +1,77 @@
+"""PAdES signatures (pyHanko): a signature field per party, covering the whole file as it stands, with a
+timestamp; and the check anyone can make with the PDF alone — every signature intact, valid, from the trusted
+root, timestamped, and the last one covering the whole file (a byte changed after it is a failure)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from provisioning.paperwork.pki import Credential, LocalPki, asn1_cert, asn1_key
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    field: str
+    signer: str          # the certificate's common name
+    intact: bool         # the bytes it covers are those signed
+    trusted: bool        # valid, and chains to the trusted root
+    timestamped: bool    # a valid timestamp token
+    whole_file: bool     # covers the file to its last byte
+
+
+@dataclass(frozen=True)
+class Verification:
+    signatures: tuple[SignatureCheck, ...]
+    readable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.readable and bool(self.signatures) and all(
+            s.intact and s.trusted and s.timestamped for s in self.signatures) and self.signatures[-1].whole_file
+
+    def fields(self) -> set[str]:
+        return {s.field for s in self.signatures if s.intact and s.trusted and s.timestamped}
+
+
+def sign(pdf: bytes, pki: LocalPki, who: Credential, field: str, reason: str, name: str) -> bytes:
+    signer = signers.SimpleSigner(signing_cert=asn1_cert(who.cert), signing_key=asn1_key(who.key),
+                                  cert_registry=SimpleCertificateStore.from_certs(pki.roots()))
+    stamper = DummyTimeStamper(tsa_cert=asn1_cert(pki.tsa.cert), tsa_key=asn1_key(pki.tsa.key),
+                               certs_to_embed=SimpleCertificateStore.from_certs(pki.roots()))
+    meta = signers.PdfSignatureMetadata(field_name=field, subfilter=fields.SigSeedSubFilter.PADES, reason=reason,
+                                        name=name, location="France")
+    out = signers.PdfSigner(meta, signer=signer, timestamper=stamper).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)))
+    return out.getvalue()
+
+
+def verify(pdf: bytes, roots) -> Verification:
+    try:
+        reader = PdfFileReader(io.BytesIO(pdf))
+        embedded = list(reader.embedded_signatures)
+    except Exception:  # noqa: BLE001 — any unreadable file is « not a valid signed document », said as such
+        return Verification((), readable=False)
+    out = []
+    for s in embedded:
+        try:
+            st = validate_pdf_signature(s, ValidationContext(trust_roots=roots, allow_fetching=False,
+                                                             revocation_mode="soft-fail"))
+            ts = st.timestamp_validity
+            out.append(SignatureCheck(
+                s.field_name, st.signing_cert.subject.native.get("common_name", "?"), bool(st.intact),
+                bool(st.valid and st.trusted), bool(ts and ts.valid and ts.intact and ts.trusted),
+                st.coverage == SignatureCoverageLevel.ENTIRE_FILE))
+        except (SigningError, ValueError, KeyError):
+            out.append(SignatureCheck(s.field_name or "?", "?", False, False, False, False))
+    return Verification(tuple(out))
