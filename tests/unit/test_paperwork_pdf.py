@@ -15,7 +15,11 @@ def test_two_signatures_timestamped_verify_and_a_changed_byte_fails(tmp_path):
     p = reg.partners[0]
     caf, conv = reg.caf(p.caf), p.conventions[0]
     doc = render.render("convention", caf, p, conv, 1, date(2026, 12, 5))
-    assert doc.pdf.startswith(b"%PDF") and b"/StructTreeRoot" in doc.pdf
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    root = PdfFileReader(io.BytesIO(doc.pdf)).root
+    assert {"/StructTreeRoot", "/MarkInfo", "/OutputIntents", "/Lang"} <= set(root.keys())  # tagged PDF/A, French
     local = pki.LocalPki(tmp_path / "pki")
     once = pades.sign(doc.pdf, local, local.signer("Jeanne Dupont", p.name), "partenaire", "Signature", "Jeanne Dupont")
     assert not pades.verify(doc.pdf, local.roots()).ok  # unsigned
