@@ -13,7 +13,7 @@ reconciler, the outbox and the jobs are the kernel's (usecases/base.py, reconcil
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provisioning.domain import reviews as rv
 from provisioning.domain.model import (
@@ -27,13 +27,14 @@ from provisioning.domain.model import (
     ServiceContract,
     User,
 )
+from provisioning.domain.paperwork import Document
 from provisioning.domain.states import AccountState
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.apply import ApplyReport, Progress
 from provisioning.reconcile.plan import Change
 from provisioning.reconcile.state import State, UserSpec
 from provisioning.usecases import commands as c
-from provisioning.usecases import mail, partners, people, reconciling, reviews, usage_rules
+from provisioning.usecases import mail, paperwork, partners, people, reconciling, reviews, usage_rules
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN,
     DELEGATE,
@@ -46,6 +47,9 @@ from provisioning.usecases.base import (  # noqa: F401 (the names callers import
 from provisioning.usecases.handlers import HANDLERS
 from provisioning.usecases.imports import ImportPlan
 from provisioning.usecases.usage_rules import Publisher
+
+if TYPE_CHECKING:
+    from provisioning.paperwork.pades import Verification
 
 
 class Provisioning(Core):
@@ -80,6 +84,23 @@ class Provisioning(Core):
                               expected_version: int | None = None) -> MutationResult:
         return self._change(actor, c.TransitionConvention(siret=siret, number=number, to=to,
                                                           expected_version=expected_version))
+
+    # --- the convention's documents (issue 31) ---------------------------------------------------------
+    def documents(self, actor: Actor, siret: str, number: str) -> paperwork.Documents:
+        return paperwork.documents(self, actor, siret, number)
+
+    def issue_documents(self, actor: Actor, siret: str, number: str) -> list[Document]:
+        r: list[Document] = self.handle(actor, c.IssueDocuments(siret=siret, number=number))
+        return r
+
+    def sign_documents(self, actor: Actor, siret: str, number: str) -> MutationResult:
+        return self._change(actor, c.SignDocuments(siret=siret, number=number))
+
+    def document_pdf(self, actor: Actor, siret: str, doc_id: int) -> tuple[Document, bytes]:
+        return paperwork.document_pdf(self, actor, siret, doc_id)
+
+    def verify_pdf(self, pdf: bytes) -> Verification:
+        return paperwork.verify_pdf(self, pdf)
 
     def suspend_service(self, actor: Actor, siret: str, number: str, service: Service, suspended: bool,
                         expected_version: int | None = None) -> MutationResult:

@@ -76,4 +76,4 @@ class TokenVerifier:
         for client, access in (c.get("resource_access") or {}).items():
             held |= {f"{client}:{r}" for r in access.get("roles", [])}  # e.g. afas:AFAS-Habiliter
         return Actor(c.get("preferred_username") or c["sub"], frozenset(held), c.get("partner"), c.get("caf"),
-                     sub=c.get("sub"), session=c.get("sid"))
+                     sub=c.get("sub"), session=c.get("sid"), acr=c.get("acr"))

@@ -120,6 +120,8 @@ POLICY: dict[str, Rule] = {
     "declare-equipment": CAF,
     "remove-equipment": CAF,
     "convention-transition": CAF,
+    "issue-documents": CAF,          # issue 31: the convention's documents, new versions
+    "sign-documents": STAFF,         # the partner's representative or its Caf (the handler decides which side)
     "suspend-inactive": NATIONAL,
     "review-revoke": MANAGERS,       # issue 16: a reviewer withdraws a grant (R12 hierarchy checked too)
     "review-suspend": NATIONAL,      # the deadline's suspensions: the review job only

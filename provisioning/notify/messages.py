@@ -200,3 +200,32 @@ def review_withdrawn_mail(first: str, last: str, what: str, by: str) -> tuple[st
         f"Lors de la revue périodique des habilitations, {by} a retiré votre habilitation {what}.",
         "Si vous en avez encore besoin, adressez-vous à votre administrateur partenaire.",
     ]))
+
+
+def documents_to_sign_mail(first: str, last: str, partner: str, convention: str, titles: list[str],
+                           portal_url: str) -> tuple[str, str]:
+    """Issue 31: the partner's representative is told that documents of the convention await her signature."""
+    return (f"{PORTAL} : documents de la convention {convention} à signer", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"La Caf a établi pour {partner} les documents suivants de la convention {convention} :",
+        *(f"  – {t}" for t in titles),
+        "",
+        f"Vous les lisez et les signez électroniquement depuis votre console ({portal_url}/console/), après une",
+        "connexion renforcée (second facteur). La Caf les contresigne ensuite.",
+    ]))
+
+
+def documents_signed_report(partner: str, convention: str, side: str, titles: list[str], by: str) -> tuple[str, str]:
+    """Issue 31: the Caf's mailbox (after the partner's signature: to countersign) and the partner's administrator
+    (after the countersignature) are told."""
+    done = "signés par le partenaire, à contresigner" if side == "partenaire" else "contresignés par la Caf"
+    return (f"{PORTAL} : convention {convention} de {partner} — documents {done}", "\n".join([
+        "Bonjour,",
+        "",
+        f"{by} a signé électroniquement ces documents de la convention {convention} ({partner}) :",
+        *(f"  – {t}" for t in titles),
+        "",
+        "Ils sont désormais " + done + "." + (" Contresignez-les depuis la console de la Caf." if side == "partenaire"
+                                              else " Les fichiers signés se téléchargent depuis les consoles."),
+    ]))

@@ -12,24 +12,27 @@ reader is exercised as on a database."""
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from provisioning import logs
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Partner, Registry, Settings
+from provisioning.domain.paperwork import COLUMN, Document
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict
 from provisioning.store import uow as sql
 from provisioning.store.documents import caf_to_stored, partner_to_stored
+from provisioning.store.paperwork import signed_elsewhere
 
 _TABLES = ("cafs", "partners", "user_index", "settings", "outbox", "usage_rules", "reconcile", "leases",
-           "job_runs", "campaigns")
+           "job_runs", "campaigns", "documents")
 _APPENDED = ("audit", "items", "decisions")  # rows only ever added (or, for items, added with their campaign)
 
 
@@ -60,7 +63,7 @@ class MemoryStore:
     tables: dict[str, dict[Any, Any]] = field(default_factory=lambda: {n: {} for n in _TABLES})
     appended: dict[str, list[Row]] = field(default_factory=lambda: {n: [] for n in _APPENDED})
     lock: threading.RLock = field(default_factory=threading.RLock)
-    ids: dict[str, int] = field(default_factory=lambda: {"audit": 0, "outbox": 0, "decisions": 0})
+    ids: dict[str, int] = field(default_factory=lambda: {"audit": 0, "outbox": 0, "decisions": 0, "documents": 0})
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self)
@@ -90,6 +93,7 @@ class MemoryUnitOfWork:
         self.leases = MemoryLeases(self)
         self.job_runs = MemoryJobRuns(self)
         self.reviews = MemoryReviews(self)
+        self.documents = MemoryDocuments(self)
         return self
 
     # --- what the repositories use ---------------------------------------------------------------------
@@ -256,6 +260,9 @@ class MemoryRegistry(_Part):
     def delete_partner(self, siret: str) -> None:
         self.unindex(partner=siret)
         self.uow.delete("partners", siret)
+        for key, (d, _) in list(self.t["documents"].items()):  # the table's ON DELETE CASCADE
+            if d.siret == siret:
+                self.uow.delete("documents", key)
 
     def unindex(self, *, partner: str | None = None, caf: str | None = None) -> None:
         for i, r in list(self.t["user_index"].items()):
@@ -678,3 +685,43 @@ class MemoryReviews(_Part):
             return False
         self.uow.put("campaigns", campaign_id, r.but(closed_at=at))
         return True
+
+
+class MemoryDocuments(_Part):
+    """store/paperwork.py's repository: the same versions, the same compare-and-set on the PDF's hash."""
+
+    def versions(self, siret: str, convention: str) -> builtins.list[Document]:
+        found = [d for d, _ in self.t["documents"].values() if d.siret == siret and d.convention == convention]
+        return sorted(found, key=lambda d: (d.superseded_at is not None, d.kind, -d.version))
+
+    def current(self, siret: str, convention: str) -> builtins.list[Document]:
+        return [d for d in self.versions(siret, convention) if d.current]
+
+    def get(self, doc_id: int) -> Document | None:
+        found = self.t["documents"].get(doc_id)
+        return found[0] if found else None
+
+    def pdf(self, doc_id: int) -> bytes | None:
+        found = self.t["documents"].get(doc_id)
+        return found[1] if found else None
+
+    def issue(self, siret: str, convention: str, kind: str, title: str, content_sha256: str, pdf: bytes,
+              at: datetime, by: str) -> Document:
+        same = [d for d, _ in self.t["documents"].values() if (d.siret, d.convention, d.kind) == (siret, convention, kind)]
+        for d in same:
+            if d.current:
+                self.uow.put("documents", d.id, (replace(d, superseded_at=at), self.t["documents"][d.id][1]))
+        doc = Document(self.uow.store.next_id("documents"), siret, convention, kind,
+                       max((d.version for d in same), default=0) + 1, title, content_sha256,
+                       hashlib.sha256(pdf).hexdigest(), at, by)
+        self.uow.put("documents", doc.id, (doc, bytes(pdf)))
+        return doc
+
+    def sign(self, doc: Document, side: str, pdf: bytes, at: datetime, by: str) -> Document:
+        now = self.get(doc.id)
+        if now is None or now.sha256 != doc.sha256 or not now.current:
+            raise signed_elsewhere()
+        signed = replace(now, sha256=hashlib.sha256(pdf).hexdigest(), **{f"{COLUMN[side]}_signed_at": at,
+                                                                          f"{COLUMN[side]}_signed_by": by})
+        self.uow.put("documents", doc.id, (signed, bytes(pdf)))
+        return signed

@@ -159,3 +159,25 @@ review_decisions = sa.Table(
     sa.Column("by", sa.String(128), nullable=False),
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
+
+convention_documents = sa.Table(  # issue 31: each version of a convention's documents, its PDF as signed so far
+    "convention_documents", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"), nullable=False),
+    sa.Column("convention", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),      # convention | contrat | bulletin-<SERVICE>
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(255), nullable=False),
+    sa.Column("content_sha256", sa.String(64), nullable=False),  # of what it says (domain/paperwork.facts)
+    sa.Column("sha256", sa.String(64), nullable=False),          # of the PDF as it stands
+    sa.Column("pdf", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("partner_signed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("partner_signed_by", sa.String(128), nullable=True),
+    sa.Column("caf_signed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("caf_signed_by", sa.String(128), nullable=True),
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("partner_siret", "convention", "kind", "version", name="uq_convention_documents_version"),
+    sa.Index("ix_convention_documents_convention", "partner_siret", "convention"),
+)

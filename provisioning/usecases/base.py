@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
@@ -27,6 +27,9 @@ from provisioning.reconcile.plan import Change
 from provisioning.store.uow import UnitOfWork, stale_version
 from provisioning.usecases.change import PartnerChange
 from provisioning.usecases.commands import OnPartner
+
+if TYPE_CHECKING:
+    from provisioning.paperwork.signatory import Signatory
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Actor:
     system: bool = False
     sub: str | None = None       # Keycloak user id
     session: str | None = None   # Keycloak SSO session id of the token
+    acr: str | None = None       # the token's level of authentication (« niveau-2 »: second factor used)
 
     def can_manage_partner(self, p: Partner) -> bool:
         return policy.its_managers(self, p)
@@ -106,7 +110,7 @@ class Core:
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
                  onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4,
-                 uow: Callable[[], UnitOfWork] | None = None):
+                 uow: Callable[[], UnitOfWork] | None = None, signatory: Signatory | None = None):
         self.engine = engine  # the database, when there is one (SCIM's searches in SQL); None in memory
         # every transaction of a use case, claims included: injected (the use-case tests give the registry in
         # memory, store/memory.py), by default the engine's
@@ -130,6 +134,14 @@ class Core:
         if reconcile_mode not in ("inline", "worker"):
             raise ValueError(f"reconcile mode {reconcile_mode!r}: expected 'inline' or 'worker'")
         self.reconcile_mode = reconcile_mode  # worker: mutations answer once stored; the worker reconciles
+        self._signatory = signatory  # issue 31: made from the settings at the first signature when not given
+
+    def signatory(self) -> Signatory:
+        """Who signs and verifies the conventions' documents (provisioning/paperwork/signatory.py)."""
+        if self._signatory is None:
+            from provisioning.paperwork.signatory import from_settings
+            self._signatory = from_settings()
+        return self._signatory
 
     def reconcile_request(self, key: str) -> ApplyReport | None:
         """Apply a stored reconcile request now (inline mode): the facade gives usecases/reconciling.py's."""

@@ -59,6 +59,18 @@ class TransitionConvention(OnPartner):
 
 
 @dataclass(frozen=True, kw_only=True)
+class IssueDocuments(OnPartner):
+    """Issue 31: the Caf issues the convention's documents whose next version is due."""
+    number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignDocuments(OnPartner):
+    """Issue 31: the actor signs (partner's representative) or countersigns (Caf) what awaits her side."""
+    number: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class SuspendService(OnPartner):
     number: str
     service: Service

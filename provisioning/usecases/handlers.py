@@ -8,13 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from provisioning.usecases import commands as c
-from provisioning.usecases import imports, partners, people, reviews
+from provisioning.usecases import imports, paperwork, partners, people, reviews
 
 HANDLERS: dict[type[c.Command], Callable[[Any, Any, Any], Any]] = {
     c.CreatePartner: partners.create_partner,
     c.PrepareConvention: partners.prepare_convention,
     c.SetContract: partners.set_contract,
     c.TransitionConvention: partners.transition_convention,
+    c.IssueDocuments: paperwork.issue_documents,
+    c.SignDocuments: paperwork.sign_documents,
     c.SuspendService: partners.suspend_service,
     c.DeclareEquipment: partners.declare_equipment,
     c.RemoveEquipment: partners.remove_equipment,

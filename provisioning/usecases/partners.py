@@ -125,12 +125,17 @@ def bulletin_identifiants(app: App, actor: Actor, siret: str, number: str, servi
 
 
 def transition_convention(app: App, actor: Actor, cmd: TransitionConvention) -> MutationResult:
-    """The lifecycle, dated with its actor; suspending or reactivating an active convention tells its users."""
+    """The lifecycle, dated with its actor; suspending or reactivating an active convention tells its users. The
+    two signatures are never a button (issue 31): only the signed documents move a convention there."""
     number, to = cmd.number, cmd.to
     with app.changing(actor, cmd, "convention-transition", f"convention {number} → {to.value}") as ch:
         conv = ch.partner.convention(number)
         if conv is None:
             ch.fail(Violation("CONVENTION_INCONNUE", f"La convention {number} n'existe pas pour {ch.partner.name}."))
+        if to in (ConventionStatus.SIGNED_BY_PARTNER, ConventionStatus.SIGNED_BY_CAF):
+            ch.fail(Violation("SIGNATURE_ELECTRONIQUE_REQUISE", f"La convention {number} devient « {to.value} » par "
+                              "la signature électronique de ses documents (le représentant du partenaire signe, la "
+                              "Caf contresigne), jamais par un bouton.", "to"))
         before = conv.status
         ch.refuse(rules.transition(conv, to, actor.username, app.now()))
         if to is ConventionStatus.SUSPENDED or (to is ConventionStatus.ACTIVE and before is ConventionStatus.SUSPENDED):

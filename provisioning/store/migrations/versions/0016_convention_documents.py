@@ -1,0 +1,46 @@
+"""issue 31: the convention's documents, each version with its PDF and its signatures (expand: a new table)
+
+Revision ID: 0016
+Revises: 0015
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from provisioning.store import compat
+
+revision = "0016"
+down_revision = "0015"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table(
+        "convention_documents",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("convention", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(40), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("title", sa.String(255), nullable=False),
+        sa.Column("content_sha256", sa.String(64), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("pdf", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_by", sa.String(128), nullable=False),
+        sa.Column("partner_signed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("partner_signed_by", sa.String(128), nullable=True),
+        sa.Column("caf_signed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("caf_signed_by", sa.String(128), nullable=True),
+        sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("partner_siret", "convention", "kind", "version", name="uq_convention_documents_version"),
+    )
+    op.create_index("ix_convention_documents_convention", "convention_documents", ["partner_siret", "convention"])
+    compat.expand(revision)
+
+
+def downgrade():
+    op.drop_index("ix_convention_documents_convention", "convention_documents")
+    op.drop_table("convention_documents")
+    compat.undo(revision)
