@@ -57,18 +57,21 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     app.extensions["verifier"] = verifier
 
     from provisioning import logs, metrics
-    from provisioning.api import audit, meta, partners, reviews
+    from provisioning.api import audit, documents, meta, partners, reviews
     logs.install_flask(app, "api")  # first: every request, refused ones included, has its id (issue 30 §2)
     metrics.instrument(app, "api", metrics_token, lambda: service.uow())  # the queues, read at each scrape
     app.register_blueprint(meta.bp)
     app.register_blueprint(partners.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(reviews.bp)
+    app.register_blueprint(documents.bp)
 
     @app.before_request
     def larger_body_for_imports():
         if request.endpoint == "partners.import_users":  # a CSV of up to 2,000 users (Flask ≥ 3.1: per request)
             request.max_content_length = user_import.MAX_BYTES
+        if request.endpoint == "documents.verify_document":  # a signed PDF (issue 31)
+            request.max_content_length = documents.MAX_PDF
 
     @app.before_request
     def authenticate():

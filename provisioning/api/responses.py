@@ -372,6 +372,54 @@ class ImportAnswer(RootModel[ImportPlan | ImportApplied]):
     pass
 
 
+# --- the convention's documents (issue 31) -----------------------------------------------------------------
+class DocumentVersion(Closed):
+    id: int
+    kind: str = Field(description="convention, contrat, or bulletin-<SERVICE>")
+    title: str
+    version: int
+    current: bool = Field(description="false once a newer version was issued")
+    state: str = Field(description="in French: à signer par le partenaire, à contresigner par la Caf, signé par "
+                                   "les deux parties")
+    awaits: Literal["partenaire", "caf"] | None = Field(description="whose signature it waits for")
+    sha256: str = Field(description="of the PDF as it stands (after its last signature)")
+    content_sha256: str = Field(description="of what it says: a new version is due when the registry differs")
+    created_at: datetime
+    created_by: str
+    partner_signed_at: datetime | None
+    partner_signed_by: str | None
+    caf_signed_at: datetime | None
+    caf_signed_by: str | None
+    superseded_at: datetime | None
+
+
+class ConventionDocuments(Closed):
+    convention: str
+    status: ConventionStatus
+    due: list[str] = Field(description="the documents whose next version is due (none yet, or the registry "
+                                       "changed: a bulletin's people)")
+    documents: list[DocumentVersion] = Field(description="every version, current ones first")
+
+
+class IssuedDocuments(RootModel[list[DocumentVersion]]):
+    pass
+
+
+class CheckedSignature(Closed):
+    field: str = Field(description="partenaire or caf")
+    signer: str = Field(description="the certificate's name")
+    intact: bool
+    trusted: bool
+    timestamped: bool
+    whole_file: bool = Field(description="covers the file to its last byte")
+
+
+class DocumentCheck(Closed):
+    valid: bool = Field(description="every signature intact, trusted and timestamped, the last covering the whole "
+                                    "file")
+    signatures: list[CheckedSignature]
+
+
 def returns(model: type[BaseModel], *statuses: int):
     """The body this view answers with, for these statuses (200 by default): read by the OpenAPI document."""
     def mark(view):

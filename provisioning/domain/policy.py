@@ -46,6 +46,13 @@ def its_administrator(a: Acting, p: Partner) -> bool:
     return its_caf(a, p) or (a.partner == p.siret and PARTNER_ADMIN in a.roles and p.administrator == a.username)
 
 
+def its_signatories(a: Acting, p: Partner) -> bool:
+    """Issue 31: who signs the convention's documents — an administrator of its Caf, or the partner's
+    representative (its administrator, R12); never the CLI: a signature is a person's."""
+    return (not a.system and its_caf(a, p)) or (a.partner == p.siret and PARTNER_ADMIN in a.roles
+                                                 and p.administrator == a.username)
+
+
 def its_habiliter_members(a: Acting, p: Partner) -> bool:
     """Members of the partner's group whose catalogue entry associates equipments (R10: « AFAS Habiliter »), or a
     national operator."""
@@ -92,6 +99,8 @@ ADMINISTRATOR = Rule(its_administrator, "Seul l'administrateur de ce partenaire 
 HABILITER = Rule(its_habiliter_members, "L'association aux équipements est réservée aux membres du groupe "
                                         "qui habilite (« AFAS Habiliter »).")
 NATIONAL = Rule(national, "Opération nationale (ligne de commande).")
+SIGNATORIES = Rule(its_signatories, "Seuls le représentant du partenaire (son administrateur) et un administrateur "
+                                    "de sa Caf signent les documents de la convention.")
 # its staff (the profile the command needs is checked by its handler), its Caf, the CLI
 STAFF = Rule(lambda a, p: a.system or its_caf(a, p) or a.partner == p.siret,
              "Ce partenaire ne relève pas de votre périmètre.")
@@ -121,7 +130,7 @@ POLICY: dict[str, Rule] = {
     "remove-equipment": CAF,
     "convention-transition": CAF,
     "issue-documents": CAF,          # issue 31: the convention's documents, new versions
-    "sign-documents": STAFF,         # the partner's representative or its Caf (the handler decides which side)
+    "sign-documents": SIGNATORIES,
     "suspend-inactive": NATIONAL,
     "review-revoke": MANAGERS,       # issue 16: a reviewer withdraws a grant (R12 hierarchy checked too)
     "review-suspend": NATIONAL,      # the deadline's suspensions: the review job only

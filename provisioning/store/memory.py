@@ -721,7 +721,7 @@ class MemoryDocuments(_Part):
         now = self.get(doc.id)
         if now is None or now.sha256 != doc.sha256 or not now.current:
             raise signed_elsewhere()
-        signed = replace(now, sha256=hashlib.sha256(pdf).hexdigest(), **{f"{COLUMN[side]}_signed_at": at,
-                                                                          f"{COLUMN[side]}_signed_by": by})
+        stamp: dict[str, Any] = {f"{COLUMN[side]}_signed_at": at, f"{COLUMN[side]}_signed_by": by}
+        signed = replace(now, sha256=hashlib.sha256(pdf).hexdigest(), **stamp)
         self.uow.put("documents", doc.id, (signed, bytes(pdf)))
         return signed

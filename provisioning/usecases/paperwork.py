@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from provisioning.domain import paperwork as pw
 from provisioning.domain import policy, rules
-from provisioning.domain.model import Convention, ConventionStatus, Partner
+from provisioning.domain.model import Convention, ConventionStatus, Partner, Registry
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, Violation
 from provisioning.notify import messages
 from provisioning.usecases.base import Actor, MutationResult
@@ -112,14 +112,8 @@ def issue_documents(app: App, actor: Actor, cmd: IssueDocuments) -> list[pw.Docu
 
 
 def side_of(actor: Actor, p: Partner) -> str:
-    """Who signs for whom: the partner's representative — its administrator (R12) — for the partner, an
-    administrator of its Caf for the Caf. Nobody else, and never the CLI: a signature is a person's."""
-    if not actor.system and policy.its_caf(actor, p):
-        return pw.CAF_SIDE
-    if actor.partner == p.siret and policy.PARTNER_ADMIN in actor.roles and p.administrator == actor.username:
-        return pw.PARTNER_SIDE
-    raise Forbidden("Seuls le représentant du partenaire (son administrateur) et un administrateur de sa Caf signent "
-                    "les documents de la convention.", code="SIGNATAIRE_NON_HABILITE")
+    """Which side the actor signs for (domain/policy.py's SIGNATORIES decided that she may)."""
+    return pw.CAF_SIDE if policy.its_caf(actor, p) else pw.PARTNER_SIDE
 
 
 def _verified(app: App, d: pw.Document, pdf: bytes | None) -> Verification:
@@ -133,11 +127,11 @@ def sign_documents(app: App, actor: Actor, cmd: SignDocuments) -> MutationResult
     convention's status. What the partner signs is what the Caf countersigns: a document altered since, or whose
     earlier signature no longer verifies, is refused."""
     number = cmd.number
-    if _LEVELS.get(actor.acr or "", 0) < 2:
-        raise Forbidden("Signer demande une connexion renforcée : reconnectez-vous avec votre second facteur "
-                        "(niveau 2), puis signez.", code="NIVEAU_2_REQUIS")
     with app.changing(actor, cmd, "sign-documents", f"documents de la convention {number} signés",
-                      acts_outside=True, report=False) as ch:
+                      acts_outside=True, report=False) as ch:  # who may sign: the policy, before anything else
+        if _LEVELS.get(actor.acr or "", 0) < 2:
+            raise Forbidden("Signer demande une connexion renforcée : reconnectez-vous avec votre second facteur "
+                            "(niveau 2), puis signez.", code="NIVEAU_2_REQUIS")
         p = ch.partner
         side = side_of(actor, p)
         conv = p.convention(number)
@@ -191,7 +185,7 @@ def _path(now: ConventionStatus, to: ConventionStatus | None) -> list[Convention
     return steps[start:steps.index(to) + 1]
 
 
-def _signer(reg, p: Partner, actor: Actor, side: str) -> tuple[str, str]:
+def _signer(reg: Registry, p: Partner, actor: Actor, side: str) -> tuple[str, str]:
     """The signer's name and organisation, as the registry knows them (her certificate says them)."""
     if side == pw.PARTNER_SIDE:
         u = p.user(actor.username)

@@ -34,6 +34,7 @@ from sso_demo import catalogue as portal_catalogue
 from tests.browser.conftest import OPERATOR, catalogue_urls
 from tests.browser.helpers import login
 from tests.browser.test_relying_party_apache import after_withdrawal
+from tests.support.paperwork import signed_by_both
 
 SIRET, CONV = "12345678900015", "CONV-751-2026-0042"
 SECRET = "eaje-secret-du-coffre"
@@ -117,8 +118,8 @@ def _contract() -> ServiceContract:
 def test_a_third_service_added_by_a_catalogue_entry_works_end_to_end(stack, new_page, eaje):
     rp, svc = eaje, stack.provisioning
     svc.prepare_convention(OPERATOR, SIRET, CONV, _contract(), [Service("EAJE")])
-    for to in (ConventionStatus.SIGNED_BY_PARTNER, ConventionStatus.SIGNED_BY_CAF, ConventionStatus.ACTIVE):
-        svc.transition_convention(OPERATOR, SIRET, CONV, to)
+    signed_by_both(svc, SIRET, CONV)  # issue 31: its documents signed by both parties
+    svc.transition_convention(OPERATOR, SIRET, CONV, ConventionStatus.ACTIVE)
     stack.settle()
 
     # the partner's administrator grants it in her console: the bulletin's form is the catalogue's

@@ -25,7 +25,7 @@ def test_this_code_starts_on_its_successors_expanded_schema_and_works(tmp_path):
     future_migration.write(tmp_path / "next", "9001", "expand")
     future_migration.upgrade(engine, tmp_path / "next", "9001")
     with engine.connect() as c:
-        assert set(c.execute(sa.select(t.schema_compat.c.revision)).scalars()) == {head_revision(), "9001"}
+        assert {head_revision(), "9001"} <= set(c.execute(sa.select(t.schema_compat.c.revision)).scalars())
     require_current_schema(engine)  # no refusal: an instance of this version may (re)start mid-upgrade
     with UnitOfWork(engine) as uow:  # and it reads and writes: it names its own columns only
         uow.audit.record("old-version", "x", "o")
@@ -35,7 +35,8 @@ def test_this_code_starts_on_its_successors_expanded_schema_and_works(tmp_path):
         assert uow.audit.list()[0]["actor"] == "old-version"
     future_migration.downgrade(engine, tmp_path / "next", head_revision())  # the way back, before any contract
     with engine.connect() as c:
-        assert set(c.execute(sa.select(t.schema_compat.c.revision)).scalars()) == {head_revision()}
+        admitted = set(c.execute(sa.select(t.schema_compat.c.revision)).scalars())
+    assert head_revision() in admitted and "9001" not in admitted
     require_current_schema(engine)
 
 

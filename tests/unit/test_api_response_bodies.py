@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from provisioning.api import create_app
 from provisioning.api.meta import document
 from provisioning.domain import naming
-from provisioning.services import DELEGATE, Actor
+from provisioning.services import DELEGATE, PARTNER_ADMIN, Actor
 from tests.unit.factories import example_data, registry
 from tests.unit.services import make_service
 from tests.unit.test_api_contract import ACTORS as CONTRACT_ACTORS
@@ -81,7 +81,11 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("delete", f"{S}/conventions/{CONV}/services/CDAP/suspension", "caf", {}),
         ("post", f"{S}/conventions", "caf", {"json": {"number": "CONV-751-2026-0002", "services": ["CDAP"]}}),
         ("put", f"{S}/conventions/CONV-751-2026-0002/contract", "caf", {"json": CONTRACT}),
-        ("post", f"{S}/conventions/CONV-751-2026-0002/transitions", "caf", {"json": {"to": "signed_by_partner"}}),
+        ("post", f"{S}/conventions/CONV-751-2026-0002/documents", "caf", {}),  # issue 31
+        ("get", f"{S}/conventions/CONV-751-2026-0002/documents", "jeanne", {}),
+        ("post", f"{S}/conventions/CONV-751-2026-0002/signatures", "jeanne-niveau-2", {}),
+        ("post", "/api/v1/documents/verification", "paul", {"data": "{pdf}"}),
+        ("post", f"{S}/conventions/CONV-751-2026-0002/transitions", "caf", {"json": {"to": "terminated"}}),
         ("get", "/api/v1/audit?limit=5", "caf", {}),
         ("get", "/api/v1/me", "paul", {}),
         ("get", "/api/v1/catalogue", "paul", {}),
@@ -117,7 +121,9 @@ def tour(use_case_store):
         dead = row.id
         uow.commit()
     paul = svc.fake.state.users["paul.bernard"].id  # /me reads the previous login of the token's subject
-    actors = {**ACTORS, "paul": Actor("paul.bernard", frozenset(), partner="12345678900015", sub=paul, session="s")}
+    actors = {**ACTORS, "paul": Actor("paul.bernard", frozenset(), partner="12345678900015", sub=paul, session="s"),
+              "jeanne-niveau-2": Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner="12345678900015",
+                                       acr="niveau-2")}
     app = create_app(svc, Verifier(actors), Verifier(actors))
     return app, {"dead": dead}
 
@@ -131,9 +137,11 @@ def test_every_json_answer_is_described_and_every_answer_matches_it(tour):
     app, context = tour
     spec = document(app)
     schemas = Registry().with_resource("urn:doc", Resource.from_contents(spec, default_specification=DRAFT202012))
-    client, reached, campaign = app.test_client(), set(), ""
+    client, reached, campaign, pdf = app.test_client(), set(), "", b""
     for method, path, who, request in _tour(context):
         path = path.replace("{campaign}", campaign)
+        if request.get("data") == "{pdf}":  # the file just issued, as its downloader has it
+            request = {"data": pdf, "content_type": "application/pdf"}
         response = getattr(client, method)(path, headers={"Authorization": f"Bearer {who}"}, **request)
         assert 200 <= response.status_code < 300, (method, path, response.status_code, response.get_data(as_text=True)[:500])
         template = _template(app, method, path)
@@ -149,6 +157,10 @@ def test_every_json_answer_is_described_and_every_answer_matches_it(tour):
         assert body, f"{method.upper()} {template}: an empty answer proves no schema"
         if template == "/api/v1/cafs/{caf}/reviews":
             campaign = response.get_json()["id"]
+        if template.endswith("/documents") and method == "post":
+            download = client.get(f"{S}/documents/{body[0]['id']}.pdf", headers={"Authorization": "Bearer caf"})
+            assert download.status_code == 200 and download.mimetype == "application/pdf"
+            pdf = download.data
     described = {(method, path) for path, item in spec["paths"].items() for method, op in item.items()
                  if isinstance(op, dict) and any("application/json" in r.get("content", {})
                                                  for s, r in op.get("responses", {}).items() if s.startswith("2"))}

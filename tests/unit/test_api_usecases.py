@@ -21,6 +21,9 @@ ACTORS = {
     "sam": Actor("sam.perrin", frozenset({PARTNER_ADMIN}), partner=NEW),
     "habiliter": Actor("alex.roy", frozenset({DELEGATE, "afas:AFAS-Habiliter"}), partner=NEW),
     "jeanne": Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner="12345678900015"),  # another partner's
+    # issue 31: the same people after a second-factor login (a signature asks it)
+    "caf-niveau-2": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751", acr="niveau-2"),
+    "sam-niveau-2": Actor("sam.perrin", frozenset({PARTNER_ADMIN}), partner=NEW, acr="niveau-2"),
 }
 
 
@@ -73,9 +76,8 @@ def test_from_registration_to_an_active_convention_with_habilitations(api):
         "number": "CONV-751-2026-0010", "services": ["CDAP", "CDAP"]}).status_code == 422  # the same twice
     assert api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("sam"),
                     json={"to": "active"}).status_code == 403  # the Caf's business
-    # R4: the partner cannot sign an incomplete contrat de service; the refusal names what is missing
-    r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("caf"),
-                 json={"to": "signed_by_partner"})
+    # R4: no document to sign from an incomplete contrat de service; the refusal names what is missing
+    r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/documents", headers=h("caf"))
     v = r.get_json()["violations"]
     assert r.status_code == 422 and [x["code"] for x in v] == ["CONTRAT_INCOMPLET"]
     assert "référent Cnil du partenaire" in v[0]["message"] and "administrateur du partenaire" not in v[0]["message"]
@@ -86,15 +88,23 @@ def test_from_registration_to_an_active_convention_with_habilitations(api):
     r = api.put(path, headers=h("caf"), json=full_contract())
     assert r.status_code == 200 and r.get_json()["partner"]["conventions"][0]["contract"]["caf_cnil_referent"][
         "name"] == "Inès Robert"
-    for to in ("signed_by_partner", "signed_by_caf", "active"):
-        r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("caf"),
-                     json={"to": to})
-        assert r.status_code == 200 and r.get_json()["changed"] is True
+    # issue 31: the documents are issued, the partner's administrator signs, the Caf countersigns (level 2)
+    conv = f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009"
+    assert api.post(f"{conv}/documents", headers=h("caf")).status_code == 201
+    assert api.post(f"{conv}/signatures", headers=h("sam")).get_json()["error"] == "NIVEAU_2_REQUIS"
+    for who, status in (("sam-niveau-2", "signed_by_partner"), ("caf-niveau-2", "signed_by_caf")):
+        r = api.post(f"{conv}/signatures", headers=h(who))
+        assert r.status_code == 200 and r.get_json()["partner"]["conventions"][0]["status"] == status
+    r = api.post(f"{conv}/transitions", headers=h("caf"), json={"to": "active"})
+    assert r.status_code == 200 and r.get_json()["changed"] is True
     r = api.post(f"/api/v1/partners/{NEW}/conventions/CONV-751-2026-0009/transitions", headers=h("caf"),
                  json={"to": "prepared"})
     assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "TRANSITION_INTERDITE"
     history = r.get_json() and api.get(f"/api/v1/partners/{NEW}", headers=h("caf")).get_json()["conventions"][0]["history"]
-    assert {x["actor"] for x in history} == {"caf.admin"}  # who really acted, the request included
+    # who really acted, the request included: the partner's administrator signed, the Caf did the rest
+    assert [(x["status"], x["actor"]) for x in history] == [
+        ("requested", "caf.admin"), ("prepared", "caf.admin"), ("signed_by_partner", "sam.perrin"),
+        ("signed_by_caf", "caf.admin"), ("active", "caf.admin")]
     # signed: the contract stays complete
     r = api.put(path, headers=h("caf"), json={**full_contract(), "incident_procedure": " "})
     assert r.status_code == 422 and r.get_json()["violations"][0]["code"] == "CONTRAT_INCOMPLET"

@@ -40,6 +40,8 @@ ALLOWED = {  # action -> who may, everyone else is refused
     "unlock-user": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "reset-second-factor": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "convention-transition": {"national", "sa-caf"},
+    "issue-documents": {"national", "sa-caf"},  # issue 31
+    "sign-documents": {"sa-caf", "administrateur"},  # a person, never the CLI
     "suspend-inactive": {"national"},
     "review-revoke": {"national", "sa-caf", "administrateur", "delegue", "habiliter"},
     "review-suspend": {"national"},

@@ -18,6 +18,7 @@ from provisioning.reconcile.desired import roles_of
 from provisioning.reconcile.realm import ObservedRealm, plan_realm
 from provisioning.services import CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor
 from provisioning.usecases.realm import REALM_FILE, desired_realm
+from tests.support.paperwork import signed_by_both
 from tests.unit.factories import TODAY, example_data, registry
 from tests.unit.services import example_api
 
@@ -81,8 +82,8 @@ def _convened(api) -> None:
     r = api.post(base, headers=h("caf"), json={"number": CONV, "services": ["EAJE"], "contract": CONTRACT})
     assert r.status_code == 201, r.get_json()
     assert [b["service"] for b in r.get_json()["partner"]["conventions"][-1]["bulletins"]] == ["EAJE"]
-    for to in ("signed_by_partner", "signed_by_caf", "active"):
-        assert api.post(f"{base}/{CONV}/transitions", headers=h("caf"), json={"to": to}).status_code == 200
+    signed_by_both(api.svc, SIRET, CONV)  # issue 31: its documents signed by both parties
+    assert api.post(f"{base}/{CONV}/transitions", headers=h("caf"), json={"to": "active"}).status_code == 200
 
 
 def _member(who: str, ident: str, groups: list[str], profiles: list[str]):
