@@ -104,6 +104,8 @@ ensure_python() {
 bootstrap_runtime() {
   ensure_packages "Maven fetches the Keycloak distribution (org.keycloak:keycloak-quarkus-dist)" "mvn:maven"
   ensure_java
+  ensure_debs "WeasyPrint lays out the conventions' documents (issue 31) with Pango and HarfBuzz" \
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
   ensure_python
 }
 

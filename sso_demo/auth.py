@@ -49,9 +49,14 @@ class Principal:
     partner: str | None
     caf: str | None
     roles: frozenset[str]  # realm roles as is, client roles as "client:role"
+    acr: str = ""  # the login's level (« niveau-2 »: with the second factor; issue 31 asks it to sign)
 
     def has(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def level(self) -> int:
+        return acr_level(self.acr)
 
     @property
     def display_name(self) -> str:
@@ -255,6 +260,8 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 def login():
     session["next"] = safe_next(request.args.get("next"))
     extra = {"acr_values": _cfg().required_acr} if _cfg().required_acr else {}  # step-up (issue 13)
+    if request.args.get("niveau") == "2":  # a step asked of this login only: a signature (issue 31)
+        extra = {"acr_values": "niveau-2"}
     return _client().authorize_redirect(_cfg().base_url + "/auth/callback", **extra)
 
 
@@ -289,7 +296,8 @@ def callback():
         return render_template("errors/second_factor_required.html"), 403
     user = dict(sub=info["sub"], username=info.get("preferred_username", info["sub"]),
                 first_name=info.get("given_name", ""), last_name=info.get("family_name", ""),
-                partner=access.get("partner"), caf=access.get("caf"), roles=roles)
+                partner=access.get("partner"), caf=access.get("caf"), roles=roles,
+                acr=str(access.get("acr") or info.get("acr") or ""))
     old = session.get("sid")
     if old:
         _store().drop(old)

@@ -172,3 +172,25 @@ def history_of(siret: str, ident: str) -> list[dict]:
     """The newest 20 journal entries about one person."""
     r = call("GET", "/api/v1/audit", params={"partner": siret, "user": ident, "limit": 20})
     return r.json() if r.status_code == 200 else []
+
+
+def documents_of(siret: str, number: str) -> dict:
+    """Issue 31: a convention's documents, every version, and those due a new one (both consoles show them)."""
+    return call("GET", f"/api/v1/partners/{siret}/conventions/{number}/documents").json()
+
+
+def refusal_text(r) -> Markup:
+    """A refusal as one line (the violations, or the error's own description), for a flash message."""
+    fields, general = errors_of(r)
+    return Markup("Refusé : ") + Markup(" ").join(general + list(fields.values()))
+
+
+def pdf_download(siret: str, doc_id: int):
+    """A signed document, as the API serves it; a file that no longer matches its hash is refused, said so."""
+    from flask import Response, render_template
+    r = call("GET", f"/api/v1/partners/{siret}/documents/{doc_id}.pdf", ok=(200,), refusals=(409,))
+    if r.status_code == 409:
+        return render_template("errors/400.html", message=_json(r).get("error_description", "")), 409
+    return Response(r.content, mimetype="application/pdf", headers={
+        "Content-Disposition": r.headers.get("Content-Disposition", "attachment"),
+        "Digest": r.headers.get("Digest", "")})

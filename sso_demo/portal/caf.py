@@ -1,5 +1,6 @@
 """Caf console (issue 6): partners and conventions of the administrator's own Caf (R11): register a partner,
-prepare a convention with its contrat de service and bulletins, record signatures, activate, suspend and
+prepare a convention with its contrat de service and bulletins, issue its documents and countersign them (issue
+31: the partner's representative signs first), activate, suspend and
 reactivate a user, a service or a whole convention, see R9 reports and the audit, export a bulletin (R13)."""
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
     account_of,
     call,
+    documents_of,
     errors_of,
     history_of,
     journal_csv,
     journal_page,
     paginate,
+    pdf_download,
+    refusal_text,
     unchanged_or,
     users_page,
 )
@@ -37,8 +41,9 @@ CONTACTS = [("partner_administrator", "Administrateur du partenaire"),
             ("caf_cnil_referent", "Référent Cnil de la Caf")]
 NEXT_STEPS = {  # status -> buttons (target, label)
     "requested": [("prepared", "Préparer")],
-    "prepared": [("signed_by_partner", "Enregistrer la signature du partenaire"), ("terminated", "Résilier")],
-    "signed_by_partner": [("signed_by_caf", "Enregistrer la signature de la Caf"), ("terminated", "Résilier")],
+    # the two signatures are the documents' (issue 31), never a button: see « Documents » below
+    "prepared": [("terminated", "Résilier")],
+    "signed_by_partner": [("terminated", "Résilier")],
     "signed_by_caf": [("active", "Activer"), ("terminated", "Résilier")],
     "active": [("suspended", "Suspendre la convention"), ("terminated", "Résilier")],
     "suspended": [("active", "Rétablir la convention"), ("terminated", "Résilier")],
@@ -94,7 +99,42 @@ def partner(siret: str):
     p = call("GET", f"/api/v1/partners/{siret}").json()
     return render_template("portal/caf/partner.html", p=p, next_steps=NEXT_STEPS, contacts=dict(CONTACTS),
                            u=users_page(siret, request.args),
-                           missing={c["number"]: _missing(c["contract"]) for c in p["conventions"]})
+                           missing={c["number"]: _missing(c["contract"]) for c in p["conventions"]},
+                           documents={c["number"]: documents_of(siret, c["number"]) for c in p["conventions"]
+                                      if c["status"] not in ("requested", "terminated")})
+
+
+@bp.post("/partenaires/<siret>/conventions/<number>/documents")
+@require_role(CAF_ADMIN)
+def issue_documents(siret: str, number: str):
+    """Issue 31: the documents whose next version is due, as PDF; the partner's representative is mailed."""
+    r = call("POST", f"/api/v1/partners/{siret}/conventions/{number}/documents")
+    if r.status_code == 201:
+        flash(f"Convention {number} : {len(r.json())} document(s) émis ; le représentant du partenaire est invité "
+              "par courriel à les signer.")
+    else:
+        flash(refusal_text(r), "erreur")
+    return redirect(url_for("caf.partner", siret=siret) + f"#convention-{number}")
+
+
+@bp.post("/partenaires/<siret>/conventions/<number>/contreseing")
+@require_role(CAF_ADMIN)
+def countersign(siret: str, number: str):
+    """Issue 31: the Caf countersigns what the partner signed (a level-2 login: the API checks the token)."""
+    r = call("POST", f"/api/v1/partners/{siret}/conventions/{number}/signatures", refusals=(400, 403, 409, 422))
+    if r.status_code == 200:
+        status = r.json()["partner"]["conventions"]
+        now = next((c["status"] for c in status if c["number"] == number), "")
+        flash(f"Documents de la convention {number} contresignés. Convention : {STATUS_LABELS.get(now, now)}.")
+    else:
+        flash(refusal_text(r), "erreur")
+    return redirect(url_for("caf.partner", siret=siret) + f"#convention-{number}")
+
+
+@bp.get("/partenaires/<siret>/documents/<int:doc_id>.pdf")
+@require_role(CAF_ADMIN)
+def document_pdf(siret: str, doc_id: int):
+    return pdf_download(siret, doc_id)
 
 
 def _missing(contract: dict) -> list[str]:

@@ -16,10 +16,13 @@ from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
     account_of,
     call,
+    documents_of,
     errors_of,
     history_of,
     journal_csv,
     journal_page,
+    pdf_download,
+    refusal_text,
     unchanged_or,
     users_page,
 )
@@ -278,6 +281,38 @@ def bulletin_csv(siret: str, number: str, service: str):
              ok=(200,), refusals=())
     return Response(r.content, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": r.headers.get("Content-Disposition", "attachment")})
+
+
+@bp.get("/<siret>/conventions")
+@require_role(ADMIN, DELEGATE)
+def conventions(siret: str):
+    """Issue 31: the partner's conventions and their documents; its administrator, its representative, signs."""
+    _own(siret)
+    partner = _partner(siret)
+    docs = {c["number"]: documents_of(siret, c["number"]) for c in partner["conventions"]
+            if c["status"] not in ("requested", "terminated")}
+    return render_template("portal/console/conventions.html", siret=siret, partner=partner, documents=docs,
+                           is_admin=signed_in().has(ADMIN))
+
+
+@bp.post("/<siret>/conventions/<number>/signature")
+@require_role(ADMIN)
+def sign(siret: str, number: str):
+    """The representative signs every document awaiting her (a level-2 login: the API checks the token)."""
+    _own(siret)
+    r = call("POST", f"/api/v1/partners/{siret}/conventions/{number}/signatures", refusals=(400, 403, 409, 422))
+    if r.status_code == 200:
+        flash(f"Documents de la convention {number} signés : la Caf les contresigne à son tour.")
+    else:
+        flash(refusal_text(r), "erreur")
+    return redirect(url_for("console.conventions", siret=siret) + f"#convention-{number}")
+
+
+@bp.get("/<siret>/documents/<int:doc_id>.pdf")
+@require_role(ADMIN, DELEGATE)
+def document_pdf(siret: str, doc_id: int):
+    _own(siret)
+    return pdf_download(siret, doc_id)
 
 
 @bp.get("/<siret>/journal")

@@ -20,6 +20,7 @@ from provisioning.api.auth import TokenVerifier
 from provisioning.domain import catalogue as service_catalogue
 from provisioning.keycloak.gateway import KeycloakConfig, KeycloakGateway
 from provisioning.notify.notifier import SmtpConfig, SmtpNotifier
+from provisioning.paperwork.signatory import LocalPkiSignatory
 from provisioning.reconcile.worker import run_forever
 from provisioning.services import Actor, Provisioning
 from provisioning.store.uow import UnitOfWork, make_engine, migrate
@@ -109,7 +110,8 @@ def stack(keycloak, tmp_path_factory):
     gw = KeycloakGateway(KeycloakConfig(keycloak.url, client_secret="demo-only-provisioning-secret"))
     # as deployed: API changes answer once stored, a reconcile worker (its own thread here) follows
     svc = Provisioning(engine, lambda: gw, SmtpNotifier(SmtpConfig("127.0.0.1", sink.port)),
-                       portal_url=keycloak.app_url("portail"), reconcile_mode="worker")
+                       portal_url=keycloak.app_url("portail"), reconcile_mode="worker",
+                       signatory=LocalPkiSignatory(state / "pki"))  # issue 31: the stack's own test PKI
     api = _serve(create_api(svc, TokenVerifier(keycloak.issuer, "provisioning-api")), 0)
     api_url = f"http://127.0.0.1:{api.server_port}"
     urls = {c: keycloak.app_url(c) for c in ("portail", "cdap", "afas")}
