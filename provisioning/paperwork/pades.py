@@ -4,7 +4,9 @@ root, timestamped, and the last one covering the whole file (a byte changed afte
 
 from __future__ import annotations
 
+import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -43,7 +45,26 @@ class Verification:
         return {s.field for s in self.signatures if s.intact and s.trusted and s.timestamped}
 
 
+def _outside_any_event_loop(work):
+    """pyHanko's synchronous calls run asyncio themselves: from a thread that already runs an event loop (an
+    async server, Playwright's sync API in the tests) they would fail, so they run in a thread of their own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
 def sign(pdf: bytes, pki: LocalPki, who: Credential, field: str, reason: str, name: str) -> bytes:
+    return _outside_any_event_loop(lambda: _sign(pdf, pki, who, field, reason, name))
+
+
+def verify(pdf: bytes, roots) -> Verification:
+    return _outside_any_event_loop(lambda: _verify(pdf, roots))
+
+
+def _sign(pdf: bytes, pki: LocalPki, who: Credential, field: str, reason: str, name: str) -> bytes:
     signer = signers.SimpleSigner(signing_cert=asn1_cert(who.cert), signing_key=asn1_key(who.key),
                                   cert_registry=SimpleCertificateStore.from_certs(pki.roots()))
     stamper = DummyTimeStamper(tsa_cert=asn1_cert(pki.tsa.cert), tsa_key=asn1_key(pki.tsa.key),
@@ -55,7 +76,7 @@ def sign(pdf: bytes, pki: LocalPki, who: Credential, field: str, reason: str, na
     return out.getvalue()
 
 
-def verify(pdf: bytes, roots) -> Verification:
+def _verify(pdf: bytes, roots) -> Verification:
     """Whatever the bytes are, an answer: a file pyHanko cannot read, or a signature it cannot evaluate (a changed
     byte may break the compressed streams before any hash is compared), is « not valid », said as such."""
     try:

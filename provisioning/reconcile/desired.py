@@ -38,6 +38,20 @@ def signed(p: Partner) -> bool:
     return any(c.status in SIGNED or any(h.status in SIGNED for h in c.history) for c in p.conventions)
 
 
+AWAITING_SIGNATURE = frozenset({ConventionStatus.PREPARED, ConventionStatus.SIGNED_BY_PARTNER})
+
+
+def with_accounts(p: Partner) -> set[str]:
+    """Who of the partner's people has an account (issue 29 §2: a convention and its contract first, then the
+    identifiant): everyone once a convention is signed by both parties; before, only its administrator — its
+    representative — while a convention awaits her electronic signature (issue 31: she signs from her account)."""
+    if signed(p):
+        return {u.identifiant for u in p.users}
+    if p.administrator and any(c.status in AWAITING_SIGNATURE for c in p.conventions):
+        return {p.administrator} if p.user(p.administrator) else set()
+    return set()
+
+
 def _services_with_groups(p: Partner) -> set[Service]:
     return {b.service for c in p.conventions if c.status is not ConventionStatus.TERMINATED for b in c.bulletins}
 
@@ -84,8 +98,10 @@ def desired_state(reg: Registry, today: date) -> State:
 
     for p in reg.partners:
         # issue 29 §2 (the seed: the convention and its contract first, then the identifiant): a partner's people
-        # get their accounts — and their codes — once a convention is signed by both parties
-        people = p.users if signed(p) else []
+        # get their accounts — and their codes — once a convention is signed by both parties (its representative
+        # before, to sign it: issue 31)
+        holders = with_accounts(p)
+        people = [u for u in p.users if u.identifiant in holders]
         alias = n.org_alias(p.siret)
         s.orgs[alias] = OrgSpec(alias, f"{p.name} ({p.siret})", ((n.PARTNER_ATTR, p.siret),))
         s.org_members[alias] = {u.identifiant for u in people}

@@ -14,7 +14,7 @@ from provisioning.domain.states import AccountState
 from provisioning.errors import Conflict, Forbidden, NotFound, ProvisioningError, Transient, Violation
 from provisioning.keycloak.gateway import Gateway
 from provisioning.notify import messages
-from provisioning.reconcile.desired import signed
+from provisioning.reconcile.desired import with_accounts
 from provisioning.reconcile.state import UserSpec
 from provisioning.store.uow import holding
 from provisioning.usecases.base import Actor, MutationResult, _unknown_or_forbidden
@@ -108,7 +108,7 @@ def account(app: App, actor: Actor, siret: str, identifiant: str) -> dict[str, A
     version = version_accepted(versions, a.terms_accepted_at)
     locked = a.locked_until is not None and a.locked_until > app.now()
     if not a.exists:
-        state = AccountState.AWAITING_CREATION if signed(p) else AccountState.AWAITING_CONVENTION
+        state = AccountState.AWAITING_CREATION if identifiant in with_accounts(p) else AccountState.AWAITING_CONVENTION
     elif u.locked:
         state = AccountState.LOCKED_LOST_CREDENTIALS
     elif u.suspended or not a.enabled:
@@ -139,7 +139,7 @@ def account_states(app: App, p: Partner, identifiants: list[str]) -> dict[str, t
     except ProvisioningError as e:
         log.warning("account states unavailable: %s", e.description)
         accounts = None
-    now, out, opened = app.now(), {}, signed(p)
+    now, out, opened = app.now(), {}, with_accounts(p)
     for ident in identifiants:
         u, a = p.user(ident), (accounts or {}).get(ident)
         until = a.locked_until if a is not None and a.locked_until and a.locked_until > now else None
@@ -149,7 +149,7 @@ def account_states(app: App, p: Partner, identifiants: list[str]) -> dict[str, t
             state = AccountState.LOCKED_LOST_CREDENTIALS
         elif u.suspended:
             state = AccountState.SUSPENDED
-        elif not opened:
+        elif ident not in opened:
             state = AccountState.AWAITING_CONVENTION
         elif ident in pending:
             state = AccountState.CODES_PENDING

@@ -10,6 +10,7 @@ from pathlib import Path
 from sso_demo.legal import typo  # pages print French spacing (issue 29 §8): expected texts too
 from tests.browser.axe import violations
 from tests.browser.helpers import fill_contract, keycloak_follows, login
+from tests.support.paperwork import signed_by_both
 
 A, B, C = "12345678900015", "98765432100015", "55566677700019"
 
@@ -76,7 +77,8 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert "préparée" in page.inner_text(f"{section} .etat")
     missing = page.inner_text("#contrat-incomplet-CONV-751-2026-0003")
     assert "Référent Cnil de la Caf" in missing and "Procédure de traitement des incidents" in missing
-    page.click(f"{section} >> text=Enregistrer la signature du partenaire")  # refused: the contract is incomplete
+    assert "Enregistrer la signature" not in page.inner_text(section)  # issue 31: signatures are the documents'
+    page.click(f"{section} >> text=Émettre les documents")  # refused: the contract is incomplete
     assert "il manque le référent Cnil de la Caf, la procédure d'incident" in page.inner_text("main")
     assert page.inner_text(f"{section} .etat") == "préparée"
     page.click(f"{section} >> text=Compléter le contrat de service")
@@ -86,18 +88,22 @@ def test_new_partner_and_its_convention_from_preparation_to_activation(stack, ne
     assert violations(page) == []
     page.click("form[novalidate] button")
     assert not page.query_selector("#contrat-incomplet-CONV-751-2026-0003")
-    for label, state in (("Enregistrer la signature du partenaire", "signée par le partenaire"),
-                         ("Enregistrer la signature de la Caf", "signée par la Caf"), ("Activer", "active")):
-        page.click(f"{section} >> text={label}")
-        page.wait_for_load_state()
-        assert page.inner_text(f"{section} .etat") == state
+    page.click(f"{section} >> text=Émettre les documents")
+    page.wait_for_load_state()
+    assert page.locator(f"{section} tr.document").count() == 3  # convention, contrat, the AFAS bulletin
+    signed_by_both(stack.provisioning, C, "CONV-751-2026-0003")  # signing itself: test_new_partner_story
+    page.reload()
+    assert page.inner_text(f"{section} .etat") == "signée par la Caf"
+    page.click(f"{section} >> text=Activer")
+    page.wait_for_load_state()
+    assert page.inner_text(f"{section} .etat") == "active"
     history = page.inner_text(f"{section} .historique")
     assert "signée par la Caf" in history and "caf.admin" in history
     assert re.search(r"signée par la Caf le \d{2}/\d{2}/\d{4} à \d{2}h\d{2} \(heure de Paris\)", history), history
     assert "Claire Fontaine" in page.inner_text(section)
     keycloak_follows(page)  # the activation's groups and roles reach Keycloak: the line says so in place
     assert typo("Habilitations dans Keycloak : appliqué") in page.inner_text("#etat-keycloak")
-    # signed by both parties: now the administrator's account exists and her two mails leave
+    # her account exists since the convention awaited her signature (issue 31), and her two mails left
     assert stack.kc_admin.user_by_username("sam.perrin") is not None
     deadline = time.monotonic() + 30
     while len([m for m in stack.smtp.mails if "sam.perrin@lucioles.example" in m.recipients]) < 2:

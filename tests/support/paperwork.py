@@ -22,6 +22,7 @@ def signatories(svc: Provisioning, siret: str) -> tuple[Actor, Actor]:
 def signed_by_both(svc: Provisioning, siret: str, number: str) -> None:
     """Issue the convention's documents, the partner signs, the Caf countersigns: « signée par la Caf »."""
     representative, caf = signatories(svc, siret)
-    svc.issue_documents(caf, siret, number)
+    if svc.documents(caf, siret, number).due:
+        svc.issue_documents(caf, siret, number)
     svc.sign_documents(representative, siret, number)
     svc.sign_documents(caf, siret, number)
