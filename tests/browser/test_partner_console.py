@@ -127,7 +127,8 @@ def test_partner_b_urls_typed_by_partner_a_admin_are_forbidden(stack, new_page):
     page = _console(stack, new_page)
     for url in (f"/console/{B}/utilisateurs", f"/console/{B}/utilisateurs/b.lea.petit", f"/console/{B}/journal",
                 f"/caf/partenaires/{B}", f"/caf/partenaires/{B}/conventions/CONV-751-2026-0002/bulletins/AFAS.csv",
-                "/caf/"):
+                "/caf/", f"/console/{B}/conventions", f"/console/{B}/documents/1.pdf",  # issue 31
+                f"/caf/partenaires/{B}/documents/1.pdf"):
         resp = page.goto(stack.urls["portail"] + url)
         assert resp.status == 403, url
         assert "Accès refusé" in page.inner_text("h1")
