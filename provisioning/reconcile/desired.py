@@ -100,8 +100,8 @@ def desired_state(reg: Registry, today: date) -> State:
         # issue 29 §2 (the seed: the convention and its contract first, then the identifiant): a partner's people
         # get their accounts — and their codes — once a convention is signed by both parties (its representative
         # before, to sign it: issue 31)
-        holders = with_accounts(p)
-        people = [u for u in p.users if u.identifiant in holders]
+        opened = with_accounts(p)
+        people = [u for u in p.users if u.identifiant in opened]
         alias = n.org_alias(p.siret)
         s.orgs[alias] = OrgSpec(alias, f"{p.name} ({p.siret})", ((n.PARTNER_ATTR, p.siret),))
         s.org_members[alias] = {u.identifiant for u in people}
