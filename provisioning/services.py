@@ -27,6 +27,8 @@ from provisioning.domain.model import (
     ServiceContract,
     User,
 )
+from provisioning.domain.access_requests import AccessRequest
+from provisioning.domain.access_requests import Contact as RequestContact
 from provisioning.domain.paperwork import Document
 from provisioning.domain.states import AccountState
 from provisioning.keycloak.gateway import Gateway
@@ -34,7 +36,7 @@ from provisioning.reconcile.apply import ApplyReport, Progress
 from provisioning.reconcile.plan import Change
 from provisioning.reconcile.state import State, UserSpec
 from provisioning.usecases import commands as c
-from provisioning.usecases import mail, paperwork, partners, people, reconciling, reviews, usage_rules
+from provisioning.usecases import access_requests, mail, paperwork, partners, people, reconciling, reviews, usage_rules
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN,
     DELEGATE,
@@ -49,10 +51,13 @@ from provisioning.usecases.imports import ImportPlan
 from provisioning.usecases.usage_rules import Publisher
 
 if TYPE_CHECKING:
+    from provisioning.directory import Directory
     from provisioning.paperwork.pades import Verification
 
 
 class Provisioning(Core):
+    directory: Directory | None = None  # issue 31 §1: the SIRENE lookup (None: the one the settings name)
+
     """The facade: configuration, adapters, reads and the partner's unit of work in Core; every command, the
     outbox, the reconciler and every other use case a function of the application (usecases/*.py), reached
     here by the name callers know. Internal steps call each other through these names too, so a test may stand
@@ -84,6 +89,25 @@ class Provisioning(Core):
                               expected_version: int | None = None) -> MutationResult:
         return self._change(actor, c.TransitionConvention(siret=siret, number=number, to=to,
                                                           expected_version=expected_version))
+
+    # --- access requests (issue 31 §1) -----------------------------------------------------------------
+    def submit_access_request(self, siret: str, caf: str, services: list[str], representative: RequestContact,
+                              administrator: RequestContact) -> AccessRequest:
+        from provisioning.directory import from_settings
+        return access_requests.submit(self, self.directory or from_settings(), siret, caf, services, representative,
+                                      administrator)
+
+    def confirm_access_request(self, rid: str, token: str) -> AccessRequest:
+        return access_requests.confirm(self, rid, token)
+
+    def access_requests(self, actor: Actor) -> list[AccessRequest]:
+        return access_requests.requests_of(self, actor)
+
+    def accept_access_request(self, actor: Actor, rid: str) -> Partner:
+        return access_requests.accept(self, actor, rid)
+
+    def refuse_access_request(self, actor: Actor, rid: str, reason: str) -> AccessRequest:
+        return access_requests.refuse(self, actor, rid, reason)
 
     # --- the convention's documents (issue 31) ---------------------------------------------------------
     def documents(self, actor: Actor, siret: str, number: str) -> paperwork.Documents:

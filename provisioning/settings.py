@@ -121,6 +121,9 @@ class Settings(BaseSettings):
                                    "refusing (`OCCUPE`, nothing written)", group=PROV, ge=0)
     resync_minutes: float = _f(10, "periodic resync: every partner at rest reconciled again, correcting hand "
                                "edits in Keycloak (0: off)", group=PROV, ge=0)
+    sirene_file: str = _f("", "the SIRENE extract an access request's SIRET is looked up in (CSV: siret;denomination;"
+                          "adresse;code_postal;commune; empty: the demo extract shipped in provisioning/directory/)",
+                          group=PROV)
     signature_pki_dir: str = _f("", "the local test PKI that signs the conventions' documents in the demo and the "
                                 "tests (a CA and a timestamp authority made at first use; empty: `pki` in the state "
                                 "directory); never used in production (docs/paperwork.md)", group=PROV)

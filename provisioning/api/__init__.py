@@ -57,7 +57,7 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     app.extensions["verifier"] = verifier
 
     from provisioning import logs, metrics
-    from provisioning.api import audit, documents, meta, partners, reviews
+    from provisioning.api import access_requests, audit, documents, meta, partners, reviews
     logs.install_flask(app, "api")  # first: every request, refused ones included, has its id (issue 30 §2)
     metrics.instrument(app, "api", metrics_token, lambda: service.uow())  # the queues, read at each scrape
     app.register_blueprint(meta.bp)
@@ -65,6 +65,7 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     app.register_blueprint(audit.bp)
     app.register_blueprint(reviews.bp)
     app.register_blueprint(documents.bp)
+    app.register_blueprint(access_requests.bp)
 
     @app.before_request
     def larger_body_for_imports():
@@ -75,7 +76,7 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
 
     @app.before_request
     def authenticate():
-        if request.endpoint in meta.PUBLIC_ENDPOINTS:
+        if request.endpoint in meta.PUBLIC_ENDPOINTS or request.endpoint in access_requests.PUBLIC:
             return None
         actor = verifier.verify(request.headers.get("Authorization"))
         # issue 25: a person's standing in the registry now, on every request (an operator acts as himself)

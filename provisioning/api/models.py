@@ -99,6 +99,30 @@ class SendBack(Strict):
     reason: Annotated[str, Field(max_length=1000)]
 
 
+class RequestPerson(Strict):
+    first_name: Name
+    last_name: Name
+    email: Email
+    function: Annotated[str, Field(max_length=100)] = ""
+
+
+class NewAccessRequest(Strict):
+    """Issue 31 §1: an organisation's request (no account): checked whole, every fault listed, nothing stored."""
+    siret: Annotated[str, BeforeValidator(_without_spaces), Field(max_length=14)]
+    caf: Annotated[str, Field(max_length=8)]
+    services: Annotated[list[Annotated[str, Field(max_length=16)]], Field(max_length=20)]
+    representative: RequestPerson
+    administrator: RequestPerson
+
+
+class Confirmation(Strict):
+    token: Annotated[str, Field(max_length=100)]
+
+
+class Refusal(Strict):
+    reason: Annotated[str, Field(max_length=1000)]
+
+
 class Transition(Strict):
     to: ConventionStatus
 

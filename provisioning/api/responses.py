@@ -420,6 +420,42 @@ class DocumentCheck(Closed):
     signatures: list[CheckedSignature]
 
 
+# --- access requests (issue 31 §1) --------------------------------------------------------------------------
+class EstablishmentAnswer(Closed):
+    siret: str
+    name: str
+    address: str
+    postal_code: str
+    city: str
+
+
+class RequestPersonAnswer(Closed):
+    first_name: str
+    last_name: str
+    email: str
+    function: str
+
+
+class AccessRequestAnswer(Closed):
+    id: str
+    created_at: datetime
+    state: Literal["a_confirmer", "demandee", "acceptee", "refusee"]
+    state_label: str
+    establishment: EstablishmentAnswer
+    caf: str
+    services: list[str]
+    representative: RequestPersonAnswer
+    administrator: RequestPersonAnswer
+    confirmed: dict[str, datetime | None] = Field(description="each address, with when it was confirmed")
+    decided_at: datetime | None
+    decided_by: str | None
+    reason: str
+
+
+class AccessRequestList(RootModel[list[AccessRequestAnswer]]):
+    pass
+
+
 def returns(model: type[BaseModel], *statuses: int):
     """The body this view answers with, for these statuses (200 by default): read by the OpenAPI document."""
     def mark(view):

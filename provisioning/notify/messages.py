@@ -229,3 +229,43 @@ def documents_signed_report(partner: str, convention: str, side: str, titles: li
         "Ils sont désormais " + done + "." + (" Contresignez-les depuis la console de la Caf." if side == "partenaire"
                                               else " Les fichiers signés se téléchargent depuis les consoles."),
     ]))
+
+
+def access_request_confirmation(first: str, last: str, organisation: str, role: str, link: str) -> tuple[str, str]:
+    """Issue 31 §1: each address a request names confirms it is hers before the Caf sees the request."""
+    return (f"{PORTAL} : confirmez votre adresse pour la demande d'accès de {organisation}", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"Une demande d'accès à {PORTAL} vient d'être déposée pour {organisation}, qui vous désigne comme {role}.",
+        f"Si c'est bien le cas, confirmez votre adresse dans les {48} heures en ouvrant ce lien :",
+        f"  {link}",
+        "La demande parvient à la Caf une fois chaque adresse confirmée. Si vous n'êtes pas concerné(e), ignorez",
+        "ce courriel : sans confirmation, la demande n'aboutit pas.",
+    ]))
+
+
+def access_request_to_caf(organisation: str, siret: str, services: list[str], console_url: str) -> tuple[str, str]:
+    return (f"{PORTAL} : demande d'accès de {organisation} ({siret})", "\n".join([
+        "Bonjour,",
+        "",
+        f"{organisation} (SIRET {siret}) demande l'accès aux services : {', '.join(services)}.",
+        "Ses adresses sont confirmées. Acceptez-la (vous préparerez ensuite la convention) ou refusez-la avec un",
+        f"motif depuis la console de la Caf : {console_url}",
+    ]))
+
+
+def access_request_decided(first: str, last: str, organisation: str, accepted: bool, reason: str) -> tuple[str, str]:
+    if accepted:
+        return (f"{PORTAL} : la demande d'accès de {organisation} est acceptée", "\n".join([
+            f"Bonjour {first} {last},",
+            "",
+            f"La Caf a accepté la demande d'accès de {organisation}. Elle prépare la convention ; son administrateur",
+            "recevra ses codes pour la lire et la signer électroniquement.",
+        ]))
+    return (f"{PORTAL} : la demande d'accès de {organisation} n'est pas acceptée", "\n".join([
+        f"Bonjour {first} {last},",
+        "",
+        f"La Caf n'a pas accepté la demande d'accès de {organisation}, pour ce motif :",
+        f"  {reason}",
+        "Vous pouvez déposer une nouvelle demande une fois ce point réglé.",
+    ]))

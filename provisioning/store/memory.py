@@ -23,16 +23,17 @@ from typing import Any
 from provisioning import logs
 from provisioning.domain import diff
 from provisioning.domain.model import Caf, Partner, Registry, Settings
+from provisioning.domain.access_requests import AccessRequest, RequestState
 from provisioning.domain.paperwork import COLUMN, Document
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict
 from provisioning.store import uow as sql
 from provisioning.store.documents import caf_to_stored, partner_to_stored
-from provisioning.store.paperwork import signed_elsewhere
+from provisioning.store.paperwork import request_from_stored, request_to_stored, signed_elsewhere
 
 _TABLES = ("cafs", "partners", "user_index", "settings", "outbox", "usage_rules", "reconcile", "leases",
-           "job_runs", "campaigns", "documents")
+           "job_runs", "campaigns", "documents", "requests")
 _APPENDED = ("audit", "items", "decisions")  # rows only ever added (or, for items, added with their campaign)
 
 
@@ -94,6 +95,7 @@ class MemoryUnitOfWork:
         self.job_runs = MemoryJobRuns(self)
         self.reviews = MemoryReviews(self)
         self.documents = MemoryDocuments(self)
+        self.requests = MemoryAccessRequests(self)
         return self
 
     # --- what the repositories use ---------------------------------------------------------------------
@@ -725,3 +727,37 @@ class MemoryDocuments(_Part):
         signed = replace(now, sha256=hashlib.sha256(pdf).hexdigest(), **stamp)
         self.uow.put("documents", doc.id, (signed, bytes(pdf)))
         return signed
+
+
+class MemoryAccessRequests(_Part):
+    """store/paperwork.py's AccessRequestRepository: requests stored as the database stores them (through JSON)."""
+
+    def _read(self, r: Row) -> AccessRequest:
+        return request_from_stored(r.id, r.created_at, r.caf_code, r.state, _json(r.document))
+
+    def add(self, r: AccessRequest) -> None:
+        self.uow.put("requests", r.id, Row(id=r.id, created_at=r.created_at, siret=r.siret, caf_code=r.caf,
+                                           state=r.state.value, document=_json(request_to_stored(r))))
+
+    def save(self, r: AccessRequest, was: RequestState) -> None:
+        now = self.t["requests"].get(r.id)
+        if now is None or now.state != was.value:
+            raise Conflict("La demande vient d'être traitée par ailleurs : rechargez la page.", code="DEMANDE_TRAITEE")
+        self.uow.put("requests", r.id, now.but(state=r.state.value, document=_json(request_to_stored(r))))
+
+    def get(self, rid: str) -> AccessRequest | None:
+        r = self.t["requests"].get(rid)
+        return self._read(r) if r else None
+
+    def of_caf(self, caf: str, states: tuple[RequestState, ...]) -> builtins.list[AccessRequest]:
+        rows = [r for r in self.t["requests"].values() if r.caf_code == caf and r.state in {s.value for s in states}]
+        return [self._read(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+
+    def open_for(self, siret: str) -> AccessRequest | None:
+        waiting = {RequestState.UNCONFIRMED.value, RequestState.REQUESTED.value}
+        return next((self._read(r) for r in self.t["requests"].values() if r.siret == siret and r.state in waiting),
+                    None)
+
+    def by_token(self, token_sha256: str) -> AccessRequest | None:
+        return next((self._read(r) for r in self.t["requests"].values() if r.state == RequestState.UNCONFIRMED.value
+                     and token_sha256 in (r.document.get("tokens") or {}).values()), None)

@@ -181,3 +181,13 @@ convention_documents = sa.Table(  # issue 31: each version of a convention's doc
     sa.UniqueConstraint("partner_siret", "convention", "kind", "version", name="uq_convention_documents_version"),
     sa.Index("ix_convention_documents_convention", "partner_siret", "convention"),
 )
+
+access_requests = sa.Table(  # issue 31 §1: organisations asking for access, before they are partners
+    "access_requests", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("siret", sa.String(14), nullable=False, index=True),
+    sa.Column("caf_code", sa.String(16), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),  # domain.access_requests.RequestState
+    sa.Column("document", sa.JSON, nullable=False),     # the request as stored (store/paperwork.py)
+)

@@ -28,7 +28,7 @@ from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
 from provisioning.store import tables as t
 from provisioning.store.documents import caf_from_stored, caf_to_stored, partner_from_stored, partner_to_stored
-from provisioning.store.paperwork import DocumentRepository
+from provisioning.store.paperwork import AccessRequestRepository, DocumentRepository
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -1153,6 +1153,7 @@ class UnitOfWork:
         self.job_runs = JobRuns(self.conn)
         self.reviews = ReviewRepository(self.conn)
         self.documents = DocumentRepository(self.conn)
+        self.requests = AccessRequestRepository(self.conn)
         return self
 
     def commit(self) -> None:

@@ -37,6 +37,7 @@ from provisioning.usecases.people import refuse_unmanaged
 
 if TYPE_CHECKING:
     from provisioning.services import Provisioning as App
+    from provisioning.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,29 @@ def create_partner(app: App, actor: Actor, cmd: CreatePartner) -> Partner:
     for u in partner.users:
         refuse_unmanaged(app, u.identifiant, u.email)
     with app.uow() as uow:
-        if uow.registry.partner_with_version(partner.siret):
-            raise ValidationFailed([Violation("PARTENAIRE_EXISTANT", f"Le SIRET {partner.siret} est déjà enregistré.",
-                                              "siret")])
-        caf = uow.registry.load_caf(partner.caf)
-        reg = Registry([caf] if caf else [], [partner], uow.registry.settings())
-        violations = rules.validate(reg, app.today())
-        if violations:
-            raise ValidationFailed(violations)
-        uow.registry.save_partner(partner)
-        uow.audit.record(actor.username, "create-partner", f"partner:{partner.siret}", None,
-                         partner_to_dict(partner), partner=partner.siret, caf=partner.caf)
-        app.report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
-        uow.reconcile.request(partner.siret)
+        register_partner(app, uow, actor, partner)
         uow.commit()
     if app.reconcile_mode == "inline":
         app.reconcile_request(partner.siret)
     return partner
+
+
+def register_partner(app: App, uow: UnitOfWork, actor: Actor, partner: Partner) -> None:
+    """The partner stored, journaled, reported to its Caf and asked of Keycloak, in the caller's transaction (an
+    accepted access request is accepted in the same one: issue 31)."""
+    if uow.registry.partner_with_version(partner.siret):
+        raise ValidationFailed([Violation("PARTENAIRE_EXISTANT", f"Le SIRET {partner.siret} est déjà enregistré.",
+                                          "siret")])
+    caf = uow.registry.load_caf(partner.caf)
+    reg = Registry([caf] if caf else [], [partner], uow.registry.settings())
+    violations = rules.validate(reg, app.today())
+    if violations:
+        raise ValidationFailed(violations)
+    uow.registry.save_partner(partner)
+    uow.audit.record(actor.username, "create-partner", f"partner:{partner.siret}", None,
+                     partner_to_dict(partner), partner=partner.siret, caf=partner.caf)
+    app.report(uow, reg, partner.caf, actor, [f"{partner.name} : partenaire enregistré"])
+    uow.reconcile.request(partner.siret)
 
 
 def prepare_convention(app: App, actor: Actor, cmd: PrepareConvention) -> MutationResult:

@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from provisioning.api import create_app
 from provisioning.api.meta import document
+from provisioning.directory import ExtractDirectory
 from provisioning.domain import naming
 from provisioning.services import DELEGATE, PARTNER_ADMIN, Actor
 from tests.unit.factories import example_data, registry
@@ -36,6 +37,22 @@ CONTRACT = {**{role: CONTACT for role in ("partner_administrator", "partner_secu
             "incident_procedure": "Signaler tout incident au gestionnaire d'habilitations de la Caf dans l'heure."}
 CSV = ("identifiant;nom;prenom;courriel;convention;groupes;profils\n"
        f"zoe.martin;Martin;Zoé;zoe.martin@hirondelles.example;{CONV};CDAP Consulter;\n").encode()
+
+
+def _request(siret: str, who: str) -> dict:
+    person = {"first_name": "Hélène", "last_name": "Garnier", "email": f"{who}@asso.example", "function": "Présidente"}
+    return {"siret": siret, "caf": "751", "services": ["AFAS"], "representative": person, "administrator": person}
+
+
+def _links(svc) -> dict[str, str]:
+    """{rid:<who>} and {token:<who>} of the confirmation links mailed so far."""
+    out = {}
+    with svc.uow() as uow:
+        for mail in uow.outbox.list(limit=500):
+            if found := re.search(r"/demande-d-acces/([^/\s]+)/(\S+)", mail["body"]):
+                who = mail["recipient"].split("@")[0]
+                out[f"{{rid:{who}}}"], out[f"{{token:{who}}}"] = found.group(1), found.group(2)
+    return out
 
 
 def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
@@ -86,6 +103,15 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("post", f"{S}/conventions/CONV-751-2026-0002/signatures", "jeanne-niveau-2", {}),
         ("post", "/api/v1/documents/verification", "paul", {"data": "{pdf}"}),
         ("post", f"{S}/conventions/CONV-751-2026-0002/transitions", "caf", {"json": {"to": "terminated"}}),
+        # issue 31 §1: two organisations ask for access; one is accepted, the other refused
+        ("get", "/api/v1/directory/75100000000016", "nobody", {}),
+        ("post", "/api/v1/access-requests", "nobody", {"json": _request("75100000000016", "mesanges")}),
+        ("post", "/api/v1/access-requests", "nobody", {"json": _request("75100000000024", "ecureuils")}),
+        ("post", "/api/v1/access-requests/{rid:mesanges}/confirmations", "nobody", {"json": {"token": "{token:mesanges}"}}),
+        ("post", "/api/v1/access-requests/{rid:ecureuils}/confirmations", "nobody", {"json": {"token": "{token:ecureuils}"}}),
+        ("get", "/api/v1/access-requests", "caf", {}),
+        ("post", "/api/v1/access-requests/{rid:mesanges}/acceptance", "caf", {}),
+        ("post", "/api/v1/access-requests/{rid:ecureuils}/refusal", "caf", {"json": {"reason": "Aucun accueil ici."}}),
         ("get", "/api/v1/audit?limit=5", "caf", {}),
         ("get", "/api/v1/me", "paul", {}),
         ("get", "/api/v1/catalogue", "paul", {}),
@@ -106,6 +132,7 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
 @pytest.fixture
 def tour(use_case_store):
     svc = make_service(use_case_store)
+    svc.directory = ExtractDirectory()  # issue 31 §1: the demo extract of the SIRENE directory
     svc.import_registry(NATIONAL, registry(example_data()))
     svc.reconcile(NATIONAL)  # the accounts exist in (fake) Keycloak
     svc.fake.second_factors["paul.bernard"] = {"otp"}  # a phone to reset, a lockout to lift
@@ -140,6 +167,10 @@ def test_every_json_answer_is_described_and_every_answer_matches_it(tour):
     client, reached, campaign, pdf = app.test_client(), set(), "", b""
     for method, path, who, request in _tour(context):
         path = path.replace("{campaign}", campaign)
+        for key, value in _links(app.extensions["provisioning"]).items():
+            path = path.replace(key, value)
+            if request.get("json", {}).get("token") == key:
+                request = {"json": {"token": value}}
         if request.get("data") == "{pdf}":  # the file just issued, as its downloader has it
             request = {"data": pdf, "content_type": "application/pdf"}
         response = getattr(client, method)(path, headers={"Authorization": f"Bearer {who}"}, **request)

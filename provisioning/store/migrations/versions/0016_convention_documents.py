@@ -1,4 +1,5 @@
-"""issue 31: the convention's documents, each version with its PDF and its signatures (expand: a new table)
+"""issue 31: the convention's documents, each version with its PDF and its signatures, and the organisations'
+access requests (expand: two new tables)
 
 Revision ID: 0016
 Revises: 0015
@@ -37,10 +38,20 @@ def upgrade():
         sa.UniqueConstraint("partner_siret", "convention", "kind", "version", name="uq_convention_documents_version"),
     )
     op.create_index("ix_convention_documents_convention", "convention_documents", ["partner_siret", "convention"])
+    op.create_table(
+        "access_requests",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("siret", sa.String(14), nullable=False, index=True),
+        sa.Column("caf_code", sa.String(16), nullable=False, index=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("document", sa.JSON, nullable=False),
+    )
     compat.expand(revision)
 
 
 def downgrade():
+    op.drop_table("access_requests")
     op.drop_index("ix_convention_documents_convention", "convention_documents")
     op.drop_table("convention_documents")
     compat.undo(revision)
