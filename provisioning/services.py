@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from provisioning.domain import reviews as rv
+from provisioning.domain.access_requests import AccessRequest
+from provisioning.domain.access_requests import Contact as RequestContact
 from provisioning.domain.model import (
     ConventionStatus,
     EquipmentType,
@@ -27,16 +29,14 @@ from provisioning.domain.model import (
     ServiceContract,
     User,
 )
-from provisioning.domain.access_requests import AccessRequest
-from provisioning.domain.access_requests import Contact as RequestContact
 from provisioning.domain.paperwork import Document
 from provisioning.domain.states import AccountState
 from provisioning.keycloak.gateway import Gateway
 from provisioning.reconcile.apply import ApplyReport, Progress
 from provisioning.reconcile.plan import Change
 from provisioning.reconcile.state import State, UserSpec
-from provisioning.usecases import commands as c
 from provisioning.usecases import access_requests, mail, paperwork, partners, people, reconciling, reviews, usage_rules
+from provisioning.usecases import commands as c
 from provisioning.usecases.base import (  # noqa: F401 (the names callers import from here)
     CAF_ADMIN,
     DELEGATE,
@@ -96,6 +96,11 @@ class Provisioning(Core):
         from provisioning.directory import from_settings
         return access_requests.submit(self, self.directory or from_settings(), siret, caf, services, representative,
                                       administrator)
+
+    def caf_names(self) -> list[tuple[str, str]]:
+        """(code, name) of every Caf: what an organisation chooses from (public)."""
+        with self.uow() as uow:
+            return [(c.code, c.name) for c in uow.registry.cafs()]
 
     def confirm_access_request(self, rid: str, token: str) -> AccessRequest:
         return access_requests.confirm(self, rid, token)

@@ -24,3 +24,12 @@ def call(method: str, path: str, headers_extra: dict | None = None, **kw) -> req
                                          **(headers_extra or {})}, **kw)
     except requests.RequestException as e:
         raise ApiUnavailable(str(e)) from e
+
+
+def call_public(method: str, path: str, **kw) -> requests.Response:
+    """The API's public operations (issue 31 §1: an organisation asking for access has no account)."""
+    try:
+        return requests.request(method, current_app.config["MCP"].api_url + path, timeout=30,
+                                headers={logs.HEADER: logs.current() or logs.new_id()}, **kw)
+    except requests.RequestException as e:
+        raise ApiUnavailable(str(e)) from e

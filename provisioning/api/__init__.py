@@ -60,12 +60,8 @@ def create_app(service: Provisioning, verifier: TokenVerifier, scim_verifier: To
     from provisioning.api import access_requests, audit, documents, meta, partners, reviews
     logs.install_flask(app, "api")  # first: every request, refused ones included, has its id (issue 30 §2)
     metrics.instrument(app, "api", metrics_token, lambda: service.uow())  # the queues, read at each scrape
-    app.register_blueprint(meta.bp)
-    app.register_blueprint(partners.bp)
-    app.register_blueprint(audit.bp)
-    app.register_blueprint(reviews.bp)
-    app.register_blueprint(documents.bp)
-    app.register_blueprint(access_requests.bp)
+    for module in (meta, partners, audit, reviews, documents, access_requests):
+        app.register_blueprint(module.bp)
 
     @app.before_request
     def larger_body_for_imports():

@@ -15,7 +15,7 @@ from provisioning.domain.access_requests import AccessRequest, Contact
 from provisioning.errors import NotFound
 
 bp = Blueprint("access_requests", __name__, url_prefix="/api/v1")
-PUBLIC = {"access_requests.directory", "access_requests.submit", "access_requests.confirm"}
+PUBLIC = {"access_requests.directory", "access_requests.submit", "access_requests.confirm", "access_requests.cafs"}
 
 
 def _svc():
@@ -78,3 +78,10 @@ def accept(rid: str):
 @answers.returns(answers.AccessRequestAnswer)
 def refuse(rid: str):
     return jsonify(request_dict(_svc().refuse_access_request(g.actor, rid, g.body.reason)))
+
+
+@bp.get("/cafs")
+@answers.returns(answers.CafList)
+def cafs():
+    """The Cafs an organisation may ask (public: codes and names, nobody's data)."""
+    return jsonify([{"code": code, "name": name} for code, name in _svc().caf_names()])

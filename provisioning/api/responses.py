@@ -456,6 +456,15 @@ class AccessRequestList(RootModel[list[AccessRequestAnswer]]):
     pass
 
 
+class CafName(Closed):
+    code: str
+    name: str
+
+
+class CafList(RootModel[list[CafName]]):
+    pass
+
+
 def returns(model: type[BaseModel], *statuses: int):
     """The body this view answers with, for these statuses (200 by default): read by the OpenAPI document."""
     def mark(view):

@@ -22,8 +22,8 @@ from typing import Any
 
 from provisioning import logs
 from provisioning.domain import diff
-from provisioning.domain.model import Caf, Partner, Registry, Settings
 from provisioning.domain.access_requests import AccessRequest, RequestState
+from provisioning.domain.model import Caf, Partner, Registry, Settings
 from provisioning.domain.paperwork import COLUMN, Document
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState

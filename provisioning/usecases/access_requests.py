@@ -29,6 +29,7 @@ from provisioning.usecases.base import Actor
 if TYPE_CHECKING:
     from provisioning.directory import Directory
     from provisioning.services import Provisioning as App
+    from provisioning.store.uow import UnitOfWork
 
 REQUESTER = "demandeur"  # the journal's actor of what an unauthenticated requester does
 
@@ -110,8 +111,8 @@ def requests_of(app: App, actor: Actor) -> list[AccessRequest]:
         return uow.requests.of_caf(actor.caf, (RequestState.REQUESTED, RequestState.ACCEPTED, RequestState.REFUSED))
 
 
-def _waiting(uow, actor: Actor, rid: str) -> AccessRequest:
-    r = uow.requests.get(rid)
+def _waiting(uow: UnitOfWork, actor: Actor, rid: str) -> AccessRequest:
+    r: AccessRequest | None = uow.requests.get(rid)
     if r is None or r.state is RequestState.UNCONFIRMED or not actor.is_caf_admin_of(r.caf) or actor.system:
         raise NotFound(f"Demande {rid} inconnue.")  # another Caf's request is as unknown as none
     if r.state is not RequestState.REQUESTED:
@@ -162,7 +163,7 @@ def refuse(app: App, actor: Actor, rid: str, reason: str) -> AccessRequest:
     return r
 
 
-def _tell(uow, r: AccessRequest, accepted: bool) -> None:
+def _tell(uow: UnitOfWork, r: AccessRequest, accepted: bool) -> None:
     for c in {c.email.lower(): c for c in (r.representative, r.administrator)}.values():
         uow.outbox.put(c.email, *messages.access_request_decided(c.first_name, c.last_name, r.establishment.name,
                                                                  accepted, r.reason), caf=r.caf)

@@ -10,7 +10,13 @@ from sso_demo.config import AppConfig
 
 
 def create_app(cfg: AppConfig | None = None) -> Flask:
-    from sso_demo.portal import caf, console, home, incident, reviews
-    app = make_app("portail", cfg, home.bp, console.bp, caf.bp, incident.bp, reviews.bp)
+    from sso_demo.portal import access_request, caf, console, home, incident, reviews
+    app = make_app("portail", cfg, home.bp, console.bp, caf.bp, incident.bp, reviews.bp, access_request.bp)
+    access_request.limiter.init_app(app)  # issue 31 §1: the public request form, per visitor
+
+    @app.errorhandler(429)
+    def too_many(_e):
+        from flask import render_template
+        return render_template("errors/429.html"), 429
     on_login(app, home.read_previous_login)
     return app

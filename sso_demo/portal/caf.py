@@ -104,6 +104,33 @@ def partner(siret: str):
                                       if c["status"] not in ("requested", "terminated")})
 
 
+@bp.get("/demandes")
+@require_role(CAF_ADMIN)
+def access_requests():
+    """Issue 31 §1: the organisations asking for access (addresses confirmed), then the ones decided."""
+    return render_template("portal/caf/requests.html", requests=call("GET", "/api/v1/access-requests").json())
+
+
+@bp.post("/demandes/<rid>/<decision>")
+@require_role(CAF_ADMIN)
+def decide(rid: str, decision: str):
+    if decision == "acceptation":
+        r = call("POST", f"/api/v1/access-requests/{rid}/acceptance", refusals=(400, 409, 422))
+        if r.status_code == 201:
+            flash(f"Demande acceptée : {r.json()['name']} est enregistré. Préparez maintenant sa convention.")
+            return redirect(url_for("caf.new_convention", siret=r.json()["siret"]))
+    elif decision == "refus":
+        r = call("POST", f"/api/v1/access-requests/{rid}/refusal", json={"reason": request.form.get("reason", "")},
+                 refusals=(400, 409, 422))
+        if r.status_code == 200:
+            flash("Demande refusée : le motif est envoyé au demandeur.")
+            return redirect(url_for("caf.access_requests"))
+    else:
+        abort(404)
+    flash(refusal_text(r), "erreur")
+    return redirect(url_for("caf.access_requests"))
+
+
 @bp.post("/partenaires/<siret>/conventions/<number>/documents")
 @require_role(CAF_ADMIN)
 def issue_documents(siret: str, number: str):

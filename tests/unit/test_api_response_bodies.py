@@ -104,6 +104,7 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("post", "/api/v1/documents/verification", "paul", {"data": "{pdf}"}),
         ("post", f"{S}/conventions/CONV-751-2026-0002/transitions", "caf", {"json": {"to": "terminated"}}),
         # issue 31 §1: two organisations ask for access; one is accepted, the other refused
+        ("get", "/api/v1/cafs", "nobody", {}),
         ("get", "/api/v1/directory/75100000000016", "nobody", {}),
         ("post", "/api/v1/access-requests", "nobody", {"json": _request("75100000000016", "mesanges")}),
         ("post", "/api/v1/access-requests", "nobody", {"json": _request("75100000000024", "ecureuils")}),
