@@ -5,6 +5,8 @@ the link confirms nothing). Rate-limited per visitor (flask-limiter), CSRF-prote
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,8 +28,8 @@ def _public(method: str, path: str, **kw):
         abort(503)
 
 
-def _form() -> dict:
-    f = {k: request.form.get(k, "").strip() for k in ("siret", "caf")}
+def _form() -> dict[str, Any]:
+    f: dict[str, Any] = {k: request.form.get(k, "").strip() for k in ("siret", "caf")}
     f["services"] = request.form.getlist("services")
     for who in PEOPLE:
         f[who] = {k: request.form.get(f"{who}_{k}", "").strip() for k in FIELDS}
