@@ -302,6 +302,7 @@ def partner_to_dict(p: Partner) -> dict:
     """Plain data in the file's own format (also what the store keeps)."""
     return {
         "siret": p.siret, "name": p.name, "caf": p.caf, "administrator": p.administrator,
+        **({"representative": p.representative} if p.representative else {}),
         "delegates": list(p.delegates),
         "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
                    "email": u.email, **({"suspended": True} if u.suspended else {}),

@@ -170,6 +170,8 @@ class PartnerIn(_In):
     name: str
     caf: str = Field(description="le code de la Caf du partenaire, décrite sous « cafs »")
     administrator: str | None = None
+    representative: str | None = Field(None, description="son représentant légal, qui signe les documents de la "
+                                       "convention (absent : l'administrateur signe)")
     delegates: list[str] = []
     users: list[UserIn] = []
     equipments: list[EquipmentIn] = []
@@ -179,7 +181,8 @@ class PartnerIn(_In):
         return Partner(self.siret, self.name, self.caf, self.administrator, list(dict.fromkeys(self.delegates)),
                        [User(u.identifiant, u.first_name, u.last_name, u.email, u.suspended, u.locked,
                              (u.suspended_by or "caf") if u.suspended else "") for u in self.users],
-                       [e.domain() for e in self.equipments], [c.domain() for c in self.conventions])
+                       [e.domain() for e in self.equipments], [c.domain() for c in self.conventions],
+                       self.representative)
 
 
 class CafAdministratorIn(_In):

@@ -118,6 +118,12 @@ class Provisioning(Core):
     def documents(self, actor: Actor, siret: str, number: str) -> paperwork.Documents:
         return paperwork.documents(self, actor, siret, number)
 
+    def every_convention_documents(self, actor: Actor, siret: str) -> list[paperwork.Documents]:
+        return paperwork.every_convention(self, actor, siret)
+
+    def signs_for(self, actor: Actor) -> bool:
+        return paperwork.signs_for(self, actor)
+
     def issue_documents(self, actor: Actor, siret: str, number: str) -> list[Document]:
         r: list[Document] = self.handle(actor, c.IssueDocuments(siret=siret, number=number))
         return r

@@ -59,7 +59,7 @@ def me():
     prev = _svc().previous_login(g.actor)
     return jsonify({"username": g.actor.username, "partner": g.actor.partner, "caf": g.actor.caf,
                     "previous_login": prev.isoformat() if prev else None,
-                    "proconnect": _svc().proconnect_linked(g.actor)})
+                    "proconnect": _svc().proconnect_linked(g.actor), "signs": _svc().signs_for(g.actor)})
 
 
 @bp.get("/usage-rules/acceptances")

@@ -27,12 +27,22 @@ def version_dict(d: Document) -> dict:
             "caf_signed_by": d.caf_signed_by, "superseded_at": d.superseded_at}
 
 
+def _view(view) -> dict:
+    return {"convention": view.convention.number, "status": view.convention.status.value, "due": view.due,
+            "documents": [version_dict(d) for d in view.versions]}
+
+
 @bp.get("/partners/<siret>/conventions/<number>/documents")
 @answers.returns(answers.ConventionDocuments)
 def list_documents(siret: str, number: str):
-    view = _svc().documents(g.actor, siret, number)
-    return jsonify({"convention": number, "status": view.convention.status.value, "due": view.due,
-                    "documents": [version_dict(d) for d in view.versions]})
+    return jsonify(_view(_svc().documents(g.actor, siret, number)))
+
+
+@bp.get("/partners/<siret>/documents")
+@answers.returns(answers.EveryConventionDocuments)
+def every_convention(siret: str):
+    """Each convention's documents at once: the page of the person who signs, the consoles."""
+    return jsonify([_view(v) for v in _svc().every_convention_documents(g.actor, siret)])
 
 
 @bp.post("/partners/<siret>/conventions/<number>/documents")

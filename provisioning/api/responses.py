@@ -100,6 +100,8 @@ class PartnerDoc(Closed):
     name: str
     caf: str
     administrator: str
+    representative: str | None = Field(None, description="its legal representative, who signs the convention's "
+                                                         "documents (absent: its administrator signs; issue 31)")
     delegates: list[str]
     users: list[UserDoc]
     equipments: list[EquipmentDoc]
@@ -192,6 +194,7 @@ class AccountAnswer(Closed):
     password_change_pending: bool
     second_factors: list[str]
     proconnect: bool = Field(description="a ProConnect identity is linked to the account (issue 32)")
+    signs: bool = Field(description="she signs her partner's convention documents (issue 31)")
     usage_rules: UsageRulesState
 
 
@@ -399,6 +402,10 @@ class ConventionDocuments(Closed):
     due: list[str] = Field(description="the documents whose next version is due (none yet, or the registry "
                                        "changed: a bulletin's people)")
     documents: list[DocumentVersion] = Field(description="every version, current ones first")
+
+
+class EveryConventionDocuments(RootModel[list[ConventionDocuments]]):
+    pass
 
 
 class IssuedDocuments(RootModel[list[DocumentVersion]]):

@@ -232,6 +232,8 @@ class Partner:
     users: list[User] = field(default_factory=list)
     equipments: list[Equipment] = field(default_factory=list)
     conventions: list[Convention] = field(default_factory=list)
+    # issue 31: its legal representative, who signs the convention's documents (None: its administrator signs)
+    representative: str | None = None
 
     def user(self, identifiant: str) -> User | None:
         return next((u for u in self.users if u.identifiant == identifiant), None)

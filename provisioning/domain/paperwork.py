@@ -27,6 +27,11 @@ ISSUABLE = frozenset({ConventionStatus.PREPARED, ConventionStatus.SIGNED_BY_CAF,
                       ConventionStatus.SUSPENDED})
 
 
+def signer_of(p: Partner) -> str | None:
+    """Who signs for the partner: its legal representative, or its administrator when none is named."""
+    return p.representative or p.administrator
+
+
 def kinds(conv: Convention) -> list[str]:
     """The documents a convention has: convention, contrat, then a bulletin per service."""
     return [CONVENTION, CONTRACT, *(f"{BULLETIN}{b.service}" for b in conv.bulletins)]

@@ -47,10 +47,10 @@ def its_administrator(a: Acting, p: Partner) -> bool:
 
 
 def its_signatories(a: Acting, p: Partner) -> bool:
-    """Issue 31: who signs the convention's documents — an administrator of its Caf, or the partner's
-    representative (its administrator, R12); never the CLI: a signature is a person's."""
-    return (not a.system and its_caf(a, p)) or (a.partner == p.siret and PARTNER_ADMIN in a.roles
-                                                 and p.administrator == a.username)
+    """Issue 31: who signs the convention's documents — an administrator of its Caf, or the partner's legal
+    representative (its administrator when none is named); never the CLI: a signature is a person's."""
+    return (not a.system and its_caf(a, p)) or (a.partner == p.siret
+                                                 and a.username == (p.representative or p.administrator))
 
 
 def its_habiliter_members(a: Acting, p: Partner) -> bool:
@@ -99,8 +99,8 @@ ADMINISTRATOR = Rule(its_administrator, "Seul l'administrateur de ce partenaire 
 HABILITER = Rule(its_habiliter_members, "L'association aux équipements est réservée aux membres du groupe "
                                         "qui habilite (« AFAS Habiliter »).")
 NATIONAL = Rule(national, "Opération nationale (ligne de commande).")
-SIGNATORIES = Rule(its_signatories, "Seuls le représentant du partenaire (son administrateur) et un administrateur "
-                                    "de sa Caf signent les documents de la convention.")
+SIGNATORIES = Rule(its_signatories, "Seuls le représentant légal du partenaire (à défaut, son administrateur) et un "
+                                    "administrateur de sa Caf signent les documents de la convention.")
 # its staff (the profile the command needs is checked by its handler), its Caf, the CLI
 STAFF = Rule(lambda a, p: a.system or its_caf(a, p) or a.partner == p.siret,
              "Ce partenaire ne relève pas de votre périmètre.")

@@ -287,6 +287,9 @@ def references_exist(reg: Registry, today: date) -> Iterator[Violation]:
         if p.administrator and p.user(p.administrator) is None:
             yield Violation("ADMINISTRATEUR_INCONNU", f"L'administrateur « {p.administrator} » n'est pas un utilisateur "
                             f"de {p.name}.", _p(pi, "administrator"))
+        if p.representative and p.user(p.representative) is None:
+            yield Violation("REPRESENTANT_INCONNU", f"Le représentant légal « {p.representative} » n'est pas un "
+                            f"utilisateur de {p.name}.", _p(pi, "representative"))
         for di, d in enumerate(p.delegates):
             if p.user(d) is None:
                 yield Violation("DELEGUE_HORS_PARTENAIRE", f"Le responsable des habilitations « {d} » n'est pas un "

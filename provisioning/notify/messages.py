@@ -211,7 +211,7 @@ def documents_to_sign_mail(first: str, last: str, partner: str, convention: str,
         f"La Caf a établi pour {partner} les documents suivants de la convention {convention} :",
         *(f"  – {t}" for t in titles),
         "",
-        f"Vous les lisez et les signez électroniquement depuis votre console ({portal_url}/console/), après une",
+        f"Vous les lisez et les signez électroniquement sur {portal_url}, après une",
         "connexion renforcée (second facteur). La Caf les contresigne ensuite.",
     ]))
 

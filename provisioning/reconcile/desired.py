@@ -43,12 +43,14 @@ AWAITING_SIGNATURE = frozenset({ConventionStatus.PREPARED, ConventionStatus.SIGN
 
 def with_accounts(p: Partner) -> set[str]:
     """Who of the partner's people has an account (issue 29 §2: a convention and its contract first, then the
-    identifiant): everyone once a convention is signed by both parties; before, only its administrator — its
-    representative — while a convention awaits her electronic signature (issue 31: she signs from her account)."""
+    identifiant): everyone once a convention is signed by both parties; before, only the person who signs for it —
+    its legal representative, or its administrator when none is named — while a convention awaits her electronic
+    signature (issue 31: she signs from her account)."""
     if signed(p):
         return {u.identifiant for u in p.users}
-    if p.administrator and any(c.status in AWAITING_SIGNATURE for c in p.conventions):
-        return {p.administrator} if p.user(p.administrator) else set()
+    signer = p.representative or p.administrator
+    if signer and p.user(signer) and any(c.status in AWAITING_SIGNATURE for c in p.conventions):
+        return {signer}
     return set()
 
 

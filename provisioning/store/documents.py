@@ -48,6 +48,7 @@ def _contact(c: Contact | None) -> dict[str, str] | None:
 def partner_to_stored(p: Partner) -> dict[str, Any]:
     return {
         "v": VERSION, "siret": p.siret, "name": p.name, "caf": p.caf, "administrator": p.administrator,
+        **({"representative": p.representative} if p.representative else {}),
         "delegates": list(p.delegates),
         "users": [{"identifiant": u.identifiant, "first_name": u.first_name, "last_name": u.last_name,
                    "email": u.email, **({"suspended": True} if u.suspended else {}),
@@ -124,7 +125,7 @@ def partner_from_stored(d: dict[str, Any]) -> Partner:
                    {Profile(k): list(v or []) for k, v in (e.get("assignments") or {}).items()},
                    {i: list(s) for i, s in (e.get("sites_of") or {}).items()})
          for e in d.get("equipments", [])],
-        [_convention(c) for c in d.get("conventions", [])])
+        [_convention(c) for c in d.get("conventions", [])], d.get("representative"))
 
 
 def caf_from_stored(d: dict[str, Any]) -> Caf:

@@ -120,20 +120,35 @@ def _waiting(uow: UnitOfWork, actor: Actor, rid: str) -> AccessRequest:
     return r
 
 
+def _identifiants(uow: UnitOfWork, people: list[Contact]) -> list[str]:
+    """prénom.nom for each, numbered when someone (or the other one) holds it already."""
+    out: list[str] = []
+    for c in people:
+        ident, n = identifiant_for(c), 1
+        while ident in out or uow.registry.people_taken([ident], [], besides=[], caf_administrators=True)[0]:
+            n += 1
+            ident = f"{identifiant_for(c)[:60]}{n}"
+        out.append(ident)
+    return out
+
+
 def accept(app: App, actor: Actor, rid: str) -> Partner:
-    """The partner is registered with its future administrator (her account comes with the convention to sign);
-    the request is accepted in the same transaction, or nothing is."""
+    """The partner is registered with its legal representative (who signs) and its future administrator — one
+    person when the request named one address for both; her account comes with the convention to sign, the
+    others' once it is signed by both parties. The request is accepted in the same transaction, or nothing is."""
     from provisioning.usecases.partners import register_partner
     from provisioning.usecases.people import refuse_unmanaged
     with app.uow() as uow:
         r = _waiting(uow, actor, rid)
-        a = r.administrator
-        ident, n = identifiant_for(a), 1
-        while uow.registry.people_taken([ident], [], besides=[], caf_administrators=True)[0]:
-            n += 1
-            ident = f"{identifiant_for(a)[:60]}{n}"
-    refuse_unmanaged(app, ident, a.email)  # an account of Keycloak we do not manage is never taken over
-    partner = Partner(r.siret, r.establishment.name, r.caf, ident, [], [User(ident, a.first_name, a.last_name, a.email)])
+        people = list({c.email.lower(): c for c in (r.administrator, r.representative)}.values())
+        idents = _identifiants(uow, people)
+    for ident, c in zip(idents, people, strict=True):
+        refuse_unmanaged(app, ident, c.email)  # an account of Keycloak we do not manage is never taken over
+    admin, representative = idents[0], idents[-1]
+    partner = Partner(r.siret, r.establishment.name, r.caf, admin, [],
+                      [User(i, c.first_name, c.last_name, c.email) for i, c in zip(idents, people, strict=True)],
+                      representative=representative if representative != admin else None)
+    ident = admin
     with app.uow() as uow:
         r = _waiting(uow, actor, rid)
         register_partner(app, uow, actor, partner)
@@ -142,7 +157,7 @@ def accept(app: App, actor: Actor, rid: str) -> Partner:
         _tell(uow, r, True)
         uow.audit.record(actor.username, "access-request-accepted", f"request:{r.id}", partner=r.siret, caf=r.caf,
                          summary=f"demande d'accès de {r.establishment.name} acceptée : partenaire enregistré, "
-                                 f"administrateur {ident}")
+                                 f"administrateur {ident}, représentant légal {representative}")
         uow.commit()
     if app.reconcile_mode == "inline":
         app.reconcile_request(partner.siret)

@@ -17,7 +17,7 @@ from provisioning.domain import policy, rules
 from provisioning.domain.model import Convention, ConventionStatus, Partner, Registry
 from provisioning.errors import Forbidden, NotFound, ProvisioningError, Violation
 from provisioning.notify import messages
-from provisioning.usecases.base import Actor, MutationResult
+from provisioning.usecases.base import Actor, MutationResult, _unknown_or_forbidden
 from provisioning.usecases.commands import IssueDocuments, SignDocuments
 
 if TYPE_CHECKING:
@@ -54,12 +54,32 @@ def _convention(p: Partner, number: str) -> Convention:
     return conv
 
 
-def documents(app: App, actor: Actor, siret: str, number: str) -> Documents:
-    """Its Caf and the partner's managers read them."""
-    p = app.partner(actor, siret)
-    conv = _convention(p, number)
+def _readable(app: App, actor: Actor, siret: str) -> Partner:
+    """The partner, for its Caf, its managers and the person who signs for it."""
     with app.uow() as uow:
-        versions = uow.documents.versions(siret, number)
+        p = uow.registry.partner(siret)
+    if p is None or not (actor.can_manage_partner(p) or (actor.partner == siret
+                                                         and actor.username == pw.signer_of(p))):
+        raise _unknown_or_forbidden(actor, siret, p is None)
+    return p
+
+
+def documents(app: App, actor: Actor, siret: str, number: str) -> Documents:
+    """Its Caf, the partner's managers and its signer read them."""
+    p = _readable(app, actor, siret)
+    return _documents(app, p, _convention(p, number))
+
+
+def every_convention(app: App, actor: Actor, siret: str) -> list[Documents]:
+    """The documents of each convention that has or may have some (prepared, not terminated)."""
+    p = _readable(app, actor, siret)
+    return [_documents(app, p, c) for c in p.conventions
+            if c.status not in (ConventionStatus.REQUESTED, ConventionStatus.TERMINATED)]
+
+
+def _documents(app: App, p: Partner, conv: Convention) -> Documents:
+    with app.uow() as uow:
+        versions = uow.documents.versions(p.siret, conv.number)
         caf = uow.registry.load_caf(p.caf)
     assert caf is not None
     hashes = {k: pw.content_hash(pw.facts(k, caf, p, conv)) for k in pw.kinds(conv)}
@@ -103,12 +123,21 @@ def issue_documents(app: App, actor: Actor, cmd: IssueDocuments) -> list[pw.Docu
                                                  actor.username))
         ch.describe = f"documents de la convention {number} émis : " + " ; ".join(
             f"{d.title} version {d.version} (empreinte SHA-256 {d.sha256})" for d in issued)
-        rep = p.user(p.administrator) if p.administrator else None
+        rep = p.user(signer) if (signer := pw.signer_of(p)) else None
         if rep:
             ch.mail(rep.email, *messages.documents_to_sign_mail(rep.first_name, rep.last_name, p.name, number,
                                                                 [f"{d.title} (version {d.version})" for d in issued],
-                                                                app.portal_url))
+                                                                f"{app.portal_url}/console/{p.siret}/conventions"))
     return issued
+
+
+def signs_for(app: App, actor: Actor) -> bool:
+    """Whether the actor signs her partner's documents (her security page leads her to them)."""
+    if actor.system or not actor.partner:
+        return False
+    with app.uow() as uow:
+        p = uow.registry.partner(actor.partner)
+    return p is not None and pw.signer_of(p) == actor.username
 
 
 def side_of(actor: Actor, p: Partner) -> str:
@@ -196,9 +225,9 @@ def _signer(reg: Registry, p: Partner, actor: Actor, side: str) -> tuple[str, st
 
 
 def document_pdf(app: App, actor: Actor, siret: str, doc_id: int) -> tuple[pw.Document, bytes]:
-    """The file as signed so far, for its Caf and the partner's managers; refused if it no longer matches its
-    recorded hash."""
-    app.check_manages(actor, siret)
+    """The file as signed so far, for its Caf, the partner's managers and its signer; refused if it no longer
+    matches its recorded hash."""
+    _readable(app, actor, siret)
     with app.uow() as uow:
         d, pdf = uow.documents.get(doc_id), uow.documents.pdf(doc_id)
     if d is None or d.siret != siret or pdf is None:

@@ -7,16 +7,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from sso_demo import catalogue
-from sso_demo.auth import current_principal, require_role, signed_in
+from sso_demo.auth import current_principal, login_required, require_role, signed_in
 from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
     account_of,
     call,
-    documents_of,
     errors_of,
     history_of,
     journal_csv,
@@ -284,19 +283,19 @@ def bulletin_csv(siret: str, number: str, service: str):
 
 
 @bp.get("/<siret>/conventions")
-@require_role(ADMIN, DELEGATE)
+@login_required
 def conventions(siret: str):
-    """Issue 31: the partner's conventions and their documents; its administrator, its representative, signs."""
+    """Issue 31: the partner's conventions and their documents, for its managers and for the person who signs
+    them (its legal representative, or its administrator): the API says who may read and who may sign."""
     _own(siret)
-    partner = _partner(siret)
-    docs = {c["number"]: documents_of(siret, c["number"]) for c in partner["conventions"]
-            if c["status"] not in ("requested", "terminated")}
-    return render_template("portal/console/conventions.html", siret=siret, partner=partner, documents=docs,
-                           is_admin=signed_in().has(ADMIN))
+    docs = call("GET", f"/api/v1/partners/{siret}/documents").json()
+    me = signed_in()
+    return render_template("portal/console/conventions.html", siret=siret, documents=docs,
+                           manager=me.has(ADMIN) or me.has(DELEGATE), signs=g.app_session.facts.get("signs"))
 
 
 @bp.post("/<siret>/conventions/<number>/signature")
-@require_role(ADMIN)
+@login_required
 def sign(siret: str, number: str):
     """The representative signs every document awaiting her (a level-2 login: the API checks the token)."""
     _own(siret)
@@ -309,7 +308,7 @@ def sign(siret: str, number: str):
 
 
 @bp.get("/<siret>/documents/<int:doc_id>.pdf")
-@require_role(ADMIN, DELEGATE)
+@login_required
 def document_pdf(siret: str, doc_id: int):
     _own(siret)
     return pdf_download(siret, doc_id)

@@ -30,6 +30,7 @@ def read_previous_login(app_session) -> None:
     prev = r.json().get("previous_login")
     app_session.facts["previous_login"] = ("known", prev) if prev else ("first", None)
     app_session.facts["proconnect"] = bool(r.json().get("proconnect"))  # issue 32: her page says it, no call
+    app_session.facts["signs"] = bool(r.json().get("signs"))  # issue 31: she signs her partner's documents
 
 
 def _previous_login() -> tuple[str, datetime | None]:
@@ -48,6 +49,7 @@ def index():
     state, when = _previous_login()
     return render_template("portal/index.html", services=services, second_factor=second_factor, previous_state=state, previous=when,
                            proconnect=g.app_session.facts.get("proconnect"),
+                           signs=g.app_session.facts.get("signs"),
                            is_admin=p.has("administrateur-partenaire") or p.has("responsable-habilitations"),
                            is_caf_admin=p.has("caf-administrateur"))
 

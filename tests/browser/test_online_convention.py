@@ -1,9 +1,10 @@
 """Issue 31, done when: an organisation asks for access online (no account), its two addresses confirm through
-their links, the Caf accepts and prepares the convention, the documents are issued, the administrator receives her
-codes, signs after a second factor, the Caf countersigns and activates. Hostile requests (a wrong SIRET, one absent
-from the directory, markup in a name, another Caf's territory, a flood from one address) are refused with clear
-messages and nothing stored. The re-issue of a bulletin and the verification of the downloaded files are played in
-test_new_partner_story.py."""
+their links, the Caf accepts and prepares the convention, the documents are issued, the legal representative (not
+the administrator: she alone has an account before the signatures) receives her codes and signs after a second
+factor, the Caf countersigns and activates, and then the administrator receives hers. Hostile requests (a wrong
+SIRET, one absent from the directory, markup in a name, another Caf's territory, a flood from one address) are
+refused with clear messages and nothing stored. The re-issue of a bulletin and the verification of the downloaded
+files are played in test_new_partner_story.py."""
 
 from __future__ import annotations
 
@@ -20,6 +21,22 @@ MARKUP_SIRET = "75100000000032"  # « Centre social Les Tilleuls <Belleville> »
 CONV = "CONV-751-2026-0316"
 REP = ("Hélène", "Garnier", "presidence@mesanges.example")
 ADMIN = ("Noé", "Lefèvre", "noe.lefevre@mesanges.example")
+
+
+def _first_connection(stack, new_page, ident: str, email: str, portail: str):
+    """Provisional password from the mail, the usage rules, her own password; on her security page."""
+    page = new_page(bypass_csp=True)
+    page.goto(portail + "/")
+    page.fill("#username", ident)
+    page.fill("#password", stack.provisional_password(email))
+    page.click("#kc-login")
+    page.click("#kc-accept")
+    PASSWORDS[ident] = f"Mesanges-{ident.split('.')[0].capitalize()}-2026!"
+    page.fill("#password-new", PASSWORDS[ident])
+    page.fill("#password-confirm", PASSWORDS[ident])
+    page.click("#kc-submit")
+    page.wait_for_url(portail + "/**")
+    return page
 
 
 def _stored(stack) -> int:
@@ -106,20 +123,13 @@ def test_an_organisation_asks_online_and_its_convention_is_signed_by_both(stack,
     caf.wait_for_load_state()
     assert caf.locator(f"{section} tr.document").count() == 3
 
-    # --- the administrator's codes, her signature after a second factor; the Caf countersigns --------------------
-    stack.wait_for_mails(lambda m: "mot de passe" in m.subject, {ADMIN[2]})
-    admin = new_page(bypass_csp=True)  # her first connection: provisional password, usage rules, her own
-    admin.goto(portail + "/")
-    admin.fill("#username", "noe.lefevre")
-    admin.fill("#password", stack.provisional_password(ADMIN[2]))
-    admin.click("#kc-login")
-    admin.click("#kc-accept")
-    PASSWORDS["noe.lefevre"] = "Mesanges-Noe-2026!"
-    admin.fill("#password-new", PASSWORDS["noe.lefevre"])
-    admin.fill("#password-confirm", PASSWORDS["noe.lefevre"])
-    admin.click("#kc-submit")
-    admin.wait_for_url(portail + "/**")
-    for who, person, url, verb in (("noe.lefevre", admin, f"{portail}/console/{SIRET}/conventions", "Signer"),
+    # --- the legal representative's codes (the administrator's wait for the signatures), her signature after a
+    # second factor; the Caf countersigns and activates; then the administrator receives hers ------------------
+    stack.wait_for_mails(lambda m: "mot de passe" in m.subject, {REP[2]})
+    assert stack.kc_admin.user_by_username("noe.lefevre") is None
+    rep = _first_connection(stack, new_page, "helene.garnier", REP[2], portail)
+    rep.click("#lien-conventions")  # her security page leads her to the documents
+    for who, person, url, verb in (("helene.garnier", rep, f"{portail}/console/{SIRET}/conventions", "Signer"),
                                    ("caf.admin", caf, f"{portail}/caf/partenaires/{SIRET}", "Contresigner")):
         person.goto(url)
         if person.query_selector("text=Me reconnecter avec mon second facteur pour signer"):
@@ -135,7 +145,10 @@ def test_an_organisation_asks_online_and_its_convention_is_signed_by_both(stack,
     caf.wait_for_load_state()
     assert caf.inner_text(f"{section} .etat") == "active"
     history = caf.inner_text(f"{section} .historique")
-    assert "signée par le partenaire" in history and "noe.lefevre" in history
+    assert "signée par le partenaire" in history and "helene.garnier" in history
+    stack.wait_for_mails(lambda m: "mot de passe" in m.subject, {ADMIN[2]})  # now the administrator's codes
+    admin = _first_connection(stack, new_page, "noe.lefevre", ADMIN[2], portail)
+    assert "Gérer les utilisateurs de votre organisme" in admin.inner_text("main")
 
     # --- a flood from one address: refused after a few, nothing stored --------------------------------------------
     _lookup(page, portail, SIRET)

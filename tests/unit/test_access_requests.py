@@ -113,3 +113,35 @@ def test_refused_with_a_reason_mailed_to_both(svc):
         told = [m for m in uow.outbox.list(limit=100) if "n'est pas acceptée" in m["subject"]]
     assert [m["recipient"] for m in told] == [REP.email] and "Aucun accueil" in told[0]["body"]
     assert svc.partner_list(CAF) and MESANGES not in {s for s, _, _ in svc.partner_list(CAF)}
+
+
+def test_the_legal_representative_signs_and_alone_has_an_account_before_the_signatures(svc):
+    """The request named two people: the representative signs (her account comes with the convention to sign),
+    the administrator may not sign and gets her account once the convention is signed by both parties."""
+    from provisioning.domain.model import ConventionStatus, Service
+    from provisioning.reconcile.desired import with_accounts
+    from provisioning.services import PARTNER_ADMIN
+    svc.submit_access_request(MESANGES, "751", ["AFAS"], REP, ADMIN)
+    for link in links(svc).values():
+        svc.confirm_access_request(*link.split("/"))
+    [r] = svc.access_requests(CAF)
+    p = svc.accept_access_request(CAF, r.id)
+    assert (p.administrator, p.representative) == ("noe.lefevre", "helene.garnier")
+    assert with_accounts(p) == set()  # no convention yet: nobody
+    contract = svc.partner(CAF, "12345678900015").conventions[0].contract
+    svc.prepare_convention(CAF, MESANGES, "CONV-751-2026-0500", contract, [Service.AFAS])
+    assert with_accounts(svc.partner(CAF, MESANGES)) == {"helene.garnier"}
+    svc.issue_documents(CAF, MESANGES, "CONV-751-2026-0500")
+    noe = Actor("noe.lefevre", frozenset({PARTNER_ADMIN}), partner=MESANGES, acr="niveau-2")
+    with pytest.raises(ProvisioningError) as administrator:
+        svc.sign_documents(noe, MESANGES, "CONV-751-2026-0500")
+    assert administrator.value.status == 403
+    helene = Actor("helene.garnier", frozenset(), partner=MESANGES, acr="niveau-2")
+    assert svc.signs_for(helene) and not svc.signs_for(noe)
+    assert [v.convention.number for v in svc.every_convention_documents(helene, MESANGES)] == ["CONV-751-2026-0500"]
+    svc.sign_documents(helene, MESANGES, "CONV-751-2026-0500")
+    svc.sign_documents(Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751", acr="niveau-2"), MESANGES,
+                       "CONV-751-2026-0500")
+    p = svc.partner(CAF, MESANGES)
+    assert p.convention("CONV-751-2026-0500").status is ConventionStatus.SIGNED_BY_CAF
+    assert with_accounts(p) == {"helene.garnier", "noe.lefevre"}

@@ -100,6 +100,7 @@ def _tour(review: dict) -> list[tuple[str, str, str, dict]]:
         ("put", f"{S}/conventions/CONV-751-2026-0002/contract", "caf", {"json": CONTRACT}),
         ("post", f"{S}/conventions/CONV-751-2026-0002/documents", "caf", {}),  # issue 31
         ("get", f"{S}/conventions/CONV-751-2026-0002/documents", "jeanne", {}),
+        ("get", f"{S}/documents", "jeanne", {}),
         ("post", f"{S}/conventions/CONV-751-2026-0002/signatures", "jeanne-niveau-2", {}),
         ("post", "/api/v1/documents/verification", "paul", {"data": "{pdf}"}),
         ("post", f"{S}/conventions/CONV-751-2026-0002/transitions", "caf", {"json": {"to": "terminated"}}),
