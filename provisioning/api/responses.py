@@ -194,7 +194,6 @@ class AccountAnswer(Closed):
     password_change_pending: bool
     second_factors: list[str]
     proconnect: bool = Field(description="a ProConnect identity is linked to the account (issue 32)")
-    signs: bool = Field(description="she signs her partner's convention documents (issue 31)")
     usage_rules: UsageRulesState
 
 
@@ -261,6 +260,7 @@ class Me(Closed):
     caf: str | None
     previous_login: datetime | None
     proconnect: bool = Field(description="a ProConnect identity is linked to the account (issue 32)")
+    signs: bool = Field(description="she signs her partner's convention documents (issue 31)")
 
 
 class Acceptance(Closed):

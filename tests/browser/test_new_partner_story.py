@@ -1,10 +1,9 @@
 """Issue 12, the whole story in headless Chromium for a partner that did not exist before the test, played on a
 375 px phone and each page also looked at on a 1,280 px desktop (issue 29): the Caf
-registers it, prepares and completes its convention, issues its documents (issue 31), declares its accueil de
-loisirs; the partner administrator's first connection (the password rules ticked as she types), her signature
-after a second factor, the Caf's countersignature and activation, then a CSV import (a refused preview, a
-corrected file, the apply) after which the changed bulletins are issued and signed again, and a downloaded PDF
-verifies (two timestamped signatures) while a copy changed by one byte does not; every user's first connection; AFAS Habiliter associates the
+registers it, prepares and completes its convention, issues its documents (issue 31: both parties sign them, in
+the browser in test_online_convention.py), activates it, declares its accueil de loisirs; the partner
+administrator's first connection (the password rules ticked as she types), then a CSV import (a refused preview,
+a corrected file, the apply); every user's first connection; AFAS Habiliter associates the
 providers and the approver, each on her sites; the declaration is entered, sent back for correction (the
 providers mailed), an anomaly justified, approved and transmitted; a CDAP consultation of a beneficiary of the
 partner's territory (second factor and recovery codes); the administrator suspends a provider and gives her
@@ -15,6 +14,7 @@ from __future__ import annotations
 from sso_demo.legal import typo  # pages print French spacing (issue 29 §8): expected texts too
 from tests.browser.axe import violations
 from tests.browser.helpers import PASSWORDS, fill_contract, keycloak_follows, login, second_factor
+from tests.support.paperwork import signed_by_both
 
 SIRET = "44400011100013"
 CONV = "CONV-751-2026-0777"
@@ -93,21 +93,6 @@ def _first_connection(stack, new_page, ident: str, url: str, *, check_rules: boo
     return page
 
 
-def _signs(page, url: str, who: str, verb: str, count: int) -> None:
-    """Issue 31: a level-1 session is asked for the second factor first (once: the session stays at level 2),
-    then the signer signs what awaits her."""
-    page.goto(url)
-    if page.query_selector("text=Me reconnecter avec mon second facteur pour signer"):  # not yet at level 2
-        page.click("text=Me reconnecter avec mon second facteur pour signer")
-        second_factor(page, who)
-        page.wait_for_url(url + "**")
-    _clean(page, f"documents to {verb.lower()}")  # a five-column table on a phone too
-    page.click(f"#convention-{CONV} button:has-text('{verb}')")
-    page.wait_for_load_state()
-    assert "Refusé" not in page.inner_text("main"), page.inner_text("main")[:500]
-    assert page.locator(f"#convention-{CONV} tr.document[data-awaits='']").count() >= count or verb == "Signer"
-
-
 def _upload(page, text: str) -> None:
     page.set_input_files("#csv", files=[{"name": "utilisateurs.csv", "mimeType": "text/csv",
                                          "buffer": text.encode("utf-8")}])
@@ -158,18 +143,17 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     _clean(caf, "partner page with its equipment")
     keycloak_follows(caf)
 
-    # --- the partner administrator: first connection, she signs; the Caf countersigns and activates ----------
-    # her account since the convention awaits her signature (issue 31), her codes with it
-    stack.wait_for_mails(lambda m: "mot de passe" in m.subject, {f"{ADMIN[0]}@{DOMAIN}"})
-    admin = _first_connection(stack, new_page, ADMIN[0], portail + "/", check_rules=True)
-    _signs(admin, f"{portail}/console/{SIRET}/conventions", ADMIN[0], "Signer", 4)
-    _signs(caf, f"{portail}/caf/partenaires/{SIRET}", "caf.admin", "Contresigner", 4)
+    # --- both parties sign (in the browser: test_online_convention.py); the Caf activates ---------------------
+    signed_by_both(stack.provisioning, SIRET, CONV)
+    caf.reload()
     assert caf.inner_text(f"{section} .etat") == "signée par la Caf"
     caf.click(f"{section} >> text=Activer")
     caf.wait_for_load_state()
     assert caf.inner_text(f"{section} .etat") == "active"
 
-    # --- then a CSV import ----------------------------------------------------------------------------------
+    # --- the partner administrator: first connection, then a CSV import -------------------------------------
+    stack.wait_for_mails(lambda m: "mot de passe" in m.subject, {f"{ADMIN[0]}@{DOMAIN}"})
+    admin = _first_connection(stack, new_page, ADMIN[0], portail + "/", check_rules=True)
     admin.goto(f"{portail}/console/{SIRET}/utilisateurs/import")
     _clean(admin, "import page")
     _upload(admin, HEADER + GOOD + BAD_EXTRA)
@@ -191,26 +175,6 @@ def test_a_new_partner_from_registration_to_a_transmitted_declaration(stack, new
     table = admin.inner_text("#utilisateurs")
     assert "sacha.fabre" in table and "Approbateur" in table  # labels, never codes (issue 29)
 
-    # --- issue 31: the bulletins whose people changed are issued again and signed again ----------------------
-    caf.goto(f"{portail}/caf/partenaires/{SIRET}")
-    assert "Nouvelle version due" in caf.inner_text(section)
-    caf.click(f"{section} >> text=Émettre les nouvelles versions")
-    caf.wait_for_load_state()
-    reissued = caf.locator(f"{section} tr.document[data-awaits=partenaire]")
-    assert reissued.count() >= 1 and all("bulletin" in k for k in reissued.evaluate_all(
-        "rows => rows.map(r => r.dataset.kind)"))
-    _signs(admin, f"{portail}/console/{SIRET}/conventions", ADMIN[0], "Signer", reissued.count())
-    _signs(caf, f"{portail}/caf/partenaires/{SIRET}", "caf.admin", "Contresigner", reissued.count())
-    assert caf.inner_text(f"{section} .etat") == "active"
-    link = admin.locator(f"{section} tr[data-kind=bulletin-AFAS] a").first
-    pdf = admin.request.get(portail + link.get_attribute("href")).body()
-    check = stack.provisioning.verify_pdf(pdf)  # as anyone holding the file: two signatures, timestamped, intact
-    assert check.ok and [s.field for s in check.signatures] == ["partenaire", "caf"]
-    assert check.signatures[0].signer == f"{ADMIN[1]} {ADMIN[2]}" and check.signatures[1].signer == "Claire Fontaine"
-    changed = bytearray(pdf)
-    changed[len(changed) // 2] ^= 0x01
-    assert not stack.provisioning.verify_pdf(bytes(changed)).ok
-    assert "version 1" in admin.text_content(f"{section} details")  # the history keeps the first versions
 
     # --- every new user's first connection; AFAS Habiliter associates them to the equipment ------------------
     leo = _first_connection(stack, new_page, "leo.garcia", afas + "/")

@@ -3,16 +3,19 @@ their links, the Caf accepts and prepares the convention, the documents are issu
 the administrator: she alone has an account before the signatures) receives her codes and signs after a second
 factor, the Caf countersigns and activates, and then the administrator receives hers. Hostile requests (a wrong
 SIRET, one absent from the directory, markup in a name, another Caf's territory, a flood from one address) are
-refused with clear messages and nothing stored. The re-issue of a bulletin and the verification of the downloaded
-files are played in test_new_partner_story.py."""
+refused with clear messages and nothing stored. After a new person joins the AFAS bulletin, it is issued again and
+signed again; the downloaded PDF verifies (two timestamped signatures) and a copy with one byte changed does
+not."""
 
 from __future__ import annotations
 
 import re
 
 from provisioning.domain.access_requests import RequestState
+from provisioning.domain.model import Group, Profile, Service, User
 from sso_demo.portal import access_request
 from tests.browser.axe import violations
+from tests.browser.conftest import OPERATOR
 from tests.browser.helpers import PASSWORDS, fill_contract, login, second_factor
 
 SIRET = "75100000000016"       # the demo SIRENE extract: Association Les Mésanges, 75011 Paris
@@ -149,6 +152,34 @@ def test_an_organisation_asks_online_and_its_convention_is_signed_by_both(stack,
     stack.wait_for_mails(lambda m: "mot de passe" in m.subject, {ADMIN[2]})  # now the administrator's codes
     admin = _first_connection(stack, new_page, "noe.lefevre", ADMIN[2], portail)
     assert "Gérer les utilisateurs de votre organisme" in admin.inner_text("main")
+
+    # --- a new person on the AFAS bulletin: it is issued again, signed again; the files verify ---------------------
+    svc = stack.provisioning
+    svc.create_user(OPERATOR, SIRET, User("ines.roy", "Inès", "Roy", "ines.roy@mesanges.example"))
+    svc.set_membership(OPERATOR, SIRET, CONV, Service.AFAS, "ines.roy", {Group("AFAS Déclarer")},
+                       {Profile("fournisseur-donnees-activite")})
+    caf.goto(f"{portail}/caf/partenaires/{SIRET}")
+    assert "Nouvelle version due" in caf.inner_text(section)
+    caf.click(f"{section} >> text=Émettre les nouvelles versions")
+    caf.wait_for_load_state()
+    assert caf.locator(f"{section} tr.document[data-awaits=partenaire]").evaluate_all(
+        "rows => rows.map(r => r.dataset.kind)") == ["bulletin-AFAS"]
+    for person, url, verb in ((rep, f"{portail}/console/{SIRET}/conventions", "Signer"),
+                              (caf, f"{portail}/caf/partenaires/{SIRET}", "Contresigner")):
+        person.goto(url)  # both still at level 2 in their sessions: no second factor asked again
+        person.click(f"{section} button:has-text('{verb}')")
+        person.wait_for_load_state()
+        assert "Refusé" not in person.inner_text("main")
+    assert caf.inner_text(f"{section} .etat") == "active"
+    assert "version 1" in rep.text_content(f"{section} details")  # the history keeps the first version
+    link = rep.locator(f"{section} tr[data-kind=bulletin-AFAS] a").first
+    pdf = rep.request.get(portail + link.get_attribute("href")).body()
+    check = svc.verify_pdf(pdf)  # as anyone holding the file: two signatures, timestamped, intact
+    assert check.ok and [s.field for s in check.signatures] == ["partenaire", "caf"]
+    assert [s.signer for s in check.signatures] == ["Hélène Garnier", "Claire Fontaine"]
+    changed = bytearray(pdf)
+    changed[len(changed) // 2] ^= 0x01
+    assert not svc.verify_pdf(bytes(changed)).ok
 
     # --- a flood from one address: refused after a few, nothing stored --------------------------------------------
     _lookup(page, portail, SIRET)

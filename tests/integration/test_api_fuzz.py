@@ -23,6 +23,7 @@ from provisioning.notify.notifier import MemoryNotifier
 from provisioning.services import Provisioning
 from provisioning.store.uow import make_engine, migrate
 from tests.integration.conftest import OPERATOR, PROVISIONING_SECRET, clean_managed
+from tests.support import pdf_media  # noqa: F401 (issue 31: bodies for application/pdf)
 from tests.support.oidc import login_token
 from tests.unit.factories import example_data, registry, second_partner
 

@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from provisioning.api import create_app
 from provisioning.services import CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor
+from tests.support import pdf_media  # noqa: F401 (issue 31: bodies for application/pdf)
 from tests.unit.factories import example_data, registry, second_partner
 from tests.unit.services import make_service
 from tests.unit.test_api_usecases import Verifier
 from tests.unit.test_desired_state_files import NATIONAL
 
 SIRET = "12345678900015"
-# issue 31's check of a PDF: anything, a truncated PDF, one whose cross-references lie
-schemathesis.openapi.media_type("application/pdf", st.one_of(
-    st.binary(max_size=200), st.just(b"%PDF-1.7\n%%EOF"),
-    st.just(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer\n<< /Root 9 0 R >>\n%%EOF")))
 ACTORS = {"caf": Actor("caf.admin", frozenset({CAF_ADMIN}), caf="751"),
           "lyon": Actor("caf.lyon", frozenset({CAF_ADMIN}), caf="692"),
           "jeanne": Actor("jeanne.dupont", frozenset({PARTNER_ADMIN}), partner=SIRET),
