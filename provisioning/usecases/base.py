@@ -29,6 +29,7 @@ from provisioning.usecases.change import PartnerChange
 from provisioning.usecases.commands import OnPartner
 
 if TYPE_CHECKING:
+    from provisioning.paperwork.render import Rendered
     from provisioning.paperwork.signatory import Signatory
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,8 @@ class Core:
                  portal_url: str = "http://localhost:8081", today: Callable[[], date] | None = None,
                  now: Callable[[], datetime] | None = None, provisional_hours: int = 24,
                  onboarding: str = "password", reconcile_mode: str = "inline", workers: int = 4,
-                 uow: Callable[[], UnitOfWork] | None = None, signatory: Signatory | None = None):
+                 uow: Callable[[], UnitOfWork] | None = None, signatory: Signatory | None = None,
+                 renderer: Callable[..., Rendered] | None = None):
         self.engine = engine  # the database, when there is one (SCIM's searches in SQL); None in memory
         # every transaction of a use case, claims included: injected (the use-case tests give the registry in
         # memory, store/memory.py), by default the engine's
@@ -135,6 +137,14 @@ class Core:
             raise ValueError(f"reconcile mode {reconcile_mode!r}: expected 'inline' or 'worker'")
         self.reconcile_mode = reconcile_mode  # worker: mutations answer once stored; the worker reconciles
         self._signatory = signatory  # issue 31: made from the settings at the first signature when not given
+        self._renderer = renderer    # issue 31: WeasyPrint's (provisioning/paperwork/render.py) when not given
+
+    def renderer(self) -> Callable[..., Rendered]:
+        """What lays a convention's document out as PDF/A."""
+        if self._renderer is None:
+            from provisioning.paperwork.render import render
+            self._renderer = render
+        return self._renderer
 
     def signatory(self) -> Signatory:
         """Who signs and verifies the conventions' documents (provisioning/paperwork/signatory.py)."""

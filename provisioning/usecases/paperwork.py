@@ -90,7 +90,7 @@ def issue_documents(app: App, actor: Actor, cmd: IssueDocuments) -> list[pw.Docu
     """The Caf issues the documents whose next version is due (none yet, or the registry says something else:
     a bulletin's people changed); the partner's representative is mailed. Between the two signatures nothing is
     issued: the Caf countersigns what the partner signed first."""
-    from provisioning.paperwork.render import render
+    render = app.renderer()
     number, issued = cmd.number, []
     with app.changing(actor, cmd, "issue-documents", f"documents de la convention {number} émis", reconcile=False,
                       acts_outside=True, report=False) as ch:

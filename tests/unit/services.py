@@ -10,21 +10,13 @@ from pathlib import Path
 
 from provisioning.keycloak.fake import FakeGateway
 from provisioning.notify.notifier import MemoryNotifier
+from provisioning.paperwork.fake import FakeSignatory, fake_render
 from provisioning.services import Provisioning
 from provisioning.store.memory import MemoryStore
 from provisioning.store.uow import make_engine, migrate
 from tests.unit.factories import TODAY
 
 _MIGRATED: list[Path] = []  # one registry migrated to head per test process, copied for each test
-_SIGNATORY: list = []  # one local test PKI per test process (issue 31), in a directory of its own
-
-
-def test_signatory():
-    """The local test PKI the use-case tests sign with: made once per process, never the state directory's."""
-    if not _SIGNATORY:
-        from provisioning.paperwork.signatory import LocalPkiSignatory
-        _SIGNATORY.append(LocalPkiSignatory(Path(tempfile.mkdtemp(prefix="mcp-pki-"))))
-    return _SIGNATORY[0]
 
 
 def sqlite_engine(tmp_path):
@@ -46,7 +38,10 @@ def make_service(store, notifier=None, **options) -> Provisioning:
     PostgreSQL for both where the integration tests rerun the same tests (tests/integration/
     test_usecases_on_postgresql_*.py)."""
     gw = FakeGateway()
-    options.setdefault("signatory", test_signatory())
+    # fake documents and signatures unless the test is about them (test_paperwork_usecases.py: WeasyPrint and
+    # the local test PKI)
+    options.setdefault("signatory", FakeSignatory())
+    options.setdefault("renderer", fake_render)
     if isinstance(store, MemoryStore):
         options.setdefault("uow", store.unit_of_work)
         store = None

@@ -11,6 +11,7 @@ from provisioning.domain.model import ConventionStatus, Group, Profile, Service,
 from provisioning.domain.paperwork import CAF_SIDE, PARTNER_SIDE
 from provisioning.errors import Forbidden, ProvisioningError, ValidationFailed
 from provisioning.notify.notifier import MemoryNotifier
+from provisioning.paperwork.render import render
 from provisioning.paperwork.signatory import LocalPkiSignatory
 from provisioning.services import CAF_ADMIN, DELEGATE, PARTNER_ADMIN, Actor
 from tests.unit.factories import registry
@@ -29,7 +30,7 @@ def signatory(tmp_path_factory):
 
 @pytest.fixture
 def svc(use_case_store, signatory):
-    s = make_service(use_case_store, signatory=signatory, notifier=MemoryNotifier())
+    s = make_service(use_case_store, signatory=signatory, renderer=render, notifier=MemoryNotifier())
     s.import_registry(NATIONAL, registry())
     p = s.partner(CAF, A)
     s.prepare_convention(CAF, A, NUMBER, p.conventions[0].contract, [Service.AFAS])
@@ -149,7 +150,7 @@ def test_on_a_database_the_same_and_a_stale_signature_is_refused(use_case_engine
     import sqlalchemy as sa
 
     from provisioning.store import tables as t
-    s = make_service(use_case_engine, signatory=signatory)
+    s = make_service(use_case_engine, signatory=signatory, renderer=render)
     s.import_registry(NATIONAL, registry())
     s.prepare_convention(CAF, A, NUMBER, s.partner(CAF, A).conventions[0].contract, [Service.AFAS])
     s.issue_documents(CAF, A, NUMBER)
