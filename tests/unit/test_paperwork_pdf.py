@@ -1,6 +1,5 @@
-"""Issue 31 §2–4 (work in progress, not wired to the product): the convention's documents rendered as tagged
-PDF/A from the registry, signed by both parties (PAdES, local test PKI, timestamped), verified by anyone with
-the file; one changed byte fails."""
+"""Issue 31 §2–4, the adapters alone: a convention's document rendered as tagged PDF/A from the registry, signed
+by both parties (PAdES, local test PKI, timestamped), verified by anyone with the file; one changed byte fails."""
 
 from __future__ import annotations
 
