@@ -145,3 +145,32 @@ def test_the_legal_representative_signs_and_alone_has_an_account_before_the_sign
     p = svc.partner(CAF, MESANGES)
     assert p.convention("CONV-751-2026-0500").status is ConventionStatus.SIGNED_BY_CAF
     assert with_accounts(p) == {"helene.garnier", "noe.lefevre"}
+
+
+def test_ten_thousand_characters_and_control_characters_are_refused_with_nothing_stored(svc):
+    before = stored(svc)
+    for rep in (Contact("H" * 10_000, "Garnier", "presidence@mesanges.example"),
+                Contact("Hélène", "Garnier", "presidence@mesanges.example", "Présidente\x07"),
+                Contact("Hélène", "Garnier", "presidence@mesanges.example", "P" * 10_000)):
+        with pytest.raises(ValidationFailed) as refused:
+            svc.submit_access_request(MESANGES, "751", ["AFAS"], rep, ADMIN)
+        assert {v.code for v in refused.value.violations} <= {"NOM_TROP_LONG", "TEXTE_CARACTERE_INTERDIT",
+                                                              "TEXTE_TROP_LONG"} and refused.value.violations
+    assert stored(svc) == before
+
+
+def test_two_caf_administrators_deciding_at_once_one_wins_and_the_other_changes_nothing(svc):
+    """A decision read before the other was stored: its save finds the state changed (compare-and-set)."""
+    svc.submit_access_request(MESANGES, "751", ["AFAS"], REP, REP)
+    [link] = links(svc).values()
+    rid, _ = link.split("/")
+    svc.confirm_access_request(*link.split("/"))
+    with svc.uow() as uow:
+        stale = uow.requests.get(rid)  # the second administrator's page, read before the first one decided
+    svc.refuse_access_request(CAF, rid, "Aucun accueil de loisirs à cette adresse.")
+    stale.state = RequestState.ACCEPTED
+    with svc.uow() as uow, pytest.raises(ProvisioningError) as lost:
+        uow.requests.save(stale, RequestState.REQUESTED)
+    assert lost.value.code == "DEMANDE_TRAITEE"
+    [r] = svc.access_requests(CAF)
+    assert r.state is RequestState.REFUSED and MESANGES not in {s for s, _, _ in svc.partner_list(CAF)}
