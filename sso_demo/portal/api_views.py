@@ -174,11 +174,6 @@ def history_of(siret: str, ident: str) -> list[dict]:
     return r.json() if r.status_code == 200 else []
 
 
-def documents_of(siret: str, number: str) -> dict:
-    """Issue 31: a convention's documents, every version, and those due a new one (both consoles show them)."""
-    return call("GET", f"/api/v1/partners/{siret}/conventions/{number}/documents").json()
-
-
 def refusal_text(r) -> Markup:
     """A refusal as one line (the violations, or the error's own description), for a flash message."""
     fields, general = errors_of(r)

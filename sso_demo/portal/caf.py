@@ -18,7 +18,6 @@ from sso_demo.portal import confirm
 from sso_demo.portal.api_views import (
     account_of,
     call,
-    documents_of,
     errors_of,
     history_of,
     journal_csv,
@@ -100,8 +99,8 @@ def partner(siret: str):
     return render_template("portal/caf/partner.html", p=p, next_steps=NEXT_STEPS, contacts=dict(CONTACTS),
                            u=users_page(siret, request.args),
                            missing={c["number"]: _missing(c["contract"]) for c in p["conventions"]},
-                           documents={c["number"]: documents_of(siret, c["number"]) for c in p["conventions"]
-                                      if c["status"] not in ("requested", "terminated")})
+                           documents={d["convention"]: d  # every convention's documents: one request
+                                      for d in call("GET", f"/api/v1/partners/{siret}/documents").json()})
 
 
 @bp.get("/demandes")
