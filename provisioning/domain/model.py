@@ -1,15 +1,16 @@
 """The registry of partners, conventions, contrats de service and bulletins d'adhésion (BRIEF R3–R12).
 
 Pure Python: no Flask, SQLAlchemy or Keycloak here. A Partner is the aggregate: its users, equipments,
-conventions (each with its contract and its bulletins) live inside it and are stored together.
+conventions (each with its contract and its bulletins) live inside it. The store keeps its people and their
+grants as rows (issue 27); User and Member are frozen so that a change is a replacement it can see.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from provisioning.domain import catalogue
 
@@ -141,11 +142,12 @@ CONTRACT_CONTACTS = ("partner_administrator", "partner_security_officer", "partn
                      "caf_administrator", "caf_portal_manager", "caf_security_officer", "caf_cnil_referent")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Member:
     """A user listed on a bulletin, with the groups and (AFAS) profiles granted to them. `suspended`: the
     grant is kept but gives nothing — an access review's deadline passed with nobody confirming it (issue 16);
-    granting again (set-membership) lifts it."""
+    granting again (set-membership) lifts it. Frozen, as User: a change replaces it (`Bulletin.update`), so the
+    store can share the people of a partner as read and find what changed by identity (issue 27)."""
     identifiant: str
     groups: set[Group] = field(default_factory=set)
     profiles: set[Profile] = field(default_factory=set)
@@ -160,6 +162,14 @@ class Bulletin:
 
     def member(self, identifiant: str) -> Member | None:
         return next((m for m in self.members if m.identifiant == identifiant), None)
+
+    def update(self, identifiant: str, **changes: Any) -> Member | None:
+        """Replace the member's entry by a copy with these changes (None: not a member)."""
+        for i, m in enumerate(self.members):
+            if m.identifiant == identifiant:
+                self.members[i] = replace(m, **changes)
+                return self.members[i]
+        return None
 
     def granting(self, identifiant: str) -> Member | None:
         """The member's entry when it grants something (not suspended by a review)."""
@@ -185,8 +195,9 @@ class Convention:
                 and service not in self.suspended_services)
 
 
-@dataclass
+@dataclass(frozen=True)
 class User:
+    """A partner's person. Frozen: a change replaces it (`Partner.update_user`), see Member."""
     identifiant: str
     first_name: str
     last_name: str
@@ -237,6 +248,14 @@ class Partner:
 
     def user(self, identifiant: str) -> User | None:
         return next((u for u in self.users if u.identifiant == identifiant), None)
+
+    def update_user(self, identifiant: str, **changes: Any) -> User | None:
+        """Replace the person by a copy with these changes (None: not one of its people)."""
+        for i, u in enumerate(self.users):
+            if u.identifiant == identifiant:
+                self.users[i] = replace(u, **changes)
+                return self.users[i]
+        return None
 
     def convention(self, number: str) -> Convention | None:
         return next((c for c in self.conventions if c.number == number), None)

@@ -252,11 +252,8 @@ def suspend_user(app: App, actor: Actor, cmd: SuspendUser) -> MutationResult:
         if not suspended and u.suspended and u.suspended_by != "partenaire" and not by_caf:
             raise Forbidden(f"{ident} a été suspendu par la Caf : seule la Caf peut le rétablir.",
                             code="SUSPENDU_PAR_LA_CAF")
-        if suspended and not u.suspended:
-            u.suspended_by = "caf" if by_caf else "partenaire"
-        if not suspended:
-            u.suspended_by = ""
-        u.suspended = suspended
+        by = ("caf" if by_caf else "partenaire") if suspended and not u.suspended else u.suspended_by
+        ch.partner.update_user(ident, suspended=suspended, suspended_by=by if suspended else "")
         ch.inform([ident], "l'accès de votre compte à Mon Compte Partenaire", suspended,
                   "La Caf" if by_caf else f"Votre structure ({ch.partner.name})")
     return ch.result
@@ -267,8 +264,8 @@ def report_lost_credentials(app: App, actor: Actor, cmd: ReportLostCredentials) 
     ident = cmd.identifiant
     with app.changing(actor, cmd, "report-lost-credentials",
                       f"codes de {ident} déclarés perdus ou volés : compte verrouillé", on_person=ident) as ch:
-        u = ch.person(ident)
-        u.locked = True
+        ch.person(ident)
+        ch.partner.update_user(ident, locked=True)
     return ch.result
 
 
@@ -287,7 +284,7 @@ def reissue_credentials(app: App, actor: Actor, cmd: ReissueCredentials) -> Muta
         if u.suspended:
             ch.fail(Violation("UTILISATEUR_SUSPENDU", f"« {ident} » est suspendu par la Caf : "
                               "rétablissez-le avant de réémettre ses codes."))
-        u.locked = False
+        ch.partner.update_user(ident, locked=False)
     result = ch.result
     if any(c.action == "create" and c.kind == "user" and c.target == ident for c in result.applied):
         return result  # just created: its first mails are on their way
@@ -333,9 +330,8 @@ def suspend_inactive(app: App, actor: Actor, cmd: SuspendInactive) -> list[str]:
                           f"suspension après {days} jours sans connexion : " + ", ".join(idents),
                           reconcile=False) as ch:
             for ident in idents:
-                found = ch.partner.user(ident)
-                if found is not None:  # removed since the registry was read: nothing to suspend
-                    found.suspended = True
+                # removed since the registry was read: nothing to suspend
+                ch.partner.update_user(ident, suspended=True)
             ch.inform(idents, f"votre compte (aucune connexion depuis {days} jours)", True)
     if doomed:
         app.reconcile(actor)

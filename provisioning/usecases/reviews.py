@@ -251,7 +251,7 @@ def _suspend_unconfirmed(app: App, siret: str, its: list[rv.Item], hit: list[rv.
             b = conv.bulletin(it.service) if conv else None
             m = b.member(it.identifiant) if b else None
             if m and not m.suspended and m.groups == set(it.groups) and m.profiles == set(it.profiles):
-                m.suspended = True
+                b.update(it.identifiant, suspended=True)  # type: ignore[union-attr]
                 hit.append(it)
         ch.about(_identifiants(its))
         per_person: dict[str, list[str]] = defaultdict(list)

@@ -7,6 +7,7 @@ the same."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,18 +77,17 @@ def script(uow_factory) -> list[Any]:
         seen.append(_refusal(lambda: uow.registry.save_partner(a)))
     with uow_factory() as uow:
         seen.append(_refusal(lambda: uow.registry.save_partner(b)))
-    for u in b.users:
-        u.identifiant, u.email = "b." + u.identifiant, "b." + u.email
-    b.users[0].email = a.users[1].email.upper()
+    b.users = [replace(u, identifiant="b." + u.identifiant, email="b." + u.email) for u in b.users]
+    b.users[0] = replace(b.users[0], email=a.users[1].email.upper())
     with uow_factory() as uow:
         seen.append(_refusal(lambda: uow.registry.save_partner(b)))
-    b.users[0].email = "b.new@x.example"
+    b.users[0] = replace(b.users[0], email="b.new@x.example")
     b.administrator, b.delegates = b.users[0].identifiant, []
     with uow_factory() as uow:
         seen.append(_refusal(lambda: uow.registry.save_partner(b, reindex=False)))
         uow.registry.index_partner(b)
         a2 = uow.registry.partner(a.siret)
-        a2.users[0].email = "renamed@x.example"
+        a2.users[0] = replace(a2.users[0], email="renamed@x.example")
         seen.append(uow.registry.save_partner(a2, expected_version=1))
         uow.commit()
     with uow_factory() as uow:

@@ -263,9 +263,9 @@ def test_the_one_pass_grants_index_agrees_with_the_per_user_answers():
     variant = registry()  # a suspended service, a suspended user, profiles without AFAS Déclarer left over
     p = variant.partners[0]
     p.conventions[0].suspended_services = {Service.CDAP}
-    p.users[1].suspended = True
+    p.update_user(p.users[1].identifiant, suspended=True)
     afas = p.conventions[0].bulletin(Service.AFAS)
-    afas.members[0].groups = {Group.AFAS_HABILITER}
+    afas.update(afas.members[0].identifiant, groups={Group.AFAS_HABILITER})
     for p in reg.partners + variant.partners:
         index = p.grants_index()
         for u in p.users:

@@ -160,7 +160,7 @@ def test_suspended_user_is_disabled_and_logged_out():
     gw = FakeGateway()
     reg = registry()
     converge(reg, gw)
-    reg.partners[0].user("lea.petit").suspended = True
+    reg.partners[0].update_user("lea.petit", suspended=True)
     converge(reg, gw)
     assert gw.state.users["lea.petit"].enabled is False
     assert "lea.petit" in gw.logged_out
@@ -184,7 +184,7 @@ def test_scoped_apply_reconciles_one_partner_and_leaves_the_others_alone():
     reg = registry(data)
     converge(reg, gw)
     gw.hand_add_member("b.jeanne.dupont", "/partenaires/98765432100015/AFAS Approbateur")  # drift in B
-    reg.partners[0].user("paul.bernard").suspended = True                                 # change in A
+    reg.partners[0].update_user("paul.bernard", suspended=True)                           # change in A
     scope = Scope("12345678900015", frozenset(u.identifiant for u in reg.partners[0].users))
     report = apply(desired_state(reg, TODAY), gw, new_password=lambda: "x", scope=scope)
     assert gw.calls.count("observe") == 1 and "observe:12345678900015" in gw.calls  # one full read: the first
