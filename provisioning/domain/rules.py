@@ -563,7 +563,19 @@ class Focus:
 
 
 def _focused(reg: Registry, p: Partner, today: date, f: Focus) -> Iterator[Violation]:
-    pi, cat = 0, catalogue.current()
+    bulletins = {(c.number, b.service.value): (ci, bi, c, b) for ci, c in enumerate(p.conventions)
+                 for bi, b in enumerate(c.bulletins)}
+    yield from _focused_people(p, f)
+    yield from _focused_removed(p, f, bulletins)
+    yield from _focused_grants(reg, p, today, f, bulletins)
+    yield from _focused_associations(p, f)
+
+
+_Bulletins = dict[tuple[str, str], tuple[int, int, Convention, Bulletin]]
+
+
+def _focused_people(p: Partner, f: Focus) -> Iterator[Violation]:
+    pi = 0
     seen_ids: set[str] = set()
     seen_mails: set[str] = set()
     for ident, ui in sorted(f.users.items(), key=lambda x: x[1]):
@@ -584,8 +596,10 @@ def _focused(reg: Registry, p: Partner, today: date, f: Focus) -> Iterator[Viola
             yield Violation("COURRIEL_EN_DOUBLE", f"L'adresse « {u.email} » est déjà utilisée par un autre "
                             "utilisateur.", path + ".email")
         seen_mails.add(key)
-    bulletins = {(c.number, b.service.value): (ci, bi, c, b) for ci, c in enumerate(p.conventions)
-                 for bi, b in enumerate(c.bulletins)}
+
+
+def _focused_removed(p: Partner, f: Focus, bulletins: _Bulletins) -> Iterator[Violation]:
+    pi = 0
     for ident in sorted(f.removed):  # someone gone, still named somewhere
         if p.administrator == ident:
             yield Violation("ADMINISTRATEUR_INCONNU", f"L'administrateur « {ident} » n'est pas un utilisateur "
@@ -598,7 +612,7 @@ def _focused(reg: Registry, p: Partner, today: date, f: Focus) -> Iterator[Viola
                 yield Violation("DELEGUE_HORS_PARTENAIRE", f"Le responsable des habilitations « {d} » n'est pas un "
                                 f"utilisateur de {p.name} : une délégation reste dans le partenaire qui l'accorde.",
                                 _p(pi, f"delegates[{di}]"))
-        for ci, bi, c, b in bulletins.values():
+        for ci, bi, _c, b in bulletins.values():
             for mi, m in enumerate(b.members):
                 if m.identifiant == ident:
                     yield Violation("MEMBRE_HORS_PARTENAIRE", f"« {ident} » n'est pas un utilisateur de {p.name}.",
@@ -608,6 +622,10 @@ def _focused(reg: Registry, p: Partner, today: date, f: Focus) -> Iterator[Viola
                 if ident in idents:
                     yield Violation("MEMBRE_HORS_PARTENAIRE", f"« {ident} » n'est pas un utilisateur de {p.name}.",
                                     _p(pi, f"equipments[{ei}]", "assignments", prof.value))
+
+
+def _focused_grants(reg: Registry, p: Partner, today: date, f: Focus, bulletins: _Bulletins) -> Iterator[Violation]:
+    pi, cat = 0, catalogue.current()
     capped: set[tuple[str, str]] = set()
     opening = _closed_groups(reg, today)
     for (number, service, ident), mi in sorted(f.members.items(), key=lambda x: (x[0][:2], x[1])):
@@ -634,7 +652,12 @@ def _focused(reg: Registry, p: Partner, today: date, f: Focus) -> Iterator[Viola
         assert spec is not None
         yield from _cap_violations(profile_holders(b), f"Bulletin {spec.code} de la convention {c.number}",
                                    _p(pi, f"conventions[{ci}]", f"bulletins[{bi}]", "members"), spec.profiles)
-    if p.equipments:  # an association follows its holder's profiles
+
+
+def _focused_associations(p: Partner, f: Focus) -> Iterator[Violation]:
+    """An association follows its holder's profiles."""
+    pi, cat = 0, catalogue.current()
+    if p.equipments:
         for ident in sorted(f.people - f.removed):
             if ident not in f.known:
                 continue

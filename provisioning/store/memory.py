@@ -23,13 +23,14 @@ from typing import Any
 from provisioning import logs
 from provisioning.domain import diff
 from provisioning.domain.access_requests import AccessRequest, RequestState
+from provisioning.domain.delta import working_copy
 from provisioning.domain.model import Caf, Partner, Registry, Settings
 from provisioning.domain.paperwork import COLUMN, Document
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict
 from provisioning.store import uow as sql
-from provisioning.store.documents import caf_to_stored, partner_to_stored
+from provisioning.store.documents import caf_to_stored, partner_from_stored, partner_to_stored
 from provisioning.store.paperwork import request_from_stored, request_to_stored, signed_elsewhere
 
 _TABLES = ("cafs", "partners", "user_index", "settings", "outbox", "usage_rules", "reconcile", "leases",
@@ -149,6 +150,10 @@ class _Part:
 
 
 class MemoryRegistry(_Part):
+    def __init__(self, uow: MemoryUnitOfWork):
+        super().__init__(uow)
+        self._read: dict[str, Partner] = {}
+
     def load(self) -> Registry:
         return Registry(self.cafs(), [self._partner(s) for s in sorted(self.t["partners"])], self.settings())
 
@@ -163,14 +168,25 @@ class MemoryRegistry(_Part):
         return sql.caf_from_stored(_json(doc)) if doc is not None else None
 
     def _partner(self, siret: str) -> Partner:
-        return sql.partner_from_stored(_json(self.t["partners"][siret].document))
+        return partner_from_stored(_json(self.t["partners"][siret].document))
+
+    def as_read(self, siret: str) -> Partner | None:
+        return self._read.get(siret)
+
+    def holders(self, identifiants: list[str], emails: list[str]) -> list[tuple[str, str, str | None]]:
+        ids, lowered = set(identifiants), {e.lower() for e in emails}
+        return [(i, r.email, r.partner_siret) for i, r in self.t["user_index"].items()
+                if i in ids or r.email in lowered]
 
     def partner(self, siret: str) -> Partner | None:
         return self._partner(siret) if siret in self.t["partners"] else None
 
     def partner_with_version(self, siret: str) -> tuple[Partner, int] | None:
         row = self.t["partners"].get(siret)
-        return (self._partner(siret), row.version) if row else None
+        if row is None:
+            return None
+        self._read[siret] = read = self._partner(siret)
+        return working_copy(read), row.version
 
     def partners_of_caf(self, caf: str) -> list[Partner]:
         return [self._partner(s) for s, r in sorted(self.t["partners"].items()) if r.caf_code == caf]
@@ -242,16 +258,16 @@ class MemoryRegistry(_Part):
             self.index_caf(c)
 
     def save_partner(self, p: Partner, expected_version: int | None = None, *, reindex: bool = True,
-                     indexed: dict[str, str] | None = None) -> int:
+                     delta: Any = None) -> int:
         row = self.t["partners"].get(p.siret)
         if (row is not None) if expected_version is None else (row is None or row.version != expected_version):
             raise sql.stale_version(p.siret)
         version = 1 if expected_version is None else expected_version + 1
         self.uow.put("partners", p.siret, Row(caf_code=p.caf, name=p.name, document=_json(partner_to_stored(p)),
                                               version=version))
+        self._read[p.siret] = working_copy(p)
         if reindex:
-            mine = indexed if indexed is not None else {i: r.email for i, r in self.t["user_index"].items()
-                                                          if r.partner_siret == p.siret}
+            mine = {i: r.email for i, r in self.t["user_index"].items() if r.partner_siret == p.siret}
             want = {u.identifiant: u.email for u in p.users}
             for i, e in mine.items():
                 if i not in want or want[i].lower() != e:

@@ -1,5 +1,7 @@
-"""SQLAlchemy tables. A Partner aggregate is one JSON document (users, equipments, conventions, bulletins)
-with indexed columns for lookups; user_index enforces unique identifiants and emails across partners."""
+"""SQLAlchemy tables. A Partner aggregate is a row whose JSON document holds what is small (its name, equipments,
+conventions, bulletins' services) and, since migration 0017 (issue 27), one row per person (`partner_people`)
+and per grant (`bulletin_members`), so that a change to one person reads and writes that person; user_index
+enforces unique identifiants and emails across partners."""
 
 from __future__ import annotations
 
@@ -20,6 +22,30 @@ partners = sa.Table(
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("document", sa.JSON, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, default=1),  # optimistic locking
+    # a new random value at each write (0017): a process keeps a partner as read under it (store/snapshots.py);
+    # unlike the version it never repeats, even for a partner deleted and registered again
+    sa.Column("stamp", sa.String(32), nullable=True),
+)
+
+partner_people = sa.Table(  # issue 27: a partner's people, one row each, in the partner's order
+    "partner_people", metadata,
+    sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"), primary_key=True),
+    sa.Column("identifiant", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("person", sa.JSON, nullable=False),  # store/documents.person_to_stored
+    sa.Index("ix_partner_people_order", "partner_siret", "position"),
+)
+
+bulletin_members = sa.Table(  # issue 27: the grants of each bulletin, one row each, in the bulletin's order
+    "bulletin_members", metadata,
+    sa.Column("partner_siret", sa.String(14), sa.ForeignKey("partners.siret", ondelete="CASCADE"), primary_key=True),
+    sa.Column("convention", sa.String(64), primary_key=True),
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("identifiant", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("grant", sa.JSON, nullable=False),  # store/documents.grant_to_stored
+    sa.Index("ix_bulletin_members_person", "partner_siret", "identifiant"),
+    sa.Index("ix_bulletin_members_order", "partner_siret", "convention", "service", "position"),
 )
 
 user_index = sa.Table(

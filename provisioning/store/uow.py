@@ -22,12 +22,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from provisioning import logs, settings
 from provisioning.domain import diff
+from provisioning.domain.delta import Delta, between, working_copy
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
 from provisioning.errors import Conflict, ProvisioningError, ValidationFailed, Violation
+from provisioning.store import partner_rows
 from provisioning.store import tables as t
-from provisioning.store.documents import caf_from_stored, caf_to_stored, partner_from_stored, partner_to_stored
+from provisioning.store.documents import caf_from_stored, caf_to_stored, header_to_stored
 from provisioning.store.paperwork import AccessRequestRepository, DocumentRepository
 
 log = logging.getLogger(__name__)
@@ -181,15 +183,38 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+_HEADER = (t.partners.c.siret, t.partners.c.document, t.partners.c.stamp)
+
+
 class RegistryRepository:
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._read: dict[str, Partner] = {}  # each partner as read by this unit of work, untouched (issue 27)
+
+    def _partners(self, q: sa.Select, *, keep: bool = False) -> list[Partner]:
+        """Working copies of the partners whose rows `q` selects (columns `_HEADER`)."""
+        return [working_copy(p) for p in partner_rows.assemble(self.conn, list(self.conn.execute(q)), keep=keep)]
 
     def load(self) -> Registry:
         cafs = [caf_from_stored(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
-        partners = [partner_from_stored(r.document)
-                    for r in self.conn.execute(sa.select(t.partners).order_by(t.partners.c.siret))]
-        return Registry(cafs, partners, self.settings())
+        return Registry(cafs, self._partners(sa.select(*_HEADER).order_by(t.partners.c.siret)), self.settings())
+
+    def as_read(self, siret: str) -> Partner | None:
+        """The partner as this unit of work last read or wrote it (what a change is compared with)."""
+        return self._read.get(siret)
+
+    def holders(self, identifiants: list[str], emails: list[str]) -> list[tuple[str, str, str | None]]:
+        """(identifiant, address in lower case, partner SIRET or None for a Caf administrator) of the index rows
+        holding one of these identifiants or addresses: a few indexed reads, 500 values a statement."""
+        ix, out = t.user_index.c, {}
+        for i in range(0, len(identifiants), 500):
+            out.update({r[0]: (r[0], r[1], r[2]) for r in self.conn.execute(
+                sa.select(ix.identifiant, ix.email, ix.partner_siret).where(ix.identifiant.in_(identifiants[i:i + 500])))})
+        lowered = sorted({e.lower() for e in emails})
+        for i in range(0, len(lowered), 500):
+            out.update({r[0]: (r[0], r[1], r[2]) for r in self.conn.execute(
+                sa.select(ix.identifiant, ix.email, ix.partner_siret).where(ix.email.in_(lowered[i:i + 500])))})
+        return list(out.values())
 
     def settings(self) -> Settings:
         s = Settings()
@@ -209,14 +234,15 @@ class RegistryRepository:
 
     def partner_with_version(self, siret: str) -> tuple[Partner, int] | None:
         """The partner and the version a later save must find unchanged (optimistic locking)."""
-        row = self.conn.execute(sa.select(t.partners.c.document, t.partners.c.version)
-                                .where(t.partners.c.siret == siret)).first()
-        return (partner_from_stored(row.document), row.version) if row else None
+        row = self.conn.execute(sa.select(*_HEADER, t.partners.c.version).where(t.partners.c.siret == siret)).first()
+        if row is None:
+            return None
+        [read] = partner_rows.assemble(self.conn, [row], keep=True)
+        self._read[siret] = read
+        return working_copy(read), row.version
 
     def partners_of_caf(self, caf: str) -> list[Partner]:
-        rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.caf_code == caf)
-                                 .order_by(t.partners.c.siret))
-        return [partner_from_stored(r.document) for r in rows]
+        return self._partners(sa.select(*_HEADER).where(t.partners.c.caf_code == caf).order_by(t.partners.c.siret))
 
     def index_rows(self, condition: sa.ColumnElement[bool]) -> list[tuple[str, str]]:
         """(identifiant, partner SIRET) of the partners' people a condition on `user_index` selects: one read."""
@@ -228,8 +254,7 @@ class RegistryRepository:
         """These partners, in SIRET order: one statement per 500 (never an unbounded list of parameters)."""
         out: list[Partner] = []
         for i in range(0, len(sirets), 500):
-            rows = self.conn.execute(sa.select(t.partners.c.document).where(t.partners.c.siret.in_(sirets[i:i + 500])))
-            out += [partner_from_stored(r.document) for r in rows]
+            out += self._partners(sa.select(*_HEADER).where(t.partners.c.siret.in_(sirets[i:i + 500])))
         return sorted(out, key=lambda p: p.siret)
 
     def index_page(self, condition: sa.ColumnElement[bool], start: int, count: int | None, *,
@@ -344,31 +369,44 @@ class RegistryRepository:
             self.index_caf(c)
 
     def save_partner(self, p: Partner, expected_version: int | None = None, *, reindex: bool = True,
-                     indexed: dict[str, str] | None = None) -> int:
+                     delta: Delta | None = None) -> int:
         """Insert (expected_version None) or update only if the stored version is still the one read:
         `UPDATE … WHERE version = :read`. A lost race raises VERSION_PERIMEE. Returns the new version.
-        `indexed`: the partner's people as read with that version (identifiant → address in lower case), so
-        that their index rows need not be read back to know which changed."""
-        doc = partner_to_stored(p)
+        Writes the header and the rows of the people and grants that changed since this unit of work read the
+        partner (`delta` when the caller knows it: domain/delta.py), all of them for a new partner."""
+        doc, stamp = header_to_stored(p), partner_rows.new_stamp()
+        read = self._read.get(p.siret) if expected_version is not None else None
         if expected_version is None:
             if self.conn.execute(sa.select(t.partners.c.siret).where(t.partners.c.siret == p.siret)).first():
                 raise stale_version(p.siret)
             self.conn.execute(sa.insert(t.partners).values(siret=p.siret, caf_code=p.caf, name=p.name,
-                                                           document=doc, version=1))
+                                                           document=doc, version=1, stamp=stamp))
             version = 1
         else:
             done = self.conn.execute(sa.update(t.partners)
                                      .where(t.partners.c.siret == p.siret, t.partners.c.version == expected_version)
-                                     .values(caf_code=p.caf, name=p.name, document=doc, version=expected_version + 1))
+                                     .values(caf_code=p.caf, name=p.name, document=doc, version=expected_version + 1,
+                                             stamp=stamp))
             if done.rowcount != 1:
                 raise stale_version(p.siret)
             version = expected_version + 1
+        if read is None:  # not read here: its rows as they stand are replaced
+            partner_rows.delete(self.conn, p.siret)
+            d = None
+        else:
+            d = delta if delta is not None else between(read, p)
+        partner_rows.write(self.conn, p, d)
         if reindex:
-            self._reindex_partner(p, indexed)
+            self._reindex_partner(p, d)
+        kept = working_copy(p)  # the caller may go on changing p: what is kept is its own
+        self._read[p.siret] = kept
+        partner_rows.KEPT.put(p.siret, stamp, kept)
         return version
 
     def delete_partner(self, siret: str) -> None:
         self.unindex(partner=siret)
+        partner_rows.delete(self.conn, siret)
+        self._read.pop(siret, None)
         self.conn.execute(sa.delete(t.partners).where(t.partners.c.siret == siret))
 
     def unindex(self, *, partner: str | None = None, caf: str | None = None) -> None:
@@ -383,13 +421,17 @@ class RegistryRepository:
     def index_caf(self, c: Caf) -> None:
         self._index_many([(a.identifiant, a.email) for a in c.administrators], caf=c.code)
 
-    def _reindex_partner(self, p: Partner, indexed: dict[str, str] | None = None) -> None:
+    def _reindex_partner(self, p: Partner, d: Delta | None = None) -> None:
         """Issue 27: write only the index rows that changed (one person added: one row), not the partner's
-        5,000 — the partner's rows as known (`indexed`) or read once, then deletes and inserts in batches."""
+        5,000 — those of the people `d` says changed, else the partner's rows read once — then deletes and
+        inserts in batches."""
         ix = t.user_index.c
-        have = indexed if indexed is not None else dict(self.conn.execute(
-            sa.select(ix.identifiant, ix.email).where(ix.partner_siret == p.siret)).all())
-        want = {u.identifiant: u.email for u in p.users}
+        if d is not None:
+            have = {i: b.email.lower() for i, (b, _) in d.users.items() if b is not None}
+            want = {i: a.email for i, (_, a) in d.users.items() if a is not None}
+        else:
+            have = dict(self.conn.execute(sa.select(ix.identifiant, ix.email).where(ix.partner_siret == p.siret)).all())
+            want = {u.identifiant: u.email for u in p.users}
         gone = [i for i, e in have.items() if i not in want or want[i].lower() != e]
         for i in range(0, len(gone), 500):
             self.conn.execute(sa.delete(t.user_index).where(ix.partner_siret == p.siret,

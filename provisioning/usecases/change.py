@@ -4,6 +4,12 @@ mails, more writes of the same transaction), then on leaving validates the partn
 partner, its journal, the Caf's report (R9), the mails and the reconcile request in one transaction — or
 nothing at all. Keycloak follows afterwards (inline, or through the worker).
 
+What the change did is found by identity against the partner as read (domain/delta.py), and what follows costs
+that, not the partner (issue 27): a change to people and grants only is checked by the rules for those (the
+rest passed them when it was stored; uniqueness and membership are asked of the store's index), journaled as
+those, and written as those rows. A change to the partner itself (its conventions, equipments, delegates…) is
+checked whole.
+
     with app.changing(actor, CreateUser(...), "create-user", f"création de {ident}") as ch:
         ch.refuse(...)          # a refusal: nothing written
         ch.partner.users.append(user)
@@ -14,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from provisioning.desired_file import partner_to_dict
 from provisioning.domain import journal, rules
+from provisioning.domain.delta import Delta, between, view
 from provisioning.domain.model import Partner, Registry, User
 from provisioning.errors import ValidationFailed, Violation
 from provisioning.notify import messages
@@ -52,7 +59,6 @@ class PartnerChange:
         self._mails: list[tuple[str, str, str]] = []
         self._informs: list[tuple[list[str], str, bool, str]] = []
         self._writes: list[Callable[[UnitOfWork], None]] = []
-        self._after: dict[str, Any] | None = None  # the partner as written (answered as is: not built twice)
         self.result: MutationResult
 
     # --- what the handler sees and says ----------------------------------------------------------------
@@ -66,8 +72,7 @@ class PartnerChange:
         except BaseException:
             self.uow.__exit__(None, None, None)
             raise
-        self._before = partner_to_dict(self.partner)
-        self._indexed = {u.identifiant: u.email.lower() for u in self.partner.users}  # as stored with this version
+        self._read = self.uow.registry.as_read(self.siret)  # the partner as read, never changed
         return self
 
     @staticmethod
@@ -112,40 +117,47 @@ class PartnerChange:
         from provisioning.usecases.base import MutationResult
         try:
             if isinstance(error, _Refused):
-                raise ValidationFailed(error.violations + rules.validate(self.registry, self.app.today())) from None
+                raise ValidationFailed(error.violations + self._faults(between(self._read, self.partner))) from None
             if kind is not None:
                 return
             written = self._write()
         finally:
             self.uow.__exit__(kind, error, tb)
         if written is None:
-            self.result = MutationResult(self.partner, reconciled=False, changed=False, version=self.version,
-                                         document=self._after)
+            self.result = MutationResult(self.partner, reconciled=False, changed=False, version=self.version)
             return
         self.result = self.app._reconciled(self.siret, MutationResult(self.partner, reconciled=False,
-                                                                      version=self.version, document=self._after),
+                                                                      version=self.version),
                                            self.reconcile and written)
+
+    def _faults(self, d: Delta) -> list[Violation]:
+        if self._read is None or d.header:
+            return rules.validate(self.registry, self.app.today())
+        return rules.validate(self.registry, self.app.today(), focus=_focus(self.uow, self.partner, d))
 
     def _write(self) -> bool | None:
         """None: nothing changed and nothing was written; else whether the partner's document changed."""
         uow, p = self.uow, self.partner
-        faults = rules.validate(self.registry, self.app.today())
+        d = between(self._read, p)
+        faults = self._faults(d)
         if faults:
             raise ValidationFailed(faults)
-        after = self._after = partner_to_dict(p)
-        changed = after != self._before
+        changed = bool(d)
         if not changed and not self.acts_outside:
             return None
+        # the journal compares what the change touched: its header and those people, before and after
+        before = partner_to_dict(view(self._read, d, 0)) if self._read is not None else None
+        after = partner_to_dict(view(p, d, 1))
         if changed:
-            self.version = uow.registry.save_partner(p, self.version, indexed=self._indexed)
+            self.version = uow.registry.save_partner(p, self.version, delta=d)
             uow.reconcile.request(self.siret)  # with the change: the worker converges even if we stop here
-        self.app._journal(uow, self.actor, self.action, self.describe, p, self._before, after, self.subject,
+        self.app._journal(uow, self.actor, self.action, self.describe, p, before, after, self.subject,
                           self._about)
         # R9's report to the Caf: the change, then each person it changed and how (issue 29: after a bulk change
         # — a CSV import — the Caf reads who got what, not only « import of 40 lines »)
         people = [f"  – {ident} : {' ; '.join(found)}" for ident in dict.fromkeys([*filter(None, [self.subject]),
                                                                                    *self._about])
-                  if (found := journal.person_changes(self._before, after, ident))]
+                  if (found := journal.person_changes(before, after, ident))]
         if self.reports:
             self.app.report(uow, self.registry, p.caf, self.actor, [f"{p.name} : {self.describe}", *people])
         for recipient, subject, body in self._mails:
@@ -156,6 +168,20 @@ class PartnerChange:
             _inform(uow, p, *informed)
         uow.commit()
         return changed
+
+
+def _focus(uow: UnitOfWork, p: Partner, d: Delta) -> rules.Focus:
+    """What the rules need to check a change to people and grants only: where they stand, and what the
+    store's index says of their identifiants and addresses (one or two indexed reads)."""
+    users = {ident: d.user_at[ident] for ident, (_, after) in d.users.items() if after is not None}
+    people = frozenset(k[2] for k in d.members)
+    removed = frozenset(d.removed)
+    replaced = {ident for ident, (before, _) in d.users.items() if before is not None}  # their rows are old
+    rows = uow.registry.holders(sorted({*users, *people}), [d.users[i][1].email for i in users])  # type: ignore[union-attr]
+    others = [r for r in rows if r[0] not in replaced]
+    return rules.Focus(users, removed, {k: d.member_at[k] for k, (_, after) in d.members.items() if after is not None},
+                       people, frozenset(r[0] for r in others if r[0] in users), frozenset(r[1] for r in others),
+                       frozenset(i for i, _, siret in rows if siret == p.siret and i not in removed) | set(users))
 
 
 def _inform(uow: UnitOfWork, p: Partner, identifiants: list[str], what: str, suspended: bool, by: str) -> None:

@@ -14,6 +14,7 @@ from provisioning.domain.scope import FileScope
 from provisioning.errors import ValidationFailed
 from provisioning.store import uow as store
 from provisioning.usecases import desired_state as files
+from tests.support.partner_reads import count_partner_reads
 from tests.unit.factories import example_data, registry, second_partner
 from tests.unit.services import make_service
 from tests.unit.test_desired_state_files import NATIONAL
@@ -95,9 +96,7 @@ def _with_user(reg, siret: str, user: User):
 
 
 def test_a_partners_file_reads_only_the_partners_it_names(svc, monkeypatch):
-    parsed: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    parsed = count_partner_reads(monkeypatch)
     monkeypatch.setattr(store.RegistryRepository, "load", lambda self: pytest.fail("the whole registry was read"))
     reg = _file(svc, {A}, _add)
     parsed.clear()

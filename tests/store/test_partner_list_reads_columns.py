@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from provisioning.api import create_app
-from provisioning.store import uow as store
+from tests.support.partner_reads import count_partner_reads
 from tests.unit.factories import add_caf_692, example_data, registry, second_partner
 from tests.unit.services import make_service
 from tests.unit.test_api_contract import ACTORS
@@ -30,9 +30,7 @@ def client(use_case_engine):
     ("cli", {("12345678900015", "751"), ("98765432100015", "751")}),
 ])
 def test_a_caf_or_national_list_parses_no_partner_document(client, who, expected, monkeypatch):
-    parsed: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    parsed = count_partner_reads(monkeypatch)
     r = client.get("/api/v1/partners", headers={"Authorization": f"Bearer {who}"})
     assert r.status_code == 200 and parsed == []
     assert {(p["siret"], p["caf"]) for p in r.get_json()} == expected
@@ -53,9 +51,7 @@ def test_exporting_one_partner_parses_that_partner_only(use_case_engine, monkeyp
     data = example_data()
     second_partner(data)
     svc.import_registry(NATIONAL, registry(data))
-    parsed: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    parsed = count_partner_reads(monkeypatch)
     reg = files.export(svc, NATIONAL, FileScope(partners=frozenset({"98765432100015"})))
     assert [p.siret for p in reg.partners] == ["98765432100015"] and parsed == ["98765432100015"]
     parsed.clear()
@@ -65,9 +61,8 @@ def test_exporting_one_partner_parses_that_partner_only(use_case_engine, monkeyp
 
 def test_a_partners_staff_request_reads_its_partner_once_to_know_who_acts(client, monkeypatch):
     """current_actor's standing read the person's partner twice per API request."""
-    parsed: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    parsed = count_partner_reads(monkeypatch)
     r = client.get("/api/v1/partners", headers={"Authorization": "Bearer jeanne"})
     assert r.status_code == 200
-    assert parsed == ["12345678900015", "12345678900015"]  # who acts (standing), then the answer
+    # who acts (standing); the answer's read finds the partner as this process keeps it (issue 27)
+    assert parsed == ["12345678900015"]

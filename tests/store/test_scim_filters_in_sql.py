@@ -15,6 +15,7 @@ from provisioning.scim import storage as st
 from provisioning.store import uow as store
 from tests.store.test_scim import get, names
 from tests.store.test_scim import scim as scim
+from tests.support.partner_reads import count_partner_reads
 
 FILTERS = [
     'userName eq "lea.petit"', 'userName eq "LEA.PETIT"', 'id eq "paul.bernard"', 'userName co "AR"',
@@ -51,9 +52,7 @@ def test_the_scope_holds_through_the_index(scim):
 
 
 def test_a_national_emails_co_reads_only_the_partners_of_the_people_found(scim, monkeypatch):
-    read: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: read.append(doc["siret"]) or real(doc))
+    read = count_partner_reads(monkeypatch)
     monkeypatch.setattr(store.RegistryRepository, "load", lambda self: pytest.fail("the whole registry was read"))
     f = quote('emails sw "paul.bernard@"')
     r = get(scim, f"/Users?filter={f}", "national")

@@ -10,7 +10,7 @@ import pytest
 from provisioning.api import create_app
 from provisioning.domain import rules
 from provisioning.domain.model import User
-from provisioning.store import uow as store
+from tests.support.partner_reads import count_partner_reads
 from tests.unit.factories import TODAY, add_user, example_data, registry
 from tests.unit.services import make_service
 from tests.unit.test_api_contract import ACTORS
@@ -32,9 +32,7 @@ def big(use_case_store):
 
 def test_adding_a_person_parses_the_partner_once_and_checks_the_formats_of_that_person_only(big, monkeypatch):
     client = create_app(big, Verifier(ACTORS), Verifier(ACTORS)).test_client()
-    parsed: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    parsed = count_partner_reads(monkeypatch)
     checked: list[str] = []
     real_names = rules.person_name_faults
     monkeypatch.setattr(rules, "person_name_faults",
@@ -75,9 +73,7 @@ def test_delivering_a_partners_codes_reads_its_document_once_a_claim_not_once_a_
     partner per person: 5,000 new people, 5,000 parses of a 5,000-person document."""
     from provisioning.reconcile.worker import run_once
     from provisioning.store.uow import Outbox
-    parsed: list[str] = []
-    real = store.partner_from_stored
-    monkeypatch.setattr(store, "partner_from_stored", lambda doc: parsed.append(doc["siret"]) or real(doc))
+    parsed = count_partner_reads(monkeypatch)
     run_once(big)  # Keycloak follows: 300-odd accounts made, their codes sent with the reconcile
     people = len(big.partner(ACTORS["caf"], A).users)
     assert len([m for m in big.notifier.sent if "mot de passe" in m[1].lower()]) >= people - 1
