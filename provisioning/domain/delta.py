@@ -67,14 +67,24 @@ class Delta:
         return {ident for ident, (_, after) in self.users.items() if after is None}
 
 
+class Ambiguous(Exception):
+    """Two of a list's records share a key (two people with one identifiant): what changed cannot be told by
+    key, and the change is checked whole (where the rules refuse the duplicate)."""
+
+
 def _walk(before: Sequence[T], after: Sequence[T], key: Callable[[T], Hashable]
           ) -> tuple[dict[Any, tuple[T | None, T | None]], dict[Any, int], bool]:
-    """(changes, positions of the changed and added, reordered)."""
+    """(changes, positions of the changed and added, reordered). A new record that takes the key of one kept
+    unchanged is said added: the rules find the duplicate through the store's index."""
     n = len(before)
     if len(after) >= n and all(map(operator.is_, before, after[:n])):  # unchanged, or only grew
-        return ({key(x): (None, x) for x in after[n:]}, {key(x): i for i, x in enumerate(after[n:], start=n)},
-                False)
+        tail = {key(x): i for i, x in enumerate(after[n:], start=n)}
+        if len(tail) != len(after) - n:
+            raise Ambiguous()
+        return {key(x): (None, x) for x in after[n:]}, tail, False
     b = {key(x): x for x in before}
+    if len(b) != n or len({key(x) for x in after}) != len(after):
+        raise Ambiguous()
     changes: dict[Any, tuple[T | None, T | None]] = {}
     at: dict[Any, int] = {}
     kept: list[Any] = []
@@ -99,7 +109,15 @@ def _walk(before: Sequence[T], after: Sequence[T], key: Callable[[T], Hashable]
 
 
 def between(before: Partner | None, after: Partner) -> Delta:
-    """What `after` (a working copy of `before`) changed; everything, when there was nothing before."""
+    """What `after` (a working copy of `before`) changed; everything, when there was nothing before. Two records
+    sharing a key make it a change to the partner itself (`header`: checked whole, rows written anew)."""
+    try:
+        return _between(before, after)
+    except Ambiguous:
+        return Delta(header=True, reordered=True)
+
+
+def _between(before: Partner | None, after: Partner) -> Delta:
     if before is None:
         before = Partner(after.siret, "", after.caf)
         header = True
