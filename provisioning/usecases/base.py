@@ -291,7 +291,7 @@ class Core:
         return p, version
 
     @staticmethod
-    def _journal(uow: UnitOfWork, actor: Actor, action: str, describe: str, p: Partner, before: dict[str, Any],
+    def _journal(uow: UnitOfWork, actor: Actor, action: str, describe: str, p: Partner, before: dict[str, Any] | None,
                  after: dict[str, Any], subject: str | None, people: list[str]) -> None:
         """The entry (what changed, about `subject`), and one line in each other person's history it changed."""
         siret = p.siret

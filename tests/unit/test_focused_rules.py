@@ -118,7 +118,7 @@ def test_the_focused_check_finds_what_the_whole_check_finds(ops):
 def test_a_working_copy_shares_the_people_and_a_change_is_found_by_identity():
     read = _partner().partners[0]
     copy = working_copy(read)
-    assert copy == read and copy.users is not read.users and all(a is b for a, b in zip(copy.users, read.users))
+    assert copy == read and copy.users is not read.users and all(a is b for a, b in zip(copy.users, read.users, strict=True))
     assert not between(read, copy)
     copy.users.append(User("nouvelle.venue", "Nouvelle", "Venue", "nouvelle.venue@x.example"))
     d = between(read, copy)
