@@ -10,6 +10,7 @@ people (a list that only grew is checked as a prefix). The store writes those ro
 from __future__ import annotations
 
 import copy
+import itertools
 import operator
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ def _walk(before: Sequence[T], after: Sequence[T], key: Callable[[T], Hashable]
         if len(tail) != len(after) - n:
             raise Ambiguous()
         return {key(x): (None, x) for x in after[n:]}, tail, False
+    quick = _replaced_or_removed(before, after, key)
+    if quick is not None:
+        return quick
     b = {key(x): x for x in before}
     if len(b) != n or len({key(x) for x in after}) != len(after):
         raise Ambiguous()
@@ -106,6 +110,24 @@ def _walk(before: Sequence[T], after: Sequence[T], key: Callable[[T], Hashable]
             changes[k] = (y, None)
     moved = first_added < last_kept or [k for k in b if k in stay] != kept
     return changes, at, moved
+
+
+def _replaced_or_removed(before: Sequence[T], after: Sequence[T], key: Callable[[T], Hashable]
+                         ) -> tuple[dict[Any, tuple[T | None, T | None]], dict[Any, int], bool] | None:
+    """The two other changes of one person, found comparing pointers (in C, not person by person in Python):
+    records replaced in place (same length, same keys where they differ), or one record removed (the rest
+    unmoved). None: another kind of change, for the general walk."""
+    n = len(before)
+    if len(after) == n:
+        moved = list(itertools.compress(range(n), map(operator.is_not, before, after)))
+        if all(key(before[i]) == key(after[i]) for i in moved):
+            return {key(after[i]): (before[i], after[i]) for i in moved}, {key(after[i]): i for i in moved}, False
+        return None
+    if len(after) == n - 1:
+        first = next(itertools.compress(range(n - 1), map(operator.is_not, before, after)), n - 1)
+        if all(map(operator.is_, before[first + 1:], after[first:])):
+            return {key(before[first]): (before[first], None)}, {}, False
+    return None
 
 
 def between(before: Partner | None, after: Partner) -> Delta:

@@ -312,8 +312,8 @@ class _Batch:
                 self.caps[(conv.number, prof)] -= 1
             for prof in profiles:
                 self.caps[(conv.number, prof)] += 1
-            b.members = [m for m in b.members if m.identifiant != line.identifiant]
-            b.members.append(Member(line.identifiant, set(groups), set(profiles)))
+            if b.update(line.identifiant, groups=set(groups), profiles=set(profiles), suspended=False) is None:
+                b.members.append(Member(line.identifiant, set(groups), set(profiles)))
             out.grants.append(f"{' + '.join(sorted(g.value for g in groups))}"
                               + (f" ; profils {' + '.join(sorted(x.value for x in profiles))}" if profiles else "")
                               + f" ({conv.number})")

@@ -49,7 +49,7 @@ def create_user(app: App, actor: Actor, cmd: CreateUser) -> MutationResult:
     refuse_unmanaged(app, user.identifiant, user.email)
     with app.changing(actor, cmd, "create-user", f"création de l'utilisateur {user.identifiant}",
                       subject=user.identifiant) as ch:
-        if ch.partner.user(user.identifiant):
+        if ch.has_stored(user.identifiant):
             ch.fail(Violation("IDENTIFIANT_EN_DOUBLE", f"L'identifiant « {user.identifiant} » existe déjà.",
                               "identifiant"))
         ch.partner.users.append(user)
@@ -77,7 +77,7 @@ def set_membership(app: App, actor: Actor, cmd: SetMembership) -> MutationResult
         if conv is None:
             ch.fail(Violation("CONVENTION_INCONNUE", f"La convention {cmd.convention} n'existe pas pour {p.name}.",
                               "convention"))
-        if p.user(ident) is None:
+        if not ch.has_stored(ident):
             ch.fail(Violation("MEMBRE_HORS_PARTENAIRE", f"« {ident} » n'est pas un utilisateur de {p.name}.",
                               "identifiant"))
         spec = service.spec
@@ -86,9 +86,10 @@ def set_membership(app: App, actor: Actor, cmd: SetMembership) -> MutationResult
         if groups:
             ch.refuse(rules.service_is_convened(p, service, conv))
         b = conv.bulletin(service)
-        if b is not None:
-            b.members = [m for m in b.members if m.identifiant != ident]
-            if groups:
+        if b is not None:  # a grant changed stays where it stands (the rows keep their order), a review's
+            if not groups:  # suspension lifted
+                b.members = [m for m in b.members if m.identifiant != ident]
+            elif b.update(ident, groups=set(groups), profiles=set(profiles), suspended=False) is None:
                 b.members.append(Member(ident, set(groups), set(profiles)))
     return ch.result
 

@@ -133,3 +133,22 @@ def test_a_working_copy_shares_the_people_and_a_change_is_found_by_identity():
     copy.users.reverse()
     assert between(read, copy).reordered
     assert replace(read, name="Autre nom") != read and between(read, replace(working_copy(read), name="Autre")).header
+
+
+def test_one_person_replaced_or_removed_is_found_without_walking_the_others_one_by_one():
+    """A suspension (a person replaced in place), a grant changed in place, a person removed: each found by
+    comparing pointers, the rest left in its order (nothing rewritten but that person's row)."""
+    read = _partner().partners[0]
+    copy = working_copy(read)
+    copy.update_user("lea.petit", suspended=True, suspended_by="caf")
+    d = between(read, copy)
+    assert list(d.users) == ["lea.petit"] and d.user_at == {"lea.petit": 2} and not d.reordered and not d.header
+    copy = working_copy(read)
+    afas = copy.conventions[0].bulletins[0]
+    afas.update("paul.bernard", suspended=True)
+    d = between(read, copy)
+    assert list(d.members) == [("CONV-751-2026-0001", "AFAS", "paul.bernard")] and not d.reordered
+    copy = working_copy(read)
+    copy.users = [u for u in copy.users if u.identifiant != "marc.martin"]
+    d = between(read, copy)
+    assert {i: a for i, (_, a) in d.users.items()} == {"marc.martin": None} and not d.reordered
