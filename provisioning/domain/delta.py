@@ -120,9 +120,10 @@ def _replaced_or_removed(before: Sequence[T], after: Sequence[T], key: Callable[
     n = len(before)
     if len(after) == n:
         moved = list(itertools.compress(range(n), map(operator.is_not, before, after)))
-        if all(key(before[i]) == key(after[i]) for i in moved):
-            return {key(after[i]): (before[i], after[i]) for i in moved}, {key(after[i]): i for i in moved}, False
-        return None
+        if not all(key(before[i]) == key(after[i]) for i in moved):
+            return None
+        moved = [i for i in moved if before[i] != after[i]]  # a copy equal to what it replaced changes nothing
+        return {key(after[i]): (before[i], after[i]) for i in moved}, {key(after[i]): i for i in moved}, False
     if len(after) == n - 1:
         first = next(itertools.compress(range(n - 1), map(operator.is_not, before, after)), n - 1)
         if all(map(operator.is_, before[first + 1:], after[first:])):

@@ -5,7 +5,7 @@ another partner's people from nobody). Read-only."""
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Union
 
@@ -65,6 +65,16 @@ def _candidates(node) -> sa.ColumnElement[bool] | None:
             CompareOperator.co: lambda: column.contains(value, autoescape=True),
             CompareOperator.sw: lambda: column.startswith(value, autoescape=True),
             CompareOperator.ew: lambda: column.endswith(value, autoescape=True)}.get(node.op, lambda: None)()
+
+
+def _exact(node) -> bool:
+    """Whether `_candidates` selects exactly the users the filter matches (every term on what the index holds),
+    so that the count, the order and the page can be the database's."""
+    if isinstance(node, LogicalExpr):
+        return all(_exact(term) for term in node.terms)
+    if isinstance(node, Present):
+        return _column(node.attr_path) is not None
+    return isinstance(node, Comparison) and _candidates(node) is not None
 
 
 def _column(path) -> sa.Column | None:
@@ -159,6 +169,8 @@ class RegistryStorage(ScimStorage):
         scope, types = CURRENT.get(), {rt.name for rt in resource_types if rt.name}
         node = getattr(search_request.filter, "ast", None) if search_request.filter is not None else None
         narrow = _candidates(node) if types == {"User"} and node is not None else None
+        if narrow is not None and _exact(node) and _by_identifiant(search_request.sort_by):
+            return self._page_of_users(scope, search_request, narrow)  # counted, sorted and cut in SQL
         if narrow is not None:  # the index selects the candidates: only their partners are read, only they built
             return self._finish(self._candidate_users(scope, narrow), search_request)
         if types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):
@@ -181,11 +193,9 @@ class RegistryStorage(ScimStorage):
         their dates likewise (issue 27 §2: what a search costs is what it finds, not the branch)."""
         wanted, sirets = {ident for ident, _ in rows}, sorted({siret for _, siret in rows})
         with UnitOfWork(self.engine) as uow:
-            partners = uow.registry.partners_in(sirets)
+            partners = uow.registry.people_in(rows)  # those people's rows, not their partners' others
             people, whole = uow.audit.dates_of(sorted(wanted), sirets)
-        return {res.id: res for p in partners if scope.covers(p)
-                for res in r.users_of(replace(p, users=[u for u in p.users if u.identifiant in wanted]),
-                                      people, whole.get(p.siret))}
+        return {res.id: res for p in partners if scope.covers(p) for res in r.users_of(p, people, whole.get(p.siret))}
 
     def _candidate_users(self, scope: Scope, narrow: sa.ColumnElement[bool]) -> list[Resource[Any]]:
         with UnitOfWork(self.engine) as uow:
@@ -210,12 +220,15 @@ class RegistryStorage(ScimStorage):
         stop = None if search_request.count is None else start + search_request.count
         return SearchPage(len(found), found[start:stop])
 
-    def _page_of_users(self, scope: Scope, search_request: SearchRequest[Any]) -> SearchPage:
+    def _page_of_users(self, scope: Scope, search_request: SearchRequest[Any],
+                       narrow: sa.ColumnElement[bool] | None = None) -> SearchPage:
         """A page of users in identifiant order, from the index: the count and the page in SQL, then only the
-        page's partners read and the page's people built (id = userName = identifiant)."""
+        page's people read and built (id = userName = identifiant). `narrow`: a filter the index answers
+        exactly (`_exact`: a national `emails co` finding 6,250 people built 6,250 resources for a page of 20)."""
         descending = search_request.sort_order == SearchRequest.SortOrder.descending
+        where = self._in_scope(scope) if narrow is None else sa.and_(self._in_scope(scope), narrow)
         with UnitOfWork(self.engine) as uow:
-            total, page = uow.registry.index_page(self._in_scope(scope), search_request.start_index_0 or 0,
+            total, page = uow.registry.index_page(where, search_request.start_index_0 or 0,
                                                   search_request.count, descending=descending)
         built = self._build(scope, page)
         return SearchPage(total, [built[ident] for ident, _ in page if ident in built])

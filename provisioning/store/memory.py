@@ -196,6 +196,17 @@ class MemoryRegistry(_Part):
 
     index_page = index_rows
 
+    def people_in(self, rows: list[tuple[str, str]]) -> list[Partner]:
+        wanted = {ident for ident, _ in rows}
+        out = []
+        for p in self.partners_in(sorted({siret for _, siret in rows})):
+            p.users = [u for u in p.users if u.identifiant in wanted]
+            for c in p.conventions:
+                for b in c.bulletins:
+                    b.members = [m for m in b.members if m.identifiant in wanted]
+            out.append(p)
+        return out
+
     def partners_in(self, sirets: list[str]) -> list[Partner]:
         return [self._partner(s) for s in sorted(set(sirets)) if s in self.t["partners"]]
 

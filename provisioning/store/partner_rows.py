@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from provisioning.domain.delta import Delta, MemberKey
-from provisioning.domain.model import Partner
+from provisioning.domain.model import Bulletin, Convention, Partner
 from provisioning.store import tables as t
 from provisioning.store.documents import grant_to_stored, partner_from_rows, person_to_stored
 from provisioning.store.snapshots import KEPT
@@ -57,6 +57,48 @@ def assemble(conn: Connection, headers: list[Any], *, keep: bool) -> list[Partne
             out[r.siret] = p
             if keep:
                 KEPT.put(r.siret, r.stamp, p)
+    return [out[r.siret] for r in headers]
+
+
+def people_of(conn: Connection, headers: list[Any], pairs: list[tuple[str, str]]) -> list[Partner]:
+    """Partners of these rows (siret, document, stamp) with only the people of `pairs` (identifiant, siret)
+    and their grants: what a read that shows people needs (SCIM: 6,250 people found on 6,250 partners read
+    6,250 whole partners). Never for a change: the partner is not whole."""
+    wanted: dict[str, set[str]] = {}
+    for ident, siret in pairs:
+        wanted.setdefault(siret, set()).add(ident)
+    out: dict[str, Partner] = {}
+    missing = []
+    for r in headers:
+        kept = KEPT.get(r.siret, r.stamp)
+        if kept is None:
+            missing.append(r)
+            continue
+        mine = wanted.get(r.siret, set())
+        out[r.siret] = Partner(kept.siret, kept.name, kept.caf, kept.administrator, list(kept.delegates),
+                               [u for u in kept.users if u.identifiant in mine], kept.equipments,
+                               [Convention(c.number, c.status, c.history, c.contract,
+                                           [Bulletin(b.service, [m for m in b.members if m.identifiant in mine])
+                                            for b in c.bulletins], c.suspended_services) for c in kept.conventions],
+                               kept.representative)
+    pp, bm = t.partner_people.c, t.bulletin_members.c
+    keys = [(siret, ident) for r in missing for siret in [r.siret] for ident in sorted(wanted.get(siret, ()))]
+    people: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    grants: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = {}
+    for i in range(0, len(keys), BATCH):
+        batch = keys[i:i + BATCH]
+        for s, ident, person in conn.execute(
+                sa.select(pp.partner_siret, pp.identifiant, pp.person)
+                .where(sa.tuple_(pp.partner_siret, pp.identifiant).in_(batch))
+                .order_by(pp.partner_siret, pp.position, pp.identifiant)):
+            people.setdefault(s, []).append((ident, _doc(person)))
+        for s, number, service, ident, grant in conn.execute(
+                sa.select(bm.partner_siret, bm.convention, bm.service, bm.identifiant, bm.grant)
+                .where(sa.tuple_(bm.partner_siret, bm.identifiant).in_(batch))
+                .order_by(bm.partner_siret, bm.convention, bm.service, bm.position, bm.identifiant)):
+            grants.setdefault(s, []).append((number, service, ident, _doc(grant)))
+    for r in missing:
+        out[r.siret] = partner_from_rows(_doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
     return [out[r.siret] for r in headers]
 
 

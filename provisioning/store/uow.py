@@ -257,6 +257,17 @@ class RegistryRepository:
             out += self._partners(sa.select(*_HEADER).where(t.partners.c.siret.in_(sirets[i:i + 500])))
         return sorted(out, key=lambda p: p.siret)
 
+    def people_in(self, rows: list[tuple[str, str]]) -> list[Partner]:
+        """For reads that show people (SCIM): the partners of these (identifiant, partner SIRET) rows, in SIRET
+        order, each with only those people and their grants — their rows, not the partners' others. Partial:
+        never to be changed and saved."""
+        sirets, out = sorted({siret for _, siret in rows}), []
+        for i in range(0, len(sirets), 500):
+            headers = list(self.conn.execute(sa.select(*_HEADER).where(t.partners.c.siret.in_(sirets[i:i + 500]))
+                                             .order_by(t.partners.c.siret)))
+            out += partner_rows.people_of(self.conn, headers, [r for r in rows if r[1] in set(sirets[i:i + 500])])
+        return out
+
     def index_page(self, condition: sa.ColumnElement[bool], start: int, count: int | None, *,
                    descending: bool = False) -> tuple[int, list[tuple[str, str]]]:
         """(how many index rows the condition selects, (identifiant, partner) of one page of them in code-point

@@ -35,9 +35,14 @@ def test_the_index_changes_no_answer(scim, who, monkeypatch):
     def answers() -> dict[str, list]:  # whole resources, meta (dates, versions) included, in their order
         return {f: get(scim, f"/Users?filter={quote(f)}&count=1000&sortBy=userName", who).json.get("Resources", [])
                 for f in FILTERS}
-    with_index = answers()
+
+    def pages() -> dict[str, dict]:  # a page counted, sorted and cut in SQL when the index answers exactly
+        return {f: get(scim, f"/Users?filter={quote(f)}&count=2&startIndex=2&sortBy=userName&sortOrder=descending",
+                       who).json for f in FILTERS}
+    with_index, paged = answers(), pages()
     monkeypatch.setattr(st, "_candidates", lambda node: None)  # the old way: every resource of the scope
     assert with_index == answers()
+    assert paged == pages()
     with_index = {f: sorted(x["userName"] for x in found) for f, found in with_index.items()}
     if who == "national":  # the comparison is not between two empty answers
         assert with_index['emails co "hirondelles"'] and with_index['userName sw "b."']

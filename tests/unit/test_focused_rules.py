@@ -140,6 +140,8 @@ def test_one_person_replaced_or_removed_is_found_without_walking_the_others_one_
     comparing pointers, the rest left in its order (nothing rewritten but that person's row)."""
     read = _partner().partners[0]
     copy = working_copy(read)
+    copy.update_user("lea.petit", suspended=False)  # a copy equal to what it replaces: nothing changed
+    assert not between(read, copy)
     copy.update_user("lea.petit", suspended=True, suspended_by="caf")
     d = between(read, copy)
     assert list(d.users) == ["lea.petit"] and d.user_at == {"lea.petit": 2} and not d.reordered and not d.header
