@@ -226,10 +226,13 @@ class RegistryStorage(ScimStorage):
         page's people read and built (id = userName = identifiant). `narrow`: a filter the index answers
         exactly (`_exact`: a national `emails co` finding 6,250 people built 6,250 resources for a page of 20)."""
         descending = search_request.sort_order == SearchRequest.SortOrder.descending
-        where = self._in_scope(scope) if narrow is None else sa.and_(self._in_scope(scope), narrow)
+        start, count = search_request.start_index_0 or 0, search_request.count
         with UnitOfWork(self.engine) as uow:
-            total, page = uow.registry.index_page(where, search_request.start_index_0 or 0,
-                                                  search_request.count, descending=descending)
+            if narrow is None:
+                total, page = uow.registry.index_page(self._in_scope(scope), start, count, descending=descending)
+            else:  # what a filter selects: read once (one scan of the index), sorted and cut here
+                found = sorted(uow.registry.index_rows(sa.and_(self._in_scope(scope), narrow)), reverse=descending)
+                total, page = len(found), found[start:None if count is None else start + count]
         built = self._build(scope, page)
         return SearchPage(total, [built[ident] for ident, _ in page if ident in built])
 

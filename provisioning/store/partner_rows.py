@@ -85,18 +85,23 @@ def people_of(conn: Connection, headers: list[Any], pairs: list[tuple[str, str]]
     keys = [(siret, ident) for r in missing for siret in [r.siret] for ident in sorted(wanted.get(siret, ()))]
     people: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     grants: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = {}
-    for i in range(0, len(keys), BATCH):
-        batch = keys[i:i + BATCH]
+    for i in range(0, len(keys), BATCH // 2):
+        # the SIRETs and the identifiants as two lists (each row's pair is then checked): both databases search
+        # the key's index with them, where SQLite scans the whole table for a list of pairs
+        batch = set(keys[i:i + BATCH // 2])
+        sirets, idents = sorted({s for s, _ in batch}), sorted({x for _, x in batch})
         for s, ident, person in conn.execute(
                 sa.select(pp.partner_siret, pp.identifiant, pp.person)
-                .where(sa.tuple_(pp.partner_siret, pp.identifiant).in_(batch))
+                .where(pp.partner_siret.in_(sirets), pp.identifiant.in_(idents))
                 .order_by(pp.partner_siret, pp.position, pp.identifiant)):
-            people.setdefault(s, []).append((ident, _doc(person)))
+            if (s, ident) in batch:
+                people.setdefault(s, []).append((ident, _doc(person)))
         for s, number, service, ident, grant in conn.execute(
                 sa.select(bm.partner_siret, bm.convention, bm.service, bm.identifiant, bm.grant)
-                .where(sa.tuple_(bm.partner_siret, bm.identifiant).in_(batch))
+                .where(bm.partner_siret.in_(sirets), bm.identifiant.in_(idents))
                 .order_by(bm.partner_siret, bm.convention, bm.service, bm.position, bm.identifiant)):
-            grants.setdefault(s, []).append((number, service, ident, _doc(grant)))
+            if (s, ident) in batch:
+                grants.setdefault(s, []).append((number, service, ident, _doc(grant)))
     for r in missing:
         out[r.siret] = partner_from_rows(_doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
     return [out[r.siret] for r in headers]
