@@ -115,7 +115,8 @@ def big_partner(n: int) -> Registry:
                     scope=FileScope(everything=True))
 
 
-def one_person_on(url: str, people: int, rounds: int = 30, *, whole: bool = False) -> tuple[float, int]:
+def one_person_on(url: str, people: int, rounds: int = 30, *, whole: bool = False,
+                  suspend: bool = False) -> tuple[float, int]:
     """Median latency of adding one person through the API to a partner of `people`, and the bytes of the
     journal entry the last one wrote. The client asks for the change's answer only (`Prefer: return=minimal`,
     RFC 7240); `whole`: for the partner's whole document too, which grows with the partner by nature."""
@@ -128,12 +129,18 @@ def one_person_on(url: str, people: int, rounds: int = 30, *, whole: bool = Fals
     client = create_app(svc, Verifier()).test_client()
     siret = siret_with_key(f"{9100000000000:013d}")
     samples = []
+    prefer = {} if whole else {"Prefer": "return=minimal"}
     for i in range(rounds):
         t0 = time.perf_counter()
-        r = client.post(f"/api/v1/partners/{siret}/users", headers={} if whole else {"Prefer": "return=minimal"}, json={
-            "identifiant": f"new.{i}", "first_name": "Nouvelle", "last_name": "Personne", "email": f"new.{i}@x.example"})
+        if suspend:  # `suspend`: one person in the middle of the partner suspended, then reactivated
+            r = (client.post if i % 2 == 0 else client.delete)(
+                f"/api/v1/partners/{siret}/users/p.{people // 2}/suspension", headers=prefer)
+        else:
+            r = client.post(f"/api/v1/partners/{siret}/users", headers=prefer, json={
+                "identifiant": f"new.{i}", "first_name": "Nouvelle", "last_name": "Personne",
+                "email": f"new.{i}@x.example"})
         samples.append(time.perf_counter() - t0)
-        assert r.status_code == 201, r.get_json()
+        assert r.status_code in (200, 201), r.get_json()
     [entry] = client.get(f"/api/v1/audit?partner={siret}&limit=1").get_json()
     size = len(json.dumps({k: entry[k] for k in ("changes", "summary")}, ensure_ascii=False).encode())
     engine.dispose()
@@ -234,7 +241,10 @@ def part_5(args, url) -> None:
         command.downgrade(cfg, "0016")
     t0 = time.perf_counter()
     migrate(engine)
-    print(f"  migrated in {time.perf_counter() - t0:.1f} s")(args, url) -> None:
+    print(f"  migrated in {time.perf_counter() - t0:.1f} s")
+
+
+def part_1(args, url) -> None:
     print("1. latency of a committed API mutation (worker mode)")
     small, large = service(url("small"), 10), service(url("large"), args.large)
     ratios = []
@@ -256,6 +266,10 @@ def part_3(args, url, pg: bool) -> None:
               f"journal entry {size_a} B vs {size_b} B")
     print(f"  ratio median {statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}] (goal ≤ 1.2; "
           "journal entry goal ≤ 2 KB)")
+    (a, _), (b, _) = one_person_on(url("small_susp"), 10, suspend=True), one_person_on(url("big_susp"), args.people,
+                                                                                        suspend=True)
+    print(f"  one person suspended or reactivated: 10 people {a * 1000:.1f} ms, {args.people} people {b * 1000:.1f} ms, "
+          f"ratio {b / a:.2f}")
     (a, _), (b, _) = one_person_on(url("small_whole"), 10, whole=True), one_person_on(url("big_whole"), args.people,
                                                                                        whole=True)
     print(f"  the same with the partner's whole document in the answer: 10 people {a * 1000:.1f} ms, {args.people} "
