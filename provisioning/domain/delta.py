@@ -29,10 +29,26 @@ def working_copy(p: Partner) -> Partner:
         p.siret, p.name, p.caf, p.administrator, list(p.delegates), list(p.users),
         [Equipment(e.code, e.name, e.type, list(e.sites), {k: list(v) for k, v in e.assignments.items()},
                    {i: list(s) for i, s in e.sites_of.items()}) for e in p.equipments],
-        [Convention(c.number, c.status, list(c.history), copy.deepcopy(c.contract),
+        # a contract's contacts are replaced, never changed: the copy shares them
+        [Convention(c.number, c.status, list(c.history), copy.copy(c.contract),
                     [Bulletin(b.service, list(b.members)) for b in c.bulletins], set(c.suspended_services))
          for c in p.conventions],
-        p.representative)
+        p.representative, p.positions)
+
+
+def positions(p: Partner) -> dict[str, int]:
+    """Where each of its people stands (Partner.positions' hint)."""
+    return {u.identifiant: i for i, u in enumerate(p.users)}
+
+
+def positions_after(read: Partner, d: Delta | None, after: Partner) -> dict[str, int]:
+    """The hint for `after`: the read one when nobody moved (people replaced in place), grown in place by those
+    appended (a hint is checked at each use: an older copy sharing it finds them out of its reach); else built
+    anew."""
+    if d is None or d.reordered or any(a is None for _, a in d.users.values()):
+        return positions(after)
+    read.positions.update({i: at for i, at in d.user_at.items() if d.users[i][0] is None})
+    return read.positions
 
 
 def _header(p: Partner) -> tuple[Any, ...]:

@@ -245,17 +245,27 @@ class Partner:
     conventions: list[Convention] = field(default_factory=list)
     # issue 31: its legal representative, who signs the convention's documents (None: its administrator signs)
     representative: str | None = None
+    # where each person stood when the store read it (identifiant → index): a hint, checked at each use, so
+    # that finding one person of 5,000 is a lookup (issue 27); never part of what the partner is
+    positions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+
+    def _at(self, identifiant: str) -> int | None:
+        i = self.positions.get(identifiant)
+        if i is not None and i < len(self.users) and self.users[i].identifiant == identifiant:
+            return i
+        return next((k for k, u in enumerate(self.users) if u.identifiant == identifiant), None)
 
     def user(self, identifiant: str) -> User | None:
-        return next((u for u in self.users if u.identifiant == identifiant), None)
+        i = self._at(identifiant)
+        return None if i is None else self.users[i]
 
     def update_user(self, identifiant: str, **changes: Any) -> User | None:
         """Replace the person by a copy with these changes (None: not one of its people)."""
-        for i, u in enumerate(self.users):
-            if u.identifiant == identifiant:
-                self.users[i] = replace(u, **changes)
-                return self.users[i]
-        return None
+        i = self._at(identifiant)
+        if i is None:
+            return None
+        self.users[i] = replace(self.users[i], **changes)
+        return self.users[i]
 
     def convention(self, number: str) -> Convention | None:
         return next((c for c in self.conventions if c.number == number), None)

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from provisioning.domain.delta import Delta, MemberKey
+from provisioning.domain.delta import Delta, MemberKey, positions
 from provisioning.domain.model import Bulletin, Convention, Partner
 from provisioning.store import tables as t
 from provisioning.store.documents import grant_to_stored, partner_from_rows, person_to_stored
@@ -54,6 +54,7 @@ def assemble(conn: Connection, headers: list[Any], *, keep: bool) -> list[Partne
             grants.setdefault(s, []).append((number, service, ident, _doc(grant)))
         for r in batch:
             p = partner_from_rows(_doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
+            p.positions = positions(p)
             out[r.siret] = p
             if keep:
                 KEPT.put(r.siret, r.stamp, p)

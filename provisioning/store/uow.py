@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from provisioning import logs, settings
 from provisioning.domain import diff
-from provisioning.domain.delta import Delta, between, working_copy
+from provisioning.domain.delta import Delta, between, positions, positions_after, working_copy
 from provisioning.domain.model import Caf, Group, Partner, Profile, Registry, Service, Settings
 from provisioning.domain.reviews import Campaign, Decision, Item, Verdict
 from provisioning.domain.states import MailState, ReconcileState
@@ -410,6 +410,7 @@ class RegistryRepository:
         if reindex:
             self._reindex_partner(p, d)
         kept = working_copy(p)  # the caller may go on changing p: what is kept is its own
+        kept.positions = positions_after(read, d, p) if read is not None else positions(p)
         self._read[p.siret] = kept
         partner_rows.KEPT.put(p.siret, stamp, kept)
         return version
