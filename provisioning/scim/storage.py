@@ -22,9 +22,10 @@ from scim2_models.path import CompareOperator, Comparison, LogicalExpr, LogicalO
 from scim2_server.storage import ScimStorage, SearchPage
 from scim2_server.utils import parametrize
 
+from provisioning.domain import catalogue
 from provisioning.domain import naming as n
 from provisioning.domain.model import Partner, Registry
-from provisioning.reconcile.desired import desired_state
+from provisioning.reconcile.desired import desired_state, offered_keys
 from provisioning.scim import resources as r
 from provisioning.store import tables as t
 from provisioning.store.uow import UnitOfWork
@@ -86,6 +87,17 @@ def _column(path) -> sa.Column | None:
     if attr == SIRET:
         return ix.partner_siret
     return None
+
+
+def _by_id(sort_by) -> bool:
+    return sort_by is None or str(sort_by).lower() in {"id", "urn:ietf:params:scim:schemas:core:2.0:group:id"}
+
+
+def group_keys(p: Partner, settings, today: date) -> list[str]:
+    """The keys of a partner's groups as `_holders` finds them (every partner group carries its role): its own
+    two, and its services' (reconcile/desired.offered_keys) — from its header alone."""
+    return sorted({*n.PARTNER_OWN_GROUPS, *offered_keys(catalogue.current(), p, settings, today)}
+                  & set(n.partner_groups()))
 
 
 def _by_identifiant(sort_by) -> bool:
@@ -175,6 +187,8 @@ class RegistryStorage(ScimStorage):
             return self._finish(self._candidate_users(scope, narrow), search_request)
         if types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):
             return self._page_of_users(scope, search_request)
+        if types == {"Group"} and search_request.filter is None and _by_id(search_request.sort_by):
+            return self._page_of_groups(scope, search_request)
         partners, extra = self._partners(scope)
         return self._finish(self._resources(types, partners, extra), search_request)
 
@@ -225,7 +239,8 @@ class RegistryStorage(ScimStorage):
         """A page of users in identifiant order, from the index: the count and the page in SQL, then only the
         page's people read and built (id = userName = identifiant). `narrow`: a filter the index answers
         exactly (`_exact`: a national `emails co` finding 6,250 people built 6,250 resources for a page of 20)."""
-        descending = search_request.sort_order == SearchRequest.SortOrder.descending
+        descending = search_request.sort_by is not None and \
+            search_request.sort_order == SearchRequest.SortOrder.descending  # as _finish: no order without a key
         start, count = search_request.start_index_0 or 0, search_request.count
         with UnitOfWork(self.engine) as uow:
             if narrow is None:
@@ -235,6 +250,28 @@ class RegistryStorage(ScimStorage):
                 total, page = len(found), found[start:None if count is None else start + count]
         built = self._build(scope, page)
         return SearchPage(total, [built[ident] for ident, _ in page if ident in built])
+
+    def _page_of_groups(self, scope: Scope, search_request: SearchRequest[Any]) -> SearchPage:
+        """A page of groups in id order (<SIRET>.<key>): which groups each partner has is decided by its header
+        alone (its conventions' services, their opening days), so the count and the page come from the headers;
+        only the page's partners are read whole and only their groups built (issue 27: /Groups built 300,000
+        groups for a page of 50)."""
+        descending = search_request.sort_by is not None and \
+            search_request.sort_order == SearchRequest.SortOrder.descending  # as _finish: no order without a key
+        start, count = search_request.start_index_0 or 0, search_request.count
+        with UnitOfWork(self.engine) as uow:
+            heads = uow.registry.headers(partner=scope.partner, caf=None if scope.partner else scope.caf)
+            settings = uow.registry.settings()
+        today = self.today()
+        ids = [f"{p.siret}.{key}" for p in heads if scope.covers(p) for key in group_keys(p, settings, today)]
+        ids.sort(reverse=descending)
+        page = ids[start:None if count is None else start + count]
+        sirets = sorted({i.split(".", 1)[0] for i in page})
+        with UnitOfWork(self.engine) as uow:
+            partners = uow.registry.partners_in(sirets)
+            _, whole = uow.audit.dates_of([], sirets)
+        built = {g.id: g for g in self._resources({"Group"}, partners, ({}, whole, settings))}
+        return SearchPage(len(ids), [built[i] for i in page if i in built])
 
     # --- writes: not offered (the service refuses them before they get here) -----------------------------
     def create(self, resource_type, resource):

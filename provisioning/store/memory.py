@@ -196,6 +196,18 @@ class MemoryRegistry(_Part):
 
     index_page = index_rows
 
+    def headers(self, *, partner: str | None = None, caf: str | None = None) -> list[Partner]:
+        out = []
+        for siret in sorted(self.t["partners"]):
+            p = self._partner(siret)
+            if (partner is None or siret == partner) and (caf is None or p.caf == caf):
+                p.users = []
+                for c in p.conventions:
+                    for b in c.bulletins:
+                        b.members = []
+                out.append(p)
+        return out
+
     def people_in(self, rows: list[tuple[str, str]]) -> list[Partner]:
         wanted = {ident for ident, _ in rows}
         out = []

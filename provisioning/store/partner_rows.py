@@ -45,15 +45,15 @@ def assemble(conn: Connection, headers: list[Any], *, keep: bool) -> list[Partne
         for s, ident, person in conn.execute(
                 sa.select(pp.partner_siret, pp.identifiant, pp.person).where(pp.partner_siret.in_(sirets))
                 .order_by(pp.partner_siret, pp.position, pp.identifiant)):
-            people.setdefault(s, []).append((ident, _doc(person)))
+            people.setdefault(s, []).append((ident, doc(person)))
         grants: dict[str, list[tuple[str, str, str, dict[str, Any]]]] = {}
         for s, number, service, ident, grant in conn.execute(
                 sa.select(bm.partner_siret, bm.convention, bm.service, bm.identifiant, bm.grant)
                 .where(bm.partner_siret.in_(sirets))
                 .order_by(bm.partner_siret, bm.convention, bm.service, bm.position, bm.identifiant)):
-            grants.setdefault(s, []).append((number, service, ident, _doc(grant)))
+            grants.setdefault(s, []).append((number, service, ident, doc(grant)))
         for r in batch:
-            p = partner_from_rows(_doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
+            p = partner_from_rows(doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
             p.positions = positions(p)
             out[r.siret] = p
             if keep:
@@ -96,19 +96,20 @@ def people_of(conn: Connection, headers: list[Any], pairs: list[tuple[str, str]]
                 .where(pp.partner_siret.in_(sirets), pp.identifiant.in_(idents))
                 .order_by(pp.partner_siret, pp.position, pp.identifiant)):
             if (s, ident) in batch:
-                people.setdefault(s, []).append((ident, _doc(person)))
+                people.setdefault(s, []).append((ident, doc(person)))
         for s, number, service, ident, grant in conn.execute(
                 sa.select(bm.partner_siret, bm.convention, bm.service, bm.identifiant, bm.grant)
                 .where(bm.partner_siret.in_(sirets), bm.identifiant.in_(idents))
                 .order_by(bm.partner_siret, bm.convention, bm.service, bm.position, bm.identifiant)):
             if (s, ident) in batch:
-                grants.setdefault(s, []).append((number, service, ident, _doc(grant)))
+                grants.setdefault(s, []).append((number, service, ident, doc(grant)))
     for r in missing:
-        out[r.siret] = partner_from_rows(_doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
+        out[r.siret] = partner_from_rows(doc(r.document), people.get(r.siret, []), grants.get(r.siret, []))
     return [out[r.siret] for r in headers]
 
 
-def _doc(v: Any) -> Any:
+def doc(v: Any) -> Any:
+    """A JSON column's value (SQLite may hand it over as text)."""
     import json
     return json.loads(v) if isinstance(v, str) else v
 

@@ -257,6 +257,17 @@ class RegistryRepository:
             out += self._partners(sa.select(*_HEADER).where(t.partners.c.siret.in_(sirets[i:i + 500])))
         return sorted(out, key=lambda p: p.siret)
 
+    def headers(self, *, partner: str | None = None, caf: str | None = None) -> list[Partner]:
+        """Partners without their people and grants — their rows' documents only, in SIRET order: one partner,
+        a Caf's, or every one. For what a partner's header decides alone (which groups it has)."""
+        p = t.partners.c
+        q = sa.select(p.siret, p.document).order_by(p.siret)
+        if partner is not None:
+            q = q.where(p.siret == partner)
+        elif caf is not None:
+            q = q.where(p.caf_code == caf)
+        return [partner_rows.partner_from_rows(partner_rows.doc(r.document), [], []) for r in self.conn.execute(q)]
+
     def people_in(self, rows: list[tuple[str, str]]) -> list[Partner]:
         """For reads that show people (SCIM): the partners of these (identifiant, partner SIRET) rows, in SIRET
         order, each with only those people and their grants — their rows, not the partners' others. Partial:

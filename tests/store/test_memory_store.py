@@ -67,7 +67,12 @@ def script(uow_factory) -> list[Any]:
                  r.people_taken([u.identifiant for u in a.users], [], besides=[a.siret]),
                  r.people_taken([caf.administrators[0].identifiant], [caf.administrators[0].email], besides=[]),
                  r.people_taken([caf.administrators[0].identifiant], [], besides=[], caf_administrators=True),
-                 r.people_taken([a.users[0].identifiant], [], besides=[], cafs=[caf.code])]
+                 r.people_taken([a.users[0].identifiant], [], besides=[], cafs=[caf.code]),
+                 # issue 27: the index's holders, people shown without their partners' others, headers alone
+                 sorted(r.holders([a.users[0].identifiant, "x"], [a.users[1].email.upper(),
+                                                                  caf.administrators[0].email])),
+                 r.people_in([(a.users[1].identifiant, a.siret)]), r.headers(), r.headers(partner=a.siret),
+                 r.headers(caf="692")]
     # saving: a stale version, a new partner under a known SIRET, someone else's identifiant or address
     b = registry().partners[0]
     b.siret, b.name = "98765432100015", "Mairie de Sainte-Foy"

@@ -78,7 +78,7 @@ def test_what_the_index_understands():
 @pytest.mark.parametrize("who", ["caf", "a", "national"])
 def test_a_page_of_users_from_the_index_is_the_page_the_old_way_gives(scim, who, monkeypatch):
     pages = ["count=3", "count=2&startIndex=3", "count=2&startIndex=7", "count=50", "startIndex=2",
-             "count=5&sortBy=userName&sortOrder=descending", "count=0"]
+             "count=5&sortBy=userName&sortOrder=descending", "count=0", "count=3&sortOrder=descending"]
 
     def answers() -> list[tuple[int, list]]:
         out = []
@@ -91,3 +91,19 @@ def test_a_page_of_users_from_the_index_is_the_page_the_old_way_gives(scim, who,
     assert with_index == answers()
     assert with_index[0][0] > 3 and len(with_index[1][1]) == 2  # real pages, not empty ones
     assert [x["userName"] for x in with_index[1][1]] == sorted(x["userName"] for x in with_index[1][1])
+
+
+@pytest.mark.parametrize("who", ["caf", "lyon", "a", "national"])
+def test_a_page_of_groups_from_the_headers_is_the_page_the_old_way_gives(scim, who, monkeypatch):
+    """Issue 27: /Groups counts each partner's groups from its header and builds only the page's; the answers
+    (resources, meta, totals) are those of building every group of the scope, for every page shape."""
+    shapes = ["/Groups", "/Groups?count=3", "/Groups?count=2&startIndex=3", "/Groups?count=4&sortOrder=descending",
+              "/Groups?count=2&startIndex=2&sortBy=id", "/Groups?count=100&startIndex=500"]
+
+    def answers() -> dict[str, dict]:
+        return {shape: get(scim, shape, who).json for shape in shapes}
+    paged = answers()
+    monkeypatch.setattr(st, "_by_id", lambda sort_by: False)  # the old way: every group of the scope built
+    assert paged == answers()
+    if who == "national":
+        assert paged["/Groups"]["totalResults"] > 4 and len(paged["/Groups?count=3"]["Resources"]) == 3
