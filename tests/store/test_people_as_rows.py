@@ -158,3 +158,44 @@ def test_one_person_added_to_a_big_partner_writes_that_persons_row_and_a_small_h
     assert header and not any("p00001" in json.dumps(p, default=str) for p in header)  # no people in it
     with UnitOfWork(use_case_engine) as uow:
         assert uow.registry.partner(SIRET).users[-1].identifiant == "nina.roux"
+
+
+def test_two_writers_adding_people_to_one_partner_at_once_lose_nobody(use_case_engine):
+    """Attack: two API instances add people to the same partner at the same moment, each retrying when told its
+    version is stale. Every person is stored once, the rows read by a process that keeps nothing are what the
+    writers' reads give, and the index holds each person once."""
+    import threading
+
+    from provisioning.errors import Conflict
+    svc = _big_service(use_case_engine, 40)
+    start = threading.Barrier(2)
+    refused = [0]
+
+    def writer(name: str) -> None:
+        start.wait()
+        for k in range(8):
+            while True:
+                try:
+                    _add(svc, f"{name}.{k}")
+                    break
+                except Conflict as e:
+                    assert e.code == "VERSION_PERIMEE"
+                    refused[0] += 1
+    threads = [threading.Thread(target=writer, args=(n,)) for n in ("alpha", "beta")]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    print(f"{refused[0]} edits refused as stale and retried")
+    with UnitOfWork(use_case_engine) as uow:
+        seen = uow.registry.partner(SIRET)
+    partner_rows.KEPT.clear()
+    with UnitOfWork(use_case_engine) as uow:
+        fresh = uow.registry.partner(SIRET)
+    added = sorted(u.identifiant for u in fresh.users if u.identifiant.startswith(("alpha.", "beta.")))
+    assert added == sorted(f"{n}.{k}" for n in ("alpha", "beta") for k in range(8))
+    assert fresh == seen and len(fresh.users) == 4 + 40 + 16  # the example's four, the forty, the sixteen
+    with use_case_engine.connect() as c:
+        indexed = [r[0] for r in c.execute(sa.select(t.user_index.c.identifiant)
+                                           .where(t.user_index.c.partner_siret == SIRET))]
+    assert sorted(indexed) == sorted(u.identifiant for u in fresh.users)
