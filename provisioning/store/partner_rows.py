@@ -5,6 +5,7 @@ partner's header, whose version is the optimistic lock."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -110,7 +111,6 @@ def people_of(conn: Connection, headers: list[Any], pairs: list[tuple[str, str]]
 
 def doc(v: Any) -> Any:
     """A JSON column's value (SQLite may hand it over as text)."""
-    import json
     return json.loads(v) if isinstance(v, str) else v
 
 
