@@ -78,7 +78,7 @@ def _result(r: MutationResult, status: int = 200):
                             "reconcile": r.reconcile_state, "changes": [c.as_dict() for c in r.applied]}
     minimal = _minimal()
     if not minimal:
-        body["partner"] = r.document if r.document is not None else partner_to_dict(r.partner)
+        body["partner"] = partner_to_dict(r.partner)  # the whole partner: what `return=minimal` spares
     if not r.changed:
         body["message"] = "aucun changement"
         status = 200

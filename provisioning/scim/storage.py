@@ -182,7 +182,7 @@ class RegistryStorage(ScimStorage):
         node = getattr(search_request.filter, "ast", None) if search_request.filter is not None else None
         narrow = _candidates(node) if types == {"User"} and node is not None else None
         if narrow is not None and _exact(node) and _by_identifiant(search_request.sort_by):
-            return self._page_of_users(scope, search_request, narrow)  # counted, sorted and cut in SQL
+            return self._page_of_users(scope, search_request, narrow)  # one scan of the index, then the page
         if narrow is not None:  # the index selects the candidates: only their partners are read, only they built
             return self._finish(self._candidate_users(scope, narrow), search_request)
         if types == {"User"} and search_request.filter is None and _by_identifiant(search_request.sort_by):

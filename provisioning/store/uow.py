@@ -191,9 +191,10 @@ class RegistryRepository:
         self.conn = conn
         self._read: dict[str, Partner] = {}  # each partner as read by this unit of work, untouched (issue 27)
 
-    def _partners(self, q: sa.Select, *, keep: bool = False) -> list[Partner]:
-        """Working copies of the partners whose rows `q` selects (columns `_HEADER`)."""
-        return [working_copy(p) for p in partner_rows.assemble(self.conn, list(self.conn.execute(q)), keep=keep)]
+    def _partners(self, q: sa.Select) -> list[Partner]:
+        """Working copies of the partners whose rows `q` selects (columns `_HEADER`); not kept (a registry-wide
+        read would push the partners being changed out)."""
+        return [working_copy(p) for p in partner_rows.assemble(self.conn, list(self.conn.execute(q)), keep=False)]
 
     def load(self) -> Registry:
         cafs = [caf_from_stored(r.document) for r in self.conn.execute(sa.select(t.cafs).order_by(t.cafs.c.code))]
@@ -274,9 +275,10 @@ class RegistryRepository:
         never to be changed and saved."""
         sirets, out = sorted({siret for _, siret in rows}), []
         for i in range(0, len(sirets), 500):
+            batch = set(sirets[i:i + 500])
             headers = list(self.conn.execute(sa.select(*_HEADER).where(t.partners.c.siret.in_(sirets[i:i + 500]))
                                              .order_by(t.partners.c.siret)))
-            out += partner_rows.people_of(self.conn, headers, [r for r in rows if r[1] in set(sirets[i:i + 500])])
+            out += partner_rows.people_of(self.conn, headers, [r for r in rows if r[1] in batch])
         return out
 
     def index_page(self, condition: sa.ColumnElement[bool], start: int, count: int | None, *,

@@ -100,7 +100,6 @@ class MutationResult:
     changed: bool = True   # False: the request changed nothing, and nothing was written
     version: int = 0       # the partner's stored version after the request (API ETag)
     reconcile_state: dict[str, Any] | None = None  # {state: pending | applied | failed | needs_attention, label (French), reason, …}
-    document: dict[str, Any] | None = None  # the partner as partner_to_dict gives it, when the change made it already
 
 
 class Core:
