@@ -22,6 +22,7 @@ from provisioning.store.documents import partner_from_stored, partner_to_stored
 from provisioning.store.uow import UnitOfWork, make_engine, migrate
 from tests.store.test_registry_write_cost import SIRET, _add, _big_service, _statements
 from tests.unit.factories import TODAY, add_caf_692, example_data, registry, second_partner
+from tests.unit.test_desired_state_files import NATIONAL
 
 
 def _registry():
@@ -248,3 +249,30 @@ def test_two_writers_adding_people_to_one_partner_at_once_lose_nobody(use_case_e
         indexed = [r[0] for r in c.execute(sa.select(t.user_index.c.identifiant)
                                            .where(t.user_index.c.partner_siret == SIRET))]
     assert sorted(indexed) == sorted(u.identifiant for u in fresh.users)
+
+
+def test_a_hostile_person_on_a_big_partner_is_refused_by_the_focused_check_and_nothing_is_written(use_case_engine):
+    """Attack on the focused check: 10,000 characters, markup, a control and an invisible character, an address
+    another person holds in another case — each refused with its code, the partner's rows and version untouched."""
+    from provisioning.errors import ValidationFailed
+    svc = _big_service(use_case_engine, 300)
+    with UnitOfWork(use_case_engine) as uow:
+        _, version = uow.registry.partner_with_version(SIRET)
+    cases = [(User("long.nom", "A" * 10_000, "Nom", "long.nom@x.example"), "NOM"),
+             (User("balise.nom", "<script>x</script>", "Nom", "balise.nom@x.example"), "NOM_CARACTERE_INTERDIT"),
+             (User("ctrl.nom", "Jean\x07", "Nom", "ctrl.nom@x.example"), "NOM"),
+             (User("invisible.nom", "Jean\u200b", "Nom", "invisible.nom@x.example"), "NOM_CARACTERE_INVISIBLE"),
+             (User("meme.adresse", "Jean", "Nom", "P00150@X.EXAMPLE"), "COURRIEL_EN_DOUBLE")]
+    for user, code in cases:
+        try:
+            svc.create_user(NATIONAL, SIRET, user)
+        except ValidationFailed as e:
+            assert any(v.code.startswith(code) for v in e.violations), (user.identifiant, e.violations)
+        else:
+            raise AssertionError(f"{user.identifiant} was accepted")
+    partner_rows.KEPT.clear()
+    with UnitOfWork(use_case_engine) as uow:
+        p, after = uow.registry.partner_with_version(SIRET)
+    assert after == version and len(p.users) == 304
+    with use_case_engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(t.partner_people)).scalar() == 304
