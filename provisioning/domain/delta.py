@@ -75,11 +75,6 @@ class Delta:
         return self.header or bool(self.users) or bool(self.members) or self.reordered
 
     @property
-    def people(self) -> list[str]:
-        """Everyone it touched, in a stable order: people first, then those whose grants changed."""
-        return list(dict.fromkeys([*self.users, *(k[2] for k in self.members)]))
-
-    @property
     def removed(self) -> set[str]:
         return {ident for ident, (_, after) in self.users.items() if after is None}
 
