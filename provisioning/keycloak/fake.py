@@ -17,7 +17,9 @@ from provisioning.reconcile.state import AccountState, GroupSpec, OrgSpec, RoleR
 class FakeGateway:
     def __init__(self) -> None:
         self.state = State()
-        self._ids = (f"id-{i}" for i in itertools.count(1))
+        # C-level iterators, not a generator: the apply runs 4 changes at a time, and two threads calling next()
+        # on one generator raise « generator already executing » (a flaky unit test, CI49)
+        self._ids = map("id-{}".format, itertools.count(1))
         self.calls: list[str] = []
         self.passwords: dict[str, str | None] = {}  # None: an action link was mailed instead
         self.history: dict[str, list[str]] = {}  # passwords replaced (Keycloak's password history)
@@ -39,7 +41,7 @@ class FakeGateway:
         for name, value in vars(self).items():
             if name != "_ids":
                 setattr(twin, name, copy.deepcopy(value))
-        twin._ids = (f"id-{i}" for i in itertools.count(10_000))  # ids this one has not used
+        twin._ids = map("id-{}".format, itertools.count(10_000))  # ids this one has not used
         return twin
 
     def _hit(self, name: str) -> None:
